@@ -1,0 +1,215 @@
+/**
+ * The protocol edge of one device socket: binary-only frames, size limit, token bucket,
+ * decode + validate (protocol/), hello-first with token check, then commands to the session.
+ * Everything that can go wrong with a frame becomes an `error` frame or a documented close;
+ * nothing here throws into the transport.
+ */
+import type { Logger } from 'pino';
+import { CLOSE_CODES, type CloseName } from '../protocol/close-codes.ts';
+import { errorFrame, type ErrorCode, type ErrorReason, type ProtocolErrorBody } from '../protocol/errors.ts';
+import type { ClientFrame, HelloFrame, ServerFrame } from '../protocol/messages.ts';
+import { isSupportedProtocol } from '../protocol/version.ts';
+import type { Authenticator, Principal } from './auth.ts';
+import type { SessionMetrics } from './metrics.ts';
+import { TokenBucket } from './rate-limit.ts';
+import type { DeviceLink, SessionRegistry } from './registry.ts';
+import type { Connection, SocketHandlers } from './transport.ts';
+
+export type DecodeResult = { ok: true; frame: ClientFrame } | { ok: false; error: ProtocolErrorBody };
+
+/** The codec, as the socket layer needs it (bound to protocol/ in wire.ts). */
+export interface Wire {
+  decode(bytes: Uint8Array): DecodeResult;
+  encode(frame: ServerFrame): Uint8Array;
+}
+
+/** Commands after hello go to the user's session host. */
+export interface CommandSink {
+  command(userId: string, deviceId: string, frame: ClientFrame, receivedAt: number): void;
+}
+
+type Phase = 'hello' | 'authenticating' | 'ready' | 'closed';
+
+export interface DeviceSocketState {
+  phase: Phase;
+  bucket: TokenBucket;
+  /** Frames refused by the rate limiter since the last accepted one. */
+  refusedInRow: number;
+  principal?: Principal;
+  deviceId?: string;
+  helloTimer?: NodeJS.Timeout;
+}
+
+export interface DeviceSocketDeps {
+  wire: Wire;
+  auth: Authenticator;
+  registry: SessionRegistry;
+  sink: CommandSink;
+  metrics: SessionMetrics;
+  log: Logger;
+  maxFrameBytes: number;
+  rateLimit: { rate: number; burst: number };
+  helloTimeoutMs?: number;
+  now?: () => number;
+}
+
+/** Builds the transport handlers for the device WebSocket route. */
+export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<DeviceSocketState> {
+  const { wire, metrics, log } = deps;
+  const now = deps.now ?? Date.now;
+  const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
+
+  const send = (conn: Connection<DeviceSocketState>, frame: ServerFrame) => {
+    if (conn.closed) return;
+    metrics.framesOut.inc({ type: frame.t });
+    conn.send(wire.encode(frame), frame.t === 'state' ? 'state' : undefined);
+  };
+
+  const fail = <C extends ErrorCode>(
+    conn: Connection<DeviceSocketState>,
+    code: C,
+    reason: ErrorReason<C>,
+    message: string,
+    id?: number,
+    extra?: { retry_after_ms?: number },
+  ) => {
+    metrics.errors.inc({ code });
+    send(conn, errorFrame({ code, reason, message, id, ...extra }));
+  };
+
+  const close = (conn: Connection<DeviceSocketState>, name: CloseName) => {
+    const info = CLOSE_CODES[name];
+    metrics.closes.inc({ code: String(info.code) });
+    if (conn.data) {
+      conn.data.phase = 'closed';
+      if (conn.data.helloTimer) clearTimeout(conn.data.helloTimer);
+    }
+    conn.close(info.code, info.reason);
+  };
+
+  const hello = async (conn: Connection<DeviceSocketState>, frame: HelloFrame) => {
+    const st = conn.data;
+    st.phase = 'authenticating';
+    if (!isSupportedProtocol(frame.protocol)) {
+      close(conn, 'unsupported_protocol');
+      return;
+    }
+    const result = await deps.auth.verify(frame.token);
+    if (conn.closed) return;
+    if (!result.ok) {
+      // The documented close code; no session is looked up or touched.
+      log.info({ conn: conn.id, reason: result.reason }, 'hello refused');
+      close(conn, result.reason === 'expired' ? 'token_expired' : 'bad_token');
+      return;
+    }
+    st.principal = result.principal;
+    st.deviceId = frame.device.id;
+    if (st.helloTimer) clearTimeout(st.helloTimer);
+    st.helloTimer = undefined;
+    try {
+      await deps.registry.attach(result.principal, frame.device, conn as DeviceLink, frame.id, frame.resume);
+      if (!conn.closed) st.phase = 'ready';
+    } catch (err) {
+      log.error({ err, user: result.principal.userId }, 'attaching session failed');
+      fail(conn, 'unavailable', 'store_unavailable', 'session could not be loaded; retry', frame.id);
+      close(conn, 'server_shutdown');
+    }
+  };
+
+  return {
+    open(conn) {
+      metrics.connections.inc();
+      const st: DeviceSocketState = {
+        phase: 'hello',
+        bucket: new TokenBucket(deps.rateLimit.rate, deps.rateLimit.burst),
+        refusedInRow: 0,
+      };
+      st.helloTimer = setTimeout(() => {
+        if (st.phase === 'hello' || st.phase === 'authenticating') close(conn as Connection<DeviceSocketState>, 'hello_timeout');
+      }, helloTimeoutMs);
+      st.helloTimer.unref?.();
+      return st;
+    },
+
+    message(conn, bytes, isBinary) {
+      const st = conn.data;
+      const receivedAt = performance.now();
+      if (st.phase === 'closed') return;
+      if (!st.bucket.take()) {
+        metrics.framesIn.inc({ type: 'rate_limited' });
+        // A client that keeps pushing after being told is cut, so refusals cost us little.
+        if (++st.refusedInRow > deps.rateLimit.burst) {
+          close(conn, 'flood');
+          return;
+        }
+        if (st.refusedInRow === 1 || st.refusedInRow % 16 === 0) {
+          const retry = Math.ceil(1000 / deps.rateLimit.rate);
+          fail(conn, 'rate_limited', 'too_many_requests', 'too many requests on this connection', undefined, {
+            retry_after_ms: retry,
+          });
+        }
+        return;
+      }
+      st.refusedInRow = 0;
+      if (bytes.byteLength > deps.maxFrameBytes) {
+        metrics.framesIn.inc({ type: 'oversized' });
+        close(conn, 'frame_too_large');
+        return;
+      }
+      if (!isBinary) {
+        metrics.framesIn.inc({ type: 'text' });
+        fail(conn, 'bad_request', 'text_frame', 'text frames are not accepted; send binary MessagePack');
+        return;
+      }
+      const decoded = wire.decode(bytes);
+      if (!decoded.ok) {
+        metrics.framesIn.inc({ type: 'invalid' });
+        metrics.errors.inc({ code: decoded.error.code });
+        send(conn, errorFrame(decoded.error));
+        return;
+      }
+      const frame = decoded.frame;
+      metrics.framesIn.inc({ type: frame.t });
+
+      if (frame.t === 'ping') {
+        send(conn, { t: 'pong', id: frame.id, server_time: now() });
+        return;
+      }
+      if (st.phase !== 'ready') {
+        if (frame.t === 'hello' && st.phase === 'hello') {
+          void hello(conn, frame).catch((err: unknown) => {
+            log.error({ err }, 'hello failed');
+            close(conn, 'server_shutdown');
+          });
+        } else if (frame.t === 'hello') {
+          fail(conn, 'conflict', 'already_authenticated', 'hello already in progress', frame.id);
+        } else {
+          fail(conn, 'unauthorized', 'hello_required', 'the first frame must be hello', frame.id);
+        }
+        return;
+      }
+      if (frame.t === 'hello') {
+        fail(conn, 'conflict', 'already_authenticated', 'this connection already said hello', frame.id);
+        return;
+      }
+      const p = st.principal!;
+      if (p.exp * 1000 <= now()) {
+        close(conn, 'token_expired');
+        return;
+      }
+      deps.sink.command(p.userId, st.deviceId!, frame, receivedAt);
+    },
+
+    close(conn) {
+      metrics.connections.dec();
+      const st = conn.data;
+      if (!st) return;
+      if (st.helloTimer) clearTimeout(st.helloTimer);
+      const wasReady = st.phase === 'ready' || st.phase === 'authenticating';
+      st.phase = 'closed';
+      if (wasReady && st.principal && st.deviceId) {
+        deps.registry.detach(st.principal.userId, st.deviceId, conn as DeviceLink);
+      }
+    },
+  };
+}

@@ -1,0 +1,314 @@
+/**
+ * The uWebSockets.js transport adapter: ALL uWS code of the session server lives here.
+ *
+ * - One WebSocket route with explicit limits: maxPayloadLength (bigger frames close that
+ *   socket only, by uWS, with 1009), no compression, idleTimeout with automatic pings, and a
+ *   uWS maxBackpressure above our own limit so uWS itself never silently drops a frame.
+ * - Every connection has a bounded send queue. While uWS reports backpressure, frames wait in
+ *   the queue; a queued `state` frame is replaced by a newer one (only the newest state
+ *   matters); past `maxBackpressureBytes` buffered + queued, or `maxSendQueue` frames, the
+ *   socket is closed with the slow-consumer close code given by the caller.
+ * - send/close are guarded: on a closed socket they do nothing.
+ * - Handlers are wrapped: an exception is logged and never reaches uWS or the process.
+ * - HTTP routes get a transport-independent request/response (`HttpRequestLike`), so handlers
+ *   (healthz, metrics, the /v1 playlist API) know nothing of uWS.
+ */
+import uWS from '@trufflesuite/uws-js-unofficial';
+import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
+import type { Logger } from 'pino';
+
+export interface TransportLimits {
+  maxFrameBytes: number;
+  maxBackpressureBytes: number;
+  maxSendQueue: number;
+  idleTimeoutS: number;
+  /** Close code for a reader that cannot keep up. */
+  slowConsumerCloseCode: number;
+  /** Largest HTTP request body accepted. */
+  maxHttpBodyBytes?: number;
+}
+
+/** What the session layer sees of a socket. */
+export interface Connection<D> {
+  readonly id: number;
+  /** Session-layer data attached to this socket. */
+  data: D;
+  readonly closed: boolean;
+  /** Remote address as text (for logs). */
+  readonly remote: string;
+  /** Sends one binary frame; `coalesce: 'state'` marks a frame only the newest of which matters. */
+  send(frame: Uint8Array, coalesce?: 'state'): void;
+  /** Graceful close with a code and short reason; no-op once closed. */
+  close(code: number, reason: string): void;
+  /** Bytes waiting: uWS's buffer plus our queue. */
+  bufferedBytes(): number;
+}
+
+export interface SocketHandlers<D> {
+  /** New socket; returns its initial session-layer data. */
+  open(conn: Connection<D | undefined>): D;
+  /** One frame; `bytes` is valid only during this call (uWS neuters it afterwards). */
+  message(conn: Connection<D>, bytes: Uint8Array, isBinary: boolean): void;
+  /** The socket is gone (any reason); never send from here. */
+  close(conn: Connection<D>, code: number): void;
+}
+
+export interface HttpRequestLike {
+  method: string;
+  /** Path without the query. */
+  path: string;
+  query: URLSearchParams;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export interface HttpResponseLike {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+export type HttpHandler = (req: HttpRequestLike) => Promise<HttpResponseLike> | HttpResponseLike;
+
+export interface TransportOptions<D> {
+  host: string;
+  port: number;
+  wsPath: string;
+  limits: TransportLimits;
+  handlers: SocketHandlers<D>;
+  log: Logger;
+  /** Called with the raw app before listen, for routes written against uWS (origin/). */
+  mountRaw?: (app: TemplatedApp) => void;
+  /** HTTP routes by uWS pattern (e.g. '/healthz', '/v1/*'), any method. */
+  http?: Record<string, HttpHandler>;
+}
+
+export interface Transport {
+  readonly port: number;
+  /** Stops listening and closes every socket with `code`. */
+  close(code?: number, reason?: string): void;
+  connectionCount(): number;
+}
+
+interface SocketData<D> {
+  conn?: ConnectionImpl<D>;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
+  201: '201 Created',
+  204: '204 No Content',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  409: '409 Conflict',
+  413: '413 Payload Too Large',
+  429: '429 Too Many Requests',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+let nextConnectionId = 1;
+
+class ConnectionImpl<D> implements Connection<D> {
+  readonly id = nextConnectionId++;
+  data!: D;
+  closed = false;
+  private queue: { frame: Uint8Array; state: boolean }[] = [];
+  private queuedBytes = 0;
+
+  constructor(
+    private readonly ws: WebSocket<SocketData<D>>,
+    private readonly limits: TransportLimits,
+    readonly remote: string,
+    private readonly onSlow: (conn: ConnectionImpl<D>) => void,
+  ) {}
+
+  bufferedBytes(): number {
+    return this.closed ? 0 : this.ws.getBufferedAmount() + this.queuedBytes;
+  }
+
+  send(frame: Uint8Array, coalesce?: 'state'): void {
+    if (this.closed) return;
+    // Fast path: nothing waiting and uWS's buffer below the low-water mark.
+    if (this.queue.length === 0 && this.ws.getBufferedAmount() < this.lowWater()) {
+      this.ws.send(frame, true, false);
+      return;
+    }
+    if (coalesce === 'state') {
+      const i = this.queue.findIndex((q) => q.state);
+      if (i >= 0) {
+        this.queuedBytes -= this.queue[i]!.frame.byteLength;
+        this.queue.splice(i, 1);
+      }
+    }
+    // The frame may be a view on a reused buffer: keep a copy while it waits.
+    const copy = frame.slice();
+    this.queue.push({ frame: copy, state: coalesce === 'state' });
+    this.queuedBytes += copy.byteLength;
+    if (this.queue.length > this.limits.maxSendQueue || this.bufferedBytes() > this.limits.maxBackpressureBytes) {
+      this.onSlow(this);
+    }
+  }
+
+  /** uWS drained some of its buffer: move queued frames while below the low-water mark. */
+  drain(): void {
+    if (this.closed || this.queue.length === 0) return;
+    this.ws.cork(() => {
+      while (this.queue.length > 0 && this.ws.getBufferedAmount() < this.lowWater()) {
+        const q = this.queue.shift()!;
+        this.queuedBytes -= q.frame.byteLength;
+        this.ws.send(q.frame, true, false);
+      }
+    });
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.queuedBytes = 0;
+    try {
+      this.ws.end(code, reason.slice(0, 120));
+    } catch {
+      // Already closed underneath us: nothing to do.
+    }
+  }
+
+  markClosed(): void {
+    this.closed = true;
+    this.queue = [];
+    this.queuedBytes = 0;
+  }
+
+  private lowWater(): number {
+    return Math.max(this.limits.maxFrameBytes, this.limits.maxBackpressureBytes >> 2);
+  }
+}
+
+function writeHttp(res: HttpResponse, out: HttpResponseLike): void {
+  res.cork(() => {
+    res.writeStatus(STATUS_TEXT[out.status] ?? String(out.status));
+    for (const [k, v] of Object.entries(out.headers ?? {})) res.writeHeader(k, v);
+    res.end(out.body ?? '');
+  });
+}
+
+/** Starts listening; resolves once the port is bound (port 0 picks a free one). */
+export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport> {
+  const { limits, handlers, log } = opts;
+  const app = uWS.App();
+  const live = new Set<ConnectionImpl<D>>();
+  const maxBody = limits.maxHttpBodyBytes ?? 1 << 20;
+
+  const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) =>
+    (...a: A): void => {
+      try {
+        fn(...a);
+      } catch (err) {
+        log.error({ err }, `transport: ${what} handler failed`);
+      }
+    };
+
+  app.ws<SocketData<D>>(opts.wsPath, {
+    maxPayloadLength: limits.maxFrameBytes,
+    // Above our own limit: uWS must never drop a frame silently; we close slow readers first.
+    maxBackpressure: limits.maxBackpressureBytes + limits.maxFrameBytes * 4,
+    closeOnBackpressureLimit: 0,
+    compression: uWS.DISABLED,
+    idleTimeout: limits.idleTimeoutS,
+    sendPingsAutomatically: true,
+    open: guard('open', (ws: WebSocket<SocketData<D>>) => {
+      const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
+      const conn = new ConnectionImpl<D>(ws, limits, remote, (c) => {
+        log.warn({ conn: c.id, buffered: c.bufferedBytes() }, 'closing slow consumer');
+        c.close(limits.slowConsumerCloseCode, 'slow consumer');
+      });
+      ws.getUserData().conn = conn;
+      live.add(conn);
+      conn.data = handlers.open(conn as Connection<D | undefined>);
+    }),
+    message: guard('message', (ws: WebSocket<SocketData<D>>, message: ArrayBuffer, isBinary: boolean) => {
+      const conn = ws.getUserData().conn;
+      if (!conn || conn.closed) return;
+      handlers.message(conn, new Uint8Array(message), isBinary);
+    }),
+    drain: guard('drain', (ws: WebSocket<SocketData<D>>) => ws.getUserData().conn?.drain()),
+    close: guard('close', (ws: WebSocket<SocketData<D>>, code: number) => {
+      const conn = ws.getUserData().conn;
+      if (!conn) return;
+      conn.markClosed();
+      live.delete(conn);
+      handlers.close(conn, code);
+    }),
+  });
+
+  for (const [pattern, handler] of Object.entries(opts.http ?? {})) {
+    app.any(pattern, (res, req) => {
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const headers: Record<string, string> = {};
+      req.forEach((k, v) => {
+        headers[k] = v;
+      });
+      const method = req.getCaseSensitiveMethod().toUpperCase();
+      const path = req.getUrl();
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const respond = (out: HttpResponseLike) => {
+        if (!aborted) writeHttp(res, out);
+      };
+      const run = () => {
+        Promise.resolve()
+          .then(() => handler({ method, path, query, headers, body: Buffer.concat(chunks) }))
+          .then(respond, (err: unknown) => {
+            log.error({ err, path }, 'http handler failed');
+            respond({ status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"internal"}' });
+          });
+      };
+      if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') {
+        run();
+        return;
+      }
+      res.onData((ab, isLast) => {
+        if (aborted) return;
+        size += ab.byteLength;
+        if (size > maxBody) {
+          aborted = true;
+          writeHttp(res, { status: 413, body: 'payload too large' });
+          return;
+        }
+        chunks.push(Buffer.from(ab.slice(0)));
+        if (isLast) run();
+      });
+    });
+  }
+
+  opts.mountRaw?.(app);
+
+  return new Promise((resolve, reject) => {
+    app.listen(opts.host, opts.port, (token: us_listen_socket | false) => {
+      if (!token) {
+        reject(new Error(`could not listen on ${opts.host}:${opts.port}`));
+        return;
+      }
+      const port = uWS.us_socket_local_port(token);
+      resolve({
+        port,
+        connectionCount: () => live.size,
+        close(code = 1001, reason = 'server shutting down') {
+          uWS.us_listen_socket_close(token);
+          for (const c of [...live]) c.close(code, reason);
+          // Forced close of anything still half-open, so the event loop can exit.
+          setImmediate(() => (app as TemplatedApp & { close(): void }).close());
+        },
+      });
+    });
+  });
+}
