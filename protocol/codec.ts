@@ -1,0 +1,139 @@
+/**
+ * The codec: frames <-> standard MessagePack bytes, with validation on the way in.
+ *
+ * Encoding uses msgpackr configured to emit only standard MessagePack (no records /
+ * structures, no msgpackr extension types, no bundled strings), so k6, browsers and other
+ * languages decode it with any conforming library (checked against @msgpack/msgpack in
+ * codec.test.ts). Absent optional fields (`undefined`) are left out of maps, never encoded.
+ *
+ * Decoding never throws: hostile bytes, wrong shapes and oversized frames become a typed
+ * `bad_request` error with a reason, carrying the request id when it could be read, so the
+ * server can answer the request and keep the connection. Size is checked before any byte
+ * is parsed.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import type { ErrorReason } from './errors.ts';
+import type { ClientFrame, Frame, ServerFrame } from './messages.ts';
+import { CLIENT_VALIDATORS, SERVER_VALIDATORS, describeInvalid, type FrameValidator } from './validate.ts';
+import { DEFAULT_MAX_CLIENT_FRAME_BYTES, DEFAULT_MAX_SERVER_FRAME_BYTES } from './version.ts';
+
+export interface DecodeOptions {
+  /** Frames longer than this many bytes are refused before decoding. */
+  maxBytes?: number;
+}
+
+/** Why a frame was refused: always `bad_request`, narrowed by `reason`. */
+export interface FrameError {
+  code: 'bad_request';
+  reason: Extract<ErrorReason<'bad_request'>, 'frame_too_large' | 'malformed' | 'not_a_map' | 'unknown_type' | 'invalid_field'>;
+  message: string;
+  /** The request id, when the frame decoded far enough to read a valid one. */
+  id?: number;
+  /** The frame type tag, when it could be read. */
+  t?: string;
+}
+
+export type DecodeResult<F> = { ok: true; frame: F } | { ok: false; error: FrameError };
+
+// `skipValues` exists at runtime (msgpackr >= 1.10) but is missing from its typings.
+type PackrOptions = NonNullable<ConstructorParameters<typeof Packr>[0]> & { skipValues?: unknown[] };
+const packrOptions: PackrOptions = {
+  useRecords: false, // records/structures are a msgpackr-only extension
+  moreTypes: false, // no msgpackr extension types for typed arrays, sets, errors...
+  bundleStrings: false, // msgpackr-only string bundling
+  structuredClone: false, // no reference-tracking extension
+  encodeUndefinedAsNil: true, // never the fixext "undefined" (a stray undefined in an array becomes nil)
+  skipValues: [undefined], // an optional field set to undefined is left out of its map
+  largeBigIntToFloat: true, // never the bigint extension
+};
+const packr = new Packr(packrOptions);
+
+const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  moreTypes: false,
+  int64AsType: 'number',
+});
+
+/** Encodes a frame as standard MessagePack. The returned bytes are the caller's to keep. */
+export function encodeFrame(frame: Frame): Uint8Array {
+  return packr.pack(frame);
+}
+
+function refuse(reason: FrameError['reason'], message: string, id?: number, t?: string): { ok: false; error: FrameError } {
+  const error: FrameError = { code: 'bad_request', reason, message };
+  if (id !== undefined) error.id = id;
+  if (t !== undefined) error.t = t;
+  return { ok: false, error };
+}
+
+function isRequestId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
+}
+
+function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
+  return input instanceof Uint8Array ? input : new Uint8Array(input);
+}
+
+/** Checks an already-decoded value against the validators of one direction. */
+function check<F>(value: unknown, validators: ReadonlyMap<string, FrameValidator>, side: string): DecodeResult<F> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return refuse('not_a_map', `a frame must be a MessagePack map, got ${value === null ? 'nil' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  const record = value as Record<string, unknown>;
+  const id = isRequestId(record.id) ? record.id : undefined;
+  const t = record.t;
+  if (typeof t !== 'string') return refuse('not_a_map', 'a frame needs a string type tag `t`', id);
+  const validator = validators.get(t);
+  if (validator === undefined) {
+    return refuse('unknown_type', `unknown ${side} frame type ${JSON.stringify(t.slice(0, 40))}`, id);
+  }
+  if (validator.check(value)) {
+    const problem = validator.semantic?.(value);
+    if (problem === undefined || problem === null) return { ok: true, frame: value as F };
+    return refuse('invalid_field', `${t}: ${problem}`, id, t);
+  }
+  return refuse('invalid_field', `${t}: ${describeInvalid(validator, value)}`, id, t);
+}
+
+function decode<F>(
+  input: Uint8Array | ArrayBuffer,
+  maxBytes: number,
+  validators: ReadonlyMap<string, FrameValidator>,
+  side: string,
+): DecodeResult<F> {
+  const bytes = asBytes(input);
+  if (bytes.byteLength > maxBytes) {
+    return refuse('frame_too_large', `frame of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes}`);
+  }
+  if (bytes.byteLength === 0) return refuse('malformed', 'empty frame');
+  let value: unknown;
+  try {
+    value = unpackr.unpack(bytes);
+  } catch (err) {
+    // Truncated input, garbage, trailing bytes, stack overflow on absurd nesting: all the same to us.
+    const detail = err instanceof Error ? err.message.slice(0, 120) : 'undecodable';
+    return refuse('malformed', `not a valid MessagePack frame: ${detail}`);
+  }
+  return check<F>(value, validators, side);
+}
+
+/** Decodes and validates a client->server frame. Never throws. */
+export function decodeClientFrame(input: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): DecodeResult<ClientFrame> {
+  return decode<ClientFrame>(input, options.maxBytes ?? DEFAULT_MAX_CLIENT_FRAME_BYTES, CLIENT_VALIDATORS, 'client');
+}
+
+/** Decodes and validates a server->client frame (for the client SDK). Never throws. */
+export function decodeServerFrame(input: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): DecodeResult<ServerFrame> {
+  return decode<ServerFrame>(input, options.maxBytes ?? DEFAULT_MAX_SERVER_FRAME_BYTES, SERVER_VALIDATORS, 'server');
+}
+
+/** Validates a client frame that is already an object (e.g. built in a test or a load script). */
+export function validateClientFrame(value: unknown): DecodeResult<ClientFrame> {
+  return check<ClientFrame>(value, CLIENT_VALIDATORS, 'client');
+}
+
+/** Validates a server frame that is already an object (e.g. before sending, in tests). */
+export function validateServerFrame(value: unknown): DecodeResult<ServerFrame> {
+  return check<ServerFrame>(value, SERVER_VALIDATORS, 'server');
+}
