@@ -1,0 +1,222 @@
+/**
+ * Translation between the wire (protocol/ frames) and the session actor (actors/ commands
+ * and outputs). Pure functions, 1:1 field mapping; the only state they need is a track
+ * metadata lookup (state frames carry metadata of upcoming tracks, the actor only ids).
+ */
+import type {
+  DeviceState,
+  ErrorFrame,
+  PlaybackFrame,
+  PrefetchFrame,
+  SessionState,
+  StateFrame,
+  TrackMeta as WireTrackMeta,
+  ClientFrame,
+  WarningFrame,
+  WelcomeFrame,
+  DeviceType,
+  Quality,
+} from '../protocol/messages.ts';
+import { DEVICE_TYPES } from '../protocol/messages.ts';
+import { ERROR_REASONS, type ErrorCode } from '../protocol/errors.ts';
+import type {
+  ErrorOutput,
+  PlaybackOutput,
+  PrefetchOutput,
+  SessionCommand,
+  SessionStateView,
+  TrackMeta,
+  WarningOutput,
+  WelcomeOutput,
+} from '../actors/types.ts';
+
+/** Metadata lookup for ids the actor names (filled from the catalog port's answers). */
+export type TrackLookup = (trackId: string) => TrackMeta | undefined;
+
+const SPOTIFY = 'spotify:';
+
+/** `spotify:playlist:x` -> `playlist:x` (the actor's uri form). */
+export const toActorUri = (uri: string): string => (uri.startsWith(SPOTIFY) ? uri.slice(SPOTIFY.length) : uri);
+/** `playlist:x` -> `spotify:playlist:x`. */
+export const toWireUri = (uri: string | null): string | null =>
+  uri === null ? null : uri.startsWith(SPOTIFY) ? uri : `${SPOTIFY}${uri}`;
+
+export const wireTrack = (t: TrackMeta): WireTrackMeta => ({
+  id: t.id,
+  title: t.title,
+  artist: t.artistName,
+  album: t.albumName,
+  duration_ms: t.durationMs,
+});
+
+const deviceType = (t: string): DeviceType => ((DEVICE_TYPES as readonly string[]).includes(t) ? (t as DeviceType) : 'other');
+
+/** The actor's epoch is a number; on the wire it is a string. */
+export const wireEpoch = (epoch: number): string => String(epoch);
+/** A wire epoch that is not ours maps to -1, which never matches (full welcome). */
+export const actorEpoch = (epoch: string): number => (/^\d{1,15}$/.test(epoch) ? Number(epoch) : -1);
+
+export function wireState(s: SessionStateView, lookup: TrackLookup): SessionState {
+  const queued = new Set(s.queue);
+  const next_tracks: SessionState['next_tracks'] = [];
+  for (const id of s.next) {
+    const meta = lookup(id);
+    if (meta) next_tracks.push({ track: wireTrack(meta), source: queued.has(id) ? 'queue' : 'context' });
+  }
+  return {
+    version: s.version,
+    epoch: wireEpoch(s.epoch),
+    devices: s.devices.map(
+      (d): DeviceState => ({
+        id: d.id,
+        name: d.name,
+        type: deviceType(d.type),
+        volume_percent: d.volume,
+        connected: d.connected,
+      }),
+    ),
+    active_device_id: s.activeDeviceId,
+    is_playing: s.position.playing,
+    track: s.track ? wireTrack(s.track) : null,
+    play_id: s.playId,
+    position: { position_ms: Math.max(0, Math.round(s.position.positionMs)), at: s.position.at },
+    shuffle: s.shuffle,
+    repeat: s.repeat,
+    quality: s.quality as Quality,
+    context_uri: toWireUri(s.contextUri),
+    next_tracks,
+  };
+}
+
+export const stateFrame = (s: SessionStateView, lookup: TrackLookup): StateFrame => ({ t: 'state', state: wireState(s, lookup) });
+
+export function welcomeFrame(o: WelcomeOutput, helloId: number, protocol: number, now: number, lookup: TrackLookup): WelcomeFrame {
+  return { t: 'welcome', id: helloId, protocol, server_time: now, resumed: o.resumed, state: wireState(o.state, lookup) };
+}
+
+export function playbackFrame(o: PlaybackOutput): PlaybackFrame {
+  return {
+    t: 'playback',
+    play_id: o.playId,
+    track: wireTrack(o.track),
+    codec: o.codec,
+    mime: o.mimeType,
+    bitrate_kbps: o.bitrateKbps,
+    chunks: { count: o.chunks.count, duration_ms: o.chunks.durationMs, sizes: o.chunks.bytes },
+    init_url: o.init.url || null,
+    urls: o.chunks.urls,
+    first_chunk: { url: o.firstChunk.url, bitrate_kbps: o.firstChunk.bitrateKbps, init_url: o.firstChunk.init.url || null },
+    expires_at: o.expiresAt,
+    gapless: {
+      encoder_delay_samples: o.gapless.encoderDelaySamples,
+      padding_samples: o.gapless.paddingSamples,
+      sample_rate: o.gapless.sampleRate,
+    },
+    // The catalog keeps integrated loudness and gain, not the peak: full scale is the safe value.
+    loudness: { track_gain_db: o.loudness.replayGainDb, track_peak: 1 },
+    position_ms: Math.max(0, Math.round(o.positionMs)),
+    is_playing: o.playing,
+  };
+}
+
+export function prefetchFrame(o: PrefetchOutput, afterPlayId: string | null): PrefetchFrame {
+  return {
+    t: 'prefetch',
+    after_play_id: afterPlayId,
+    items: o.items.slice(0, 2).map((it, i) => ({
+      track_id: it.trackId,
+      position: i + 1,
+      bitrate_kbps: it.bitrateKbps,
+      urls: it.chunks.map((c) => c.url),
+      init_url: it.init.url || null,
+      expires_at: it.expiresAt,
+    })),
+  };
+}
+
+export function warningFrame(o: WarningOutput): WarningFrame {
+  return {
+    t: 'warning',
+    code: 'bandwidth_insufficient',
+    message: o.message,
+    bitrate_kbps: o.sustainableKbps,
+  };
+}
+
+/** Default reason per code when the actor gives none (the wire always carries one). */
+const DEFAULT_REASON: Record<string, string> = {
+  bad_request: 'invalid_field',
+  unauthorized: 'hello_required',
+  not_found: 'unknown_track',
+  conflict: 'no_active_device',
+  rate_limited: 'too_many_requests',
+  unavailable: 'store_unavailable',
+  forbidden: 'not_available',
+};
+
+export function errorFrameOf(o: ErrorOutput, requestId: number | undefined): ErrorFrame {
+  let reason: string | undefined = o.reason;
+  if (!reason) {
+    const known = (ERROR_REASONS as Record<ErrorCode, readonly string[]>)[o.code as ErrorCode] ?? [];
+    // The actor's message often names the thing (device, context): use a matching reason.
+    reason = known.find((r) => o.message.toLowerCase().includes(r.replace(/^unknown_/, ''))) ?? DEFAULT_REASON[o.code];
+  }
+  const f: ErrorFrame = { t: 'error', code: o.code, message: o.message };
+  if (reason) f.reason = reason;
+  if (requestId !== undefined) f.id = requestId;
+  return f;
+}
+
+/**
+ * A validated client frame as an actor command; `undefined` for frames the actor does not
+ * see (hello, ping are handled by the session layer).
+ */
+export function toCommand(frame: ClientFrame, deviceId: string): SessionCommand | undefined {
+  const base = { deviceId, requestId: frame.id };
+  switch (frame.t) {
+    case 'play':
+      return {
+        ...base,
+        type: 'play',
+        ...(frame.context ? { contextUri: toActorUri(frame.context) } : {}),
+        ...(frame.uris ? { uris: frame.uris.map(toActorUri) } : {}),
+        ...(frame.offset
+          ? { offset: 'index' in frame.offset ? { index: frame.offset.index } : { uri: toActorUri(frame.offset.uri) } }
+          : {}),
+        ...(frame.position_ms !== undefined ? { positionMs: frame.position_ms } : {}),
+      };
+    case 'pause':
+    case 'resume':
+    case 'next':
+    case 'previous':
+      return { ...base, type: frame.t };
+    case 'seek':
+      return { ...base, type: 'seek', positionMs: frame.position_ms };
+    case 'shuffle':
+      return { ...base, type: 'shuffle', on: frame.on };
+    case 'repeat':
+      return { ...base, type: 'repeat', mode: frame.mode };
+    case 'queue.add':
+      return { ...base, type: 'queue.add', uri: toActorUri(frame.uri) };
+    case 'quality':
+      return { ...base, type: 'quality', quality: frame.quality };
+    case 'volume':
+      return { ...base, type: 'volume', volume: frame.percent, ...(frame.device_id ? { targetDeviceId: frame.device_id } : {}) };
+    case 'transfer':
+      return { ...base, type: 'transfer', toDeviceId: frame.device_id, ...(frame.play !== undefined ? { play: frame.play } : {}) };
+    case 'progress':
+      return {
+        ...base,
+        type: 'progress',
+        positionMs: frame.position_ms,
+        playId: frame.play_id,
+        bufferMs: frame.buffered_ms,
+        bandwidthKbps: frame.bandwidth_kbps,
+      };
+    case 'ended':
+      return { ...base, type: 'ended', playId: frame.play_id };
+    case 'hello':
+    case 'ping':
+      return undefined;
+  }
+}
