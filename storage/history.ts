@@ -1,4 +1,16 @@
-/** Listening history port: per user, newest first, partitioned by (user, month). */
+/**
+ * Listening history port: per user, newest first, partitioned by (user, month UTC).
+ * Adapters: embedded/history.lmdb.ts, scylla/history.scylla.ts.
+ *
+ * Contract: `appendHistory` is idempotent by (userId, ts, playId): appending the same entry twice
+ * stores it once (the pipeline may redeliver). `readHistory` returns entries newest first
+ * (ts desc, then playId desc), at most `limit` (default `DEFAULT_HISTORY_PAGE`, capped at
+ * `MAX_HISTORY_PAGE`), with an opaque `next` cursor while older entries remain. A malformed
+ * cursor is `bad_request`.
+ */
+
+export const DEFAULT_HISTORY_PAGE = 50;
+export const MAX_HISTORY_PAGE = 500;
 
 export interface HistoryEntry {
   userId: string;

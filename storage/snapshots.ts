@@ -1,7 +1,11 @@
 /**
  * Session snapshot port: the persisted state of a session actor, so it can be rebuilt
  * after a restart or on another node. The value is opaque to storage (the actor's own
- * serialisable snapshot); `version` lets a writer refuse to overwrite a newer one.
+ * JSON-serialisable snapshot). Adapters: embedded/snapshots.lmdb.ts, scylla/snapshots.scylla.ts.
+ *
+ * Contract: `putSnapshot` stores the snapshot unless a stored one has a HIGHER version, in which
+ * case it rejects with `conflict` and leaves the newer one (a slow node cannot roll a session
+ * back). Writing the same version again overwrites (idempotent retry).
  */
 
 export interface SessionSnapshot {

@@ -143,11 +143,15 @@ export function splitCqlStatements(script: string): string[] {
 
 export const migrationsDir = (): string => dirname(fileURLToPath(import.meta.url));
 
-/** Every `*.cql` file beside this module, in name order. */
+/**
+ * Every `*.cql` file beside this module, in name order of the stem (so `schema.cql`, which
+ * creates the keyspace, precedes `schema-pipeline.cql` although '-' sorts before '.').
+ */
 export function migrationFiles(dir = migrationsDir()): string[] {
+  const stem = (f: string) => f.slice(0, -'.cql'.length);
   return readdirSync(dir)
     .filter((f) => f.endsWith('.cql'))
-    .sort()
+    .sort((a, b) => (stem(a) < stem(b) ? -1 : stem(a) > stem(b) ? 1 : 0))
     .map((f) => join(dir, f));
 }
 
@@ -185,6 +189,9 @@ export function mapDriverError(what: string, e: unknown): StorageError {
       return new StorageError('timeout', `${what}: ${err.message}`, { cause: e });
     if (err.code === 0x1000 || err.code === 0x1001 || err.code === 0x1002)
       return new StorageError('unavailable', `${what}: ${err.message}`, { cause: e });
+    // 0x2000 syntax, 0x2100 unauthorized, 0x2200 invalid, 0x2300 config: our statement is wrong.
+    if (err.code >= 0x2000 && err.code < 0x2500)
+      return new StorageError('bad_request', `${what}: ${err.message}`, { cause: e });
   }
   if (name === 'DriverError' && /shut ?down|not connected/i.test(err.message ?? ''))
     return new StorageError('unavailable', `${what}: ${err.message}`, { cause: e });

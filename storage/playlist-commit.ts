@@ -1,0 +1,177 @@
+/**
+ * The playlist commit protocol, shared by both adapters: read the header and the op log since
+ * the edit's base version, rebase the edit (playlist-rebase.ts), resolve it against the current
+ * entries (playlist-resolve.ts), and commit with a compare-and-set on the version, retrying on
+ * contention. Adapters supply only `PlaylistRows`, the row-level operations on their engine.
+ */
+import { randomBytes } from 'node:crypto';
+import { StorageError } from './errors.ts';
+import { authorizeEdit, authorizeRead, validateEdit, validateNewPlaylist } from './playlist-access.ts';
+import { rebaseEdit } from './playlist-rebase.ts';
+import { type EntryRow, type EntryWindow, entriesNeeded, type Redo, resolveEdit } from './playlist-resolve.ts';
+import type {
+  EditResult,
+  OpLogRecord,
+  Playlist,
+  PlaylistEdit,
+  PlaylistStore,
+} from './playlists.ts';
+
+/** A log record plus its redo (rows and header), as adapters store it. */
+export interface StoredOp extends OpLogRecord {
+  redo: Redo;
+}
+
+/**
+ * Row-level operations of one engine. Contract:
+ * - `readState` returns the header with every claimed op applied (adapters whose commit is not
+ *   atomic roll pending ops forward here), plus the ops with version > `afterVersion`, ascending.
+ * - `commitOp` atomically claims version `expectVersion + 1` for `op` and returns false, writing
+ *   nothing, if the playlist is no longer at `expectVersion`. Once it returns true the op is
+ *   durable; its rows may be applied later by a roll-forward but never lost.
+ */
+export interface PlaylistRows {
+  readState(id: string, afterVersion?: number): Promise<{ header: Playlist; ops: StoredOp[] } | undefined>;
+  /** Entries in list order: all, the first `limit`, or only the last one. */
+  readEntries(id: string, need: { limit?: number; last?: boolean }): Promise<EntryRow[]>;
+  createHeader(header: Playlist): Promise<boolean>;
+  commitOp(id: string, expectVersion: number, op: StoredOp): Promise<boolean>;
+  deletePlaylist(header: Playlist): Promise<void>;
+  listOwned(ownerId: string): Promise<string[]>;
+}
+
+export const DEFAULT_MAX_COMMIT_ATTEMPTS = 64;
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 100;
+
+export interface CommitOptions {
+  maxAttempts?: number;
+  now?: () => number;
+}
+
+/** Random ids: 22 base64url chars (128 bits) for playlists, 12 (72 bits) for entries. */
+export const newPlaylistId = (): string => randomBytes(16).toString('base64url');
+export const newEntryId = (): string => randomBytes(9).toString('base64url');
+
+/** Small jittered backoff so contending editors do not retry in lockstep. */
+const backoff = (attempt: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 25)));
+
+export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions = {}): PlaylistStore {
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_COMMIT_ATTEMPTS;
+  const now = options.now ?? Date.now;
+
+  async function stateOrThrow(id: string, afterVersion?: number) {
+    const state = await rows.readState(id, afterVersion);
+    if (!state) throw new StorageError('not_found', `playlist ${id} not found`);
+    return state;
+  }
+
+  async function readable(id: string, who: string): Promise<Playlist> {
+    const { header } = await stateOrThrow(id);
+    authorizeRead(header, who);
+    return header;
+  }
+
+  async function window(id: string, need: ReturnType<typeof entriesNeeded>, length: number): Promise<EntryWindow> {
+    switch (need.kind) {
+      case 'none':
+        return { offset: 0, rows: [] };
+      case 'last':
+        return { offset: Math.max(0, length - 1), rows: await rows.readEntries(id, { last: true }) };
+      case 'prefix':
+        return { offset: 0, rows: await rows.readEntries(id, { limit: need.count }) };
+      case 'all':
+        return { offset: 0, rows: await rows.readEntries(id, {}) };
+    }
+  }
+
+  const store: PlaylistStore = {
+    getPlaylist: readable,
+
+    async listPlaylistTrackIds(id, who) {
+      await readable(id, who);
+      return (await rows.readEntries(id, {})).map((e) => e.trackId);
+    },
+
+    async listEntries(id, who, page = {}) {
+      const playlist = await readable(id, who);
+      const offset = page.offset ?? 0;
+      const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
+      if (!Number.isSafeInteger(offset) || offset < 0) throw new StorageError('bad_request', 'offset must be a non-negative integer');
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
+        throw new StorageError('bad_request', `limit must be an integer in 1..${MAX_PAGE_LIMIT}`);
+      const rowsRead = offset >= playlist.length ? [] : await rows.readEntries(id, { limit: offset + limit });
+      const entries = rowsRead.slice(offset, offset + limit).map(({ entryId, trackId, addedBy, addedAt }) => ({ entryId, trackId, addedBy, addedAt }));
+      return { playlist, entries, offset, total: playlist.length };
+    },
+
+    async createPlaylist(input) {
+      validateNewPlaylist(input);
+      const header: Playlist = {
+        id: input.id ?? newPlaylistId(),
+        ownerId: input.ownerId,
+        name: input.name,
+        ...(input.description !== undefined ? { description: input.description } : {}),
+        public: input.public ?? true,
+        collaborative: input.collaborative ?? false,
+        collaborators: [...new Set(input.collaborators ?? [])].filter((c) => c !== input.ownerId).sort(),
+        version: 0,
+        length: 0,
+        createdAt: now(),
+      };
+      if (!(await rows.createHeader(header))) throw new StorageError('conflict', `playlist ${header.id} already exists`);
+      return header;
+    },
+
+    async deletePlaylist(id, who) {
+      const { header } = await stateOrThrow(id);
+      if (header.ownerId !== who) throw new StorageError('forbidden', `only the owner may delete playlist ${id}`);
+      await rows.deletePlaylist(header);
+    },
+
+    async editPlaylist(id, who, edit: PlaylistEdit, baseVersion?: number): Promise<EditResult> {
+      validateEdit(edit);
+      if (baseVersion !== undefined && (!Number.isSafeInteger(baseVersion) || baseVersion < 0))
+        throw new StorageError('bad_request', 'base version (snapshot_id) must be a non-negative integer');
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        const { header, ops } = await stateOrThrow(id, baseVersion);
+        authorizeEdit(header, who, edit);
+        if (baseVersion !== undefined && baseVersion > header.version)
+          throw new StorageError('bad_request', `version ${baseVersion} is ahead of playlist ${id} (at ${header.version})`);
+        const since = baseVersion === undefined ? [] : ops.filter((o) => o.version <= header.version);
+        const rebased = rebaseEdit(edit, since.map((o) => o.effect));
+        const win = await window(id, entriesNeeded(rebased.edit, header.length), header.length);
+        const resolved = resolveEdit(rebased.edit, { header, window: win, author: who, now: now(), newEntryId });
+        const base = { rebasedOver: since.length, attempts: attempt };
+        if (resolved.noop) {
+          return { status: 'noop', version: header.version, inserted: [], affectedEntryIds: [], skipped: [...rebased.skipped, ...resolved.skipped], ...base };
+        }
+        const version = header.version + 1;
+        const op: StoredOp = { version, author: who, committedAt: now(), edit, effect: resolved.effect, redo: resolved.redo };
+        if (await rows.commitOp(id, header.version, op)) {
+          return {
+            status: 'applied',
+            version,
+            committedVersion: version,
+            inserted: resolved.inserted,
+            affectedEntryIds: resolved.affectedEntryIds,
+            skipped: [...rebased.skipped, ...resolved.skipped],
+            ...base,
+          };
+        }
+        await backoff(attempt);
+      }
+      throw new StorageError('conflict', `playlist ${id}: too much contention, gave up after ${maxAttempts} attempts`);
+    },
+
+    listOwnedPlaylistIds: (ownerId) => rows.listOwned(ownerId),
+
+    async readOpLog(id, who, afterVersion = 0) {
+      const { header, ops } = await stateOrThrow(id, afterVersion);
+      authorizeRead(header, who);
+      return ops.map(({ version, author, committedAt, edit, effect }) => ({ version, author, committedAt, edit, effect }));
+    },
+  };
+  return store;
+}

@@ -1,0 +1,27 @@
+/** Shape checks for session snapshots, shared by both adapters. */
+import { checkId } from './catalog-validate.ts';
+import { StorageError } from './errors.ts';
+import type { SessionSnapshot } from './snapshots.ts';
+
+/** A snapshot larger than this is a bug in the actor, not something to store. */
+export const MAX_SNAPSHOT_BYTES = 512 * 1024;
+
+/** Validates and serialises the state once, so both adapters store identical JSON. */
+export function snapshotStateJson(s: SessionSnapshot): string {
+  checkId('user id', s?.userId);
+  if (!Number.isSafeInteger(s.version) || s.version < 0)
+    throw new StorageError('bad_request', 'snapshot version must be a non-negative integer');
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(s.state);
+  } catch (e) {
+    throw new StorageError('bad_request', 'snapshot state is not JSON-serialisable', { cause: e });
+  }
+  if (json === undefined) throw new StorageError('bad_request', 'snapshot state is not JSON-serialisable');
+  if (json.length > MAX_SNAPSHOT_BYTES)
+    throw new StorageError('bad_request', `snapshot state exceeds ${MAX_SNAPSHOT_BYTES} bytes`);
+  return json;
+}
+
+export const staleSnapshot = (userId: string, stored: number, offered: number): StorageError =>
+  new StorageError('conflict', `snapshot of ${userId}: stored version ${stored} is newer than ${offered}`);
