@@ -1,0 +1,156 @@
+/**
+ * Composition of the session server from its parts and ports: transport (uWS), device
+ * socket edge, registry, hub (actor ports), HTTP routes. No env reads, no globals: the
+ * caller (main.ts, tests, the demo, the benchmark) passes config and opened ports in.
+ */
+import pino, { type Logger } from 'pino';
+import type { TemplatedApp } from '@trufflesuite/uws-js-unofficial';
+import { CLOSE_CODES } from '../protocol/close-codes.ts';
+import type { EventLog } from '../storage/event-log.ts';
+import type { CatalogStore } from '../storage/catalog.ts';
+import type { PlaylistStore } from '../storage/playlists.ts';
+import type { SnapshotStore } from '../storage/snapshots.ts';
+import { createAuthenticator, type Authenticator } from './auth.ts';
+import { createCatalogPorts } from './catalog-ports.ts';
+import type { ServerConfig } from './config.ts';
+import { deviceSocketHandlers } from './device-socket.ts';
+import { healthzHandler, metricsHandler, notFound, withBearer, type AuthedHandler } from './http-routes.ts';
+import { createMetrics, type SessionMetrics } from './metrics.ts';
+import { SessionRegistry, type Timers } from './registry.ts';
+import { SessionHub, type StartActor } from './session-hub.ts';
+import { startTransport, type HttpHandler, type Transport } from './transport.ts';
+import { UrlSigner } from './url-signer.ts';
+import { serverWire } from './wire.ts';
+
+/** WebSocket route of the devices. */
+export const DEVICE_WS_PATH = '/v1/ws';
+
+export interface ServerPorts {
+  catalog: CatalogStore;
+  playlists: PlaylistStore;
+  snapshots: SnapshotStore;
+  eventLog: EventLog;
+}
+
+export interface ServerOptions {
+  config: ServerConfig;
+  ports: ServerPorts;
+  startActor: StartActor;
+  log?: Logger;
+  /** Routes written against uWS itself (the origin's chunk routes). */
+  mountRaw?: (app: TemplatedApp, signer: UrlSigner) => void;
+  /** The /v1 HTTP API (playlists), behind the Bearer token. */
+  api?: AuthedHandler;
+  /** Extra health checks (event log outbox, stores). */
+  checks?: () => Record<string, { ok: boolean; detail?: unknown }>;
+  timers?: Timers;
+  now?: () => number;
+  onPlayLatency?: (ms: number) => void;
+  /** Default process metrics (off in tests, on in main). */
+  defaultMetrics?: boolean;
+}
+
+export interface SessionServer {
+  readonly port: number;
+  /** http://host:port */
+  readonly httpUrl: string;
+  /** ws://host:port/v1/ws */
+  readonly wsUrl: string;
+  readonly auth: Authenticator;
+  readonly signer: UrlSigner;
+  readonly registry: SessionRegistry;
+  readonly metrics: SessionMetrics;
+  /** Closes every socket, saves every session snapshot, stops listening. Ports stay open. */
+  close(): Promise<void>;
+}
+
+export async function startSessionServer(opts: ServerOptions): Promise<SessionServer> {
+  const { config, ports } = opts;
+  const log = opts.log ?? pino({ level: config.logLevel });
+  const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics });
+  const auth = createAuthenticator(config.jwtSecret, opts.now);
+  const signer = new UrlSigner(config.urlSigning);
+  const wire = serverWire(config.maxFrameBytes);
+  const catalog = createCatalogPorts({ catalog: ports.catalog, playlists: ports.playlists });
+
+  const hub = new SessionHub({
+    startActor: opts.startActor,
+    catalog,
+    eventLog: ports.eventLog,
+    signUrl: (path, exp) => signer.sign(path, exp),
+    wire,
+    metrics,
+    log,
+    now: opts.now,
+    onPlayLatency: opts.onPlayLatency,
+  });
+  const registry = new SessionRegistry({
+    createHost: (p, restored) => hub.createHost(p, restored),
+    snapshots: ports.snapshots,
+    graceMs: config.sessionGraceMs,
+    replacedCloseCode: CLOSE_CODES.replaced.code,
+    log,
+    timers: opts.timers,
+    onCount: (n) => metrics.sessions.set(n),
+  });
+
+  const startedAt = Date.now();
+  let transport: Transport | undefined;
+  const http: Record<string, HttpHandler> = {
+    '/healthz': healthzHandler({
+      startedAt,
+      connections: () => transport?.connectionCount() ?? 0,
+      sessions: () => registry.size,
+      checks: opts.checks,
+    }),
+    '/metrics': metricsHandler(metrics),
+    '/v1/*': opts.api ? withBearer(auth, opts.api) : notFound,
+  };
+
+  transport = await startTransport({
+    host: config.host,
+    port: config.port,
+    wsPath: DEVICE_WS_PATH,
+    limits: {
+      maxFrameBytes: config.maxFrameBytes,
+      maxBackpressureBytes: config.maxBackpressureBytes,
+      maxSendQueue: config.maxSendQueue,
+      idleTimeoutS: config.idleTimeoutS,
+      slowConsumerCloseCode: CLOSE_CODES.slow_consumer.code,
+    },
+    handlers: deviceSocketHandlers({
+      wire,
+      auth,
+      registry,
+      sink: hub,
+      metrics,
+      log,
+      maxFrameBytes: config.maxFrameBytes,
+      rateLimit: config.rateLimit,
+      now: opts.now,
+    }),
+    log,
+    http,
+    mountRaw: opts.mountRaw ? (app) => opts.mountRaw!(app, signer) : undefined,
+  });
+
+  const port = transport.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    httpUrl: `http://${host}:${port}`,
+    wsUrl: `ws://${host}:${port}${DEVICE_WS_PATH}`,
+    auth,
+    signer,
+    registry,
+    metrics,
+    close() {
+      closed ??= (async () => {
+        transport!.close(CLOSE_CODES.server_shutdown.code, CLOSE_CODES.server_shutdown.reason);
+        await registry.shutdown();
+      })();
+      return closed;
+    },
+  };
+}
