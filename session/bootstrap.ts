@@ -1,0 +1,100 @@
+/**
+ * The whole service in one process, from one parsed config: stores (embedded by default),
+ * event log, pipeline consumers, demo catalog, and the session server with the origin and
+ * the /v1 playlist API on the same port. Shared by `npm start`, the demo, the e2e tests and
+ * the benchmark, so they all run the same wiring.
+ */
+import pino, { type Logger } from 'pino';
+import { HotObjects } from '../origin/hot-objects.ts';
+import { ObjectStore } from '../origin/object-store.ts';
+import { registerOriginRoutes } from '../origin/origin-routes.ts';
+import { openEventLog, type OpenedEventLog } from '../pipeline/open-event-log.ts';
+import { startPipeline, type RunningPipeline } from '../pipeline/start-pipeline.ts';
+import { openStores, type Stores } from '../storage/open-stores.ts';
+import type { ServerConfig } from './config.ts';
+import { startSessionServer, type ServerOptions, type SessionServer } from './server.ts';
+import { sessionActorStarter } from './session-actor.ts';
+import { seedDemo, type DemoInfo } from './demo-seed.ts';
+
+export interface App {
+  server: SessionServer;
+  stores: Stores;
+  eventLog: OpenedEventLog;
+  pipeline: RunningPipeline | undefined;
+  demo: DemoInfo;
+  log: Logger;
+  /** Graceful stop: sockets, snapshots, pipeline, event log, stores. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions extends Pick<ServerOptions, 'timers' | 'now' | 'onPlayLatency' | 'defaultMetrics'> {
+  log?: Logger;
+  /** Run the pipeline consumers in-process (default true). */
+  pipeline?: boolean;
+}
+
+export async function startApp(config: ServerConfig, opts: AppOptions = {}): Promise<App> {
+  const log = opts.log ?? pino({ level: config.logLevel });
+  const stores = await openStores({
+    ...(config.scyllaContactPoints ? { scyllaContactPoints: config.scyllaContactPoints } : {}),
+    keyspace: config.scyllaKeyspace,
+    localDataCenter: config.scyllaLocalDc,
+    dataDir: config.dataDir,
+  });
+  const closers: (() => Promise<void>)[] = [() => stores.close()];
+  const unwind = async () => {
+    for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'close failed'));
+  };
+  try {
+    const eventLog = await openEventLog({ dataDir: config.dataDir, ...(config.natsUrl ? { natsUrl: config.natsUrl } : {}) });
+    closers.push(() => eventLog.close());
+
+    let pipeline: RunningPipeline | undefined;
+    if (opts.pipeline ?? true) {
+      pipeline = await startPipeline({ source: eventLog.source, history: stores.history, log });
+      closers.push(() => pipeline!.stop());
+    }
+
+    const objects = new ObjectStore(config.objectDir);
+    const demo = await seedDemo(stores, objects, config, log);
+
+    const server = await startSessionServer({
+      config,
+      ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
+      startActor: sessionActorStarter(config),
+      log,
+      mountRaw: (app, signer) => {
+        registerOriginRoutes(app, {
+          objects,
+          signer,
+          hot: new HotObjects(),
+          onError: (err, key) => log.error({ err, key }, 'origin object error'),
+        });
+      },
+      checks: () => {
+        const s = eventLog.status();
+        return { event_log: { ok: !s.outboxFull, detail: s } };
+      },
+      timers: opts.timers,
+      now: opts.now,
+      onPlayLatency: opts.onPlayLatency,
+      defaultMetrics: opts.defaultMetrics,
+    });
+
+    return {
+      server,
+      stores,
+      eventLog,
+      pipeline,
+      demo,
+      log,
+      async close() {
+        await server.close();
+        await unwind();
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Binds the session machine of actors/ to this server: one machine per process (its ports
+ * route by user id), one actor per listener. The server's config maps onto the machine's
+ * SessionConfig here; persisting uses actors/'s own versioned snapshot format.
+ */
+import { createActor } from 'xstate';
+import { parseSessionConfig } from '../actors/config.ts';
+import type { SessionPorts } from '../actors/ports.ts';
+import { createSessionMachine } from '../actors/session-machine.ts';
+import { persistContext } from '../actors/session-snapshot.ts';
+import type { ServerConfig } from './config.ts';
+import type { StartActor } from './session-hub.ts';
+
+export function sessionActorStarter(config: Pick<ServerConfig, 'startBitrateKbps' | 'urlTtlS' | 'activeDeviceGraceMs'>): StartActor {
+  const sessionConfig = parseSessionConfig({
+    startBitrateKbps: config.startBitrateKbps,
+    urlTtlMs: config.urlTtlS * 1000,
+    disconnectGraceMs: Math.max(1, config.activeDeviceGraceMs),
+  });
+  const machines = new WeakMap<SessionPorts, ReturnType<typeof createSessionMachine>>();
+  return (ports, input) => {
+    let machine = machines.get(ports);
+    if (!machine) machines.set(ports, (machine = createSessionMachine(ports, sessionConfig)));
+    const actor = createActor(machine, { input });
+    actor.start();
+    return {
+      send: (command) => actor.send(command),
+      persist: () => persistContext(actor.getSnapshot().context, ports.now()),
+      stop: () => actor.stop(),
+    };
+  };
+}
