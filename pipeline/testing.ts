@@ -10,8 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import type { ListeningEvent } from '../storage/event-log.ts';
+import type { EventLog, ListeningEvent } from '../storage/event-log.ts';
 import { engineUrls } from '../deploy/engine-urls.ts';
+import type { Logger } from './nats-connection.ts';
+
+export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));
@@ -134,5 +137,12 @@ export class PrivateNats {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
+  }
+}
+
+/** Publishes in call order, `window` at a time (adapters keep call order within a window). */
+export async function publishAll(log: EventLog, events: readonly ListeningEvent[], window = 256): Promise<void> {
+  for (let i = 0; i < events.length; i += window) {
+    await Promise.all(events.slice(i, i + window).map((e) => log.publish(e)));
   }
 }

@@ -1,0 +1,27 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { JetStreamEventLog } from './event-log.jetstream.ts';
+import { JetStreamEventSource } from './event-source.jetstream.ts';
+import { pipelineContract } from './pipeline.contract.ts';
+import { requireNats, silentLogger, tempDir, uniqueStream } from './testing.ts';
+
+const natsUrl = await requireNats();
+let run = 0;
+
+pipelineContract('jetstream', async () => {
+  const stream = uniqueStream(`pipe${++run}`);
+  const log = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('pipe-outbox'), stream, log: silentLogger });
+  await log.whenOnline();
+  const source = new JetStreamEventSource({ natsUrl, stream, log: silentLogger });
+  return {
+    log,
+    source,
+    close: async () => {
+      await source.close();
+      await log.close();
+      const nc = await connect({ servers: natsUrl });
+      await (await jetstreamManager(nc)).streams.delete(stream.stream).catch(() => undefined);
+      await nc.close();
+    },
+  };
+});

@@ -1,0 +1,39 @@
+/**
+ * The royalty counting rule, pure: a play counts as one stream once an event reports
+ * ms_played >= 30 000, unless the play was blocked (no rights in the territory). Shared by
+ * the consumer, the reconcile job (recount from exported events) and the tests' reference.
+ */
+import type { ListeningEvent } from '../storage/event-log.ts';
+import type { CountedPlay } from '../storage/royalties.ts';
+import { monthOf } from './event-codec.ts';
+
+export const STREAM_THRESHOLD_MS = 30_000;
+
+export function qualifies(e: ListeningEvent): boolean {
+  return e.ms_played >= STREAM_THRESHOLD_MS && e.reason !== 'blocked';
+}
+
+export function countedPlayOf(e: ListeningEvent): CountedPlay {
+  return {
+    playId: e.play_id,
+    month: monthOf(e.ts),
+    trackId: e.track,
+    artistId: e.artist,
+    userId: e.user,
+    territory: e.country,
+    product: e.product,
+    ts: e.ts,
+    msPlayed: e.ms_played,
+    eventId: e.event_id,
+  };
+}
+
+/**
+ * Reference computation over any sequence of events (duplicates and replays included): the
+ * first qualifying event of each play, in the order given, decides its ledger row.
+ */
+export function referenceLedger(events: Iterable<ListeningEvent>): Map<string, CountedPlay> {
+  const ledger = new Map<string, CountedPlay>();
+  for (const e of events) if (qualifies(e) && !ledger.has(e.play_id)) ledger.set(e.play_id, countedPlayOf(e));
+  return ledger;
+}

@@ -1,0 +1,88 @@
+/**
+ * Starts the pipeline's consumers on an event source: royalties, history, features and the
+ * warehouse export, each a durable consumer of its own. Runs inside the session process
+ * (embedded log) or alone (`npm run pipeline`). Returns a stop function that lets in-flight
+ * batches finish and be acked.
+ */
+import type { ListeningEvent } from '../storage/event-log.ts';
+import type { FeatureStore } from '../storage/features.ts';
+import type { HistoryStore } from '../storage/history.ts';
+import type { CountedPlay, RoyaltyStore } from '../storage/royalties.ts';
+import type { BatchHandler, ConsumerSpec, EventSource, Subscription } from './event-source.ts';
+import { FEATURES_CONSUMER, featuresHandler } from './consumers/features.ts';
+import { HISTORY_CONSUMER, historyHandler } from './consumers/history.ts';
+import { ROYALTY_CONSUMER, royaltyHandler } from './consumers/royalties.ts';
+import { EXPORT_CONSUMER, exportHandler } from './consumers/warehouse-export.ts';
+import { consoleLogger, type Logger } from './nats-connection.ts';
+
+export type ConsumerKind = 'royalties' | 'history' | 'features' | 'export';
+
+export interface PipelineDeps {
+  source: EventSource;
+  royalties?: RoyaltyStore;
+  history?: HistoryStore;
+  features?: FeatureStore;
+  /** Warehouse export directory; unset disables the export consumer. */
+  exportDir?: string;
+  /** Per-consumer overrides (ack wait, batch size, name) or `false` to leave one out. */
+  consumers?: Partial<Record<ConsumerKind, Partial<ConsumerSpec> | false>>;
+  log?: Logger;
+  onCounted?: (row: CountedPlay, event: ListeningEvent, created: boolean) => void;
+  /** Fault injection for crash tests (royalty consumer): after the store, before the ack. */
+  afterRoyaltiesStored?: (playsStored: number) => Promise<void>;
+}
+
+export interface RunningPipeline {
+  stop(): Promise<void>;
+  /** Crash simulation: stop at once, acking nothing in flight. */
+  abort(): Promise<void>;
+}
+
+export async function startPipeline(deps: PipelineDeps): Promise<RunningPipeline> {
+  const log = deps.log ?? consoleLogger;
+  const plan: [ConsumerKind, ConsumerSpec, BatchHandler | undefined][] = [
+    [
+      'royalties',
+      ROYALTY_CONSUMER,
+      deps.royalties &&
+        royaltyHandler({
+          store: deps.royalties,
+          ...(deps.onCounted ? { onCounted: deps.onCounted } : {}),
+          ...(deps.afterRoyaltiesStored ? { afterStored: deps.afterRoyaltiesStored } : {}),
+        }),
+    ],
+    ['history', HISTORY_CONSUMER, deps.history && historyHandler(deps.history)],
+    ['features', FEATURES_CONSUMER, deps.features && featuresHandler(deps.features)],
+    ['export', EXPORT_CONSUMER, deps.exportDir ? exportHandler(deps.exportDir) : undefined],
+  ];
+  const subs: Subscription[] = [];
+  try {
+    for (const [kind, spec, handler] of plan) {
+      const override = deps.consumers?.[kind];
+      if (!handler || override === false) continue;
+      const full = { ...spec, ...override };
+      subs.push(
+        await deps.source.subscribe(full, async (batch) => {
+          try {
+            await handler(batch);
+          } catch (err) {
+            log.warn({ err: String(err), consumer: full.name, size: batch.length }, 'pipeline batch failed; will be redelivered');
+            throw err;
+          }
+        }),
+      );
+    }
+  } catch (err) {
+    for (const s of subs) await s.stop();
+    throw err;
+  }
+  log.info({ consumers: subs.length }, 'pipeline started');
+  return {
+    stop: async () => {
+      await Promise.all(subs.map((s) => s.stop()));
+    },
+    abort: async () => {
+      await Promise.all(subs.map((s) => s.abort()));
+    },
+  };
+}
