@@ -4,6 +4,7 @@
  * (embedded log) or alone (`npm run pipeline`). Returns a stop function that lets in-flight
  * batches finish and be acked.
  */
+import type { StoreBackend } from '../storage/backend.ts';
 import type { ListeningEvent } from '../storage/event-log.ts';
 import type { FeatureStore } from '../storage/features.ts';
 import type { HistoryStore } from '../storage/history.ts';
@@ -14,11 +15,17 @@ import { HISTORY_CONSUMER, historyHandler } from './consumers/history.ts';
 import { ROYALTY_CONSUMER, royaltyHandler } from './consumers/royalties.ts';
 import { EXPORT_CONSUMER, exportHandler } from './consumers/warehouse-export.ts';
 import { consoleLogger, type Logger } from './nats-connection.ts';
+import { openPipelineStores } from './open-pipeline-stores.ts';
 
 export type ConsumerKind = 'royalties' | 'history' | 'features' | 'export';
 
 export interface PipelineDeps {
   source: EventSource;
+  /**
+   * The stores' engine (`Stores.backend`): when given, the royalty and feature stores are
+   * opened on it unless passed explicitly.
+   */
+  backend?: StoreBackend;
   royalties?: RoyaltyStore;
   history?: HistoryStore;
   features?: FeatureStore;
@@ -38,8 +45,14 @@ export interface RunningPipeline {
   abort(): Promise<void>;
 }
 
-export async function startPipeline(deps: PipelineDeps): Promise<RunningPipeline> {
-  const log = deps.log ?? consoleLogger;
+export async function startPipeline(input: PipelineDeps): Promise<RunningPipeline> {
+  const log = input.log ?? consoleLogger;
+  const opened = input.backend && (!input.royalties || !input.features) ? await openPipelineStores(input.backend) : undefined;
+  const deps: PipelineDeps = {
+    ...input,
+    ...(input.royalties || opened ? { royalties: input.royalties ?? opened!.royalties } : {}),
+    ...(input.features || opened ? { features: input.features ?? opened!.features } : {}),
+  };
   const plan: [ConsumerKind, ConsumerSpec, BatchHandler | undefined][] = [
     [
       'royalties',

@@ -8,10 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import type { EventLog, ListeningEvent } from '../storage/event-log.ts';
-import { engineUrls } from '../deploy/engine-urls.ts';
+import { requireEngine } from '../deploy/test-engines.ts';
 import type { Logger } from './nats-connection.ts';
 
 export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -63,32 +62,9 @@ export function uniqueStream(tag: string): { stream: string; subjectPrefix: stri
   return { stream: `T_${id}`, subjectPrefix: `t_${id}` };
 }
 
-/**
- * The NATS URL for real-engine suites: the launcher's `requireEngine('nats')` when
- * deploy/test-engines.ts exists, else engineUrls(); throws (never skips) when unreachable.
- */
+/** The NATS URL for real-engine suites: fails loudly (naming `npm run infra -- up`) when unreachable. */
 export async function requireNats(): Promise<string> {
-  const helper = join(import.meta.dirname, '..', 'deploy', 'test-engines.ts');
-  try {
-    const mod = (await import(pathToFileURL(helper).href)) as {
-      requireEngine?: (name: string) => Promise<unknown> | unknown;
-    };
-    if (mod.requireEngine) {
-      const r = await mod.requireEngine('nats');
-      if (typeof r === 'string') return r;
-      if (r && typeof r === 'object' && 'url' in r && typeof r.url === 'string') return r.url;
-    }
-  } catch (err) {
-    if (!(err instanceof Error && /Cannot find module|ERR_MODULE_NOT_FOUND/.test(String(err)))) throw err;
-  }
-  const url = engineUrls().natsUrl;
-  try {
-    const nc = await connect({ servers: url, timeout: 2_000 });
-    await nc.close();
-  } catch (cause) {
-    throw new Error(`NATS JetStream is not reachable at ${url}: start it with \`npm run infra -- up\``, { cause });
-  }
-  return url;
+  return requireEngine('nats');
 }
 
 export async function freePort(): Promise<number> {

@@ -61,7 +61,7 @@ export function createLmdbRoyalties(env: EmbeddedEnv): RoyaltyStore {
   }
 
   return {
-    recordStream(play) {
+    async recordStream(play) {
       validateCountedPlay(play);
       return wrap('recordStream', () =>
         env.transaction((): RecordResult => {
