@@ -31,6 +31,13 @@ export class EngineUnreachableError extends Error {
 }
 
 function reason(err: unknown): string {
+  // cassandra-driver's NoHostAvailableError: one error per host tried.
+  const inner = (err as { innerErrors?: Record<string, unknown> } | null)?.innerErrors;
+  if (inner && typeof inner === 'object' && Object.keys(inner).length > 0) {
+    return Object.entries(inner)
+      .map(([host, e]) => `${host}: ${reason(e)}`)
+      .join('; ');
+  }
   if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(reason).join('; ');
   if (err instanceof Error) return err.message || err.name;
   return String(err);
