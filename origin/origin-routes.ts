@@ -1,0 +1,186 @@
+/**
+ * The origin on uWebSockets.js: `GET`/`HEAD`/`OPTIONS /o/<sha256>?exp=&kid=&sig=`.
+ * `registerOriginRoutes(app, deps)` mounts it on any uWS app, so the session server serves
+ * chunks from the same process by default and `npm run origin` runs it alone.
+ *
+ * Hot objects are answered synchronously from memory (hot-objects.ts). The rest are
+ * streamed from disk in 64 KiB reads with uWS backpressure: `tryEnd` says when the socket
+ * buffer is full, the read stream pauses until `onWritable`, and `onAborted` destroys it
+ * when the client goes away. Everything HTTP-semantic lives in http-semantics.ts.
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from '@trufflesuite/uws-js-unofficial';
+import type { UrlSigner } from '../session/url-signer.ts';
+import { HotObjects } from './hot-objects.ts';
+import {
+  authorize,
+  DEFAULT_OBJECT_CONTENT_TYPE,
+  notFound,
+  planObjectAnswer,
+  PREFLIGHT_HEADERS,
+  type Conditionals,
+  type ErrorAnswer,
+  type Header,
+  type ObjectAnswer,
+} from './http-semantics.ts';
+import type { ObjectStore } from './object-store.ts';
+
+export interface OriginDeps {
+  objects: ObjectStore;
+  signer: UrlSigner;
+  hot?: HotObjects;
+  now?: () => number;
+  contentType?: string;
+  /** Called on unexpected disk errors (the request gets a 500 / is closed). */
+  onError?: (err: unknown, key: string) => void;
+}
+
+export interface OriginHandle {
+  hot: HotObjects;
+}
+
+const writeHeaders = (res: HttpResponse, status: string, headers: readonly Header[]) => {
+  res.writeStatus(status);
+  for (const [k, v] of headers) res.writeHeader(k, v);
+};
+
+const sendError = (res: HttpResponse, a: ErrorAnswer) =>
+  res.cork(() => {
+    writeHeaders(res, a.status, a.headers);
+    res.end(a.body);
+  });
+
+const sendServerError = (res: HttpResponse, reason: string) =>
+  res.cork(() => {
+    res.writeStatus('500 Internal Server Error').writeHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ error: 'unavailable', reason }));
+  });
+
+/** Sends an answer whose body (if any) is in memory. */
+function sendFromMemory(res: HttpResponse, head: boolean, a: ObjectAnswer, body: Buffer | undefined) {
+  res.cork(() => {
+    writeHeaders(res, a.status, a.headers);
+    if (a.status === '304 Not Modified') {
+      res.endWithoutBody();
+    } else if (head) {
+      // HEAD reports the length GET would send. Written by hand: endWithoutBody(length)
+      // leaves the response pending in this uWS build (and aborts the process).
+      res.writeHeader('Content-Length', String(a.length));
+      res.endWithoutBody();
+    } else if (!a.body || !body) {
+      res.end(); // 416: no body
+    } else {
+      res.end(body.subarray(a.body.start, a.body.end + 1));
+    }
+  });
+}
+
+/** Streams bytes [start, end] of a file with backpressure; the response is already aborted-guarded. */
+function streamFromDisk(res: HttpResponse, a: ObjectAnswer, key: string, deps: OriginDeps, state: { aborted: boolean; onAbort?: () => void }) {
+  const { start, end } = a.body!;
+  const total = end - start + 1;
+  const stream = deps.objects.stream(key, start, end);
+  state.onAbort = () => stream.destroy();
+  let headersSent = false;
+  stream.on('data', (data: string | Buffer) => {
+    const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+    if (state.aborted) return;
+    const base = res.getWriteOffset();
+    let ok = false;
+    let done = false;
+    res.cork(() => {
+      if (!headersSent) {
+        writeHeaders(res, a.status, a.headers);
+        headersSent = true;
+      }
+      [ok, done] = res.tryEnd(chunk, total);
+    });
+    if (done) {
+      stream.destroy();
+    } else if (!ok) {
+      // Socket buffer full: hold the rest of this chunk until uWS says it can take more.
+      stream.pause();
+      res.onWritable((offset) => {
+        const [ok2, done2] = res.tryEnd(chunk.subarray(offset - base), total);
+        if (done2) stream.destroy();
+        else if (ok2) stream.resume();
+        return ok2;
+      });
+    }
+  });
+  stream.on('error', (err) => {
+    deps.onError?.(err, key);
+    if (state.aborted) return;
+    state.aborted = true;
+    if (headersSent) res.close();
+    else sendServerError(res, 'read_failed');
+  });
+}
+
+export function registerOriginRoutes(app: TemplatedApp, deps: OriginDeps): OriginHandle {
+  const hot = deps.hot ?? new HotObjects();
+  const now = deps.now ?? Date.now;
+  const contentType = deps.contentType ?? DEFAULT_OBJECT_CONTENT_TYPE;
+
+  const handle = (res: HttpResponse, req: HttpRequest, head: boolean) => {
+    // uWS invalidates `req` after the first await: read everything now.
+    const path = req.getUrl();
+    const query = req.getQuery() ?? '';
+    const cond: Conditionals = {
+      range: req.getHeader('range') || undefined,
+      ifNoneMatch: req.getHeader('if-none-match') || undefined,
+      ifRange: req.getHeader('if-range') || undefined,
+    };
+    const auth = authorize({ path, query, nowMs: now() }, deps.signer);
+    if (!auth.ok) return sendError(res, auth.answer);
+    const key = auth.key;
+
+    const cached = hot.get(key);
+    if (cached) return sendFromMemory(res, head, planObjectAnswer(key, cached.length, cond, contentType), cached);
+
+    const state: { aborted: boolean; onAbort?: () => void } = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+      state.onAbort?.();
+    });
+    void (async () => {
+      let size = hot.knownSize(key);
+      if (size === undefined) {
+        size = await deps.objects.size(key);
+        if (size === undefined) {
+          if (!state.aborted) sendError(res, notFound());
+          return;
+        }
+        hot.rememberSize(key, size);
+      }
+      const answer = planObjectAnswer(key, size, cond, contentType);
+      if (state.aborted) return;
+      if (head || !answer.body) return sendFromMemory(res, head, answer, undefined);
+      if (hot.shouldAdmit(key, size)) {
+        const body = await deps.objects.read(key);
+        hot.admit(key, body);
+        if (!state.aborted) sendFromMemory(res, false, answer, body);
+        return;
+      }
+      streamFromDisk(res, answer, key, deps, state);
+    })().catch((err: unknown) => {
+      deps.onError?.(err, key);
+      if (state.aborted) return;
+      state.aborted = true;
+      sendServerError(res, 'storage_error');
+    });
+  };
+
+  app.get('/o/:key', (res, req) => {
+    handle(res, req, false);
+  });
+  app.head('/o/:key', (res, req) => {
+    handle(res, req, true);
+  });
+  app.options('/o/:key', (res) => {
+    res.cork(() => {
+      writeHeaders(res, '204 No Content', PREFLIGHT_HEADERS);
+      res.endWithoutBody();
+    });
+  });
+  return { hot };
+}
