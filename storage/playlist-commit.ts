@@ -8,7 +8,15 @@ import { randomBytes } from 'node:crypto';
 import { StorageError } from './errors.ts';
 import { authorizeEdit, authorizeRead, validateEdit, validateNewPlaylist } from './playlist-access.ts';
 import { rebaseEdit } from './playlist-rebase.ts';
-import { type EntryRow, type EntryWindow, entriesNeeded, type Redo, resolveEdit } from './playlist-resolve.ts';
+import {
+  type EntryRow,
+  type EntryWindow,
+  entriesNeeded,
+  type Redo,
+  type Resolution,
+  resolveEdit,
+  StaleEntriesError,
+} from './playlist-resolve.ts';
 import type {
   EditResult,
   OpLogRecord,
@@ -142,7 +150,14 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
         const since = baseVersion === undefined ? [] : ops.filter((o) => o.version <= header.version);
         const rebased = rebaseEdit(edit, since.map((o) => o.effect));
         const win = await window(id, entriesNeeded(rebased.edit, header.length), header.length);
-        const resolved = resolveEdit(rebased.edit, { header, window: win, author: who, now: now(), newEntryId });
+        let resolved: Resolution;
+        try {
+          resolved = resolveEdit(rebased.edit, { header, window: win, author: who, now: now(), newEntryId });
+        } catch (e) {
+          if (!(e instanceof StaleEntriesError)) throw e;
+          await backoff(attempt);
+          continue;
+        }
         const base = { rebasedOver: since.length, attempts: attempt };
         if (resolved.noop) {
           return { status: 'noop', version: header.version, inserted: [], affectedEntryIds: [], skipped: [...rebased.skipped, ...resolved.skipped], ...base };

@@ -62,10 +62,18 @@ function at(w: EntryWindow, i: number): EntryRow | undefined {
   return w.rows[i - w.offset];
 }
 
+/**
+ * The entries were read after the header and no longer match it: another edit committed in
+ * between. Harmless (that edit claimed the next version, so our claim would fail): retry.
+ */
+export class StaleEntriesError extends Error {
+  override readonly name = 'StaleEntriesError';
+}
+
 /** The whole list; the commit protocol reads it in full for every kind but insert. */
 function whole(ctx: ResolveContext): EntryRow[] {
   if (ctx.window.offset !== 0 || ctx.window.rows.length !== ctx.header.length)
-    throw new Error(`resolver needs the whole list (${ctx.window.rows.length}/${ctx.header.length} rows)`);
+    throw new StaleEntriesError(`read ${ctx.window.rows.length} entries for a header of ${ctx.header.length}`);
   return ctx.window.rows;
 }
 

@@ -58,7 +58,8 @@ export function createLmdbCatalog(env: EmbeddedEnv): CatalogStore {
       );
     },
     async listTrackIds() {
-      return [...tracks.getKeys({})].map((k) => (k as unknown[])[0] as string);
+      // A one-element array key decodes as its element.
+      return [...tracks.getKeys({})].map((k) => (Array.isArray(k) ? k[0] : k) as string);
     },
   };
   return store;
