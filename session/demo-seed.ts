@@ -47,8 +47,9 @@ async function audioFile(objects: ObjectStore, trackId: string, kbps: number): P
   const count = TRACK_MS / CHUNK_MS;
   // Small synthetic chunks (kbps / 8 bytes per ms / 16) keep the demo light on disk.
   const bytesPerChunk = Math.max(256, Math.round((kbps * CHUNK_MS) / 8 / 16));
-  for (let i = 0; i < count; i++) {
-    const put = await objects.put(chunkBytes(trackId, kbps, i, bytesPerChunk));
+  // In parallel: each put fsyncs, and a serial loop makes a cold start take seconds.
+  const puts = await Promise.all(Array.from({ length: count }, (_, i) => objects.put(chunkBytes(trackId, kbps, i, bytesPerChunk))));
+  for (const [i, put] of puts.entries()) {
     chunks.push({ index: i, key: put.key, bytes: bytesPerChunk, durationMs: CHUNK_MS, sha256: put.key });
   }
   const init = await objects.put(chunkBytes(trackId, kbps, -1, 64));
@@ -95,7 +96,8 @@ export async function seedDemo(stores: Stores, objects: ObjectStore, _config: Se
       trackNumber: i + 1,
       durationMs: TRACK_MS,
     };
-    for (const kbps of LADDER) await stores.catalog.putAudioFile(await audioFile(objects, id, kbps));
+    const files = await Promise.all(LADDER.map((kbps) => audioFile(objects, id, kbps)));
+    for (const f of files) await stores.catalog.putAudioFile(f);
     await stores.catalog.putRights({ trackId: id, territory: '*', allowed: true });
     // The 4th track is blocked in SE: the region-blocked case of the tests and the demo.
     if (i === 3) await stores.catalog.putRights({ trackId: id, territory: 'SE', allowed: false });

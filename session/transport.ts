@@ -214,7 +214,9 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
     };
 
   app.ws<SocketData<D>>(opts.wsPath, {
-    maxPayloadLength: limits.maxFrameBytes,
+    // Above our limit, so the device layer closes an oversized frame with its documented code
+    // (frame_too_large); only frames past 8x are cut by uWS itself (abrupt close, 1006).
+    maxPayloadLength: limits.maxFrameBytes * 8,
     // Above our own limit: uWS must never drop a frame silently; we close slow readers first.
     maxBackpressure: limits.maxBackpressureBytes + limits.maxFrameBytes * 4,
     closeOnBackpressureLimit: 0,

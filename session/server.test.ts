@@ -1,0 +1,235 @@
+/**
+ * End-to-end over real sockets: the whole app (embedded stores, event log, pipeline, origin)
+ * on a free port, devices driven through the client SDK. Events are awaited with timeouts;
+ * no sleeps.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionClient, type WebSocketCtor } from '../client/session-client.ts';
+import { PrefetchCache } from '../client/prefetch-cache.ts';
+import { SessionRequestError } from '../client/errors.ts';
+import { encodeFrame, decodeServerFrame } from '../protocol/codec.ts';
+import { CLOSE_CODES } from '../protocol/close-codes.ts';
+import { PROTOCOL_VERSION } from '../protocol/version.ts';
+import type { ServerFrame } from '../protocol/messages.ts';
+import { startApp, type App } from './bootstrap.ts';
+import { parseConfig } from './config.ts';
+
+let app: App;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'session-e2e-'));
+  const config = parseConfig({
+    PORT: '0',
+    DATA_DIR: dir,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT: '100/100',
+    SESSION_GRACE_MS: '60000',
+  });
+  app = await startApp(config);
+});
+
+afterAll(async () => {
+  await app?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function device(id: string, user = 'u1', opts: { prefetch?: boolean } = {}): Promise<SessionClient> {
+  const u = app.demo.users.find((x) => x.id === user)!;
+  const token = await app.server.auth.mint({ userId: u.id, plan: u.plan, country: u.country });
+  const client = new SessionClient({
+    url: app.server.wsUrl,
+    token,
+    device: { id, name: `Device ${id}`, type: 'computer' },
+    WebSocket: WebSocket as unknown as WebSocketCtor,
+    reconnect: { minDelayMs: 10, maxDelayMs: 50 },
+    ...(opts.prefetch ? { prefetchCache: new PrefetchCache({ baseUrl: app.server.httpUrl }) } : {}),
+  });
+  await client.connect();
+  return client;
+}
+
+/** A raw socket for hostile input; resolves frames and the close code. */
+function rawSocket() {
+  const ws = new WebSocket(app.server.wsUrl);
+  const frames: ServerFrame[] = [];
+  const waiters: (() => void)[] = [];
+  ws.on('message', (data: Buffer) => {
+    const r = decodeServerFrame(new Uint8Array(data));
+    if (r.ok) frames.push(r.frame);
+    for (const w of waiters.splice(0)) w();
+  });
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.on('open', () => resolve());
+    ws.on('error', reject);
+  });
+  const frame = (pred: (f: ServerFrame) => boolean, timeoutMs = 5000) =>
+    new Promise<ServerFrame>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeoutMs);
+      const check = () => {
+        const f = frames.find(pred);
+        if (f) {
+          clearTimeout(timer);
+          resolve(f);
+        } else waiters.push(check);
+      };
+      check();
+    });
+  return { ws, opened, closed, frame };
+}
+
+const withTimeout = <T>(p: Promise<T>, ms = 5000): Promise<T> =>
+  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))]);
+
+describe('session server e2e', () => {
+  it('session - two devices, play, skip to a prefetched track, transfer with position', async () => {
+    const a = await device('e2e-a', 'u1', { prefetch: true });
+    const b = await device('e2e-b');
+    try {
+      const playback = a.waitFor('playback');
+      const prefetch = a.waitFor('prefetch');
+      await a.play({ context: app.demo.playlistUri });
+      const pb = await playback;
+      const pf = await prefetch;
+      expect(pb.urls.length).toBe(pb.chunks.count);
+      expect(pb.first_chunk.url).toMatch(/^\/o\/[0-9a-f]{64}\?/);
+      expect(pf.items.length).toBeGreaterThanOrEqual(1);
+      expect(pf.items.length).toBeLessThanOrEqual(2);
+      // The other device sees the play in its state.
+      await b.waitFor('state', { filter: (s) => s.play_id === pb.play_id });
+
+      // The prefetch cache fetched and verified the next track's first chunk from the origin.
+      const next = pf.items[0]!;
+      const cached = await a.prefetchCache!.whenReady(next.urls[0]!);
+      expect(cached?.bytes.byteLength).toBeGreaterThan(0);
+      expect(a.prefetchCache!.rejected).toBe(0);
+
+      const skipped = a.waitFor('playback', { filter: (p) => p.play_id !== pb.play_id });
+      await a.next();
+      const pb2 = await skipped;
+      expect(pb2.track.id).toBe(next.track_id);
+      expect(pb2.first_chunk.url).toBe(next.urls[0]);
+
+      // Transfer to b keeps the position (anchors compared at the same server instant).
+      const before = a.state!;
+      // A transfer ends the play on a and starts a new one (new play id) on b at the same position.
+      const onB = b.waitFor('playback', { filter: (p) => p.track.id === pb2.track.id });
+      const aInactive = a.waitFor('state', { filter: (s) => s.active_device_id === 'e2e-b' });
+      await a.transfer('e2e-b', true);
+      const pbB = await onB;
+      const after = (await aInactive).position;
+      const expected = before.position.position_ms + (before.is_playing ? after.at - before.position.at : 0);
+      expect(Math.abs(after.position_ms - expected)).toBeLessThanOrEqual(250);
+      expect(Math.abs(pbB.position_ms - expected)).toBeLessThanOrEqual(250);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('session - a region-blocked track is forbidden/region_blocked and the session goes on', async () => {
+    const a = await device('e2e-blocked');
+    try {
+      const err = await a.play({ uris: [app.demo.blockedInSeUri] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SessionRequestError);
+      expect((err as SessionRequestError).code).toBe('forbidden');
+      expect((err as SessionRequestError).reason).toBe('region_blocked');
+      const playback = a.waitFor('playback');
+      await a.play({ uris: [app.demo.trackUris[0]!] });
+      expect((await playback).track.id).toBe(app.demo.trackUris[0]!.split(':')[2]);
+    } finally {
+      a.close();
+    }
+  });
+
+  it('session - unknown ids get not_found', async () => {
+    const a = await device('e2e-unknown');
+    try {
+      await expect(a.transfer('no-such-device')).rejects.toMatchObject({ code: 'not_found' });
+      await expect(a.play({ context: 'spotify:playlist:nope' })).rejects.toMatchObject({ code: 'not_found' });
+      expect(typeof (await a.ping())).toBe('number');
+    } finally {
+      a.close();
+    }
+  });
+
+  it('session - bad and expired tokens close with the documented code and touch no session', async () => {
+    const sessions = app.server.registry.size;
+    const bad = rawSocket();
+    await bad.opened;
+    bad.ws.send(
+      encodeFrame({ t: 'hello', id: 1, token: 'a.b.c', device: { id: 'x', name: 'x', type: 'web' }, protocol: PROTOCOL_VERSION }),
+    );
+    expect(await withTimeout(bad.closed)).toBe(CLOSE_CODES.bad_token.code);
+
+    const { createAuthenticator } = await import('./auth.ts');
+    const past = createAuthenticator(parseConfig({}).jwtSecret, () => Date.now() - 3 * 3600_000);
+    const expired = await past.mint({ userId: 'u-expired', plan: 'free', country: 'SE' }, 60);
+    const exp = rawSocket();
+    await exp.opened;
+    exp.ws.send(encodeFrame({ t: 'hello', id: 1, token: expired, device: { id: 'x', name: 'x', type: 'web' }, protocol: PROTOCOL_VERSION }));
+    expect(await withTimeout(exp.closed)).toBe(CLOSE_CODES.token_expired.code);
+    expect(app.server.registry.host('u-expired')).toBeUndefined();
+    expect(app.server.registry.size).toBe(sessions);
+  });
+
+  it('session - malformed and text frames get bad_request and the connection lives on', async () => {
+    const s = rawSocket();
+    await s.opened;
+    s.ws.send(Buffer.from([0xc1, 0xff, 0x00]));
+    expect(await s.frame((f) => f.t === 'error' && f.reason === 'malformed')).toMatchObject({ code: 'bad_request' });
+    s.ws.send('{"t":"ping"}');
+    expect(await s.frame((f) => f.t === 'error' && f.reason === 'text_frame')).toMatchObject({ code: 'bad_request' });
+    s.ws.send(encodeFrame({ t: 'pause', id: 7 }));
+    expect(await s.frame((f) => f.t === 'error' && f.id === 7)).toMatchObject({ code: 'unauthorized', reason: 'hello_required' });
+    s.ws.send(encodeFrame({ t: 'ping', id: 9 }));
+    expect(await s.frame((f) => f.t === 'pong' && f.id === 9)).toBeTruthy();
+    s.ws.close();
+  });
+
+  it('session - an oversized frame closes only that socket; reconnect resumes', async () => {
+    const a = await device('e2e-big');
+    const other = await device('e2e-other');
+    try {
+      const version = a.state!.version;
+      const closed = a.waitFor('close');
+      const welcome = a.waitFor('welcome', { timeoutMs: 10_000 });
+      a.sendRaw(new Uint8Array(32 * 1024));
+      expect((await closed).code).toBe(CLOSE_CODES.frame_too_large.code);
+      const w = await welcome;
+      expect(w.resumed).toBe(true);
+      expect(w.state.version).toBeGreaterThanOrEqual(version);
+      expect(typeof (await other.ping())).toBe('number');
+    } finally {
+      a.close();
+      other.close();
+    }
+  });
+
+  it('session - a flooding client gets rate_limited, then is cut', async () => {
+    const s = rawSocket();
+    await s.opened;
+    const ping = encodeFrame({ t: 'ping', id: 1 });
+    for (let i = 0; i < 400; i++) s.ws.send(ping);
+    expect(await s.frame((f) => f.t === 'error' && f.code === 'rate_limited')).toMatchObject({ reason: 'too_many_requests' });
+    expect(await withTimeout(s.closed)).toBe(CLOSE_CODES.flood.code);
+  });
+
+  it('session - /healthz and /metrics answer', async () => {
+    const h = await fetch(`${app.server.httpUrl}/healthz`);
+    expect(h.status).toBe(200);
+    expect(await h.json()).toMatchObject({ status: 'ok' });
+    const m = await (await fetch(`${app.server.httpUrl}/metrics`)).text();
+    for (const name of ['session_connections', 'session_actors', 'session_frames_in_total', 'session_errors_total', 'session_play_latency_seconds']) {
+      expect(m).toContain(name);
+    }
+  });
+});
