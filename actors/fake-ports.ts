@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+/**
+ * In-memory ports for tests and demos: a small catalog of tracks with chunk tables and
+ * rights, contexts, a deterministic signer, and recorders of everything the session sends.
+ * Real behaviour (lookups, nulls for unknown ids), no canned answers.
+ */
+
+import type { SessionPorts } from './ports.ts';
+import type {
+  AudioFileRow,
+  ContextTrack,
+  DeviceOutput,
+  ListeningEvent,
+  RightsRow,
+  StateOutput,
+  TrackBundle,
+  TrackMeta,
+} from './types.ts';
+
+export interface FakeTrackSpec {
+  id: string;
+  artistId?: string;
+  durationMs?: number;
+  rights?: RightsRow[];
+  bitrates?: number[];
+  chunkMs?: number;
+}
+
+export const DEFAULT_RIGHTS: RightsRow[] = [{ territory: '*', allowed: true }];
+
+export function fakeBundle(spec: FakeTrackSpec): TrackBundle {
+  const durationMs = spec.durationMs ?? 200_000;
+  const chunkMs = spec.chunkMs ?? 10_000;
+  const artistId = spec.artistId ?? `artist-of-${spec.id}`;
+  const track: TrackMeta = {
+    id: spec.id,
+    title: `Title ${spec.id}`,
+    artistId,
+    artistName: `Artist ${artistId}`,
+    albumId: `album-of-${spec.id}`,
+    albumName: `Album of ${spec.id}`,
+    durationMs,
+  };
+  const count = Math.ceil(durationMs / chunkMs);
+  const files: AudioFileRow[] = (spec.bitrates ?? [24, 96, 160, 320]).map((kbps) => ({
+    bitrateKbps: kbps,
+    codec: 'opus',
+    container: 'webm',
+    mimeType: 'audio/webm; codecs="opus"',
+    init: { key: `init-${spec.id}-${kbps}`, bytes: 300 },
+    chunkDurationMs: chunkMs,
+    chunks: Array.from({ length: count }, (_, i) => ({
+      index: i,
+      key: `${spec.id}-${kbps}-${i}`,
+      bytes: Math.round((kbps * 1000 * chunkMs) / 8000),
+      durationMs: Math.min(chunkMs, durationMs - i * chunkMs),
+    })),
+    encoderDelaySamples: 312,
+    paddingSamples: 100,
+    sampleRate: 48_000,
+    loudness: { integratedLufs: -14, replayGainDb: 0 },
+  }));
+  return { track, files, rights: spec.rights ?? DEFAULT_RIGHTS };
+}
+
+export interface FakeWorld {
+  tracks: Map<string, TrackBundle>;
+  contexts: Map<string, string[]>;
+  radioTracks: string[];
+  /** Make the next loads reject (store unavailable). */
+  failLoads: boolean;
+}
+
+export function fakeWorld(specs: FakeTrackSpec[], contexts: Record<string, string[]> = {}): FakeWorld {
+  return {
+    tracks: new Map(specs.map((s) => [s.id, fakeBundle(s)])),
+    contexts: new Map(Object.entries(contexts)),
+    radioTracks: [],
+    failLoads: false,
+  };
+}
+
+export interface Recorder {
+  sent: Array<{ userId: string; deviceId: string; output: DeviceOutput }>;
+  states: Array<{ userId: string; output: StateOutput }>;
+  events: ListeningEvent[];
+  loads: string[][];
+  /** Outputs sent to one device, of one type. */
+  to<T extends DeviceOutput['type']>(deviceId: string, type: T): Extract<DeviceOutput, { type: T }>[];
+  clear(): void;
+}
+
+/** Deterministic signer shaped like session/url-signer.ts (path?exp=..&sig=..). */
+export const fakeSignUrl = (path: string, expiresAtMs: number): string =>
+  `${path}?exp=${Math.floor(expiresAtMs / 1000)}&sig=${createHash("sha256").update(`${path}|${expiresAtMs}`).digest("base64url").slice(0, 16)}`;
+
+export function fakePorts(world: FakeWorld, now: () => number): { ports: SessionPorts; rec: Recorder } {
+  const rec: Recorder = {
+    sent: [],
+    states: [],
+    events: [],
+    loads: [],
+    to(deviceId, type) {
+      return this.sent.filter((s) => s.deviceId === deviceId && s.output.type === type).map((s) => s.output) as never;
+    },
+    clear() {
+      this.sent.length = 0;
+      this.states.length = 0;
+      this.events.length = 0;
+      this.loads.length = 0;
+    },
+  };
+  const ports: SessionPorts = {
+    now,
+    signUrl: fakeSignUrl,
+    sendToDevice: (userId, deviceId, output) => void rec.sent.push({ userId, deviceId, output }),
+    broadcastState: (userId, output) => void rec.states.push({ userId, output }),
+    publishEvent: (e) => void rec.events.push(e),
+    loadTracks: async ({ trackIds }) => {
+      rec.loads.push(trackIds);
+      if (world.failLoads) throw new Error('store unavailable');
+      const out: Record<string, TrackBundle | null> = {};
+      for (const id of trackIds) out[id] = world.tracks.get(id) ?? null;
+      return out;
+    },
+    resolveContext: async ({ contextUri, trackIds }) => {
+      if (world.failLoads) throw new Error('store unavailable');
+      const ids = contextUri ? world.contexts.get(contextUri) : trackIds;
+      if (!ids) return null;
+      const tracks: ContextTrack[] = [];
+      for (const id of ids) {
+        const b = world.tracks.get(id);
+        if (b) tracks.push({ id, artistId: b.track.artistId });
+      }
+      return { uri: contextUri, tracks };
+    },
+    radio: async ({ exclude, count }) => world.radioTracks.filter((id) => !exclude.includes(id)).slice(0, count),
+  };
+  return { ports, rec };
+}

@@ -1,0 +1,403 @@
+/**
+ * Command handlers: one pure function per command over a draft context. They validate,
+ * change the context, and record outputs; they never pick the machine state themselves:
+ * the machine derives it from the context (`desiredPlayback`) after each step.
+ */
+
+import { QUALITY_KBPS } from './config.ts';
+import { chooseBitrate } from './bitrate.ts';
+import {
+  addToQueue,
+  advance,
+  nextRef,
+  previousRef,
+  rebaseRef,
+  setRepeat,
+  setShuffle,
+} from './play-order.ts';
+import { positionAt } from './position.ts';
+import { hashString } from './prng.ts';
+import { findDevice, isConnected, type Requester, type SessionContext } from './session-context.ts';
+import type { Effects, LogicEnv } from './session-effects.ts';
+import {
+  endPlay,
+  noteNetworkLimit,
+  renewIfStale,
+  seekTo,
+  setPlaying,
+  supersedePending,
+  accrue,
+} from './session-playback.ts';
+import type {
+  HelloCommand,
+  PlayCommand,
+  Quality,
+  RepeatMode,
+  SessionCommand,
+  TransferCommand,
+} from './types.ts';
+
+export const MAX_QUEUE = 500;
+const QUALITIES = Object.keys(QUALITY_KBPS) as Quality[];
+const REPEATS: RepeatMode[] = ['off', 'context', 'track'];
+
+/** `track:<id>` or a bare id; '' when not a track uri. */
+export function trackIdOf(uri: unknown): string {
+  if (typeof uri !== 'string') return '';
+  const id = uri.startsWith('track:') ? uri.slice(6) : uri.includes(':') ? '' : uri;
+  return id.length > 0 && id.length <= 200 ? id : '';
+}
+
+const requesterOf = (c: SessionCommand): Requester =>
+  c.requestId === undefined ? { deviceId: c.deviceId } : { deviceId: c.deviceId, requestId: c.requestId };
+
+const validPosition = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+export const nextShuffleSeed = (d: SessionContext): number => {
+  d.shuffleCounter += 1;
+  return hashString(`${d.userId}:${d.epoch}:${d.shuffleCounter}`);
+};
+
+/** A retried frame (same device and request id) is acked again and not applied twice. */
+export function isRetry(d: SessionContext, c: SessionCommand, env: LogicEnv): boolean {
+  if (c.requestId === undefined || c.type === 'hello') return false;
+  const key = `${c.deviceId}:${c.requestId}`;
+  if (d.recentRequests.includes(key)) return true;
+  const kept = d.recentRequests.length >= env.cfg.recentRequestsKept ? d.recentRequests.slice(1) : d.recentRequests.slice();
+  kept.push(key);
+  d.recentRequests = kept;
+  return false;
+}
+
+export function handleCommand(d: SessionContext, c: SessionCommand, now: number, env: LogicEnv, fx: Effects): void {
+  if (c.type === 'hello') return hello(d, c, fx);
+  if (c.type === 'disconnect') return disconnect(d, c.deviceId, now, fx);
+  const r = requesterOf(c);
+  if (!isConnected(d, c.deviceId)) {
+    fx.error(r, 'not_found', `device ${c.deviceId} has not said hello`);
+    return;
+  }
+  if (isRetry(d, c, env)) {
+    fx.ack(r);
+    return;
+  }
+  switch (c.type) {
+    case 'play':
+      return play(d, c, r, now, fx);
+    case 'pause':
+      if (d.pendingStart) d.pendingStart = { ...d.pendingStart, play: false };
+      else if (d.pendingResolve) d.pendingResolve = { ...d.pendingResolve, play: false };
+      setPlaying(d, now, false, env, fx);
+      fx.changed = true;
+      return fx.ack(r);
+    case 'resume':
+      return resume(d, r, now, env, fx);
+    case 'seek': {
+      if (!validPosition(c.positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
+      if (d.pendingStart) d.pendingStart = { ...d.pendingStart, positionMs: c.positionMs };
+      else if (d.current) seekTo(d, now, c.positionMs, env, fx);
+      else return fx.error(r, 'conflict', 'nothing is playing');
+      fx.changed = true;
+      return fx.ack(r);
+    }
+    case 'next':
+      return skip(d, r, now, env, fx);
+    case 'previous':
+      return previous(d, r, now, env, fx);
+    case 'ended':
+      return ended(d, c.playId, r, now, env, fx);
+    case 'transfer':
+      return transfer(d, c, r, now, env, fx);
+    case 'shuffle': {
+      if (typeof c.on !== 'boolean') return fx.error(r, 'bad_request', 'on must be a boolean');
+      const before = d.order;
+      d.order = setShuffle(d.order, c.on, d.current?.ref ?? null, c.on ? nextShuffleSeed(d) : d.order.shuffleSeed);
+      if (d.current) d.current = { ...d.current, ref: rebaseRef(before, d.order, d.current.ref)! };
+      if (d.pendingStart) d.pendingStart = { ...d.pendingStart, ref: rebaseRef(before, d.order, d.pendingStart.ref)! };
+      fx.changed = fx.replan = true;
+      return fx.ack(r);
+    }
+    case 'repeat':
+      if (!REPEATS.includes(c.mode)) return fx.error(r, 'bad_request', `repeat mode must be one of ${REPEATS.join(', ')}`);
+      d.order = setRepeat(d.order, c.mode);
+      fx.changed = fx.replan = true;
+      return fx.ack(r);
+    case 'queue.add': {
+      const trackId = trackIdOf(c.uri);
+      if (!trackId) return fx.error(r, 'bad_request', 'uri must be a track uri');
+      if (d.order.queue.length + d.pendingAdds.length >= MAX_QUEUE) {
+        return fx.error(r, 'bad_request', `the queue holds at most ${MAX_QUEUE} tracks`);
+      }
+      const known = d.bundles[trackId];
+      if (known === null) return fx.error(r, 'not_found', `track ${trackId} does not exist`, { trackId });
+      if (known === undefined) {
+        // Checked and loaded in the background (the fetcher region); answered when it lands.
+        d.pendingAdds = [...d.pendingAdds, { trackId, requester: r }];
+        return;
+      }
+      d.order = addToQueue(d.order, trackId);
+      fx.changed = fx.replan = true;
+      return fx.ack(r);
+    }
+    case 'quality': {
+      if (!QUALITIES.includes(c.quality)) return fx.error(r, 'bad_request', `quality must be one of ${QUALITIES.join(', ')}`);
+      d.quality = c.quality;
+      checkNetwork(d, env, fx);
+      fx.changed = fx.replan = true;
+      return fx.ack(r);
+    }
+    case 'volume': {
+      if (typeof c.volume !== 'number' || !(c.volume >= 0 && c.volume <= 100)) {
+        return fx.error(r, 'bad_request', 'volume must be between 0 and 100');
+      }
+      const target = c.targetDeviceId ?? c.deviceId;
+      if (!findDevice(d, target)) return fx.error(r, 'not_found', `device ${target} is unknown`);
+      d.devices = d.devices.map((x) => (x.id === target ? { ...x, volume: Math.round(c.volume) } : x));
+      fx.changed = true;
+      return fx.ack(r);
+    }
+    case 'progress':
+      return progress(d, c.deviceId, c.positionMs, c.playId, c.bandwidthKbps, r, now, env, fx);
+    case 'logout':
+      supersedePending(d, fx);
+      endPlay(d, now, 'logout', env, fx);
+      fx.changed = true;
+      return fx.ack(r);
+  }
+}
+
+function hello(d: SessionContext, c: HelloCommand, fx: Effects): void {
+  const known = findDevice(d, c.deviceId);
+  const volume = typeof c.volume === 'number' && c.volume >= 0 && c.volume <= 100 ? Math.round(c.volume) : (known?.volume ?? 100);
+  const device = { id: c.deviceId, name: c.name, type: c.deviceType, volume, connected: true };
+  d.devices = known ? d.devices.map((x) => (x.id === c.deviceId ? device : x)) : [...d.devices, device];
+  if (c.plan === 'free' || c.plan === 'premium') d.plan = c.plan;
+  if (typeof c.country === 'string' && c.country) d.country = c.country;
+  if (c.deviceId === d.activeDeviceId) d.activeLostAt = null;
+  const resumed = !!c.resume && c.resume.epoch === d.epoch && c.resume.version <= d.version;
+  fx.welcomes.push(c.requestId === undefined ? { deviceId: c.deviceId, resumed } : { deviceId: c.deviceId, requestId: c.requestId, resumed });
+  fx.changed = true;
+}
+
+function disconnect(d: SessionContext, deviceId: string, now: number, fx: Effects): void {
+  const known = findDevice(d, deviceId);
+  if (!known || !known.connected) return;
+  d.devices = d.devices.map((x) => (x.id === deviceId ? { ...x, connected: false } : x));
+  if (deviceId === d.activeDeviceId) d.activeLostAt = now;
+  // Answers owed to the device can no longer arrive; its pending adds still happen.
+  fx.changed = true;
+}
+
+/**
+ * The device that plays: the active one while it is connected (the requester is then a
+ * remote control, as in Spotify Connect), else the requester. The running play, if any,
+ * ends when the new one starts.
+ */
+function claimActive(d: SessionContext, deviceId: string, _now: number, fx: Effects): void {
+  if (d.activeDeviceId === deviceId || isConnected(d, d.activeDeviceId)) return;
+  d.activeDeviceId = deviceId;
+  d.activeLostAt = null;
+  fx.changed = true;
+}
+
+function play(d: SessionContext, c: PlayCommand, r: Requester, now: number, fx: Effects): void {
+  const uris = Array.isArray(c.uris) ? c.uris : [];
+  if (!c.contextUri && uris.length === 0) return fx.error(r, 'bad_request', 'play needs a contextUri or uris');
+  if (c.contextUri !== undefined && (typeof c.contextUri !== 'string' || !/^(playlist|album):[^\s]{1,200}$/.test(c.contextUri))) {
+    return fx.error(r, 'bad_request', 'contextUri must be playlist:<id> or album:<id>');
+  }
+  const trackIds = uris.map(trackIdOf);
+  if (trackIds.some((id) => !id)) return fx.error(r, 'bad_request', 'uris must be track uris');
+  if (c.positionMs !== undefined && !validPosition(c.positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
+  const index = c.offset?.index;
+  if (index !== undefined && !(Number.isInteger(index) && index >= 0)) return fx.error(r, 'bad_request', 'offset.index must be an integer >= 0');
+  let startTrackId: string | null = null;
+  if (c.offset?.uri !== undefined) {
+    startTrackId = trackIdOf(c.offset.uri);
+    if (!startTrackId) return fx.error(r, 'bad_request', 'offset.uri must be a track uri');
+  } else if (index !== undefined && !c.contextUri) {
+    startTrackId = trackIds[index] ?? null;
+    if (!startTrackId) return fx.error(r, 'bad_request', `offset.index ${index} is past the ${trackIds.length} uris`);
+  }
+  supersedePending(d, fx);
+  claimActive(d, c.deviceId, now, fx);
+  d.pendingResolve = {
+    contextUri: c.contextUri ?? null,
+    trackIds,
+    startTrackId,
+    startIndex: c.contextUri && startTrackId === null ? (index ?? null) : null,
+    positionMs: c.positionMs ?? 0,
+    play: c.paused !== true,
+    requester: r,
+  };
+  fx.changed = true;
+}
+
+function resume(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+  if (d.pendingStart || d.pendingResolve) {
+    if (d.pendingStart) d.pendingStart = { ...d.pendingStart, play: true };
+    else d.pendingResolve = { ...d.pendingResolve!, play: true };
+    fx.changed = true;
+    return fx.ack(r);
+  }
+  if (!d.current) return fx.error(r, 'conflict', 'nothing to resume');
+  if (!isConnected(d, d.activeDeviceId) && d.activeDeviceId !== r.deviceId) {
+    return transferTo(d, r.deviceId, true, r, now, env, fx);
+  }
+  if (d.bundles[d.current.track.id] === undefined) {
+    // A restored session: the same play continues once its bundle is loaded again.
+    const dur = d.current.track.durationMs;
+    d.pendingStart = {
+      ref: d.current.ref,
+      positionMs: positionAt(d.position, now, dur),
+      play: true,
+      requester: r,
+      skips: 0,
+      continuePlay: true,
+    };
+    fx.changed = true;
+    return;
+  }
+  setPlaying(d, now, true, env, fx);
+  renewIfStale(d, now, env, fx);
+  fx.ack(r);
+}
+
+function skip(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+  if (d.pendingResolve) return fx.error(r, 'conflict', 'a play is still being resolved');
+  const base = d.pendingStart?.ref ?? d.current?.ref ?? null;
+  if (!base) return fx.error(r, 'conflict', 'nothing is playing');
+  if (d.pendingStart) {
+    // The pending track is skipped before it started: it leaves the queue / moves the cursor.
+    d.order = advance(d.order, base);
+    fx.ack(d.pendingStart.requester);
+  }
+  const target = nextRef(d.order, base, 'skip');
+  endPlay(d, now, 'skip', env, fx);
+  startTarget(d, target, 0, true, r, fx);
+}
+
+function previous(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+  if (d.pendingResolve) return fx.error(r, 'conflict', 'a play is still being resolved');
+  const p = d.current;
+  if (!d.pendingStart && !p) return fx.error(r, 'conflict', 'nothing is playing');
+  if (p && !d.pendingStart && positionAt(d.position, now, p.track.durationMs) > env.cfg.previousRestartMs) {
+    const ref = p.ref;
+    endPlay(d, now, 'skip', env, fx);
+    return startTarget(d, ref, 0, true, r, fx);
+  }
+  const base = d.pendingStart?.ref ?? p!.ref;
+  if (d.pendingStart) fx.ack(d.pendingStart.requester);
+  const target = previousRef(d.order, base) ?? base;
+  endPlay(d, now, 'skip', env, fx);
+  startTarget(d, target, 0, true, r, fx);
+}
+
+function ended(
+  d: SessionContext,
+  playId: string | undefined,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  const p = d.current;
+  // Only the device that plays ends a play, and only the play it is playing.
+  if (!p || r.deviceId !== d.activeDeviceId || (playId !== undefined && playId !== p.playId)) return fx.ack(r);
+  const target = nextRef(d.order, p.ref, 'trackdone');
+  endPlay(d, now, 'trackdone', env, fx);
+  startTarget(d, target, 0, true, null, fx);
+  fx.ack(r);
+}
+
+/** Set the next start, or stop when there is nothing left. */
+function startTarget(
+  d: SessionContext,
+  target: ReturnType<typeof nextRef>,
+  positionMs: number,
+  play: boolean,
+  r: Requester | null,
+  fx: Effects,
+): void {
+  d.pendingStart = target ? { ref: target, positionMs, play, requester: r, skips: 0, continuePlay: false } : null;
+  if (!target) fx.ack(r);
+  fx.changed = true;
+}
+
+function transfer(d: SessionContext, c: TransferCommand, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+  if (typeof c.toDeviceId !== 'string' || !findDevice(d, c.toDeviceId)) {
+    return fx.error(r, 'not_found', `device ${String(c.toDeviceId)} is unknown`);
+  }
+  if (!isConnected(d, c.toDeviceId)) return fx.error(r, 'conflict', `device ${c.toDeviceId} is not connected`);
+  if (c.play !== undefined && typeof c.play !== 'boolean') return fx.error(r, 'bad_request', 'play must be a boolean');
+  transferTo(d, c.toDeviceId, c.play, r, now, env, fx);
+}
+
+/** Move playback, with its position, to another device: the play ends there and a new one starts here. */
+function transferTo(
+  d: SessionContext,
+  to: string,
+  playWanted: boolean | undefined,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  if (d.pendingResolve) return fx.error(r, 'conflict', 'a play is still being resolved');
+  const same = to === d.activeDeviceId;
+  d.activeDeviceId = to;
+  d.activeLostAt = null;
+  fx.changed = true;
+  if (d.pendingStart) {
+    if (playWanted !== undefined) d.pendingStart = { ...d.pendingStart, play: playWanted };
+    return fx.ack(r);
+  }
+  const p = d.current;
+  if (!p) return fx.ack(r);
+  const play = playWanted ?? d.position.playing;
+  if (same) {
+    setPlaying(d, now, play, env, fx);
+    return fx.ack(r);
+  }
+  accrue(d, now, env, fx);
+  const positionMs = d.position.positionMs;
+  endPlay(d, now, 'transfer', env, fx);
+  d.pendingStart = { ref: p.ref, positionMs, play, requester: r, skips: 0, continuePlay: false };
+}
+
+function progress(
+  d: SessionContext,
+  deviceId: string,
+  positionMs: number,
+  playId: string | undefined,
+  bandwidthKbps: number | undefined,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  if (deviceId !== d.activeDeviceId) return fx.ack(r);
+  if (bandwidthKbps !== undefined) {
+    if (typeof bandwidthKbps !== 'number' || !(bandwidthKbps > 0) || !Number.isFinite(bandwidthKbps)) {
+      return fx.error(r, 'bad_request', 'bandwidthKbps must be a positive number');
+    }
+    d.bandwidthKbps = bandwidthKbps;
+    checkNetwork(d, env, fx);
+  }
+  if (!validPosition(positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
+  const p = d.current;
+  if (p && !d.pendingStart && (playId === undefined || playId === p.playId)) accrue(d, now, env, fx, positionMs);
+  fx.ack(r);
+}
+
+/** A bandwidth or quality change: warn when the network now limits the setting. */
+function checkNetwork(d: SessionContext, env: LogicEnv, fx: Effects): void {
+  const choice = chooseBitrate({
+    quality: d.quality,
+    plan: d.plan,
+    bandwidthKbps: d.bandwidthKbps,
+    headroom: env.cfg.bandwidthHeadroom,
+    available: [QUALITY_KBPS.low, QUALITY_KBPS.normal, QUALITY_KBPS.high, QUALITY_KBPS.very_high],
+  });
+  noteNetworkLimit(d, d.activeDeviceId, choice.limitedByNetwork, choice.targetKbps, choice.sustainableKbps, fx);
+}

@@ -1,0 +1,177 @@
+/**
+ * The context of a session actor: small, serialisable, one per listener. Only data valid
+ * across states lives here; what a state needs (the pending start, the pending context
+ * resolution) is null outside it.
+ */
+
+import { emptyPlayOrder, type PlayOrder, type TrackRef } from './play-order.ts';
+import { positionAt, stoppedAnchor } from './position.ts';
+import { upcoming } from './play-order.ts';
+import type {
+  DeviceView,
+  Plan,
+  PositionAnchor,
+  Quality,
+  RequestId,
+  SessionStateView,
+  TrackBundle,
+  TrackMeta,
+} from './types.ts';
+
+export interface CurrentPlay {
+  playId: string;
+  ref: TrackRef;
+  track: TrackMeta;
+  contextUri: string | null;
+  /** Device the play runs on (events carry it). */
+  deviceId: string;
+  bitrateKbps: number;
+  /** Expiry of the URLs the device holds. */
+  expiresAt: number;
+  /** ms played up to `position.at`, by the server clock. */
+  msPlayed: number;
+  progressSent: boolean;
+  /** The 75 % point was reached (the next track's first chunks went out). */
+  fullPhase: boolean;
+}
+
+/** Whom to answer when a pending operation settles. */
+export interface Requester {
+  deviceId: string;
+  requestId?: RequestId;
+}
+
+export interface PendingStart {
+  ref: TrackRef;
+  positionMs: number;
+  play: boolean;
+  requester: Requester | null;
+  /** Blocked tracks skipped on the way (bounded, so an all-blocked context ends). */
+  skips: number;
+  /** Resume the current play (restored session) instead of starting a new one. */
+  continuePlay: boolean;
+}
+
+export interface PendingResolve {
+  contextUri: string | null;
+  trackIds: string[];
+  startTrackId: string | null;
+  startIndex: number | null;
+  positionMs: number;
+  play: boolean;
+  requester: Requester;
+}
+
+export interface PendingAdd {
+  trackId: string;
+  requester: Requester;
+}
+
+export interface SessionContext {
+  userId: string;
+  plan: Plan;
+  country: string;
+  epoch: number;
+  version: number;
+  quality: Quality;
+  devices: DeviceView[];
+  activeDeviceId: string | null;
+  /** When the active device's socket closed (null while connected). */
+  activeLostAt: number | null;
+  order: PlayOrder;
+  current: CurrentPlay | null;
+  position: PositionAnchor;
+  pendingStart: PendingStart | null;
+  pendingResolve: PendingResolve | null;
+  pendingAdds: PendingAdd[];
+  /** Loaded bundles of the current, pending and upcoming tracks; null = does not exist. */
+  bundles: Record<string, TrackBundle | null>;
+  /** Expiry each track's URLs were last signed with (prefetch and playback share it). */
+  urlExpiry: Record<string, number>;
+  /** Track whose first chunks went out at its play bitrate (75 % prefetch). */
+  fullPrefetched: string | null;
+  lastPrefetchKey: string;
+  playCounter: number;
+  shuffleCounter: number;
+  bandwidthKbps: number | null;
+  networkLimited: boolean;
+  autoplayRequested: boolean;
+  /** `${deviceId}:${requestId}` of recent requests, newest last. */
+  recentRequests: string[];
+  /** Ids whose background load failed; not retried until the next play. */
+  fetchFailed: string[];
+}
+
+export function initialContext(input: {
+  userId: string;
+  plan: Plan;
+  country: string;
+  quality?: Quality;
+  epoch: number;
+  now: number;
+}): SessionContext {
+  return {
+    userId: input.userId,
+    plan: input.plan,
+    country: input.country,
+    epoch: input.epoch,
+    version: 0,
+    quality: input.quality ?? 'normal',
+    devices: [],
+    activeDeviceId: null,
+    activeLostAt: null,
+    order: emptyPlayOrder(),
+    current: null,
+    position: stoppedAnchor(input.now),
+    pendingStart: null,
+    pendingResolve: null,
+    pendingAdds: [],
+    bundles: {},
+    urlExpiry: {},
+    fullPrefetched: null,
+    lastPrefetchKey: '',
+    playCounter: 0,
+    shuffleCounter: 0,
+    bandwidthKbps: null,
+    networkLimited: false,
+    autoplayRequested: false,
+    recentRequests: [],
+    fetchFailed: [],
+  };
+}
+
+export const findDevice = (c: SessionContext, id: string): DeviceView | undefined => c.devices.find((d) => d.id === id);
+
+export const isConnected = (c: SessionContext, id: string | null): boolean =>
+  id !== null && c.devices.some((d) => d.id === id && d.connected);
+
+/** The ref that "now" is: the pending start if any, else the current play. */
+export const nowRef = (c: SessionContext): TrackRef | null => c.pendingStart?.ref ?? c.current?.ref ?? null;
+
+export function upcomingIds(c: SessionContext, count: number): string[] {
+  const ref = nowRef(c);
+  if (!ref) return [];
+  return upcoming(c.order, ref, count).map((r) => r.trackId);
+}
+
+export function stateView(c: SessionContext, now: number): SessionStateView {
+  const track = c.current?.track ?? null;
+  return {
+    version: c.version,
+    epoch: c.epoch,
+    devices: c.devices,
+    activeDeviceId: c.activeDeviceId,
+    track,
+    playId: c.current?.playId ?? null,
+    loading: c.pendingStart !== null || c.pendingResolve !== null,
+    position: c.current
+      ? { positionMs: positionAt(c.position, now, c.current.track.durationMs), at: now, playing: c.position.playing }
+      : c.position,
+    contextUri: c.order.contextUri,
+    shuffle: c.order.shuffle,
+    repeat: c.order.repeat,
+    quality: c.quality,
+    queue: c.order.queue,
+    next: upcomingIds(c, 2),
+  };
+}

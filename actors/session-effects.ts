@@ -1,0 +1,67 @@
+/**
+ * The outputs one step of the session produces, collected while a pure handler runs and
+ * then turned into the machine's named actions (`sendToDevice`, `broadcastState`,
+ * `publishEvent`) in a fixed order: playback, prefetch and warnings first, then answers
+ * (so an `ack` of a play arrives after the URLs it promises), then welcomes, then the state.
+ */
+
+import type { SessionConfig } from './config.ts';
+import type { SignUrl } from './playback-output.ts';
+import type { Requester } from './session-context.ts';
+import type {
+  DeviceOutput,
+  ErrorCode,
+  ForbiddenReason,
+  ListeningEvent,
+  RequestId,
+  StateOutput,
+} from './types.ts';
+
+export interface LogicEnv {
+  cfg: SessionConfig;
+  sign: SignUrl;
+}
+
+export type Emission =
+  | { kind: 'send'; deviceId: string; output: DeviceOutput }
+  | { kind: 'broadcast'; output: StateOutput }
+  | { kind: 'event'; event: ListeningEvent };
+
+export class Effects {
+  readonly media: Array<{ deviceId: string; output: DeviceOutput }> = [];
+  readonly answers: Array<{ deviceId: string; output: DeviceOutput }> = [];
+  readonly welcomes: Array<{ deviceId: string; requestId?: RequestId; resumed: boolean }> = [];
+  readonly events: ListeningEvent[] = [];
+  /** The shared state changed: bump the version and broadcast it. */
+  changed = false;
+  /** What plays next may have changed: plan prefetch again (sent only if it differs). */
+  replan = false;
+  /** Send prefetch even if unchanged (it accompanies a new playback). */
+  forcePrefetch = false;
+
+  send(deviceId: string, output: DeviceOutput): void {
+    this.media.push({ deviceId, output });
+  }
+
+  ack(r: Requester | null | undefined): void {
+    if (r && r.requestId !== undefined) this.answers.push({ deviceId: r.deviceId, output: { type: 'ack', requestId: r.requestId } });
+  }
+
+  error(
+    r: Requester | null | undefined,
+    code: ErrorCode,
+    message: string,
+    extra?: { reason?: ForbiddenReason; trackId?: string },
+  ): void {
+    if (!r) return;
+    const output: DeviceOutput = { type: 'error', code, message };
+    if (r.requestId !== undefined) output.requestId = r.requestId;
+    if (extra?.reason) output.reason = extra.reason;
+    if (extra?.trackId) output.trackId = extra.trackId;
+    this.answers.push({ deviceId: r.deviceId, output });
+  }
+
+  event(e: ListeningEvent): void {
+    this.events.push(e);
+  }
+}

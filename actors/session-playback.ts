@@ -1,0 +1,385 @@
+/**
+ * The life of a play, as pure steps over a draft context: start (entitlement, bitrate,
+ * playback output, play.start), accrue played time (play.progress once past the
+ * threshold), end (play.end with a reason), renew URLs, and prefetch planning.
+ *
+ * Every function takes a draft (a shallow copy of the context the caller owns) and an
+ * Effects collector; nested values are replaced, never mutated.
+ */
+
+import { chooseBitrate } from './bitrate.ts';
+import { checkEntitlement, FORBIDDEN_MESSAGES } from './entitlement.ts';
+import { crossesThreshold, listeningEvent, makePlayId, type PlayFacts } from './listening-events.ts';
+import {
+  buildPlayback,
+  buildPrefetchItem,
+  expiryFor,
+  firstChunkKbps,
+  rungs,
+} from './playback-output.ts';
+import { advance, nextRef, upcoming, type TrackRef } from './play-order.ts';
+import { planPrefetch, fullPhaseDelay } from './prefetch-planner.ts';
+import { playedSince, positionAt, reanchor, seekAnchor } from './position.ts';
+import { isConnected, nowRef, type CurrentPlay, type SessionContext } from './session-context.ts';
+import type { Effects, LogicEnv } from './session-effects.ts';
+import type { EndReason, PrefetchItem, TrackBundle } from './types.ts';
+
+/** Skipping blocked tracks stops after this many in a row (an all-blocked context ends). */
+export const MAX_BLOCKED_SKIPS = 50;
+
+const facts = (d: SessionContext, p: CurrentPlay): PlayFacts => ({
+  playId: p.playId,
+  userId: d.userId,
+  trackId: p.track.id,
+  artistId: p.track.artistId,
+  contextUri: p.contextUri,
+  country: d.country,
+  plan: d.plan,
+  deviceId: p.deviceId,
+});
+
+/** ms_played of the current play at `now` (not folded in). */
+export const msPlayedAt = (d: SessionContext, now: number): number =>
+  d.current ? d.current.msPlayed + playedSince(d.position, now, d.current.track.durationMs) : 0;
+
+/**
+ * Fold the time played since the anchor into ms_played, re-anchor at `now`, and publish
+ * play.progress the one time the threshold is crossed. `reportedMs`: a device report that
+ * may lower (never raise) the position and the time earned.
+ */
+export function accrue(d: SessionContext, now: number, env: LogicEnv, fx: Effects, reportedMs?: number): void {
+  const p = d.current;
+  if (!p) return;
+  const dur = p.track.durationMs;
+  const played = playedSince(d.position, now, dur, reportedMs);
+  const before = p.msPlayed;
+  const after = before + played;
+  const positionMs =
+    reportedMs !== undefined
+      ? Math.min(Math.max(0, Math.round(reportedMs)), positionAt(d.position, now, dur))
+      : positionAt(d.position, now, dur);
+  d.position = { positionMs, at: now, playing: d.position.playing };
+  const progress = !p.progressSent && crossesThreshold(before, after, env.cfg.progressThresholdMs);
+  d.current = { ...p, msPlayed: after, progressSent: p.progressSent || progress };
+  if (progress) fx.event(listeningEvent('play.progress', facts(d, d.current), now, after));
+}
+
+/** End the current play: play.end with its ms_played and reason. */
+export function endPlay(d: SessionContext, now: number, reason: EndReason, env: LogicEnv, fx: Effects): void {
+  if (!d.current) return;
+  accrue(d, now, env, fx);
+  const p = d.current;
+  fx.event(listeningEvent('play.end', facts(d, p), now, p.msPlayed, reason));
+  d.current = null;
+  d.position = { positionMs: 0, at: now, playing: false };
+  fx.changed = true;
+}
+
+/** Pause or play the current play at `now`. */
+export function setPlaying(d: SessionContext, now: number, playing: boolean, env: LogicEnv, fx: Effects): void {
+  if (!d.current || d.position.playing === playing) return;
+  accrue(d, now, env, fx);
+  d.position = reanchor(d.position, now, d.current.track.durationMs, playing);
+  fx.changed = true;
+}
+
+export function seekTo(d: SessionContext, now: number, positionMs: number, env: LogicEnv, fx: Effects): void {
+  if (!d.current) return;
+  accrue(d, now, env, fx);
+  d.position = seekAnchor(positionMs, now, d.current.track.durationMs, d.position.playing);
+  fx.changed = true;
+}
+
+/** Answer a pending start that a newer command replaces: it was accepted, then overtaken. */
+export function supersedePending(d: SessionContext, fx: Effects): void {
+  if (d.pendingStart) fx.ack(d.pendingStart.requester);
+  if (d.pendingResolve) fx.ack(d.pendingResolve.requester);
+  d.pendingStart = null;
+  d.pendingResolve = null;
+}
+
+/**
+ * Settle the pending start once its bundle is known: start it, or refuse it (error to the
+ * requester) and move on to the next track when it came from a context, queue or autoplay.
+ */
+export function settleStart(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const pending = d.pendingStart;
+  if (!pending) return;
+  const bundle = d.bundles[pending.ref.trackId];
+  if (bundle === undefined) return;
+  if (bundle === null) {
+    fx.error(pending.requester, 'not_found', `track ${pending.ref.trackId} does not exist`, { trackId: pending.ref.trackId });
+    skipBlocked(d, pending.ref, fx);
+    return;
+  }
+  const verdict = checkEntitlement(bundle, d, now);
+  if (!verdict.ok) {
+    fx.error(pending.requester, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], {
+      reason: verdict.reason,
+      trackId: pending.ref.trackId,
+    });
+    skipBlocked(d, pending.ref, fx);
+    return;
+  }
+  startPlay(d, now, bundle, env, fx);
+}
+
+/** Refused track: go on with the one after it (greyed-out tracks are skipped), or stop. */
+function skipBlocked(d: SessionContext, ref: TrackRef, fx: Effects): void {
+  const pending = d.pendingStart!;
+  d.order = advance(d.order, ref);
+  const next = pending.skips < MAX_BLOCKED_SKIPS ? nextRef(d.order, ref, 'skip') : null;
+  d.pendingStart =
+    next && !(next.source === ref.source && next.pos === ref.pos && next.trackId === ref.trackId)
+      ? { ...pending, ref: next, positionMs: 0, requester: null, skips: pending.skips + 1, continuePlay: false }
+      : null;
+  fx.changed = true;
+}
+
+function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: LogicEnv, fx: Effects): void {
+  const pending = d.pendingStart!;
+  d.pendingStart = null;
+  const deviceId = d.activeDeviceId ?? pending.requester?.deviceId ?? '';
+  const choice = chooseBitrate({
+    quality: d.quality,
+    plan: d.plan,
+    bandwidthKbps: d.bandwidthKbps,
+    headroom: env.cfg.bandwidthHeadroom,
+    available: rungs(bundle),
+  });
+  noteNetworkLimit(d, deviceId, choice.limitedByNetwork, choice.targetKbps, choice.sustainableKbps, fx);
+  const trackId = bundle.track.id;
+  const expiresAt = expiryFor(d.urlExpiry[trackId], now, env.cfg);
+  d.urlExpiry = { ...d.urlExpiry, [trackId]: expiresAt };
+  const dur = bundle.track.durationMs;
+  let play: CurrentPlay;
+  if (pending.continuePlay && d.current && d.current.track.id === trackId) {
+    play = { ...d.current, deviceId, bitrateKbps: choice.bitrateKbps, expiresAt };
+  } else {
+    d.order = advance(d.order, pending.ref);
+    d.playCounter += 1;
+    play = {
+      playId: makePlayId(d.userId, d.epoch, d.playCounter),
+      ref: pending.ref.source === 'queue' ? { ...pending.ref, pos: -1 } : pending.ref,
+      track: bundle.track,
+      contextUri: d.order.contextUri,
+      deviceId,
+      bitrateKbps: choice.bitrateKbps,
+      expiresAt,
+      msPlayed: 0,
+      progressSent: false,
+      fullPhase: false,
+    };
+    fx.event(listeningEvent('play.start', facts(d, play), now, 0));
+  }
+  d.current = play;
+  d.position = seekAnchor(pending.positionMs, now, dur, pending.play);
+  const firstKbps =
+    d.fullPrefetched === trackId ? choice.bitrateKbps : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
+  d.fullPrefetched = null;
+  if (deviceId) {
+    fx.send(
+      deviceId,
+      buildPlayback(env.sign, {
+        playId: play.playId,
+        bundle,
+        bitrateKbps: choice.bitrateKbps,
+        firstChunkKbps: firstKbps,
+        positionMs: d.position.positionMs,
+        playing: pending.play,
+        expiresAt,
+        renewal: false,
+      }),
+    );
+  }
+  fx.ack(pending.requester);
+  fx.changed = true;
+  fx.replan = true;
+  fx.forcePrefetch = true;
+  d.fetchFailed = [];
+  d.lastPrefetchKey = '';
+  pruneBundles(d);
+}
+
+/** Warn once when the network starts limiting the bitrate below the listener's setting. */
+export function noteNetworkLimit(
+  d: SessionContext,
+  deviceId: string | null,
+  limited: boolean,
+  targetKbps: number,
+  sustainableKbps: number,
+  fx: Effects,
+): void {
+  if (limited && !d.networkLimited && deviceId) {
+    fx.send(deviceId, {
+      type: 'warning',
+      code: 'bandwidth_below_quality',
+      message: `the network sustains about ${Math.floor(sustainableKbps)} kbit/s, below the ${targetKbps} kbit/s quality setting`,
+      requestedKbps: targetKbps,
+      sustainableKbps: Math.floor(sustainableKbps),
+    });
+  }
+  d.networkLimited = limited;
+}
+
+/** Keep only the bundles and expiries of tracks that are current, pending, upcoming or being added. */
+export function pruneBundles(d: SessionContext): void {
+  const keep = new Set<string>();
+  if (d.current) keep.add(d.current.track.id);
+  if (d.pendingStart) keep.add(d.pendingStart.ref.trackId);
+  const ref = nowRef(d);
+  if (ref) for (const r of upcoming(d.order, ref, 2)) keep.add(r.trackId);
+  for (const a of d.pendingAdds) keep.add(a.trackId);
+  const bundles: Record<string, TrackBundle | null> = {};
+  const urlExpiry: Record<string, number> = {};
+  for (const id of keep) {
+    const b = d.bundles[id];
+    if (b !== undefined) bundles[id] = b;
+    const e = d.urlExpiry[id];
+    if (e !== undefined) urlExpiry[id] = e;
+  }
+  d.bundles = bundles;
+  d.urlExpiry = urlExpiry;
+}
+
+/** Upcoming tracks without a loaded bundle (and not known to have failed). */
+export function missingUpcoming(d: SessionContext, env: LogicEnv): string[] {
+  const ref = nowRef(d);
+  if (!ref) return [];
+  const out: string[] = [];
+  for (const r of upcoming(d.order, ref, env.cfg.prefetchAhead)) {
+    if (d.bundles[r.trackId] === undefined && !d.fetchFailed.includes(r.trackId) && !out.includes(r.trackId)) {
+      out.push(r.trackId);
+    }
+  }
+  return out;
+}
+
+/** Build the prefetch for the active device; send it if it differs from the last one (or forced). */
+export function sendPrefetch(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const p = d.current;
+  const deviceId = d.activeDeviceId;
+  if (!p || !deviceId || d.pendingStart) return;
+  const ids = upcoming(d.order, p.ref, env.cfg.prefetchAhead + 1).map((r) => r.trackId);
+  const plan = planPrefetch(ids, p.fullPhase ? 'full' : 'start', {
+    ahead: env.cfg.prefetchAhead,
+    fullChunks: env.cfg.prefetchFullChunks,
+    currentTrackId: p.track.id,
+  });
+  const items: PrefetchItem[] = [];
+  let key = '';
+  let urlExpiry = d.urlExpiry;
+  for (const entry of plan) {
+    const bundle = d.bundles[entry.trackId];
+    if (!bundle) continue;
+    const choice = chooseBitrate({
+      quality: d.quality,
+      plan: d.plan,
+      bandwidthKbps: d.bandwidthKbps,
+      headroom: env.cfg.bandwidthHeadroom,
+      available: rungs(bundle),
+    });
+    const kbps =
+      entry.kind === 'full' ? choice.bitrateKbps : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
+    const exp = expiryFor(urlExpiry[entry.trackId], now, env.cfg);
+    if (urlExpiry[entry.trackId] !== exp) urlExpiry = { ...urlExpiry, [entry.trackId]: exp };
+    items.push(buildPrefetchItem(env.sign, bundle, kbps, entry.chunkCount, exp));
+    key += `${entry.trackId}/${entry.kind}/${kbps}/${exp};`;
+    if (entry.kind === 'full') d.fullPrefetched = entry.trackId;
+  }
+  d.urlExpiry = urlExpiry;
+  if (!fx.forcePrefetch && key === d.lastPrefetchKey) return;
+  d.lastPrefetchKey = key;
+  // A playback with nothing ahead needs no prefetch; a change to "nothing ahead" is still told.
+  if (items.length === 0 && fx.forcePrefetch) return;
+  fx.send(deviceId, { type: 'prefetch', items });
+}
+
+/** Delay of the next timer check while playing: royalty threshold, 75 % point, URL renewal. */
+export function tickDelay(d: SessionContext, now: number, env: LogicEnv): number {
+  const p = d.current;
+  if (!p || !d.position.playing) return MAX_TICK_MS;
+  const dur = p.track.durationMs;
+  const pos = positionAt(d.position, now, dur);
+  let delay = p.expiresAt - env.cfg.urlRenewLeadMs - now;
+  if (!p.progressSent) {
+    const left = env.cfg.progressThresholdMs - msPlayedAt(d, now);
+    if (left <= dur - pos) delay = Math.min(delay, left);
+  }
+  if (!p.fullPhase) delay = Math.min(delay, fullPhaseDelay(pos, dur, env.cfg.prefetchFullAt));
+  return Math.min(MAX_TICK_MS, Math.max(1, Math.ceil(delay)));
+}
+
+/** setTimeout overflows past 2^31-1 ms; an hour is plenty between checks. */
+export const MAX_TICK_MS = 3_600_000;
+
+/** Timer check while playing. */
+export function tick(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const p = d.current;
+  if (!p || !d.position.playing) return;
+  accrue(d, now, env, fx);
+  const dur = p.track.durationMs;
+  if (!d.current!.fullPhase && positionAt(d.position, now, dur) >= Math.ceil(dur * env.cfg.prefetchFullAt)) {
+    d.current = { ...d.current!, fullPhase: true };
+    fx.replan = true;
+  }
+  if (d.current!.expiresAt - env.cfg.urlRenewLeadMs <= now) renew(d, now, env, fx);
+}
+
+/**
+ * Renew the URLs of the running play before they expire, re-checking the rights (a
+ * release window may have closed): blocked ends the play and moves on.
+ */
+export function renew(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const p = d.current;
+  if (!p) return;
+  const bundle = d.bundles[p.track.id];
+  const deviceId = d.activeDeviceId;
+  if (!bundle || !deviceId) return;
+  const verdict = checkEntitlement(bundle, d, now);
+  if (!verdict.ok) {
+    const ref = p.ref;
+    endPlay(d, now, 'blocked', env, fx);
+    fx.error({ deviceId }, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], { reason: verdict.reason, trackId: p.track.id });
+    const next = nextRef(d.order, ref, 'skip');
+    if (next) d.pendingStart = { ref: next, positionMs: 0, play: true, requester: null, skips: 0, continuePlay: false };
+    return;
+  }
+  const expiresAt = expiryFor(undefined, now, env.cfg);
+  d.urlExpiry = { ...d.urlExpiry, [p.track.id]: expiresAt };
+  d.current = { ...p, expiresAt };
+  const positionMs = positionAt(d.position, now, p.track.durationMs);
+  fx.send(
+    deviceId,
+    buildPlayback(env.sign, {
+      playId: p.playId,
+      bundle,
+      bitrateKbps: p.bitrateKbps,
+      firstChunkKbps: p.bitrateKbps,
+      positionMs,
+      playing: d.position.playing,
+      expiresAt,
+      renewal: true,
+    }),
+  );
+}
+
+/** On resume: renew first if the URLs the device holds are about to expire. */
+export function renewIfStale(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  if (d.current && d.current.expiresAt - env.cfg.urlRenewLeadMs <= now) renew(d, now, env, fx);
+}
+
+/** Active device still away when the grace period ends: pause where it was lost. */
+export function graceExpired(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  if (isConnected(d, d.activeDeviceId)) return;
+  const lostAt = d.activeLostAt ?? now;
+  if (d.current && d.position.playing) {
+    accrue(d, Math.max(d.position.at, lostAt), env, fx);
+    d.position = { positionMs: d.position.positionMs, at: now, playing: false };
+    fx.changed = true;
+  }
+  if (d.pendingStart?.play) {
+    d.pendingStart = { ...d.pendingStart, play: false };
+    fx.changed = true;
+  }
+}

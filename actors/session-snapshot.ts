@@ -1,0 +1,93 @@
+/**
+ * Persisting a session: `persistSession` turns a running session's context into a plain,
+ * JSON-serialisable value for the snapshot store; `restoredContext` rebuilds a context from
+ * it (via the machine's `input.restore`). Our own format, versioned, rather than xstate's
+ * internal persisted snapshot, so a library upgrade cannot strand stored sessions.
+ *
+ * What survives: devices (all offline), the active device, the play order (context,
+ * shuffle order, queue, repeat), the current play (same play id: a resume continues it)
+ * paused at its position, quality, counters (so play ids never repeat) and the version.
+ * What does not: loaded bundles, pending loads, timers (a restored session is paused).
+ */
+
+import type { PlayOrder } from './play-order.ts';
+import { playedSince, positionAt } from './position.ts';
+import { initialContext, type CurrentPlay, type SessionContext } from './session-context.ts';
+import type { DeviceView, Plan, Quality } from './types.ts';
+
+export const PERSISTED_SESSION_FORMAT = 1;
+
+export interface PersistedSession {
+  format: typeof PERSISTED_SESSION_FORMAT;
+  userId: string;
+  epoch: number;
+  version: number;
+  quality: Quality;
+  devices: DeviceView[];
+  activeDeviceId: string | null;
+  order: PlayOrder;
+  current: CurrentPlay | null;
+  positionMs: number;
+  playCounter: number;
+  shuffleCounter: number;
+  savedAt: number;
+}
+
+export function persistContext(c: SessionContext, now: number): PersistedSession {
+  let current: CurrentPlay | null = null;
+  let positionMs = 0;
+  if (c.current) {
+    const d = c.current.track.durationMs;
+    current = { ...c.current, msPlayed: c.current.msPlayed + playedSince(c.position, now, d) };
+    positionMs = positionAt(c.position, now, d);
+  }
+  return {
+    format: PERSISTED_SESSION_FORMAT,
+    userId: c.userId,
+    epoch: c.epoch,
+    version: c.version,
+    quality: c.quality,
+    devices: c.devices.map((d) => (d.connected ? { ...d, connected: false } : d)),
+    activeDeviceId: c.activeDeviceId,
+    order: c.order,
+    current,
+    positionMs,
+    playCounter: c.playCounter,
+    shuffleCounter: c.shuffleCounter,
+    savedAt: now,
+  };
+}
+
+/** Checks the shape enough to refuse a foreign or corrupt value (caller then starts fresh). */
+export function isPersistedSession(v: unknown): v is PersistedSession {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Partial<PersistedSession>;
+  return (
+    p.format === PERSISTED_SESSION_FORMAT &&
+    typeof p.userId === 'string' &&
+    typeof p.epoch === 'number' &&
+    typeof p.version === 'number' &&
+    Array.isArray(p.devices) &&
+    typeof p.order === 'object' &&
+    p.order !== null &&
+    Array.isArray(p.order.tracks)
+  );
+}
+
+export function restoredContext(
+  p: PersistedSession,
+  input: { plan: Plan; country: string },
+  now: number,
+): SessionContext {
+  const c = initialContext({ userId: p.userId, plan: input.plan, country: input.country, quality: p.quality, epoch: p.epoch, now });
+  c.version = p.version;
+  c.devices = p.devices.map((d) => (d.connected ? { ...d, connected: false } : d));
+  c.activeDeviceId = p.activeDeviceId;
+  c.activeLostAt = p.activeDeviceId ? p.savedAt : null;
+  c.order = p.order;
+  c.current = p.current;
+  c.position = { positionMs: p.positionMs, at: now, playing: false };
+  c.playCounter = p.playCounter;
+  c.shuffleCounter = p.shuffleCounter;
+  return c;
+}

@@ -1,0 +1,395 @@
+/**
+ * Public domain types of the session actor: what comes in (commands), what goes out
+ * (outputs, listening events), what the ports load (track bundles, contexts).
+ *
+ * actors/ depends on nothing else of ours, so these mirror the wire frames of DESIGN.md
+ * section 4 and the storage shapes (catalog Track/AudioFile/Rights, ListeningEvent) by
+ * structure, not by import: session/ maps frames to commands and outputs to frames 1:1,
+ * and can hand catalog rows to the machine as they are.
+ */
+
+export type Plan = 'free' | 'premium';
+export type Quality = 'low' | 'normal' | 'high' | 'very_high';
+export type RepeatMode = 'off' | 'context' | 'track';
+/** Frame ids are chosen by the client; the session only echoes them. */
+export type RequestId = number | string;
+
+// ---------------------------------------------------------------------------------------
+// Commands (client -> server frames, already validated by protocol/, plus transport events)
+// ---------------------------------------------------------------------------------------
+
+interface CommandBase {
+  /** The device that sent the frame (the socket's authenticated device). */
+  deviceId: string;
+  /** Present on requests that want an `ack` / `error` answer; absent on fire-and-forget reports. */
+  requestId?: RequestId;
+}
+
+export interface HelloCommand extends CommandBase {
+  type: 'hello';
+  name: string;
+  deviceType: string;
+  volume?: number;
+  /** Token claims; a new token may carry a changed plan or country. */
+  plan: Plan;
+  country: string;
+  /** Last state the device saw: a matching epoch gets `resumed: true` in the welcome. */
+  resume?: { version: number; epoch: number };
+}
+
+/** Not a frame: session/ sends it when a device's socket closes. */
+export interface DisconnectCommand extends CommandBase {
+  type: 'disconnect';
+}
+
+export interface PlayCommand extends CommandBase {
+  type: 'play';
+  /** `playlist:<id>` or `album:<id>`; resolved by the `resolveContext` port. */
+  contextUri?: string;
+  /** Explicit track list (`track:<id>` or a bare id) when there is no context uri. */
+  uris?: string[];
+  /** Where to start: an index into the context/uris, or a track uri inside it. */
+  offset?: { index?: number; uri?: string };
+  positionMs?: number;
+  /** Load paused instead of playing. */
+  paused?: boolean;
+}
+
+export interface PauseCommand extends CommandBase {
+  type: 'pause';
+}
+export interface ResumeCommand extends CommandBase {
+  type: 'resume';
+}
+export interface SeekCommand extends CommandBase {
+  type: 'seek';
+  positionMs: number;
+}
+export interface NextCommand extends CommandBase {
+  type: 'next';
+}
+export interface PreviousCommand extends CommandBase {
+  type: 'previous';
+}
+export interface ShuffleCommand extends CommandBase {
+  type: 'shuffle';
+  on: boolean;
+}
+export interface RepeatCommand extends CommandBase {
+  type: 'repeat';
+  mode: RepeatMode;
+}
+export interface QueueAddCommand extends CommandBase {
+  type: 'queue.add';
+  /** `track:<id>` or a bare track id. */
+  uri: string;
+}
+export interface QualityCommand extends CommandBase {
+  type: 'quality';
+  quality: Quality;
+}
+export interface VolumeCommand extends CommandBase {
+  type: 'volume';
+  /** 0..100. */
+  volume: number;
+  /** Device whose volume changes; defaults to the sender. */
+  targetDeviceId?: string;
+}
+export interface TransferCommand extends CommandBase {
+  type: 'transfer';
+  toDeviceId: string;
+  /** true: play on the new device, false: paused there; absent: keep the current play/pause. */
+  play?: boolean;
+}
+/** Report from a device; only the active device's reports correct the position. */
+export interface ProgressCommand extends CommandBase {
+  type: 'progress';
+  positionMs: number;
+  /** Play id the report is about; a stale report (other play) is ignored. */
+  playId?: string;
+  bufferMs?: number;
+  /** Measured network throughput, kbit/s. */
+  bandwidthKbps?: number;
+}
+/** The active device finished the track (audio ran out). */
+export interface EndedCommand extends CommandBase {
+  type: 'ended';
+  playId?: string;
+}
+export interface LogoutCommand extends CommandBase {
+  type: 'logout';
+}
+
+export type SessionCommand =
+  | HelloCommand
+  | DisconnectCommand
+  | PlayCommand
+  | PauseCommand
+  | ResumeCommand
+  | SeekCommand
+  | NextCommand
+  | PreviousCommand
+  | ShuffleCommand
+  | RepeatCommand
+  | QueueAddCommand
+  | QualityCommand
+  | VolumeCommand
+  | TransferCommand
+  | ProgressCommand
+  | EndedCommand
+  | LogoutCommand;
+
+export type SessionCommandType = SessionCommand['type'];
+
+// ---------------------------------------------------------------------------------------
+// What the ports load (shapes compatible with storage/catalog.ts rows)
+// ---------------------------------------------------------------------------------------
+
+export interface TrackMeta {
+  id: string;
+  title: string;
+  artistId: string;
+  artistName: string;
+  albumId: string;
+  albumName: string;
+  trackNumber?: number;
+  durationMs: number;
+}
+
+export interface ChunkRow {
+  index: number;
+  /** Content address of the chunk object; its URL path is `/o/<key>`. */
+  key: string;
+  bytes: number;
+  durationMs: number;
+}
+
+export interface AudioFileRow {
+  bitrateKbps: number;
+  codec: string;
+  container: string;
+  mimeType: string;
+  init: { key: string; bytes: number };
+  chunkDurationMs: number;
+  chunks: ChunkRow[];
+  encoderDelaySamples: number;
+  paddingSamples: number;
+  sampleRate: number;
+  loudness: { integratedLufs: number; replayGainDb: number };
+}
+
+export interface RightsRow {
+  /** ISO 3166-1 alpha-2 or '*' for worldwide. */
+  territory: string;
+  allowed: boolean;
+  availableFrom?: number;
+  availableUntil?: number;
+  premiumOnly?: boolean;
+}
+
+/** Everything a play needs about one track. */
+export interface TrackBundle {
+  track: TrackMeta;
+  /** Every encoded bitrate, any order. */
+  files: AudioFileRow[];
+  /** Rows for the listener's country and the '*' row. */
+  rights: RightsRow[];
+}
+
+export interface LoadTracksRequest {
+  trackIds: string[];
+  country: string;
+}
+/** Keyed by track id; `null` (or absent) when the track does not exist. */
+export type LoadTracksResult = Record<string, TrackBundle | null>;
+
+export interface ContextTrack {
+  id: string;
+  artistId: string;
+}
+
+export interface ResolveContextRequest {
+  userId: string;
+  /** A `playlist:` / `album:` uri, or null for an explicit track list. */
+  contextUri: string | null;
+  /** For an explicit list: the bare track ids, in order. */
+  trackIds: string[];
+}
+/** `null` when the context does not exist; unknown ids of an explicit list are left out. */
+export interface ResolvedContext {
+  uri: string | null;
+  tracks: ContextTrack[];
+}
+
+export interface RadioRequest {
+  userId: string;
+  seedTrackIds: string[];
+  /** Track ids not to return (already in context, queue or autoplay). */
+  exclude: string[];
+  count: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Outputs (server -> client frames)
+// ---------------------------------------------------------------------------------------
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'rate_limited'
+  | 'unavailable';
+export type ForbiddenReason = 'region_blocked' | 'not_available' | 'premium_required';
+
+export interface DeviceView {
+  id: string;
+  name: string;
+  type: string;
+  volume: number;
+  connected: boolean;
+}
+
+/** Position anchor: `positionMs` at server time `at`; moves with wall time when `playing`. */
+export interface PositionAnchor {
+  positionMs: number;
+  at: number;
+  playing: boolean;
+}
+
+/** The versioned state every device of the user sees. */
+export interface SessionStateView {
+  version: number;
+  epoch: number;
+  devices: DeviceView[];
+  activeDeviceId: string | null;
+  /** Current play (or the track being loaded, with `loading: true`). */
+  track: TrackMeta | null;
+  playId: string | null;
+  loading: boolean;
+  position: PositionAnchor;
+  contextUri: string | null;
+  shuffle: boolean;
+  repeat: RepeatMode;
+  quality: Quality;
+  /** User queue, track ids in play order. */
+  queue: string[];
+  /** The next tracks that will really play (queue, shuffle, repeat, autoplay), at most 2. */
+  next: string[];
+}
+
+export interface AckOutput {
+  type: 'ack';
+  requestId: RequestId;
+}
+export interface ErrorOutput {
+  type: 'error';
+  /** Absent when the error is not an answer (e.g. a blocked track skipped on track end). */
+  requestId?: RequestId;
+  code: ErrorCode;
+  reason?: ForbiddenReason;
+  message: string;
+  /** The track concerned, for forbidden/not_found. */
+  trackId?: string;
+}
+export interface WelcomeOutput {
+  type: 'welcome';
+  requestId?: RequestId;
+  /** true when the device's resume point is in this epoch (nothing was lost). */
+  resumed: boolean;
+  state: SessionStateView;
+}
+export interface StateOutput {
+  type: 'state';
+  state: SessionStateView;
+}
+
+export interface SignedChunk {
+  index: number;
+  url: string;
+  bytes: number;
+}
+
+export interface PlaybackOutput {
+  type: 'playback';
+  playId: string;
+  track: TrackMeta;
+  codec: string;
+  container: string;
+  mimeType: string;
+  bitrateKbps: number;
+  /** Where to start and whether to play right away. */
+  positionMs: number;
+  playing: boolean;
+  init: { url: string; bytes: number };
+  chunks: {
+    count: number;
+    /** Nominal chunk duration; chunk i covers [i*durationMs, (i+1)*durationMs). */
+    durationMs: number;
+    bytes: number[];
+    urls: string[];
+  };
+  /** The chunk covering `positionMs`, at the start bitrate, to start at once. */
+  firstChunk: SignedChunk & { bitrateKbps: number; init: { url: string; bytes: number } };
+  /** Every URL above is valid until then (epoch ms); a fresh playback comes before. */
+  expiresAt: number;
+  gapless: { encoderDelaySamples: number; paddingSamples: number; sampleRate: number };
+  loudness: { integratedLufs: number; replayGainDb: number };
+  /** true when this only renews the URLs of the play already running. */
+  renewal: boolean;
+}
+
+export interface PrefetchItem {
+  trackId: string;
+  bitrateKbps: number;
+  init: { url: string; bytes: number };
+  chunks: SignedChunk[];
+  expiresAt: number;
+}
+export interface PrefetchOutput {
+  type: 'prefetch';
+  /** In play order; at most 2 tracks. */
+  items: PrefetchItem[];
+}
+
+export interface WarningOutput {
+  type: 'warning';
+  code: 'bandwidth_below_quality';
+  message: string;
+  requestedKbps: number;
+  sustainableKbps: number;
+}
+
+/** Outputs addressed to one device. */
+export type DeviceOutput =
+  | AckOutput
+  | ErrorOutput
+  | WelcomeOutput
+  | PlaybackOutput
+  | PrefetchOutput
+  | WarningOutput;
+
+// ---------------------------------------------------------------------------------------
+// Listening events (same shape as storage/event-log.ts ListeningEvent; copied, not imported)
+// ---------------------------------------------------------------------------------------
+
+export type ListeningEventType = 'play.start' | 'play.progress' | 'play.end';
+export type EndReason = 'trackdone' | 'skip' | 'transfer' | 'logout' | 'blocked';
+
+export interface ListeningEvent {
+  /** `${play_id}:${type}`: a retry of the same play yields the same id. */
+  event_id: string;
+  type: ListeningEventType;
+  play_id: string;
+  user: string;
+  track: string;
+  artist: string;
+  ts: number;
+  ms_played: number;
+  context: string;
+  country: string;
+  product: Plan;
+  device: string;
+  reason?: EndReason;
+}
