@@ -7,6 +7,7 @@
 import { DEFAULT_TRACK_TTL_SECONDS, type TrackCache } from './cache.ts';
 import type { CatalogStore, Track } from './catalog.ts';
 import { isStorageError } from './errors.ts';
+import { DEFAULT_PAGE_LIMIT } from './playlist-commit.ts';
 import type { Playlist, PlaylistStore } from './playlists.ts';
 
 export interface HydratedItem {
@@ -97,7 +98,7 @@ export function createPlaylistViewer(deps: HydrationDeps): PlaylistViewer {
       return {
         playlist,
         offset,
-        limit: page.limit ?? entries.length,
+        limit: page.limit ?? DEFAULT_PAGE_LIMIT,
         total,
         items: entries.map((e) => ({ ...e, track: tracks.get(e.trackId) ?? null })),
       };
