@@ -126,7 +126,7 @@ export class Ingester {
     const probed = await probe(this.deps.tools, path);
     if (!probed.ok) return fail(path, 'unreadable', probed.reason);
     const audio = probed.value.audio;
-    if (!audio || audio.channels < 1) return fail(path, 'no_audio', `no audio stream in ${probed.value.formatName}`);
+    if (!audio || audio.channels < 1) return fail(path, 'no_audio', `no decodable audio stream (container: ${probed.value.formatName})`);
 
     const scratch = await mkdtemp(join(this.deps.scratchDir ?? tmpdir(), 'ingest-'));
     try {
