@@ -5,13 +5,20 @@ import { createHash } from 'node:crypto';
  * Real behaviour (lookups, nulls for unknown ids), no canned answers.
  */
 
-import type { SessionPorts } from './ports.ts';
+import { createActor, SimulatedClock } from 'xstate';
+import type { SessionConfig } from './config.ts';
+import type { SessionInput, SessionPorts } from './ports.ts';
+import { createSessionMachine, type SessionActor } from './session-machine.ts';
+import type { PersistedSession } from './session-snapshot.ts';
 import type {
   AudioFileRow,
   ContextTrack,
   DeviceOutput,
+  HelloCommand,
   ListeningEvent,
+  Plan,
   RightsRow,
+  SessionCommand,
   StateOutput,
   TrackBundle,
   TrackMeta,
@@ -137,4 +144,51 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
     radio: async ({ exclude, count }) => world.radioTracks.filter((id) => !exclude.includes(id)).slice(0, count),
   };
   return { ports, rec };
+}
+
+/** A running session on fake ports and a simulated clock, for scenario tests. */
+export interface FakeSession {
+  clock: SimulatedClock;
+  world: FakeWorld;
+  rec: Recorder;
+  actor: SessionActor;
+  send(command: SessionCommand): void;
+  /** Let the fake ports' promises settle (no timers involved). */
+  flush(): Promise<void>;
+  hello(deviceId: string, extra?: Partial<HelloCommand>): void;
+}
+
+export const T0 = 1_700_000_000_000;
+
+export function startFakeSession(opts: {
+  world: FakeWorld;
+  plan?: Plan;
+  country?: string;
+  config?: Partial<SessionConfig>;
+  restore?: PersistedSession;
+  epoch?: number;
+}): FakeSession {
+  const clock = new SimulatedClock();
+  clock.set(T0);
+  const { ports, rec } = fakePorts(opts.world, () => clock.now());
+  const machine = createSessionMachine(ports, opts.config);
+  const plan = opts.plan ?? 'premium';
+  const country = opts.country ?? 'SE';
+  const input: SessionInput = { userId: 'u1', plan, country, epoch: opts.epoch ?? 1 };
+  if (opts.restore) input.restore = opts.restore;
+  const actor = createActor(machine, { input, clock });
+  actor.start();
+  let n = 0;
+  return {
+    clock,
+    world: opts.world,
+    rec,
+    actor,
+    send: (command) => actor.send(command),
+    flush: async () => {
+      for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    },
+    hello: (deviceId, extra) =>
+      actor.send({ type: 'hello', deviceId, requestId: `h${++n}`, name: deviceId, deviceType: 'phone', plan, country, ...extra }),
+  };
 }

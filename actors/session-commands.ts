@@ -230,7 +230,7 @@ function play(d: SessionContext, c: PlayCommand, r: Requester, now: number, fx: 
     play: c.paused !== true,
     requester: r,
   };
-  fx.changed = true;
+  // No state broadcast yet: the one that matters goes out with the playback.
 }
 
 function resume(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {

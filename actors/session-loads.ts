@@ -22,7 +22,6 @@ export function contextResolved(
   const req = d.pendingResolve;
   if (!req) return;
   d.pendingResolve = null;
-  fx.changed = true;
   if (!result || result.tracks.length === 0) {
     const what = req.contextUri ?? 'none of the uris';
     return fx.error(req.requester, 'not_found', `${what} does not exist`);

@@ -317,6 +317,8 @@ export const MAX_TICK_MS = 3_600_000;
 export function tick(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
   const p = d.current;
   if (!p || !d.position.playing) return;
+  // The device is gone (grace period): nothing is known to play, so nothing accrues yet.
+  if (!isConnected(d, d.activeDeviceId)) return;
   accrue(d, now, env, fx);
   const dur = p.track.durationMs;
   if (!d.current!.fullPhase && positionAt(d.position, now, dur) >= Math.ceil(dur * env.cfg.prefetchFullAt)) {

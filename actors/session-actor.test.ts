@@ -1,0 +1,383 @@
+import { describe, expect, test } from 'vitest';
+import { fakeWorld, startFakeSession, T0, type FakeSession, type FakeTrackSpec } from './fake-ports.ts';
+import { persistSession } from './session-machine.ts';
+import type { PlaybackOutput, PrefetchOutput } from './types.ts';
+
+const tracks = (n: number, extra: Partial<FakeTrackSpec> = {}): FakeTrackSpec[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `t${i + 1}`, artistId: `a${(i % 3) + 1}`, ...extra }));
+
+async function playing(opts: { n?: number; specs?: FakeTrackSpec[]; plan?: 'free' | 'premium'; config?: object } = {}) {
+  const specs = opts.specs ?? tracks(opts.n ?? 6);
+  const world = fakeWorld(specs, { 'playlist:p1': specs.map((s) => s.id) });
+  const s = startFakeSession({ world, ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.config ? { config: opts.config } : {}) });
+  s.hello('d1');
+  s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
+  await s.flush();
+  return s;
+}
+
+const lastPlayback = (s: FakeSession, device = 'd1'): PlaybackOutput => s.rec.to(device, 'playback').at(-1)!;
+const lastPrefetch = (s: FakeSession, device = 'd1'): PrefetchOutput => s.rec.to(device, 'prefetch').at(-1)!;
+const answers = (s: FakeSession, requestId: string) =>
+  s.rec.sent.filter((x) => (x.output.type === 'ack' || x.output.type === 'error') && x.output.requestId === requestId);
+const ctx = (s: FakeSession) => s.actor.getSnapshot().context;
+
+describe('session play', () => {
+  test('session - play sends playback, then prefetch for the next two, then the ack', async () => {
+    const s = await playing();
+    const types = s.rec.sent.filter((x) => x.deviceId === 'd1').map((x) => x.output.type);
+    expect(types).toEqual(['welcome', 'playback', 'prefetch', 'ack']);
+    const pb = lastPlayback(s);
+    expect(pb.track.id).toBe('t1');
+    expect(pb.bitrateKbps).toBe(96);
+    expect(pb.firstChunk.bitrateKbps).toBe(96);
+    expect(pb.chunks.count).toBe(20);
+    expect(pb.chunks.urls[0]).toMatch(/^\/o\/t1-96-0\?exp=/);
+    expect(pb.gapless).toEqual({ encoderDelaySamples: 312, paddingSamples: 100, sampleRate: 48_000 });
+    expect(pb.expiresAt).toBeGreaterThan(T0 + 3_000_000);
+    expect(lastPrefetch(s).items.map((i) => [i.trackId, i.chunks.length, i.bitrateKbps])).toEqual([
+      ['t2', 1, 96],
+      ['t3', 1, 96],
+    ]);
+    expect(s.rec.events.map((e) => e.type)).toEqual(['play.start']);
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+  });
+
+  test('session - a skip to a prefetched track names the same first-chunk URL the prefetch did', async () => {
+    const s = await playing({ config: {} });
+    s.send({ type: 'quality', deviceId: 'd1', requestId: 'q', quality: 'very_high' });
+    const named = lastPrefetch(s).items[0]!;
+    s.clock.increment(20_000);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    await s.flush();
+    const pb = lastPlayback(s);
+    expect(pb.track.id).toBe(named.trackId);
+    expect(pb.bitrateKbps).toBe(320);
+    expect(pb.firstChunk.url).toBe(named.chunks[0]!.url);
+    expect(pb.firstChunk.init.url).toBe(named.init.url);
+    expect(answers(s, 'n1').map((a) => a.output.type)).toEqual(['ack']);
+  });
+
+  test('session - at 75 % the next track\'s first 3 chunks go out at the play bitrate, and its playback starts from them', async () => {
+    const s = await playing();
+    s.send({ type: 'quality', deviceId: 'd1', requestId: 'q', quality: 'high' });
+    s.clock.increment(150_000);
+    const pf = lastPrefetch(s);
+    expect(pf.items[0]!.trackId).toBe('t2');
+    expect(pf.items[0]!.chunks.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(pf.items[0]!.bitrateKbps).toBe(160);
+    expect(pf.items.length).toBeLessThanOrEqual(2);
+    s.clock.increment(50_000);
+    s.send({ type: 'ended', deviceId: 'd1', playId: lastPlayback(s).playId });
+    await s.flush();
+    const pb = lastPlayback(s);
+    expect(pb.track.id).toBe('t2');
+    expect(pb.firstChunk.url).toBe(pf.items[0]!.chunks[0]!.url);
+    expect(pb.chunks.urls.slice(0, 3)).toEqual(pf.items[0]!.chunks.map((c) => c.url));
+  });
+
+  test('session - play.progress is published once when ms_played crosses 30 s', async () => {
+    const s = await playing();
+    s.clock.increment(29_000);
+    expect(s.rec.events.filter((e) => e.type === 'play.progress')).toHaveLength(0);
+    s.clock.increment(1_000);
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 30_000 });
+    s.clock.increment(40_000);
+    s.send({ type: 'pause', deviceId: 'd1', requestId: 'pa' });
+    s.send({ type: 'resume', deviceId: 'd1', requestId: 're' });
+    s.clock.increment(40_000);
+    const progress = s.rec.events.filter((e) => e.type === 'play.progress');
+    expect(progress).toHaveLength(1);
+    expect(progress[0]!.ms_played).toBe(30_000);
+    expect(progress[0]!.event_id).toBe(`${progress[0]!.play_id}:play.progress`);
+  });
+
+  test('session - play.end carries ms_played by the server clock and the reason; ids are deterministic', async () => {
+    const s = await playing();
+    s.clock.increment(12_000);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    s.clock.increment(5_000);
+    s.send({ type: 'logout', deviceId: 'd1', requestId: 'lo' });
+    const ends = s.rec.events.filter((e) => e.type === 'play.end');
+    expect(ends.map((e) => [e.track, e.ms_played, e.reason])).toEqual([
+      ['t1', 12_000, 'skip'],
+      ['t2', 5_000, 'logout'],
+    ]);
+    expect(ends[0]).toMatchObject({ user: 'u1', country: 'SE', product: 'premium', device: 'd1', context: 'playlist:p1', artist: 'a1' });
+    expect(s.rec.events.map((e) => e.event_id)).toEqual([
+      'u1:1:1:play.start',
+      'u1:1:1:play.end',
+      'u1:1:2:play.start',
+      'u1:1:2:play.end',
+    ]);
+  });
+
+  test('session - a retried frame is acked again and not applied twice', async () => {
+    const s = await playing();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'same' });
+    await s.flush();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'same' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t2');
+    expect(answers(s, 'same').map((a) => a.output.type)).toEqual(['ack', 'ack']);
+  });
+});
+
+describe('session entitlement', () => {
+  test('session - a region-blocked track gives forbidden/region_blocked and the context skips it', async () => {
+    const specs = tracks(4);
+    specs[0]!.rights = [{ territory: 'SE', allowed: false }, { territory: '*', allowed: true }];
+    const s = await playing({ specs });
+    const err = answers(s, 'p1').map((a) => a.output);
+    expect(err[0]).toMatchObject({ type: 'error', code: 'forbidden', reason: 'region_blocked', trackId: 't1' });
+    expect(lastPlayback(s).track.id).toBe('t2');
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t3');
+  });
+
+  test('session - premium-only track on a free plan gives premium_required; free caps the bitrate at 160', async () => {
+    const specs = tracks(3);
+    specs[1]!.rights = [{ territory: '*', allowed: true, premiumOnly: true }];
+    const world = fakeWorld(specs);
+    const s = startFakeSession({ world, plan: 'free' });
+    s.hello('d1');
+    s.send({ type: 'quality', deviceId: 'd1', requestId: 'q', quality: 'very_high' });
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p', uris: ['track:t2'] });
+    await s.flush();
+    expect(answers(s, 'p')[0]!.output).toMatchObject({ code: 'forbidden', reason: 'premium_required' });
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'idle' });
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p2', uris: ['t1', 't3'] });
+    await s.flush();
+    expect(lastPlayback(s).bitrateKbps).toBe(160);
+  });
+
+  test('session - unknown context and unknown track give not_found; the session goes on', async () => {
+    const s = await playing();
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'x', contextUri: 'playlist:nope' });
+    await s.flush();
+    expect(answers(s, 'x')[0]!.output).toMatchObject({ type: 'error', code: 'not_found' });
+    s.send({ type: 'queue.add', deviceId: 'd1', requestId: 'qa', uri: 'track:ghost' });
+    await s.flush();
+    expect(answers(s, 'qa')[0]!.output).toMatchObject({ type: 'error', code: 'not_found', trackId: 'ghost' });
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t2');
+  });
+
+  test('session - a store outage answers unavailable', async () => {
+    const s = await playing();
+    s.world.failLoads = true;
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'x', contextUri: 'playlist:p1' });
+    await s.flush();
+    expect(answers(s, 'x')[0]!.output).toMatchObject({ type: 'error', code: 'unavailable' });
+  });
+});
+
+describe('session queue, shuffle, repeat', () => {
+  test('session - queue.add plays before the context continues and re-sends prefetch', async () => {
+    const s = await playing();
+    s.send({ type: 'queue.add', deviceId: 'd1', requestId: 'qa', uri: 'track:t5' });
+    await s.flush();
+    expect(answers(s, 'qa')[0]!.output.type).toBe('ack');
+    expect(lastPrefetch(s).items.map((i) => i.trackId)).toEqual(['t5', 't2']);
+    expect(ctx(s).order.queue).toEqual(['t5']);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t5');
+    expect(ctx(s).order.queue).toEqual([]);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n2' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t2');
+  });
+
+  test('session - shuffle on keeps the current track; shuffle off returns to context order after it', async () => {
+    const s = await playing({ n: 12 });
+    const before = lastPlayback(s).playId;
+    s.send({ type: 'shuffle', deviceId: 'd1', requestId: 'sh', on: true });
+    expect(ctx(s).current!.playId).toBe(before);
+    expect(ctx(s).order.order![0]).toBe(0);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    await s.flush();
+    const shuffledNext = lastPlayback(s).track.id;
+    expect(shuffledNext).toBe(`t${ctx(s).order.order![1]! + 1}`);
+    s.send({ type: 'shuffle', deviceId: 'd1', requestId: 'sh2', on: false });
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n2' });
+    await s.flush();
+    const n = Number(shuffledNext.slice(1));
+    expect(lastPlayback(s).track.id).toBe(`t${(n % 12) + 1}`);
+  });
+
+  test('session - repeat track replays the finished track as a new play; next still moves on', async () => {
+    const s = await playing();
+    s.send({ type: 'repeat', deviceId: 'd1', requestId: 'r', mode: 'track' });
+    const first = lastPlayback(s).playId;
+    s.clock.increment(200_000);
+    s.send({ type: 'ended', deviceId: 'd1', playId: first });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t1');
+    expect(lastPlayback(s).playId).not.toBe(first);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t2');
+  });
+
+  test('session - repeat context wraps; repeat off ends the context and goes idle', async () => {
+    const s = await playing({ n: 2 });
+    s.send({ type: 'repeat', deviceId: 'd1', requestId: 'r', mode: 'context' });
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    await s.flush();
+    expect(lastPrefetch(s).items[0]!.trackId).toBe('t1');
+    s.send({ type: 'ended', deviceId: 'd1' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t1');
+    s.send({ type: 'repeat', deviceId: 'd1', requestId: 'r2', mode: 'off' });
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n2' });
+    await s.flush();
+    s.send({ type: 'ended', deviceId: 'd1' });
+    await s.flush();
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'idle' });
+    expect(s.rec.events.at(-1)).toMatchObject({ type: 'play.end', reason: 'trackdone', track: 't2' });
+  });
+
+  test('session - autoplay tracks from the radio port follow the end of the context', async () => {
+    const specs = tracks(5);
+    const world = fakeWorld(specs, { 'playlist:p1': ['t1', 't2'] });
+    world.radioTracks = ['t4', 't5'];
+    const s = startFakeSession({ world });
+    s.hello('d1');
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p', contextUri: 'playlist:p1' });
+    await s.flush();
+    expect(ctx(s).order.autoplay).toEqual(['t4', 't5']);
+    expect(lastPrefetch(s).items.map((i) => i.trackId)).toEqual(['t2', 't4']);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    await s.flush();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n2' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t4');
+  });
+
+  test('session - previous restarts after 3 s, goes back before', async () => {
+    const s = await playing();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    s.clock.increment(5_000);
+    const t2play = lastPlayback(s).playId;
+    s.send({ type: 'previous', deviceId: 'd1', requestId: 'pv1' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t2');
+    expect(lastPlayback(s).playId).not.toBe(t2play);
+    s.clock.increment(2_000);
+    s.send({ type: 'previous', deviceId: 'd1', requestId: 'pv2' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t1');
+  });
+});
+
+describe('session devices', () => {
+  test('session - transfer moves playback with its position; the old device sees it is no longer active', async () => {
+    const s = await playing();
+    s.hello('d2');
+    s.clock.increment(42_000);
+    s.send({ type: 'transfer', deviceId: 'd1', requestId: 'tr', toDeviceId: 'd2', play: true });
+    await s.flush();
+    const pb = lastPlayback(s, 'd2');
+    expect(pb.track.id).toBe('t1');
+    expect(pb.positionMs).toBe(42_000);
+    expect(pb.playing).toBe(true);
+    expect(pb.firstChunk.index).toBe(4);
+    expect(s.rec.states.at(-1)!.output.state.activeDeviceId).toBe('d2');
+    expect(s.rec.events.filter((e) => e.type === 'play.end').at(-1)).toMatchObject({ reason: 'transfer', device: 'd1', ms_played: 42_000 });
+    expect(s.rec.events.at(-1)).toMatchObject({ type: 'play.start', device: 'd2' });
+    expect(answers(s, 'tr')[0]!.output.type).toBe('ack');
+  });
+
+  test('session - transfer to an unknown device is not_found, to an offline one a conflict', async () => {
+    const s = await playing();
+    s.hello('d2');
+    s.send({ type: 'disconnect', deviceId: 'd2' });
+    s.send({ type: 'transfer', deviceId: 'd1', requestId: 'a', toDeviceId: 'nope' });
+    s.send({ type: 'transfer', deviceId: 'd1', requestId: 'b', toDeviceId: 'd2' });
+    expect(answers(s, 'a')[0]!.output).toMatchObject({ code: 'not_found' });
+    expect(answers(s, 'b')[0]!.output).toMatchObject({ code: 'conflict' });
+  });
+
+  test('session - the active device leaving pauses playback after the grace period, at the position it was lost', async () => {
+    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+    s.clock.increment(20_000);
+    s.send({ type: 'disconnect', deviceId: 'd1' });
+    s.clock.increment(9_999);
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing', presence: 'grace' });
+    s.clock.increment(1);
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'paused', presence: 'steady' });
+    expect(ctx(s).position).toMatchObject({ positionMs: 20_000, playing: false });
+    expect(ctx(s).current!.msPlayed).toBe(20_000);
+  });
+
+  test('session - the active device back within the grace period keeps playing', async () => {
+    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+    s.send({ type: 'disconnect', deviceId: 'd1' });
+    s.clock.increment(5_000);
+    s.hello('d1', { resume: { version: ctx(s).version, epoch: 1 } });
+    s.clock.increment(20_000);
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing', presence: 'steady' });
+    const welcome = s.rec.to('d1', 'welcome').at(-1)!;
+    expect(welcome.resumed).toBe(true);
+    expect(welcome.state.track!.id).toBe('t1');
+  });
+
+  test('session - progress corrects the position but never ahead of wall time', async () => {
+    const s = await playing();
+    s.clock.increment(10_000);
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 15_000 });
+    expect(ctx(s).position.positionMs).toBe(10_000);
+    s.clock.increment(10_000);
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 17_000 });
+    expect(ctx(s).position.positionMs).toBe(17_000);
+    expect(ctx(s).current!.msPlayed).toBe(17_000);
+  });
+
+  test('session - a network below the quality setting warns once and lowers the next bitrate', async () => {
+    const s = await playing();
+    s.send({ type: 'quality', deviceId: 'd1', requestId: 'q', quality: 'very_high' });
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 0, bandwidthKbps: 300 });
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 0, bandwidthKbps: 290 });
+    const warnings = s.rec.to('d1', 'warning');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ requestedKbps: 320, sustainableKbps: 200 });
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    expect(lastPlayback(s).bitrateKbps).toBe(160);
+  });
+
+  test('session - URLs of a playing track are renewed before they expire', async () => {
+    const s = await playing();
+    const first = lastPlayback(s);
+    s.clock.increment(first.expiresAt - T0 - 300_000);
+    const renewed = lastPlayback(s);
+    expect(renewed.renewal).toBe(true);
+    expect(renewed.playId).toBe(first.playId);
+    expect(renewed.expiresAt).toBeGreaterThan(first.expiresAt);
+  });
+
+  test('session - a persisted session restores paused and resume continues the same play', async () => {
+    const s = await playing();
+    s.clock.increment(33_000);
+    const saved = JSON.parse(JSON.stringify(persistSession(s.actor.getSnapshot(), s.clock.now())));
+    s.actor.stop();
+    const r = startFakeSession({ world: s.world, restore: saved, epoch: 99 });
+    expect(r.actor.getSnapshot().value).toMatchObject({ playback: 'paused' });
+    r.hello('d1');
+    expect(r.rec.to('d1', 'welcome')[0]!.state.epoch).toBe(1);
+    r.send({ type: 'resume', deviceId: 'd1', requestId: 'rs' });
+    await r.flush();
+    const pb = lastPlayback(r);
+    expect(pb.playId).toBe(saved.current.playId);
+    expect(pb.positionMs).toBe(33_000);
+    expect(answers(r, 'rs')[0]!.output.type).toBe('ack');
+    r.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await r.flush();
+    expect(lastPlayback(r).playId).toBe('u1:1:2');
+  });
+});
