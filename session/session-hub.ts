@@ -6,7 +6,7 @@
  * - Actor outputs become protocol frames: device outputs to one socket, `state` encoded
  *   once and sent to every connected device of the user (coalesced under backpressure).
  * - Listening events go to the event log (fire and forget; the adapter owns its outbox).
- * - Play latency (command frame in -> playback + prefetch out) feeds the histogram.
+ * - Play latency (command frame in -> playback + prefetch + answer out) feeds the histogram.
  */
 import type { Logger } from 'pino';
 import type { DeviceOutput, ListeningEvent, SessionCommand, StateOutput } from '../actors/types.ts';
@@ -63,7 +63,7 @@ class Host implements SessionHost {
   actor!: SessionActorHandle;
   lastVersion = 0;
   playId: string | null = null;
-  /** performance.now() of the command that should start a track, until its prefetch leaves. */
+  /** performance.now() of the command that should start a track, until its answer leaves. */
   playStartedAt: number | undefined;
   playRequestId: number | undefined;
 
@@ -181,8 +181,10 @@ export class SessionHub implements CommandSink {
       if (!host || !link || link.closed) return;
       const frame = this.frameOf(host, output);
       if (frame) link.send(this.encode(frame));
-      if (output.type === 'prefetch' || (output.type === 'error' && output.requestId === host.playRequestId)) {
-        this.observePlay(host, output.type === 'prefetch');
+      // The machine answers a request after the playback and prefetch it caused, so the
+      // answer to a track-starting command closes its latency window.
+      if ((output.type === 'ack' || output.type === 'error') && host.playRequestId !== undefined && Number(output.requestId) === host.playRequestId) {
+        this.observePlay(host, output.type === 'ack');
       }
     } catch (err) {
       this.deps.log.error({ err, user: userId, output: output.type }, 'sending to device failed');

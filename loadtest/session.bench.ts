@@ -1,0 +1,347 @@
+/**
+ * `npm run bench -- session [--quick]`: the session server under load, on 127.0.0.1.
+ *
+ *   1. Round-trip command throughput through the full path (decode, validate, actor,
+ *      encode ack + state) with 500 connections, beside a raw uWebSockets.js echo server
+ *      answering the same frames, in the same run: `throughput_ratio` (target >= 0.5).
+ *   2. Server-side play latency (play frame in -> playback + prefetch out) at 1 000
+ *      plays/s: `play_p50_ms`, `play_p99_ms` (target p99 <= 2 ms).
+ *   3. Heap per idle connected session (one device each), server heap delta after GC:
+ *      `heap_per_session_bytes` (target <= 16 KiB). Clients live in a separate process so
+ *      they do not pollute the server's heap.
+ *
+ * The server runs in this process; clients run in a child process (this same file with
+ * `--worker <mode>`), talking JSON lines over stdio.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import uWS from '@trufflesuite/uws-js-unofficial';
+import WebSocket from 'ws';
+import pino from 'pino';
+import { decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
+import { PROTOCOL_VERSION } from '../protocol/version.ts';
+import { createAuthenticator } from '../session/auth.ts';
+import { parseConfig } from '../session/config.ts';
+import { percentile, printTable, writeResults } from './report.ts';
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+const RT_CONNECTIONS = 500;
+const PLAY_RATE = 1000;
+const PLAY_CONNECTIONS = 50;
+const HEAP_SESSIONS_TARGET = 20_000;
+
+// ---------------------------------------------------------------------------------------
+// Worker side (clients, separate process)
+// ---------------------------------------------------------------------------------------
+
+interface WorkerArgs {
+  mode: 'rt' | 'play' | 'idle';
+  url: string;
+  connections: number;
+  userPrefix: string;
+  /** false: raw echo server (no hello). */
+  hello: boolean;
+  warmupMs: number;
+  durationMs: number;
+  context?: string;
+  contextLength?: number;
+  rate?: number;
+}
+
+const out = (msg: object) => process.stdout.write(JSON.stringify(msg) + '\n');
+
+async function openClient(url: string, hello: boolean, token: string, deviceId: string): Promise<WebSocket> {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  ws.binaryType = 'nodebuffer';
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  if (!hello) return ws;
+  await new Promise<void>((resolve, reject) => {
+    ws.once('message', (data: Buffer) => {
+      const r = decodeServerFrame(new Uint8Array(data));
+      if (r.ok && r.frame.t === 'welcome') resolve();
+      else reject(new Error(`hello refused: ${JSON.stringify(r.ok ? r.frame : r.error)}`));
+    });
+    ws.send(encodeFrame({ t: 'hello', id: 1, token, device: { id: deviceId, name: 'bench', type: 'other' }, protocol: PROTOCOL_VERSION }));
+  });
+  return ws;
+}
+
+async function openMany(a: WorkerArgs): Promise<WebSocket[]> {
+  const auth = createAuthenticator(parseConfig({}).jwtSecret);
+  const sockets: WebSocket[] = new Array(a.connections);
+  let next = 0;
+  const lane = async () => {
+    while (next < a.connections) {
+      const i = next++;
+      const user = `${a.userPrefix}${i}`;
+      const token = a.hello ? await auth.mint({ userId: user, plan: 'premium', country: 'SE' }) : '';
+      sockets[i] = await openClient(a.url, a.hello, token, `${user}-d`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(200, a.connections) }, lane));
+  return sockets;
+}
+
+/** Closed loop: each connection keeps one command in flight; counts answers in the window. */
+async function runRoundTrips(a: WorkerArgs, sockets: WebSocket[]): Promise<void> {
+  let counting = false;
+  let answered = 0;
+  let stop = false;
+  const frames = [encodeFrame({ t: 'volume', id: 2, percent: 40 }), encodeFrame({ t: 'volume', id: 2, percent: 60 })];
+  await new Promise<void>((done) => {
+    let finished = 0;
+    for (const [i, ws] of sockets.entries()) {
+      let k = i;
+      const send = () => ws.send(frames[k++ & 1]!);
+      ws.on('message', (data: Buffer) => {
+        // The session answers ack (plus a state broadcast); the echo answers the frame itself.
+        if (a.hello && data[0] !== 0x82) return; // ack is a 2-entry map {t, id}
+        if (counting) answered++;
+        if (stop) {
+          if (++finished === sockets.length) done();
+          return;
+        }
+        send();
+      });
+      send();
+    }
+    setTimeout(() => {
+      counting = true;
+      setTimeout(() => {
+        counting = false;
+        stop = true;
+        out({ result: { roundTripsPerS: answered / (a.durationMs / 1000) } });
+        setTimeout(done, 300);
+      }, a.durationMs);
+    }, a.warmupMs);
+  });
+}
+
+/** Open loop at a fixed rate of plays spread over the connections. */
+async function runPlays(a: WorkerArgs, sockets: WebSocket[]): Promise<void> {
+  const rate = a.rate!;
+  let sent = 0;
+  let errors = 0;
+  for (const ws of sockets) {
+    ws.on('message', (data: Buffer) => {
+      const r = decodeServerFrame(new Uint8Array(data));
+      if (r.ok && r.frame.t === 'error') errors++;
+    });
+  }
+  const t0 = performance.now();
+  const end = t0 + a.warmupMs + a.durationMs;
+  await new Promise<void>((done) => {
+    const tick = setInterval(() => {
+      const now = performance.now();
+      if (now >= end) {
+        clearInterval(tick);
+        done();
+        return;
+      }
+      const due = Math.floor(((now - t0) / 1000) * rate);
+      while (sent < due) {
+        const ws = sockets[sent % sockets.length]!;
+        // A context play, so each play also sends a prefetch for the tracks after it.
+        ws.send(encodeFrame({ t: 'play', id: (sent % 1_000_000) + 10, context: a.context!, offset: { index: sent % a.contextLength! } }));
+        sent++;
+      }
+    }, 2);
+  });
+  out({ result: { sent, errors, seconds: (performance.now() - t0) / 1000 } });
+}
+
+async function worker(a: WorkerArgs): Promise<void> {
+  const sockets = await openMany(a);
+  out({ ready: sockets.length });
+  if (a.mode === 'rt') await runRoundTrips(a, sockets);
+  else if (a.mode === 'play') await runPlays(a, sockets);
+  else await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  for (const ws of sockets) ws.terminate();
+  out({ done: true });
+}
+
+// ---------------------------------------------------------------------------------------
+// Main side (server, this process)
+// ---------------------------------------------------------------------------------------
+
+function spawnWorker(args: WorkerArgs): { child: ChildProcessWithoutNullStreams; next: () => Promise<Record<string, unknown>> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', THIS_FILE, '--worker', JSON.stringify(args)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stderr.on('data', (d: Buffer) => process.stderr.write(`[worker] ${d}`));
+  const lines = createInterface({ input: child.stdout });
+  const queue: Record<string, unknown>[] = [];
+  const waiting: ((m: Record<string, unknown>) => void)[] = [];
+  lines.on('line', (l) => {
+    let m: Record<string, unknown>;
+    try {
+      m = JSON.parse(l) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const w = waiting.shift();
+    if (w) w(m);
+    else queue.push(m);
+  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`worker exited (${code})`))));
+  exited.catch(() => undefined); // a normal exit after `done` is not an error
+  return {
+    child,
+    next: () => Promise.race([queue.length ? Promise.resolve(queue.shift()!) : new Promise<Record<string, unknown>>((r) => waiting.push(r)), exited]),
+  };
+}
+
+function startEcho(): Promise<{ port: number; close: () => void }> {
+  const app = uWS.App();
+  // The same limits as the session transport, answering each frame with itself.
+  app.ws('/*', {
+    maxPayloadLength: 16 * 1024 * 8,
+    maxBackpressure: 1 << 20,
+    compression: uWS.DISABLED,
+    idleTimeout: 120,
+    message: (ws, message, isBinary) => {
+      ws.send(message, isBinary, false);
+    },
+  });
+  return new Promise((resolve, reject) => {
+    app.listen('127.0.0.1', 0, (token) => {
+      if (!token) return reject(new Error('echo: cannot listen'));
+      resolve({ port: uWS.us_socket_local_port(token), close: () => uWS.us_listen_socket_close(token) });
+    });
+  });
+}
+
+function gcFn(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+async function heapAfterGc(gc: () => void): Promise<number> {
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+async function roundTrips(url: string, hello: boolean, prefix: string, quick: boolean): Promise<number> {
+  const w = spawnWorker({
+    mode: 'rt',
+    url,
+    connections: RT_CONNECTIONS,
+    userPrefix: prefix,
+    hello,
+    warmupMs: quick ? 1000 : 2000,
+    durationMs: quick ? 3000 : 6000,
+  });
+  await w.next(); // ready
+  const m = (await w.next()) as { result: { roundTripsPerS: number } };
+  await w.next(); // done
+  return m.result.roundTripsPerS;
+}
+
+export default async function bench(args: string[]): Promise<void> {
+  const quick = args.includes('--quick');
+  const { startApp } = await import('../session/bootstrap.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'session-bench-'));
+  const samples: number[] = [];
+  let recording = false;
+  const app = await startApp(
+    parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', RATE_LIMIT: '100000/100000', SESSION_GRACE_MS: '600000' }),
+    { log: pino({ level: 'silent' }), onPlayLatency: (ms) => recording && samples.push(ms) },
+  );
+  const gc = gcFn();
+  const echo = await startEcho();
+  const t0 = performance.now();
+  try {
+    // 3. Heap per idle session first, on a fresh server (baseline after a warm-up session).
+    const fdLimit = 20_000;
+    const sessions = Math.min(HEAP_SESSIONS_TARGET, quick ? 2000 : fdLimit - 600);
+    const warm = spawnWorker({ mode: 'idle', url: app.server.wsUrl, connections: 200, userPrefix: 'warm', hello: true, warmupMs: 0, durationMs: 0 });
+    await warm.next();
+    const base = await heapAfterGc(gc);
+    const idle = spawnWorker({ mode: 'idle', url: app.server.wsUrl, connections: sessions, userPrefix: 'idle', hello: true, warmupMs: 0, durationMs: 0 });
+    await idle.next();
+    const loaded = await heapAfterGc(gc);
+    const heapPerSession = (loaded - base) / sessions;
+    console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] heap: ${sessions} idle sessions, +${((loaded - base) / 1048576).toFixed(1)} MiB -> ${Math.round(heapPerSession)} B/session`);
+    idle.child.stdin.write('x\n');
+    warm.child.stdin.write('x\n');
+    await Promise.all([idle.next(), warm.next()]);
+
+    // 1. Round trips: session full path vs raw uWS echo on the same frames.
+    const echoRt = await roundTrips(`ws://127.0.0.1:${echo.port}/`, false, 'echo', quick);
+    const sessionRt = await roundTrips(app.server.wsUrl, true, 'rt', quick);
+    const ratio = sessionRt / echoRt;
+    console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] round trips: session ${Math.round(sessionRt)}/s, echo ${Math.round(echoRt)}/s`);
+
+    // 2. Play latency at a fixed rate.
+    const play = spawnWorker({
+      mode: 'play',
+      url: app.server.wsUrl,
+      connections: PLAY_CONNECTIONS,
+      userPrefix: 'play',
+      hello: true,
+      warmupMs: 1000,
+      durationMs: quick ? 3000 : 8000,
+      context: app.demo.playlistUri,
+      // Offsets before the SE-blocked 4th track, so no play is skipped or refused.
+      contextLength: 3,
+      rate: PLAY_RATE,
+    });
+    await play.next();
+    setTimeout(() => (recording = true), 1000);
+    const pr = (await play.next()) as { result: { sent: number; errors: number; seconds: number } };
+    recording = false;
+    await play.next();
+    const p50 = percentile(samples, 50);
+    const p99 = percentile(samples, 99);
+
+    printTable([
+      { measure: 'round trips/s, session full path (500 conns)', value: Math.round(sessionRt), baseline: Math.round(echoRt), ratio, target: '>= 0.5' },
+      { measure: `play latency p50 ms (${samples.length} plays @ ${PLAY_RATE}/s)`, value: p50, baseline: '-', ratio: '-', target: '-' },
+      { measure: 'play latency p99 ms', value: p99, baseline: '-', ratio: '-', target: '<= 2' },
+      { measure: `heap per idle session, bytes (${sessions} sessions)`, value: Math.round(heapPerSession), baseline: '-', ratio: '-', target: '<= 16384' },
+    ]);
+    console.log(`plays sent ${pr.result.sent}, error frames ${pr.result.errors}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    writeResults('session', {
+      throughput_ratio: Number(ratio.toFixed(3)),
+      session_round_trips_per_s: Math.round(sessionRt),
+      echo_round_trips_per_s: Math.round(echoRt),
+      play_p50_ms: Number(p50.toFixed(3)),
+      play_p99_ms: Number(p99.toFixed(3)),
+      play_samples: samples.length,
+      heap_per_session_bytes: Math.round(heapPerSession),
+      heap_sessions: sessions,
+      heap_sessions_note:
+        sessions < HEAP_SESSIONS_TARGET ? `capped below ${HEAP_SESSIONS_TARGET} by the open-files limit (${fdLimit}) of this machine` : undefined,
+      connections: RT_CONNECTIONS,
+      quick,
+    });
+  } finally {
+    echo.close();
+    // Skip saving ~20k bench snapshots: close the sockets and drop the temp data.
+    await app.server.close().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--worker') {
+  worker(JSON.parse(process.argv[3]!) as WorkerArgs).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
