@@ -5,7 +5,8 @@
  * Rules (as in Spotify):
  * - `queue.add` tracks play before the context continues; playing one removes it from the
  *   queue and leaves the context cursor where it was.
- * - repeat `track`: a finished track plays again; an explicit `next` still moves on.
+ * - repeat `track`: a finished track plays again; an explicit `next` still moves on
+ *   (wrapping at the end of the context, as repeat track sits above repeat context).
  * - repeat `context`: after the last context track comes the first again.
  * - repeat `off`: after the context come autoplay tracks, then nothing.
  * - shuffle on keeps the current track and shuffles the rest after it; shuffle off goes

@@ -376,15 +376,16 @@ function progress(
   env: LogicEnv,
   fx: Effects,
 ): void {
+  if (bandwidthKbps !== undefined && (typeof bandwidthKbps !== 'number' || !(bandwidthKbps > 0) || !Number.isFinite(bandwidthKbps))) {
+    return fx.error(r, 'bad_request', 'bandwidthKbps must be a positive number');
+  }
+  if (!validPosition(positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
+  // Only the device that plays reports on the play.
   if (deviceId !== d.activeDeviceId) return fx.ack(r);
   if (bandwidthKbps !== undefined) {
-    if (typeof bandwidthKbps !== 'number' || !(bandwidthKbps > 0) || !Number.isFinite(bandwidthKbps)) {
-      return fx.error(r, 'bad_request', 'bandwidthKbps must be a positive number');
-    }
     d.bandwidthKbps = bandwidthKbps;
     checkNetwork(d, env, fx);
   }
-  if (!validPosition(positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
   const p = d.current;
   if (p && !d.pendingStart && (playId === undefined || playId === p.playId)) accrue(d, now, env, fx, positionMs);
   fx.ack(r);
