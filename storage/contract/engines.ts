@@ -1,12 +1,13 @@
 /**
  * Harnesses for the contract suites: the embedded store in a fresh temp dir (reopenable), and
- * the real CQL node in a keyspace unique to the calling test file. The CQL harness FAILS LOUDLY
- * when the node is unreachable; it never skips.
+ * the real CQL node in a keyspace unique to the calling test file. Engines are required through
+ * the launcher's `requireEngine`, which FAILS LOUDLY (naming the engine and `npm run infra -- up`)
+ * when one is unreachable; nothing skips.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { engineUrls } from '../../deploy/engine-urls.ts';
+import { requireEngine, testNamespace } from '../../deploy/test-engines.ts';
 import { openStores, type StoreConfig, type Stores } from '../open-stores.ts';
 
 export interface StoresHarness {
@@ -26,34 +27,25 @@ export function embeddedHarness(): StoresHarness {
   };
 }
 
-const engineHint = (what: string, e: unknown) =>
-  new Error(
-    `${what} is unreachable at ${engineUrls().scyllaContactPoints}: start it with \`npm run infra -- up cql\` ` +
-      `(or set SCYLLA_CONTACT_POINTS). Cause: ${(e as Error)?.message ?? String(e)}`,
-  );
-
-/** `label` makes the keyspace unique per test file; a random suffix per run. */
+/** `label` makes the keyspace unique per test file (and per run). */
 export function cqlHarness(label: string): StoresHarness {
-  const keyspace = `t_${label}_${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`.toLowerCase();
-  const config: StoreConfig = {
-    scyllaContactPoints: engineUrls().scyllaContactPoints.split(','),
-    keyspace,
-    readTimeoutMs: 20_000,
-  };
+  const { keyspace } = testNamespace(label);
+  let config: StoreConfig | undefined;
   let migrated = false;
+  const configured = async (): Promise<StoreConfig> => {
+    const cql = await requireEngine('cql');
+    config ??= { scyllaContactPoints: cql.contactPoints, localDataCenter: cql.localDataCenter, keyspace, readTimeoutMs: 20_000 };
+    return config;
+  };
   return {
     name: 'cql',
     async open() {
-      try {
-        const stores = await openStores({ ...config, migrate: !migrated });
-        migrated = true;
-        return stores;
-      } catch (e) {
-        throw engineHint('The CQL node (Cassandra/ScyllaDB)', e);
-      }
+      const stores = await openStores({ ...(await configured()), migrate: !migrated });
+      migrated = true;
+      return stores;
     },
     async cleanup() {
-      const stores = await openStores({ ...config, migrate: false });
+      const stores = await openStores({ ...(await configured()), migrate: false });
       if (stores.backend.kind === 'scylla')
         await stores.backend.client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`, [], { prepare: false });
       await stores.close();
@@ -61,18 +53,5 @@ export function cqlHarness(label: string): StoresHarness {
   };
 }
 
-/** Redis URL for engine suites; fails loudly naming the engine when it does not answer PING. */
-export async function requireRedis(): Promise<string> {
-  const url = engineUrls().redisUrl;
-  const { Redis } = await import('ioredis');
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000 });
-  try {
-    await r.connect();
-    await r.ping();
-    return url;
-  } catch (e) {
-    throw new Error(`Redis is unreachable at ${url}: start it with \`npm run infra -- up redis\` (or set REDIS_URL). Cause: ${(e as Error).message}`);
-  } finally {
-    r.disconnect();
-  }
-}
+/** Redis URL for engine suites; fails loudly naming the engine when it does not answer. */
+export const requireRedis = (): Promise<string> => requireEngine('redis');

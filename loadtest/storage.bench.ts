@@ -1,0 +1,139 @@
+/**
+ * `npm run bench -- storage [--views N] [--inserts N]`: the storage layer on the real engines.
+ * 1. View of a 100-track playlist (ids from the CQL node, metadata from a warm Redis) beside the
+ *    same view read from the CQL node alone (entries + per-track catalog reads): p50/p99, ratio.
+ * 2. Playlist insert throughput (append, version LWT) on the CQL node beside the embedded LMDB store.
+ * 3. History append throughput (32 in flight) on the CQL node beside the embedded store.
+ * Writes bench-results/storage.json: view_warm_p99_ms, view_cql_p99_ms, insert_per_s_cql,
+ * insert_per_s_embedded, ...
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { requireEngine, testNamespace } from '../deploy/test-engines.ts';
+import { createRedisTrackCache } from '../storage/cache.redis.ts';
+import { createPlaylistViewer } from '../storage/hydration.ts';
+import { openStores, type Stores } from '../storage/open-stores.ts';
+import { percentile, printTable, writeResults } from './report.ts';
+
+const arg = (args: string[], name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+
+async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn(i);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** Sequential appends to one playlist (each one LWT-versioned commit); ops per second. */
+async function insertRate(stores: Stores, n: number): Promise<number> {
+  const p = await stores.playlists.createPlaylist({ ownerId: 'bench', name: 'inserts' });
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await stores.playlists.editPlaylist(p.id, 'bench', { kind: 'insert', trackIds: [`t${i % 100}`] });
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function historyRate(stores: Stores, n: number, inFlight = 32): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  const base = Date.UTC(2026, 0, 1);
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < n) {
+        const i = next++;
+        await stores.history.appendHistory({ userId: `u${i % 50}`, playId: `p${i}`, trackId: `t${i % 100}`, ts: base + i * 1000, msPlayed: 31_000 });
+      }
+    }),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function seed(stores: Stores): Promise<string> {
+  const ids = Array.from({ length: 100 }, (_, i) => `t${i}`);
+  await Promise.all(
+    ids.map((id, i) =>
+      stores.catalog.putTrack({ id, title: `Track ${i}`, artistId: `ar${i % 7}`, artistName: 'Artist', albumId: `al${i % 10}`, albumName: 'Album', trackNumber: i + 1, durationMs: 200_000 }),
+    ),
+  );
+  const p = await stores.playlists.createPlaylist({ ownerId: 'bench', name: 'hundred' });
+  await stores.playlists.editPlaylist(p.id, 'bench', { kind: 'insert', trackIds: ids });
+  return p.id;
+}
+
+export default async function storageBench(args: string[]): Promise<void> {
+  const views = arg(args, 'views', 400);
+  const insertsCql = arg(args, 'inserts', 300);
+  const insertsEmbedded = insertsCql * 5;
+  const historyN = arg(args, 'history', 3000);
+
+  const cql = await requireEngine('cql');
+  const redisUrl = await requireEngine('redis');
+  const ns = testNamespace('bench_storage');
+  const stores = await openStores({ scyllaContactPoints: cql.contactPoints, localDataCenter: cql.localDataCenter, keyspace: ns.keyspace });
+  const dir = mkdtempSync(join(tmpdir(), 'bench-storage-'));
+  const embedded = await openStores({ dataDir: dir });
+  const cache = await createRedisTrackCache(redisUrl, ns.redisPrefix);
+  try {
+    const playlistId = await seed(stores);
+    const viewer = createPlaylistViewer({ playlists: stores.playlists, catalog: stores.catalog, cache });
+    const view = () => viewer.viewPlaylist(playlistId, { limit: 100 }, 'bench');
+    // Baseline: the same view with every track read from the CQL node (no cache).
+    const viewCql = async () => {
+      const page = await stores.playlists.listEntries(playlistId, 'bench', { limit: 100 });
+      const tracks = await stores.catalog.getTracks(page.entries.map((e) => e.trackId));
+      if (tracks.size !== 100) throw new Error(`expected 100 tracks, got ${tracks.size}`);
+    };
+    await view(); // warm Redis
+    for (let i = 0; i < 20; i++) await Promise.all([view(), viewCql()]); // warm JIT and prepared statements
+    const warm = await timed(views, async () => {
+      const v = await view();
+      if (v.items.length !== 100 || v.items.some((i) => !i.track)) throw new Error('view incomplete');
+    });
+    const cold = await timed(views, viewCql);
+
+    const insCql = await insertRate(stores, insertsCql);
+    const insEmb = await insertRate(embedded, insertsEmbedded);
+    const histCql = await historyRate(stores, historyN);
+    const histEmb = await historyRate(embedded, historyN * 3);
+
+    const figures = {
+      view_warm_p50_ms: percentile(warm, 50),
+      view_warm_p99_ms: percentile(warm, 99),
+      view_cql_p50_ms: percentile(cold, 50),
+      view_cql_p99_ms: percentile(cold, 99),
+      view_p99_ratio_cql_over_warm: percentile(cold, 99) / percentile(warm, 99),
+      insert_per_s_cql: insCql,
+      insert_per_s_embedded: insEmb,
+      history_append_per_s_cql: histCql,
+      history_append_per_s_embedded: histEmb,
+      views,
+      inserts_cql: insertsCql,
+      inserts_embedded: insertsEmbedded,
+      target_view_warm_p99_ms: 5,
+    };
+    printTable([
+      { measure: 'view 100 tracks, warm Redis', p50_ms: figures.view_warm_p50_ms, p99_ms: figures.view_warm_p99_ms, per_s: '' },
+      { measure: 'view 100 tracks, CQL only (baseline)', p50_ms: figures.view_cql_p50_ms, p99_ms: figures.view_cql_p99_ms, per_s: '' },
+      { measure: 'p99 ratio CQL/warm', p50_ms: '', p99_ms: figures.view_p99_ratio_cql_over_warm, per_s: '' },
+      { measure: 'playlist insert (LWT), CQL', p50_ms: '', p99_ms: '', per_s: insCql },
+      { measure: 'playlist insert, embedded LMDB', p50_ms: '', p99_ms: '', per_s: insEmb },
+      { measure: 'history append, CQL (32 in flight)', p50_ms: '', p99_ms: '', per_s: histCql },
+      { measure: 'history append, embedded (32 in flight)', p50_ms: '', p99_ms: '', per_s: histEmb },
+    ]);
+    writeResults('storage', figures);
+  } finally {
+    await cache.close();
+    if (stores.backend.kind === 'scylla')
+      await stores.backend.client.execute(`DROP KEYSPACE IF EXISTS ${ns.keyspace}`, [], { prepare: false }).catch(() => undefined);
+    await stores.close();
+    await embedded.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
