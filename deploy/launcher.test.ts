@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { localPort } from './engines/engine.ts';
 import { parseEngineNames } from './launcher.ts';
-import { isOurProcessAlive, spawnDetached, stopProcess } from './process-control.ts';
+import { assertPortsFree, isOurProcessAlive, spawnDetached, stopProcess } from './process-control.ts';
 import { EngineRequiredError, requireEngine, testNamespace } from './test-engines.ts';
 
 /** A loopback port nothing listens on (bound, then released). */
@@ -39,6 +39,22 @@ describe('launcher - endpoints and names', () => {
     expect(parseEngineNames([])).toEqual(['nats', 'redis', 'cql', 'k6']);
     expect(parseEngineNames(['cql', 'nats', 'cql'])).toEqual(['cql', 'nats']);
     expect(() => parseEngineNames(['nats', 'mongo'])).toThrow(/unknown engine mongo/);
+  });
+});
+
+describe('launcher - ports', () => {
+  it('launcher - a port taken by another listener is refused before the spawn, naming it', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      await expect(assertPortsFree('127.0.0.1', [port], 'cql')).rejects.toThrow(
+        `cql cannot start: 127.0.0.1:${port} is already in use`,
+      );
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+    await expect(assertPortsFree('127.0.0.1', [port], 'cql')).resolves.toBeUndefined();
   });
 });
 

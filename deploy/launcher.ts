@@ -33,7 +33,13 @@ import {
   type EngineState,
   type StartedBy,
 } from './infra-state.ts';
-import { isOurProcessAlive, spawnDetached, stopProcess, tailFile } from './process-control.ts';
+import {
+  assertPortsFree,
+  isOurProcessAlive,
+  spawnDetached,
+  stopProcess,
+  tailFile,
+} from './process-control.ts';
 
 export type { EngineName } from './engines/engine.ts';
 
@@ -182,6 +188,7 @@ async function upServer(
     const installMs = Date.now() - installStarted;
     const cold = !existsSync(join(ctx.stateDir, 'data'));
     const command = await engine.prepare(ctx);
+    await assertPortsFree(command.listens.host, command.listens.ports, engine.name);
     const logFile = logFileOf(engine, ctx.stateDir);
     const started = Date.now();
     const child = spawnDetached(command.cmd, command.args, { logFile, cwd: ctx.stateDir, env: command.env });

@@ -6,6 +6,7 @@
  * since boot): a pid whose start time differs is not ours and is never signalled.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -135,5 +136,28 @@ export function tailFile(file: string, lines: number): string {
       .trimEnd();
   } catch {
     return '(no log)';
+  }
+}
+
+/**
+ * Throws when one of `ports` on `host` is taken (by a listener, or by a connection's
+ * local end: pick launcher ports below the kernel's ephemeral range, 32768 on Linux).
+ * A JVM that finds its port taken fails only after ~15 s of start-up; this fails at once.
+ */
+export async function assertPortsFree(host: string, ports: readonly number[], what: string): Promise<void> {
+  for (const port of ports) {
+    const server = createServer();
+    const error = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+      server.once('error', (err: NodeJS.ErrnoException) => resolve(err));
+      server.listen({ host, port, exclusive: true }, () => resolve(null));
+    });
+    if (error === null) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      continue;
+    }
+    throw new Error(
+      `${what} cannot start: ${host}:${port} is ${error.code === 'EADDRINUSE' ? 'already in use' : `unusable (${error.code})`} ` +
+        `by something that does not answer as ${what}. Free the port or point the engine's variable at another one.`,
+    );
   }
 }

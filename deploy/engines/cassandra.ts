@@ -180,7 +180,7 @@ export const cassandra: ServerEngine = {
   },
   async prepare(ctx: EngineContext): Promise<LaunchCommand> {
     const javaBin = await ensureJava17(ctx.log);
-    const { port } = localPort(ctx.urls.scyllaContactPoints, DEFAULT_CQL_PORT);
+    const { host, port } = localPort(ctx.urls.scyllaContactPoints, DEFAULT_CQL_PORT);
     // Internode port beside the CQL port, so launchers on other ports do not collide on 7000.
     const storagePort = port + 1;
     const dataDir = join(ctx.stateDir, 'data');
@@ -216,6 +216,6 @@ export const cassandra: ServerEngine = {
       `${lib}/*`,
       'org.apache.cassandra.service.CassandraDaemon',
     ];
-    return { cmd: javaBin, args };
+    return { cmd: javaBin, args, listens: { host, ports: [port, storagePort] } };
   },
 };

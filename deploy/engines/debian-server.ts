@@ -34,7 +34,11 @@ export function debianServer(spec: DebianServerSpec): ServerEngine {
       const { host, port } = localPort(spec.endpoint(ctx.urls), spec.defaultPort);
       const dataDir = join(ctx.stateDir, 'data');
       mkdirSync(dataDir, { recursive: true });
-      return { cmd: findBinary(spec.binary) ?? spec.binary, args: spec.args({ host, port, dataDir }) };
+      return {
+        cmd: findBinary(spec.binary) ?? spec.binary,
+        args: spec.args({ host, port, dataDir }),
+        listens: { host, ports: [port] },
+      };
     },
   };
 }

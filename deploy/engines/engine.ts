@@ -23,6 +23,8 @@ export interface LaunchCommand {
   cmd: string;
   args: string[];
   env?: NodeJS.ProcessEnv;
+  /** Every port the process will bind on `host`: checked free before the spawn. */
+  listens: { host: string; ports: number[] };
 }
 
 export interface ServerEngine {
