@@ -17,12 +17,13 @@ import {
   resolveEdit,
   StaleEntriesError,
 } from './playlist-resolve.ts';
-import type {
-  EditResult,
-  OpLogRecord,
-  Playlist,
-  PlaylistEdit,
-  PlaylistStore,
+import {
+  MAX_PLAYLIST_ENTRIES,
+  type EditResult,
+  type OpLogRecord,
+  type Playlist,
+  type PlaylistEdit,
+  type PlaylistStore,
 } from './playlists.ts';
 
 /** A log record plus its redo (rows and header), as adapters store it. */
@@ -39,6 +40,8 @@ export interface StoredOp extends OpLogRecord {
  *   durable; its rows may be applied later by a roll-forward but never lost.
  */
 export interface PlaylistRows {
+  /** The header as last advanced (readers; no roll-forward), undefined when unknown. */
+  readHeader(id: string): Promise<Playlist | undefined>;
   readState(id: string, afterVersion?: number): Promise<{ header: Playlist; ops: StoredOp[] } | undefined>;
   /** Entries in list order: all, the first `limit`, or only the last one. */
   readEntries(id: string, need: { limit?: number; last?: boolean }): Promise<EntryRow[]>;
@@ -76,7 +79,8 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
   }
 
   async function readable(id: string, who: string): Promise<Playlist> {
-    const { header } = await stateOrThrow(id);
+    const header = await rows.readHeader(id);
+    if (!header) throw new StorageError('not_found', `playlist ${id} not found`);
     authorizeRead(header, who);
     return header;
   }
@@ -98,18 +102,22 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
     getPlaylist: readable,
 
     async listPlaylistTrackIds(id, who) {
-      await readable(id, who);
-      return (await rows.readEntries(id, {})).map((e) => e.trackId);
+      // Header and entries in parallel (one round trip); the entries are only returned if allowed.
+      const [, entries] = await Promise.all([readable(id, who), rows.readEntries(id, {})]);
+      return entries.map((e) => e.trackId);
     },
 
     async listEntries(id, who, page = {}) {
-      const playlist = await readable(id, who);
       const offset = page.offset ?? 0;
       const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
       if (!Number.isSafeInteger(offset) || offset < 0) throw new StorageError('bad_request', 'offset must be a non-negative integer');
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
         throw new StorageError('bad_request', `limit must be an integer in 1..${MAX_PAGE_LIMIT}`);
-      const rowsRead = offset >= playlist.length ? [] : await rows.readEntries(id, { limit: offset + limit });
+      // Header and entries in parallel (one round trip); the entries are only returned if allowed.
+      const [playlist, rowsRead] = await Promise.all([
+        readable(id, who),
+        offset >= MAX_PLAYLIST_ENTRIES ? Promise.resolve([]) : rows.readEntries(id, { limit: offset + limit }),
+      ]);
       const entries = rowsRead.slice(offset, offset + limit).map(({ entryId, trackId, addedBy, addedAt }) => ({ entryId, trackId, addedBy, addedAt }));
       return { playlist, entries, offset, total: playlist.length };
     },

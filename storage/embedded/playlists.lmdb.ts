@@ -24,6 +24,9 @@ export function createLmdbPlaylistRows(env: EmbeddedEnv): PlaylistRows {
   };
 
   return {
+    async readHeader(id) {
+      return headers.get([id]);
+    },
     async readState(id, afterVersion) {
       const header = headers.get([id]);
       if (!header) return undefined;

@@ -6,6 +6,7 @@
  *   3. advance the header: UPDATE playlists ... IF version = ? (LWT).
  * A writer that dies after 1 leaves a claimed-but-unapplied op; the next `readState` rolls it
  * forward (2 and 3 again), so an acknowledged edit is never lost and never applied twice.
+ * Readers (`readHeader`) see the header as last advanced and do not roll forward.
  */
 import type { Client, types } from 'cassandra-driver';
 import { createPlaylistStore, type CommitOptions, type PlaylistRows, type StoredOp } from '../playlist-commit.ts';
@@ -88,6 +89,10 @@ export function createScyllaPlaylistRows(client: Client, ks: string): PlaylistRo
   const decodeOp = (r: types.Row): StoredOp => JSON.parse(r.record) as StoredOp;
 
   return {
+    async readHeader(id) {
+      const row = (await exec(client, q.header, [id], READ)).first();
+      return row ? rowToHeader(row) : undefined;
+    },
     async readState(id, afterVersion) {
       const row = (await exec(client, q.header, [id], READ)).first();
       if (!row) return undefined;
