@@ -281,8 +281,17 @@ export async function down(
         return { engine: name, status: 'not-ours', detail: `${engine.endpoint(urls)} is remote` };
       try {
         return await withEngineLock(instance, engine.startTimeoutMs + 60_000, async () => {
+          const wipe = () => {
+            for (const dir of ['data', 'tmp'])
+              rmSync(join(engineDir(instance), dir), { recursive: true, force: true });
+          };
           const state = readState(instance);
-          if (!state) return { engine: name, status: 'not-ours', detail: 'no pid recorded by the launcher' };
+          if (!state) {
+            // Our data dir is ours even when nothing runs (what answers there, if anything, is not).
+            if (options.wipe) wipe();
+            const detail = `no pid recorded by the launcher${options.wipe ? '; its data wiped' : ''}`;
+            return { engine: name, status: 'not-ours', detail };
+          }
           if (options.only && state.startedBy !== options.only) {
             return {
               engine: name,
@@ -292,10 +301,7 @@ export async function down(
           }
           const how = await stopProcess(state, engine.stopGraceMs);
           clearState(instance);
-          if (options.wipe) {
-            for (const dir of ['data', 'tmp'])
-              rmSync(join(engineDir(instance), dir), { recursive: true, force: true });
-          }
+          if (options.wipe) wipe();
           const status = how === 'terminated' ? 'stopped' : how === 'killed' ? 'killed' : 'not-running';
           return { engine: name, status, detail: `pid ${state.pid}${options.wipe ? ', data wiped' : ''}` };
         });
