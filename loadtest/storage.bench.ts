@@ -36,7 +36,8 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<nu
 async function insertRate(stores: Stores, n: number): Promise<number> {
   const p = await stores.playlists.createPlaylist({ ownerId: 'bench', name: 'inserts' });
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) await stores.playlists.editPlaylist(p.id, 'bench', { kind: 'insert', trackIds: [`t${i % 100}`] });
+  for (let i = 0; i < n; i++)
+    await stores.playlists.editPlaylist(p.id, 'bench', { kind: 'insert', trackIds: [`t${i % 100}`] });
   return n / ((performance.now() - t0) / 1000);
 }
 
@@ -48,7 +49,13 @@ async function historyRate(stores: Stores, n: number, inFlight = 32): Promise<nu
     Array.from({ length: inFlight }, async () => {
       while (next < n) {
         const i = next++;
-        await stores.history.appendHistory({ userId: `u${i % 50}`, playId: `p${i}`, trackId: `t${i % 100}`, ts: base + i * 1000, msPlayed: 31_000 });
+        await stores.history.appendHistory({
+          userId: `u${i % 50}`,
+          playId: `p${i}`,
+          trackId: `t${i % 100}`,
+          ts: base + i * 1000,
+          msPlayed: 31_000,
+        });
       }
     }),
   );
@@ -59,7 +66,16 @@ async function seed(stores: Stores): Promise<string> {
   const ids = Array.from({ length: 100 }, (_, i) => `t${i}`);
   await Promise.all(
     ids.map((id, i) =>
-      stores.catalog.putTrack({ id, title: `Track ${i}`, artistId: `ar${i % 7}`, artistName: 'Artist', albumId: `al${i % 10}`, albumName: 'Album', trackNumber: i + 1, durationMs: 200_000 }),
+      stores.catalog.putTrack({
+        id,
+        title: `Track ${i}`,
+        artistId: `ar${i % 7}`,
+        artistName: 'Artist',
+        albumId: `al${i % 10}`,
+        albumName: 'Album',
+        trackNumber: i + 1,
+        durationMs: 200_000,
+      }),
     ),
   );
   const p = await stores.playlists.createPlaylist({ ownerId: 'bench', name: 'hundred' });
@@ -76,7 +92,11 @@ export default async function storageBench(args: string[]): Promise<void> {
   const cql = await requireEngine('cql');
   const redisUrl = await requireEngine('redis');
   const ns = testNamespace('bench_storage');
-  const stores = await openStores({ scyllaContactPoints: cql.contactPoints, localDataCenter: cql.localDataCenter, keyspace: ns.keyspace });
+  const stores = await openStores({
+    scyllaContactPoints: cql.contactPoints,
+    localDataCenter: cql.localDataCenter,
+    keyspace: ns.keyspace,
+  });
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-'));
   const embedded = await openStores({ dataDir: dir });
   const cache = await createRedisTrackCache(redisUrl, ns.redisPrefix);
@@ -119,8 +139,18 @@ export default async function storageBench(args: string[]): Promise<void> {
       target_view_warm_p99_ms: 5,
     };
     printTable([
-      { measure: 'view 100 tracks, warm Redis', p50_ms: figures.view_warm_p50_ms, p99_ms: figures.view_warm_p99_ms, per_s: '' },
-      { measure: 'view 100 tracks, CQL only (baseline)', p50_ms: figures.view_cql_p50_ms, p99_ms: figures.view_cql_p99_ms, per_s: '' },
+      {
+        measure: 'view 100 tracks, warm Redis',
+        p50_ms: figures.view_warm_p50_ms,
+        p99_ms: figures.view_warm_p99_ms,
+        per_s: '',
+      },
+      {
+        measure: 'view 100 tracks, CQL only (baseline)',
+        p50_ms: figures.view_cql_p50_ms,
+        p99_ms: figures.view_cql_p99_ms,
+        per_s: '',
+      },
       { measure: 'p99 ratio CQL/warm', p50_ms: '', p99_ms: figures.view_p99_ratio_cql_over_warm, per_s: '' },
       { measure: 'playlist insert (LWT), CQL', p50_ms: '', p99_ms: '', per_s: insCql },
       { measure: 'playlist insert, embedded LMDB', p50_ms: '', p99_ms: '', per_s: insEmb },
@@ -131,7 +161,9 @@ export default async function storageBench(args: string[]): Promise<void> {
   } finally {
     await cache.close();
     if (stores.backend.kind === 'scylla')
-      await stores.backend.client.execute(`DROP KEYSPACE IF EXISTS ${ns.keyspace}`, [], { prepare: false }).catch(() => undefined);
+      await stores.backend.client
+        .execute(`DROP KEYSPACE IF EXISTS ${ns.keyspace}`, [], { prepare: false })
+        .catch(() => undefined);
     await stores.close();
     await embedded.close();
     rmSync(dir, { recursive: true, force: true });

@@ -21,7 +21,9 @@ export async function createRedisTrackCache(url: string, keyPrefix = TRACK_KEY_P
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    throw new StorageError('unavailable', `redis unreachable at ${url}: ${(e as Error).message}`, { cause: e });
+    throw new StorageError('unavailable', `redis unreachable at ${url}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   return {
     async getTracks(ids) {

@@ -20,7 +20,10 @@ export interface TrackCache {
 }
 
 /** Opens the Redis adapter when `redisUrl` is set, else the in-process LRU; drivers load lazily. */
-export async function openTrackCache(config: { redisUrl?: string; maxEntries?: number }): Promise<TrackCache> {
+export async function openTrackCache(config: {
+  redisUrl?: string;
+  maxEntries?: number;
+}): Promise<TrackCache> {
   if (config.redisUrl) return (await import('./cache.redis.ts')).createRedisTrackCache(config.redisUrl);
   return (await import('./cache.lru.ts')).createLruTrackCache(config.maxEntries);
 }

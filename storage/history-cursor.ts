@@ -29,7 +29,8 @@ export function decodeCursor(cursor: string): HistoryCursor {
 
 export function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return DEFAULT_HISTORY_PAGE;
-  if (!Number.isInteger(limit) || limit < 1) throw new StorageError('bad_request', 'history limit must be a positive integer');
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new StorageError('bad_request', 'history limit must be a positive integer');
   return Math.min(limit, MAX_HISTORY_PAGE);
 }
 
@@ -37,7 +38,8 @@ export function validateHistoryEntry(e: HistoryEntry): void {
   checkId('user id', e?.userId);
   checkId('play id', e.playId);
   checkId('track id', e.trackId);
-  if (!Number.isSafeInteger(e.ts) || e.ts < 0) throw new StorageError('bad_request', 'history ts must be epoch ms');
+  if (!Number.isSafeInteger(e.ts) || e.ts < 0)
+    throw new StorageError('bad_request', 'history ts must be epoch ms');
   if (!Number.isFinite(e.msPlayed) || e.msPlayed < 0)
     throw new StorageError('bad_request', 'history msPlayed must be a non-negative number');
 }

@@ -4,4 +4,6 @@ import { requireRedis } from './contract/engines.ts';
 import { hydrationContract } from './contract/hydration.contract.ts';
 
 // Real Redis; a fresh key prefix per cache keeps every case cold.
-hydrationContract('redis', async () => createRedisTrackCache(await requireRedis(), `test:${randomBytes(6).toString('hex')}:`));
+hydrationContract('redis', async () =>
+  createRedisTrackCache(await requireRedis(), `test:${randomBytes(6).toString('hex')}:`),
+);

@@ -37,7 +37,11 @@ export interface HydrationDeps {
 }
 
 export interface PlaylistViewer {
-  viewPlaylist(playlistId: string, page: { offset?: number; limit?: number }, requesterId: string): Promise<PlaylistView>;
+  viewPlaylist(
+    playlistId: string,
+    page: { offset?: number; limit?: number },
+    requesterId: string,
+  ): Promise<PlaylistView>;
   /** Metadata of `ids` (cache, then store); unknown ids are absent. */
   hydrateTracks(ids: readonly string[]): Promise<Map<string, Track>>;
 }
@@ -93,7 +97,11 @@ export function createPlaylistViewer(deps: HydrationDeps): PlaylistViewer {
   return {
     hydrateTracks,
     async viewPlaylist(playlistId, page, requesterId) {
-      const { playlist, entries, offset, total } = await deps.playlists.listEntries(playlistId, requesterId, page);
+      const { playlist, entries, offset, total } = await deps.playlists.listEntries(
+        playlistId,
+        requesterId,
+        page,
+      );
       const tracks = await hydrateTracks(entries.map((e) => e.trackId));
       return {
         playlist,

@@ -8,7 +8,12 @@ import type { CatalogStore } from './catalog.ts';
 import { StorageError } from './errors.ts';
 import type { HistoryStore } from './history.ts';
 import type { PlaylistStore } from './playlists.ts';
-import { DEFAULT_KEYSPACE, DEFAULT_LOCAL_DATA_CENTER, DEFAULT_REPLICATION, type Replication } from './scylla/client.ts';
+import {
+  DEFAULT_KEYSPACE,
+  DEFAULT_LOCAL_DATA_CENTER,
+  DEFAULT_REPLICATION,
+  type Replication,
+} from './scylla/client.ts';
 import { DEFAULT_DATA_DIR } from './embedded/env.ts';
 import type { SnapshotStore } from './snapshots.ts';
 import type { UserStore } from './users.ts';
@@ -43,7 +48,10 @@ export interface Stores {
 
 /** Parses SCYLLA_CONTACT_POINTS / SCYLLA_KEYSPACE / SCYLLA_LOCAL_DC / SCYLLA_REPLICATION / DATA_DIR. */
 export function storeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StoreConfig {
-  const points = (env.SCYLLA_CONTACT_POINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const points = (env.SCYLLA_CONTACT_POINTS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return {
     ...(points.length ? { scyllaContactPoints: points } : {}),
     localDataCenter: env.SCYLLA_LOCAL_DC || DEFAULT_LOCAL_DATA_CENTER,
@@ -61,33 +69,47 @@ export function parseReplication(value: string | undefined): Replication {
   const dataCenters: Record<string, number> = {};
   for (const part of value.split(',')) {
     const m = /^\s*([\w.-]+):(\d+)\s*$/.exec(part);
-    if (!m) throw new StorageError('bad_request', `SCYLLA_REPLICATION: expected "simple:N" or "dc:N,dc:N", got "${value}"`);
+    if (!m)
+      throw new StorageError(
+        'bad_request',
+        `SCYLLA_REPLICATION: expected "simple:N" or "dc:N,dc:N", got "${value}"`,
+      );
     dataCenters[m[1]!] = Number(m[2]);
   }
   return { class: 'NetworkTopologyStrategy', dataCenters };
 }
 
 export async function openStores(config: StoreConfig = {}): Promise<Stores> {
-  return config.scyllaContactPoints?.length ? openScyllaStores(config) : openEmbeddedStores(config.dataDir ?? DEFAULT_DATA_DIR);
+  return config.scyllaContactPoints?.length
+    ? openScyllaStores(config)
+    : openEmbeddedStores(config.dataDir ?? DEFAULT_DATA_DIR);
 }
 
 async function openEmbeddedStores(dataDir: string): Promise<Stores> {
-  const [{ openEmbeddedEnv }, { createLmdbCatalog }, { createLmdbUsers }, { createLmdbPlaylists }, { createLmdbHistory }, { createLmdbSnapshots }] =
-    await Promise.all([
-      import('./embedded/env.ts'),
-      import('./embedded/catalog.lmdb.ts'),
-      import('./embedded/users.lmdb.ts'),
-      import('./embedded/playlists.lmdb.ts'),
-      import('./embedded/history.lmdb.ts'),
-      import('./embedded/snapshots.lmdb.ts'),
-    ]);
+  const [
+    { guardEmbedded },
+    { openEmbeddedEnv },
+    { createLmdbCatalog },
+    { createLmdbUsers },
+    { createLmdbPlaylists },
+    { createLmdbHistory },
+    { createLmdbSnapshots },
+  ] = await Promise.all([
+    import('./embedded/guard.ts'),
+    import('./embedded/env.ts'),
+    import('./embedded/catalog.lmdb.ts'),
+    import('./embedded/users.lmdb.ts'),
+    import('./embedded/playlists.lmdb.ts'),
+    import('./embedded/history.lmdb.ts'),
+    import('./embedded/snapshots.lmdb.ts'),
+  ]);
   const env = await openEmbeddedEnv(dataDir);
   return {
-    catalog: createLmdbCatalog(env),
-    users: createLmdbUsers(env),
-    playlists: createLmdbPlaylists(env),
-    history: createLmdbHistory(env),
-    snapshots: createLmdbSnapshots(env),
+    catalog: guardEmbedded(createLmdbCatalog(env), 'catalog'),
+    users: guardEmbedded(createLmdbUsers(env), 'users'),
+    playlists: guardEmbedded(createLmdbPlaylists(env), 'playlists'),
+    history: guardEmbedded(createLmdbHistory(env), 'history'),
+    snapshots: guardEmbedded(createLmdbSnapshots(env), 'snapshots'),
     backend: { kind: 'embedded', env, dataDir },
     close: async () => {
       // Flush pending async writes before closing so an acknowledged write survives a reopen.
@@ -98,15 +120,21 @@ async function openEmbeddedStores(dataDir: string): Promise<Stores> {
 }
 
 async function openScyllaStores(config: StoreConfig): Promise<Stores> {
-  const [client_, { createScyllaCatalog }, { createScyllaUsers }, { createScyllaPlaylists }, { createScyllaHistory }, { createScyllaSnapshots }] =
-    await Promise.all([
-      import('./scylla/client.ts'),
-      import('./scylla/catalog.scylla.ts'),
-      import('./scylla/users.scylla.ts'),
-      import('./scylla/playlists.scylla.ts'),
-      import('./scylla/history.scylla.ts'),
-      import('./scylla/snapshots.scylla.ts'),
-    ]);
+  const [
+    client_,
+    { createScyllaCatalog },
+    { createScyllaUsers },
+    { createScyllaPlaylists },
+    { createScyllaHistory },
+    { createScyllaSnapshots },
+  ] = await Promise.all([
+    import('./scylla/client.ts'),
+    import('./scylla/catalog.scylla.ts'),
+    import('./scylla/users.scylla.ts'),
+    import('./scylla/playlists.scylla.ts'),
+    import('./scylla/history.scylla.ts'),
+    import('./scylla/snapshots.scylla.ts'),
+  ]);
   const keyspace = config.keyspace ?? DEFAULT_KEYSPACE;
   const client = await client_.connectScylla({
     contactPoints: config.scyllaContactPoints ?? [],
@@ -115,7 +143,8 @@ async function openScyllaStores(config: StoreConfig): Promise<Stores> {
     ...(config.readTimeoutMs !== undefined ? { readTimeoutMs: config.readTimeoutMs } : {}),
   });
   try {
-    if (config.migrate !== false) await client_.applyMigrations(client, keyspace, config.replication ?? DEFAULT_REPLICATION);
+    if (config.migrate !== false)
+      await client_.applyMigrations(client, keyspace, config.replication ?? DEFAULT_REPLICATION);
   } catch (e) {
     await client.shutdown().catch(() => undefined);
     throw e;

@@ -47,7 +47,8 @@ export function validateName(name: unknown): asserts name is string {
 function validateDescription(d: unknown): void {
   if (d === undefined) return;
   if (typeof d !== 'string') bad('description must be a string');
-  if ((d as string).length > MAX_DESCRIPTION_LENGTH) bad(`description is longer than ${MAX_DESCRIPTION_LENGTH} characters`);
+  if ((d as string).length > MAX_DESCRIPTION_LENGTH)
+    bad(`description is longer than ${MAX_DESCRIPTION_LENGTH} characters`);
 }
 
 function validateCollaborators(c: unknown): void {
@@ -69,7 +70,8 @@ export function validateNewPlaylist(p: NewPlaylist): void {
   validateName(p.name);
   validateDescription(p.description);
   if (p.public !== undefined && typeof p.public !== 'boolean') bad('public must be a boolean');
-  if (p.collaborative !== undefined && typeof p.collaborative !== 'boolean') bad('collaborative must be a boolean');
+  if (p.collaborative !== undefined && typeof p.collaborative !== 'boolean')
+    bad('collaborative must be a boolean');
   if (p.collaborators !== undefined) validateCollaborators(p.collaborators);
 }
 
@@ -106,7 +108,8 @@ export function validateEdit(edit: PlaylistEdit): void {
       if (edit.name !== undefined) validateName(edit.name);
       validateDescription(edit.description);
       if (edit.public !== undefined && typeof edit.public !== 'boolean') bad('public must be a boolean');
-      if (edit.collaborative !== undefined && typeof edit.collaborative !== 'boolean') bad('collaborative must be a boolean');
+      if (edit.collaborative !== undefined && typeof edit.collaborative !== 'boolean')
+        bad('collaborative must be a boolean');
       return;
     case 'collaborators':
       validateCollaborators(edit.collaborators);

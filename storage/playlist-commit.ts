@@ -85,7 +85,11 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
     return header;
   }
 
-  async function window(id: string, need: ReturnType<typeof entriesNeeded>, length: number): Promise<EntryWindow> {
+  async function window(
+    id: string,
+    need: ReturnType<typeof entriesNeeded>,
+    length: number,
+  ): Promise<EntryWindow> {
     switch (need.kind) {
       case 'none':
         return { offset: 0, rows: [] };
@@ -110,15 +114,20 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
     async listEntries(id, who, page = {}) {
       const offset = page.offset ?? 0;
       const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
-      if (!Number.isSafeInteger(offset) || offset < 0) throw new StorageError('bad_request', 'offset must be a non-negative integer');
+      if (!Number.isSafeInteger(offset) || offset < 0)
+        throw new StorageError('bad_request', 'offset must be a non-negative integer');
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
         throw new StorageError('bad_request', `limit must be an integer in 1..${MAX_PAGE_LIMIT}`);
       // Header and entries in parallel (one round trip); the entries are only returned if allowed.
       const [playlist, rowsRead] = await Promise.all([
         readable(id, who),
-        offset >= MAX_PLAYLIST_ENTRIES ? Promise.resolve([]) : rows.readEntries(id, { limit: offset + limit }),
+        offset >= MAX_PLAYLIST_ENTRIES
+          ? Promise.resolve([])
+          : rows.readEntries(id, { limit: offset + limit }),
       ]);
-      const entries = rowsRead.slice(offset, offset + limit).map(({ entryId, trackId, addedBy, addedAt }) => ({ entryId, trackId, addedBy, addedAt }));
+      const entries = rowsRead
+        .slice(offset, offset + limit)
+        .map(({ entryId, trackId, addedBy, addedAt }) => ({ entryId, trackId, addedBy, addedAt }));
       return { playlist, entries, offset, total: playlist.length };
     },
 
@@ -136,13 +145,15 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
         length: 0,
         createdAt: now(),
       };
-      if (!(await rows.createHeader(header))) throw new StorageError('conflict', `playlist ${header.id} already exists`);
+      if (!(await rows.createHeader(header)))
+        throw new StorageError('conflict', `playlist ${header.id} already exists`);
       return header;
     },
 
     async deletePlaylist(id, who) {
       const { header } = await stateOrThrow(id);
-      if (header.ownerId !== who) throw new StorageError('forbidden', `only the owner may delete playlist ${id}`);
+      if (header.ownerId !== who)
+        throw new StorageError('forbidden', `only the owner may delete playlist ${id}`);
       await rows.deletePlaylist(header);
     },
 
@@ -154,9 +165,15 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
         const { header, ops } = await stateOrThrow(id, baseVersion);
         authorizeEdit(header, who, edit);
         if (baseVersion !== undefined && baseVersion > header.version)
-          throw new StorageError('bad_request', `version ${baseVersion} is ahead of playlist ${id} (at ${header.version})`);
+          throw new StorageError(
+            'bad_request',
+            `version ${baseVersion} is ahead of playlist ${id} (at ${header.version})`,
+          );
         const since = baseVersion === undefined ? [] : ops.filter((o) => o.version <= header.version);
-        const rebased = rebaseEdit(edit, since.map((o) => o.effect));
+        const rebased = rebaseEdit(
+          edit,
+          since.map((o) => o.effect),
+        );
         const win = await window(id, entriesNeeded(rebased.edit, header.length), header.length);
         let resolved: Resolution;
         try {
@@ -168,10 +185,24 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
         }
         const base = { rebasedOver: since.length, attempts: attempt };
         if (resolved.noop) {
-          return { status: 'noop', version: header.version, inserted: [], affectedEntryIds: [], skipped: [...rebased.skipped, ...resolved.skipped], ...base };
+          return {
+            status: 'noop',
+            version: header.version,
+            inserted: [],
+            affectedEntryIds: [],
+            skipped: [...rebased.skipped, ...resolved.skipped],
+            ...base,
+          };
         }
         const version = header.version + 1;
-        const op: StoredOp = { version, author: who, committedAt: now(), edit, effect: resolved.effect, redo: resolved.redo };
+        const op: StoredOp = {
+          version,
+          author: who,
+          committedAt: now(),
+          edit,
+          effect: resolved.effect,
+          redo: resolved.redo,
+        };
         if (await rows.commitOp(id, header.version, op)) {
           return {
             status: 'applied',
@@ -185,7 +216,10 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
         }
         await backoff(attempt);
       }
-      throw new StorageError('conflict', `playlist ${id}: too much contention, gave up after ${maxAttempts} attempts`);
+      throw new StorageError(
+        'conflict',
+        `playlist ${id}: too much contention, gave up after ${maxAttempts} attempts`,
+      );
     },
 
     listOwnedPlaylistIds: (ownerId) => rows.listOwned(ownerId),
@@ -193,7 +227,13 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
     async readOpLog(id, who, afterVersion = 0) {
       const { header, ops } = await stateOrThrow(id, afterVersion);
       authorizeRead(header, who);
-      return ops.map(({ version, author, committedAt, edit, effect }) => ({ version, author, committedAt, edit, effect }));
+      return ops.map(({ version, author, committedAt, edit, effect }) => ({
+        version,
+        author,
+        committedAt,
+        edit,
+        effect,
+      }));
     },
   };
   return store;

@@ -124,17 +124,23 @@ export interface ListItem {
 }
 
 /** Applies a committed effect to a list (replay of the op log). Throws if the log is inconsistent. */
-export function applyEffect<T extends ListItem>(list: readonly T[], effect: OpEffect, make: (e: ListItem) => T): T[] {
+export function applyEffect<T extends ListItem>(
+  list: readonly T[],
+  effect: OpEffect,
+  make: (e: ListItem) => T,
+): T[] {
   switch (effect.kind) {
     case 'insert': {
-      if (effect.index > list.length) throw new Error(`replay: insert at ${effect.index} beyond ${list.length}`);
+      if (effect.index > list.length)
+        throw new Error(`replay: insert at ${effect.index} beyond ${list.length}`);
       const out = [...list];
       out.splice(effect.index, 0, ...effect.entries.map(make));
       return out;
     }
     case 'remove': {
       effect.indices.forEach((i, k) => {
-        if (list[i]?.entryId !== effect.entryIds[k]) throw new Error(`replay: remove of ${effect.entryIds[k]} at ${i} mismatched`);
+        if (list[i]?.entryId !== effect.entryIds[k])
+          throw new Error(`replay: remove of ${effect.entryIds[k]} at ${i} mismatched`);
       });
       const drop = new Set(effect.indices);
       return list.filter((_, i) => !drop.has(i));
@@ -154,4 +160,7 @@ export function applyEffect<T extends ListItem>(list: readonly T[], effect: OpEf
 
 /** Replays effects from an empty list: the list the op log describes. */
 export const replayEffects = (effects: readonly OpEffect[]): ListItem[] =>
-  effects.reduce<ListItem[]>((list, e) => applyEffect(list, e, (x) => ({ entryId: x.entryId, trackId: x.trackId })), []);
+  effects.reduce<ListItem[]>(
+    (list, e) => applyEffect(list, e, (x) => ({ entryId: x.entryId, trackId: x.trackId })),
+    [],
+  );

@@ -56,7 +56,12 @@ const bad = (msg: string): never => {
   throw new StorageError('bad_request', msg);
 };
 
-const entryOf = ({ entryId, trackId, addedBy, addedAt }: EntryRow): PlaylistEntry => ({ entryId, trackId, addedBy, addedAt });
+const entryOf = ({ entryId, trackId, addedBy, addedAt }: EntryRow): PlaylistEntry => ({
+  entryId,
+  trackId,
+  addedBy,
+  addedAt,
+});
 
 function at(w: EntryWindow, i: number): EntryRow | undefined {
   return w.rows[i - w.offset];
@@ -73,7 +78,9 @@ export class StaleEntriesError extends Error {
 /** The whole list; the commit protocol reads it in full for every kind but insert. */
 function whole(ctx: ResolveContext): EntryRow[] {
   if (ctx.window.offset !== 0 || ctx.window.rows.length !== ctx.header.length)
-    throw new StaleEntriesError(`read ${ctx.window.rows.length} entries for a header of ${ctx.header.length}`);
+    throw new StaleEntriesError(
+      `read ${ctx.window.rows.length} entries for a header of ${ctx.header.length}`,
+    );
   return ctx.window.rows;
 }
 
@@ -85,8 +92,14 @@ export function resolveEdit(edit: RebasedEdit, ctx: ResolveContext): Resolution 
       const index = edit.index ?? h.length;
       if (index < 0 || index > h.length) bad(`position ${index} is out of range 0..${h.length}`);
       if (h.length + edit.trackIds.length > MAX_PLAYLIST_ENTRIES)
-        bad(`playlist would exceed ${MAX_PLAYLIST_ENTRIES} entries (has ${h.length}, adding ${edit.trackIds.length})`);
-      const keys = generateNKeysBetween(at(ctx.window, index - 1)?.pos ?? null, at(ctx.window, index)?.pos ?? null, edit.trackIds.length);
+        bad(
+          `playlist would exceed ${MAX_PLAYLIST_ENTRIES} entries (has ${h.length}, adding ${edit.trackIds.length})`,
+        );
+      const keys = generateNKeysBetween(
+        at(ctx.window, index - 1)?.pos ?? null,
+        at(ctx.window, index)?.pos ?? null,
+        edit.trackIds.length,
+      );
       const puts = edit.trackIds.map((trackId, k) => ({
         pos: keys[k]!,
         entryId: ctx.newEntryId(),
@@ -96,7 +109,11 @@ export function resolveEdit(edit: RebasedEdit, ctx: ResolveContext): Resolution 
       }));
       return {
         noop: false,
-        effect: { kind: 'insert', index, entries: puts.map(({ entryId, trackId }) => ({ entryId, trackId })) },
+        effect: {
+          kind: 'insert',
+          index,
+          entries: puts.map(({ entryId, trackId }) => ({ entryId, trackId })),
+        },
         redo: { puts, deletes: [], header: next({ length: h.length + puts.length }) },
         inserted: puts.map(entryOf),
         affectedEntryIds: puts.map((p) => p.entryId),
@@ -127,7 +144,9 @@ export function resolveEdit(edit: RebasedEdit, ctx: ResolveContext): Resolution 
       } else {
         const wanted = new Set(edit.trackIds);
         list.forEach((e, i) => wanted.has(e.trackId) && chosen.add(i));
-        for (const t of wanted) if (!list.some((e) => e.trackId === t)) skipped.push({ target: `track:${t}`, reason: 'already_removed' });
+        for (const t of wanted)
+          if (!list.some((e) => e.trackId === t))
+            skipped.push({ target: `track:${t}`, reason: 'already_removed' });
       }
       if (chosen.size === 0) return { noop: true, skipped };
       const indices = [...chosen].sort((a, b) => a - b);
@@ -148,7 +167,8 @@ export function resolveEdit(edit: RebasedEdit, ctx: ResolveContext): Resolution 
     case 'moveItems': {
       const list = whole(ctx);
       const skipped: { target: string; reason: SkipReason }[] = [];
-      if (edit.before < 0 || edit.before > list.length) bad(`insert_before ${edit.before} is out of range 0..${list.length}`);
+      if (edit.before < 0 || edit.before > list.length)
+        bad(`insert_before ${edit.before} is out of range 0..${list.length}`);
       const valid = new Set<number>();
       for (const i of edit.items) {
         if (i < 0 || i >= list.length) skipped.push({ target: `position:${i}`, reason: 'out_of_range' });
@@ -179,22 +199,40 @@ export function resolveEdit(edit: RebasedEdit, ctx: ResolveContext): Resolution 
     case 'details': {
       const changes: Partial<Playlist> = {};
       if (edit.name !== undefined && edit.name !== h.name) changes.name = edit.name;
-      if (edit.description !== undefined && edit.description !== (h.description ?? '')) changes.description = edit.description;
+      if (edit.description !== undefined && edit.description !== (h.description ?? ''))
+        changes.description = edit.description;
       if (edit.public !== undefined && edit.public !== h.public) changes.public = edit.public;
-      if (edit.collaborative !== undefined && edit.collaborative !== h.collaborative) changes.collaborative = edit.collaborative;
+      if (edit.collaborative !== undefined && edit.collaborative !== h.collaborative)
+        changes.collaborative = edit.collaborative;
       if (Object.keys(changes).length === 0) return { noop: true, skipped: [] };
-      return { noop: false, effect: { kind: 'meta' }, redo: { puts: [], deletes: [], header: next(changes) }, inserted: [], affectedEntryIds: [], skipped: [] };
+      return {
+        noop: false,
+        effect: { kind: 'meta' },
+        redo: { puts: [], deletes: [], header: next(changes) },
+        inserted: [],
+        affectedEntryIds: [],
+        skipped: [],
+      };
     }
     case 'collaborators': {
       const collaborators = [...new Set(edit.collaborators)].filter((c) => c !== h.ownerId).sort();
-      if (collaborators.join('\n') === [...h.collaborators].sort().join('\n')) return { noop: true, skipped: [] };
-      return { noop: false, effect: { kind: 'meta' }, redo: { puts: [], deletes: [], header: next({ collaborators }) }, inserted: [], affectedEntryIds: [], skipped: [] };
+      if (collaborators.join('\n') === [...h.collaborators].sort().join('\n'))
+        return { noop: true, skipped: [] };
+      return {
+        noop: false,
+        effect: { kind: 'meta' },
+        redo: { puts: [], deletes: [], header: next({ collaborators }) },
+        inserted: [],
+        affectedEntryIds: [],
+        skipped: [],
+      };
     }
   }
 }
 
 /** Which entries the resolver needs for an edit, so an insert reads only its neighbours. */
-export type EntryNeed = { kind: 'none' } | { kind: 'all' } | { kind: 'prefix'; count: number } | { kind: 'last' };
+export type EntryNeed =
+  { kind: 'none' } | { kind: 'all' } | { kind: 'prefix'; count: number } | { kind: 'last' };
 
 export function entriesNeeded(edit: RebasedEdit, length: number): EntryNeed {
   switch (edit.kind) {

@@ -125,7 +125,11 @@ export interface PlaylistStore {
   /** Track ids in list order (a play context); same authorization as getPlaylist. */
   listPlaylistTrackIds(playlistId: string, requesterId: string): Promise<string[]>;
   /** Entries `offset..offset+limit` in list order, with the header they were read under. */
-  listEntries(playlistId: string, requesterId: string, page?: { offset?: number; limit?: number }): Promise<EntryPage>;
+  listEntries(
+    playlistId: string,
+    requesterId: string,
+    page?: { offset?: number; limit?: number },
+  ): Promise<EntryPage>;
   /** Creates a playlist at version 0. `conflict` if the id exists. */
   createPlaylist(input: NewPlaylist): Promise<Playlist>;
   /** Owner only; removes the playlist, its entries and its log. */

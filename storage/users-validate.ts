@@ -12,5 +12,8 @@ export function validateUser(u: User): void {
   if (!/^[A-Z]{2}$/.test(u.country ?? ''))
     throw new StorageError('bad_request', `user ${u.id}: country must be an ISO 3166-1 alpha-2 code`);
   if (!QUALITIES.has(u.quality))
-    throw new StorageError('bad_request', `user ${u.id}: quality must be one of ${[...QUALITIES].join(', ')}`);
+    throw new StorageError(
+      'bad_request',
+      `user ${u.id}: quality must be one of ${[...QUALITIES].join(', ')}`,
+    );
 }

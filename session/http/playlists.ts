@@ -161,7 +161,11 @@ function trackIdOf(uri: unknown): string {
   return m[1]!;
 }
 
-function int(value: unknown, name: string, opts: { min?: number; optional?: boolean } = {}): number | undefined {
+function int(
+  value: unknown,
+  name: string,
+  opts: { min?: number; optional?: boolean } = {},
+): number | undefined {
   if (value === undefined || value === null || value === '') {
     if (opts.optional) return undefined;
     throw badRequest(`${name} is required`);
@@ -175,7 +179,8 @@ function int(value: unknown, name: string, opts: { min?: number; optional?: bool
 const snapshotOf = (b: Record<string, unknown>): number | undefined => {
   const s = b.snapshot_id;
   if (s === undefined || s === null) return undefined;
-  if (typeof s !== 'string' || !/^\d{1,15}$/.test(s)) throw badRequest('snapshot_id must be a snapshot id returned by this API');
+  if (typeof s !== 'string' || !/^\d{1,15}$/.test(s))
+    throw badRequest('snapshot_id must be a snapshot id returned by this API');
   return Number(s);
 };
 
@@ -205,13 +210,20 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
   const { playlists } = deps;
   const who = req.userId;
 
-  if (parts[0] === 'v1' && parts[1] === 'users' && parts[2] && parts[3] === 'playlists' && parts.length === 4) {
+  if (
+    parts[0] === 'v1' &&
+    parts[1] === 'users' &&
+    parts[2] &&
+    parts[3] === 'playlists' &&
+    parts.length === 4
+  ) {
     const owner = parts[2];
     if (method === 'POST') {
       if (owner !== who) throw new HttpError(403, 'forbidden', 'you can only create playlists for yourself');
       const b = object(req.body, true);
       const collaborators = b.collaborators;
-      if (collaborators !== undefined && !Array.isArray(collaborators)) throw badRequest('collaborators must be an array');
+      if (collaborators !== undefined && !Array.isArray(collaborators))
+        throw badRequest('collaborators must be an array');
       const p = await playlists.createPlaylist({
         ownerId: who,
         name: str(b.name, 'name') ?? '',
@@ -223,9 +235,15 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
       return { status: 201, json: playlistJson(p, { href: `/v1/playlists/${p.id}/tracks`, total: 0 }) };
     }
     if (method === 'GET') {
-      if (owner !== who) throw new HttpError(403, 'forbidden', "you can only list your own playlists");
+      if (owner !== who) throw new HttpError(403, 'forbidden', 'you can only list your own playlists');
       const ids = await playlists.listOwnedPlaylistIds(who);
-      return { status: 200, json: { items: ids.map((id) => ({ type: 'playlist', id, uri: `spotify:playlist:${id}` })), total: ids.length } };
+      return {
+        status: 200,
+        json: {
+          items: ids.map((id) => ({ type: 'playlist', id, uri: `spotify:playlist:${id}` })),
+          total: ids.length,
+        },
+      };
     }
     throw new HttpError(405, 'bad_request', `${method} not allowed on ${req.path}`);
   }
@@ -258,7 +276,10 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
   } else if (sub === 'collaborators' && method === 'PUT') {
     const b = object(req.body, true);
     if (!Array.isArray(b.collaborators)) throw badRequest('collaborators must be an array of user ids');
-    const r = await playlists.editPlaylist(id, who, { kind: 'collaborators', collaborators: b.collaborators as string[] });
+    const r = await playlists.editPlaylist(id, who, {
+      kind: 'collaborators',
+      collaborators: b.collaborators as string[],
+    });
     return { status: 200, json: editJson(r) };
   } else if (sub === 'tracks') {
     if (method === 'GET') return { status: 200, json: pagingJson(await view(deps, id, req)) };
@@ -266,9 +287,14 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
       const b = object(req.body, false);
       // Spotify also accepts `uris` and `position` in the query string.
       const uris = b.uris ?? req.query?.uris?.split(',');
-      if (!Array.isArray(uris) || uris.length === 0) throw badRequest('uris must be a non-empty array of track uris');
+      if (!Array.isArray(uris) || uris.length === 0)
+        throw badRequest('uris must be a non-empty array of track uris');
       const position = int(b.position ?? req.query?.position, 'position', { optional: true });
-      const edit: PlaylistEdit = { kind: 'insert', trackIds: uris.map(trackIdOf), ...(position !== undefined ? { index: position } : {}) };
+      const edit: PlaylistEdit = {
+        kind: 'insert',
+        trackIds: uris.map(trackIdOf),
+        ...(position !== undefined ? { index: position } : {}),
+      };
       return { status: 201, json: editJson(await playlists.editPlaylist(id, who, edit, snapshotOf(b))) };
     }
     if (method === 'DELETE') {
@@ -280,7 +306,8 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
         edits.push({ kind: 'remove', entryIds: b.entry_ids as string[] });
       }
       if (b.tracks !== undefined) {
-        if (!Array.isArray(b.tracks) || b.tracks.length === 0) throw badRequest('tracks must be a non-empty array of {uri, positions?}');
+        if (!Array.isArray(b.tracks) || b.tracks.length === 0)
+          throw badRequest('tracks must be a non-empty array of {uri, positions?}');
         const positions: number[] = [];
         const positionTracks: string[] = [];
         const everywhere: string[] = [];
@@ -289,7 +316,8 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
           const trackId = trackIdOf(o.uri);
           if (o.positions === undefined) everywhere.push(trackId);
           else {
-            if (!Array.isArray(o.positions) || o.positions.length === 0) throw badRequest('positions must be a non-empty array');
+            if (!Array.isArray(o.positions) || o.positions.length === 0)
+              throw badRequest('positions must be a non-empty array');
             for (const p of o.positions) {
               positions.push(int(p, 'positions[]')!);
               positionTracks.push(trackId);
@@ -311,7 +339,8 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
     }
     if (method === 'PUT') {
       const b = object(req.body, true);
-      if (b.uris !== undefined) throw badRequest('replacing all tracks with uris is not supported; use range_start/insert_before');
+      if (b.uris !== undefined)
+        throw badRequest('replacing all tracks with uris is not supported; use range_start/insert_before');
       const edit: PlaylistEdit = {
         kind: 'move',
         rangeStart: int(b.range_start, 'range_start')!,
@@ -327,7 +356,10 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
 }
 
 /** Answers one playlist API request; never throws (errors become `{error: {status, code, message}}`). */
-export async function handlePlaylistRequest(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<PlaylistResponse> {
+export async function handlePlaylistRequest(
+  req: PlaylistRequest,
+  deps: PlaylistApiDeps,
+): Promise<PlaylistResponse> {
   try {
     return await route(req, deps);
   } catch (e) {

@@ -34,7 +34,12 @@ export function cqlHarness(label: string): StoresHarness {
   let migrated = false;
   const configured = async (): Promise<StoreConfig> => {
     const cql = await requireEngine('cql');
-    config ??= { scyllaContactPoints: cql.contactPoints, localDataCenter: cql.localDataCenter, keyspace, readTimeoutMs: 20_000 };
+    config ??= {
+      scyllaContactPoints: cql.contactPoints,
+      localDataCenter: cql.localDataCenter,
+      keyspace,
+      readTimeoutMs: 20_000,
+    };
     return config;
   };
   return {

@@ -77,7 +77,9 @@ export function hydrationContract(name: string, openCache: () => Promise<TrackCa
     });
 
     it('hydration - stampede: 100 concurrent views of a cold playlist hit the store once per track', async () => {
-      const views = await Promise.all(Array.from({ length: 100 }, () => viewer.viewPlaylist(playlistId, { limit: 100 }, 'o')));
+      const views = await Promise.all(
+        Array.from({ length: 100 }, () => viewer.viewPlaylist(playlistId, { limit: 100 }, 'o')),
+      );
       for (const v of views) expect(v.items.filter((i) => i.track).length).toBe(21);
       expect([...count.loads.keys()].sort()).toEqual([...ids, 'ghost'].sort());
       for (const [, n] of count.loads) expect(n).toBe(1);
@@ -85,7 +87,9 @@ export function hydrationContract(name: string, openCache: () => Promise<TrackCa
     });
 
     it('hydration - authorization of the playlist store applies to views', async () => {
-      await expect(viewer.viewPlaylist(playlistId, {}, 'stranger')).rejects.toMatchObject({ code: 'forbidden' });
+      await expect(viewer.viewPlaylist(playlistId, {}, 'stranger')).rejects.toMatchObject({
+        code: 'forbidden',
+      });
       await cache.close();
     });
   });

@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStorageError, type StorageErrorCode } from '../errors.ts';
 import type { Stores } from '../open-stores.ts';
 import { replayEffects } from '../playlist-rebase.ts';
-import { MAX_PLAYLIST_ENTRIES, MAX_PLAYLIST_NAME_LENGTH, type PlaylistEdit, type PlaylistStore } from '../playlists.ts';
+import {
+  MAX_PLAYLIST_ENTRIES,
+  MAX_PLAYLIST_NAME_LENGTH,
+  type PlaylistEdit,
+  type PlaylistStore,
+} from '../playlists.ts';
 import type { StoresHarness } from './engines.ts';
 
 async function rejects(p: Promise<unknown>, code: StorageErrorCode, message?: RegExp) {
@@ -46,7 +51,14 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
 
     it('playlists - create, rename, delete', async () => {
       const p = await pl.createPlaylist({ ownerId: 'owner', name: 'Road trip', description: 'loud' });
-      expect(p).toMatchObject({ ownerId: 'owner', name: 'Road trip', version: 0, length: 0, public: true, collaborative: false });
+      expect(p).toMatchObject({
+        ownerId: 'owner',
+        name: 'Road trip',
+        version: 0,
+        length: 0,
+        public: true,
+        collaborative: false,
+      });
       expect(await pl.getPlaylist(p.id, 'owner')).toEqual(p);
       expect(await pl.listOwnedPlaylistIds('owner')).toContain(p.id);
       const r = await pl.editPlaylist(p.id, 'owner', { kind: 'details', name: 'Night drive' });
@@ -65,14 +77,32 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
       await pl.editPlaylist(p.id, 'owner', { kind: 'insert', index: 0, trackIds: ['x'] });
       const mid = await pl.editPlaylist(p.id, 'owner', { kind: 'insert', index: 2, trackIds: ['a'] });
       expect(await ids(p.id)).toEqual(['x', 'a', 'a', 'b', 'c']);
-      const removed = await pl.editPlaylist(p.id, 'owner', { kind: 'remove', entryIds: [mid.inserted[0]!.entryId] });
-      expect(removed).toMatchObject({ status: 'applied', version: 4, affectedEntryIds: [mid.inserted[0]!.entryId] });
+      const removed = await pl.editPlaylist(p.id, 'owner', {
+        kind: 'remove',
+        entryIds: [mid.inserted[0]!.entryId],
+      });
+      expect(removed).toMatchObject({
+        status: 'applied',
+        version: 4,
+        affectedEntryIds: [mid.inserted[0]!.entryId],
+      });
       expect(await ids(p.id)).toEqual(['x', 'a', 'b', 'c']);
-      const again = await pl.editPlaylist(p.id, 'owner', { kind: 'remove', entryIds: [mid.inserted[0]!.entryId] });
-      expect(again).toMatchObject({ status: 'noop', version: 4, skipped: [{ target: `entry:${mid.inserted[0]!.entryId}`, reason: 'already_removed' }] });
+      const again = await pl.editPlaylist(p.id, 'owner', {
+        kind: 'remove',
+        entryIds: [mid.inserted[0]!.entryId],
+      });
+      expect(again).toMatchObject({
+        status: 'noop',
+        version: 4,
+        skipped: [{ target: `entry:${mid.inserted[0]!.entryId}`, reason: 'already_removed' }],
+      });
       await pl.editPlaylist(p.id, 'owner', { kind: 'removeTracks', trackIds: ['a', 'zzz'] });
       expect(await ids(p.id)).toEqual(['x', 'b', 'c']);
-      const at = await pl.editPlaylist(p.id, 'owner', { kind: 'removeAt', positions: [0, 2], trackIds: ['x', 'b'] });
+      const at = await pl.editPlaylist(p.id, 'owner', {
+        kind: 'removeAt',
+        positions: [0, 2],
+        trackIds: ['x', 'b'],
+      });
       expect(at.skipped).toEqual([{ target: 'position:2', reason: 'track_mismatch' }]);
       expect(await ids(p.id)).toEqual(['b', 'c']);
       expect((await pl.getPlaylist(p.id, 'owner')).length).toBe(2);
@@ -85,7 +115,12 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
       expect(await ids(p.id)).toEqual(['0', '3', '4', '1', '2', '5']);
       await pl.editPlaylist(p.id, 'owner', { kind: 'move', rangeStart: 4, rangeLength: 2, insertBefore: 0 });
       expect(await ids(p.id)).toEqual(['2', '5', '0', '3', '4', '1']);
-      const same = await pl.editPlaylist(p.id, 'owner', { kind: 'move', rangeStart: 1, rangeLength: 2, insertBefore: 3 });
+      const same = await pl.editPlaylist(p.id, 'owner', {
+        kind: 'move',
+        rangeStart: 1,
+        rangeLength: 2,
+        insertBefore: 3,
+      });
       expect(same.status).toBe('noop');
       expect((await pl.getPlaylist(p.id, 'owner')).version).toBe(3);
     });
@@ -101,12 +136,25 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
       expect(await ids(p.id)).toEqual(['a', 'x', 'c', 'd']);
       // A remove of b made on v1 finds its target gone: a clear noop.
       const gone = await pl.editPlaylist(p.id, 'owner', { kind: 'removeAt', positions: [1] }, 1);
-      expect(gone).toMatchObject({ status: 'noop', version: 3, skipped: [{ target: 'position:1', reason: 'already_removed' }] });
+      expect(gone).toMatchObject({
+        status: 'noop',
+        version: 3,
+        skipped: [{ target: 'position:1', reason: 'already_removed' }],
+      });
       // A move made on v1 of d (3) to the front lands d at the front.
-      await pl.editPlaylist(p.id, 'owner', { kind: 'move', rangeStart: 3, rangeLength: 1, insertBefore: 0 }, 1);
+      await pl.editPlaylist(
+        p.id,
+        'owner',
+        { kind: 'move', rangeStart: 3, rangeLength: 1, insertBefore: 0 },
+        1,
+      );
       expect(await ids(p.id)).toEqual(['d', 'a', 'x', 'c']);
       expect(v1.inserted.map((e) => e.trackId)).toEqual(['a', 'b', 'c', 'd']);
-      await rejects(pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: ['y'] }, 99), 'bad_request', /ahead/);
+      await rejects(
+        pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: ['y'] }, 99),
+        'bad_request',
+        /ahead/,
+      );
     });
 
     it('playlists - authorization: owner, collaborators, strangers, private', async () => {
@@ -117,11 +165,22 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
       await rejects(pl.getPlaylist(priv.id, 'stranger'), 'forbidden');
       await rejects(pl.listPlaylistTrackIds(priv.id, 'stranger'), 'forbidden');
       await rejects(pl.listEntries(priv.id, 'stranger'), 'forbidden');
-      const collab = await pl.createPlaylist({ ownerId: 'owner', name: 'c', public: false, collaborative: true, collaborators: ['friend'] });
+      const collab = await pl.createPlaylist({
+        ownerId: 'owner',
+        name: 'c',
+        public: false,
+        collaborative: true,
+        collaborators: ['friend'],
+      });
       expect((await pl.getPlaylist(collab.id, 'friend')).collaborators).toEqual(['friend']);
-      expect((await pl.editPlaylist(collab.id, 'friend', { kind: 'insert', trackIds: ['f'] })).status).toBe('applied');
+      expect((await pl.editPlaylist(collab.id, 'friend', { kind: 'insert', trackIds: ['f'] })).status).toBe(
+        'applied',
+      );
       await rejects(pl.editPlaylist(collab.id, 'friend', { kind: 'details', name: 'mine' }), 'forbidden');
-      await rejects(pl.editPlaylist(collab.id, 'friend', { kind: 'collaborators', collaborators: ['friend', 'pal'] }), 'forbidden');
+      await rejects(
+        pl.editPlaylist(collab.id, 'friend', { kind: 'collaborators', collaborators: ['friend', 'pal'] }),
+        'forbidden',
+      );
       await rejects(pl.deletePlaylist(collab.id, 'friend'), 'forbidden');
       await rejects(pl.editPlaylist(collab.id, 'stranger', { kind: 'insert', trackIds: ['s'] }), 'forbidden');
       // Turning collaboration off takes editing away from collaborators.
@@ -130,23 +189,49 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
       await pl.editPlaylist(collab.id, 'owner', { kind: 'details', collaborative: true });
       await pl.editPlaylist(collab.id, 'owner', { kind: 'collaborators', collaborators: ['pal'] });
       await rejects(pl.editPlaylist(collab.id, 'friend', { kind: 'insert', trackIds: ['f'] }), 'forbidden');
-      expect((await pl.editPlaylist(collab.id, 'pal', { kind: 'insert', trackIds: ['p'] })).status).toBe('applied');
+      expect((await pl.editPlaylist(collab.id, 'pal', { kind: 'insert', trackIds: ['p'] })).status).toBe(
+        'applied',
+      );
     });
 
     it('playlists - limits and bad input give clear errors', async () => {
       await rejects(pl.createPlaylist({ ownerId: 'owner', name: '' }), 'bad_request', /name/);
-      await rejects(pl.createPlaylist({ ownerId: 'owner', name: 'n'.repeat(MAX_PLAYLIST_NAME_LENGTH + 1) }), 'bad_request', /longer than/);
+      await rejects(
+        pl.createPlaylist({ ownerId: 'owner', name: 'n'.repeat(MAX_PLAYLIST_NAME_LENGTH + 1) }),
+        'bad_request',
+        /longer than/,
+      );
       const p = await pl.createPlaylist({ ownerId: 'owner', name: 'big' });
-      await rejects(pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: Array(101).fill('t') }), 'bad_request', /at most 100/);
-      await rejects(pl.editPlaylist(p.id, 'owner', { kind: 'insert', index: 5, trackIds: ['t'] }), 'bad_request', /out of range/);
-      await rejects(pl.editPlaylist(p.id, 'owner', { kind: 'nope' } as unknown as PlaylistEdit), 'bad_request', /unknown/);
-      await rejects(pl.editPlaylist(p.id, 'owner', { kind: 'move', rangeStart: 0, rangeLength: 0, insertBefore: 1 }), 'bad_request');
+      await rejects(
+        pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: Array(101).fill('t') }),
+        'bad_request',
+        /at most 100/,
+      );
+      await rejects(
+        pl.editPlaylist(p.id, 'owner', { kind: 'insert', index: 5, trackIds: ['t'] }),
+        'bad_request',
+        /out of range/,
+      );
+      await rejects(
+        pl.editPlaylist(p.id, 'owner', { kind: 'nope' } as unknown as PlaylistEdit),
+        'bad_request',
+        /unknown/,
+      );
+      await rejects(
+        pl.editPlaylist(p.id, 'owner', { kind: 'move', rangeStart: 0, rangeLength: 0, insertBefore: 1 }),
+        'bad_request',
+      );
       await rejects(pl.listEntries(p.id, 'owner', { limit: 0 }), 'bad_request');
       // Fill to the cap in 100-track edits, then one more is refused.
       const batch = Array.from({ length: 100 }, (_, i) => `t${i}`);
-      for (let i = 0; i < MAX_PLAYLIST_ENTRIES / 100; i++) await pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: batch });
+      for (let i = 0; i < MAX_PLAYLIST_ENTRIES / 100; i++)
+        await pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: batch });
       expect((await pl.getPlaylist(p.id, 'owner')).length).toBe(MAX_PLAYLIST_ENTRIES);
-      await rejects(pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: ['one-more'] }), 'bad_request', /exceed 10000/);
+      await rejects(
+        pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: ['one-more'] }),
+        'bad_request',
+        /exceed 10000/,
+      );
       // Paging through the full list.
       const page = await pl.listEntries(p.id, 'owner', { offset: 9_950, limit: 100 });
       expect(page.entries).toHaveLength(50);
@@ -169,20 +254,35 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
     });
 
     it('playlists - survive a restart (reopen)', async () => {
-      const p = await pl.createPlaylist({ ownerId: 'owner', name: 'durable', collaborative: true, collaborators: ['c1'] });
+      const p = await pl.createPlaylist({
+        ownerId: 'owner',
+        name: 'durable',
+        collaborative: true,
+        collaborators: ['c1'],
+      });
       await pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: ['a', 'b'] });
       await pl.editPlaylist(p.id, 'c1', { kind: 'insert', index: 1, trackIds: ['c'] });
       await stores.close();
       stores = await h.open();
       pl = stores.playlists;
       expect(await ids(p.id)).toEqual(['a', 'c', 'b']);
-      expect(await pl.getPlaylist(p.id, 'owner')).toMatchObject({ version: 2, length: 3, collaborators: ['c1'] });
+      expect(await pl.getPlaylist(p.id, 'owner')).toMatchObject({
+        version: 2,
+        length: 3,
+        collaborators: ['c1'],
+      });
       expect((await pl.readOpLog(p.id, 'owner')).map((r) => r.version)).toEqual([1, 2]);
     });
 
     it('playlists - 10 concurrent editors: no acknowledged edit lost, version == committed ops, list == replayed log', async () => {
       const editors = Array.from({ length: 10 }, (_, i) => `ed${i}`);
-      const p = await pl.createPlaylist({ ownerId: 'ed0', name: 'jam', public: false, collaborative: true, collaborators: editors.slice(1) });
+      const p = await pl.createPlaylist({
+        ownerId: 'ed0',
+        name: 'jam',
+        public: false,
+        collaborative: true,
+        collaborators: editors.slice(1),
+      });
       const perEditor = opts.concurrentOps ?? 100;
       const acked: { version: number; inserted: string[] }[] = [];
       let noops = 0;
@@ -194,15 +294,22 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
             const len = cur.length;
             const r = rnd();
             let edit: PlaylistEdit;
-            if (len < 3 || r < 0.5) edit = { kind: 'insert', index: Math.floor(rnd() * (len + 1)), trackIds: [`${who}-${k}`] };
+            if (len < 3 || r < 0.5)
+              edit = { kind: 'insert', index: Math.floor(rnd() * (len + 1)), trackIds: [`${who}-${k}`] };
             else if (r < 0.75) edit = { kind: 'removeAt', positions: [Math.floor(rnd() * len)] };
             else {
               const start = Math.floor(rnd() * (len - 1));
-              edit = { kind: 'move', rangeStart: start, rangeLength: 1 + Math.floor(rnd() * Math.min(3, len - start)), insertBefore: Math.floor(rnd() * (len + 1)) };
+              edit = {
+                kind: 'move',
+                rangeStart: start,
+                rangeLength: 1 + Math.floor(rnd() * Math.min(3, len - start)),
+                insertBefore: Math.floor(rnd() * (len + 1)),
+              };
             }
             // Every edit is made on the version the editor read: others commit in between.
             const res = await pl.editPlaylist(p.id, who, edit, cur.version);
-            if (res.status === 'applied') acked.push({ version: res.version, inserted: res.inserted.map((e) => e.entryId) });
+            if (res.status === 'applied')
+              acked.push({ version: res.version, inserted: res.inserted.map((e) => e.entryId) });
             else noops++;
           }
         }),
@@ -219,7 +326,9 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
       const replayed = replayEffects(log.map((r) => r.effect));
       expect(list).toEqual(replayed.map((e) => e.trackId));
       // Every acknowledged insert is in the log, and is either still listed or removed by a later logged op.
-      const loggedInserts = new Set(log.flatMap((r) => (r.effect.kind === 'insert' ? r.effect.entries.map((e) => e.entryId) : [])));
+      const loggedInserts = new Set(
+        log.flatMap((r) => (r.effect.kind === 'insert' ? r.effect.entries.map((e) => e.entryId) : [])),
+      );
       for (const a of acked) for (const id of a.inserted) expect(loggedInserts.has(id)).toBe(true);
       const removed = new Set(log.flatMap((r) => (r.effect.kind === 'remove' ? r.effect.entryIds : [])));
       const listedEntryIds = new Set(replayed.map((e) => e.entryId));

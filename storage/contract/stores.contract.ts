@@ -86,15 +86,25 @@ export function storesContract(harness: () => StoresHarness) {
       expect(files[0]).toEqual(audioFile('t1', 24));
       expect(await s.catalog.getAudioFiles('none')).toEqual([]);
       await s.catalog.putRights({ trackId: 't1', territory: '*', allowed: true });
-      await s.catalog.putRights({ trackId: 't1', territory: 'DE', allowed: false, availableFrom: 1000, premiumOnly: true });
+      await s.catalog.putRights({
+        trackId: 't1',
+        territory: 'DE',
+        allowed: false,
+        availableFrom: 1000,
+        premiumOnly: true,
+      });
       await s.catalog.putRights({ trackId: 't1', territory: 'FR', allowed: true });
       const de = await s.catalog.getRights('t1', 'DE');
       expect(de.sort((a, b) => a.territory.localeCompare(b.territory))).toEqual([
         { trackId: 't1', territory: '*', allowed: true },
         { trackId: 't1', territory: 'DE', allowed: false, availableFrom: 1000, premiumOnly: true },
       ]);
-      expect(await s.catalog.getRights('t1', 'US')).toEqual([{ trackId: 't1', territory: '*', allowed: true }]);
-      expect(await code(s.catalog.putRights({ trackId: 't1', territory: 'germany', allowed: true }))).toBe('bad_request');
+      expect(await s.catalog.getRights('t1', 'US')).toEqual([
+        { trackId: 't1', territory: '*', allowed: true },
+      ]);
+      expect(await code(s.catalog.putRights({ trackId: 't1', territory: 'germany', allowed: true }))).toBe(
+        'bad_request',
+      );
     });
 
     it('users - put and get', async () => {
@@ -109,7 +119,14 @@ export function storesContract(harness: () => StoresHarness) {
       const base = Date.UTC(2026, 0, 30, 12);
       const day = 86_400_000;
       // 30 plays over ~2 months, appended out of order, each twice.
-      const plays = Array.from({ length: 30 }, (_, i) => ({ userId: 'hu', playId: `p${String(i).padStart(2, '0')}`, trackId: `t${i}`, ts: base + i * 2 * day, msPlayed: 31_000, context: 'spotify:playlist:x' }));
+      const plays = Array.from({ length: 30 }, (_, i) => ({
+        userId: 'hu',
+        playId: `p${String(i).padStart(2, '0')}`,
+        trackId: `t${i}`,
+        ts: base + i * 2 * day,
+        msPlayed: 31_000,
+        context: 'spotify:playlist:x',
+      }));
       for (const p of [...plays].reverse()) await s.history.appendHistory(p);
       for (const p of plays) await s.history.appendHistory(p);
       const seen: string[] = [];
@@ -141,7 +158,9 @@ export function storesContract(harness: () => StoresHarness) {
       await s.snapshots.putSnapshot(snap);
       expect(await s.snapshots.getSnapshot('su')).toEqual(snap);
       await s.snapshots.putSnapshot({ ...snap, savedAt: 2 });
-      expect(await code(s.snapshots.putSnapshot({ ...snap, version: 4, state: { old: true } }))).toBe('conflict');
+      expect(await code(s.snapshots.putSnapshot({ ...snap, version: 4, state: { old: true } }))).toBe(
+        'conflict',
+      );
       expect((await s.snapshots.getSnapshot('su'))?.savedAt).toBe(2);
       await s.snapshots.putSnapshot({ ...snap, version: 6, state: { queue: [] } });
       expect((await s.snapshots.getSnapshot('su'))?.state).toEqual({ queue: [] });
@@ -154,7 +173,13 @@ export function storesContract(harness: () => StoresHarness) {
     it('stores - everything survives a restart (reopen)', async () => {
       await s.catalog.putTrack(track('dur'));
       await s.users.putUser({ id: 'du', displayName: 'D', plan: 'free', country: 'US', quality: 'normal' });
-      await s.history.appendHistory({ userId: 'du', playId: 'p', trackId: 'dur', ts: 1_700_000_000_000, msPlayed: 40_000 });
+      await s.history.appendHistory({
+        userId: 'du',
+        playId: 'p',
+        trackId: 'dur',
+        ts: 1_700_000_000_000,
+        msPlayed: 40_000,
+      });
       await s.snapshots.putSnapshot({ userId: 'du', version: 3, savedAt: 9, state: { x: 1 } });
       await s.close();
       s = await h.open();

@@ -44,7 +44,13 @@ export function createLmdbCatalog(env: EmbeddedEnv): CatalogStore {
       return [...audioFiles.getRange({ start: [trackId], end: prefixEnd([trackId]) }).map((e) => e.value)];
     },
     async getRights(trackId, territory) {
-      const keys = territory === '*' ? [[trackId, '*']] : [[trackId, territory], [trackId, '*']];
+      const keys =
+        territory === '*'
+          ? [[trackId, '*']]
+          : [
+              [trackId, territory],
+              [trackId, '*'],
+            ];
       return (await rights.getMany(keys)).filter((r): r is Rights => r !== undefined);
     },
     async getAlbumTrackIds(albumId) {

@@ -16,7 +16,12 @@ export function createLmdbHistory(env: EmbeddedEnv): HistoryStore {
       const start = c ? [userId, c.month, c.ts, c.playId] : [userId, MAX_KEY_PART];
       const entries: HistoryEntry[] = [];
       let more = false;
-      for (const { key, value } of history.getRange({ start, end: [userId], reverse: true, limit: limit + 2 })) {
+      for (const { key, value } of history.getRange({
+        start,
+        end: [userId],
+        reverse: true,
+        limit: limit + 2,
+      })) {
         const k = key as unknown[];
         if (k[0] !== userId) break;
         // Reverse ranges include `start`: skip the cursor's own entry.

@@ -5,7 +5,12 @@
  * `commitOp` claims the version, applies the rows and advances the header in ONE write
  * transaction, so nothing is ever pending and no roll-forward is needed.
  */
-import { createPlaylistStore, type CommitOptions, type PlaylistRows, type StoredOp } from '../playlist-commit.ts';
+import {
+  createPlaylistStore,
+  type CommitOptions,
+  type PlaylistRows,
+  type StoredOp,
+} from '../playlist-commit.ts';
 import type { EntryRow } from '../playlist-resolve.ts';
 import type { Playlist, PlaylistStore } from '../playlists.ts';
 import { type EmbeddedEnv, openTable, prefixEnd } from './env.ts';
@@ -33,13 +38,21 @@ export function createLmdbPlaylistRows(env: EmbeddedEnv): PlaylistRows {
       const since =
         afterVersion === undefined
           ? []
-          : [...ops.getRange({ start: [id, afterVersion + 1], end: [id, header.version + 1] }).map((e) => e.value)];
+          : [
+              ...ops
+                .getRange({ start: [id, afterVersion + 1], end: [id, header.version + 1] })
+                .map((e) => e.value),
+            ];
       return { header, ops: since };
     },
     async readEntries(id, need) {
       const range = need.last
         ? entries.getRange({ start: prefixEnd([id]), end: [id], reverse: true, limit: 1 })
-        : entries.getRange({ start: [id], end: prefixEnd([id]), ...(need.limit !== undefined ? { limit: need.limit } : {}) });
+        : entries.getRange({
+            start: [id],
+            end: prefixEnd([id]),
+            ...(need.limit !== undefined ? { limit: need.limit } : {}),
+          });
       return [...range.map(({ key, value }) => toRow(key, value))];
     },
     async createHeader(header) {
@@ -65,14 +78,17 @@ export function createLmdbPlaylistRows(env: EmbeddedEnv): PlaylistRows {
       await env.transaction(() => {
         const { id } = header;
         // Collect first: removing under a live cursor is not safe.
-        for (const key of [...entries.getKeys({ start: [id], end: prefixEnd([id]) })]) entries.removeSync(key);
+        for (const key of [...entries.getKeys({ start: [id], end: prefixEnd([id]) })])
+          entries.removeSync(key);
         for (const key of [...ops.getKeys({ start: [id], end: prefixEnd([id]) })]) ops.removeSync(key);
         owned.removeSync([header.ownerId, id]);
         headers.removeSync([id]);
       });
     },
     async listOwned(ownerId) {
-      return [...owned.getKeys({ start: [ownerId], end: prefixEnd([ownerId]) })].map((k) => (k as unknown[])[1] as string);
+      return [...owned.getKeys({ start: [ownerId], end: prefixEnd([ownerId]) })].map(
+        (k) => (k as unknown[])[1] as string,
+      );
     },
   };
 }

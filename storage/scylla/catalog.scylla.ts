@@ -54,7 +54,22 @@ export function createScyllaCatalog(client: Client, ks: string): CatalogStore {
       if (old && old.artist_id !== t.artistId)
         await exec(client, q.delArtist, [old.artist_id, t.id], IDEMPOTENT_WRITE);
       await Promise.all([
-        exec(client, q.putTrack, [t.id, t.title, t.artistId, t.artistName, t.albumId, t.albumName, t.trackNumber, t.durationMs, t.isrc ?? null], IDEMPOTENT_WRITE),
+        exec(
+          client,
+          q.putTrack,
+          [
+            t.id,
+            t.title,
+            t.artistId,
+            t.artistName,
+            t.albumId,
+            t.albumName,
+            t.trackNumber,
+            t.durationMs,
+            t.isrc ?? null,
+          ],
+          IDEMPOTENT_WRITE,
+        ),
         exec(client, q.putAlbum, [t.albumId, t.trackNumber, t.id], IDEMPOTENT_WRITE),
         exec(client, q.putArtist, [t.artistId, t.id], IDEMPOTENT_WRITE),
       ]);
@@ -64,8 +79,19 @@ export function createScyllaCatalog(client: Client, ks: string): CatalogStore {
       await exec(
         client,
         q.putFile,
-        [f.trackId, f.bitrateKbps, f.codec, f.container, f.mimeType, f.contentAddress, f.chunkDurationMs,
-          f.encoderDelaySamples, f.paddingSamples, f.sampleRate, JSON.stringify(f)],
+        [
+          f.trackId,
+          f.bitrateKbps,
+          f.codec,
+          f.container,
+          f.mimeType,
+          f.contentAddress,
+          f.chunkDurationMs,
+          f.encoderDelaySamples,
+          f.paddingSamples,
+          f.sampleRate,
+          JSON.stringify(f),
+        ],
         IDEMPOTENT_WRITE,
       );
     },
@@ -74,7 +100,14 @@ export function createScyllaCatalog(client: Client, ks: string): CatalogStore {
       await exec(
         client,
         q.putRights,
-        [r.trackId, r.territory, r.allowed, r.availableFrom ?? null, r.availableUntil ?? null, r.premiumOnly ?? false],
+        [
+          r.trackId,
+          r.territory,
+          r.allowed,
+          r.availableFrom ?? null,
+          r.availableUntil ?? null,
+          r.premiumOnly ?? false,
+        ],
         IDEMPOTENT_WRITE,
       );
     },
@@ -83,7 +116,9 @@ export function createScyllaCatalog(client: Client, ks: string): CatalogStore {
       const unique = [...new Set(ids)];
       for (let i = 0; i < unique.length; i += READ_FANOUT) {
         const rows = await Promise.all(
-          unique.slice(i, i + READ_FANOUT).map((id) => exec(client, q.getTrack, [id], READ).then((rs) => rs.first())),
+          unique
+            .slice(i, i + READ_FANOUT)
+            .map((id) => exec(client, q.getTrack, [id], READ).then((rs) => rs.first())),
         );
         for (const r of rows) if (r) out.set(r.track_id, rowToTrack(r));
       }

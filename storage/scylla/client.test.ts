@@ -20,15 +20,23 @@ describe('cql client', () => {
   });
 
   it('migrations - replication maps for one node and for clusters', () => {
-    expect(replicationCql({ class: 'SimpleStrategy', replicationFactor: 1 })).toBe("{'class': 'SimpleStrategy', 'replication_factor': 1}");
-    expect(replicationCql(parseReplication('dc1:3,dc2:2'))).toBe("{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}");
+    expect(replicationCql({ class: 'SimpleStrategy', replicationFactor: 1 })).toBe(
+      "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+    );
+    expect(replicationCql(parseReplication('dc1:3,dc2:2'))).toBe(
+      "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}",
+    );
     expect(parseReplication('simple:3')).toEqual({ class: 'SimpleStrategy', replicationFactor: 3 });
     expect(() => parseReplication('three please')).toThrow(/SCYLLA_REPLICATION/);
   });
 
   it('config - embedded unless SCYLLA_CONTACT_POINTS is set', () => {
     expect(storeConfigFromEnv({}).scyllaContactPoints).toBeUndefined();
-    expect(storeConfigFromEnv({ SCYLLA_CONTACT_POINTS: 'a:1, b' })).toMatchObject({ scyllaContactPoints: ['a:1', 'b'], localDataCenter: 'datacenter1', keyspace: 'playback' });
+    expect(storeConfigFromEnv({ SCYLLA_CONTACT_POINTS: 'a:1, b' })).toMatchObject({
+      scyllaContactPoints: ['a:1', 'b'],
+      localDataCenter: 'datacenter1',
+      keyspace: 'playback',
+    });
   });
 
   it('errors - driver failures become storage kinds', () => {

@@ -162,7 +162,8 @@ export async function applyMigrations(
   replication: Replication = DEFAULT_REPLICATION,
   dir = migrationsDir(),
 ): Promise<void> {
-  if (!KEYSPACE_NAME.test(keyspace)) throw new StorageError('bad_request', `invalid keyspace name "${keyspace}"`);
+  if (!KEYSPACE_NAME.test(keyspace))
+    throw new StorageError('bad_request', `invalid keyspace name "${keyspace}"`);
   for (const file of migrationFiles(dir)) {
     const script = readFileSync(file, 'utf8')
       .replaceAll('{{keyspace}}', keyspace)
@@ -183,7 +184,8 @@ export function mapDriverError(what: string, e: unknown): StorageError {
   const name = err?.name ?? '';
   // ResponseError codes: 0x1000 unavailable, 0x1100 write timeout, 0x1200 read timeout,
   // 0x1001 overloaded, 0x1002 is bootstrapping, 0x1500 CAS write unknown.
-  if (UNAVAILABLE_ERRORS.has(name)) return new StorageError('unavailable', `${what}: ${err.message}`, { cause: e });
+  if (UNAVAILABLE_ERRORS.has(name))
+    return new StorageError('unavailable', `${what}: ${err.message}`, { cause: e });
   if (name === 'ResponseError' && typeof err.code === 'number') {
     if (err.code === 0x1100 || err.code === 0x1200 || err.code === 0x1500)
       return new StorageError('timeout', `${what}: ${err.message}`, { cause: e });

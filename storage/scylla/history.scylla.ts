@@ -29,7 +29,22 @@ export function createScyllaHistory(client: Client, ks: string): HistoryStore {
       validateHistoryEntry(e);
       const month = monthOf(e.ts);
       await Promise.all([
-        exec(client, q.put, [e.userId, month, e.ts, e.playId, e.trackId, Math.round(e.msPlayed), e.context ?? null, e.device ?? null, e.reason ?? null], IDEMPOTENT_WRITE),
+        exec(
+          client,
+          q.put,
+          [
+            e.userId,
+            month,
+            e.ts,
+            e.playId,
+            e.trackId,
+            Math.round(e.msPlayed),
+            e.context ?? null,
+            e.device ?? null,
+            e.reason ?? null,
+          ],
+          IDEMPOTENT_WRITE,
+        ),
         exec(client, q.putMonth, [e.userId, month], IDEMPOTENT_WRITE),
       ]);
     },
@@ -37,7 +52,9 @@ export function createScyllaHistory(client: Client, ks: string): HistoryStore {
       const limit = pageLimit(opts.limit);
       const c = opts.cursor ? decodeCursor(opts.cursor) : undefined;
       const months = (
-        c ? await execAllPages(client, q.monthsBefore, [userId, c.month]) : await execAllPages(client, q.months, [userId])
+        c
+          ? await execAllPages(client, q.monthsBefore, [userId, c.month])
+          : await execAllPages(client, q.months, [userId])
       ).map((r) => r.month as string);
       const entries: HistoryEntry[] = [];
       // One extra row tells whether another page exists.

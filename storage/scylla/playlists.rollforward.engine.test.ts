@@ -34,7 +34,9 @@ describe('scylla playlists - redo log', () => {
     const p = await healthy.createPlaylist({ ownerId: 'o', name: 'crash' });
     await healthy.editPlaylist(p.id, 'o', { kind: 'insert', trackIds: ['a', 'b'] });
     const dying = createPlaylistStore(createScyllaPlaylistRows(dyingAfterClaim(cql.client), cql.name));
-    await expect(dying.editPlaylist(p.id, 'o', { kind: 'insert', index: 1, trackIds: ['x'] })).rejects.toThrow(/crashed/);
+    await expect(
+      dying.editPlaylist(p.id, 'o', { kind: 'insert', index: 1, trackIds: ['x'] }),
+    ).rejects.toThrow(/crashed/);
     // Readers see the last advanced header; the next edit rolls the claimed op forward first.
     expect((await healthy.getPlaylist(p.id, 'o')).version).toBe(1);
     const next = await healthy.editPlaylist(p.id, 'o', { kind: 'insert', trackIds: ['c'] }, 1);

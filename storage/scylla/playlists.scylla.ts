@@ -9,7 +9,12 @@
  * Readers (`readHeader`) see the header as last advanced and do not roll forward.
  */
 import type { Client, types } from 'cassandra-driver';
-import { createPlaylistStore, type CommitOptions, type PlaylistRows, type StoredOp } from '../playlist-commit.ts';
+import {
+  createPlaylistStore,
+  type CommitOptions,
+  type PlaylistRows,
+  type StoredOp,
+} from '../playlist-commit.ts';
 import type { EntryRow } from '../playlist-resolve.ts';
 import type { Playlist, PlaylistStore } from '../playlists.ts';
 import { cqlCall, exec, execAllPages, IDEMPOTENT_WRITE, NON_IDEMPOTENT, READ } from './client.ts';
@@ -65,7 +70,10 @@ export function createScyllaPlaylistRows(client: Client, ks: string): PlaylistRo
   async function applyRedo(id: string, op: StoredOp): Promise<void> {
     const stmts = [
       ...op.redo.deletes.map((d) => ({ query: q.delEntry, params: [id, d.pos, d.entryId] })),
-      ...op.redo.puts.map((e) => ({ query: q.putEntry, params: [id, e.pos, e.entryId, e.trackId, e.addedBy, e.addedAt] })),
+      ...op.redo.puts.map((e) => ({
+        query: q.putEntry,
+        params: [id, e.pos, e.entryId, e.trackId, e.addedBy, e.addedAt],
+      })),
     ];
     const timestamp = opTimestampMicros(op.redo.header, op.version);
     // One op never deletes and re-puts the same row, so mixing deletes and puts in a batch is safe.
@@ -81,7 +89,17 @@ export function createScyllaPlaylistRows(client: Client, ks: string): PlaylistRo
     await exec(
       client,
       q.advance,
-      [h.version, h.length, h.name, h.description ?? null, h.public, h.collaborative, h.collaborators, id, expectVersion],
+      [
+        h.version,
+        h.length,
+        h.name,
+        h.description ?? null,
+        h.public,
+        h.collaborative,
+        h.collaborators,
+        id,
+        expectVersion,
+      ],
       NON_IDEMPOTENT,
     );
   }
@@ -122,7 +140,18 @@ export function createScyllaPlaylistRows(client: Client, ks: string): PlaylistRo
       const rs = await exec(
         client,
         q.create,
-        [h.id, h.ownerId, h.name, h.description ?? null, h.public, h.collaborative, h.collaborators, h.version, h.length, h.createdAt],
+        [
+          h.id,
+          h.ownerId,
+          h.name,
+          h.description ?? null,
+          h.public,
+          h.collaborative,
+          h.collaborators,
+          h.version,
+          h.length,
+          h.createdAt,
+        ],
         NON_IDEMPOTENT,
       );
       if (!rs.wasApplied()) return false;
@@ -131,7 +160,12 @@ export function createScyllaPlaylistRows(client: Client, ks: string): PlaylistRo
     },
     async commitOp(id, expectVersion, op) {
       const record = JSON.stringify(op);
-      const claimed = await exec(client, q.claim, [id, op.version, op.author, op.committedAt, record], NON_IDEMPOTENT);
+      const claimed = await exec(
+        client,
+        q.claim,
+        [id, op.version, op.author, op.committedAt, record],
+        NON_IDEMPOTENT,
+      );
       if (!claimed.wasApplied()) return false;
       await applyRedo(id, op);
       await advance(id, expectVersion, op.redo.header);

@@ -20,7 +20,12 @@ export function createScyllaSnapshots(client: Client, ks: string): SnapshotStore
       for (let i = 0; i < MAX_ATTEMPTS; i++) {
         const ins = await exec(client, q.insert, [s.userId, s.version, s.savedAt, state], NON_IDEMPOTENT);
         if (ins.wasApplied()) return;
-        const upd = await exec(client, q.update, [s.version, s.savedAt, state, s.userId, s.version], NON_IDEMPOTENT);
+        const upd = await exec(
+          client,
+          q.update,
+          [s.version, s.savedAt, state, s.userId, s.version],
+          NON_IDEMPOTENT,
+        );
         if (upd.wasApplied()) return;
         const current = upd.first()?.version;
         // null: the row vanished between the two LWTs (deleted); insert again.
@@ -30,7 +35,9 @@ export function createScyllaSnapshots(client: Client, ks: string): SnapshotStore
     },
     async getSnapshot(userId) {
       const r = (await exec(client, q.get, [userId], READ)).first();
-      return r ? { userId, version: Number(r.version), savedAt: Number(r.saved_at), state: JSON.parse(r.state) } : undefined;
+      return r
+        ? { userId, version: Number(r.version), savedAt: Number(r.saved_at), state: JSON.parse(r.state) }
+        : undefined;
     },
     async deleteSnapshot(userId) {
       await exec(client, q.del, [userId], IDEMPOTENT_WRITE);
