@@ -43,7 +43,7 @@ describe('cql client', () => {
     const named = (name: string, extra: object = {}) => Object.assign(new Error(name), { name, ...extra });
     expect(mapDriverError('q', named('NoHostAvailableError')).code).toBe('unavailable');
     expect(mapDriverError('q', named('OperationTimedOutError')).code).toBe('unavailable');
-    expect(mapDriverError('q', named('ResponseError', { code: 0x1200 })).code).toBe('timeout');
+    expect(mapDriverError('q', named('ResponseError', { code: 0x1200 })).code).toBe('unavailable');
     expect(mapDriverError('q', named('ResponseError', { code: 0x2200 })).code).toBe('bad_request');
     expect(isStorageError(mapDriverError('q', named('Weird')), 'unavailable')).toBe(true);
   });

@@ -182,21 +182,18 @@ export function mapDriverError(what: string, e: unknown): StorageError {
   if (e instanceof StorageError) return e;
   const err = e as { name?: string; code?: number; message?: string };
   const name = err?.name ?? '';
-  // ResponseError codes: 0x1000 unavailable, 0x1100 write timeout, 0x1200 read timeout,
-  // 0x1001 overloaded, 0x1002 is bootstrapping, 0x1500 CAS write unknown.
   if (UNAVAILABLE_ERRORS.has(name))
     return new StorageError('unavailable', `${what}: ${err.message}`, { cause: e });
   if (name === 'ResponseError' && typeof err.code === 'number') {
-    if (err.code === 0x1100 || err.code === 0x1200 || err.code === 0x1500)
-      return new StorageError('timeout', `${what}: ${err.message}`, { cause: e });
-    if (err.code === 0x1000 || err.code === 0x1001 || err.code === 0x1002)
-      return new StorageError('unavailable', `${what}: ${err.message}`, { cause: e });
     // 0x2000 syntax, 0x2100 unauthorized, 0x2200 invalid, 0x2300 config: our statement is wrong.
     if (err.code >= 0x2000 && err.code < 0x2500)
       return new StorageError('bad_request', `${what}: ${err.message}`, { cause: e });
-  }
-  if (name === 'DriverError' && /shut ?down|not connected/i.test(err.message ?? ''))
+    // Everything else the node answers (0x1000 unavailable, 0x1001 overloaded, 0x1002
+    // bootstrapping, 0x1100/0x1200 write/read timeout, 0x1500 CAS write unknown) means "the
+    // store cannot answer now": callers may retry. A timed-out write may still have landed.
     return new StorageError('unavailable', `${what}: ${err.message}`, { cause: e });
+  }
+  // Driver-side failures (shut down, not connected, anything unknown): unavailable too.
   return new StorageError('unavailable', `${what}: ${err?.message ?? String(e)}`, { cause: e });
 }
 
