@@ -174,6 +174,9 @@ async function upServer(
         new Promise(() => undefined),
         logFileOf(engine, ctx.stateDir),
       );
+      // `npm run infra -- up` on an engine a test run started: the user wants it kept, so
+      // the test runner must no longer stop it.
+      if (startedBy === 'infra' && state.startedBy !== 'infra') writeState({ ...state, startedBy });
       return { engine: engine.name, status: 'running', endpoint, pid: state.pid, detail };
     }
     if (state) clearState(instance);
