@@ -2,7 +2,8 @@
  * `npm run bench -- storage [--views N] [--inserts N]`: the storage layer on the real engines.
  * 1. View of a 100-track playlist (ids from the CQL node, metadata from a warm Redis) beside the
  *    same view read from the CQL node alone (entries + per-track catalog reads): p50/p99, ratio.
- * 2. Playlist insert throughput (append, version LWT) on the CQL node beside the embedded LMDB store.
+ * 2. Playlist insert throughput (append, version LWT) on the CQL node beside the embedded LMDB store:
+ *    one editor on one playlist (commit latency bound), and 16 editors on 16 playlists.
  * 3. History append throughput (32 in flight) on the CQL node beside the embedded store.
  * Writes bench-results/storage.json: view_warm_p99_ms, view_cql_p99_ms, insert_per_s_cql,
  * insert_per_s_embedded, ...
@@ -39,6 +40,23 @@ async function insertRate(stores: Stores, n: number): Promise<number> {
   for (let i = 0; i < n; i++)
     await stores.playlists.editPlaylist(p.id, 'bench', { kind: 'insert', trackIds: [`t${i % 100}`] });
   return n / ((performance.now() - t0) / 1000);
+}
+
+/** Appends from `writers` editors, each on its own playlist (no contention): ops per second. */
+async function parallelInsertRate(stores: Stores, writers: number, perWriter: number): Promise<number> {
+  const lists = await Promise.all(
+    Array.from({ length: writers }, (_, i) =>
+      stores.playlists.createPlaylist({ ownerId: 'bench', name: `w${i}` }),
+    ),
+  );
+  const t0 = performance.now();
+  await Promise.all(
+    lists.map(async (p) => {
+      for (let i = 0; i < perWriter; i++)
+        await stores.playlists.editPlaylist(p.id, 'bench', { kind: 'insert', trackIds: [`t${i % 100}`] });
+    }),
+  );
+  return (writers * perWriter) / ((performance.now() - t0) / 1000);
 }
 
 async function historyRate(stores: Stores, n: number, inFlight = 32): Promise<number> {
@@ -120,6 +138,8 @@ export default async function storageBench(args: string[]): Promise<void> {
 
     const insCql = await insertRate(stores, insertsCql);
     const insEmb = await insertRate(embedded, insertsEmbedded);
+    const parCql = await parallelInsertRate(stores, 16, Math.ceil(insertsCql / 8));
+    const parEmb = await parallelInsertRate(embedded, 16, Math.ceil(insertsEmbedded / 8));
     const histCql = await historyRate(stores, historyN);
     const histEmb = await historyRate(embedded, historyN * 3);
 
@@ -131,6 +151,8 @@ export default async function storageBench(args: string[]): Promise<void> {
       view_p99_ratio_cql_over_warm: percentile(cold, 99) / percentile(warm, 99),
       insert_per_s_cql: insCql,
       insert_per_s_embedded: insEmb,
+      insert_per_s_cql_16_playlists: parCql,
+      insert_per_s_embedded_16_playlists: parEmb,
       history_append_per_s_cql: histCql,
       history_append_per_s_embedded: histEmb,
       views,
@@ -154,6 +176,8 @@ export default async function storageBench(args: string[]): Promise<void> {
       { measure: 'p99 ratio CQL/warm', p50_ms: '', p99_ms: figures.view_p99_ratio_cql_over_warm, per_s: '' },
       { measure: 'playlist insert (LWT), CQL', p50_ms: '', p99_ms: '', per_s: insCql },
       { measure: 'playlist insert, embedded LMDB', p50_ms: '', p99_ms: '', per_s: insEmb },
+      { measure: 'playlist insert, CQL, 16 playlists at once', p50_ms: '', p99_ms: '', per_s: parCql },
+      { measure: 'playlist insert, embedded, 16 playlists at once', p50_ms: '', p99_ms: '', per_s: parEmb },
       { measure: 'history append, CQL (32 in flight)', p50_ms: '', p99_ms: '', per_s: histCql },
       { measure: 'history append, embedded (32 in flight)', p50_ms: '', p99_ms: '', per_s: histEmb },
     ]);
