@@ -11,6 +11,8 @@ import { registerOriginRoutes } from '../origin/origin-routes.ts';
 import { openEventLog, type OpenedEventLog } from '../pipeline/open-event-log.ts';
 import { startPipeline, type RunningPipeline } from '../pipeline/start-pipeline.ts';
 import { openStores, type Stores } from '../storage/open-stores.ts';
+import { openTrackCache } from '../storage/cache.ts';
+import { playlistApi } from './playlist-api.ts';
 import type { ServerConfig } from './config.ts';
 import { startSessionServer, type ServerOptions, type SessionServer } from './server.ts';
 import { sessionActorStarter } from './session-actor.ts';
@@ -55,6 +57,8 @@ export async function startApp(config: ServerConfig, opts: AppOptions = {}): Pro
       closers.push(() => pipeline!.stop());
     }
 
+    const cache = await openTrackCache(config.redisUrl ? { redisUrl: config.redisUrl } : {});
+    closers.push(() => cache.close());
     const objects = new ObjectStore(config.objectDir);
     const demo = await seedDemo(stores, objects, config, log);
 
@@ -71,6 +75,7 @@ export async function startApp(config: ServerConfig, opts: AppOptions = {}): Pro
           onError: (err, key) => log.error({ err, key }, 'origin object error'),
         });
       },
+      api: playlistApi({ stores, cache, log }),
       checks: () => {
         const s = eventLog.status();
         return { event_log: { ok: !s.outboxFull, detail: s } };

@@ -223,6 +223,15 @@ describe('session server e2e', () => {
     expect(await withTimeout(s.closed)).toBe(CLOSE_CODES.flood.code);
   });
 
+  it('session - the /v1 playlist API needs a Bearer token and serves the demo playlist', async () => {
+    const anon = await fetch(`${app.server.httpUrl}/v1/playlists/demo-mix`);
+    expect(anon.status).toBe(401);
+    const token = await app.server.auth.mint({ userId: 'u1', plan: 'premium', country: 'SE' });
+    const res = await fetch(`${app.server.httpUrl}/v1/playlists/demo-mix`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(await res.json())).toContain('demo01');
+  });
+
   it('session - /healthz and /metrics answer', async () => {
     const h = await fetch(`${app.server.httpUrl}/healthz`);
     expect(h.status).toBe(200);
