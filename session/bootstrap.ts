@@ -4,6 +4,7 @@
  * the /v1 playlist API on the same port. Shared by `npm start`, the demo, the e2e tests and
  * the benchmark, so they all run the same wiring.
  */
+import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { HotObjects } from '../origin/hot-objects.ts';
 import { ObjectStore } from '../origin/object-store.ts';
@@ -41,7 +42,9 @@ export async function startApp(config: ServerConfig, opts: AppOptions = {}): Pro
     ...(config.scyllaContactPoints ? { scyllaContactPoints: config.scyllaContactPoints } : {}),
     keyspace: config.scyllaKeyspace,
     localDataCenter: config.scyllaLocalDc,
-    dataDir: config.dataDir,
+    // A fixed sub-directory: lmdb takes a path whose last segment has a dot (e.g. mktemp's
+    // /tmp/tmp.XyZ) for a file name and fails on the existing directory.
+    dataDir: join(config.dataDir, 'store'),
   });
   const closers: (() => Promise<void>)[] = [() => stores.close()];
   const unwind = async () => {
