@@ -40,16 +40,24 @@ export function sinkValue(): number {
   return sink;
 }
 
+/**
+ * Runs `fn` in batches for `ms` of this process's CPU time (user + system), not wall time:
+ * on a shared machine with a load of 10+ on 2 cores, wall time measures the neighbours.
+ */
 function runFor(fn: () => unknown, ms: number): { ops: number; elapsed: number } {
   const batch = 256;
   let ops = 0;
-  const start = performance.now();
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const start = cpuMs();
   const end = start + ms;
   let now = start;
   while (now < end) {
     for (let i = 0; i < batch; i++) consume(fn());
     ops += batch;
-    now = performance.now();
+    now = cpuMs();
   }
   return { ops, elapsed: now - start };
 }
@@ -142,7 +150,7 @@ function makeCase(name: string, frame: Frame, side: 'client' | 'server'): Case {
 
 export default async function codecBench(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
-  const meter = quick ? { warmupMs: 100, roundMs: 100, rounds: 3 } : { warmupMs: 400, roundMs: 500, rounds: 5 };
+  const meter = quick ? { warmupMs: 100, roundMs: 50, rounds: 5 } : { warmupMs: 400, roundMs: 150, rounds: 21 };
   const cases = [
     makeCase('progress', exampleClientFrames.progress, 'client'),
     makeCase('play', exampleClientFrames.play, 'client'),
@@ -151,20 +159,19 @@ export default async function codecBench(args: string[]): Promise<void> {
   const frames: Record<string, Record<string, number>> = {};
   const rows: Record<string, string | number>[] = [];
   for (const c of cases) {
-    // Interleave the two paths (JSON, protocol, JSON, protocol) so drift hits both alike.
-    const json1 = measureOps(c.json, meter);
-    const proto1 = measureOps(c.protocol, meter);
-    const json2 = measureOps(c.json, { ...meter, warmupMs: 50 });
-    const proto2 = measureOps(c.protocol, { ...meter, warmupMs: 50 });
-    const json = Math.max(json1.ops_per_sec, json2.ops_per_sec);
-    const proto = Math.max(proto1.ops_per_sec, proto2.ops_per_sec);
+    // Paired rounds (protocol, JSON, JSON, protocol, ...) timed in CPU time; the ratio is the
+    // median of the per-pair ratios, so load drift on a shared machine cancels out.
+    const cmp = compareOps(c.protocol, c.json, meter);
+    const json = cmp.b_ops_per_sec;
+    const proto = cmp.a_ops_per_sec;
     const msgpackBytes = encodeFrame(c.frame).byteLength;
     const jsonBytes = Buffer.byteLength(JSON.stringify(c.frame));
-    const ratio = proto / json;
+    const ratio = cmp.ratio;
     frames[c.name] = {
       protocol_ops_per_sec: Math.round(proto),
       json_ops_per_sec: Math.round(json),
       ratio,
+      ratio_spread: cmp.spread,
       msgpack_bytes: msgpackBytes,
       json_bytes: jsonBytes,
     };

@@ -1,4 +1,5 @@
 import { decode as standardDecode, encode as standardEncode, ExtData } from '@msgpack/msgpack';
+import { Packr, Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeClientFrame, decodeServerFrame, encodeFrame } from './codec.ts';
 import { exampleClientFrames, exampleServerFrames } from './examples.ts';
@@ -43,5 +44,24 @@ describe('interop - standard MessagePack (@msgpack/msgpack)', () => {
     expect(standardDecode(encodeFrame(frame))).toEqual(frame);
     const progress = { ...exampleClientFrames.progress, bandwidth_kbps: 0.1 };
     expect(standardDecode(encodeFrame(progress))).toEqual(progress);
+  });
+
+  it('interop - our bytes are exactly what the standard encoder writes for the same frame', () => {
+    // Same key order, smallest integer and string widths, 64-bit integers as integers.
+    for (const frame of allFrames) {
+      expect(Buffer.from(encodeFrame(frame)).toString('hex'), frame.t).toBe(Buffer.from(standardEncode(frame)).toString('hex'));
+    }
+  });
+});
+
+describe('interop - msgpackr (standard mode)', () => {
+  // int64AsType 'number': msgpackr would otherwise hand 64-bit integers (timestamps) back as BigInt.
+  const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+  const packr = new Packr({ useRecords: false });
+
+  it.each(allFrames.map((f) => [f.t, f]))('interop - %s round trips through msgpackr both ways', (_t, frame) => {
+    expect(unpackr.unpack(encodeFrame(frame))).toEqual(frame);
+    const decoded = frame.t in exampleClientFrames ? decodeClientFrame(packr.pack(frame)) : decodeServerFrame(packr.pack(frame));
+    expect(decoded).toEqual({ ok: true, frame });
   });
 });
