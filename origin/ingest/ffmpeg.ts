@@ -90,6 +90,7 @@ export const stderrTail = (stderr: string, lines = 3): string =>
     .map((l) => l.trim())
     .filter(Boolean)
     .slice(-lines)
+    .map((l) => (l.length > 200 ? `${l.slice(0, 200)}...` : l))
     .join(' | ');
 
 export interface ProbeResult {
@@ -151,6 +152,7 @@ export async function encodeLadder(
   outDir: string,
   ladderKbps: readonly number[],
   channels: number,
+  complexity = 10,
 ): Promise<{ ok: true; value: LadderEncode } | { ok: false; reason: string }> {
   const n = ladderKbps.length;
   const labels = ladderKbps.map((_, i) => `[e${i}]`).join('');
@@ -164,7 +166,7 @@ export async function encodeLadder(
     const target = Math.min(kbps, OPUS_MAX_KBPS_PER_CHANNEL * outChannels);
     args.push(
       '-map', `[e${i}]`, '-map_metadata', '-1',
-      '-c:a', 'libopus', '-b:a', `${target}k`, '-vbr', 'on', '-application', 'audio', '-frame_duration', '20',
+      '-c:a', 'libopus', '-b:a', `${target}k`, '-vbr', 'on', '-application', 'audio', '-frame_duration', '20', '-compression_level', String(complexity),
       '-flags:a', '+bitexact', '-fflags', '+bitexact',
       '-cluster_size_limit', '8M', '-cluster_time_limit', '30000',
       '-f', 'webm', path,

@@ -68,7 +68,7 @@ beforeAll(async () => {
   catalog = createLmdbCatalog(env);
   objects = new ObjectStore(join(dir, 'objects'));
   ingester = new Ingester({ catalog, objects, tools: locateTools(), options: { ...defaultIngestOptions(), chunkMs: CHUNK_MS } });
-  first = await ingestAll(ingester, [src.stereo, src.mono, src.tagged, src.copy, src.corrupt, src.blocked, src.badRights].map((path) => ({ path })), 2);
+  first = await ingestAll((s) => ingester.ingest(s), [src.stereo, src.mono, src.tagged, src.copy, src.corrupt, src.blocked, src.badRights].map((path) => ({ path })), 2);
 }, 120_000);
 
 afterAll(async () => {
@@ -185,7 +185,7 @@ describe('ingest - catalog rows', () => {
     const before = listObjects();
     const ids = first.filter((o) => o.status !== 'failed').map(idOf);
     const rowsBefore = await Promise.all(ids.map((id) => catalog.getAudioFiles(id)));
-    const again = await ingestAll(ingester, [src.stereo, src.mono, src.tagged, src.blocked].map((path) => ({ path })), 2);
+    const again = await ingestAll((s) => ingester.ingest(s), [src.stereo, src.mono, src.tagged, src.blocked].map((path) => ({ path })), 2);
     expect(again.map((o) => o.status)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
     expect(again.every((o) => o.status === 'unchanged' && !o.rightsUpdated)).toBe(true);
     expect(listObjects()).toEqual(before);

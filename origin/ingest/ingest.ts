@@ -130,8 +130,8 @@ export class Ingester {
 
     const scratch = await mkdtemp(join(this.deps.scratchDir ?? tmpdir(), 'ingest-'));
     try {
-      const { ladderKbps, chunkMs, targetLufs } = this.deps.options;
-      const enc = await encodeLadder(this.deps.tools, path, scratch, ladderKbps, audio.channels);
+      const { ladderKbps, chunkMs, targetLufs, opusComplexity } = this.deps.options;
+      const enc = await encodeLadder(this.deps.tools, path, scratch, ladderKbps, audio.channels, opusComplexity);
       if (!enc.ok) return fail(path, 'encode_failed', enc.reason);
 
       const parsed: ParsedOpusWebm[] = [];
@@ -242,10 +242,10 @@ const sameRights = (a: Rights, b: Rights): boolean =>
   a.availableUntil === b.availableUntil &&
   (a.premiumOnly ?? false) === (b.premiumOnly ?? false);
 
-/** Runs sources through `workers` parallel ingests; results in input order. */
-export async function ingestAll(
-  ingester: Ingester,
-  sources: readonly IngestSource[],
+/** Runs sources through `workers` parallel ingests (e.g. `(s) => ingester.ingest(s)`); results in input order. */
+export async function ingestAll<S extends IngestSource>(
+  ingest: (source: S) => Promise<IngestOutcome>,
+  sources: readonly S[],
   workers: number,
   onDone?: (outcome: IngestOutcome) => void,
 ): Promise<IngestOutcome[]> {
@@ -257,7 +257,7 @@ export async function ingestAll(
       const src = sources[i]!;
       let outcome: IngestOutcome;
       try {
-        outcome = await ingester.ingest(src);
+        outcome = await ingest(src);
       } catch (e) {
         // Unexpected (a bug or the disk): still one file's failure, never the batch's.
         outcome = fail(src.path, 'storage', (e as Error).message);

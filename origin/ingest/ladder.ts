@@ -29,6 +29,8 @@ export const DEFAULT_TARGET_LUFS = -14;
 /** Positive gain is capped so the true peak stays below this (no clipping after gain). */
 export const TRUE_PEAK_CEILING_DBTP = -1;
 export const DEFAULT_INGEST_WORKERS = 2;
+/** libopus effort 0..10; 10 is best quality per bit (the demo build uses less: it is ~40 % faster). */
+export const DEFAULT_OPUS_COMPLEXITY = 10;
 /** libopus accepts at most 256 kbps per channel: a mono input's 320 rung is encoded at 256. */
 export const OPUS_MAX_KBPS_PER_CHANNEL = 256;
 
@@ -37,6 +39,7 @@ export interface IngestOptions {
   targetLufs: number;
   workers: number;
   ladderKbps: readonly number[];
+  opusComplexity: number;
 }
 
 export const defaultIngestOptions = (): IngestOptions => ({
@@ -44,6 +47,7 @@ export const defaultIngestOptions = (): IngestOptions => ({
   targetLufs: DEFAULT_TARGET_LUFS,
   workers: DEFAULT_INGEST_WORKERS,
   ladderKbps: LADDER_KBPS,
+  opusComplexity: DEFAULT_OPUS_COMPLEXITY,
 });
 
 export class IngestConfigError extends Error {

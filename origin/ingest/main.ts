@@ -73,7 +73,7 @@ async function main(): Promise<number> {
   try {
     const ingester = new Ingester({ catalog: stores.catalog, objects: new ObjectStore(config.objectDir), tools, options });
     bar.start(files.length, 0, { last: '' });
-    results = await ingestAll(ingester, files.map((path) => ({ path })), options.workers, (o) =>
+    results = await ingestAll((s) => ingester.ingest(s), files.map((path) => ({ path })), options.workers, (o) =>
       bar.increment({ last: `${o.status} ${o.path.split('/').pop()}` }),
     );
   } finally {
