@@ -150,7 +150,7 @@ function makeCase(name: string, frame: Frame, side: 'client' | 'server'): Case {
 
 export default async function codecBench(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
-  const meter = quick ? { warmupMs: 100, roundMs: 50, rounds: 5 } : { warmupMs: 400, roundMs: 150, rounds: 21 };
+  const meter = quick ? { warmupMs: 100, roundMs: 50, rounds: 5 } : { warmupMs: 400, roundMs: 150, rounds: 17 };
   const cases = [
     makeCase('progress', exampleClientFrames.progress, 'client'),
     makeCase('play', exampleClientFrames.play, 'client'),

@@ -55,20 +55,33 @@ export class MessagePackReader {
     return value;
   }
 
-  private need(n: number): void {
-    if (this.pos + n > this.end) throw new MessagePackError('unexpected end of data');
+  /** Claims the next `n` bytes, returning where they start. */
+  private take(n: number): number {
+    const p = this.pos;
+    if (p + n > this.end) throw new MessagePackError('unexpected end of data');
+    this.pos = p + n;
+    return p;
+  }
+
+  private u8(): number {
+    return this.buf[this.take(1)]!;
+  }
+
+  private u16(): number {
+    return this.view.getUint16(this.take(2));
+  }
+
+  private u32(): number {
+    return this.view.getUint32(this.take(4));
   }
 
   private read(depth: number): unknown {
-    this.need(1);
-    const b = this.buf[this.pos++]!;
+    const b = this.u8();
     if (b < 0x80) return b;
     if (b < 0x90) return this.readMap(b & 0x0f, depth);
     if (b < 0xa0) return this.readArray(b & 0x0f, depth);
     if (b < 0xc0) return this.readString(b & 0x1f);
     if (b >= 0xe0) return b - 0x100;
-    const v = this.view;
-    const p = this.pos;
     switch (b) {
       case 0xc0:
         return null;
@@ -77,81 +90,50 @@ export class MessagePackReader {
       case 0xc3:
         return true;
       case 0xc4:
-        this.need(1);
-        return this.readBin(this.buf[this.pos++]!);
+        return this.readBin(this.u8());
       case 0xc5:
-        this.need(2);
-        this.pos += 2;
-        return this.readBin(v.getUint16(p));
+        return this.readBin(this.u16());
       case 0xc6:
-        this.need(4);
-        this.pos += 4;
-        return this.readBin(v.getUint32(p));
+        return this.readBin(this.u32());
       case 0xca:
-        this.need(4);
-        this.pos += 4;
-        return v.getFloat32(p);
+        return this.view.getFloat32(this.take(4));
       case 0xcb:
-        this.need(8);
-        this.pos += 8;
-        return v.getFloat64(p);
+        return this.view.getFloat64(this.take(8));
       case 0xcc:
-        this.need(1);
-        return this.buf[this.pos++]!;
+        return this.u8();
       case 0xcd:
-        this.need(2);
-        this.pos += 2;
-        return v.getUint16(p);
+        return this.u16();
       case 0xce:
-        this.need(4);
-        this.pos += 4;
-        return v.getUint32(p);
-      case 0xcf:
-        this.need(8);
-        this.pos += 8;
-        return v.getUint32(p) * 0x1_0000_0000 + v.getUint32(p + 4);
+        return this.u32();
+      case 0xcf: {
+        // Above 2^53 precision is lost, as with any JavaScript number; our integers stay below.
+        const p = this.take(8);
+        return this.view.getUint32(p) * 0x1_0000_0000 + this.view.getUint32(p + 4);
+      }
       case 0xd0:
-        this.need(1);
-        return v.getInt8(this.pos++);
+        return this.view.getInt8(this.take(1));
       case 0xd1:
-        this.need(2);
-        this.pos += 2;
-        return v.getInt16(p);
+        return this.view.getInt16(this.take(2));
       case 0xd2:
-        this.need(4);
-        this.pos += 4;
-        return v.getInt32(p);
-      case 0xd3:
-        this.need(8);
-        this.pos += 8;
-        return v.getInt32(p) * 0x1_0000_0000 + v.getUint32(p + 4);
+        return this.view.getInt32(this.take(4));
+      case 0xd3: {
+        const p = this.take(8);
+        return this.view.getInt32(p) * 0x1_0000_0000 + this.view.getUint32(p + 4);
+      }
       case 0xd9:
-        this.need(1);
-        return this.readString(this.buf[this.pos++]!);
+        return this.readString(this.u8());
       case 0xda:
-        this.need(2);
-        this.pos += 2;
-        return this.readString(v.getUint16(p));
+        return this.readString(this.u16());
       case 0xdb:
-        this.need(4);
-        this.pos += 4;
-        return this.readString(v.getUint32(p));
+        return this.readString(this.u32());
       case 0xdc:
-        this.need(2);
-        this.pos += 2;
-        return this.readArray(v.getUint16(p), depth);
+        return this.readArray(this.u16(), depth);
       case 0xdd:
-        this.need(4);
-        this.pos += 4;
-        return this.readArray(v.getUint32(p), depth);
+        return this.readArray(this.u32(), depth);
       case 0xde:
-        this.need(2);
-        this.pos += 2;
-        return this.readMap(v.getUint16(p), depth);
+        return this.readMap(this.u16(), depth);
       case 0xdf:
-        this.need(4);
-        this.pos += 4;
-        return this.readMap(v.getUint32(p), depth);
+        return this.readMap(this.u32(), depth);
       default:
         // 0xc1 (never used), 0xc7-0xc9 and 0xd4-0xd8 (extensions): not on our wire.
         throw new MessagePackError(`unsupported MessagePack type 0x${b.toString(16)}`);
@@ -180,14 +162,11 @@ export class MessagePackReader {
   }
 
   private readKey(): string {
-    this.need(1);
-    const b = this.buf[this.pos++]!;
+    const b = this.u8();
     let n: number;
     if (b >= 0xa0 && b < 0xc0) n = b & 0x1f;
-    else if (b === 0xd9) {
-      this.need(1);
-      n = this.buf[this.pos++]!;
-    } else throw new MessagePackError('map keys must be strings');
+    else if (b === 0xd9) n = this.u8();
+    else throw new MessagePackError('map keys must be strings');
     if (n > 0 && n <= 16) return this.readShortKey(n);
     return this.readString(n);
   }
@@ -200,6 +179,7 @@ export class MessagePackReader {
     const start = this.pos;
     if (start + n > this.end) throw new MessagePackError('unexpected end of data');
     const buf = this.buf;
+    // Peek before claiming: on a miss readString claims the bytes itself.
     const slot = (n * 97 + buf[start]! * 31 + buf[start + n - 1]!) & (KEY_SLOTS - 1);
     const cached = keyCache[slot];
     if (cached !== undefined && cached.length === n && this.sameAscii(cached, start)) {
@@ -218,17 +198,13 @@ export class MessagePackReader {
   }
 
   private readString(n: number): string {
-    this.need(n);
-    const start = this.pos;
-    this.pos += n;
+    const start = this.take(n);
     return decodeUtf8(this.buf, start, start + n);
   }
 
   private readBin(n: number): Uint8Array {
-    this.need(n);
-    const out = this.buf.slice(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
+    const start = this.take(n);
+    return this.buf.slice(start, start + n);
   }
 }
 

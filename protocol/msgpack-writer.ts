@@ -74,45 +74,44 @@ export class MessagePackWriter {
 
   private writeNumber(n: number): void {
     this.ensure(9);
-    const buf = this.buf;
-    if (Number.isInteger(n)) {
-      if (n >= 0) {
-        if (n < 0x80) buf[this.pos++] = n;
-        else if (n < 0x100) {
-          buf[this.pos++] = 0xcc;
-          buf[this.pos++] = n;
-        } else if (n < 0x10000) {
-          buf[this.pos++] = 0xcd;
-          buf[this.pos++] = n >>> 8;
-          buf[this.pos++] = n & 0xff;
-        } else if (n < 0x1_0000_0000) {
-          buf[this.pos++] = 0xce;
-          this.view.setUint32(this.pos, n);
-          this.pos += 4;
-        } else if (n <= Number.MAX_SAFE_INTEGER) {
-          buf[this.pos++] = 0xcf;
-          this.view.setUint32(this.pos, Math.floor(n / 0x1_0000_0000));
-          this.view.setUint32(this.pos + 4, n >>> 0);
-          this.pos += 8;
-        } else this.writeFloat(n);
-      } else if (n >= -0x20) buf[this.pos++] = n & 0xff;
-      else if (n >= -0x80) {
-        buf[this.pos++] = 0xd0;
-        buf[this.pos++] = n & 0xff;
-      } else if (n >= -0x8000) {
-        buf[this.pos++] = 0xd1;
-        this.view.setInt16(this.pos, n);
-        this.pos += 2;
-      } else if (n >= -0x8000_0000) {
-        buf[this.pos++] = 0xd2;
-        this.view.setInt32(this.pos, n);
+    if (!Number.isInteger(n)) return this.writeFloat(n);
+    if (n >= 0) {
+      if (n < 0x80) this.buf[this.pos++] = n;
+      else if (n < 0x100) this.put8(0xcc, n);
+      else if (n < 0x10000) this.put16(0xcd, n);
+      else if (n < 0x1_0000_0000) this.put32(0xce, n);
+      else if (n <= Number.MAX_SAFE_INTEGER) {
+        this.put32(0xcf, Math.floor(n / 0x1_0000_0000));
+        this.view.setUint32(this.pos, n >>> 0);
         this.pos += 4;
-      } else if (n >= Number.MIN_SAFE_INTEGER) {
-        buf[this.pos++] = 0xd3;
-        this.view.setBigInt64(this.pos, BigInt(n));
-        this.pos += 8;
       } else this.writeFloat(n);
+    } else if (n >= -0x20) this.buf[this.pos++] = n & 0xff;
+    else if (n >= -0x80) this.put8(0xd0, n & 0xff);
+    else if (n >= -0x8000) this.put16(0xd1, n & 0xffff);
+    else if (n >= -0x8000_0000) this.put32(0xd2, n >>> 0);
+    else if (n >= Number.MIN_SAFE_INTEGER) {
+      this.buf[this.pos++] = 0xd3;
+      this.view.setBigInt64(this.pos, BigInt(n));
+      this.pos += 8;
     } else this.writeFloat(n);
+  }
+
+  /** A type byte and a one-, two- or four-byte big-endian unsigned value (room ensured by the caller). */
+  private put8(code: number, v: number): void {
+    this.buf[this.pos++] = code;
+    this.buf[this.pos++] = v;
+  }
+
+  private put16(code: number, v: number): void {
+    this.buf[this.pos++] = code;
+    this.view.setUint16(this.pos, v);
+    this.pos += 2;
+  }
+
+  private put32(code: number, v: number): void {
+    this.buf[this.pos++] = code;
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
   }
 
   private writeFloat(n: number): void {
@@ -147,20 +146,10 @@ export class MessagePackWriter {
 
   /** Writes the str header for `n` bytes at `pos`, advancing `pos` past it. */
   private writeStrHeader(n: number): void {
-    const buf = this.buf;
-    if (n < 32) buf[this.pos++] = 0xa0 | n;
-    else if (n < 0x100) {
-      buf[this.pos++] = 0xd9;
-      buf[this.pos++] = n;
-    } else if (n < 0x10000) {
-      buf[this.pos++] = 0xda;
-      buf[this.pos++] = n >>> 8;
-      buf[this.pos++] = n & 0xff;
-    } else {
-      buf[this.pos++] = 0xdb;
-      this.view.setUint32(this.pos, n);
-      this.pos += 4;
-    }
+    if (n < 32) this.buf[this.pos++] = 0xa0 | n;
+    else if (n < 0x100) this.put8(0xd9, n);
+    else if (n < 0x10000) this.put16(0xda, n);
+    else this.put32(0xdb, n);
   }
 
   private writeArray(items: unknown[]): void {
@@ -191,46 +180,26 @@ export class MessagePackWriter {
     this.ensure(extra);
     const base = this.start + rel;
     this.buf.copyWithin(base + 1 + extra, base + 1, this.pos);
-    this.pos += extra;
-    if (extra === 2) {
-      this.buf[base] = 0xde;
-      this.buf[base + 1] = n >>> 8;
-      this.buf[base + 2] = n & 0xff;
-    } else {
-      this.buf[base] = 0xdf;
-      this.view.setUint32(base + 1, n);
-    }
+    const end = this.pos + extra;
+    this.pos = base;
+    if (extra === 2) this.put16(0xde, n);
+    else this.put32(0xdf, n);
+    this.pos = end;
   }
 
   private writeLengthHeader(n: number, fix: number, wide16: number): void {
     this.ensure(5);
     if (n < 16) this.buf[this.pos++] = fix | n;
-    else if (n < 0x10000) {
-      this.buf[this.pos++] = wide16;
-      this.buf[this.pos++] = n >>> 8;
-      this.buf[this.pos++] = n & 0xff;
-    } else {
-      this.buf[this.pos++] = wide16 + 1;
-      this.view.setUint32(this.pos, n);
-      this.pos += 4;
-    }
+    else if (n < 0x10000) this.put16(wide16, n);
+    else this.put32(wide16 + 1, n);
   }
 
   private writeBin(bytes: Uint8Array): void {
     const n = bytes.byteLength;
     this.ensure(5 + n);
-    if (n < 0x100) {
-      this.buf[this.pos++] = 0xc4;
-      this.buf[this.pos++] = n;
-    } else if (n < 0x10000) {
-      this.buf[this.pos++] = 0xc5;
-      this.view.setUint16(this.pos, n);
-      this.pos += 2;
-    } else {
-      this.buf[this.pos++] = 0xc6;
-      this.view.setUint32(this.pos, n);
-      this.pos += 4;
-    }
+    if (n < 0x100) this.put8(0xc4, n);
+    else if (n < 0x10000) this.put16(0xc5, n);
+    else this.put32(0xc6, n);
     this.buf.set(bytes, this.pos);
     this.pos += n;
   }
