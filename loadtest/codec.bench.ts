@@ -150,7 +150,9 @@ function makeCase(name: string, frame: Frame, side: 'client' | 'server'): Case {
 
 export default async function codecBench(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
-  const meter = quick ? { warmupMs: 100, roundMs: 50, rounds: 5 } : { warmupMs: 400, roundMs: 150, rounds: 17 };
+  const meter = quick
+    ? { warmupMs: 100, roundMs: 50, rounds: 5 }
+    : { warmupMs: 400, roundMs: 150, rounds: 17 };
   const cases = [
     makeCase('progress', exampleClientFrames.progress, 'client'),
     makeCase('play', exampleClientFrames.play, 'client'),
@@ -189,7 +191,9 @@ export default async function codecBench(args: string[]): Promise<void> {
   const minRatio = Math.min(...ratios);
   rows.push({ frame: 'overall (geo mean)', ratio });
   printTable(rows);
-  console.log(`ratio ${ratio.toFixed(3)} (geometric mean; worst frame ${minRatio.toFixed(3)}), target >= 1.0`);
+  console.log(
+    `ratio ${ratio.toFixed(3)} (geometric mean; worst frame ${minRatio.toFixed(3)}), target >= 1.0`,
+  );
   writeResults('codec', {
     ratio,
     ratio_kind: 'geometric mean of per-frame ratios (protocol ops/s / JSON ops/s)',

@@ -68,19 +68,34 @@ function valibotChecks(): Record<FrameName, Check> {
     context: v.optional(v.pipe(v.string(), v.maxLength(MAX_STRING_LENGTH), v.regex(CONTEXT_URI_PATTERN))),
     uris: v.optional(v.pipe(v.array(trackUri), v.minLength(1), v.maxLength(MAX_PLAY_URIS))),
     offset: v.optional(
-      v.union([v.object({ index: v.pipe(v.number(), v.integer(), v.minValue(0)) }), v.object({ uri: trackUri })]),
+      v.union([
+        v.object({ index: v.pipe(v.number(), v.integer(), v.minValue(0)) }),
+        v.object({ uri: trackUri }),
+      ]),
     ),
     position_ms: v.optional(ms),
   });
   const int = v.pipe(v.number(), v.integer());
-  const track = v.object({ id: v.string(), title: v.string(), artist: v.string(), album: v.string(), duration_ms: int });
+  const track = v.object({
+    id: v.string(),
+    title: v.string(),
+    artist: v.string(),
+    album: v.string(),
+    duration_ms: int,
+  });
   const state = v.object({
     t: v.literal('state'),
     state: v.object({
       version: int,
       epoch: v.string(),
       devices: v.array(
-        v.object({ id: v.string(), name: v.string(), type: v.picklist(DEVICE_TYPES), volume_percent: int, connected: v.boolean() }),
+        v.object({
+          id: v.string(),
+          name: v.string(),
+          type: v.picklist(DEVICE_TYPES),
+          volume_percent: int,
+          connected: v.boolean(),
+        }),
       ),
       active_device_id: v.nullable(v.string()),
       is_playing: v.boolean(),
@@ -119,14 +134,26 @@ function zodChecks(): Record<FrameName, Check> {
     position_ms: ms.optional(),
   });
   const int = z.number().int();
-  const track = z.object({ id: z.string(), title: z.string(), artist: z.string(), album: z.string(), duration_ms: int });
+  const track = z.object({
+    id: z.string(),
+    title: z.string(),
+    artist: z.string(),
+    album: z.string(),
+    duration_ms: int,
+  });
   const state = z.object({
     t: z.literal('state'),
     state: z.object({
       version: int,
       epoch: z.string(),
       devices: z.array(
-        z.object({ id: z.string(), name: z.string(), type: z.enum(DEVICE_TYPES), volume_percent: int, connected: z.boolean() }),
+        z.object({
+          id: z.string(),
+          name: z.string(),
+          type: z.enum(DEVICE_TYPES),
+          volume_percent: int,
+          connected: z.boolean(),
+        }),
       ),
       active_device_id: z.string().nullable(),
       is_playing: z.boolean(),
@@ -168,7 +195,11 @@ export default async function schemaCandidates(): Promise<void> {
     for (const f of frames) {
       const check = checks[f];
       const value = samples[f];
-      figures[lib]![f] = measureOps(() => check(value), { warmupMs: 200, roundMs: 250, rounds: 3 }).ops_per_sec;
+      figures[lib]![f] = measureOps(() => check(value), {
+        warmupMs: 200,
+        roundMs: 250,
+        rounds: 3,
+      }).ops_per_sec;
     }
   }
   const best: Record<FrameName, number> = { progress: 0, play: 0, state: 0 };

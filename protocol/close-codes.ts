@@ -26,7 +26,8 @@ export const CLOSE_CODES = {
     code: 4000,
     action: 'reconnect',
     reason: 'server shutdown',
-    description: 'The server is stopping or draining; another node (or this one, restarted) takes the session.',
+    description:
+      'The server is stopping or draining; another node (or this one, restarted) takes the session.',
   },
   slow_consumer: {
     code: 4001,

@@ -79,7 +79,21 @@ describe('codec - property: hostile input never throws', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...CLIENT_FRAME_TYPES),
-        fc.dictionary(fc.constantFrom('id', 'position_ms', 'play_id', 'uri', 'mode', 'on', 'context', 'uris', 'percent', 'token'), fieldValue),
+        fc.dictionary(
+          fc.constantFrom(
+            'id',
+            'position_ms',
+            'play_id',
+            'uri',
+            'mode',
+            'on',
+            'context',
+            'uris',
+            'percent',
+            'token',
+          ),
+          fieldValue,
+        ),
         (t, fields) => {
           const result = decodeClientFrame(standardEncode({ ...fields, t }));
           assertWellFormed(result);

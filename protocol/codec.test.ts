@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decodeClientFrame, decodeServerFrame, encodeFrame, validateClientFrame, validateServerFrame } from './codec.ts';
+import {
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeFrame,
+  validateClientFrame,
+  validateServerFrame,
+} from './codec.ts';
 import { exampleClientFrames, exampleServerFrames } from './examples.ts';
 import { CLIENT_FRAME_TYPES, SERVER_FRAME_TYPES, type ClientFrame } from './messages.ts';
 import { CLIENT_SCHEMAS } from './schemas.ts';
@@ -61,7 +67,8 @@ describe('codec - client frame validation', () => {
     for (const [key, v] of Object.entries(value)) {
       const path = [...prefix, key];
       out.push([path, v]);
-      if (typeof v === 'object' && v !== null && !Array.isArray(v)) out.push(...fields(v as Record<string, unknown>, path));
+      if (typeof v === 'object' && v !== null && !Array.isArray(v))
+        out.push(...fields(v as Record<string, unknown>, path));
     }
     return out;
   }
@@ -78,7 +85,11 @@ describe('codec - client frame validation', () => {
 
   /** Whether the schema of `t` requires the field at `path`. */
   function isRequired(t: ClientFrame['t'], path: string[]): boolean {
-    let schema = CLIENT_SCHEMAS[t] as { required?: string[]; properties?: Record<string, unknown>; anyOf?: unknown[] };
+    let schema = CLIENT_SCHEMAS[t] as {
+      required?: string[];
+      properties?: Record<string, unknown>;
+      anyOf?: unknown[];
+    };
     for (const key of path.slice(0, -1)) {
       schema = schema.properties![key] as typeof schema;
       if (schema.anyOf) return true; // offset variants: each member requires its one field
@@ -112,22 +123,26 @@ describe('codec - client frame validation', () => {
     expect(result.error.message).toContain(c.frame.t);
   });
 
-  it.each(cases.map((c) => [c.name, c]))('codec - %s missing is refused exactly when required', (_name, c) => {
-    const bad = withField(c.frame, c.path, REMOVE);
-    const result = decodeClientFrame(encodeFrame(bad as ClientFrame));
-    const required =
-      isRequired(c.frame.t, c.path) ||
-      // play needs one of context / uris: removing the only one present is refused too.
-      (c.frame.t === 'play' && c.path.length === 1 && (c.path[0] === 'context' || c.path[0] === 'uris'));
-    if (!required) {
-      expect(result.ok).toBe(true);
-      return;
-    }
-    expect(result.ok).toBe(false);
-    if (result.ok) return;
-    expect(result.error).toMatchObject({ code: 'bad_request', reason: 'invalid_field' });
-    if (isRequired(c.frame.t, c.path) && c.path.length === 1) expect(result.error.message).toContain(c.path[0]);
-  });
+  it.each(cases.map((c) => [c.name, c]))(
+    'codec - %s missing is refused exactly when required',
+    (_name, c) => {
+      const bad = withField(c.frame, c.path, REMOVE);
+      const result = decodeClientFrame(encodeFrame(bad as ClientFrame));
+      const required =
+        isRequired(c.frame.t, c.path) ||
+        // play needs one of context / uris: removing the only one present is refused too.
+        (c.frame.t === 'play' && c.path.length === 1 && (c.path[0] === 'context' || c.path[0] === 'uris'));
+      if (!required) {
+        expect(result.ok).toBe(true);
+        return;
+      }
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect(result.error).toMatchObject({ code: 'bad_request', reason: 'invalid_field' });
+      if (isRequired(c.frame.t, c.path) && c.path.length === 1)
+        expect(result.error.message).toContain(c.path[0]);
+    },
+  );
 
   it('codec - out-of-range and non-finite numbers are refused', () => {
     const bad: unknown[] = [
@@ -144,7 +159,10 @@ describe('codec - client frame validation', () => {
       { ...exampleClientFrames.play, context: 'spotify:track:x' },
       { t: 'play', id: 1, uris: [] },
       { t: 'play', id: 1, uris: Array.from({ length: 101 }, (_, i) => `spotify:track:t${i}`) },
-      { ...exampleClientFrames.hello, device: { ...exampleClientFrames.hello.device, name: 'x'.repeat(257) } },
+      {
+        ...exampleClientFrames.hello,
+        device: { ...exampleClientFrames.hello.device, name: 'x'.repeat(257) },
+      },
     ];
     for (const frame of bad) {
       const result = decodeClientFrame(encodeFrame(frame as ClientFrame));
@@ -156,7 +174,10 @@ describe('codec - client frame validation', () => {
   it('codec - play with both context and uris is refused', () => {
     const frame = { t: 'play', id: 9, context: 'spotify:album:a', uris: ['spotify:track:b'] };
     const result = decodeClientFrame(encodeFrame(frame as ClientFrame));
-    expect(result).toMatchObject({ ok: false, error: { code: 'bad_request', reason: 'invalid_field', id: 9 } });
+    expect(result).toMatchObject({
+      ok: false,
+      error: { code: 'bad_request', reason: 'invalid_field', id: 9 },
+    });
   });
 
   it('codec - unknown fields are ignored (forward compatibility)', () => {
@@ -167,7 +188,10 @@ describe('codec - client frame validation', () => {
   it('codec - unknown type tag is bad_request unknown_type with the id', () => {
     for (const t of ['dance', '__proto__', 'constructor', 'toString', 'welcome', '']) {
       const result = decodeClientFrame(encodeFrame({ t, id: 77 } as unknown as ClientFrame));
-      expect(result).toMatchObject({ ok: false, error: { code: 'bad_request', reason: 'unknown_type', id: 77 } });
+      expect(result).toMatchObject({
+        ok: false,
+        error: { code: 'bad_request', reason: 'unknown_type', id: 77 },
+      });
     }
   });
 
@@ -179,8 +203,14 @@ describe('codec - client frame validation', () => {
   });
 
   it('codec - server frames are refused by the client-frame decoder and vice versa', () => {
-    expect(decodeClientFrame(encodeFrame(exampleServerFrames.ack))).toMatchObject({ ok: false, error: { reason: 'unknown_type' } });
-    expect(decodeServerFrame(encodeFrame(exampleClientFrames.ping))).toMatchObject({ ok: false, error: { reason: 'unknown_type' } });
+    expect(decodeClientFrame(encodeFrame(exampleServerFrames.ack))).toMatchObject({
+      ok: false,
+      error: { reason: 'unknown_type' },
+    });
+    expect(decodeServerFrame(encodeFrame(exampleClientFrames.ping))).toMatchObject({
+      ok: false,
+      error: { reason: 'unknown_type' },
+    });
   });
 
   it('codec - validate functions check already-decoded objects', () => {
@@ -232,7 +262,17 @@ describe('codec - hostile bytes', () => {
   it('codec - a __proto__ key cannot pollute prototypes', () => {
     // fixmap(3): t="ping", id=1, "__proto__"={polluted: true}
     const enc = (s: string) => [0xa0 | s.length, ...Buffer.from(s)];
-    const bytes = Uint8Array.from([0x83, ...enc('t'), ...enc('ping'), ...enc('id'), 1, ...enc('__proto__'), 0x81, ...enc('polluted'), 0xc3]);
+    const bytes = Uint8Array.from([
+      0x83,
+      ...enc('t'),
+      ...enc('ping'),
+      ...enc('id'),
+      1,
+      ...enc('__proto__'),
+      0x81,
+      ...enc('polluted'),
+      0xc3,
+    ]);
     const result = decodeClientFrame(bytes);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     if (result.ok) expect(Object.getPrototypeOf(result.frame)).toBe(Object.prototype);

@@ -32,7 +32,10 @@ export interface DecodeOptions {
 /** Why a frame was refused: always `bad_request`, narrowed by `reason`. */
 export interface FrameError {
   code: 'bad_request';
-  reason: Extract<ErrorReason<'bad_request'>, 'frame_too_large' | 'malformed' | 'not_a_map' | 'unknown_type' | 'invalid_field'>;
+  reason: Extract<
+    ErrorReason<'bad_request'>,
+    'frame_too_large' | 'malformed' | 'not_a_map' | 'unknown_type' | 'invalid_field'
+  >;
   message: string;
   /** The request id, when the frame decoded far enough to read a valid one. */
   id?: number;
@@ -51,7 +54,12 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return writer.encode(frame);
 }
 
-function refuse(reason: FrameError['reason'], message: string, id?: number, t?: string): { ok: false; error: FrameError } {
+function refuse(
+  reason: FrameError['reason'],
+  message: string,
+  id?: number,
+  t?: string,
+): { ok: false; error: FrameError } {
   const error: FrameError = { code: 'bad_request', reason, message };
   if (id !== undefined) error.id = id;
   if (t !== undefined) error.t = t;
@@ -67,9 +75,16 @@ function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
 }
 
 /** Checks an already-decoded value against the validators of one direction. */
-function check<F>(value: unknown, validators: ReadonlyMap<string, FrameValidator>, side: string): DecodeResult<F> {
+function check<F>(
+  value: unknown,
+  validators: ReadonlyMap<string, FrameValidator>,
+  side: string,
+): DecodeResult<F> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return refuse('not_a_map', `a frame must be a MessagePack map, got ${value === null ? 'nil' : Array.isArray(value) ? 'an array' : typeof value}`);
+    return refuse(
+      'not_a_map',
+      `a frame must be a MessagePack map, got ${value === null ? 'nil' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
   }
   const record = value as Record<string, unknown>;
   const id = isRequestId(record.id) ? record.id : undefined;
@@ -110,13 +125,29 @@ function decode<F>(
 }
 
 /** Decodes and validates a client->server frame. Never throws. */
-export function decodeClientFrame(input: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): DecodeResult<ClientFrame> {
-  return decode<ClientFrame>(input, options.maxBytes ?? DEFAULT_MAX_CLIENT_FRAME_BYTES, CLIENT_VALIDATORS, 'client');
+export function decodeClientFrame(
+  input: Uint8Array | ArrayBuffer,
+  options: DecodeOptions = {},
+): DecodeResult<ClientFrame> {
+  return decode<ClientFrame>(
+    input,
+    options.maxBytes ?? DEFAULT_MAX_CLIENT_FRAME_BYTES,
+    CLIENT_VALIDATORS,
+    'client',
+  );
 }
 
 /** Decodes and validates a server->client frame (for the client SDK). Never throws. */
-export function decodeServerFrame(input: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): DecodeResult<ServerFrame> {
-  return decode<ServerFrame>(input, options.maxBytes ?? DEFAULT_MAX_SERVER_FRAME_BYTES, SERVER_VALIDATORS, 'server');
+export function decodeServerFrame(
+  input: Uint8Array | ArrayBuffer,
+  options: DecodeOptions = {},
+): DecodeResult<ServerFrame> {
+  return decode<ServerFrame>(
+    input,
+    options.maxBytes ?? DEFAULT_MAX_SERVER_FRAME_BYTES,
+    SERVER_VALIDATORS,
+    'server',
+  );
 }
 
 /** Validates a client frame that is already an object (e.g. built in a test or a load script). */

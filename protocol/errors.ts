@@ -31,7 +31,8 @@ export const ERROR_CODES = {
   },
   conflict: {
     retryable: false,
-    description: 'The request contradicts the current state (stale play id, no active device, already said hello).',
+    description:
+      'The request contradicts the current state (stale play id, no active device, already said hello).',
   },
   rate_limited: {
     retryable: true,
@@ -62,7 +63,13 @@ export const ERROR_REASONS = {
   unauthorized: ['hello_required', 'token_missing', 'token_invalid', 'token_expired'],
   forbidden: ['region_blocked', 'not_available', 'premium_required', 'not_owner', 'not_collaborator'],
   not_found: ['unknown_track', 'unknown_context', 'unknown_device', 'unknown_play'],
-  conflict: ['already_authenticated', 'stale_play', 'no_active_device', 'nothing_playing', 'version_mismatch'],
+  conflict: [
+    'already_authenticated',
+    'stale_play',
+    'no_active_device',
+    'nothing_playing',
+    'version_mismatch',
+  ],
   rate_limited: ['too_many_requests'],
   unavailable: ['store_unavailable', 'catalog_unavailable', 'event_log_unavailable', 'shutting_down'],
   internal: ['unexpected'],

@@ -2,7 +2,15 @@
  * One typical example of every frame. Used by the round-trip tests, the codec benchmark and
  * protocol/README.md, and handy for client SDK tests and load scripts.
  */
-import type { ClientFrame, ClientFrameType, FrameOf, ServerFrame, ServerFrameType, SessionState, TrackMeta } from './messages.ts';
+import type {
+  ClientFrame,
+  ClientFrameType,
+  FrameOf,
+  ServerFrame,
+  ServerFrameType,
+  SessionState,
+  TrackMeta,
+} from './messages.ts';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const CDN = 'https://cdn.example.com/a';
@@ -16,11 +24,41 @@ export const exampleTrack: TrackMeta = {
 };
 
 const upcoming: TrackMeta[] = [
-  { id: '7GhIk7Il098yCjg4BQjzvb', title: 'Together Forever', artist: 'Rick Astley', album: 'Hold Me in Your Arms', duration_ms: 205_000 },
-  { id: '3n3Ppam7vgaVa1iaRUc9Lp', title: 'Mr. Brightside', artist: 'The Killers', album: 'Hot Fuss', duration_ms: 222_973 },
-  { id: '0VjIjW4GlUZAMYd2vXMi3b', title: 'Blinding Lights', artist: 'The Weeknd', album: 'After Hours', duration_ms: 200_040 },
-  { id: '2takcwOaAZWiXQijPHIx7B', title: 'Time After Time', artist: 'Cyndi Lauper', album: "She's So Unusual", duration_ms: 241_106 },
-  { id: '5ChkMS8OtdzJeqyybCc9R5', title: 'Billie Jean', artist: 'Michael Jackson', album: 'Thriller', duration_ms: 294_226 },
+  {
+    id: '7GhIk7Il098yCjg4BQjzvb',
+    title: 'Together Forever',
+    artist: 'Rick Astley',
+    album: 'Hold Me in Your Arms',
+    duration_ms: 205_000,
+  },
+  {
+    id: '3n3Ppam7vgaVa1iaRUc9Lp',
+    title: 'Mr. Brightside',
+    artist: 'The Killers',
+    album: 'Hot Fuss',
+    duration_ms: 222_973,
+  },
+  {
+    id: '0VjIjW4GlUZAMYd2vXMi3b',
+    title: 'Blinding Lights',
+    artist: 'The Weeknd',
+    album: 'After Hours',
+    duration_ms: 200_040,
+  },
+  {
+    id: '2takcwOaAZWiXQijPHIx7B',
+    title: 'Time After Time',
+    artist: 'Cyndi Lauper',
+    album: "She's So Unusual",
+    duration_ms: 241_106,
+  },
+  {
+    id: '5ChkMS8OtdzJeqyybCc9R5',
+    title: 'Billie Jean',
+    artist: 'Michael Jackson',
+    album: 'Thriller',
+    duration_ms: 294_226,
+  },
 ];
 
 export const exampleState: SessionState = {
@@ -67,7 +105,9 @@ export const exampleServerFrames: { [T in ServerFrameType]: FrameOf<ServerFrame,
     chunks: {
       count: chunkCount,
       duration_ms: 10_000,
-      sizes: Array.from({ length: chunkCount }, (_, i) => (i === chunkCount - 1 ? 72_114 : 200_000 + ((i * 7919) % 4096))),
+      sizes: Array.from({ length: chunkCount }, (_, i) =>
+        i === chunkCount - 1 ? 72_114 : 200_000 + ((i * 7919) % 4096),
+      ),
     },
     init_url: null,
     urls: Array.from({ length: chunkCount }, (_, i) => signed(`8c/8c1f0d3a9b7e/160/${i}.ogg`)),
@@ -94,7 +134,13 @@ export const exampleServerFrames: { [T in ServerFrameType]: FrameOf<ServerFrame,
     bitrate_kbps: 96,
   },
   ack: { t: 'ack', id: 17 },
-  error: { t: 'error', id: 18, code: 'forbidden', reason: 'region_blocked', message: 'Track is not available in SE.' },
+  error: {
+    t: 'error',
+    id: 18,
+    code: 'forbidden',
+    reason: 'region_blocked',
+    message: 'Track is not available in SE.',
+  },
   pong: { t: 'pong', id: 19, server_time: T0 + 5_000 },
 };
 

@@ -18,12 +18,15 @@ function assertPlain(value: unknown, path = '$'): void {
 const allFrames = [...Object.values(exampleClientFrames), ...Object.values(exampleServerFrames)];
 
 describe('interop - standard MessagePack (@msgpack/msgpack)', () => {
-  it.each(allFrames.map((f) => [f.t, f]))('interop - %s encoded by us decodes with @msgpack/msgpack', (_t, frame) => {
-    // No extension codec registered: any msgpackr-only extension would surface as ExtData.
-    const decoded = standardDecode(encodeFrame(frame), { useBigInt64: false });
-    assertPlain(decoded);
-    expect(decoded).toEqual(frame);
-  });
+  it.each(allFrames.map((f) => [f.t, f]))(
+    'interop - %s encoded by us decodes with @msgpack/msgpack',
+    (_t, frame) => {
+      // No extension codec registered: any msgpackr-only extension would surface as ExtData.
+      const decoded = standardDecode(encodeFrame(frame), { useBigInt64: false });
+      assertPlain(decoded);
+      expect(decoded).toEqual(frame);
+    },
+  );
 
   it.each(Object.values(exampleClientFrames).map((f) => [f.t, f]))(
     'interop - client %s encoded by @msgpack/msgpack decodes with our codec',
@@ -49,7 +52,9 @@ describe('interop - standard MessagePack (@msgpack/msgpack)', () => {
   it('interop - our bytes are exactly what the standard encoder writes for the same frame', () => {
     // Same key order, smallest integer and string widths, 64-bit integers as integers.
     for (const frame of allFrames) {
-      expect(Buffer.from(encodeFrame(frame)).toString('hex'), frame.t).toBe(Buffer.from(standardEncode(frame)).toString('hex'));
+      expect(Buffer.from(encodeFrame(frame)).toString('hex'), frame.t).toBe(
+        Buffer.from(standardEncode(frame)).toString('hex'),
+      );
     }
   });
 });
@@ -59,9 +64,15 @@ describe('interop - msgpackr (standard mode)', () => {
   const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
   const packr = new Packr({ useRecords: false });
 
-  it.each(allFrames.map((f) => [f.t, f]))('interop - %s round trips through msgpackr both ways', (_t, frame) => {
-    expect(unpackr.unpack(encodeFrame(frame))).toEqual(frame);
-    const decoded = frame.t in exampleClientFrames ? decodeClientFrame(packr.pack(frame)) : decodeServerFrame(packr.pack(frame));
-    expect(decoded).toEqual({ ok: true, frame });
-  });
+  it.each(allFrames.map((f) => [f.t, f]))(
+    'interop - %s round trips through msgpackr both ways',
+    (_t, frame) => {
+      expect(unpackr.unpack(encodeFrame(frame))).toEqual(frame);
+      const decoded =
+        frame.t in exampleClientFrames
+          ? decodeClientFrame(packr.pack(frame))
+          : decodeServerFrame(packr.pack(frame));
+      expect(decoded).toEqual({ ok: true, frame });
+    },
+  );
 });

@@ -25,7 +25,16 @@
 /** A catalog uri: `spotify:track:ID`, `spotify:album:ID`, `spotify:playlist:ID`, `spotify:artist:ID`. */
 export type Uri = string;
 
-export const DEVICE_TYPES = ['computer', 'smartphone', 'tablet', 'speaker', 'tv', 'car', 'web', 'other'] as const;
+export const DEVICE_TYPES = [
+  'computer',
+  'smartphone',
+  'tablet',
+  'speaker',
+  'tv',
+  'car',
+  'web',
+  'other',
+] as const;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 
 export const REPEAT_MODES = ['off', 'context', 'track'] as const;
@@ -34,7 +43,12 @@ export type RepeatMode = (typeof REPEAT_MODES)[number];
 /** Quality settings and their nominal bitrates (kbps): low 24, normal 96, high 160, very_high 320. */
 export const QUALITIES = ['low', 'normal', 'high', 'very_high'] as const;
 export type Quality = (typeof QUALITIES)[number];
-export const QUALITY_KBPS: Readonly<Record<Quality, number>> = { low: 24, normal: 96, high: 160, very_high: 320 };
+export const QUALITY_KBPS: Readonly<Record<Quality, number>> = {
+  low: 24,
+  normal: 96,
+  high: 160,
+  very_high: 320,
+};
 
 /**
  * Where a device last was in the session's state stream. `version` is the `state.version` it
@@ -455,7 +469,11 @@ export type FrameOf<U extends { t: string }, T extends U['t']> = Extract<U, { t:
 
 // Compile-time proof that the tag lists above name every frame type.
 type MissingTags<U extends string, L extends readonly string[]> = Exclude<U, L[number]>;
-const clientTagsComplete: [MissingTags<ClientFrameType, typeof CLIENT_FRAME_TYPES>] extends [never] ? true : false = true;
-const serverTagsComplete: [MissingTags<ServerFrameType, typeof SERVER_FRAME_TYPES>] extends [never] ? true : false = true;
+const clientTagsComplete: [MissingTags<ClientFrameType, typeof CLIENT_FRAME_TYPES>] extends [never]
+  ? true
+  : false = true;
+const serverTagsComplete: [MissingTags<ServerFrameType, typeof SERVER_FRAME_TYPES>] extends [never]
+  ? true
+  : false = true;
 void clientTagsComplete;
 void serverTagsComplete;

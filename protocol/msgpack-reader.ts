@@ -29,7 +29,9 @@ export const MAX_DEPTH = 16;
  */
 type Utf8Slice = (this: Uint8Array, start: number, end: number) => string;
 const nodeUtf8Slice: Utf8Slice | undefined =
-  typeof Buffer === 'function' ? (Buffer.prototype as unknown as { utf8Slice?: Utf8Slice }).utf8Slice : undefined;
+  typeof Buffer === 'function'
+    ? (Buffer.prototype as unknown as { utf8Slice?: Utf8Slice }).utf8Slice
+    : undefined;
 const textDecoder = new TextDecoder('utf-8');
 const decodeUtf8: (buf: Uint8Array, start: number, end: number) => string = nodeUtf8Slice
   ? (buf, start, end) => nodeUtf8Slice.call(buf, start, end)
@@ -50,7 +52,8 @@ export class MessagePackReader {
     this.pos = 0;
     this.end = bytes.byteLength;
     const value = this.read(0);
-    if (this.pos !== this.end) throw new MessagePackError(`${this.end - this.pos} trailing bytes after the frame`);
+    if (this.pos !== this.end)
+      throw new MessagePackError(`${this.end - this.pos} trailing bytes after the frame`);
     this.buf = EMPTY;
     return value;
   }
@@ -155,7 +158,8 @@ export class MessagePackReader {
     for (let i = 0; i < n; i++) {
       const key = this.readKey();
       const value = this.read(depth + 1);
-      if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      if (key === '__proto__')
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       else out[key] = value;
     }
     return out;

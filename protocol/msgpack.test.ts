@@ -21,15 +21,42 @@ const wireValue = fc.letrec((tie) => ({
     fc.string({ unit: 'grapheme', maxLength: 40 }),
     fc.string({ minLength: 200, maxLength: 400 }),
     fc.array(tie('value'), { maxLength: 20 }),
-    fc.dictionary(fc.string({ maxLength: 12 }).filter((k) => k !== '__proto__'), tie('value'), { maxKeys: 20 }),
+    fc.dictionary(
+      fc.string({ maxLength: 12 }).filter((k) => k !== '__proto__'),
+      tie('value'),
+      { maxKeys: 20 },
+    ),
   ),
 })).value;
 
 describe('msgpack - writer', () => {
   const boundaries = [
-    0, 1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER,
-    -1, -32, -33, -128, -129, -32_768, -32_769, -(2 ** 31), -(2 ** 31) - 1, Number.MIN_SAFE_INTEGER,
-    0.5, -7.4, 1e300, Number.MAX_VALUE, Number.MIN_VALUE,
+    0,
+    1,
+    127,
+    128,
+    255,
+    256,
+    65_535,
+    65_536,
+    2 ** 32 - 1,
+    2 ** 32,
+    Number.MAX_SAFE_INTEGER,
+    -1,
+    -32,
+    -33,
+    -128,
+    -129,
+    -32_768,
+    -32_769,
+    -(2 ** 31),
+    -(2 ** 31) - 1,
+    Number.MIN_SAFE_INTEGER,
+    0.5,
+    -7.4,
+    1e300,
+    Number.MAX_VALUE,
+    Number.MIN_VALUE,
   ];
 
   it('msgpack - integers and floats at every width boundary match the standard encoder byte for byte', () => {
@@ -42,8 +69,24 @@ describe('msgpack - writer', () => {
   });
 
   it('msgpack - strings at every header boundary and in any script match the standard encoder', () => {
-    const strings = ['', 'a', 'x'.repeat(31), 'x'.repeat(32), 'x'.repeat(255), 'x'.repeat(256), 'x'.repeat(65_535), 'x'.repeat(65_536)];
-    strings.push('é'.repeat(15), 'é'.repeat(16), 'Björk – Jóga', '日本語のタイトル', '🎵🎶'.repeat(40), 'a'.repeat(30) + 'é');
+    const strings = [
+      '',
+      'a',
+      'x'.repeat(31),
+      'x'.repeat(32),
+      'x'.repeat(255),
+      'x'.repeat(256),
+      'x'.repeat(65_535),
+      'x'.repeat(65_536),
+    ];
+    strings.push(
+      'é'.repeat(15),
+      'é'.repeat(16),
+      'Björk – Jóga',
+      '日本語のタイトル',
+      '🎵🎶'.repeat(40),
+      'a'.repeat(30) + 'é',
+    );
     for (const s of strings) expect(hex(writer.encode(s)), `${s.length} units`).toBe(hex(standardEncode(s)));
   });
 
@@ -59,15 +102,24 @@ describe('msgpack - writer', () => {
   });
 
   it('msgpack - undefined fields are left out, undefined items become nil', () => {
-    expect(standardDecode(writer.encode({ a: 1, b: undefined, c: [undefined] }))).toEqual({ a: 1, c: [null] });
+    expect(standardDecode(writer.encode({ a: 1, b: undefined, c: [undefined] }))).toEqual({
+      a: 1,
+      c: [null],
+    });
     const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i % 2 ? undefined : i]));
-    expect(standardDecode(writer.encode(many))).toEqual(Object.fromEntries(Object.entries(many).filter(([, v]) => v !== undefined)));
+    expect(standardDecode(writer.encode(many))).toEqual(
+      Object.fromEntries(Object.entries(many).filter(([, v]) => v !== undefined)),
+    );
   });
 
   it('msgpack - frames larger than a slab and frames crossing slab ends stay intact', () => {
     const kept: [Uint8Array, unknown][] = [];
     for (let i = 0; i < 400; i++) {
-      const value = { i, s: 'é'.repeat(i * 37), nested: Object.fromEntries(Array.from({ length: 17 }, (_, k) => [`f${k}`, 'v'.repeat(i)])) };
+      const value = {
+        i,
+        s: 'é'.repeat(i * 37),
+        nested: Object.fromEntries(Array.from({ length: 17 }, (_, k) => [`f${k}`, 'v'.repeat(i)])),
+      };
       kept.push([writer.encode(value), value]);
     }
     kept.push([writer.encode({ big: 'z'.repeat(300_000) }), { big: 'z'.repeat(300_000) }]);
@@ -146,7 +198,10 @@ describe('msgpack - reader', () => {
   });
 
   it('msgpack - a __proto__ key is an own property, not a prototype', () => {
-    const out = reader.decode(standardEncode(JSON.parse('{"__proto__": {"polluted": true}}'))) as Record<string, unknown>;
+    const out = reader.decode(standardEncode(JSON.parse('{"__proto__": {"polluted": true}}'))) as Record<
+      string,
+      unknown
+    >;
     expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
     expect(Object.hasOwn(out, '__proto__')).toBe(true);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

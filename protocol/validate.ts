@@ -29,7 +29,10 @@ const SEMANTIC: Record<string, (value: unknown) => string | null> = {
   },
 };
 
-function compileAll(schemas: Record<string, TSchema>, semantic: Record<string, (value: unknown) => string | null>) {
+function compileAll(
+  schemas: Record<string, TSchema>,
+  semantic: Record<string, (value: unknown) => string | null>,
+) {
   const map = new Map<string, FrameValidator>();
   for (const [type, schema] of Object.entries(schemas)) {
     const validator = Compile(schema);
