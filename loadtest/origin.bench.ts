@@ -70,8 +70,15 @@ end
 `;
 }
 
-async function runWrk(base: string, script: string, seconds: number, connections: number): Promise<WrkFigures> {
-  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '-s', script, base], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function runWrk(
+  base: string,
+  script: string,
+  seconds: number,
+  connections: number,
+): Promise<WrkFigures> {
+  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '-s', script, base], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -85,7 +92,9 @@ async function runWrk(base: string, script: string, seconds: number, connections
 async function startNginx(prefix: string, objectDir: string, port: number): Promise<ChildProcess> {
   for (const d of ['logs', 'tmp']) mkdirSync(join(prefix, d), { recursive: true });
   const conf = join(prefix, 'nginx.conf');
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${prefix}/tmp/${t};`).join('\n');
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((t) => `  ${t}_temp_path ${prefix}/tmp/${t};`)
+    .join('\n');
   writeFileSync(
     conf,
     `worker_processes 1;
@@ -110,14 +119,19 @@ ${temp}
 }
 `,
   );
-  const child = spawn('nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'logs', 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'logs', 'error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   // Ready when it answers; fail loudly if it exits first.
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}): ${stderr}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false,
+    );
     if (ok) return child;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -146,7 +160,10 @@ export default async function bench(args: string[]): Promise<void> {
   for (let i = 0; i < CHUNKS; i++) keys.push((await store.put(randomBytes(CHUNK_BYTES))).key);
   const requests = Array.from({ length: URL_VARIANTS }, (_, i) => {
     const start = (i * 7919) % (CHUNK_BYTES - RANGE_BYTES);
-    return { path: signer.sign(`/o/${keys[i % CHUNKS]}`, Date.now() + 3600_000), range: `bytes=${start}-${start + RANGE_BYTES - 1}` };
+    return {
+      path: signer.sign(`/o/${keys[i % CHUNKS]}`, Date.now() + 3600_000),
+      range: `bytes=${start}-${start + RANGE_BYTES - 1}`,
+    };
   });
   const script = join(dir, 'ranges.lua');
   writeFileSync(script, luaScript(requests));
@@ -165,20 +182,29 @@ export default async function bench(args: string[]): Promise<void> {
     // Same bytes from both, and every chunk hot in the origin (admitted on its second hit).
     for (const r of requests.slice(0, CHUNKS * 2)) {
       const [a, b] = await Promise.all(
-        [originBase, nginxBase].map((b) => fetch(b + r.path, { headers: { Range: r.range } }).then(async (res) => ({ status: res.status, body: Buffer.from(await res.arrayBuffer()) }))),
+        [originBase, nginxBase].map((b) =>
+          fetch(b + r.path, { headers: { Range: r.range } }).then(async (res) => ({
+            status: res.status,
+            body: Buffer.from(await res.arrayBuffer()),
+          })),
+        ),
       );
       if (a!.status !== 206 || b!.status !== 206 || !a!.body.equals(b!.body)) {
         throw new Error(`origin (${a!.status}) and nginx (${b!.status}) disagree on ${r.range}`);
       }
     }
-    if (origin.hot.bytes !== CHUNKS * CHUNK_BYTES) throw new Error(`expected every chunk hot, have ${origin.hot.bytes} bytes`);
+    if (origin.hot.bytes !== CHUNKS * CHUNK_BYTES)
+      throw new Error(`expected every chunk hot, have ${origin.hot.bytes} bytes`);
 
     await runWrk(originBase, script, 1, connections); // warm-up (JIT, connections)
     await runWrk(nginxBase, script, 1, connections);
     const best = { origin: undefined as WrkFigures | undefined, nginx: undefined as WrkFigures | undefined };
     const rows: Record<string, string | number>[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [name, base] of [['origin', originBase], ['nginx', nginxBase]] as const) {
+      for (const [name, base] of [
+        ['origin', originBase],
+        ['nginx', nginxBase],
+      ] as const) {
         const f = await runWrk(base, script, seconds, connections);
         const rps = f.requests / (f.duration_us / 1e6);
         const errors = f.errors_status + f.errors_connect + f.errors_read + f.errors_timeout;

@@ -13,7 +13,10 @@ describe('chunk verify - against the chunk table', () => {
 
   it('chunk verify - a truncated chunk is a size mismatch', async () => {
     expect(await verifyChunk(bytes.subarray(1), { bytes: bytes.length, sha256 })).toEqual({
-      ok: false, reason: 'size_mismatch', expected: bytes.length, actual: bytes.length - 1,
+      ok: false,
+      reason: 'size_mismatch',
+      expected: bytes.length,
+      actual: bytes.length - 1,
     });
   });
 

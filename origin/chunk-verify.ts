@@ -16,10 +16,12 @@ export type ChunkVerdict =
   | { ok: false; reason: 'size_mismatch'; expected: number; actual: number }
   | { ok: false; reason: 'hash_mismatch'; expected: string; actual: string };
 
-const hex = (buf: ArrayBuffer): string => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
+const hex = (buf: ArrayBuffer): string =>
+  Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 
 export async function verifyChunk(bytes: Uint8Array, expect: ChunkExpectation): Promise<ChunkVerdict> {
-  if (bytes.byteLength !== expect.bytes) return { ok: false, reason: 'size_mismatch', expected: expect.bytes, actual: bytes.byteLength };
+  if (bytes.byteLength !== expect.bytes)
+    return { ok: false, reason: 'size_mismatch', expected: expect.bytes, actual: bytes.byteLength };
   if (expect.sha256 === undefined) return { ok: true };
   const actual = hex(await globalThis.crypto.subtle.digest('SHA-256', bytes));
   const expected = expect.sha256.toLowerCase();

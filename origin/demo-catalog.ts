@@ -16,7 +16,14 @@ import { locateTools, run, stderrTail, type Tools } from './ingest/ffmpeg.ts';
 import { Ingester, ingestAll, type IngestOutcome } from './ingest/ingest.ts';
 import { defaultIngestOptions, type IngestOptions } from './ingest/ladder.ts';
 import { ObjectStore } from './object-store.ts';
-import { DEMO_COLLAB_PLAYLIST_ID, DEMO_PLAYLIST_ID, DEMO_PLAYLISTS, DEMO_TRACKS, DEMO_USERS, type DemoTrack } from './demo-tracks.ts';
+import {
+  DEMO_COLLAB_PLAYLIST_ID,
+  DEMO_PLAYLIST_ID,
+  DEMO_PLAYLISTS,
+  DEMO_TRACKS,
+  DEMO_USERS,
+  type DemoTrack,
+} from './demo-tracks.ts';
 
 export { DEMO_PLAYLIST_ID, DEMO_COLLAB_PLAYLIST_ID, DEMO_USERS };
 
@@ -61,22 +68,47 @@ const DEMO_OPUS_COMPLEXITY = 5;
 const uri = (kind: 'track' | 'playlist', id: string) => `spotify:${kind}:${id}`;
 
 async function synthesize(tools: Tools, t: DemoTrack, path: string): Promise<void> {
-  const tags = ['title', t.title, 'artist', t.artist.name, 'album', t.artist.album, 'track', String(t.trackNumber)];
+  const tags = [
+    'title',
+    t.title,
+    'artist',
+    t.artist.name,
+    'album',
+    t.artist.album,
+    'track',
+    String(t.trackNumber),
+  ];
   if (t.isrc) tags.push('ISRC', t.isrc);
   // Quoted: the expression's commas would otherwise split the filtergraph.
   // Synthesized at 24 kHz (all partials are below 1.2 kHz; ingest resamples to 48 kHz):
   // the per-sample expression is the costliest step of the demo build.
-  const args = ['-hide_banner', '-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc='${t.expr}':s=24000:d=${t.durationS}`];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `aevalsrc='${t.expr}':s=24000:d=${t.durationS}`,
+  ];
   const l = (1 - t.pan).toFixed(2);
   const r = (1 + t.pan).toFixed(2);
-  args.push('-af', `pan=stereo|c0=${l}*c0|c1=${r}*c0,afade=t=in:d=0.05,afade=t=out:st=${t.durationS - 1.5}:d=1.5`);
+  args.push(
+    '-af',
+    `pan=stereo|c0=${l}*c0|c1=${r}*c0,afade=t=in:d=0.05,afade=t=out:st=${t.durationS - 1.5}:d=1.5`,
+  );
   for (let i = 0; i < tags.length; i += 2) args.push('-metadata', `${tags[i]}=${tags[i + 1]}`);
   args.push('-c:a', 'flac', path);
   const res = await run(tools.ffmpeg, args, 120_000);
   if (res.code !== 0) throw new Error(`synthesizing ${t.id} failed: ${stderrTail(res.stderr)}`);
 }
 
-export async function ensureDemoCatalog(stores: DemoStores, config: DemoCatalogConfig): Promise<DemoCatalogInfo> {
+export async function ensureDemoCatalog(
+  stores: DemoStores,
+  config: DemoCatalogConfig,
+): Promise<DemoCatalogInfo> {
   const log = config.log ?? ((l: string) => console.log(l));
   const workers = config.workers ?? 2;
   const known = await stores.catalog.getTracks(DEMO_TRACKS.map((t) => t.id));
@@ -86,14 +118,21 @@ export async function ensureDemoCatalog(stores: DemoStores, config: DemoCatalogC
 
   if (missing.length > 0) {
     const tools = config.tools ?? locateTools();
-    log(`demo catalog: synthesizing and ingesting ${missing.length} tracks with ${workers} ffmpeg workers...`);
+    log(
+      `demo catalog: synthesizing and ingesting ${missing.length} tracks with ${workers} ffmpeg workers...`,
+    );
     const scratch = await mkdtemp(join(config.scratchDir ?? tmpdir(), 'demo-catalog-'));
     try {
       const ingester = new Ingester({
         catalog: stores.catalog,
         objects: new ObjectStore(config.objectDir),
         tools,
-        options: { ...defaultIngestOptions(), opusComplexity: DEMO_OPUS_COMPLEXITY, ...config.ingest, workers },
+        options: {
+          ...defaultIngestOptions(),
+          opusComplexity: DEMO_OPUS_COMPLEXITY,
+          ...config.ingest,
+          workers,
+        },
         scratchDir: scratch,
       });
       // Synthesis is part of each worker's job, so generation and encoding overlap.
@@ -116,7 +155,8 @@ export async function ensureDemoCatalog(stores: DemoStores, config: DemoCatalogC
       outcomes = await ingestAll(synthesizeThenIngest, pending, workers, (o) => {
         done++;
         if (o.status === 'failed') log(`demo catalog: ${o.path}: ${o.code}: ${o.reason}`);
-        else if (done % 10 === 0 || done === pending.length) log(`demo catalog: ${done}/${pending.length} tracks`);
+        else if (done % 10 === 0 || done === pending.length)
+          log(`demo catalog: ${done}/${pending.length} tracks`);
       });
     } finally {
       await rm(scratch, { recursive: true, force: true });
@@ -129,7 +169,9 @@ export async function ensureDemoCatalog(stores: DemoStores, config: DemoCatalogC
   }
   for (const p of DEMO_PLAYLISTS) await ensurePlaylist(stores.playlists, p);
 
-  const failures = outcomes.filter((o): o is Extract<IngestOutcome, { status: 'failed' }> => o.status === 'failed');
+  const failures = outcomes.filter(
+    (o): o is Extract<IngestOutcome, { status: 'failed' }> => o.status === 'failed',
+  );
   const ingested = outcomes.filter((o) => o.status === 'ingested').length;
   const mix = DEMO_PLAYLISTS[0];
   const info: DemoCatalogInfo = {
@@ -140,8 +182,14 @@ export async function ensureDemoCatalog(stores: DemoStores, config: DemoCatalogC
     playlistIds: DEMO_PLAYLISTS.map((p) => p.id),
     trackIds: DEMO_TRACKS.map((t) => t.id),
     trackUris: mix.trackIds.map((id) => uri('track', id)),
-    blockedInSeUri: uri('track', DEMO_TRACKS.find((t) => t.rights.some((r) => r.territory === 'SE' && !r.allowed))!.id),
-    futureReleaseUri: uri('track', DEMO_TRACKS.find((t) => t.rights.some((r) => r.availableFrom !== undefined))!.id),
+    blockedInSeUri: uri(
+      'track',
+      DEMO_TRACKS.find((t) => t.rights.some((r) => r.territory === 'SE' && !r.allowed))!.id,
+    ),
+    futureReleaseUri: uri(
+      'track',
+      DEMO_TRACKS.find((t) => t.rights.some((r) => r.availableFrom !== undefined))!.id,
+    ),
     premiumOnlyUri: uri('track', DEMO_TRACKS.find((t) => t.rights.some((r) => r.premiumOnly))!.id),
     ingested,
     ingestMs,

@@ -52,7 +52,20 @@ const CHORDS: readonly (readonly [number, number, number])[] = [
   [0, 3, 10], // minor 7th (no fifth)
   [0, 2, 7], // sus2
 ];
-const TITLE_WORDS = ['Glow', 'Drift', 'Echoes', 'Signal', 'Harbor', 'Ember', 'Tide', 'Static', 'Bloom', 'Orbit', 'Lantern', 'Frost'];
+const TITLE_WORDS = [
+  'Glow',
+  'Drift',
+  'Echoes',
+  'Signal',
+  'Harbor',
+  'Ember',
+  'Tide',
+  'Static',
+  'Bloom',
+  'Orbit',
+  'Lantern',
+  'Frost',
+];
 
 export const DEMO_ARTISTS: readonly DemoArtist[] = NAMES.map(([name, album], a) => ({
   id: `demo-artist-${String(a + 1).padStart(2, '0')}`,
@@ -127,8 +140,41 @@ const ids = (...n: number[]) => n.map((i) => `demo-t${String(i).padStart(2, '0')
 /** Playlists: owner, name, tracks, and (collaborative) entries added by collaborators. */
 export const DEMO_PLAYLISTS = [
   // Playable for u1 in SE: no artist-3 tracks (blocked in SE) except one, last, to show a skip.
-  { id: DEMO_PLAYLIST_ID, ownerId: 'u1', name: 'Demo Mix', public: true, collaborative: false, collaborators: [] as string[], trackIds: ids(1, 6, 16, 21, 26, 31, 36, 41, 46, 51, 2, 7, 11) },
-  { id: DEMO_COLLAB_PLAYLIST_ID, ownerId: 'u1', name: 'Road Trip (collaborative)', public: true, collaborative: true, collaborators: ['u2', 'u3'], trackIds: ids(3, 8, 17, 22), addedByCollaborators: { u2: ids(27, 32), u3: ids(37) } },
-  { id: 'demo-chill', ownerId: 'u2', name: 'Chill Tones', public: true, collaborative: false, collaborators: [] as string[], trackIds: ids(4, 9, 14, 19, 24, 29, 34, 39) },
-  { id: 'demo-private', ownerId: 'u3', name: 'Private Sketches', public: false, collaborative: false, collaborators: [] as string[], trackIds: ids(5, 10, 15, 20) },
+  {
+    id: DEMO_PLAYLIST_ID,
+    ownerId: 'u1',
+    name: 'Demo Mix',
+    public: true,
+    collaborative: false,
+    collaborators: [] as string[],
+    trackIds: ids(1, 6, 16, 21, 26, 31, 36, 41, 46, 51, 2, 7, 11),
+  },
+  {
+    id: DEMO_COLLAB_PLAYLIST_ID,
+    ownerId: 'u1',
+    name: 'Road Trip (collaborative)',
+    public: true,
+    collaborative: true,
+    collaborators: ['u2', 'u3'],
+    trackIds: ids(3, 8, 17, 22),
+    addedByCollaborators: { u2: ids(27, 32), u3: ids(37) },
+  },
+  {
+    id: 'demo-chill',
+    ownerId: 'u2',
+    name: 'Chill Tones',
+    public: true,
+    collaborative: false,
+    collaborators: [] as string[],
+    trackIds: ids(4, 9, 14, 19, 24, 29, 34, 39),
+  },
+  {
+    id: 'demo-private',
+    ownerId: 'u3',
+    name: 'Private Sketches',
+    public: false,
+    collaborative: false,
+    collaborators: [] as string[],
+    trackIds: ids(5, 10, 15, 20),
+  },
 ] as const;

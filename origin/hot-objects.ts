@@ -26,7 +26,12 @@ export class HotObjects {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly opts: HotObjectsOptions = { maxBytes: DEFAULT_HOT_BYTES, maxObjectBytes: DEFAULT_HOT_MAX_OBJECT_BYTES }) {
+  constructor(
+    private readonly opts: HotObjectsOptions = {
+      maxBytes: DEFAULT_HOT_BYTES,
+      maxObjectBytes: DEFAULT_HOT_MAX_OBJECT_BYTES,
+    },
+  ) {
     this.bodies = new LRUCache<string, Buffer>({
       maxSize: Math.max(1, opts.maxBytes),
       sizeCalculation: (b) => Math.max(1, b.length),

@@ -27,14 +27,19 @@ describe('range - parsing', () => {
 
   it('range - a satisfiable answer always lies inside the object', () => {
     fc.assert(
-      fc.property(fc.nat(1e9), fc.option(fc.nat(2e9), { nil: undefined }), fc.option(fc.nat(2e9), { nil: undefined }), (size, a, b) => {
-        const r = parseRange(`bytes=${a ?? ''}-${b ?? ''}`, size);
-        if (r.kind === 'partial') {
-          expect(r.start).toBeGreaterThanOrEqual(0);
-          expect(r.end).toBeLessThan(size);
-          expect(r.start).toBeLessThanOrEqual(r.end);
-        }
-      }),
+      fc.property(
+        fc.nat(1e9),
+        fc.option(fc.nat(2e9), { nil: undefined }),
+        fc.option(fc.nat(2e9), { nil: undefined }),
+        (size, a, b) => {
+          const r = parseRange(`bytes=${a ?? ''}-${b ?? ''}`, size);
+          if (r.kind === 'partial') {
+            expect(r.start).toBeGreaterThanOrEqual(0);
+            expect(r.end).toBeLessThan(size);
+            expect(r.start).toBeLessThanOrEqual(r.end);
+          }
+        },
+      ),
     );
   });
 });
@@ -45,12 +50,20 @@ describe('origin - conditional answers', () => {
     expect(noneMatch(`W/"${KEY}", "x"`, KEY)).toBe(true);
     expect(noneMatch('*', KEY)).toBe(true);
     expect(noneMatch('"other"', KEY)).toBe(false);
-    expect(planObjectAnswer(KEY, 10, { ifNoneMatch: `"${KEY}"`, range: 'bytes=0-1' }).status).toBe('304 Not Modified');
+    expect(planObjectAnswer(KEY, 10, { ifNoneMatch: `"${KEY}"`, range: 'bytes=0-1' }).status).toBe(
+      '304 Not Modified',
+    );
   });
 
   it('origin - If-Range with another validator ignores Range and sends the whole object', () => {
-    expect(planObjectAnswer(KEY, 10, { range: 'bytes=0-1', ifRange: '"stale"' })).toMatchObject({ status: '200 OK', length: 10 });
-    expect(planObjectAnswer(KEY, 10, { range: 'bytes=0-1', ifRange: `"${KEY}"` })).toMatchObject({ status: '206 Partial Content', length: 2 });
+    expect(planObjectAnswer(KEY, 10, { range: 'bytes=0-1', ifRange: '"stale"' })).toMatchObject({
+      status: '200 OK',
+      length: 10,
+    });
+    expect(planObjectAnswer(KEY, 10, { range: 'bytes=0-1', ifRange: `"${KEY}"` })).toMatchObject({
+      status: '206 Partial Content',
+      length: 2,
+    });
   });
 
   it('origin - 416 carries Content-Range bytes */size and no body', () => {
@@ -74,6 +87,9 @@ describe('origin - authorization', () => {
     const bad = authorize({ ...split(signer.sign('/o/NOTAKEY', 60_000)), nowMs: 0 }, signer);
     expect(bad.ok ? 0 : bad.answer.status).toBe('404 Not Found');
     const unsigned = authorize({ path: `/o/${KEY}`, query: '', nowMs: 0 }, signer);
-    expect(unsigned.ok ? 0 : JSON.parse(unsigned.answer.body)).toEqual({ error: 'forbidden', reason: 'missing' });
+    expect(unsigned.ok ? 0 : JSON.parse(unsigned.answer.body)).toEqual({
+      error: 'forbidden',
+      reason: 'missing',
+    });
   });
 });

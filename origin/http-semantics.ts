@@ -13,9 +13,7 @@ export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 export const DEFAULT_OBJECT_CONTENT_TYPE = 'audio/webm';
 
 export type RangeDecision =
-  | { kind: 'full' }
-  | { kind: 'partial'; start: number; end: number }
-  | { kind: 'unsatisfiable' };
+  { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 /**
  * One `Range` header against an object of `size` bytes. Syntax we do not serve (other units,
@@ -92,7 +90,10 @@ export interface ObjectRequest {
  * Signature first, then the key: an unsigned request learns nothing, not even whether an
  * object exists. 403 names why (missing, malformed, expired, unknown_key, bad_signature).
  */
-export function authorize(req: ObjectRequest, signer: UrlSigner): { ok: true; key: string } | { ok: false; answer: ErrorAnswer } {
+export function authorize(
+  req: ObjectRequest,
+  signer: UrlSigner,
+): { ok: true; key: string } | { ok: false; answer: ErrorAnswer } {
   const result = signer.verify(req.path, req.query, req.nowMs);
   if (!result.ok) return { ok: false, answer: forbidden(result.reason) };
   const key = req.path.startsWith(OBJECT_PATH_PREFIX) ? req.path.slice(OBJECT_PATH_PREFIX.length) : '';
@@ -100,7 +101,8 @@ export function authorize(req: ObjectRequest, signer: UrlSigner): { ok: true; ke
   return { ok: true, key };
 }
 
-export const forbidden = (reason: VerifyFailure): ErrorAnswer => errorAnswer('403 Forbidden', 'forbidden', reason);
+export const forbidden = (reason: VerifyFailure): ErrorAnswer =>
+  errorAnswer('403 Forbidden', 'forbidden', reason);
 export const notFound = (): ErrorAnswer => errorAnswer('404 Not Found', 'not_found', 'unknown_object');
 
 export interface Conditionals {
@@ -119,7 +121,12 @@ export interface ObjectAnswer {
 }
 
 /** Status, headers and body range for an authorized request of an object of `size` bytes. */
-export function planObjectAnswer(key: string, size: number, cond: Conditionals, contentType = DEFAULT_OBJECT_CONTENT_TYPE): ObjectAnswer {
+export function planObjectAnswer(
+  key: string,
+  size: number,
+  cond: Conditionals,
+  contentType = DEFAULT_OBJECT_CONTENT_TYPE,
+): ObjectAnswer {
   const headers: Header[] = [
     ['ETag', etagOf(key)],
     ['Cache-Control', IMMUTABLE_CACHE_CONTROL],
@@ -128,7 +135,8 @@ export function planObjectAnswer(key: string, size: number, cond: Conditionals, 
   ];
   if (noneMatch(cond.ifNoneMatch, key)) return { status: '304 Not Modified', headers, length: 0 };
   // If-Range with anything but our (strong) ETag means "your copy is different: send it all".
-  const rangeHeader = cond.ifRange !== undefined && cond.ifRange.trim() !== etagOf(key) ? undefined : cond.range;
+  const rangeHeader =
+    cond.ifRange !== undefined && cond.ifRange.trim() !== etagOf(key) ? undefined : cond.range;
   const range = parseRange(rangeHeader, size);
   headers.push(['Content-Type', contentType]);
   if (range.kind === 'unsatisfiable') {
@@ -137,7 +145,17 @@ export function planObjectAnswer(key: string, size: number, cond: Conditionals, 
   }
   if (range.kind === 'partial') {
     headers.push(['Content-Range', `bytes ${range.start}-${range.end}/${size}`]);
-    return { status: '206 Partial Content', headers, body: { start: range.start, end: range.end }, length: range.end - range.start + 1 };
+    return {
+      status: '206 Partial Content',
+      headers,
+      body: { start: range.start, end: range.end },
+      length: range.end - range.start + 1,
+    };
   }
-  return { status: '200 OK', headers, body: size > 0 ? { start: 0, end: size - 1 } : undefined, length: size };
+  return {
+    status: '200 OK',
+    headers,
+    body: size > 0 ? { start: 0, end: size - 1 } : undefined,
+    length: size,
+  };
 }

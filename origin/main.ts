@@ -20,7 +20,8 @@ try {
   }
   throw e;
 }
-if (config.urlSigningIsDev) console.warn('origin: URL_SIGNING_KEYS is not set: accepting the DEVELOPMENT signing key only.');
+if (config.urlSigningIsDev)
+  console.warn('origin: URL_SIGNING_KEYS is not set: accepting the DEVELOPMENT signing key only.');
 
 const app = uWS.App();
 registerOriginRoutes(app, {
@@ -34,7 +35,9 @@ app.listen(config.host, config.port, (socket) => {
     console.error(`origin: cannot listen on ${config.host}:${config.port}`);
     process.exit(1);
   }
-  console.log(`origin: serving ${config.objectDir} on http://${config.host}:${uWS.us_socket_local_port(socket)}/o/<sha256>`);
+  console.log(
+    `origin: serving ${config.objectDir} on http://${config.host}:${uWS.us_socket_local_port(socket)}/o/<sha256>`,
+  );
   const stop = () => {
     uWS.us_listen_socket_close(socket);
     process.exit(0);

@@ -35,7 +35,7 @@ export class ObjectStore {
   async put(bytes: Uint8Array): Promise<PutResult> {
     const key = sha256Hex(bytes);
     const final = this.pathOf(key);
-    if (await this.size(key) !== undefined) return { key, bytes: bytes.length, created: false };
+    if ((await this.size(key)) !== undefined) return { key, bytes: bytes.length, created: false };
     const folder = join(this.dir, key.slice(0, 2));
     await mkdir(folder, { recursive: true });
     const tmp = join(folder, `.tmp-${key.slice(2, 10)}-${randomBytes(6).toString('hex')}`);

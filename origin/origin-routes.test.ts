@@ -19,8 +19,10 @@ let origin: OriginHandle;
 let small: { key: string; bytes: Buffer };
 let large: { key: string; bytes: Buffer };
 
-const url = (key: string, ttlMs = 60_000, s: UrlSigner = signer) => `${base}${s.sign(`/o/${key}`, Date.now() + ttlMs)}`;
-const get = (u: string, headers: Record<string, string> = {}, method = 'GET') => fetch(u, { method, headers });
+const url = (key: string, ttlMs = 60_000, s: UrlSigner = signer) =>
+  `${base}${s.sign(`/o/${key}`, Date.now() + ttlMs)}`;
+const get = (u: string, headers: Record<string, string> = {}, method = 'GET') =>
+  fetch(u, { method, headers });
 const body = async (r: Response) => Buffer.from(await r.arrayBuffer());
 
 beforeAll(async () => {
@@ -31,7 +33,11 @@ beforeAll(async () => {
   // Larger than the hot-object limit: always streamed from disk (exercises backpressure).
   large = await put(randomBytes(6 * 1024 * 1024 + 123));
   const app = uWS.App();
-  origin = registerOriginRoutes(app, { objects: store, signer, hot: new HotObjects({ maxBytes: 1 << 20, maxObjectBytes: 512 * 1024 }) });
+  origin = registerOriginRoutes(app, {
+    objects: store,
+    signer,
+    hot: new HotObjects({ maxBytes: 1 << 20, maxObjectBytes: 512 * 1024 }),
+  });
   await new Promise<void>((resolve, reject) =>
     app.listen('127.0.0.1', 0, (s) => {
       if (!s) return reject(new Error('listen failed'));
@@ -62,8 +68,16 @@ describe('origin - signatures', () => {
 
   it.each([
     ['missing', (u: string) => u.split('?')[0]!, 'missing'],
-    ['tampered signature', (u: string) => u.replace(/sig=(.)/, (_m, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`), 'bad_signature'],
-    ['tampered expiry', (u: string) => u.replace(/exp=(\d+)/, (_m, e: string) => `exp=${Number(e) + 1000}`), 'bad_signature'],
+    [
+      'tampered signature',
+      (u: string) => u.replace(/sig=(.)/, (_m, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`),
+      'bad_signature',
+    ],
+    [
+      'tampered expiry',
+      (u: string) => u.replace(/exp=(\d+)/, (_m, e: string) => `exp=${Number(e) + 1000}`),
+      'bad_signature',
+    ],
     ['unknown key id', (u: string) => u.replace('kid=k1', 'kid=k9'), 'unknown_key'],
     ['key id of another key', (u: string) => u.replace('kid=k1', 'kid=k2'), 'bad_signature'],
   ])('origin - %s is refused with 403 and a reason', async (_name, mutate, reason) => {
@@ -165,7 +179,10 @@ describe('origin - ranges and bodies', () => {
   });
 
   it('origin - CORS preflight is answered', async () => {
-    const r = await fetch(`${base}/o/${small.key}`, { method: 'OPTIONS', headers: { Origin: 'http://player.example', 'Access-Control-Request-Headers': 'range' } });
+    const r = await fetch(`${base}/o/${small.key}`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://player.example', 'Access-Control-Request-Headers': 'range' },
+    });
     expect(r.status).toBe(204);
     expect(r.headers.get('access-control-allow-origin')).toBe('*');
     expect(r.headers.get('access-control-allow-headers')).toContain('Range');

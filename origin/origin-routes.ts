@@ -75,7 +75,13 @@ function sendFromMemory(res: HttpResponse, head: boolean, a: ObjectAnswer, body:
 }
 
 /** Streams bytes [start, end] of a file with backpressure; the response is already aborted-guarded. */
-function streamFromDisk(res: HttpResponse, a: ObjectAnswer, key: string, deps: OriginDeps, state: { aborted: boolean; onAbort?: () => void }) {
+function streamFromDisk(
+  res: HttpResponse,
+  a: ObjectAnswer,
+  key: string,
+  deps: OriginDeps,
+  state: { aborted: boolean; onAbort?: () => void },
+) {
   const { start, end } = a.body!;
   const total = end - start + 1;
   const stream = deps.objects.stream(key, start, end);
@@ -135,7 +141,8 @@ export function registerOriginRoutes(app: TemplatedApp, deps: OriginDeps): Origi
     const key = auth.key;
 
     const cached = hot.get(key);
-    if (cached) return sendFromMemory(res, head, planObjectAnswer(key, cached.length, cond, contentType), cached);
+    if (cached)
+      return sendFromMemory(res, head, planObjectAnswer(key, cached.length, cond, contentType), cached);
 
     const state: { aborted: boolean; onAbort?: () => void } = { aborted: false };
     res.onAborted(() => {

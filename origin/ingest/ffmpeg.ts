@@ -41,7 +41,9 @@ export function locateTools(env: Record<string, string | undefined> = process.en
     const candidates = [env[envVar], name, fromPackage(pkg)].filter((c): c is string => !!c);
     const found = candidates.find(works);
     if (!found) {
-      throw new ToolError(`${name} not found: install it (apt install ffmpeg), set ${envVar}, or npm install ${pkg}`);
+      throw new ToolError(
+        `${name} not found: install it (apt install ffmpeg), set ${envVar}, or npm install ${pkg}`,
+      );
     }
     return found;
   };
@@ -102,12 +104,25 @@ export interface ProbeResult {
 }
 
 /** ffprobe of one input; undefined + reason when it is not a readable media file. */
-export async function probe(tools: Tools, path: string): Promise<{ ok: true; value: ProbeResult } | { ok: false; reason: string }> {
-  const r = await run(tools.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path], 60_000);
+export async function probe(
+  tools: Tools,
+  path: string,
+): Promise<{ ok: true; value: ProbeResult } | { ok: false; reason: string }> {
+  const r = await run(
+    tools.ffprobe,
+    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path],
+    60_000,
+  );
   if (r.code !== 0) return { ok: false, reason: stderrTail(r.stderr) || `ffprobe exited with ${r.code}` };
   let json: {
     format?: { format_name?: string; duration?: string; tags?: Record<string, string> };
-    streams?: { codec_type?: string; codec_name?: string; sample_rate?: string; channels?: number; tags?: Record<string, string> }[];
+    streams?: {
+      codec_type?: string;
+      codec_name?: string;
+      sample_rate?: string;
+      channels?: number;
+      tags?: Record<string, string>;
+    }[];
   };
   try {
     json = JSON.parse(r.stdout.toString('utf8'));
@@ -126,7 +141,11 @@ export async function probe(tools: Tools, path: string): Promise<{ ok: true; val
       durationS: Number(json.format?.duration ?? NaN),
       tags,
       audio: stream
-        ? { codec: stream.codec_name ?? 'unknown', sampleRate: Number(stream.sample_rate ?? 0), channels: stream.channels ?? 0 }
+        ? {
+            codec: stream.codec_name ?? 'unknown',
+            sampleRate: Number(stream.sample_rate ?? 0),
+            channels: stream.channels ?? 0,
+          }
         : undefined,
     },
   };
@@ -160,16 +179,49 @@ export async function encodeLadder(
     `[0:a:0]aresample=48000,aformat=sample_fmts=flt:sample_rates=48000:channel_layouts=mono|stereo,` +
     `asetpts=N/SR/TB,asplit=${n + 1}${labels}[m];[m]ebur128=framelog=verbose:peak=true[mo]`;
   const outChannels = Math.min(2, Math.max(1, channels));
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'info', '-y', '-i', input, '-filter_complex', graph];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-v',
+    'info',
+    '-y',
+    '-i',
+    input,
+    '-filter_complex',
+    graph,
+  ];
   const outputs = ladderKbps.map((kbps, i) => {
     const path = join(outDir, `${kbps}.webm`);
     const target = Math.min(kbps, OPUS_MAX_KBPS_PER_CHANNEL * outChannels);
     args.push(
-      '-map', `[e${i}]`, '-map_metadata', '-1',
-      '-c:a', 'libopus', '-b:a', `${target}k`, '-vbr', 'on', '-application', 'audio', '-frame_duration', '20', '-compression_level', String(complexity),
-      '-flags:a', '+bitexact', '-fflags', '+bitexact',
-      '-cluster_size_limit', '8M', '-cluster_time_limit', '30000',
-      '-f', 'webm', path,
+      '-map',
+      `[e${i}]`,
+      '-map_metadata',
+      '-1',
+      '-c:a',
+      'libopus',
+      '-b:a',
+      `${target}k`,
+      '-vbr',
+      'on',
+      '-application',
+      'audio',
+      '-frame_duration',
+      '20',
+      '-compression_level',
+      String(complexity),
+      '-flags:a',
+      '+bitexact',
+      '-fflags',
+      '+bitexact',
+      '-cluster_size_limit',
+      '8M',
+      '-cluster_time_limit',
+      '30000',
+      '-f',
+      'webm',
+      path,
     );
     return { kbps, path };
   });
@@ -182,7 +234,9 @@ export async function encodeLadder(
 }
 
 /** Integrated loudness and true peak from the ebur128 filter's summary on stderr. */
-export function parseEbur128Summary(stderr: string): { integratedLufs: number; truePeakDbtp: number } | undefined {
+export function parseEbur128Summary(
+  stderr: string,
+): { integratedLufs: number; truePeakDbtp: number } | undefined {
   const at = stderr.lastIndexOf('Summary:');
   if (at < 0) return undefined;
   const tail = stderr.slice(at);

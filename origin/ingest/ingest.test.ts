@@ -25,7 +25,8 @@ const src = { stereo: '', mono: '', tagged: '', copy: '', corrupt: '', blocked: 
 const ff = (...args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', ...args]);
 /** Decodes to 48 kHz mono s16 and returns the sample count. */
 const decodedSamples = (file: string) =>
-  execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 's16le', '-ac', '1', '-ar', '48000', '-']).length / 2;
+  execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 's16le', '-ac', '1', '-ar', '48000', '-']).length /
+  2;
 
 const listObjects = () =>
   readdirSync(objects.dir, { recursive: true, withFileTypes: true })
@@ -49,9 +50,23 @@ beforeAll(async () => {
   ff('-f', 'lavfi', '-i', 'sine=frequency=660:sample_rate=22050:duration=5.1', '-ac', '1', src.mono);
   src.tagged = join(dir, 'tagged.flac');
   ff(
-    '-f', 'lavfi', '-i', 'aevalsrc=0.3*sin(2*PI*330*t)+0.2*sin(2*PI*495*t):s=48000:d=6.5', '-ac', '2',
-    '-metadata', 'title=Test Tone', '-metadata', 'artist=The Sines', '-metadata', 'album=Waves',
-    '-metadata', 'ISRC=US-S1Z-99-00001', '-metadata', 'track=3', src.tagged,
+    '-f',
+    'lavfi',
+    '-i',
+    'aevalsrc=0.3*sin(2*PI*330*t)+0.2*sin(2*PI*495*t):s=48000:d=6.5',
+    '-ac',
+    '2',
+    '-metadata',
+    'title=Test Tone',
+    '-metadata',
+    'artist=The Sines',
+    '-metadata',
+    'album=Waves',
+    '-metadata',
+    'ISRC=US-S1Z-99-00001',
+    '-metadata',
+    'track=3',
+    src.tagged,
   );
   src.copy = join(dir, 'copy-of-stereo.wav');
   copyFileSync(src.stereo, src.copy);
@@ -59,16 +74,38 @@ beforeAll(async () => {
   writeFileSync(src.corrupt, randomBytes(4096));
   src.blocked = join(dir, 'blocked.wav');
   ff('-f', 'lavfi', '-i', 'sine=frequency=550:duration=3', src.blocked);
-  writeFileSync(`${src.blocked}.rights.json`, JSON.stringify({ territories: [{ territory: '*', allowed: true }, { territory: 'DE', allowed: false }] }));
+  writeFileSync(
+    `${src.blocked}.rights.json`,
+    JSON.stringify({
+      territories: [
+        { territory: '*', allowed: true },
+        { territory: 'DE', allowed: false },
+      ],
+    }),
+  );
   src.badRights = join(dir, 'bad-rights.wav');
   ff('-f', 'lavfi', '-i', 'sine=frequency=770:duration=2', src.badRights);
-  writeFileSync(`${src.badRights}.rights.json`, JSON.stringify({ territories: [{ territory: 'Germany', allowed: false }] }));
+  writeFileSync(
+    `${src.badRights}.rights.json`,
+    JSON.stringify({ territories: [{ territory: 'Germany', allowed: false }] }),
+  );
 
   env = await openEmbeddedEnv(join(dir, 'db'));
   catalog = createLmdbCatalog(env);
   objects = new ObjectStore(join(dir, 'objects'));
-  ingester = new Ingester({ catalog, objects, tools: locateTools(), options: { ...defaultIngestOptions(), chunkMs: CHUNK_MS } });
-  first = await ingestAll((s) => ingester.ingest(s), [src.stereo, src.mono, src.tagged, src.copy, src.corrupt, src.blocked, src.badRights].map((path) => ({ path })), 2);
+  ingester = new Ingester({
+    catalog,
+    objects,
+    tools: locateTools(),
+    options: { ...defaultIngestOptions(), chunkMs: CHUNK_MS },
+  });
+  first = await ingestAll(
+    (s) => ingester.ingest(s),
+    [src.stereo, src.mono, src.tagged, src.copy, src.corrupt, src.blocked, src.badRights].map((path) => ({
+      path,
+    })),
+    2,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -82,7 +119,8 @@ describe('ingest - batch outcomes', () => {
     expect(byPath.get(src.corrupt)).toMatchObject({ status: 'failed', code: 'unreadable' });
     expect((byPath.get(src.corrupt) as { reason: string }).reason.length).toBeGreaterThan(0);
     expect(byPath.get(src.badRights)).toMatchObject({ status: 'failed', code: 'bad_rights' });
-    for (const p of [src.stereo, src.mono, src.tagged, src.blocked]) expect(byPath.get(p)?.status).toBe('ingested');
+    for (const p of [src.stereo, src.mono, src.tagged, src.blocked])
+      expect(byPath.get(p)?.status).toBe('ingested');
   });
 
   it('ingest - identical input is one track, stored once', () => {
@@ -101,7 +139,12 @@ describe('ingest - ladder and chunks', () => {
       expect(files.map((f) => f.bitrateKbps)).toEqual([...LADDER_KBPS]);
       const ref = files[0]!;
       for (const f of files) {
-        expect(f).toMatchObject({ codec: 'opus', container: 'webm', sampleRate: 48000, chunkDurationMs: CHUNK_MS });
+        expect(f).toMatchObject({
+          codec: 'opus',
+          container: 'webm',
+          sampleRate: 48000,
+          chunkDurationMs: CHUNK_MS,
+        });
         expect(f.chunks.map((c) => c.durationMs)).toEqual(ref.chunks.map((c) => c.durationMs));
         // Parse each stored chunk: its cluster timestamp is index * chunk length at every rung.
         for (const c of f.chunks) {
@@ -110,7 +153,9 @@ describe('ingest - ladder and chunks', () => {
           expect(createHash('sha256').update(bytes).digest('hex')).toBe(c.key);
           const [cluster] = readChildren(bytes, 0, bytes.length);
           expect(cluster?.id).toBe(EBML_ID.Cluster);
-          const ts = readChildren(bytes, cluster!.dataStart, cluster!.end).find((e) => e.id === EBML_ID.Timestamp)!;
+          const ts = readChildren(bytes, cluster!.dataStart, cluster!.end).find(
+            (e) => e.id === EBML_ID.Timestamp,
+          )!;
           expect(readUint(bytes, ts)).toBe(c.index * CHUNK_MS);
         }
         // Higher rungs carry more bytes for the same time.
@@ -127,7 +172,7 @@ describe('ingest - ladder and chunks', () => {
       const one = join(dir, `one-${f.bitrateKbps}.webm`);
       writeFileSync(one, Buffer.concat([init, await objects.read(f.chunks[1]!.key)]));
       // ffmpeg drops the pre-skip at the start of whatever it decodes first.
-      expect(decodedSamples(one)).toBe((CHUNK_MS * 48) - f.encoderDelaySamples);
+      expect(decodedSamples(one)).toBe(CHUNK_MS * 48 - f.encoderDelaySamples);
 
       const whole = Buffer.concat([init, ...(await Promise.all(f.chunks.map((c) => objects.read(c.key))))]);
       expect(createHash('sha256').update(whole).digest('hex')).toBe(f.contentAddress);
@@ -144,7 +189,10 @@ describe('ingest - ladder and chunks', () => {
     const [track] = (await catalog.getTracks([id])).values();
     expect(track?.durationMs).toBe(5100);
     for (const f of await catalog.getAudioFiles(id)) {
-      const whole = Buffer.concat([await objects.read(f.init.key), ...(await Promise.all(f.chunks.map((c) => objects.read(c.key))))]);
+      const whole = Buffer.concat([
+        await objects.read(f.init.key),
+        ...(await Promise.all(f.chunks.map((c) => objects.read(c.key)))),
+      ]);
       const p = join(dir, `mono-${f.bitrateKbps}.webm`);
       writeFileSync(p, whole);
       expect(decodedSamples(p)).toBe(Math.round(5.1 * 48000));
@@ -168,7 +216,14 @@ describe('ingest - catalog rows', () => {
   it('ingest - tags become metadata (title, artist, album, track number, ISRC)', async () => {
     const id = idOf(first.find((o) => o.path === src.tagged));
     const t = (await catalog.getTracks([id])).get(id);
-    expect(t).toMatchObject({ title: 'Test Tone', artistName: 'The Sines', albumName: 'Waves', trackNumber: 3, isrc: 'USS1Z9900001', durationMs: 6500 });
+    expect(t).toMatchObject({
+      title: 'Test Tone',
+      artistName: 'The Sines',
+      albumName: 'Waves',
+      trackNumber: 3,
+      isrc: 'USS1Z9900001',
+      durationMs: 6500,
+    });
     expect(await catalog.getAlbumTrackIds(t!.albumId)).toEqual([id]);
   });
 
@@ -185,7 +240,11 @@ describe('ingest - catalog rows', () => {
     const before = listObjects();
     const ids = first.filter((o) => o.status !== 'failed').map(idOf);
     const rowsBefore = await Promise.all(ids.map((id) => catalog.getAudioFiles(id)));
-    const again = await ingestAll((s) => ingester.ingest(s), [src.stereo, src.mono, src.tagged, src.blocked].map((path) => ({ path })), 2);
+    const again = await ingestAll(
+      (s) => ingester.ingest(s),
+      [src.stereo, src.mono, src.tagged, src.blocked].map((path) => ({ path })),
+      2,
+    );
     expect(again.map((o) => o.status)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
     expect(again.every((o) => o.status === 'unchanged' && !o.rightsUpdated)).toBe(true);
     expect(listObjects()).toEqual(before);

@@ -19,7 +19,13 @@ import { CODEC, CONTAINER, MIME_TYPE, TRUE_PEAK_CEILING_DBTP, type IngestOptions
 import { readRightsSidecar, type RightsSpec } from './rights-sidecar.ts';
 import { trackFromTags, trackIdFromSource, type MetadataOverrides } from './track-metadata.ts';
 import { EbmlError } from './ebml.ts';
-import { chunkOpusWebm, parseOpusWebm, OPUS_SAMPLE_RATE, type ChunkedWebm, type ParsedOpusWebm } from './webm-segments.ts';
+import {
+  chunkOpusWebm,
+  parseOpusWebm,
+  OPUS_SAMPLE_RATE,
+  type ChunkedWebm,
+  type ParsedOpusWebm,
+} from './webm-segments.ts';
 
 export type IngestErrorCode =
   | 'unreadable' // not a file we can read, or not media ffprobe understands
@@ -40,7 +46,14 @@ export interface IngestSource {
 }
 
 export type IngestOutcome =
-  | { status: 'ingested'; path: string; trackId: string; durationMs: number; objectsCreated: number; objectsReused: number }
+  | {
+      status: 'ingested';
+      path: string;
+      trackId: string;
+      durationMs: number;
+      objectsCreated: number;
+      objectsReused: number;
+    }
   | { status: 'unchanged'; path: string; trackId: string; rightsUpdated: boolean }
   | { status: 'failed'; path: string; code: IngestErrorCode; reason: string };
 
@@ -53,7 +66,12 @@ export interface IngestDeps {
   scratchDir?: string;
 }
 
-const fail = (path: string, code: IngestErrorCode, reason: string): IngestOutcome => ({ status: 'failed', path, code, reason });
+const fail = (path: string, code: IngestErrorCode, reason: string): IngestOutcome => ({
+  status: 'failed',
+  path,
+  code,
+  reason,
+});
 
 async function hashFile(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -66,7 +84,8 @@ export function replayGainDb(integratedLufs: number, truePeakDbtp: number, targe
   // -70 LUFS is the absolute gate: silence (or nearly) gets no gain rather than +56 dB.
   if (!Number.isFinite(integratedLufs) || integratedLufs <= -70) return 0;
   let gain = targetLufs - integratedLufs;
-  if (gain > 0 && Number.isFinite(truePeakDbtp)) gain = Math.min(gain, Math.max(0, TRUE_PEAK_CEILING_DBTP - truePeakDbtp));
+  if (gain > 0 && Number.isFinite(truePeakDbtp))
+    gain = Math.min(gain, Math.max(0, TRUE_PEAK_CEILING_DBTP - truePeakDbtp));
   return Math.round(gain * 100) / 100;
 }
 
@@ -75,11 +94,13 @@ export function checkAlignment(rungs: readonly ChunkedWebm[]): string | undefine
   const [first, ...rest] = rungs;
   if (!first) return 'no rungs';
   for (const r of rest) {
-    if (r.chunks.length !== first.chunks.length) return `chunk counts differ (${first.chunks.length} vs ${r.chunks.length})`;
+    if (r.chunks.length !== first.chunks.length)
+      return `chunk counts differ (${first.chunks.length} vs ${r.chunks.length})`;
     for (let i = 0; i < r.chunks.length; i++) {
       const a = first.chunks[i]!;
       const b = r.chunks[i]!;
-      if (a.startMs !== b.startMs || a.samples !== b.samples) return `chunk ${i} differs (${a.startMs} ms/${a.samples} vs ${b.startMs} ms/${b.samples})`;
+      if (a.startMs !== b.startMs || a.samples !== b.samples)
+        return `chunk ${i} differs (${a.startMs} ms/${a.samples} vs ${b.startMs} ms/${b.samples})`;
     }
   }
   return undefined;
@@ -112,7 +133,9 @@ export class Ingester {
 
   private async ingestAs(source: IngestSource, trackId: string): Promise<IngestOutcome> {
     const { path } = source;
-    const rights = source.rights ? { ok: true as const, value: source.rights } : await readRightsSidecar(path);
+    const rights = source.rights
+      ? { ok: true as const, value: source.rights }
+      : await readRightsSidecar(path);
     if (!rights.ok) return fail(path, 'bad_rights', rights.reason);
     try {
       if (await this.isComplete(trackId)) {
@@ -126,12 +149,20 @@ export class Ingester {
     const probed = await probe(this.deps.tools, path);
     if (!probed.ok) return fail(path, 'unreadable', probed.reason);
     const audio = probed.value.audio;
-    if (!audio || audio.channels < 1) return fail(path, 'no_audio', `no decodable audio stream (container: ${probed.value.formatName})`);
+    if (!audio || audio.channels < 1)
+      return fail(path, 'no_audio', `no decodable audio stream (container: ${probed.value.formatName})`);
 
     const scratch = await mkdtemp(join(this.deps.scratchDir ?? tmpdir(), 'ingest-'));
     try {
       const { ladderKbps, chunkMs, targetLufs, opusComplexity } = this.deps.options;
-      const enc = await encodeLadder(this.deps.tools, path, scratch, ladderKbps, audio.channels, opusComplexity);
+      const enc = await encodeLadder(
+        this.deps.tools,
+        path,
+        scratch,
+        ladderKbps,
+        audio.channels,
+        opusComplexity,
+      );
       if (!enc.ok) return fail(path, 'encode_failed', enc.reason);
 
       const parsed: ParsedOpusWebm[] = [];
@@ -151,7 +182,9 @@ export class Ingester {
 
       const first = parsed[0]!;
       const totalSamples = rungs[0]!.chunks.reduce((n, c) => n + c.samples, 0);
-      const durationMs = Math.round(((totalSamples - first.preSkipSamples - first.paddingSamples) * 1000) / OPUS_SAMPLE_RATE);
+      const durationMs = Math.round(
+        ((totalSamples - first.preSkipSamples - first.paddingSamples) * 1000) / OPUS_SAMPLE_RATE,
+      );
       const loudness = {
         integratedLufs: Number.isFinite(enc.value.integratedLufs) ? enc.value.integratedLufs : -70,
         replayGainDb: replayGainDb(enc.value.integratedLufs, enc.value.truePeakDbtp, targetLufs),
@@ -173,7 +206,13 @@ export class Ingester {
           const chunks = [];
           for (const [index, c] of rung.chunks.entries()) {
             const o = await put(c.bytes);
-            chunks.push({ index, key: o.key, bytes: o.bytes, durationMs: (c.samples * 1000) / OPUS_SAMPLE_RATE, sha256: o.key });
+            chunks.push({
+              index,
+              key: o.key,
+              bytes: o.bytes,
+              durationMs: (c.samples * 1000) / OPUS_SAMPLE_RATE,
+              sha256: o.key,
+            });
           }
           // The address of the whole rung is that of the exact byte stream a player appends.
           const whole = createHash('sha256').update(rung.init);
@@ -196,11 +235,20 @@ export class Ingester {
         }
         for (const f of files) await this.deps.catalog.putAudioFile(f);
         await this.syncRights(trackId, rights.value);
-        await this.deps.catalog.putTrack(trackFromTags(trackId, path, probed.value.tags, durationMs, source.metadata));
+        await this.deps.catalog.putTrack(
+          trackFromTags(trackId, path, probed.value.tags, durationMs, source.metadata),
+        );
       } catch (e) {
         return fail(path, 'storage', (e as Error).message);
       }
-      return { status: 'ingested', path, trackId, durationMs, objectsCreated: created, objectsReused: reused };
+      return {
+        status: 'ingested',
+        path,
+        trackId,
+        durationMs,
+        objectsCreated: created,
+        objectsReused: reused,
+      };
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
@@ -227,7 +275,9 @@ export class Ingester {
     let wrote = false;
     for (const spec of specs) {
       const want: Rights = { trackId, ...spec };
-      const have = (await this.deps.catalog.getRights(trackId, spec.territory)).find((r) => r.territory === spec.territory);
+      const have = (await this.deps.catalog.getRights(trackId, spec.territory)).find(
+        (r) => r.territory === spec.territory,
+      );
       if (have && sameRights(have, want)) continue;
       await this.deps.catalog.putRights(want);
       wrote = true;

@@ -67,13 +67,16 @@ export function parseIngestOptions(env: Record<string, string | undefined> = pro
   const chunkMs = num('INGEST_CHUNK_MS');
   if (chunkMs !== undefined) {
     if (!Number.isInteger(chunkMs) || chunkMs % FRAME_MS !== 0 || chunkMs < 500 || chunkMs > MAX_CHUNK_MS) {
-      throw new IngestConfigError(`INGEST_CHUNK_MS: expected a multiple of ${FRAME_MS} in 500..${MAX_CHUNK_MS}, got ${chunkMs}`);
+      throw new IngestConfigError(
+        `INGEST_CHUNK_MS: expected a multiple of ${FRAME_MS} in 500..${MAX_CHUNK_MS}, got ${chunkMs}`,
+      );
     }
     o.chunkMs = chunkMs;
   }
   const lufs = num('INGEST_TARGET_LUFS');
   if (lufs !== undefined) {
-    if (lufs > 0 || lufs < -40) throw new IngestConfigError(`INGEST_TARGET_LUFS: expected -40..0, got ${lufs}`);
+    if (lufs > 0 || lufs < -40)
+      throw new IngestConfigError(`INGEST_TARGET_LUFS: expected -40..0, got ${lufs}`);
     o.targetLufs = lufs;
   }
   const workers = num('INGEST_WORKERS');

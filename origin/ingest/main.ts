@@ -16,12 +16,27 @@ import { locateTools, ToolError } from './ffmpeg.ts';
 import { Ingester, ingestAll, type IngestOutcome } from './ingest.ts';
 import { IngestConfigError, parseIngestOptions } from './ladder.ts';
 
-const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.flac', '.mp3', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.aif', '.aiff', '.wma']);
+const AUDIO_EXTENSIONS = new Set([
+  '.wav',
+  '.wave',
+  '.flac',
+  '.mp3',
+  '.ogg',
+  '.oga',
+  '.opus',
+  '.m4a',
+  '.aac',
+  '.aif',
+  '.aiff',
+  '.wma',
+]);
 
 async function expand(args: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string) => {
-    for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const p = join(dir, e.name);
       if (e.isDirectory()) await walk(p);
       else if (e.isFile() && AUDIO_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
@@ -68,13 +83,24 @@ async function main(): Promise<number> {
     dataDir: config.dataDir,
   });
   const started = Date.now();
-  const bar = new SingleBar({ format: 'ingest {bar} {value}/{total} files | {eta_formatted} left | {last}', hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: 'ingest {bar} {value}/{total} files | {eta_formatted} left | {last}', hideCursor: true },
+    Presets.shades_classic,
+  );
   let results: IngestOutcome[];
   try {
-    const ingester = new Ingester({ catalog: stores.catalog, objects: new ObjectStore(config.objectDir), tools, options });
+    const ingester = new Ingester({
+      catalog: stores.catalog,
+      objects: new ObjectStore(config.objectDir),
+      tools,
+      options,
+    });
     bar.start(files.length, 0, { last: '' });
-    results = await ingestAll((s) => ingester.ingest(s), files.map((path) => ({ path })), options.workers, (o) =>
-      bar.increment({ last: `${o.status} ${o.path.split('/').pop()}` }),
+    results = await ingestAll(
+      (s) => ingester.ingest(s),
+      files.map((path) => ({ path })),
+      options.workers,
+      (o) => bar.increment({ last: `${o.status} ${o.path.split('/').pop()}` }),
     );
   } finally {
     bar.stop();

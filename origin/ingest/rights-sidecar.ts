@@ -48,10 +48,13 @@ export type RightsSpec = Omit<Rights, 'trackId'>;
 
 export const WORLDWIDE: readonly RightsSpec[] = [{ territory: '*', allowed: true }];
 
-const toMs = (v: number | string | undefined) => (v === undefined ? undefined : typeof v === 'number' ? v : Date.parse(v));
+const toMs = (v: number | string | undefined) =>
+  v === undefined ? undefined : typeof v === 'number' ? v : Date.parse(v);
 
 /** Validates sidecar JSON; returns rights rows or a reason. */
-export function parseRightsSidecar(json: unknown): { ok: true; value: RightsSpec[] } | { ok: false; reason: string } {
+export function parseRightsSidecar(
+  json: unknown,
+): { ok: true; value: RightsSpec[] } | { ok: false; reason: string } {
   const r = sidecarSchema.safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0];
@@ -77,7 +80,9 @@ export function parseRightsSidecar(json: unknown): { ok: true; value: RightsSpec
 }
 
 /** Reads `<path>.rights.json` if present; worldwide when absent. */
-export async function readRightsSidecar(audioPath: string): Promise<{ ok: true; value: RightsSpec[] } | { ok: false; reason: string }> {
+export async function readRightsSidecar(
+  audioPath: string,
+): Promise<{ ok: true; value: RightsSpec[] } | { ok: false; reason: string }> {
   let text: string;
   try {
     text = await readFile(`${audioPath}.rights.json`, 'utf8');

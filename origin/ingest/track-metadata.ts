@@ -17,7 +17,8 @@ const norm = (s: string) => s.normalize('NFC').trim().replace(/\s+/g, ' ').toLow
 
 export const trackIdFromSource = (sourceSha256: string): string => `trk_${sourceSha256.slice(0, 24)}`;
 export const artistIdFromName = (artist: string): string => `art_${short(norm(artist), 16)}`;
-export const albumIdFromName = (artistId: string, album: string): string => `alb_${short(`${artistId}\n${norm(album)}`, 16)}`;
+export const albumIdFromName = (artistId: string, album: string): string =>
+  `alb_${short(`${artistId}\n${norm(album)}`, 16)}`;
 
 /** ISO 3166 ISRC, e.g. USRC17607839 (hyphens allowed in tags and stripped). */
 const ISRC_RE = /^[A-Z]{2}[A-Z0-9]{3}\d{7}$/;
@@ -41,7 +42,8 @@ export function trackFromTags(
   overrides: MetadataOverrides = {},
 ): Track {
   const title = overrides.title ?? (tags.title?.trim() || basename(sourcePath, extname(sourcePath)));
-  const artistName = overrides.artistName ?? (tags.artist?.trim() || tags.album_artist?.trim() || 'Unknown Artist');
+  const artistName =
+    overrides.artistName ?? (tags.artist?.trim() || tags.album_artist?.trim() || 'Unknown Artist');
   const albumName = overrides.albumName ?? (tags.album?.trim() || title);
   const artistId = overrides.artistId ?? artistIdFromName(artistName);
   const albumId = overrides.albumId ?? albumIdFromName(artistId, albumName);

@@ -116,7 +116,8 @@ export function parseOpusWebm(buf: Uint8Array): ParsedOpusWebm {
   // OpusHead (RFC 7845 5.1): magic(8) version(1) channels(1) pre-skip(2, LE) rate(4, LE) ...
   if (!priv || priv.end - priv.dataStart < 19) throw new EbmlError('Opus track without an OpusHead');
   const head = buf.subarray(priv.dataStart, priv.end);
-  if (Buffer.from(head.subarray(0, 8)).toString('latin1') !== 'OpusHead') throw new EbmlError('bad OpusHead magic');
+  if (Buffer.from(head.subarray(0, 8)).toString('latin1') !== 'OpusHead')
+    throw new EbmlError('bad OpusHead magic');
 
   const packets: OpusPacket[] = [];
   let trackVint: Uint8Array | undefined;
