@@ -125,37 +125,15 @@ function decode<F>(
 }
 
 /** Decodes and validates a client->server frame. Never throws. */
-export function decodeClientFrame(
-  input: Uint8Array | ArrayBuffer,
-  options: DecodeOptions = {},
-): DecodeResult<ClientFrame> {
-  return decode<ClientFrame>(
-    input,
-    options.maxBytes ?? DEFAULT_MAX_CLIENT_FRAME_BYTES,
-    CLIENT_VALIDATORS,
-    'client',
-  );
-}
+export const decodeClientFrame = (input: Uint8Array | ArrayBuffer, options: DecodeOptions = {}) =>
+  decode<ClientFrame>(input, options.maxBytes ?? DEFAULT_MAX_CLIENT_FRAME_BYTES, CLIENT_VALIDATORS, 'client');
 
 /** Decodes and validates a server->client frame (for the client SDK). Never throws. */
-export function decodeServerFrame(
-  input: Uint8Array | ArrayBuffer,
-  options: DecodeOptions = {},
-): DecodeResult<ServerFrame> {
-  return decode<ServerFrame>(
-    input,
-    options.maxBytes ?? DEFAULT_MAX_SERVER_FRAME_BYTES,
-    SERVER_VALIDATORS,
-    'server',
-  );
-}
+export const decodeServerFrame = (input: Uint8Array | ArrayBuffer, options: DecodeOptions = {}) =>
+  decode<ServerFrame>(input, options.maxBytes ?? DEFAULT_MAX_SERVER_FRAME_BYTES, SERVER_VALIDATORS, 'server');
 
 /** Validates a client frame that is already an object (e.g. built in a test or a load script). */
-export function validateClientFrame(value: unknown): DecodeResult<ClientFrame> {
-  return check<ClientFrame>(value, CLIENT_VALIDATORS, 'client');
-}
+export const validateClientFrame = (value: unknown) => check<ClientFrame>(value, CLIENT_VALIDATORS, 'client');
 
 /** Validates a server frame that is already an object (e.g. before sending, in tests). */
-export function validateServerFrame(value: unknown): DecodeResult<ServerFrame> {
-  return check<ServerFrame>(value, SERVER_VALIDATORS, 'server');
-}
+export const validateServerFrame = (value: unknown) => check<ServerFrame>(value, SERVER_VALIDATORS, 'server');

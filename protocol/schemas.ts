@@ -280,30 +280,6 @@ type Proof = [
   Same<typeof ErrorSchema, ErrorFrame>,
   Same<typeof PongSchema, PongFrame>,
 ];
-const proof: Proof = [
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-  true,
-];
+// Any `false` in Proof turns the expected type into `never` and this line fails to compile.
+const proof: Proof extends true[] ? true : never = true;
 void proof;
