@@ -49,7 +49,12 @@ export type DecodeResult<F> = { ok: true; frame: F } | { ok: false; error: Frame
 const writer = new MessagePackWriter();
 const reader = new MessagePackReader();
 
-/** Encodes a frame as standard MessagePack. The returned bytes are the caller's to keep. */
+/**
+ * Encodes a frame as standard MessagePack. The bytes stay valid (later calls never write
+ * over them), but they are a view into a shared 64 KiB slab: send them and let them go. To
+ * keep frames for long (a per-session cache of the last state), store `bytes.slice()`, or
+ * each kept view pins a whole slab.
+ */
 export function encodeFrame(frame: Frame): Uint8Array {
   return writer.encode(frame);
 }
