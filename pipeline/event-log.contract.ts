@@ -29,7 +29,7 @@ export function eventLogContract(adapter: string, factory: () => Promise<EventLo
       await t.close();
     });
 
-    const collect = async (name: string, ackWaitMs = 1_000) => {
+    const collect = async (name: string, ackWaitMs = 5_000) => {
       const got: Delivery[] = [];
       subs.push(await t.source.subscribe({ name, ackWaitMs, maxBatch: 100 }, async (b) => void got.push(...b)));
       return got;
@@ -112,7 +112,7 @@ export function eventLogContract(adapter: string, factory: () => Promise<EventLo
       const first = Array.from({ length: 3 }, () => makeEvent());
       for (const e of first) await t.log.publish(e);
       const got1: Delivery[] = [];
-      const s1 = await t.source.subscribe({ name, ackWaitMs: 1_000, maxBatch: 10 }, async (b) => void got1.push(...b));
+      const s1 = await t.source.subscribe({ name, ackWaitMs: 5_000, maxBatch: 10 }, async (b) => void got1.push(...b));
       await waitFor('first three', () => got1.length >= 3);
       await s1.stop();
       const second = Array.from({ length: 2 }, () => makeEvent());

@@ -67,6 +67,8 @@ export interface RepairReport {
 export interface RoyaltyStore {
   /** Records a counted play: idempotent by playId (see the design above). */
   recordStream(play: CountedPlay): Promise<RecordResult>;
+  /** `recordStream` for many plays (distinct play ids), results in input order. */
+  recordStreams(plays: readonly CountedPlay[]): Promise<RecordResult[]>;
   getLedgerRow(playId: string): Promise<CountedPlay | undefined>;
   /** Every ledger row of a month, in no particular order. */
   scanLedger(month: string): AsyncIterable<CountedPlay>;

@@ -7,10 +7,8 @@ import type { ListeningEvent } from '../../storage/event-log.ts';
 import type { CountedPlay, RoyaltyStore } from '../../storage/royalties.ts';
 import type { BatchHandler, ConsumerSpec } from '../event-source.ts';
 import { countedPlayOf, qualifies } from '../royalty-rule.ts';
-import { forEachBounded } from './bounded.ts';
 
 export const ROYALTY_CONSUMER: ConsumerSpec = { name: 'royalties', ackWaitMs: 30_000, maxBatch: 256 };
-const STORE_CONCURRENCY = 64;
 
 export interface RoyaltyConsumerDeps {
   store: RoyaltyStore;
@@ -25,10 +23,9 @@ export function royaltyHandler(deps: RoyaltyConsumerDeps): BatchHandler {
     // One write per play per batch: the first qualifying event in log order.
     const firsts = new Map<string, ListeningEvent>();
     for (const d of batch) if (qualifies(d.event) && !firsts.has(d.event.play_id)) firsts.set(d.event.play_id, d.event);
-    await forEachBounded([...firsts.values()], STORE_CONCURRENCY, async (e) => {
-      const { row, created } = await deps.store.recordStream(countedPlayOf(e));
-      deps.onCounted?.(row, e, created);
-    });
+    const events = [...firsts.values()];
+    const results = await deps.store.recordStreams(events.map(countedPlayOf));
+    results.forEach(({ row, created }, i) => deps.onCounted?.(row, events[i]!, created));
     await deps.afterStored?.(firsts.size);
   };
 }

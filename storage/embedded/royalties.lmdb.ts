@@ -62,15 +62,21 @@ export function createLmdbRoyalties(env: EmbeddedEnv): RoyaltyStore {
 
   return {
     async recordStream(play) {
-      validateCountedPlay(play);
-      return wrap('recordStream', () =>
-        env.transaction((): RecordResult => {
-          const existing = ledger.get([play.playId]);
-          const row = existing ?? play;
-          if (!existing) void ledger.put([play.playId], play);
-          writeDerived(row);
-          return { created: !existing, row };
-        }),
+      return (await this.recordStreams([play]))[0]!;
+    },
+    async recordStreams(plays) {
+      for (const p of plays) validateCountedPlay(p);
+      // One transaction (one fsync) for the whole batch.
+      return wrap('recordStreams', () =>
+        env.transaction((): RecordResult[] =>
+          plays.map((play) => {
+            const existing = ledger.get([play.playId]);
+            const row = existing ?? play;
+            if (!existing) void ledger.put([play.playId], play);
+            writeDerived(row);
+            return { created: !existing, row };
+          }),
+        ),
       );
     },
     async getLedgerRow(playId) {

@@ -12,6 +12,7 @@ import { StorageError } from '../errors.ts';
 import {
   type CountedPlay,
   type Product,
+  type RecordResult,
   type RepairReport,
   type RoyaltyStore,
   type StreamCount,
@@ -21,6 +22,8 @@ import {
 import { cqlCall, exec, execAllPages, IDEMPOTENT_WRITE, NON_IDEMPOTENT, READ } from './client.ts';
 
 export const LEDGER_BUCKETS = 16;
+/** LWT round trips in flight per batch. */
+const RECORD_CONCURRENCY = 128;
 
 /** FNV-1a of the play id, mod the bucket count: spreads a month over partitions. */
 export function bucketOf(id: string, buckets = LEDGER_BUCKETS): number {
@@ -115,6 +118,18 @@ export function createScyllaRoyalties(client: Client, ks: string): RoyaltyStore 
       if (!row) throw new StorageError('unavailable', `royalty ledger row ${play.playId} vanished`);
       await writeDerived(row);
       return { created, row };
+    },
+    async recordStreams(plays) {
+      const out: RecordResult[] = new Array(plays.length);
+      let next = 0;
+      const worker = async () => {
+        while (next < plays.length) {
+          const i = next++;
+          out[i] = await this.recordStream(plays[i]!);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(RECORD_CONCURRENCY, plays.length) }, worker));
+      return out;
     },
     async getLedgerRow(playId) {
       const rs = await exec(client, q.getLedger, [playId], READ);
