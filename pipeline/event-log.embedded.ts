@@ -112,7 +112,7 @@ export class EmbeddedEventLog implements EventLog, EventSource {
 
   constructor(opts: EmbeddedEventLogOptions) {
     mkdirSync(opts.dir, { recursive: true });
-    this.root = open({ path: opts.dir, maxDbs: 8 });
+    this.root = open({ path: opts.dir, noSubdir: false, maxDbs: 8 }); // a dotted dir name is still a dir
     this.events = this.root.openDB<StoredEvent, number>({ name: 'events' });
     this.dedup = this.root.openDB<DedupEntry, string>({ name: 'dedup' });
     this.acks = this.root.openDB<AckState, string>({ name: 'consumer_acks' });

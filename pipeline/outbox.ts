@@ -29,7 +29,7 @@ export class Outbox {
     readonly maxEvents: number = DEFAULT_OUTBOX_MAX_EVENTS,
   ) {
     mkdirSync(dir, { recursive: true });
-    this.db = open<ListeningEvent, number>({ path: dir });
+    this.db = open<ListeningEvent, number>({ path: dir, noSubdir: false }); // a dotted dir name is still a dir
     for (const key of this.db.getKeys({ reverse: true, limit: 1 })) this.last = key;
     this.count = this.db.getCount();
   }

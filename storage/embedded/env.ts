@@ -18,7 +18,8 @@ export type EmbeddedEnv = RootDatabase;
 export async function openEmbeddedEnv(dir: string): Promise<EmbeddedEnv> {
   mkdirSync(dir, { recursive: true });
   const { open } = await import('lmdb');
-  return open({ path: dir, maxDbs: DEFAULT_MAX_DBS, compression: false });
+  // noSubdir: false, or lmdb takes a directory whose name has a dot (mktemp's /tmp/tmp.X) for a file.
+  return open({ path: dir, noSubdir: false, maxDbs: DEFAULT_MAX_DBS, compression: false });
 }
 
 /** A named sub-database of JSON-like values (msgpack) under ordered array keys. */
