@@ -31,6 +31,8 @@ export interface Authenticator {
 /** Builds an authenticator over one HS256 secret; `now` is injectable for expiry tests. */
 export function createAuthenticator(secret: string, now: () => number = Date.now): Authenticator {
   const key = new TextEncoder().encode(secret);
+  // Imported once: handing jose the raw bytes makes it import a WebCrypto key on every verify.
+  const verifyKey = crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   return {
     async mint({ userId, plan, country }, ttlS = 24 * 3600) {
       if (!USER_ID.test(userId)) throw new Error(`bad user id '${userId}'`);
@@ -51,7 +53,7 @@ export function createAuthenticator(secret: string, now: () => number = Date.now
         return { ok: false, reason: 'malformed', message: 'token is not a compact JWS' };
       }
       try {
-        const { payload } = await jwtVerify(token, key, {
+        const { payload } = await jwtVerify(token, await verifyKey, {
           algorithms: [ALG],
           currentDate: new Date(now()),
           requiredClaims: ['sub', 'exp'],

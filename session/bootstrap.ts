@@ -1,6 +1,6 @@
 /**
  * The whole service in one process, from one parsed config: stores (embedded by default),
- * event log, pipeline consumers, demo catalog, and the session server with the origin and
+ * event log, the pipeline's consumers (royalties, history, features, warehouse export), demo catalog, and the session server with the origin and
  * the /v1 playlist API on the same port. Shared by `npm start`, the demo, the e2e tests and
  * the benchmark, so they all run the same wiring.
  */
@@ -56,7 +56,15 @@ export async function startApp(config: ServerConfig, opts: AppOptions = {}): Pro
 
     let pipeline: RunningPipeline | undefined;
     if (opts.pipeline ?? true) {
-      pipeline = await startPipeline({ source: eventLog.source, history: stores.history, log });
+      // Every consumer: royalties and features on the stores' own engine (same LMDB env or
+      // CQL keyspace), history, and the warehouse export where `npm run job` reads it.
+      pipeline = await startPipeline({
+        source: eventLog.source,
+        backend: stores.backend,
+        history: stores.history,
+        exportDir: join(config.dataDir, 'warehouse'),
+        log,
+      });
       closers.push(() => pipeline!.stop());
     }
 

@@ -1,8 +1,17 @@
 /**
  * The actor's read ports over the store ports: `loadTracks` (metadata + audio files + rights
  * in one batched call) and `resolveContext` (playlist / album / artist / explicit list ->
- * tracks with artists). A short-lived LRU keeps bundles hot, since every play and prefetch
- * reads the same few tracks; it also answers the metadata lookups of state frames.
+ * tracks with artists).
+ *
+ * Every play reads the same few tracks, so the hot path must not touch the store at all:
+ * - track bundles are cached per (country, track); an entry older than `cacheTtlMs` is still
+ *   served (rights are re-checked against the clock on every play, so only an edit of the
+ *   rights rows can be late, by at most one refresh) while one background read refreshes it;
+ * - concurrent misses of one bundle share one read;
+ * - the metadata cache answers the artist of each context track (shuffle spacing) and the
+ *   metadata lookups of state frames; only ids it does not know go to the catalog.
+ * The embedded store's batched reads (`getMany`) hop through the libuv thread pool, which
+ * fsync'ing commits keep busy: measured at 200-800 ms per play under load before this cache.
  */
 import { LRUCache } from 'lru-cache';
 import type { ContextTrack, LoadTracksRequest, LoadTracksResult, ResolveContextRequest, ResolvedContext, TrackBundle, TrackMeta } from '../actors/types.ts';
@@ -10,12 +19,19 @@ import type { CatalogStore, Track } from '../storage/catalog.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { PlaylistStore } from '../storage/playlists.ts';
 
+export const DEFAULT_BUNDLE_TTL_MS = 30_000;
+export const DEFAULT_BUNDLE_CACHE_MAX = 5000;
+export const DEFAULT_META_CACHE_MAX = 20_000;
+
 export interface CatalogPortsDeps {
   catalog: CatalogStore;
   playlists: PlaylistStore;
-  /** Bundles are cached this long (rights windows move, so keep it short). */
+  /** A bundle older than this is refreshed in the background (rights can change). */
   cacheTtlMs?: number;
   cacheMax?: number;
+  now?: () => number;
+  /** A background refresh failed (the stale bundle stays until the next try). */
+  onRefreshError?: (err: unknown, trackId: string) => void;
 }
 
 export interface CatalogPorts {
@@ -38,71 +54,111 @@ const meta = (t: Track): TrackMeta => ({
   durationMs: t.durationMs,
 });
 
+interface CachedBundle {
+  bundle: TrackBundle;
+  fetchedAt: number;
+}
+
 export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
   const { catalog, playlists } = deps;
-  const bundles = new LRUCache<string, TrackBundle>({ max: deps.cacheMax ?? 5000, ttl: deps.cacheTtlMs ?? 30_000 });
-  const metas = new LRUCache<string, TrackMeta>({ max: deps.cacheMax ?? 20_000 });
+  const now = deps.now ?? Date.now;
+  const ttl = deps.cacheTtlMs ?? DEFAULT_BUNDLE_TTL_MS;
+  const bundles = new LRUCache<string, CachedBundle>({ max: deps.cacheMax ?? DEFAULT_BUNDLE_CACHE_MAX });
+  const metas = new LRUCache<string, TrackMeta>({ max: Math.max(deps.cacheMax ?? 0, DEFAULT_META_CACHE_MAX) });
+  /** Reads in flight by `${country}:${id}`: concurrent misses and refreshes share them. */
+  const inflight = new Map<string, Promise<TrackBundle | null>>();
 
   const rememberTracks = (tracks: Map<string, Track>) => {
     for (const t of tracks.values()) metas.set(t.id, meta(t));
   };
 
+  async function readBundle(id: string, country: string, known?: Track): Promise<TrackBundle | null> {
+    const t = known ?? (await catalog.getTracks([id])).get(id);
+    if (!t) return null;
+    metas.set(t.id, meta(t));
+    const [files, rights] = await Promise.all([catalog.getAudioFiles(id), catalog.getRights(id, country)]);
+    return {
+      track: meta(t),
+      files: files.map((f) => ({
+        bitrateKbps: f.bitrateKbps,
+        codec: f.codec,
+        container: f.container,
+        mimeType: f.mimeType,
+        init: f.init,
+        chunkDurationMs: f.chunkDurationMs,
+        chunks: f.chunks.map((c) => ({ index: c.index, key: c.key, bytes: c.bytes, durationMs: c.durationMs })),
+        encoderDelaySamples: f.encoderDelaySamples,
+        paddingSamples: f.paddingSamples,
+        sampleRate: f.sampleRate,
+        loudness: f.loudness,
+      })),
+      rights: rights.map((r) => ({
+        territory: r.territory,
+        allowed: r.allowed,
+        ...(r.availableFrom !== undefined ? { availableFrom: r.availableFrom } : {}),
+        ...(r.availableUntil !== undefined ? { availableUntil: r.availableUntil } : {}),
+        ...(r.premiumOnly !== undefined ? { premiumOnly: r.premiumOnly } : {}),
+      })),
+    };
+  }
+
+  /** One shared read per key; a found bundle is cached, a missing track is not. */
+  function fetchBundle(key: string, id: string, country: string, known?: Track): Promise<TrackBundle | null> {
+    let p = inflight.get(key);
+    if (!p) {
+      p = readBundle(id, country, known)
+        .then((b) => {
+          if (b) bundles.set(key, { bundle: b, fetchedAt: now() });
+          return b;
+        })
+        .finally(() => inflight.delete(key));
+      inflight.set(key, p);
+    }
+    return p;
+  }
+
+  function refreshInBackground(key: string, id: string, country: string): void {
+    if (inflight.has(key)) return;
+    fetchBundle(key, id, country).catch((err: unknown) => deps.onRefreshError?.(err, id));
+  }
+
   async function loadTracks({ trackIds, country }: LoadTracksRequest): Promise<LoadTracksResult> {
     const out: LoadTracksResult = {};
-    const missing: string[] = [];
+    let missing: string[] | undefined;
+    const t = now();
     for (const id of trackIds) {
-      const hit = bundles.get(`${country}:${id}`);
-      if (hit) out[id] = hit;
-      else missing.push(id);
+      const key = `${country}:${id}`;
+      const hit = bundles.get(key);
+      if (hit) {
+        out[id] = hit.bundle;
+        if (t - hit.fetchedAt >= ttl) refreshInBackground(key, id, country);
+      } else (missing ??= []).push(id);
     }
-    if (missing.length === 0) return out;
-    const tracks = await catalog.getTracks(missing);
-    rememberTracks(tracks);
+    if (!missing) return out;
+    // One batched metadata read for the misses not already being read.
+    const fresh = missing.filter((id) => !inflight.has(`${country}:${id}`));
+    const tracks = fresh.length > 0 ? await catalog.getTracks(fresh) : new Map<string, Track>();
     await Promise.all(
       missing.map(async (id) => {
-        const t = tracks.get(id);
-        if (!t) {
+        const key = `${country}:${id}`;
+        if (fresh.includes(id) && !tracks.has(id)) {
           out[id] = null;
           return;
         }
-        const [files, rights] = await Promise.all([catalog.getAudioFiles(id), catalog.getRights(id, country)]);
-        const bundle: TrackBundle = {
-          track: meta(t),
-          files: files.map((f) => ({
-            bitrateKbps: f.bitrateKbps,
-            codec: f.codec,
-            container: f.container,
-            mimeType: f.mimeType,
-            init: f.init,
-            chunkDurationMs: f.chunkDurationMs,
-            chunks: f.chunks.map((c) => ({ index: c.index, key: c.key, bytes: c.bytes, durationMs: c.durationMs })),
-            encoderDelaySamples: f.encoderDelaySamples,
-            paddingSamples: f.paddingSamples,
-            sampleRate: f.sampleRate,
-            loudness: f.loudness,
-          })),
-          rights: rights.map((r) => ({
-            territory: r.territory,
-            allowed: r.allowed,
-            ...(r.availableFrom !== undefined ? { availableFrom: r.availableFrom } : {}),
-            ...(r.availableUntil !== undefined ? { availableUntil: r.availableUntil } : {}),
-            ...(r.premiumOnly !== undefined ? { premiumOnly: r.premiumOnly } : {}),
-          })),
-        };
-        bundles.set(`${country}:${id}`, bundle);
-        out[id] = bundle;
+        out[id] = await fetchBundle(key, id, country, tracks.get(id));
       }),
     );
     return out;
   }
 
-  async function withArtists(ids: string[]): Promise<ContextTrack[]> {
-    const tracks = await catalog.getTracks(ids);
-    rememberTracks(tracks);
+  async function withArtists(ids: readonly string[]): Promise<ContextTrack[]> {
+    let unknown: string[] | undefined;
+    for (const id of ids) if (!metas.has(id)) (unknown ??= []).push(id);
+    if (unknown) rememberTracks(await catalog.getTracks(unknown));
     const out: ContextTrack[] = [];
     for (const id of ids) {
-      const t = tracks.get(id);
-      if (t) out.push({ id, artistId: t.artistId });
+      const m = metas.get(id);
+      if (m) out.push({ id, artistId: m.artistId });
     }
     return out;
   }

@@ -113,18 +113,48 @@ const STATUS_TEXT: Record<number, string> = {
 
 let nextConnectionId = 1;
 
+/**
+ * Frames sent during one synchronous step (an actor reacting to a command sends playback,
+ * prefetch, state and ack at once) are written together: each connection keeps the step's
+ * frames and a microtask flushes them inside one `ws.cork`, so a play costs one write
+ * syscall per socket instead of one per frame. Shared by every connection of a transport.
+ */
+class SendBatcher<D> {
+  private dirty: ConnectionImpl<D>[] = [];
+  private scheduled = false;
+  private readonly run = () => this.flush();
+
+  mark(conn: ConnectionImpl<D>): void {
+    this.dirty.push(conn);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.run);
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const conns = this.dirty;
+    this.dirty = [];
+    for (const c of conns) c.flushBatch();
+  }
+}
+
 class ConnectionImpl<D> implements Connection<D> {
   readonly id = nextConnectionId++;
   data!: D;
   closed = false;
   private queue: { frame: Uint8Array; state: boolean }[] = [];
   private queuedBytes = 0;
+  /** Frames of the current step, written at the end of it (null when none: idle sockets stay small). */
+  private batch: { frame: Uint8Array; state: boolean }[] | null = null;
 
   constructor(
     private readonly ws: WebSocket<SocketData<D>>,
     private readonly limits: TransportLimits,
     readonly remote: string,
     private readonly onSlow: (conn: ConnectionImpl<D>) => void,
+    private readonly batcher: SendBatcher<D>,
   ) {}
 
   bufferedBytes(): number {
@@ -133,25 +163,47 @@ class ConnectionImpl<D> implements Connection<D> {
 
   send(frame: Uint8Array, coalesce?: 'state'): void {
     if (this.closed) return;
-    // Fast path: nothing waiting and uWS's buffer below the low-water mark.
-    if (this.queue.length === 0 && this.ws.getBufferedAmount() < this.lowWater()) {
-      this.ws.send(frame, true, false);
+    const item = { frame, state: coalesce === 'state' };
+    if (this.batch) {
+      this.batch.push(item);
       return;
     }
-    if (coalesce === 'state') {
+    this.batch = [item];
+    this.batcher.mark(this);
+  }
+
+  /** Writes the step's frames in one corked write, or queues them under backpressure. */
+  flushBatch(): void {
+    const batch = this.batch;
+    this.batch = null;
+    if (!batch || this.closed) return;
+    if (this.queue.length === 0 && this.ws.getBufferedAmount() < this.lowWater()) {
+      this.ws.cork(() => {
+        for (const item of batch) {
+          if (this.queue.length === 0 && this.ws.getBufferedAmount() < this.lowWater()) this.ws.send(item.frame, true, false);
+          else this.enqueue(item.frame, item.state);
+        }
+      });
+    } else {
+      for (const item of batch) this.enqueue(item.frame, item.state);
+    }
+    if (this.queue.length > this.limits.maxSendQueue || this.bufferedBytes() > this.limits.maxBackpressureBytes) {
+      this.onSlow(this);
+    }
+  }
+
+  private enqueue(frame: Uint8Array, state: boolean): void {
+    if (state) {
       const i = this.queue.findIndex((q) => q.state);
       if (i >= 0) {
         this.queuedBytes -= this.queue[i]!.frame.byteLength;
         this.queue.splice(i, 1);
       }
     }
-    // The frame may be a view on a reused buffer: keep a copy while it waits.
+    // A waiting frame gets its own buffer, so it does not pin the encoder's slab.
     const copy = frame.slice();
-    this.queue.push({ frame: copy, state: coalesce === 'state' });
+    this.queue.push({ frame: copy, state });
     this.queuedBytes += copy.byteLength;
-    if (this.queue.length > this.limits.maxSendQueue || this.bufferedBytes() > this.limits.maxBackpressureBytes) {
-      this.onSlow(this);
-    }
   }
 
   /** uWS drained some of its buffer: move queued frames while below the low-water mark. */
@@ -168,6 +220,9 @@ class ConnectionImpl<D> implements Connection<D> {
 
   close(code: number, reason: string): void {
     if (this.closed) return;
+    // Frames sent before the close still leave first (an error frame before `bad_token`).
+    if (this.batch) this.flushBatch();
+    if (this.closed) return; // the flush found a slow consumer and closed it
     this.closed = true;
     this.queue = [];
     this.queuedBytes = 0;
@@ -180,6 +235,7 @@ class ConnectionImpl<D> implements Connection<D> {
 
   markClosed(): void {
     this.closed = true;
+    this.batch = null;
     this.queue = [];
     this.queuedBytes = 0;
   }
@@ -202,6 +258,7 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
   const { limits, handlers, log } = opts;
   const app = uWS.App();
   const live = new Set<ConnectionImpl<D>>();
+  const batcher = new SendBatcher<D>();
   const maxBody = limits.maxHttpBodyBytes ?? 1 << 20;
 
   const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) =>
@@ -225,10 +282,16 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
     sendPingsAutomatically: true,
     open: guard('open', (ws: WebSocket<SocketData<D>>) => {
       const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
-      const conn = new ConnectionImpl<D>(ws, limits, remote, (c) => {
-        log.warn({ conn: c.id, buffered: c.bufferedBytes() }, 'closing slow consumer');
-        c.close(limits.slowConsumerCloseCode, 'slow consumer');
-      });
+      const conn = new ConnectionImpl<D>(
+        ws,
+        limits,
+        remote,
+        (c) => {
+          log.warn({ conn: c.id, buffered: c.bufferedBytes() }, 'closing slow consumer');
+          c.close(limits.slowConsumerCloseCode, 'slow consumer');
+        },
+        batcher,
+      );
       ws.getUserData().conn = conn;
       live.add(conn);
       conn.data = handlers.open(conn as Connection<D | undefined>);
