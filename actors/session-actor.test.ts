@@ -269,9 +269,13 @@ describe('session queue, shuffle, repeat', () => {
     expect(lastPlayback(s).track.id).toBe('t2');
     expect(lastPlayback(s).playId).not.toBe(t2play);
     s.clock.increment(2_000);
+    const loads = s.rec.loads.length;
     s.send({ type: 'previous', deviceId: 'd1', requestId: 'pv2' });
-    await s.flush();
+    // The track before is kept loaded: previous answers in the same step, no store read.
     expect(lastPlayback(s).track.id).toBe('t1');
+    expect(answers(s, 'pv2').map((a) => a.output.type)).toEqual(['ack']);
+    await s.flush();
+    expect(s.rec.loads.slice(loads).flat()).not.toContain('t1');
   });
 });
 

@@ -17,7 +17,7 @@ import {
   firstChunkKbps,
   rungs,
 } from './playback-output.ts';
-import { advance, nextRef, upcoming, type TrackRef } from './play-order.ts';
+import { advance, nextRef, previousRef, upcoming, type TrackRef } from './play-order.ts';
 import { planPrefetch, fullPhaseDelay } from './prefetch-planner.ts';
 import { playedSince, positionAt, reanchor, seekAnchor } from './position.ts';
 import { isConnected, nowRef, type CurrentPlay, type SessionContext } from './session-context.ts';
@@ -177,21 +177,7 @@ function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: Log
   const firstKbps =
     d.fullPrefetched === trackId ? choice.bitrateKbps : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
   d.fullPrefetched = null;
-  if (deviceId) {
-    fx.send(
-      deviceId,
-      buildPlayback(env.sign, {
-        playId: play.playId,
-        bundle,
-        bitrateKbps: choice.bitrateKbps,
-        firstChunkKbps: firstKbps,
-        positionMs: d.position.positionMs,
-        playing: pending.play,
-        expiresAt,
-        renewal: false,
-      }),
-    );
-  }
+  if (deviceId) sendPlayback(d, deviceId, bundle, firstKbps, false, env, fx);
   fx.ack(pending.requester);
   fx.changed = true;
   fx.replan = true;
@@ -228,7 +214,12 @@ export function pruneBundles(d: SessionContext): void {
   if (d.current) keep.add(d.current.track.id);
   if (d.pendingStart) keep.add(d.pendingStart.ref.trackId);
   const ref = nowRef(d);
-  if (ref) for (const r of upcoming(d.order, ref, 2)) keep.add(r.trackId);
+  if (ref) {
+    for (const r of upcoming(d.order, ref, 2)) keep.add(r.trackId);
+    // The track before stays too, so `previous` starts without a load.
+    const before = previousRef(d.order, ref);
+    if (before) keep.add(before.trackId);
+  }
   for (const a of d.pendingAdds) keep.add(a.trackId);
   const bundles: Record<string, TrackBundle | null> = {};
   const urlExpiry: Record<string, number> = {};
@@ -350,18 +341,32 @@ export function renew(d: SessionContext, now: number, env: LogicEnv, fx: Effects
   const expiresAt = expiryFor(undefined, now, env.cfg);
   d.urlExpiry = { ...d.urlExpiry, [p.track.id]: expiresAt };
   d.current = { ...p, expiresAt };
-  const positionMs = positionAt(d.position, now, p.track.durationMs);
+  accrue(d, now, env, fx); // re-anchors at now, so the renewal names the position of now
+  sendPlayback(d, deviceId, bundle, p.bitrateKbps, true, env, fx);
+}
+
+/** The `playback` of the current play, from its anchor, URLs signed with its expiry. */
+function sendPlayback(
+  d: SessionContext,
+  deviceId: string,
+  bundle: TrackBundle,
+  firstChunkKbps: number,
+  renewal: boolean,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  const p = d.current!;
   fx.send(
     deviceId,
     buildPlayback(env.sign, {
       playId: p.playId,
       bundle,
       bitrateKbps: p.bitrateKbps,
-      firstChunkKbps: p.bitrateKbps,
-      positionMs,
+      firstChunkKbps,
+      positionMs: d.position.positionMs,
       playing: d.position.playing,
-      expiresAt,
-      renewal: true,
+      expiresAt: p.expiresAt,
+      renewal,
     }),
   );
 }
