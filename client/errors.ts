@@ -41,3 +41,22 @@ export class RequestTimeoutError extends Error {
     super(`'${requestType}' got no answer within ${timeoutMs} ms`);
   }
 }
+
+export type ChunkFetchErrorCode = 'network' | 'http_status' | 'size_mismatch' | 'hash_mismatch';
+
+/**
+ * A chunk could not be fetched intact: the request failed, the origin answered non-2xx, or
+ * the bytes still disagreed with the chunk table after the one refetch.
+ */
+export class ChunkFetchError extends Error {
+  override readonly name = 'ChunkFetchError';
+  constructor(
+    readonly code: ChunkFetchErrorCode,
+    readonly path: string,
+    message: string,
+    readonly detail: { status?: number; expected?: number | string; actual?: number | string } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+  }
+}

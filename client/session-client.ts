@@ -12,7 +12,8 @@
  *   drop, it reconnects with backoff and resumes from the last `{version, epoch}`; on "reauth"
  *   it asks the token provider again; "terminal" stops. Commands are never replayed
  *   (at-most-once): a command cut by a drop rejects with ConnectionClosedError.
- * - An optional prefetch cache fetches the chunks every `prefetch` frame names.
+ * - An optional prefetch cache fetches the chunks every `prefetch` frame names and verifies
+ *   them against the chunk table (refetching once on a mismatch).
  */
 import { closeAction } from '../protocol/close-codes.ts';
 import type {
@@ -282,6 +283,8 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
         }
         return;
       case 'playback':
+        // Its chunk table lets the cache size-check the chunks of this track too.
+        this.opts.prefetchCache?.learn(frame);
         this.emit('playback', frame);
         return;
       case 'prefetch':
