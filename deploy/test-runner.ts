@@ -4,6 +4,9 @@
  * SCYLLA_CONTACT_POINTS and K6_BIN set, then stops the engines test runners started
  * (unless INFRA_KEEP=1), and exits with vitest's code.
  *
+ * TEST_RUN_TIMEOUT_S (CI sets it) bounds the vitest run: when it runs out, vitest and its
+ * workers are stopped, engines still go down, and the exit code is 124.
+ *
  * `TEST_ENGINES=embedded npm test` starts nothing and runs only the suites that need no
  * engine (vitest.config.ts leaves out `*.engine.test.ts`).
  *
@@ -12,6 +15,8 @@
  * engines: each holds a lease, and only the last one out stops them.
  */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { engineUrls } from './engine-urls.ts';
 import { k6Binary } from './engines/k6.ts';
 import { cacheDir, stateRoot, takeLease } from './infra-state.ts';
@@ -36,16 +41,65 @@ function describe(outcome: UpOutcome): string {
   }
 }
 
+/** vitest's own entry point, so the runner signals vitest itself and not an npx wrapper. */
+function vitestEntry(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
+}
+
+/**
+ * Runs `vitest run` in its own process group (vitest, its workers and whatever they spawn),
+ * so an interrupt, or TEST_RUN_TIMEOUT_S running out, ends all of it: SIGTERM to the group,
+ * then SIGKILL after a grace period. A hung suite can then never keep CI waiting.
+ */
 function runVitest(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn('npx', ['vitest', 'run', ...args], { stdio: 'inherit', env });
-    // Ctrl-C reaches vitest through the terminal's process group; a SIGTERM to us is passed on.
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
-    process.on('SIGTERM', forward);
-    process.on('SIGINT', () => undefined);
+    const child = spawn(process.execPath, [vitestEntry(), 'run', ...args], {
+      stdio: 'inherit',
+      env,
+      detached: true,
+    });
+    let escalation: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    const end = (signal: NodeJS.Signals, why: string) => {
+      say(`${why}: stopping vitest (${signal})`);
+      signalGroup(signal);
+      escalation ??= setTimeout(() => {
+        say('vitest still running after 20 s: SIGKILL to its process group');
+        signalGroup('SIGKILL');
+      }, 20_000);
+    };
+    // Detached, vitest no longer gets the terminal's Ctrl-C: pass it on.
+    const onInt = () => end('SIGINT', 'interrupted');
+    const onTerm = () => end('SIGTERM', 'terminated');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const limitS = Number(env.TEST_RUN_TIMEOUT_S ?? 0);
+    const deadline =
+      limitS > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            end('SIGTERM', `TEST_RUN_TIMEOUT_S=${limitS} reached (a suite hangs?)`);
+          }, limitS * 1000)
+        : undefined;
     child.once('exit', (code, signal) => {
-      process.off('SIGTERM', forward);
-      resolve(code ?? (signal ? 128 + 15 : 1));
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      clearTimeout(deadline);
+      if (escalation !== undefined) {
+        clearTimeout(escalation);
+        // We ended vitest: workers it left behind (a suite that never ends) go with the group.
+        signalGroup('SIGKILL');
+      }
+      resolve(timedOut ? 124 : (code ?? (signal === 'SIGINT' ? 130 : 143)));
     });
     child.once('error', (err) => {
       say(`could not run vitest: ${err.message}`);
