@@ -27,7 +27,9 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
   return out;
 }
 
-const app = await startApp(parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }), { log: pino({ level: 'silent' }) });
+const app = await startApp(parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }), {
+  log: pino({ level: 'silent' }),
+});
 try {
   line(`server on ${app.server.wsUrl} (embedded stores, ${app.eventLog.kind} event log)`);
   const user = app.demo.users[0]!;
@@ -51,8 +53,12 @@ try {
     await laptop.play({ context: app.demo.playlistUri });
     return Promise.all([playback, prefetch]);
   });
-  line(`  playing "${pb.track.title}" by ${pb.track.artist} at ${pb.bitrate_kbps} kbps, first chunk at ${pb.first_chunk.bitrate_kbps} kbps`);
-  line(`  prefetch: ${pf.items.map((i) => `${i.track_id} (${i.urls.length} chunk${i.urls.length > 1 ? 's' : ''})`).join(', ')}`);
+  line(
+    `  playing "${pb.track.title}" by ${pb.track.artist} at ${pb.bitrate_kbps} kbps, first chunk at ${pb.first_chunk.bitrate_kbps} kbps`,
+  );
+  line(
+    `  prefetch: ${pf.items.map((i) => `${i.track_id} (${i.urls.length} chunk${i.urls.length > 1 ? 's' : ''})`).join(', ')}`,
+  );
   const next = pf.items[0]!;
   const cached = await step('laptop: prefetched first chunk of the next track fetched + verified', () =>
     laptop.prefetchCache!.whenReady(next.urls[0]!),
@@ -64,7 +70,9 @@ try {
     await laptop.next();
     return p;
   });
-  line(`  "${pb2.track.title}": first chunk ${pb2.first_chunk.url === next.urls[0] ? 'IS' : 'is NOT'} the prefetched URL (served from cache: ${laptop.prefetchCache!.has(pb2.first_chunk.url)})`);
+  line(
+    `  "${pb2.track.title}": first chunk ${pb2.first_chunk.url === next.urls[0] ? 'IS' : 'is NOT'} the prefetched URL (served from cache: ${laptop.prefetchCache!.has(pb2.first_chunk.url)})`,
+  );
 
   const before = laptop.state!;
   const onPhone = await step('laptop: transfer to phone -> phone gets playback', async () => {
@@ -73,8 +81,11 @@ try {
     return p;
   });
   const after = phone.state!;
-  const expected = before.position.position_ms + (before.is_playing ? after.position.at - before.position.at : 0);
-  line(`  phone resumes at ${onPhone.position_ms} ms (expected ~${expected} ms), active device: ${after.active_device_id}`);
+  const expected =
+    before.position.position_ms + (before.is_playing ? after.position.at - before.position.at : 0);
+  line(
+    `  phone resumes at ${onPhone.position_ms} ms (expected ~${expected} ms), active device: ${after.active_device_id}`,
+  );
 
   const rtt = await step('phone: ping', () => phone.ping());
   void rtt;

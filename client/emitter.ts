@@ -32,7 +32,10 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
    * Resolves with the next `event` whose payload passes `filter`; rejects after `timeoutMs`.
    * The way tests and the demo await events (never sleeps).
    */
-  waitFor<K extends keyof Events>(event: K, opts: { timeoutMs?: number; filter?: (p: Events[K]) => boolean } = {}): Promise<Events[K]> {
+  waitFor<K extends keyof Events>(
+    event: K,
+    opts: { timeoutMs?: number; filter?: (p: Events[K]) => boolean } = {},
+  ): Promise<Events[K]> {
     const timeoutMs = opts.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

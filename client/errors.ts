@@ -11,8 +11,11 @@ export class SessionRequestError extends Error {
   readonly reason: string | undefined;
   readonly requestId: number | undefined;
   readonly retryAfterMs: number | undefined;
+  /** The server's human-readable message alone (`message` is prefixed with code/reason). */
+  readonly detail: string;
   constructor(frame: ErrorFrame) {
     super(`${frame.code}${frame.reason ? `/${frame.reason}` : ''}: ${frame.message}`);
+    this.detail = frame.message;
     this.code = frame.code;
     this.reason = frame.reason;
     this.requestId = frame.id;

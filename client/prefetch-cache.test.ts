@@ -53,7 +53,9 @@ describe('prefetch cache - chunk verification', () => {
     const r = await cache.fetchChunk(signed);
     expect(r.ok).toBe(true);
     expect(r.attempts).toBe(2);
-    expect(r.mismatches).toEqual([expect.objectContaining({ ok: false, reason: 'hash_mismatch', expected: address })]);
+    expect(r.mismatches).toEqual([
+      expect.objectContaining({ ok: false, reason: 'hash_mismatch', expected: address }),
+    ]);
     expect(requests).toHaveLength(2);
     // The refetch asks caching layers to revalidate; the first request did not.
     expect(requests[0]!['cache-control']).toBeUndefined();
@@ -106,7 +108,9 @@ describe('prefetch cache - chunk verification', () => {
     const frame: PrefetchFrame = {
       t: 'prefetch',
       after_play_id: 'p1',
-      items: [{ track_id: 't2', position: 1, bitrate_kbps: 96, urls: [signed], init_url: null, expires_at: 0 }],
+      items: [
+        { track_id: 't2', position: 1, bitrate_kbps: 96, urls: [signed], init_url: null, expires_at: 0 },
+      ],
     };
     const applied = cache.apply(frame);
     const ready = await cache.whenReady(signed);

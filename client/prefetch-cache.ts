@@ -134,7 +134,9 @@ export class PrefetchCache {
     if (have) return Promise.resolve({ ok: true, chunk: have, attempts: 0, mismatches: [] });
     const running = this.inFlight.get(key);
     if (running) return running;
-    const p = this.fetchVerified(url, key, this.expectationOf(url, hint)).finally(() => this.inFlight.delete(key));
+    const p = this.fetchVerified(url, key, this.expectationOf(url, hint)).finally(() =>
+      this.inFlight.delete(key),
+    );
     this.inFlight.set(key, p);
     return p;
   }
@@ -181,7 +183,13 @@ export class PrefetchCache {
       const abs = new URL(url, this.opts.baseUrl).toString();
       res = await this.fetchFn(abs, revalidate ? REVALIDATE : {});
     } catch (err) {
-      throw new ChunkFetchError('network', key, `fetching ${key} failed: ${(err as Error).message}`, {}, { cause: err });
+      throw new ChunkFetchError(
+        'network',
+        key,
+        `fetching ${key} failed: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
     }
     if (!res.ok) {
       await res.body?.cancel().catch(() => {});
@@ -190,7 +198,13 @@ export class PrefetchCache {
     try {
       return new Uint8Array(await res.arrayBuffer());
     } catch (err) {
-      throw new ChunkFetchError('network', key, `reading ${key} failed: ${(err as Error).message}`, {}, { cause: err });
+      throw new ChunkFetchError(
+        'network',
+        key,
+        `reading ${key} failed: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
     }
   }
 

@@ -94,7 +94,13 @@ const OPEN = 1;
 export class SessionClient extends TypedEmitter<SessionClientEvents> {
   private ws: WebSocketLike | undefined;
   private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  /**
+   * Request ids start at a random point per client: the session remembers recent
+   * `device:id` pairs to ack retried frames without applying them twice, so a new client
+   * (a new process for the same device) counting from 1 again would have its first commands
+   * taken for retries of the previous connection's and silently not applied.
+   */
+  private nextId = 1 + Math.floor(Math.random() * 0x7fff_ffff);
   private lastState: SessionState | undefined;
   private stopped = false;
   private attempts = 0;
@@ -105,7 +111,8 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
   constructor(private readonly opts: SessionClientOptions) {
     super((err) => console.error('session client listener failed', err));
     const ctor = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
-    if (!ctor) throw new Error('no WebSocket implementation: pass options.WebSocket (e.g. from the ws package)');
+    if (!ctor)
+      throw new Error('no WebSocket implementation: pass options.WebSocket (e.g. from the ws package)');
     this.Ctor = ctor;
     this.wire = opts.wire ?? clientWire;
   }
@@ -139,7 +146,12 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
 
   // ---- commands ---------------------------------------------------------------------
 
-  play(args: { context?: string; uris?: string[]; offset?: PlayOffset; position_ms?: number }): Promise<void> {
+  play(args: {
+    context?: string;
+    uris?: string[];
+    offset?: PlayOffset;
+    position_ms?: number;
+  }): Promise<void> {
     return this.command({ t: 'play', id: 0, ...args });
   }
   pause(): Promise<void> {
@@ -173,9 +185,19 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
     return this.command({ t: 'volume', id: 0, percent, ...(deviceId ? { device_id: deviceId } : {}) });
   }
   transfer(deviceId: string, play?: boolean): Promise<void> {
-    return this.command({ t: 'transfer', id: 0, device_id: deviceId, ...(play === undefined ? {} : { play }) });
+    return this.command({
+      t: 'transfer',
+      id: 0,
+      device_id: deviceId,
+      ...(play === undefined ? {} : { play }),
+    });
   }
-  progress(args: { play_id: string; position_ms: number; buffered_ms: number; bandwidth_kbps: number }): Promise<void> {
+  progress(args: {
+    play_id: string;
+    position_ms: number;
+    buffered_ms: number;
+    bandwidth_kbps: number;
+  }): Promise<void> {
     return this.command({ t: 'progress', id: 0, ...args });
   }
   ended(playId: string): Promise<void> {
@@ -200,7 +222,8 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
 
   private request(frame: ClientFrame): Promise<ServerFrame> {
     const ws = this.ws;
-    if (!ws || ws.readyState !== OPEN) return Promise.reject(new ConnectionClosedError(1006, 'not connected'));
+    if (!ws || ws.readyState !== OPEN)
+      return Promise.reject(new ConnectionClosedError(1006, 'not connected'));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;
     const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
@@ -222,7 +245,9 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
     return new Promise<WelcomeFrame>((resolve, reject) => {
       let settled = false;
       ws.onopen = () => {
-        const resume = this.lastState ? { version: this.lastState.version, epoch: this.lastState.epoch } : undefined;
+        const resume = this.lastState
+          ? { version: this.lastState.version, epoch: this.lastState.epoch }
+          : undefined;
         this.request({
           t: 'hello',
           id: 0,
@@ -266,7 +291,12 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
       const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array);
       frame = this.wire.decode(bytes);
     } catch (err) {
-      this.emit('error', { t: 'error', code: 'bad_request', reason: 'malformed', message: `undecodable server frame: ${String(err)}` });
+      this.emit('error', {
+        t: 'error',
+        code: 'bad_request',
+        reason: 'malformed',
+        message: `undecodable server frame: ${String(err)}`,
+      });
       return;
     }
     switch (frame.t) {

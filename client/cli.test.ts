@@ -1,0 +1,155 @@
+/**
+ * The session CLI end to end against the real app (embedded stores, origin, pipeline) on a
+ * free port: one-shot commands, refusals, connection failures, interactive mode, and one run
+ * as a real child process (exit code and a stack-free message).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../session/bootstrap.ts';
+import { parseConfig } from '../session/config.ts';
+import { EXIT } from './cli-args.ts';
+import { runCli } from './cli.ts';
+
+let app: App;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
+  app = await startApp(
+    parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', SESSION_GRACE_MS: '60000' }),
+  );
+});
+
+afterAll(async () => {
+  await app?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs the CLI in-process against the test server; collects stdout and stderr lines. */
+async function cli(args: string[], input?: PassThrough) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--url', app.server.wsUrl, ...args], {
+    out: (l) => out.push(...l.split('\n')),
+    err: (l) => err.push(...l.split('\n')),
+    env: {},
+    ...(input ? { input } : {}),
+  });
+  return { code, out, err };
+}
+
+const noStack = (lines: string[]) => expect(lines.join('\n')).not.toMatch(/^\s+at /m);
+
+describe('cli - against a real server', () => {
+  it('cli - play prints the playback, the prefetch and verified chunks, then exits 0', async () => {
+    const r = await cli([
+      '--user',
+      'u1',
+      '--device-id',
+      'cli-play',
+      '--prefetch',
+      'play',
+      app.demo.playlistUri,
+    ]);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out[0]).toMatch(/^connected to ws:\/\/127\.0\.0\.1:\d+\/v1\/ws as device cli-play/);
+    expect(r.out).toContainEqual(expect.stringMatching(/^playback \S+: "Demo Song 1" by \S.* at \d+ kbps/));
+    expect(r.out).toContainEqual(
+      expect.stringMatching(/^prefetch after \S+: 1\. demo02 \(1 chunk at \d+ kbps\)/),
+    );
+    expect(r.out).toContainEqual(expect.stringMatching(/^ok: play acknowledged in/));
+    expect(r.out).toContainEqual(
+      expect.stringMatching(/^state v\d+: playing "Demo Song 1".* on cli-play \(this device\)/),
+    );
+    expect(r.out).toContainEqual(expect.stringMatching(/^chunk \/o\/[0-9a-f.]+: \d+ bytes verified$/));
+  });
+
+  it('cli - a second process for the same device is not mistaken for a retry (next advances)', async () => {
+    const r = await cli(['--user', 'u1', '--device-id', 'cli-play', 'next']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContainEqual(expect.stringMatching(/^playback \S+: "Demo Song 2"/));
+  });
+
+  it('cli - state and devices print the session as the server holds it', async () => {
+    const r = await cli(['--user', 'u1', '--device-id', 'cli-other', 'devices']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContainEqual(
+      expect.stringMatching(/^device cli-play \*active\*: "Session CLI" computer/),
+    );
+    expect(r.out).toContainEqual(expect.stringMatching(/^device cli-other \(this\): .* connected$/));
+  });
+
+  it('cli - a refused command prints code/reason and exits 1', async () => {
+    const r = await cli(['--user', 'u1', '--device-id', 'cli-refused', 'play', app.demo.blockedInSeUri]);
+    expect(r.code).toBe(EXIT.refused);
+    expect(r.err).toEqual([expect.stringMatching(/^error forbidden\/region_blocked: /)]);
+    const unknown = await cli(['--user', 'u1', '--device-id', 'cli-refused', 'play', 'spotify:track:nope']);
+    expect(unknown.code).toBe(EXIT.refused);
+    expect(unknown.err).toEqual([expect.stringMatching(/^error not_found\/unknown_track: /)]);
+  });
+
+  it('cli - a bad token, an unreachable server and bad arguments: one clear line each, no stack', async () => {
+    const bad = await cli(['--token', 'not.a.token', 'state']);
+    expect(bad.code).toBe(EXIT.connect);
+    expect(bad.err).toEqual([expect.stringMatching(/^error connection_closed: .*\(4500 bad token\)/)]);
+
+    const down = await runCli(['--url', 'ws://127.0.0.1:1/v1/ws', '--user', 'u1', 'state'], {
+      out: () => {},
+      err: (l) =>
+        expect(l).toMatch(
+          /^error unreachable: cannot connect to ws:\/\/127\.0\.0\.1:1\/v1\/ws: .*ECONNREFUSED/,
+        ),
+      env: {},
+    });
+    expect(down).toBe(EXIT.connect);
+
+    const wrongPath = await cli([
+      '--url',
+      app.server.wsUrl.replace('/v1/ws', '/nope'),
+      '--user',
+      'u1',
+      'state',
+    ]);
+    expect(wrongPath.code).toBe(EXIT.connect);
+    expect(wrongPath.err[0]).toMatch(/^error unreachable: cannot connect to /);
+
+    const usage = await cli(['--user', 'u1', 'shuffle', 'sideways']);
+    expect(usage.code).toBe(EXIT.usage);
+    expect(usage.err[0]).toBe("error: shuffle must be one of on, off, got 'sideways'");
+    for (const r of [bad, wrongPath, usage]) noStack(r.err);
+  });
+
+  it('cli - interactive mode runs commands line by line and prints events', async () => {
+    const input = new PassThrough();
+    input.end(['play spotify:track:demo03', 'bogus', 'shuffle on', 'ping', 'quit', 'next'].join('\n') + '\n');
+    const r = await cli(['--user', 'u2', '--plan', 'free', '--country', 'US', '--device-id', 'cli-i'], input);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContainEqual(expect.stringMatching(/^type 'help' for commands/));
+    expect(r.out).toContainEqual(expect.stringMatching(/^ok: play \(/));
+    expect(r.out).toContainEqual("error: unknown command 'bogus' (try 'help' or --help)");
+    expect(r.out).toContainEqual(expect.stringMatching(/^ok: shuffle \(/));
+    expect(r.out).toContainEqual(expect.stringMatching(/^pong in \d+\.\d ms$/));
+    // 'quit' ends the session: the 'next' after it never runs.
+    expect(r.out).not.toContainEqual(expect.stringMatching(/^ok: next/));
+  });
+
+  it('cli - as a child process: exit code 3 and one message line for a bad token', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'client/cli.ts', '--url', app.server.wsUrl, '--token', 'x.y.z', 'state'],
+      { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(EXIT.connect);
+    expect(stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^error connection_closed: .*4500 bad token/),
+    ]);
+  });
+});
