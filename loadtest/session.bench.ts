@@ -16,7 +16,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import uWS from '@trufflesuite/uws-js-unofficial';
 import WebSocket from 'ws';
+import { unpack } from 'msgpackr';
 import pino from 'pino';
 import { decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
@@ -146,21 +147,39 @@ async function runRoundTrips(a: WorkerArgs, sockets: WebSocket[]): Promise<void>
   });
 }
 
-/** Open loop at a fixed rate of plays spread over the connections. */
+/**
+ * Open loop at a fixed rate of plays spread over the connections. Each answer (ack or
+ * error) is matched to its request id: the client-side round trip (send -> answer) of the
+ * plays sent inside the measuring window, after a warm-up. Only small frames are decoded
+ * (answers are ~20-150 bytes; playback, prefetch and state are larger), without schema
+ * validation, so the load generator stays cheap and does not inflate the round trips.
+ */
 async function runPlays(a: WorkerArgs, sockets: WebSocket[]): Promise<void> {
   const rate = a.rate!;
   let sent = 0;
   let errors = 0;
   let acks = 0;
+  const sentAt = new Map<number, number>();
+  const rtts: number[] = [];
+  const t0 = performance.now();
+  const windowStart = t0 + a.warmupMs;
+  const end = windowStart + a.durationMs;
+  let outstanding = 0;
+  let drained: (() => void) | undefined;
   for (const ws of sockets) {
     ws.on('message', (data: Buffer) => {
-      const r = decodeServerFrame(new Uint8Array(data));
-      if (r.ok && r.frame.t === 'error') errors++;
-      if (r.ok && r.frame.t === 'ack') acks++;
+      if (data.length > 256) return;
+      const f = unpack(data) as { t?: string; id?: number };
+      if (f.t !== 'ack' && f.t !== 'error') return;
+      if (f.t === 'error') errors++;
+      else acks++;
+      const at = f.id === undefined ? undefined : sentAt.get(f.id);
+      if (at === undefined) return;
+      sentAt.delete(f.id!);
+      rtts.push(performance.now() - at);
+      if (--outstanding === 0) drained?.();
     });
   }
-  const t0 = performance.now();
-  const end = t0 + a.warmupMs + a.durationMs;
   await new Promise<void>((done) => {
     const tick = setInterval(() => {
       const now = performance.now();
@@ -172,23 +191,61 @@ async function runPlays(a: WorkerArgs, sockets: WebSocket[]): Promise<void> {
       const due = Math.floor(((now - t0) / 1000) * rate);
       while (sent < due) {
         const ws = sockets[sent % sockets.length]!;
+        const id = (sent % 1_000_000) + 10;
         // A context play, so each play also sends a prefetch for the tracks after it.
-        ws.send(encodeFrame({ t: 'play', id: (sent % 1_000_000) + 10, context: a.context!, offset: { index: sent % a.contextLength! } }));
+        ws.send(encodeFrame({ t: 'play', id, context: a.context!, offset: { index: sent % a.contextLength! } }));
+        const at = performance.now();
+        if (at >= windowStart) {
+          sentAt.set(id, at);
+          outstanding++;
+        }
         sent++;
       }
-    }, 2);
+    }, 1);
   });
-  out({ result: { sent, acks, errors, seconds: (performance.now() - t0) / 1000 } });
+  const seconds = (performance.now() - t0) / 1000;
+  // Answers still on their way: wait for them (bounded), so a backlog shows up as latency.
+  if (outstanding > 0) {
+    await new Promise<void>((r) => {
+      drained = r;
+      setTimeout(r, 5000);
+    });
+  }
+  out({
+    result: {
+      sent,
+      acks,
+      errors,
+      seconds,
+      measured: rtts.length + sentAt.size,
+      unanswered: sentAt.size,
+      rttP50: percentile(rtts, 50),
+      rttP99: percentile(rtts, 99),
+    },
+  });
 }
 
 async function worker(a: WorkerArgs): Promise<void> {
+  const opening = performance.now();
   const sockets = await openMany(a);
-  out({ ready: sockets.length });
+  out({ ready: sockets.length, openSeconds: (performance.now() - opening) / 1000 });
   if (a.mode === 'rt') await runRoundTrips(a, sockets);
   else if (a.mode === 'play') await runPlays(a, sockets);
   else await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
   for (const ws of sockets) ws.terminate();
   out({ done: true });
+}
+
+interface PlayResult {
+  sent: number;
+  acks: number;
+  errors: number;
+  seconds: number;
+  /** Plays sent inside the window, and those of them never answered. */
+  measured: number;
+  unanswered: number;
+  rttP50: number;
+  rttP99: number;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -292,7 +349,8 @@ export default async function bench(args: string[]): Promise<void> {
     await warm.next();
     const base = await heapAfterGc(gc);
     const idle = spawnWorker({ mode: 'idle', url: app.server.wsUrl, connections: sessions, userPrefix: 'idle', hello: true, warmupMs: 0, durationMs: 0 });
-    await idle.next();
+    const opened = (await idle.next()) as { openSeconds: number };
+    const hellosPerS = sessions / opened.openSeconds;
     const loaded = await heapAfterGc(gc);
     const heapPerSession = (loaded - base) / sessions;
     console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] heap: ${sessions} idle sessions, +${((loaded - base) / 1048576).toFixed(1)} MiB -> ${Math.round(heapPerSession)} B/session`);
@@ -322,19 +380,30 @@ export default async function bench(args: string[]): Promise<void> {
     });
     await play.next();
     setTimeout(() => (recording = true), 1000);
-    const pr = (await play.next()) as { result: { sent: number; acks: number; errors: number; seconds: number } };
+    const cpu0 = process.cpuUsage();
+    const pr = (await play.next()) as { result: PlayResult };
+    const cpu = process.cpuUsage(cpu0);
     recording = false;
     await play.next();
+    const r = pr.result;
     const p50 = percentile(samples, 50);
     const p99 = percentile(samples, 99);
+    // Server CPU (this process: session, event log, pipeline consumers) per play sent.
+    const cpuPerPlayUs = (cpu.user + cpu.system) / r.sent;
 
     printTable([
       { measure: 'round trips/s, session full path (500 conns)', value: Math.round(sessionRt), baseline: Math.round(echoRt), ratio, target: '>= 0.5' },
-      { measure: `play latency p50 ms (${samples.length} plays @ ${PLAY_RATE}/s)`, value: p50, baseline: '-', ratio: '-', target: '-' },
-      { measure: 'play latency p99 ms', value: p99, baseline: '-', ratio: '-', target: '<= 2' },
+      { measure: `play p50 ms, server: frame in -> playback+prefetch+ack out (${samples.length} @ ${PLAY_RATE}/s)`, value: p50, baseline: '-', ratio: '-', target: '-' },
+      { measure: 'play p99 ms, server', value: p99, baseline: '-', ratio: '-', target: '<= 2' },
+      { measure: `play p50 ms, client round trip (${r.measured} plays)`, value: r.rttP50, baseline: '-', ratio: '-', target: '-' },
+      { measure: 'play p99 ms, client round trip', value: r.rttP99, baseline: '-', ratio: '-', target: '-' },
+      { measure: 'server CPU per play, us (incl. event log + pipeline)', value: Math.round(cpuPerPlayUs), baseline: '-', ratio: '-', target: '-' },
       { measure: `heap per idle session, bytes (${sessions} sessions)`, value: Math.round(heapPerSession), baseline: '-', ratio: '-', target: '<= 16384' },
+      { measure: 'session opening, hellos/s (one client process)', value: Math.round(hellosPerS), baseline: '-', ratio: '-', target: '-' },
     ]);
-    console.log(`plays sent ${pr.result.sent}, acked ${pr.result.acks}, error frames ${pr.result.errors}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `plays sent ${r.sent}, acked ${r.acks}, error frames ${r.errors}, unanswered after 5 s ${r.unanswered}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     writeResults('session', {
       throughput_ratio: Number(ratio.toFixed(3)),
       session_round_trips_per_s: Math.round(sessionRt),
@@ -342,11 +411,17 @@ export default async function bench(args: string[]): Promise<void> {
       play_p50_ms: Number(p50.toFixed(3)),
       play_p99_ms: Number(p99.toFixed(3)),
       play_samples: samples.length,
+      play_client_rtt_p50_ms: Number(r.rttP50.toFixed(3)),
+      play_client_rtt_p99_ms: Number(r.rttP99.toFixed(3)),
+      play_unanswered: r.unanswered,
+      play_server_cpu_us_per_play: Math.round(cpuPerPlayUs),
       heap_per_session_bytes: Math.round(heapPerSession),
       heap_sessions: sessions,
       heap_sessions_note:
         sessions < HEAP_SESSIONS_TARGET ? `capped below ${HEAP_SESSIONS_TARGET} by the open-files limit (${fdLimit}) of this machine` : undefined,
+      hellos_per_s: Math.round(hellosPerS),
       connections: RT_CONNECTIONS,
+      load_average_1m: Number(loadavg()[0]!.toFixed(2)),
       quick,
     });
   } finally {

@@ -61,7 +61,7 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
 
   const send = (conn: Connection<DeviceSocketState>, frame: ServerFrame) => {
     if (conn.closed) return;
-    metrics.framesOut.inc({ type: frame.t });
+    metrics.frameOut(frame.t);
     conn.send(wire.encode(frame), frame.t === 'state' ? 'state' : undefined);
   };
 
@@ -169,7 +169,7 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
         return;
       }
       const frame = decoded.frame;
-      metrics.framesIn.inc({ type: frame.t });
+      metrics.frameIn(frame.t);
 
       if (frame.t === 'ping') {
         send(conn, { t: 'pong', id: frame.id, server_time: now() });

@@ -20,7 +20,12 @@ import type {
 import { DEVICE_TYPES } from '../protocol/messages.ts';
 import { ERROR_REASONS, type ErrorCode } from '../protocol/errors.ts';
 import type {
+  EndedCommand,
   ErrorOutput,
+  PlayCommand,
+  ProgressCommand,
+  TransferCommand,
+  VolumeCommand,
   PlaybackOutput,
   PrefetchOutput,
   SessionCommand,
@@ -169,52 +174,57 @@ export function errorFrameOf(o: ErrorOutput, requestId: number | undefined): Err
 
 /**
  * A validated client frame as an actor command; `undefined` for frames the actor does not
- * see (hello, ping are handled by the session layer).
+ * see (hello, ping are handled by the session layer). Built field by field (no object
+ * spreads): this runs for every inbound command, and conditional spreads cost V8 a slow path.
  */
 export function toCommand(frame: ClientFrame, deviceId: string): SessionCommand | undefined {
-  const base = { deviceId, requestId: frame.id };
+  const requestId = frame.id;
   switch (frame.t) {
-    case 'play':
-      return {
-        ...base,
-        type: 'play',
-        ...(frame.context ? { contextUri: toActorUri(frame.context) } : {}),
-        ...(frame.uris ? { uris: frame.uris.map(toActorUri) } : {}),
-        ...(frame.offset
-          ? { offset: 'index' in frame.offset ? { index: frame.offset.index } : { uri: toActorUri(frame.offset.uri) } }
-          : {}),
-        ...(frame.position_ms !== undefined ? { positionMs: frame.position_ms } : {}),
-      };
+    case 'play': {
+      const c: PlayCommand = { type: 'play', deviceId, requestId };
+      if (frame.context) c.contextUri = toActorUri(frame.context);
+      if (frame.uris) c.uris = frame.uris.map(toActorUri);
+      if (frame.offset) c.offset = 'index' in frame.offset ? { index: frame.offset.index } : { uri: toActorUri(frame.offset.uri) };
+      if (frame.position_ms !== undefined) c.positionMs = frame.position_ms;
+      return c;
+    }
     case 'pause':
     case 'resume':
     case 'next':
     case 'previous':
-      return { ...base, type: frame.t };
+      return { type: frame.t, deviceId, requestId };
     case 'seek':
-      return { ...base, type: 'seek', positionMs: frame.position_ms };
+      return { type: 'seek', deviceId, requestId, positionMs: frame.position_ms };
     case 'shuffle':
-      return { ...base, type: 'shuffle', on: frame.on };
+      return { type: 'shuffle', deviceId, requestId, on: frame.on };
     case 'repeat':
-      return { ...base, type: 'repeat', mode: frame.mode };
+      return { type: 'repeat', deviceId, requestId, mode: frame.mode };
     case 'queue.add':
-      return { ...base, type: 'queue.add', uri: toActorUri(frame.uri) };
+      return { type: 'queue.add', deviceId, requestId, uri: toActorUri(frame.uri) };
     case 'quality':
-      return { ...base, type: 'quality', quality: frame.quality };
-    case 'volume':
-      return { ...base, type: 'volume', volume: frame.percent, ...(frame.device_id ? { targetDeviceId: frame.device_id } : {}) };
-    case 'transfer':
-      return { ...base, type: 'transfer', toDeviceId: frame.device_id, ...(frame.play !== undefined ? { play: frame.play } : {}) };
-    case 'progress':
-      return {
-        ...base,
-        type: 'progress',
-        positionMs: frame.position_ms,
-        playId: frame.play_id,
-        bufferMs: frame.buffered_ms,
-        bandwidthKbps: frame.bandwidth_kbps,
-      };
-    case 'ended':
-      return { ...base, type: 'ended', playId: frame.play_id };
+      return { type: 'quality', deviceId, requestId, quality: frame.quality };
+    case 'volume': {
+      const c: VolumeCommand = { type: 'volume', deviceId, requestId, volume: frame.percent };
+      if (frame.device_id) c.targetDeviceId = frame.device_id;
+      return c;
+    }
+    case 'transfer': {
+      const c: TransferCommand = { type: 'transfer', deviceId, requestId, toDeviceId: frame.device_id };
+      if (frame.play !== undefined) c.play = frame.play;
+      return c;
+    }
+    case 'progress': {
+      const c: ProgressCommand = { type: 'progress', deviceId, requestId, positionMs: frame.position_ms };
+      if (frame.play_id !== undefined) c.playId = frame.play_id;
+      if (frame.buffered_ms !== undefined) c.bufferMs = frame.buffered_ms;
+      if (frame.bandwidth_kbps !== undefined) c.bandwidthKbps = frame.bandwidth_kbps;
+      return c;
+    }
+    case 'ended': {
+      const c: EndedCommand = { type: 'ended', deviceId, requestId };
+      if (frame.play_id !== undefined) c.playId = frame.play_id;
+      return c;
+    }
     case 'hello':
     case 'ping':
       return undefined;

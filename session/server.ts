@@ -19,6 +19,7 @@ import { createMetrics, type SessionMetrics } from './metrics.ts';
 import { SessionRegistry, type Timers } from './registry.ts';
 import { SessionHub, type StartActor } from './session-hub.ts';
 import { startTransport, type HttpHandler, type Transport } from './transport.ts';
+import { memoizeSigner } from './signed-url-memo.ts';
 import { UrlSigner } from './url-signer.ts';
 import { serverWire } from './wire.ts';
 
@@ -77,7 +78,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     startActor: opts.startActor,
     catalog,
     eventLog: ports.eventLog,
-    signUrl: (path, exp) => signer.sign(path, exp),
+    signUrl: memoizeSigner((path, exp) => signer.sign(path, exp)),
     wire,
     metrics,
     log,

@@ -169,7 +169,7 @@ export class SessionHub implements CommandSink {
   }
 
   private encode(frame: ServerFrame): Uint8Array {
-    this.deps.metrics.framesOut.inc({ type: frame.t });
+    this.deps.metrics.frameOut(frame.t);
     if (frame.t === 'error') this.deps.metrics.errors.inc({ code: frame.code });
     return this.deps.wire.encode(frame);
   }
