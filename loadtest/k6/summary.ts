@@ -1,0 +1,84 @@
+/**
+ * Reads k6's `--summary-export` JSON into the flat figures run.ts prints and writes to
+ * bench-results/k6.json. Pure, so its reading of k6's format is tested without k6.
+ *
+ * The export maps metric names to their values: trends as {avg, min, med, max, "p(N)"}
+ * (milliseconds), rates as {passes, fails, value}, counters as {count, rate}; a `thresholds`
+ * map per metric holds `true` for a threshold that FAILED (k6's legacy export semantics).
+ */
+
+export type TrendExport = Partial<
+  Record<'avg' | 'min' | 'med' | 'max' | 'p(90)' | 'p(95)' | 'p(99)', number>
+>;
+export interface RateExport {
+  passes?: number;
+  fails?: number;
+  value?: number;
+}
+export interface CounterExport {
+  count?: number;
+  rate?: number;
+}
+type MetricExport = (TrendExport & RateExport & CounterExport) & { thresholds?: Record<string, boolean> };
+
+export interface K6SummaryExport {
+  metrics: Record<string, MetricExport | undefined>;
+}
+
+export interface K6Figures {
+  sessions: number;
+  sessions_per_s: number;
+  session_ok_rate: number;
+  checks_pass_rate: number;
+  play_p50_ms: number;
+  play_p95_ms: number;
+  play_p99_ms: number;
+  skip_p50_ms: number;
+  skip_p95_ms: number;
+  skip_p99_ms: number;
+  ack_rtt_p50_ms: number;
+  ack_rtt_p95_ms: number;
+  hello_p50_ms: number;
+  ws_msgs_per_s: number;
+  error_frames: number;
+  http_req_failed_rate: number;
+  /** `metric: threshold` of every failed threshold. */
+  failed_thresholds: string[];
+}
+
+const round = (n: number | undefined, digits = 2): number =>
+  n === undefined ? NaN : Math.round(n * 10 ** digits) / 10 ** digits;
+
+export function k6Figures(s: K6SummaryExport): K6Figures {
+  const m = (name: string): MetricExport => s.metrics[name] ?? {};
+  const rate = (name: string): number => {
+    const r = m(name);
+    if (r.passes !== undefined && r.fails !== undefined && r.passes + r.fails > 0)
+      return round(r.passes / (r.passes + r.fails), 4);
+    return round(r.value, 4);
+  };
+  const failed = Object.entries(s.metrics).flatMap(([name, metric]) =>
+    Object.entries(metric?.thresholds ?? {})
+      .filter(([, didFail]) => didFail)
+      .map(([expr]) => `${name}: ${expr}`),
+  );
+  return {
+    sessions: m('iterations').count ?? 0,
+    sessions_per_s: round(m('iterations').rate, 1),
+    session_ok_rate: rate('session_ok'),
+    checks_pass_rate: rate('checks'),
+    play_p50_ms: round(m('play_latency').med),
+    play_p95_ms: round(m('play_latency')['p(95)']),
+    play_p99_ms: round(m('play_latency')['p(99)']),
+    skip_p50_ms: round(m('skip_latency').med),
+    skip_p95_ms: round(m('skip_latency')['p(95)']),
+    skip_p99_ms: round(m('skip_latency')['p(99)']),
+    ack_rtt_p50_ms: round(m('ack_rtt').med),
+    ack_rtt_p95_ms: round(m('ack_rtt')['p(95)']),
+    hello_p50_ms: round(m('hello_latency').med),
+    ws_msgs_per_s: round((m('ws_msgs_received').rate ?? 0) + (m('ws_msgs_sent').rate ?? 0), 1),
+    error_frames: m('error_frames').count ?? 0,
+    http_req_failed_rate: rate('http_req_failed'),
+    failed_thresholds: failed,
+  };
+}
