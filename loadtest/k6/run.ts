@@ -16,15 +16,17 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { startApp } from '../../session/bootstrap.ts';
 import { parseConfig } from '../../session/config.ts';
 import { printTable, writeResults } from '../report.ts';
 import { buildK6Bundle } from './build.ts';
+import { histogramBuckets, histogramQuantile } from './server-metrics.ts';
 import { k6Figures, type K6SummaryExport } from './summary.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -47,6 +49,18 @@ function findK6(env: NodeJS.ProcessEnv = process.env): string {
   for (const p of candidates) if (existsSync(p)) return p;
   if (spawnSync('k6', ['version'], { stdio: 'ignore' }).status === 0) return 'k6';
   throw new Error('k6 not found: run `npm run infra -- up k6` (installs .cache/k6/bin/k6) or set K6_BIN');
+}
+
+/** User+system CPU seconds of a live process (Linux /proc); NaN when unreadable. */
+function procCpuSeconds(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 async function main(): Promise<number> {
@@ -95,6 +109,10 @@ async function main(): Promise<number> {
       `${version}; server ${app.server.wsUrl} (embedded, in this process); ${vus} VUs for ${durationS} s`,
     );
     const cpu0 = process.cpuUsage();
+    // Where the latency goes: a busy server shows as event-loop delay, a busy k6 as its CPU.
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
+    let k6CpuS = NaN;
     const started = performance.now();
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn(
@@ -122,22 +140,40 @@ async function main(): Promise<number> {
         ],
         { stdio: ['ignore', 'inherit', 'inherit'] },
       );
+      const sampler = setInterval(() => {
+        const t = child.pid === undefined ? NaN : procCpuSeconds(child.pid);
+        if (!Number.isNaN(t)) k6CpuS = t;
+      }, 250);
       child.on('error', reject);
+      child.on('exit', () => clearInterval(sampler));
       child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
     });
     const wallS = (performance.now() - started) / 1000;
+    loopDelay.disable();
     const cpu = process.cpuUsage(cpu0);
     if (!existsSync(summaryFile)) {
       console.error(`k6 exited with ${code} and wrote no summary`);
       return code || 1;
     }
     const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as K6SummaryExport;
+    const metricsText = await (await fetch(`${app.server.httpUrl}/metrics`)).text();
+    const playBuckets = histogramBuckets(metricsText, 'session_play_latency_seconds');
+    const serverMs = (q: number) => Math.round(histogramQuantile(playBuckets, q) * 1e5) / 100;
+    const overMs = (ms: number) =>
+      (playBuckets[playBuckets.length - 1]?.count ?? 0) -
+      (playBuckets.find((b) => b.le * 1000 >= ms)?.count ?? 0);
     const figures = {
       ...k6Figures(summary),
       vus,
       duration_s: durationS,
+      server_play_p50_ms: serverMs(0.5),
+      server_play_p99_ms: serverMs(0.99),
+      server_plays_over_100ms: overMs(100),
       server_cpu_percent: Math.round(((cpu.user + cpu.system) / 1e6 / wallS) * 1000) / 10,
       server_rss_mib: Math.round(process.memoryUsage().rss / 1048576),
+      server_loop_delay_p99_ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+      k6_cpu_percent: Math.round((k6CpuS / wallS) * 1000) / 10,
+      machine_load_avg_1m: Math.round(loadavg()[0]! * 100) / 100,
       thresholds_passed: code === 0,
       k6_version: version,
     };

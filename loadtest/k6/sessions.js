@@ -17,11 +17,18 @@
  */
 import { check } from 'k6';
 import { SharedArray } from 'k6/data';
+import encoding from 'k6/encoding';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import { WebSocket } from 'k6/websockets';
-import { decodeFrame, encodeFrame, PROTOCOL_VERSION } from './wire.ts';
+import { decodeFrame, encodeFrame, PROTOCOL_VERSION, useUtf8Decoder } from './wire.ts';
+
+// k6 has no TextDecoder, but k6/encoding runs in Go: base64 out and back in as a string ('s')
+// decodes UTF-8 natively, ~3 us for a 150-byte URL against ~1 ms in interpreted JS.
+useUtf8Decoder((bytes) =>
+  bytes.byteLength === 0 ? '' : encoding.b64decode(encoding.b64encode(bytes.slice().buffer), 'std', 's'),
+);
 
 const WS_URL = __ENV.WS_URL || 'ws://127.0.0.1:8080/v1/ws';
 // Loopback only: a load test pointed elsewhere by mistake is an attack on someone's server.
@@ -48,9 +55,15 @@ export const options = {
   thresholds: {
     checks: ['rate>0.99'],
     session_ok: ['rate>0.99'],
-    // Generous bounds on loopback; they catch a stall, not a regression (benchmarks do that).
-    play_latency: ['p(95)<500'],
-    skip_latency: ['p(95)<500'],
+    // Stall detectors, not performance targets: k6 and the server share a small machine, so
+    // end-to-end latency holds k6's own scheduling (run.ts prints the server-side figure and
+    // k6's CPU beside it); `npm run bench -- session` measures the server's speed.
+    play_latency: ['p(95)<2000'],
+    skip_latency: ['p(95)<2000'],
+    // Split so the summary shows them apart: a VU's first play creates its listener's session
+    // (snapshot read, context resolve, track loads); later plays find it warm.
+    'play_latency{cold:yes}': ['p(95)<5000'],
+    'play_latency{cold:no}': ['p(95)<2000'],
   },
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
 };
@@ -162,7 +175,7 @@ export default function () {
     const pb = await waitFor((f) => f.t === 'playback', from);
     const pf = await waitFor((f) => f.t === 'prefetch' && f.after_play_id === pb.play_id, from);
     await acked;
-    playLatency.add(Date.now() - t);
+    playLatency.add(Date.now() - t, { cold: exec.vu.iterationInScenario === 0 ? 'yes' : 'no' });
     check(pb, {
       'play: playback has one signed url per chunk': (p) =>
         p.urls.length === p.chunks.count && p.chunks.count > 0,

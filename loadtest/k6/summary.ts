@@ -33,6 +33,11 @@ export interface K6Figures {
   play_p50_ms: number;
   play_p95_ms: number;
   play_p99_ms: number;
+  /** Plays after a VU's first (the listener's session already exists). */
+  warm_play_p50_ms: number;
+  warm_play_p95_ms: number;
+  /** Each VU's first play (creates the session). */
+  cold_play_p95_ms: number;
   skip_p50_ms: number;
   skip_p95_ms: number;
   skip_p99_ms: number;
@@ -70,6 +75,9 @@ export function k6Figures(s: K6SummaryExport): K6Figures {
     play_p50_ms: round(m('play_latency').med),
     play_p95_ms: round(m('play_latency')['p(95)']),
     play_p99_ms: round(m('play_latency')['p(99)']),
+    warm_play_p50_ms: round(m('play_latency{cold:no}').med),
+    warm_play_p95_ms: round(m('play_latency{cold:no}')['p(95)']),
+    cold_play_p95_ms: round(m('play_latency{cold:yes}')['p(95)']),
     skip_p50_ms: round(m('skip_latency').med),
     skip_p95_ms: round(m('skip_latency')['p(95)']),
     skip_p99_ms: round(m('skip_latency')['p(99)']),
