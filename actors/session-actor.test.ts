@@ -122,6 +122,27 @@ describe('session play', () => {
     expect(lastPlayback(s).track.id).toBe('t2');
     expect(answers(s, 'same').map((a) => a.output.type)).toEqual(['ack', 'ack']);
   });
+
+  test('session - a fresh connection starts a new request-id space; a resumed one still dedups retries', async () => {
+    const s = await playing();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'r1' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t2');
+    // Reconnect resuming the session: the same id is a retry of the request in flight.
+    s.send({ type: 'disconnect', deviceId: 'd1' });
+    s.hello('d1', { resume: { epoch: 1, version: 0 } });
+    await s.flush();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'r1' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t2');
+    // A new process for the same device (no resume) counts its ids afresh: applied.
+    s.send({ type: 'disconnect', deviceId: 'd1' });
+    s.hello('d1');
+    await s.flush();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'r1' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t3');
+  });
 });
 
 describe('session entitlement', () => {

@@ -175,6 +175,13 @@ function hello(d: SessionContext, c: HelloCommand, fx: Effects): void {
   if (typeof c.country === 'string' && c.country) d.country = c.country;
   if (c.deviceId === d.activeDeviceId) d.activeLostAt = null;
   const resumed = !!c.resume && c.resume.epoch === d.epoch && c.resume.version <= d.version;
+  // A fresh (not resumed) connection starts a new request-id space: forget the device's
+  // remembered ids, or its first commands would be taken for retries and acked unapplied.
+  // A resumed connection keeps them, so a request re-sent after the drop is not applied twice.
+  if (!resumed) {
+    const prefix = `${c.deviceId}:`;
+    d.recentRequests = d.recentRequests.filter((k) => !k.startsWith(prefix));
+  }
   fx.welcomes.push(c.requestId === undefined ? { deviceId: c.deviceId, resumed } : { deviceId: c.deviceId, requestId: c.requestId, resumed });
   fx.changed = true;
 }

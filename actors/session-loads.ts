@@ -23,8 +23,8 @@ export function contextResolved(
   if (!req) return;
   d.pendingResolve = null;
   if (!result || result.tracks.length === 0) {
-    const what = req.contextUri ?? 'none of the uris';
-    return fx.error(req.requester, 'not_found', `${what} does not exist`);
+    const message = req.contextUri === null ? 'none of the uris names a known track' : `${req.contextUri} does not exist`;
+    return fx.error(req.requester, 'not_found', message);
   }
   let startIndex: number | null = req.startIndex;
   if (req.startTrackId !== null) {
