@@ -150,6 +150,8 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       closed ??= (async () => {
         transport!.close(CLOSE_CODES.server_shutdown.code, CLOSE_CODES.server_shutdown.reason);
         await registry.shutdown();
+        // The actors' last events (play.end on logout) go to the log before the caller closes it.
+        hub.flushEvents();
       })();
       return closed;
     },

@@ -5,7 +5,8 @@
  * - Commands from sockets become actor commands (frames.ts) and go to the user's actor.
  * - Actor outputs become protocol frames: device outputs to one socket, `state` encoded
  *   once and sent to every connected device of the user (coalesced under backpressure).
- * - Listening events go to the event log (fire and forget; the adapter owns its outbox).
+ * - Listening events go to the event log after the step's replies (fire and forget; the
+ *   adapter owns its outbox).
  * - Play latency (command frame in -> playback + prefetch + answer out) feeds the histogram.
  */
 import type { Logger } from 'pino';
@@ -106,6 +107,8 @@ class Host implements SessionHost {
 
 export class SessionHub implements CommandSink {
   private readonly hosts = new Map<string, Host>();
+  private outgoingEvents: ListeningEvent[] = [];
+  private publishScheduled = false;
   readonly ports: SessionPorts;
   readonly now: () => number;
 
@@ -235,10 +238,33 @@ export class SessionHub implements CommandSink {
     }
   }
 
+  /**
+   * Events leave after the step's frames: they are handed to the event log one macrotask
+   * later (setImmediate), so neither the log's validation and write batching nor its commit
+   * ever delays a reply. Nothing is awaited here: durability is the log adapter's concern.
+   */
   private publish(event: ListeningEvent): void {
-    this.deps.eventLog.publish(event).catch((err: unknown) => {
-      // The adapter owns retries and its outbox; reaching here means both refused it.
-      this.deps.log.error({ err, event: event.event_id }, 'listening event could not be published');
-    });
+    this.outgoingEvents.push(event);
+    if (!this.publishScheduled) {
+      this.publishScheduled = true;
+      setImmediate(this.publishOutgoing);
+    }
+  }
+
+  private readonly publishOutgoing = (): void => {
+    this.publishScheduled = false;
+    const events = this.outgoingEvents;
+    this.outgoingEvents = [];
+    for (const event of events) {
+      this.deps.eventLog.publish(event).catch((err: unknown) => {
+        // The adapter owns retries and its outbox; reaching here means both refused it.
+        this.deps.log.error({ err, event: event.event_id }, 'listening event could not be published');
+      });
+    }
+  };
+
+  /** Hands every event still waiting to the log (shutdown: nothing is left behind). */
+  flushEvents(): void {
+    if (this.outgoingEvents.length > 0) this.publishOutgoing();
   }
 }
