@@ -72,8 +72,9 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
     for (const t of tracks.values()) metas.set(t.id, meta(t));
   };
 
-  async function readBundle(id: string, country: string, known?: Track): Promise<TrackBundle | null> {
-    const t = known ?? (await catalog.getTracks([id])).get(id);
+  /** Reads one bundle; `tracks` is a batched metadata read shared by the misses of one call. */
+  async function readBundle(id: string, country: string, tracks: Promise<Map<string, Track>>): Promise<TrackBundle | null> {
+    const t = (await tracks).get(id);
     if (!t) return null;
     metas.set(t.id, meta(t));
     const [files, rights] = await Promise.all([catalog.getAudioFiles(id), catalog.getRights(id, country)]);
@@ -102,11 +103,20 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
     };
   }
 
-  /** One shared read per key; a found bundle is cached, a missing track is not. */
-  function fetchBundle(key: string, id: string, country: string, known?: Track): Promise<TrackBundle | null> {
-    let p = inflight.get(key);
-    if (!p) {
-      p = readBundle(id, country, known)
+  /**
+   * Starts (synchronously, so a concurrent caller finds it) the read of every id not already
+   * being read; one batched metadata read covers them. A found bundle is cached, a missing
+   * track is not.
+   */
+  function startReads(ids: readonly string[], country: string): void {
+    const fresh = ids.filter((id) => !inflight.has(`${country}:${id}`));
+    if (fresh.length === 0) return;
+    const tracks = catalog.getTracks(fresh);
+    // Each read below handles a failure of the shared metadata read itself.
+    tracks.catch(() => undefined);
+    for (const id of fresh) {
+      const key = `${country}:${id}`;
+      const p = readBundle(id, country, tracks)
         .then((b) => {
           if (b) bundles.set(key, { bundle: b, fetchedAt: now() });
           return b;
@@ -114,40 +124,29 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
         .finally(() => inflight.delete(key));
       inflight.set(key, p);
     }
-    return p;
-  }
-
-  function refreshInBackground(key: string, id: string, country: string): void {
-    if (inflight.has(key)) return;
-    fetchBundle(key, id, country).catch((err: unknown) => deps.onRefreshError?.(err, id));
   }
 
   async function loadTracks({ trackIds, country }: LoadTracksRequest): Promise<LoadTracksResult> {
     const out: LoadTracksResult = {};
     let missing: string[] | undefined;
+    let stale: string[] | undefined;
     const t = now();
     for (const id of trackIds) {
-      const key = `${country}:${id}`;
-      const hit = bundles.get(key);
-      if (hit) {
+      const hit = bundles.get(`${country}:${id}`);
+      if (!hit) (missing ??= []).push(id);
+      else {
         out[id] = hit.bundle;
-        if (t - hit.fetchedAt >= ttl) refreshInBackground(key, id, country);
-      } else (missing ??= []).push(id);
+        if (t - hit.fetchedAt >= ttl) (stale ??= []).push(id);
+      }
+    }
+    if (stale) {
+      startReads(stale, country);
+      for (const id of stale) inflight.get(`${country}:${id}`)?.catch((err: unknown) => deps.onRefreshError?.(err, id));
     }
     if (!missing) return out;
-    // One batched metadata read for the misses not already being read.
-    const fresh = missing.filter((id) => !inflight.has(`${country}:${id}`));
-    const tracks = fresh.length > 0 ? await catalog.getTracks(fresh) : new Map<string, Track>();
-    await Promise.all(
-      missing.map(async (id) => {
-        const key = `${country}:${id}`;
-        if (fresh.includes(id) && !tracks.has(id)) {
-          out[id] = null;
-          return;
-        }
-        out[id] = await fetchBundle(key, id, country, tracks.get(id));
-      }),
-    );
+    startReads(missing, country);
+    const read = await Promise.all(missing.map((id) => inflight.get(`${country}:${id}`) ?? Promise.resolve(bundles.get(`${country}:${id}`)?.bundle ?? null)));
+    missing.forEach((id, i) => (out[id] = read[i]!));
     return out;
   }
 

@@ -72,7 +72,11 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
   const auth = createAuthenticator(config.jwtSecret, opts.now);
   const signer = new UrlSigner(config.urlSigning);
   const wire = serverWire(config.maxFrameBytes);
-  const catalog = createCatalogPorts({ catalog: ports.catalog, playlists: ports.playlists });
+  const catalog = createCatalogPorts({
+    catalog: ports.catalog,
+    playlists: ports.playlists,
+    onRefreshError: (err, trackId) => log.warn({ err, trackId }, 'refreshing a cached track failed; serving the cached one'),
+  });
 
   const hub = new SessionHub({
     startActor: opts.startActor,
