@@ -17,7 +17,8 @@ export interface Principal {
 }
 
 export type AuthFailure = 'missing' | 'malformed' | 'bad_signature' | 'expired' | 'bad_claims';
-export type AuthResult = { ok: true; principal: Principal } | { ok: false; reason: AuthFailure; message: string };
+export type AuthResult =
+  { ok: true; principal: Principal } | { ok: false; reason: AuthFailure; message: string };
 
 const ALG = 'HS256';
 const USER_ID = /^[A-Za-z0-9_.:@-]{1,64}$/;
@@ -48,7 +49,8 @@ export function createAuthenticator(secret: string, now: () => number = Date.now
         .sign(key);
     },
     async verify(token) {
-      if (typeof token !== 'string' || token.length === 0) return { ok: false, reason: 'missing', message: 'no token' };
+      if (typeof token !== 'string' || token.length === 0)
+        return { ok: false, reason: 'missing', message: 'no token' };
       if (token.length > 4096 || token.split('.').length !== 3) {
         return { ok: false, reason: 'malformed', message: 'token is not a compact JWS' };
       }
@@ -59,14 +61,17 @@ export function createAuthenticator(secret: string, now: () => number = Date.now
           requiredClaims: ['sub', 'exp'],
         });
         const { sub, plan, country, exp } = payload as Record<string, unknown>;
-        if (typeof sub !== 'string' || !USER_ID.test(sub)) return { ok: false, reason: 'bad_claims', message: 'bad sub claim' };
-        if (plan !== 'free' && plan !== 'premium') return { ok: false, reason: 'bad_claims', message: 'plan must be free or premium' };
+        if (typeof sub !== 'string' || !USER_ID.test(sub))
+          return { ok: false, reason: 'bad_claims', message: 'bad sub claim' };
+        if (plan !== 'free' && plan !== 'premium')
+          return { ok: false, reason: 'bad_claims', message: 'plan must be free or premium' };
         if (typeof country !== 'string' || !COUNTRY.test(country)) {
           return { ok: false, reason: 'bad_claims', message: 'country must be ISO 3166-1 alpha-2' };
         }
         return { ok: true, principal: { userId: sub, plan, country, exp: exp as number } };
       } catch (e) {
-        if (e instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired', message: 'token expired' };
+        if (e instanceof joseErrors.JWTExpired)
+          return { ok: false, reason: 'expired', message: 'token expired' };
         if (e instanceof joseErrors.JWSSignatureVerificationFailed) {
           return { ok: false, reason: 'bad_signature', message: 'bad token signature' };
         }

@@ -30,7 +30,10 @@ export interface App {
   close(): Promise<void>;
 }
 
-export interface AppOptions extends Pick<ServerOptions, 'timers' | 'now' | 'onPlayLatency' | 'defaultMetrics'> {
+export interface AppOptions extends Pick<
+  ServerOptions,
+  'timers' | 'now' | 'onPlayLatency' | 'defaultMetrics'
+> {
   log?: Logger;
   /** Run the pipeline consumers in-process (default true). */
   pipeline?: boolean;
@@ -51,7 +54,10 @@ export async function startApp(config: ServerConfig, opts: AppOptions = {}): Pro
     for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'close failed'));
   };
   try {
-    const eventLog = await openEventLog({ dataDir: config.dataDir, ...(config.natsUrl ? { natsUrl: config.natsUrl } : {}) });
+    const eventLog = await openEventLog({
+      dataDir: config.dataDir,
+      ...(config.natsUrl ? { natsUrl: config.natsUrl } : {}),
+    });
     closers.push(() => eventLog.close());
 
     let pipeline: RunningPipeline | undefined;

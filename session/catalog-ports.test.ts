@@ -88,15 +88,24 @@ describe('catalog ports', () => {
 
   it('catalog ports - a stale bundle is served at once and refreshed by one background read', async () => {
     let now = 1_000_000;
-    const ports = createCatalogPorts({ catalog: counted(stores.catalog), playlists: stores.playlists, cacheTtlMs: 1000, now: () => now });
+    const ports = createCatalogPorts({
+      catalog: counted(stores.catalog),
+      playlists: stores.playlists,
+      cacheTtlMs: 1000,
+      now: () => now,
+    });
     await ports.loadTracks({ trackIds: ['t1'], country: 'SE' });
     await stores.catalog.putRights({ trackId: 't1', territory: 'SE', allowed: false });
     now += 5000;
     reset();
-    const stale = await Promise.all([1, 2, 3].map(() => ports.loadTracks({ trackIds: ['t1'], country: 'SE' })));
+    const stale = await Promise.all(
+      [1, 2, 3].map(() => ports.loadTracks({ trackIds: ['t1'], country: 'SE' })),
+    );
     // Served from the cache (the old rights), with a single refresh started for the three plays.
     for (const r of stale) expect(r.t1?.rights.map((x) => x.territory)).toEqual(['*']);
-    await expect.poll(async () => (await ports.loadTracks({ trackIds: ['t1'], country: 'SE' })).t1?.rights.length).toBe(2);
+    await expect
+      .poll(async () => (await ports.loadTracks({ trackIds: ['t1'], country: 'SE' })).t1?.rights.length)
+      .toBe(2);
     expect(calls.getTracks).toBe(1);
     expect(calls.getRights).toBe(1);
     await stores.catalog.putRights({ trackId: 't1', territory: 'SE', allowed: true });
@@ -105,7 +114,9 @@ describe('catalog ports', () => {
   it('catalog ports - concurrent misses of one track share one read', async () => {
     const ports = createCatalogPorts({ catalog: counted(stores.catalog), playlists: stores.playlists });
     reset();
-    const all = await Promise.all([1, 2, 3, 4].map(() => ports.loadTracks({ trackIds: ['t2'], country: 'NO' })));
+    const all = await Promise.all(
+      [1, 2, 3, 4].map(() => ports.loadTracks({ trackIds: ['t2'], country: 'NO' })),
+    );
     for (const r of all) expect(r.t2?.track.title).toBe('Title t2');
     expect(calls.getAudioFiles).toBe(1);
     expect(calls.getRights).toBe(1);
@@ -133,7 +144,11 @@ describe('catalog ports', () => {
     });
     expect(calls.getTracks).toBe(1);
     reset();
-    const list = await ports.resolveContext({ userId: 'u1', contextUri: null, trackIds: ['t3', 'ghost', 't1'] });
+    const list = await ports.resolveContext({
+      userId: 'u1',
+      contextUri: null,
+      trackIds: ['t3', 'ghost', 't1'],
+    });
     expect(list?.tracks).toEqual([
       { id: 't3', artistId: 'a1' },
       { id: 't1', artistId: 'a1' },
@@ -146,7 +161,9 @@ describe('catalog ports', () => {
   it('catalog ports - an unknown or malformed context is null', async () => {
     const ports = createCatalogPorts({ catalog: stores.catalog, playlists: stores.playlists });
     expect(await ports.resolveContext({ userId: 'u1', contextUri: 'album:none', trackIds: [] })).toBeNull();
-    expect(await ports.resolveContext({ userId: 'u1', contextUri: 'playlist:none', trackIds: [] })).toBeNull();
+    expect(
+      await ports.resolveContext({ userId: 'u1', contextUri: 'playlist:none', trackIds: [] }),
+    ).toBeNull();
     expect(await ports.resolveContext({ userId: 'u1', contextUri: 'bogus', trackIds: [] })).toBeNull();
   });
 });

@@ -14,7 +14,15 @@
  * fsync'ing commits keep busy: measured at 200-800 ms per play under load before this cache.
  */
 import { LRUCache } from 'lru-cache';
-import type { ContextTrack, LoadTracksRequest, LoadTracksResult, ResolveContextRequest, ResolvedContext, TrackBundle, TrackMeta } from '../actors/types.ts';
+import type {
+  ContextTrack,
+  LoadTracksRequest,
+  LoadTracksResult,
+  ResolveContextRequest,
+  ResolvedContext,
+  TrackBundle,
+  TrackMeta,
+} from '../actors/types.ts';
 import type { CatalogStore, Track } from '../storage/catalog.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { PlaylistStore } from '../storage/playlists.ts';
@@ -64,7 +72,9 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
   const now = deps.now ?? Date.now;
   const ttl = deps.cacheTtlMs ?? DEFAULT_BUNDLE_TTL_MS;
   const bundles = new LRUCache<string, CachedBundle>({ max: deps.cacheMax ?? DEFAULT_BUNDLE_CACHE_MAX });
-  const metas = new LRUCache<string, TrackMeta>({ max: Math.max(deps.cacheMax ?? 0, DEFAULT_META_CACHE_MAX) });
+  const metas = new LRUCache<string, TrackMeta>({
+    max: Math.max(deps.cacheMax ?? 0, DEFAULT_META_CACHE_MAX),
+  });
   /** Reads in flight by `${country}:${id}`: concurrent misses and refreshes share them. */
   const inflight = new Map<string, Promise<TrackBundle | null>>();
 
@@ -73,7 +83,11 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
   };
 
   /** Reads one bundle; `tracks` is a batched metadata read shared by the misses of one call. */
-  async function readBundle(id: string, country: string, tracks: Promise<Map<string, Track>>): Promise<TrackBundle | null> {
+  async function readBundle(
+    id: string,
+    country: string,
+    tracks: Promise<Map<string, Track>>,
+  ): Promise<TrackBundle | null> {
     const t = (await tracks).get(id);
     if (!t) return null;
     metas.set(t.id, meta(t));
@@ -87,7 +101,12 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
         mimeType: f.mimeType,
         init: f.init,
         chunkDurationMs: f.chunkDurationMs,
-        chunks: f.chunks.map((c) => ({ index: c.index, key: c.key, bytes: c.bytes, durationMs: c.durationMs })),
+        chunks: f.chunks.map((c) => ({
+          index: c.index,
+          key: c.key,
+          bytes: c.bytes,
+          durationMs: c.durationMs,
+        })),
         encoderDelaySamples: f.encoderDelaySamples,
         paddingSamples: f.paddingSamples,
         sampleRate: f.sampleRate,
@@ -141,11 +160,18 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
     }
     if (stale) {
       startReads(stale, country);
-      for (const id of stale) inflight.get(`${country}:${id}`)?.catch((err: unknown) => deps.onRefreshError?.(err, id));
+      for (const id of stale)
+        inflight.get(`${country}:${id}`)?.catch((err: unknown) => deps.onRefreshError?.(err, id));
     }
     if (!missing) return out;
     startReads(missing, country);
-    const read = await Promise.all(missing.map((id) => inflight.get(`${country}:${id}`) ?? Promise.resolve(bundles.get(`${country}:${id}`)?.bundle ?? null)));
+    const read = await Promise.all(
+      missing.map(
+        (id) =>
+          inflight.get(`${country}:${id}`) ??
+          Promise.resolve(bundles.get(`${country}:${id}`)?.bundle ?? null),
+      ),
+    );
     missing.forEach((id, i) => (out[id] = read[i]!));
     return out;
   }

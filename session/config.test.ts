@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_PORT, DEFAULT_START_BITRATE_KBPS, configWarnings, parseConfig } from './config.ts';
+import {
+  ConfigError,
+  DEFAULT_PORT,
+  DEFAULT_START_BITRATE_KBPS,
+  configWarnings,
+  parseConfig,
+} from './config.ts';
 
 const errorOf = (env: Record<string, string>): ConfigError => {
   try {

@@ -112,14 +112,19 @@ function signingKeys(env: Env): { activeKid: string; keys: Record<string, string
     const kid = i > 0 ? part.slice(0, i).trim() : '';
     const secret = i > 0 ? part.slice(i + 1).trim() : '';
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid)) {
-      throw new ConfigError('URL_SIGNING_KEYS', `expected 'kid:secret,...' with kid [A-Za-z0-9_-], got '${part}'`);
+      throw new ConfigError(
+        'URL_SIGNING_KEYS',
+        `expected 'kid:secret,...' with kid [A-Za-z0-9_-], got '${part}'`,
+      );
     }
-    if (Buffer.byteLength(secret) < 32) throw new ConfigError('URL_SIGNING_KEYS', `secret of key '${kid}' is shorter than 32 bytes`);
+    if (Buffer.byteLength(secret) < 32)
+      throw new ConfigError('URL_SIGNING_KEYS', `secret of key '${kid}' is shorter than 32 bytes`);
     keys[kid] = secret;
     order.push(kid);
   }
   const activeKid = kidRaw ?? order[0]!;
-  if (keys[activeKid] === undefined) throw new ConfigError('URL_SIGNING_KID', `'${activeKid}' is not among URL_SIGNING_KEYS`);
+  if (keys[activeKid] === undefined)
+    throw new ConfigError('URL_SIGNING_KID', `'${activeKid}' is not among URL_SIGNING_KEYS`);
   return { activeKid, keys, dev: false };
 }
 
@@ -139,7 +144,8 @@ function rateLimit(env: Env): { rate: number; burst: number } {
 export function parseConfig(env: Env = process.env): ServerConfig {
   const port = int(env, 'PORT', DEFAULT_PORT, 0, 65535);
   const host = present(env, 'HOST') ?? DEFAULT_HOST;
-  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) throw new ConfigError('HOST', `not a host name or address: '${host}'`);
+  if (!/^[A-Za-z0-9.:_-]+$/.test(host))
+    throw new ConfigError('HOST', `not a host name or address: '${host}'`);
 
   const jwtRaw = present(env, 'JWT_SECRET');
   if (jwtRaw !== undefined && Buffer.byteLength(jwtRaw) < 32) {
@@ -147,27 +153,42 @@ export function parseConfig(env: Env = process.env): ServerConfig {
   }
   const signing = signingKeys(env);
   const maxFrameBytes = int(env, 'MAX_FRAME_BYTES', DEFAULT_MAX_FRAME_BYTES, 256, 16 * 1024 * 1024);
-  const maxBackpressureBytes = int(env, 'MAX_BACKPRESSURE_BYTES', DEFAULT_MAX_BACKPRESSURE_BYTES, 4096, 1 << 30);
+  const maxBackpressureBytes = int(
+    env,
+    'MAX_BACKPRESSURE_BYTES',
+    DEFAULT_MAX_BACKPRESSURE_BYTES,
+    4096,
+    1 << 30,
+  );
   if (maxBackpressureBytes < maxFrameBytes) {
     throw new ConfigError('MAX_BACKPRESSURE_BYTES', `must be >= MAX_FRAME_BYTES (${maxFrameBytes})`);
   }
 
   const dataDir = resolve(present(env, 'DATA_DIR') ?? DEFAULT_DATA_DIR);
   const contact = present(env, 'SCYLLA_CONTACT_POINTS');
-  const scyllaContactPoints = contact?.split(',').map((s) => s.trim()).filter(Boolean);
+  const scyllaContactPoints = contact
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (scyllaContactPoints) {
     for (const cp of scyllaContactPoints) {
-      if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(cp)) throw new ConfigError('SCYLLA_CONTACT_POINTS', `bad host[:port] '${cp}'`);
+      if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(cp))
+        throw new ConfigError('SCYLLA_CONTACT_POINTS', `bad host[:port] '${cp}'`);
     }
   }
   const keyspace = present(env, 'SCYLLA_KEYSPACE') ?? DEFAULT_SCYLLA_KEYSPACE;
-  if (!/^[A-Za-z][A-Za-z0-9_]{0,47}$/.test(keyspace)) throw new ConfigError('SCYLLA_KEYSPACE', `not a CQL identifier: '${keyspace}'`);
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,47}$/.test(keyspace))
+    throw new ConfigError('SCYLLA_KEYSPACE', `not a CQL identifier: '${keyspace}'`);
 
   const publicBaseUrl =
-    url(env, 'PUBLIC_BASE_URL', ['http:', 'https:']) ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    url(env, 'PUBLIC_BASE_URL', ['http:', 'https:']) ??
+    `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const logLevel = present(env, 'LOG_LEVEL') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new ConfigError('LOG_LEVEL', `expected fatal|error|warn|info|debug|trace|silent, got '${logLevel}'`);
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `expected fatal|error|warn|info|debug|trace|silent, got '${logLevel}'`,
+    );
   }
 
   return {
@@ -202,10 +223,14 @@ export function parseConfig(env: Env = process.env): ServerConfig {
 export function configWarnings(config: ServerConfig): string[] {
   const out: string[] = [];
   if (config.jwtSecretIsDev) {
-    out.push('JWT_SECRET is not set: using the DEVELOPMENT secret. Anyone can mint tokens. Set JWT_SECRET in production!');
+    out.push(
+      'JWT_SECRET is not set: using the DEVELOPMENT secret. Anyone can mint tokens. Set JWT_SECRET in production!',
+    );
   }
   if (config.urlSigningIsDev) {
-    out.push('URL_SIGNING_KEYS is not set: using the DEVELOPMENT URL signing key. Set URL_SIGNING_KEYS in production!');
+    out.push(
+      'URL_SIGNING_KEYS is not set: using the DEVELOPMENT URL signing key. Set URL_SIGNING_KEYS in production!',
+    );
   }
   return out;
 }

@@ -48,12 +48,16 @@ async function audioFile(objects: ObjectStore, trackId: string, kbps: number): P
   // Small synthetic chunks (kbps / 8 bytes per ms / 16) keep the demo light on disk.
   const bytesPerChunk = Math.max(256, Math.round((kbps * CHUNK_MS) / 8 / 16));
   // In parallel: each put fsyncs, and a serial loop makes a cold start take seconds.
-  const puts = await Promise.all(Array.from({ length: count }, (_, i) => objects.put(chunkBytes(trackId, kbps, i, bytesPerChunk))));
+  const puts = await Promise.all(
+    Array.from({ length: count }, (_, i) => objects.put(chunkBytes(trackId, kbps, i, bytesPerChunk))),
+  );
   for (const [i, put] of puts.entries()) {
     chunks.push({ index: i, key: put.key, bytes: bytesPerChunk, durationMs: CHUNK_MS, sha256: put.key });
   }
   const init = await objects.put(chunkBytes(trackId, kbps, -1, 64));
-  const whole = createHash('sha256').update(chunks.map((c) => c.key).join()).digest('hex');
+  const whole = createHash('sha256')
+    .update(chunks.map((c) => c.key).join())
+    .digest('hex');
   return {
     trackId,
     bitrateKbps: kbps,
@@ -71,14 +75,25 @@ async function audioFile(objects: ObjectStore, trackId: string, kbps: number): P
   };
 }
 
-export async function seedDemo(stores: Stores, objects: ObjectStore, _config: ServerConfig, log?: Logger): Promise<DemoInfo> {
+export async function seedDemo(
+  stores: Stores,
+  objects: ObjectStore,
+  _config: ServerConfig,
+  log?: Logger,
+): Promise<DemoInfo> {
   const users: DemoInfo['users'] = [
     { id: 'u1', plan: 'premium', country: 'SE' },
     { id: 'u2', plan: 'free', country: 'US' },
   ];
   for (const u of users) {
     if (!(await stores.users.getUser(u.id))) {
-      await stores.users.putUser({ id: u.id, displayName: `Demo ${u.id}`, plan: u.plan, country: u.country, quality: 'high' });
+      await stores.users.putUser({
+        id: u.id,
+        displayName: `Demo ${u.id}`,
+        plan: u.plan,
+        country: u.country,
+        quality: 'high',
+      });
     }
   }
   const ids = Array.from({ length: TRACK_COUNT }, (_, i) => `demo${String(i + 1).padStart(2, '0')}`);
@@ -107,7 +122,12 @@ export async function seedDemo(stores: Stores, objects: ObjectStore, _config: Se
     await stores.playlists.getPlaylist(DEMO_PLAYLIST_ID, 'u1');
   } catch (err) {
     if (!isStorageError(err, 'not_found')) throw err;
-    await stores.playlists.createPlaylist({ id: DEMO_PLAYLIST_ID, ownerId: 'u1', name: 'Demo Mix', public: true });
+    await stores.playlists.createPlaylist({
+      id: DEMO_PLAYLIST_ID,
+      ownerId: 'u1',
+      name: 'Demo Mix',
+      public: true,
+    });
     await stores.playlists.editPlaylist(DEMO_PLAYLIST_ID, 'u1', { kind: 'insert', trackIds: ids });
   }
   log?.debug({ tracks: ids.length }, 'demo catalog ready');

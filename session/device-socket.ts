@@ -125,7 +125,8 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
         refusedInRow: 0,
       };
       st.helloTimer = setTimeout(() => {
-        if (st.phase === 'hello' || st.phase === 'authenticating') close(conn as Connection<DeviceSocketState>, 'hello_timeout');
+        if (st.phase === 'hello' || st.phase === 'authenticating')
+          close(conn as Connection<DeviceSocketState>, 'hello_timeout');
       }, helloTimeoutMs);
       st.helloTimer.unref?.();
       return st;

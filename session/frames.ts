@@ -41,7 +41,8 @@ export type TrackLookup = (trackId: string) => TrackMeta | undefined;
 const SPOTIFY = 'spotify:';
 
 /** `spotify:playlist:x` -> `playlist:x` (the actor's uri form). */
-export const toActorUri = (uri: string): string => (uri.startsWith(SPOTIFY) ? uri.slice(SPOTIFY.length) : uri);
+export const toActorUri = (uri: string): string =>
+  uri.startsWith(SPOTIFY) ? uri.slice(SPOTIFY.length) : uri;
 /** `playlist:x` -> `spotify:playlist:x`. */
 export const toWireUri = (uri: string | null): string | null =>
   uri === null ? null : uri.startsWith(SPOTIFY) ? uri : `${SPOTIFY}${uri}`;
@@ -54,7 +55,8 @@ export const wireTrack = (t: TrackMeta): WireTrackMeta => ({
   duration_ms: t.durationMs,
 });
 
-const deviceType = (t: string): DeviceType => ((DEVICE_TYPES as readonly string[]).includes(t) ? (t as DeviceType) : 'other');
+const deviceType = (t: string): DeviceType =>
+  (DEVICE_TYPES as readonly string[]).includes(t) ? (t as DeviceType) : 'other';
 
 /** The actor's epoch is a number; on the wire it is a string. */
 export const wireEpoch = (epoch: number): string => String(epoch);
@@ -71,15 +73,13 @@ export function wireState(s: SessionStateView, lookup: TrackLookup): SessionStat
   return {
     version: s.version,
     epoch: wireEpoch(s.epoch),
-    devices: s.devices.map(
-      (d): DeviceState => ({
-        id: d.id,
-        name: d.name,
-        type: deviceType(d.type),
-        volume_percent: d.volume,
-        connected: d.connected,
-      }),
-    ),
+    devices: s.devices.map((d): DeviceState => ({
+      id: d.id,
+      name: d.name,
+      type: deviceType(d.type),
+      volume_percent: d.volume,
+      connected: d.connected,
+    })),
     active_device_id: s.activeDeviceId,
     is_playing: s.position.playing,
     track: s.track ? wireTrack(s.track) : null,
@@ -93,10 +93,26 @@ export function wireState(s: SessionStateView, lookup: TrackLookup): SessionStat
   };
 }
 
-export const stateFrame = (s: SessionStateView, lookup: TrackLookup): StateFrame => ({ t: 'state', state: wireState(s, lookup) });
+export const stateFrame = (s: SessionStateView, lookup: TrackLookup): StateFrame => ({
+  t: 'state',
+  state: wireState(s, lookup),
+});
 
-export function welcomeFrame(o: WelcomeOutput, helloId: number, protocol: number, now: number, lookup: TrackLookup): WelcomeFrame {
-  return { t: 'welcome', id: helloId, protocol, server_time: now, resumed: o.resumed, state: wireState(o.state, lookup) };
+export function welcomeFrame(
+  o: WelcomeOutput,
+  helloId: number,
+  protocol: number,
+  now: number,
+  lookup: TrackLookup,
+): WelcomeFrame {
+  return {
+    t: 'welcome',
+    id: helloId,
+    protocol,
+    server_time: now,
+    resumed: o.resumed,
+    state: wireState(o.state, lookup),
+  };
 }
 
 export function playbackFrame(o: PlaybackOutput): PlaybackFrame {
@@ -110,7 +126,11 @@ export function playbackFrame(o: PlaybackOutput): PlaybackFrame {
     chunks: { count: o.chunks.count, duration_ms: o.chunks.durationMs, sizes: o.chunks.bytes },
     init_url: o.init.url || null,
     urls: o.chunks.urls,
-    first_chunk: { url: o.firstChunk.url, bitrate_kbps: o.firstChunk.bitrateKbps, init_url: o.firstChunk.init.url || null },
+    first_chunk: {
+      url: o.firstChunk.url,
+      bitrate_kbps: o.firstChunk.bitrateKbps,
+      init_url: o.firstChunk.init.url || null,
+    },
     expires_at: o.expiresAt,
     gapless: {
       encoder_delay_samples: o.gapless.encoderDelaySamples,
@@ -164,7 +184,9 @@ export function errorFrameOf(o: ErrorOutput, requestId: number | undefined): Err
   if (!reason) {
     const known = (ERROR_REASONS as Record<ErrorCode, readonly string[]>)[o.code as ErrorCode] ?? [];
     // The actor's message often names the thing (device, context): use a matching reason.
-    reason = known.find((r) => o.message.toLowerCase().includes(r.replace(/^unknown_/, ''))) ?? DEFAULT_REASON[o.code];
+    reason =
+      known.find((r) => o.message.toLowerCase().includes(r.replace(/^unknown_/, ''))) ??
+      DEFAULT_REASON[o.code];
   }
   const f: ErrorFrame = { t: 'error', code: o.code, message: o.message };
   if (reason) f.reason = reason;
@@ -184,7 +206,9 @@ export function toCommand(frame: ClientFrame, deviceId: string): SessionCommand 
       const c: PlayCommand = { type: 'play', deviceId, requestId };
       if (frame.context) c.contextUri = toActorUri(frame.context);
       if (frame.uris) c.uris = frame.uris.map(toActorUri);
-      if (frame.offset) c.offset = 'index' in frame.offset ? { index: frame.offset.index } : { uri: toActorUri(frame.offset.uri) };
+      if (frame.offset)
+        c.offset =
+          'index' in frame.offset ? { index: frame.offset.index } : { uri: toActorUri(frame.offset.uri) };
       if (frame.position_ms !== undefined) c.positionMs = frame.position_ms;
       return c;
     }

@@ -44,13 +44,19 @@ export function metricsHandler(metrics: SessionMetrics): HttpHandler {
 }
 
 /** An authenticated /v1 handler: the principal comes from the Bearer token. */
-export type AuthedHandler = (req: HttpRequestLike, principal: Principal) => Promise<HttpResponseLike> | HttpResponseLike;
+export type AuthedHandler = (
+  req: HttpRequestLike,
+  principal: Principal,
+) => Promise<HttpResponseLike> | HttpResponseLike;
 
 /** Guards a handler with the Bearer JWT: 401 with a stable code when missing or bad. */
 export function withBearer(auth: Authenticator, handler: AuthedHandler): HttpHandler {
   return async (req) => {
     const token = bearerToken(req.headers['authorization']);
-    if (!token) return json(401, { error: { code: 'unauthorized', reason: 'token_missing', message: 'Bearer token required' } });
+    if (!token)
+      return json(401, {
+        error: { code: 'unauthorized', reason: 'token_missing', message: 'Bearer token required' },
+      });
     const r = await auth.verify(token);
     if (!r.ok) {
       const reason = r.reason === 'expired' ? 'token_expired' : 'token_invalid';

@@ -50,8 +50,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): SessionM
     framesOut,
     frameIn: boundBy(framesIn),
     frameOut: boundBy(framesOut),
-    connections: new Gauge({ name: 'session_connections', help: 'Open device WebSocket connections', registers: [registry] }),
-    sessions: new Gauge({ name: 'session_actors', help: 'Live session actors (one per listener)', registers: [registry] }),
+    connections: new Gauge({
+      name: 'session_connections',
+      help: 'Open device WebSocket connections',
+      registers: [registry],
+    }),
+    sessions: new Gauge({
+      name: 'session_actors',
+      help: 'Live session actors (one per listener)',
+      registers: [registry],
+    }),
     errors: new Counter({
       name: 'session_errors_total',
       help: 'Error frames sent, by code',

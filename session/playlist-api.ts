@@ -24,7 +24,8 @@ export function playlistApi(deps: { stores: Stores; cache: TrackCache; log: Logg
     onCacheError: (err) => deps.log.warn({ err }, 'track cache failed; reading the store'),
   });
   return async (req, principal) => {
-    if (!isPlaylistPath(req.path)) return json(404, { error: { status: 404, code: 'not_found', message: `no route ${req.path}` } });
+    if (!isPlaylistPath(req.path))
+      return json(404, { error: { status: 404, code: 'not_found', message: `no route ${req.path}` } });
     let body: unknown;
     if (req.body.byteLength > 0) {
       try {
@@ -34,7 +35,13 @@ export function playlistApi(deps: { stores: Stores; cache: TrackCache; log: Logg
       }
     }
     const res = await handlePlaylistRequest(
-      { method: req.method, path: req.path, query: Object.fromEntries(req.query), body, userId: principal.userId },
+      {
+        method: req.method,
+        path: req.path,
+        query: Object.fromEntries(req.query),
+        body,
+        userId: principal.userId,
+      },
       {
         playlists: deps.stores.playlists,
         viewer,

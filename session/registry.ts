@@ -26,7 +26,13 @@ export interface DeviceLink {
 export interface SessionHost {
   readonly userId: string;
   /** A device said hello on `link`; the host answers `welcome` (resumed or full). */
-  connect(device: DeviceHello, link: DeviceLink, principal: Principal, helloId: number, resume?: ResumePoint): void;
+  connect(
+    device: DeviceHello,
+    link: DeviceLink,
+    principal: Principal,
+    helloId: number,
+    resume?: ResumePoint,
+  ): void;
   /** The device's socket is gone. */
   disconnect(deviceId: string): void;
   /** Number of devices connected now. */
@@ -93,7 +99,13 @@ export class SessionRegistry {
    * Binds a device socket to the user's session, creating or restoring it. Rejects only when
    * the snapshot store is unavailable; the caller answers `unavailable`.
    */
-  async attach(principal: Principal, device: DeviceHello, link: DeviceLink, helloId: number, resume?: ResumePoint): Promise<void> {
+  async attach(
+    principal: Principal,
+    device: DeviceHello,
+    link: DeviceLink,
+    helloId: number,
+    resume?: ResumePoint,
+  ): Promise<void> {
     if (this.closing) throw new Error('registry is shutting down');
     const entry = this.entries.get(principal.userId) ?? (await this.open(principal));
     if (link.closed) {

@@ -84,7 +84,10 @@ function rawSocket() {
 }
 
 const withTimeout = <T>(p: Promise<T>, ms = 5000): Promise<T> =>
-  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))]);
+  Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)),
+  ]);
 
 describe('session server e2e', () => {
   it('session - two devices, play, skip to a prefetched track, transfer with position', async () => {
@@ -166,7 +169,13 @@ describe('session server e2e', () => {
     const bad = rawSocket();
     await bad.opened;
     bad.ws.send(
-      encodeFrame({ t: 'hello', id: 1, token: 'a.b.c', device: { id: 'x', name: 'x', type: 'web' }, protocol: PROTOCOL_VERSION }),
+      encodeFrame({
+        t: 'hello',
+        id: 1,
+        token: 'a.b.c',
+        device: { id: 'x', name: 'x', type: 'web' },
+        protocol: PROTOCOL_VERSION,
+      }),
     );
     expect(await withTimeout(bad.closed)).toBe(CLOSE_CODES.bad_token.code);
 
@@ -175,7 +184,15 @@ describe('session server e2e', () => {
     const expired = await past.mint({ userId: 'u-expired', plan: 'free', country: 'SE' }, 60);
     const exp = rawSocket();
     await exp.opened;
-    exp.ws.send(encodeFrame({ t: 'hello', id: 1, token: expired, device: { id: 'x', name: 'x', type: 'web' }, protocol: PROTOCOL_VERSION }));
+    exp.ws.send(
+      encodeFrame({
+        t: 'hello',
+        id: 1,
+        token: expired,
+        device: { id: 'x', name: 'x', type: 'web' },
+        protocol: PROTOCOL_VERSION,
+      }),
+    );
     expect(await withTimeout(exp.closed)).toBe(CLOSE_CODES.token_expired.code);
     expect(app.server.registry.host('u-expired')).toBeUndefined();
     expect(app.server.registry.size).toBe(sessions);
@@ -185,11 +202,18 @@ describe('session server e2e', () => {
     const s = rawSocket();
     await s.opened;
     s.ws.send(Buffer.from([0xc1, 0xff, 0x00]));
-    expect(await s.frame((f) => f.t === 'error' && f.reason === 'malformed')).toMatchObject({ code: 'bad_request' });
+    expect(await s.frame((f) => f.t === 'error' && f.reason === 'malformed')).toMatchObject({
+      code: 'bad_request',
+    });
     s.ws.send('{"t":"ping"}');
-    expect(await s.frame((f) => f.t === 'error' && f.reason === 'text_frame')).toMatchObject({ code: 'bad_request' });
+    expect(await s.frame((f) => f.t === 'error' && f.reason === 'text_frame')).toMatchObject({
+      code: 'bad_request',
+    });
     s.ws.send(encodeFrame({ t: 'pause', id: 7 }));
-    expect(await s.frame((f) => f.t === 'error' && f.id === 7)).toMatchObject({ code: 'unauthorized', reason: 'hello_required' });
+    expect(await s.frame((f) => f.t === 'error' && f.id === 7)).toMatchObject({
+      code: 'unauthorized',
+      reason: 'hello_required',
+    });
     s.ws.send(encodeFrame({ t: 'ping', id: 9 }));
     expect(await s.frame((f) => f.t === 'pong' && f.id === 9)).toBeTruthy();
     s.ws.close();
@@ -219,7 +243,9 @@ describe('session server e2e', () => {
     await s.opened;
     const ping = encodeFrame({ t: 'ping', id: 1 });
     for (let i = 0; i < 400; i++) s.ws.send(ping);
-    expect(await s.frame((f) => f.t === 'error' && f.code === 'rate_limited')).toMatchObject({ reason: 'too_many_requests' });
+    expect(await s.frame((f) => f.t === 'error' && f.code === 'rate_limited')).toMatchObject({
+      reason: 'too_many_requests',
+    });
     expect(await withTimeout(s.closed)).toBe(CLOSE_CODES.flood.code);
   });
 
@@ -227,7 +253,9 @@ describe('session server e2e', () => {
     const anon = await fetch(`${app.server.httpUrl}/v1/playlists/demo-mix`);
     expect(anon.status).toBe(401);
     const token = await app.server.auth.mint({ userId: 'u1', plan: 'premium', country: 'SE' });
-    const res = await fetch(`${app.server.httpUrl}/v1/playlists/demo-mix`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${app.server.httpUrl}/v1/playlists/demo-mix`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.status).toBe(200);
     expect(JSON.stringify(await res.json())).toContain('demo01');
   });
@@ -237,7 +265,13 @@ describe('session server e2e', () => {
     expect(h.status).toBe(200);
     expect(await h.json()).toMatchObject({ status: 'ok' });
     const m = await (await fetch(`${app.server.httpUrl}/metrics`)).text();
-    for (const name of ['session_connections', 'session_actors', 'session_frames_in_total', 'session_errors_total', 'session_play_latency_seconds']) {
+    for (const name of [
+      'session_connections',
+      'session_actors',
+      'session_frames_in_total',
+      'session_errors_total',
+      'session_play_latency_seconds',
+    ]) {
       expect(m).toContain(name);
     }
   });

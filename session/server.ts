@@ -75,7 +75,8 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
   const catalog = createCatalogPorts({
     catalog: ports.catalog,
     playlists: ports.playlists,
-    onRefreshError: (err, trackId) => log.warn({ err, trackId }, 'refreshing a cached track failed; serving the cached one'),
+    onRefreshError: (err, trackId) =>
+      log.warn({ err, trackId }, 'refreshing a cached track failed; serving the cached one'),
   });
 
   const hub = new SessionHub({

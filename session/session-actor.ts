@@ -11,7 +11,9 @@ import { persistContext } from '../actors/session-snapshot.ts';
 import type { ServerConfig } from './config.ts';
 import type { StartActor } from './session-hub.ts';
 
-export function sessionActorStarter(config: Pick<ServerConfig, 'startBitrateKbps' | 'urlTtlS' | 'activeDeviceGraceMs'>): StartActor {
+export function sessionActorStarter(
+  config: Pick<ServerConfig, 'startBitrateKbps' | 'urlTtlS' | 'activeDeviceGraceMs'>,
+): StartActor {
   const sessionConfig = parseSessionConfig({
     startBitrateKbps: config.startBitrateKbps,
     urlTtlMs: config.urlTtlS * 1000,

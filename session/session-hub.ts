@@ -73,7 +73,13 @@ class Host implements SessionHost {
     private readonly hub: SessionHub,
   ) {}
 
-  connect(device: DeviceHello, link: DeviceLink, principal: Principal, helloId: number, resume?: ResumePoint): void {
+  connect(
+    device: DeviceHello,
+    link: DeviceLink,
+    principal: Principal,
+    helloId: number,
+    resume?: ResumePoint,
+  ): void {
     this.links.set(device.id, link);
     this.actor.send({
       type: 'hello',
@@ -97,7 +103,12 @@ class Host implements SessionHost {
   }
 
   snapshot(): SessionSnapshot {
-    return { userId: this.userId, version: this.lastVersion, savedAt: this.hub.now(), state: this.actor.persist() };
+    return {
+      userId: this.userId,
+      version: this.lastVersion,
+      savedAt: this.hub.now(),
+      state: this.actor.persist(),
+    };
   }
 
   stop(): void {
@@ -142,7 +153,10 @@ export class SessionHub implements CommandSink {
     } catch (err) {
       if (!restored) throw err;
       // A snapshot this build cannot read must not lock the user out: start fresh.
-      this.deps.log.warn({ err, user: principal.userId }, 'snapshot not restorable; starting a fresh session');
+      this.deps.log.warn(
+        { err, user: principal.userId },
+        'snapshot not restorable; starting a fresh session',
+      );
       host.actor = this.deps.startActor(this.ports, { ...input, restore: undefined });
     }
     const stop = host.stop.bind(host);
@@ -167,7 +181,15 @@ export class SessionHub implements CommandSink {
     } catch (err) {
       this.deps.log.error({ err, user: userId, type: frame.t }, 'actor rejected a command');
       const link = host.links.get(deviceId);
-      link?.send(this.encode({ t: 'error', id: frame.id, code: 'internal', reason: 'unexpected', message: 'internal error' }));
+      link?.send(
+        this.encode({
+          t: 'error',
+          id: frame.id,
+          code: 'internal',
+          reason: 'unexpected',
+          message: 'internal error',
+        }),
+      );
     }
   }
 
@@ -186,7 +208,11 @@ export class SessionHub implements CommandSink {
       if (frame) link.send(this.encode(frame));
       // The machine answers a request after the playback and prefetch it caused, so the
       // answer to a track-starting command closes its latency window.
-      if ((output.type === 'ack' || output.type === 'error') && host.playRequestId !== undefined && Number(output.requestId) === host.playRequestId) {
+      if (
+        (output.type === 'ack' || output.type === 'error') &&
+        host.playRequestId !== undefined &&
+        Number(output.requestId) === host.playRequestId
+      ) {
         this.observePlay(host, output.type === 'ack');
       }
     } catch (err) {

@@ -14,7 +14,8 @@ export const DEFAULT_SIGNED_URL_MEMO_ENTRIES = 20_000;
 export type SignFn = (path: string, expiresAtMs: number) => string;
 
 export function memoizeSigner(sign: SignFn, maxEntries = DEFAULT_SIGNED_URL_MEMO_ENTRIES): SignFn {
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`);
+  if (!Number.isInteger(maxEntries) || maxEntries < 1)
+    throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`);
   let young = new Map<string, string>();
   let old = new Map<string, string>();
   return (path, expiresAtMs) => {

@@ -31,6 +31,8 @@ try {
   const auth = createAuthenticator(config.jwtSecret);
   console.log(await auth.mint({ userId: values.user, plan: values.plan, country: values.country! }, ttl));
 } catch (e) {
-  console.error(e instanceof ConfigError ? `config error: ${e.message}` : `error: ${(e as Error).message}\n${usage}`);
+  console.error(
+    e instanceof ConfigError ? `config error: ${e.message}` : `error: ${(e as Error).message}\n${usage}`,
+  );
   process.exit(2);
 }

@@ -14,7 +14,12 @@
  *   (healthz, metrics, the /v1 playlist API) know nothing of uWS.
  */
 import uWS from '@trufflesuite/uws-js-unofficial';
-import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
+import type {
+  HttpResponse,
+  TemplatedApp,
+  WebSocket,
+  us_listen_socket,
+} from '@trufflesuite/uws-js-unofficial';
 import type { Logger } from 'pino';
 
 export interface TransportLimits {
@@ -180,14 +185,18 @@ class ConnectionImpl<D> implements Connection<D> {
     if (this.queue.length === 0 && this.ws.getBufferedAmount() < this.lowWater()) {
       this.ws.cork(() => {
         for (const item of batch) {
-          if (this.queue.length === 0 && this.ws.getBufferedAmount() < this.lowWater()) this.ws.send(item.frame, true, false);
+          if (this.queue.length === 0 && this.ws.getBufferedAmount() < this.lowWater())
+            this.ws.send(item.frame, true, false);
           else this.enqueue(item.frame, item.state);
         }
       });
     } else {
       for (const item of batch) this.enqueue(item.frame, item.state);
     }
-    if (this.queue.length > this.limits.maxSendQueue || this.bufferedBytes() > this.limits.maxBackpressureBytes) {
+    if (
+      this.queue.length > this.limits.maxSendQueue ||
+      this.bufferedBytes() > this.limits.maxBackpressureBytes
+    ) {
       this.onSlow(this);
     }
   }
@@ -261,7 +270,8 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
   const batcher = new SendBatcher<D>();
   const maxBody = limits.maxHttpBodyBytes ?? 1 << 20;
 
-  const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) =>
+  const guard =
+    <A extends unknown[]>(what: string, fn: (...a: A) => void) =>
     (...a: A): void => {
       try {
         fn(...a);
@@ -334,7 +344,11 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
           .then(() => handler({ method, path, query, headers, body: Buffer.concat(chunks) }))
           .then(respond, (err: unknown) => {
             log.error({ err, path }, 'http handler failed');
-            respond({ status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"internal"}' });
+            respond({
+              status: 500,
+              headers: { 'content-type': 'application/json' },
+              body: '{"error":"internal"}',
+            });
           });
       };
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') {
