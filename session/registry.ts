@@ -22,7 +22,7 @@ export interface DeviceLink {
   close(code: number, reason: string): void;
 }
 
-/** One listener's session: the actor plus its devices. Implemented in session-host.ts. */
+/** One listener's session: the actor plus its devices. Implemented by `Host` in session-hub.ts. */
 export interface SessionHost {
   readonly userId: string;
   /** A device said hello on `link`; the host answers `welcome` (resumed or full). */
