@@ -177,15 +177,22 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
   }
 
   async function withArtists(ids: readonly string[]): Promise<ContextTrack[]> {
-    let unknown: string[] | undefined;
-    for (const id of ids) if (!metas.has(id)) (unknown ??= []).push(id);
-    if (unknown) rememberTracks(await catalog.getTracks(unknown));
+    // One cache lookup per id on the hot path; the catalog only for ids the cache lacks.
     const out: ContextTrack[] = [];
+    let unknown: string[] | undefined;
     for (const id of ids) {
       const m = metas.get(id);
       if (m) out.push({ id, artistId: m.artistId });
+      else (unknown ??= []).push(id);
     }
-    return out;
+    if (!unknown) return out;
+    rememberTracks(await catalog.getTracks(unknown));
+    const all: ContextTrack[] = [];
+    for (const id of ids) {
+      const m = metas.get(id);
+      if (m) all.push({ id, artistId: m.artistId });
+    }
+    return all;
   }
 
   async function resolveContext(req: ResolveContextRequest): Promise<ResolvedContext | null> {
