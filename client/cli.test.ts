@@ -21,6 +21,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
   app = await startApp(
     parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', SESSION_GRACE_MS: '60000' }),
+    { demo: 'fixture' },
   );
 });
 

@@ -29,6 +29,7 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 const app = await startApp(parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }), {
   log: pino({ level: 'silent' }),
+  demo: 'fixture',
 });
 try {
   line(`server on ${app.server.wsUrl} (embedded stores, ${app.eventLog.kind} event log)`);

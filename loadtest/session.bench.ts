@@ -369,7 +369,7 @@ export default async function bench(args: string[]): Promise<void> {
       RATE_LIMIT: '100000/100000',
       SESSION_GRACE_MS: '600000',
     }),
-    { log: pino({ level: 'silent' }), onPlayLatency: (ms) => recording && samples.push(ms) },
+    { log: pino({ level: 'silent' }), demo: 'fixture', onPlayLatency: (ms) => recording && samples.push(ms) },
   );
   const gc = gcFn();
   const echo = await startEcho();

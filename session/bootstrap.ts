@@ -18,6 +18,7 @@ import type { ServerConfig } from './config.ts';
 import { startSessionServer, type ServerOptions, type SessionServer } from './server.ts';
 import { sessionActorStarter } from './session-actor.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
+import { ensureDemoCatalog } from '../origin/demo-catalog.ts';
 
 export interface App {
   server: SessionServer;
@@ -37,6 +38,13 @@ export interface AppOptions extends Pick<
   log?: Logger;
   /** Run the pipeline consumers in-process (default true). */
   pipeline?: boolean;
+  /**
+   * Which demo data to ensure: `audio` (default, `npm start`) synthesizes and ingests the real
+   * demo catalog with ffmpeg on first start (origin/demo-catalog.ts), so playback URLs point at
+   * decodable Opus chunks; `fixture` seeds a small synthetic catalog in milliseconds (tests,
+   * benchmarks, the demo script), whose chunk objects are real objects but not audio.
+   */
+  demo?: 'audio' | 'fixture';
 }
 
 export async function startApp(config: ServerConfig, opts: AppOptions = {}): Promise<App> {
@@ -77,7 +85,10 @@ export async function startApp(config: ServerConfig, opts: AppOptions = {}): Pro
     const cache = await openTrackCache(config.redisUrl ? { redisUrl: config.redisUrl } : {});
     closers.push(() => cache.close());
     const objects = new ObjectStore(config.objectDir);
-    const demo = await seedDemo(stores, objects, config, log);
+    const demo: DemoInfo =
+      (opts.demo ?? 'audio') === 'audio'
+        ? await ensureDemoCatalog(stores, { objectDir: config.objectDir, log: (line) => log.info(line) })
+        : await seedDemo(stores, objects, config, log);
 
     const server = await startSessionServer({
       config,

@@ -30,7 +30,7 @@ beforeAll(async () => {
     RATE_LIMIT: '100/100',
     SESSION_GRACE_MS: '60000',
   });
-  app = await startApp(config);
+  app = await startApp(config, { demo: 'fixture' });
 });
 
 afterAll(async () => {

@@ -84,6 +84,7 @@ async function main(): Promise<number> {
     parseConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'silent' }),
     {
       log: pino({ level: 'silent' }),
+      demo: 'fixture',
     },
   );
   try {
