@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /**
  * Signed URLs for the origin: HMAC-SHA256 over the path, the expiry and the key id.
@@ -18,19 +18,23 @@ export interface SigningKeys {
 export type VerifyFailure = 'missing' | 'malformed' | 'expired' | 'unknown_key' | 'bad_signature';
 export type VerifyResult = { ok: true } | { ok: false; reason: VerifyFailure };
 
-const mac = (secret: string, path: string, exp: number, kid: string): Buffer =>
-  createHmac('sha256', secret).update(`${path}\n${exp}\n${kid}`).digest();
+const mac = (key: KeyObject, path: string, exp: number, kid: string): Buffer =>
+  createHmac('sha256', key).update(`${path}\n${exp}\n${kid}`).digest();
 
 export class UrlSigner {
+  /** Key objects built once: an HMAC over a raw string secret re-imports it on every call. */
+  private readonly keyObjects = new Map<string, KeyObject>();
+
   constructor(private readonly keys: SigningKeys) {
     if (!keys.keys[keys.activeKid]) throw new Error(`signing key '${keys.activeKid}' is not among the keys`);
+    for (const [kid, secret] of Object.entries(keys.keys)) this.keyObjects.set(kid, createSecretKey(Buffer.from(secret)));
   }
 
   /** Signs `path` (absolute path, no query) valid until `expiresAtMs`; returns path + query. */
   sign(path: string, expiresAtMs: number): string {
     const exp = Math.floor(expiresAtMs / 1000);
     const kid = this.keys.activeKid;
-    const sig = mac(this.keys.keys[kid]!, path, exp, kid).toString('base64url');
+    const sig = mac(this.keyObjects.get(kid)!, path, exp, kid).toString('base64url');
     return `${path}?exp=${exp}&kid=${encodeURIComponent(kid)}&sig=${sig}`;
   }
 
@@ -43,9 +47,9 @@ export class UrlSigner {
     if (expRaw === null || kid === null || sigRaw === null) return { ok: false, reason: 'missing' };
     if (!/^\d{1,12}$/.test(expRaw) || !/^[A-Za-z0-9_-]{43}$/.test(sigRaw)) return { ok: false, reason: 'malformed' };
     const exp = Number(expRaw);
-    const secret = this.keys.keys[kid];
-    if (secret === undefined) return { ok: false, reason: 'unknown_key' };
-    const expected = mac(secret, path, exp, kid);
+    const key = this.keyObjects.get(kid);
+    if (key === undefined) return { ok: false, reason: 'unknown_key' };
+    const expected = mac(key, path, exp, kid);
     const given = Buffer.from(sigRaw, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { ok: false, reason: 'bad_signature' };
