@@ -2,11 +2,11 @@
  * One contract suite for the event log + event source ports, run against the embedded log
  * (event-log.test.ts) and against JetStream (event-log.engine.test.ts).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventLog, ListeningEvent } from '../storage/event-log.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { Delivery, EventSource, Subscription } from './event-source.ts';
-import { makeEvent, waitFor } from './testing.ts';
+import { makeEvent, removeTempDirs, waitFor } from './testing.ts';
 
 export interface EventLogUnderTest {
   log: EventLog;
@@ -28,6 +28,7 @@ export function eventLogContract(adapter: string, factory: () => Promise<EventLo
       for (const s of subs.splice(0)) await s.stop().catch(() => undefined);
       await t.close();
     });
+    afterAll(removeTempDirs);
 
     const collect = async (name: string, ackWaitMs = 5_000) => {
       const got: Delivery[] = [];

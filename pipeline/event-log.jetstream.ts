@@ -168,7 +168,8 @@ export class JetStreamEventLog implements EventLog {
     if (this.draining || this.closed || !this.online || this.outbox.size() === 0) return;
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
-      // Events may have been appended while the last round ran.
+      // Events may have been appended while the last round ran. A timer, not a loop: the
+      // commits that make those appends readable need event-loop turns.
       if (this.outbox.size() > 0 && this.online) setTimeout(() => this.kickDrain(), 0);
     });
   }
@@ -179,7 +180,10 @@ export class JetStreamEventLog implements EventLog {
     while (this.online && !this.closed && this.outbox.size() > 0) {
       const js = this.js;
       if (!js) return;
-      const entries = this.outbox.head(this.drainBatch);
+      const entries = await this.outbox.head(this.drainBatch);
+      // Nothing stored after all (head() waited for in-flight appends): stop here rather than
+      // loop on `size() > 0`; kickDrain's follow-up covers appends that land meanwhile.
+      if (entries.length === 0) break;
       const results = await Promise.allSettled(
         entries.map((e) =>
           js.publish(subjectFor(this.settings.subjectPrefix, e.event.type), encodeEvent(e.event), {

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { EmbeddedEventLog } from './event-log.embedded.ts';
 import { eventLogContract } from './event-log.contract.ts';
-import { makeEvent, tempDir, waitFor } from './testing.ts';
+import { makeEvent, removeTempDirs, tempDir, waitFor } from './testing.ts';
+
+afterAll(removeTempDirs);
 
 eventLogContract('embedded', async () => {
   const log = new EmbeddedEventLog({ dir: tempDir('evlog') });

@@ -63,7 +63,8 @@ export class JetStreamEventSource implements EventSource {
     await this.ensureConsumer(nc, spec);
     const consumer = await jetstream(nc).consumers.get(this.settings.stream, spec.name);
     const messages = await consumer.consume({ max_messages: Math.max(64, spec.maxBatch * 2) });
-    const sub = new JetStreamSubscription(messages, spec, handler, this.log, () => this.subs.delete(sub));
+    const flush = () => nc.flush();
+    const sub = new JetStreamSubscription(messages, spec, handler, this.log, flush, () => this.subs.delete(sub));
     this.subs.add(sub);
     return sub;
   }
@@ -107,6 +108,7 @@ class JetStreamSubscription implements Subscription {
     private readonly spec: ConsumerSpec,
     private readonly handler: BatchHandler,
     private readonly log: Logger,
+    private readonly flush: () => Promise<void>,
     private readonly onEnd: () => void,
   ) {
     void this.fill();
@@ -176,6 +178,14 @@ class JetStreamSubscription implements Subscription {
     // Buffered, never handled: hand them back at once rather than after ack_wait.
     for (const m of this.buffer.splice(0)) m.nak();
     await this.messages.close().catch(() => undefined);
+    // close() only queues the UNSUB of the pull inbox (and the acks/naks above are queued
+    // publishes). Until the server has read them, its pending pull request of this
+    // subscription still looks alive: an event published meanwhile (from any connection) is
+    // handed to that dead inbox and comes back only after ack_wait, behind later events. A
+    // PING round trip makes stop() mean "the server knows": acked, nak'ed, unsubscribed.
+    await this.flush().catch((err: unknown) => {
+      this.log.warn({ err: String(err), consumer: this.spec.name }, 'flush after stop failed');
+    });
     this.onEnd();
   }
 

@@ -32,6 +32,7 @@ export interface KeptConnectionOptions {
 export class KeptConnection {
   private nc: NatsConnection | undefined;
   private closed = false;
+  private connected = false;
   private readonly ready: Promise<void>;
   private retryTimer: NodeJS.Timeout | undefined;
   private wakeRetry: (() => void) | undefined;
@@ -67,6 +68,7 @@ export class KeptConnection {
           return;
         }
         this.nc = nc;
+        this.connected = true;
         void this.watch(nc);
         await this.up(nc);
         return;
@@ -93,9 +95,11 @@ export class KeptConnection {
   private async watch(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') {
+        this.connected = false;
         this.opts.log.warn({ server: s.server }, 'nats disconnected');
         this.opts.onDown();
       } else if (s.type === 'reconnect') {
+        this.connected = true;
         this.opts.log.info({ server: s.server }, 'nats reconnected');
         await this.up(nc);
       }
@@ -108,6 +112,9 @@ export class KeptConnection {
     this.wakeRetry?.();
     const nc = this.nc;
     this.nc = undefined;
-    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+    if (!nc || nc.isClosed()) return;
+    // Draining needs the server; while reconnecting it would wait for one that may never come.
+    if (this.connected) await nc.drain().catch(() => nc.close());
+    else await nc.close();
   }
 }

@@ -6,6 +6,14 @@
  *
  * Appends resolve after the lmdb commit (fsync'ed), so an event the outbox took survives a
  * crash of the session process and drains at its next start.
+ *
+ * `size()` counts appends still in flight too (the bound must hold before the commit), but
+ * lmdb-js makes a put visible to reads only once its batch has committed AND the JS side has
+ * handled the commit callback on a later event-loop turn. So `head()` is asynchronous: it
+ * waits for in-flight appends before reading, and callers never see "size 2, head empty".
+ * (A drain loop that retried a synchronous empty head() without yielding to the event loop
+ * once spun forever: the commit callback that would have made the events visible could never
+ * run. See pipeline/README.md, "Outbox".)
  */
 import { open, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
@@ -23,6 +31,8 @@ export class Outbox {
   private readonly db: RootDatabase<ListeningEvent, number>;
   private last = 0;
   private count = 0;
+  /** Appends whose commit has not resolved yet; head() waits for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     dir: string,
@@ -34,6 +44,7 @@ export class Outbox {
     this.count = this.db.getCount();
   }
 
+  /** Stored events plus appends in flight. */
   size(): number {
     return this.count;
   }
@@ -48,17 +59,29 @@ export class Outbox {
     }
     const key = ++this.last;
     this.count++;
+    const put = this.db.put(key, event);
+    this.inFlight.add(put);
     try {
-      await this.db.put(key, event);
+      await put;
     } catch (cause) {
       this.count--;
       throw new StorageError('unavailable', 'event outbox: write failed', { cause });
+    } finally {
+      this.inFlight.delete(put);
     }
   }
 
-  /** The oldest `n` entries, in append order. */
-  head(n: number): OutboxEntry[] {
-    return [...this.db.getRange({ limit: n })].map(({ key, value }) => ({ key, event: value }));
+  /**
+   * The oldest `n` stored entries, in append order, after every append started before this
+   * call has committed. Empty only when the outbox is really empty; if the count ever
+   * disagrees with the database it is corrected here, so a caller looping on
+   * `size() > 0` cannot loop on a phantom.
+   */
+  async head(n: number): Promise<OutboxEntry[]> {
+    if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    const entries = [...this.db.getRange({ limit: n })].map(({ key, value }) => ({ key, event: value }));
+    if (entries.length === 0 && this.inFlight.size === 0) this.count = this.db.getCount();
+    return entries;
   }
 
   /** Removes drained entries (after JetStream acked them). */
@@ -71,6 +94,7 @@ export class Outbox {
   }
 
   async close(): Promise<void> {
+    if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.db.close();
   }
 }

@@ -3,7 +3,7 @@
  * (pipeline.engine.test.ts): a generated month through every consumer, and a royalty consumer
  * killed between storing and acking.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openEmbeddedEnv, type EmbeddedEnv } from '../storage/embedded/env.ts';
 import { createLmdbFeatures } from '../storage/embedded/features.lmdb.ts';
 import { createLmdbHistory } from '../storage/embedded/history.lmdb.ts';
@@ -15,7 +15,7 @@ import { generateMonth } from './jobs/generate-month.ts';
 import { readExport } from './consumers/warehouse-export.ts';
 import { referenceLedger } from './royalty-rule.ts';
 import { startPipeline, type PipelineDeps, type RunningPipeline } from './start-pipeline.ts';
-import { silentLogger, publishAll, tempDir, waitFor } from './testing.ts';
+import { silentLogger, publishAll, removeTempDirs, tempDir, waitFor } from './testing.ts';
 
 export interface LogUnderTest {
   log: EventLog;
@@ -34,9 +34,13 @@ async function ledgerSize(store: RoyaltyStore, month: string): Promise<number> {
 export function pipelineContract(adapter: string, openLog: () => Promise<LogUnderTest>): void {
   describe(`pipeline (${adapter})`, () => {
     const cleanup: (() => Promise<void>)[] = [];
+    // Every cleanup runs even when one fails (or the test failed half-way).
     afterEach(async () => {
-      for (const c of cleanup.splice(0).reverse()) await c();
+      const errors: unknown[] = [];
+      for (const c of cleanup.splice(0).reverse()) await c().catch((e: unknown) => errors.push(e));
+      if (errors.length > 0) throw errors[0];
     });
+    afterAll(removeTempDirs);
 
     const setup = async () => {
       const t = await openLog();

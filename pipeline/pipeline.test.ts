@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openEmbeddedEnv } from '../storage/embedded/env.ts';
 import { createLmdbRoyalties } from '../storage/embedded/royalties.lmdb.ts';
 import { countsFromLedger } from '../storage/royalties.ts';
@@ -7,7 +7,9 @@ import { generateMonth } from './jobs/generate-month.ts';
 import { pipelineContract } from './pipeline.contract.ts';
 import { referenceLedger } from './royalty-rule.ts';
 import { startPipeline } from './start-pipeline.ts';
-import { silentLogger, publishAll, tempDir, waitFor } from './testing.ts';
+import { silentLogger, publishAll, removeTempDirs, tempDir, waitFor } from './testing.ts';
+
+afterAll(removeTempDirs);
 
 pipelineContract('embedded log', async () => {
   const log = new EmbeddedEventLog({ dir: tempDir('pipe-log') });

@@ -1,10 +1,10 @@
 /**
  * Test support for pipeline suites: event builders, waiting for a condition with a deadline
- * (no fixed sleeps), the real-NATS lookup that fails loudly, and a private nats-server child
- * process that a test can stop and start again.
+ * (no fixed sleeps), the real-NATS lookup that fails loudly, temp dirs that suites remove in
+ * afterAll, and a private nats-server child process that a test can stop and start again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +15,18 @@ import type { Logger } from './nats-connection.ts';
 
 export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
+const createdDirs: string[] = [];
+
+/** A fresh directory under the OS temp dir, remembered for `removeTempDirs()`. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  createdDirs.push(dir);
+  return dir;
+}
+
+/** Removes every directory `tempDir` made in this process (suites call it in afterAll). */
+export function removeTempDirs(): void {
+  for (const dir of createdDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 let counter = 0;
@@ -77,9 +87,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A nats-server child process owned by one test: stop/start by its pid, same port and store. */
+/**
+ * A nats-server child process owned by one test: stop/start by its pid, same port and store.
+ * The child must not outlive the test process, however that process ends:
+ * - `stop()` (tests call it in afterEach) sends SIGTERM to the child's pid and waits;
+ * - a process 'exit' hook SIGKILLs it if the test process exits without stopping it;
+ * - a watchdog shell polls the test process's pid and kills the server when the test process
+ *   is gone: a worker killed by vitest (or blocked until its run is killed) runs no hooks.
+ */
 export class PrivateNats {
   private child: ChildProcess | undefined;
+  private watchdog: ChildProcess | undefined;
   readonly storeDir = tempDir('nats-store');
   constructor(readonly port: number) {}
 
@@ -87,15 +105,22 @@ export class PrivateNats {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   async start(): Promise<void> {
+    if (this.child) throw new Error(`private nats-server already running (pid ${this.child.pid})`);
     const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'ignore', 'ignore'],
     });
     this.child = child;
     let failed: Error | undefined;
     child.once('error', (e) => (failed = e));
+    if (child.pid !== undefined) this.guard(child.pid);
     await waitFor('private nats-server to accept connections', async () => {
       if (failed) throw new Error(`nats-server did not start: ${failed.message}`);
+      if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`);
       try {
         const nc = await connect({ servers: this.url, timeout: 500, maxReconnectAttempts: 0 });
         await nc.close();
@@ -108,11 +133,43 @@ export class PrivateNats {
 
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
     this.child = undefined;
+    this.unguard();
+    if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
+    process.kill(child.pid, 'SIGTERM');
     await exited;
+  }
+
+  private readonly killOnExit = () => {
+    const pid = this.child?.pid;
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+
+  private guard(pid: number): void {
+    process.once('exit', this.killOnExit);
+    const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill -9 ${pid} 2>/dev/null`;
+    this.watchdog = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
+    this.watchdog.unref();
+  }
+
+  private unguard(): void {
+    process.removeListener('exit', this.killOnExit);
+    const w = this.watchdog;
+    this.watchdog = undefined;
+    if (w?.pid !== undefined && w.exitCode === null) {
+      try {
+        process.kill(w.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { computePayouts } from './payouts.ts';
 import { detectFraud } from './fraud.ts';
@@ -44,7 +44,9 @@ import { openEmbeddedEnv } from '../../storage/embedded/env.ts';
 import { createLmdbRoyalties } from '../../storage/embedded/royalties.lmdb.ts';
 import { reconcileMonth } from './reconcile.ts';
 import { exportHandler } from '../consumers/warehouse-export.ts';
-import { tempDir } from '../testing.ts';
+import { removeTempDirs, tempDir } from '../testing.ts';
+
+afterAll(removeTempDirs);
 
 describe('reconcile', () => {
   it('reconcile - finds and repairs a play missing from the ledger and a lost count row', async () => {
