@@ -67,7 +67,7 @@ async function consumeAll(natsUrl: string, stream: ReturnType<typeof uniqueStrea
     source,
     royalties: store,
     log: silentLogger,
-    consumers: { royalties: { name: `bench_${Date.now()}`, maxBatch: 512 } },
+    consumers: { royalties: { name: `bench_${Date.now()}` } }, // the shipped batch size
     onCounted: () => {
       if (++counted === n) done();
     },

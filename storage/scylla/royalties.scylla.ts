@@ -22,8 +22,16 @@ import {
 import { cqlCall, exec, execAllPages, IDEMPOTENT_WRITE, NON_IDEMPOTENT, READ } from './client.ts';
 
 export const LEDGER_BUCKETS = 16;
-/** LWT round trips in flight per batch. */
-const RECORD_CONCURRENCY = 128;
+/**
+ * Plays of one batch recorded at once (each: one LWT, then one logged batch). Plays are
+ * independent (distinct play ids; a play racing itself is settled by the LWT), so running
+ * them side by side cannot count twice; it only hides the LWT's Paxos round trips.
+ */
+export const DEFAULT_RECORD_CONCURRENCY = 128;
+
+export interface ScyllaRoyaltiesOptions {
+  recordConcurrency?: number;
+}
 
 /** FNV-1a of the play id, mod the bucket count: spreads a month over partitions. */
 export function bucketOf(id: string, buckets = LEDGER_BUCKETS): number {
@@ -50,7 +58,8 @@ const rowToPlay = (r: types.Row): CountedPlay => ({
   eventId: r.event_id,
 });
 
-export function createScyllaRoyalties(client: Client, ks: string): RoyaltyStore {
+export function createScyllaRoyalties(client: Client, ks: string, opts: ScyllaRoyaltiesOptions = {}): RoyaltyStore {
+  const concurrency = Math.max(1, opts.recordConcurrency ?? DEFAULT_RECORD_CONCURRENCY);
   const q = {
     insertLedger: `INSERT INTO ${ks}.royalty_ledger (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
     getLedger: `SELECT ${COLS} FROM ${ks}.royalty_ledger WHERE play_id = ?`,
@@ -128,7 +137,7 @@ export function createScyllaRoyalties(client: Client, ks: string): RoyaltyStore 
           out[i] = await this.recordStream(plays[i]!);
         }
       };
-      await Promise.all(Array.from({ length: Math.min(RECORD_CONCURRENCY, plays.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(concurrency, plays.length) }, worker));
       return out;
     },
     async getLedgerRow(playId) {
