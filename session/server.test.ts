@@ -96,6 +96,10 @@ describe('session server e2e', () => {
     try {
       const playback = a.waitFor('playback');
       const prefetch = a.waitFor('prefetch');
+      // Registered before the play: the state may reach b before a's playback is awaited.
+      const bStates: string[] = [];
+      b.on('state', (st) => bStates.push(st.play_id ?? ''));
+      const bSawPlay = b.waitFor('state', { filter: (st) => st.play_id !== null && st.play_id !== undefined });
       await a.play({ context: app.demo.playlistUri });
       const pb = await playback;
       const pf = await prefetch;
@@ -104,7 +108,8 @@ describe('session server e2e', () => {
       expect(pf.items.length).toBeGreaterThanOrEqual(1);
       expect(pf.items.length).toBeLessThanOrEqual(2);
       // The other device sees the play in its state.
-      await b.waitFor('state', { filter: (s) => s.play_id === pb.play_id });
+      await bSawPlay;
+      expect(bStates).toContain(pb.play_id);
 
       // The prefetch cache fetched and verified the next track's first chunk from the origin.
       const next = pf.items[0]!;
