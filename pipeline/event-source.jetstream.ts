@@ -31,6 +31,9 @@ import {
 import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
 import { consoleLogger, KeptConnection, type Logger } from './nats-connection.ts';
 
+/** Tries at setting up a durable consumer before giving up (backoff 250 ms x attempt). */
+const CONSUMER_SETUP_ATTEMPTS = 6;
+
 export interface JetStreamEventSourceOptions {
   natsUrl: string;
   stream?: Partial<StreamSettings>;
@@ -56,15 +59,33 @@ export class JetStreamEventSource implements EventSource {
   }
 
   async subscribe(spec: ConsumerSpec, handler: BatchHandler): Promise<Subscription> {
-    if (!CONSUMER_NAME.test(spec.name)) throw new StorageError('bad_request', `bad consumer name ${spec.name}`);
+    if (!CONSUMER_NAME.test(spec.name))
+      throw new StorageError('bad_request', `bad consumer name ${spec.name}`);
     await this.conn.whenReady();
     const nc = this.conn.connection;
     if (!nc) throw new StorageError('unavailable', 'event source is closed');
-    await this.ensureConsumer(nc, spec);
+    // JetStream answers its API only once it has recovered its streams from disk, which
+    // takes a moment after a server (re)start: retry the consumer setup with backoff
+    // instead of failing the subscriber on the first timeout.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ensureConsumer(nc, spec);
+        break;
+      } catch (err) {
+        if (attempt >= CONSUMER_SETUP_ATTEMPTS) {
+          throw new StorageError('unavailable', `JetStream consumer ${spec.name} could not be set up`, {
+            cause: err,
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
     const consumer = await jetstream(nc).consumers.get(this.settings.stream, spec.name);
     const messages = await consumer.consume({ max_messages: Math.max(64, spec.maxBatch * 2) });
     const flush = () => nc.flush();
-    const sub = new JetStreamSubscription(messages, spec, handler, this.log, flush, () => this.subs.delete(sub));
+    const sub = new JetStreamSubscription(messages, spec, handler, this.log, flush, () =>
+      this.subs.delete(sub),
+    );
     this.subs.add(sub);
     return sub;
   }
@@ -122,7 +143,8 @@ class JetStreamSubscription implements Subscription {
         this.wake();
       }
     } catch (err) {
-      if (this.running) this.log.error({ err: String(err), consumer: this.spec.name }, 'jetstream consume ended');
+      if (this.running)
+        this.log.error({ err: String(err), consumer: this.spec.name }, 'jetstream consume ended');
     }
     this.wake();
   }
@@ -154,7 +176,10 @@ class JetStreamSubscription implements Subscription {
           batch.push({ event: decodeEvent(m.data), seq: m.seq, deliveryCount: m.info.deliveryCount });
           kept.push(m);
         } catch (err) {
-          this.log.error({ err: String(err), seq: m.seq, consumer: this.spec.name }, 'poison message terminated');
+          this.log.error(
+            { err: String(err), seq: m.seq, consumer: this.spec.name },
+            'poison message terminated',
+          );
           m.term('not a listening event');
         }
       }
