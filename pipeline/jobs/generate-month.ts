@@ -6,6 +6,7 @@
  * Used by tests (reference computations) and by `npm run job -- generate` to demo the jobs.
  */
 import type { EndReason, ListeningEvent } from '../../storage/event-log.ts';
+import { createPrng } from '../../actors/prng.ts';
 
 export interface GenerateOptions {
   /** `YYYY-MM` (UTC). */
@@ -37,23 +38,11 @@ export interface GeneratedMonth {
   plays: number;
 }
 
-/** mulberry32: small, fast, good enough for test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const COUNTRIES = ['SE', 'US', 'DE', 'BR', 'JP'];
 const HOUR = 3600_000;
 
 export function generateMonth(opts: GenerateOptions): GeneratedMonth {
-  const rnd = prng(opts.seed ?? 1);
+  const rnd = createPrng(opts.seed ?? 1); // the shuffle's seeded mulberry32
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const [y, m] = opts.month.split('-').map(Number) as [number, number];
   const start = Date.UTC(y, m - 1, 1);
