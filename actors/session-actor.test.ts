@@ -333,9 +333,11 @@ describe('session devices', () => {
     s.clock.increment(20_000);
     s.send({ type: 'disconnect', deviceId: 'd1' });
     s.clock.increment(9_999);
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing', presence: 'grace' });
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+    expect(ctx(s).graceArmed).toBe(true);
     s.clock.increment(1);
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'paused', presence: 'steady' });
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'paused' });
+    expect(ctx(s).graceArmed).toBe(false);
     expect(ctx(s).position).toMatchObject({ positionMs: 20_000, playing: false });
     expect(ctx(s).current!.msPlayed).toBe(20_000);
   });
@@ -346,7 +348,8 @@ describe('session devices', () => {
     s.clock.increment(5_000);
     s.hello('d1', { resume: { version: ctx(s).version, epoch: 1 } });
     s.clock.increment(20_000);
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing', presence: 'steady' });
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+    expect(ctx(s).graceArmed).toBe(false);
     const welcome = s.rec.to('d1', 'welcome').at(-1)!;
     expect(welcome.resumed).toBe(true);
     expect(welcome.state.track!.id).toBe('t1');

@@ -100,6 +100,10 @@ export interface SessionContext {
   recentRequests: string[];
   /** Ids whose background load failed; not retried until the next play. */
   fetchFailed: string[];
+  /** Machine bookkeeping, not persisted: the background load, the radio call, the grace timer are running. */
+  aheadLoading: boolean;
+  radioLoading: boolean;
+  graceArmed: boolean;
 }
 
 export function initialContext(input: {
@@ -137,6 +141,9 @@ export function initialContext(input: {
     autoplayRequested: false,
     recentRequests: [],
     fetchFailed: [],
+    aheadLoading: false,
+    radioLoading: false,
+    graceArmed: false,
   };
 }
 
@@ -144,6 +151,12 @@ export const findDevice = (c: SessionContext, id: string): DeviceView | undefine
 
 export const isConnected = (c: SessionContext, id: string | null): boolean =>
   id !== null && c.devices.some((d) => d.id === id && d.connected);
+
+/** The active device is gone while something plays or is about to: the grace period runs. */
+export const activeLost = (c: SessionContext): boolean =>
+  c.activeDeviceId !== null &&
+  !isConnected(c, c.activeDeviceId) &&
+  ((c.current !== null && c.position.playing) || c.pendingStart?.play === true);
 
 /** The ref that "now" is: the pending start if any, else the current play. */
 export const nowRef = (c: SessionContext): TrackRef | null => c.pendingStart?.ref ?? c.current?.ref ?? null;

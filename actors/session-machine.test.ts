@@ -2,6 +2,7 @@ import { initialTransition, transition } from 'xstate';
 import { describe, expect, test } from 'vitest';
 import { fakeSignUrl, fakeWorld, T0 } from './fake-ports.ts';
 import { createSessionLogic, type SessionSnapshot } from './session-machine.ts';
+import type { Emission } from './session-effects.ts';
 import type { SessionCommand } from './types.ts';
 
 /**
@@ -47,11 +48,15 @@ const playbackOf = (s: SessionSnapshot) => {
   return typeof v === 'string' ? v : Object.keys(v)[0]!;
 };
 
+/** The outputs of a step, in order, across its `emit` actions. */
+const emissions = (actions: Actions): Emission[] =>
+  (actions as Array<{ type: string; params?: { out?: Emission[] } }>).flatMap((a) => (a.type === 'emit' ? a.params!.out! : []));
+
 /** 'ack', 'error:<code>', or 'deferred' (answered when a load settles). */
 function outcome(actions: Actions, after: SessionSnapshot, requestId: string): string {
-  for (const a of actions as Array<{ type: string; params?: { output?: { type: string; requestId?: unknown; code?: string } } }>) {
-    const o = a.params?.output;
-    if (a.type === 'sendToDevice' && o && o.requestId === requestId && (o.type === 'ack' || o.type === 'error')) {
+  for (const e of emissions(actions)) {
+    const o = e.kind === 'send' ? (e.output as { type: string; requestId?: unknown; code?: string }) : undefined;
+    if (o && o.requestId === requestId && (o.type === 'ack' || o.type === 'error')) {
       return o.type === 'ack' ? 'ack' : `error:${o.code}`;
     }
   }
@@ -117,9 +122,7 @@ describe('session machine transitions', () => {
         expect(outcome(actions, after, 'r')).toBe(expected[name]![i]);
         // The version only moves forward; broadcasts carry increasing versions, the last one the new version.
         expect(after.context.version).toBeGreaterThanOrEqual(before.context.version);
-        const versions = (actions as Array<{ type: string; params?: { output?: { state?: { version: number } } } }>)
-          .filter((a) => a.type === 'broadcastState')
-          .map((a) => a.params!.output!.state!.version);
+        const versions = emissions(actions).flatMap((e) => (e.kind === 'broadcast' ? [e.output.state.version] : []));
         versions.forEach((v, k) => expect(v).toBeGreaterThan(k === 0 ? before.context.version : versions[k - 1]!));
         if (versions.length > 0) expect(versions.at(-1)).toBe(after.context.version);
         else expect(after.context.version).toBe(before.context.version);
@@ -166,7 +169,7 @@ describe('session machine transitions', () => {
     const [after, actions] = step(snaps.playing!, {
       type: 'hello', deviceId: 'd3', requestId: 'h', name: 'tv', deviceType: 'tv', plan: 'premium', country: 'SE', resume: { version: 1, epoch: 42 },
     });
-    const welcome = (actions as Array<{ params?: { output?: { type: string } } }>).map((a) => a.params?.output).find((o) => o?.type === 'welcome') as never as {
+    const welcome = emissions(actions).map((e) => (e.kind === 'send' ? e.output : undefined)).find((o) => o?.type === 'welcome') as never as {
       resumed: boolean; requestId: string; state: { devices: unknown[]; track: { id: string }; version: number };
     };
     expect(welcome).toMatchObject({ requestId: 'h', resumed: false });
