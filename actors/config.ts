@@ -37,6 +37,12 @@ export interface SessionConfig {
   /** Ask the radio port for autoplay tracks when this few context tracks remain. */
   autoplayWhenRemaining: number;
   autoplayCount: number;
+  /**
+   * A playing track whose end passed this long ago with no `ended` from its device is ended
+   * by the server (reason trackdone) and the next one starts: a device that crashed or lost
+   * its `ended` frame must not freeze the session or stop the listening events.
+   */
+  endWatchdogMs: number;
 }
 
 export const DEFAULT_START_BITRATE_KBPS = 96;
@@ -53,6 +59,7 @@ export const DEFAULT_BANDWIDTH_HEADROOM = 1.5;
 export const DEFAULT_RECENT_REQUESTS_KEPT = 16;
 export const DEFAULT_AUTOPLAY_WHEN_REMAINING = 2;
 export const DEFAULT_AUTOPLAY_COUNT = 10;
+export const DEFAULT_END_WATCHDOG_MS = 10_000;
 
 export const QUALITY_KBPS: Readonly<Record<Quality, number>> = {
   low: 24,
@@ -82,6 +89,7 @@ export function defaultSessionConfig(): SessionConfig {
     recentRequestsKept: DEFAULT_RECENT_REQUESTS_KEPT,
     autoplayWhenRemaining: DEFAULT_AUTOPLAY_WHEN_REMAINING,
     autoplayCount: DEFAULT_AUTOPLAY_COUNT,
+    endWatchdogMs: DEFAULT_END_WATCHDOG_MS,
   };
 }
 
@@ -113,6 +121,7 @@ export function parseSessionConfig(partial: Partial<SessionConfig> = {}): Sessio
     'prefetchFullChunks',
     'recentRequestsKept',
     'autoplayCount',
+    'endWatchdogMs',
   ] as const) {
     positiveInt(f, c[f]);
   }

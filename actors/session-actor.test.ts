@@ -76,6 +76,42 @@ describe('session play', () => {
     expect(pb.chunks.urls.slice(0, 3)).toEqual(pf.items[0]!.chunks.map((c) => c.url));
   });
 
+  test('session - a device that never says ended: the server ends the track after the watchdog and plays the next', async () => {
+    const s = await playing({ config: { endWatchdogMs: 10_000 } });
+    const first = lastPlayback(s).playId;
+    s.clock.increment(200_000 + 9_999);
+    expect(s.rec.events.some((e) => e.type === 'play.end')).toBe(false);
+    s.clock.increment(1);
+    await s.flush();
+    const end = s.rec.events.find((e) => e.type === 'play.end')!;
+    expect(end).toMatchObject({ track: 't1', reason: 'trackdone', ms_played: 200_000 });
+    expect(end.event_id).toContain(first);
+    const pb = lastPlayback(s);
+    expect(pb.track.id).toBe('t2');
+    expect(pb.playId).not.toBe(first);
+    expect(s.rec.events.at(-1)).toMatchObject({ type: 'play.start', track: 't2' });
+  });
+
+  test('session - the watchdog waits for a device behind the wall clock, and never fires while paused', async () => {
+    const s = await playing({ config: { endWatchdogMs: 10_000 } });
+    // The simulated clock runs a due timer at the end of an increment: step to the 30 s check first.
+    s.clock.increment(30_000);
+    s.clock.increment(70_000);
+    // Buffering: the device is 15 s behind, so the track ends 15 s later than the wall clock says.
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 85_000 });
+    s.clock.increment(100_000 + 10_000 + 14_999);
+    expect(s.rec.events.some((e) => e.type === 'play.end')).toBe(false);
+    s.clock.increment(1);
+    expect(s.rec.events.find((e) => e.type === 'play.end')).toMatchObject({ reason: 'trackdone', ms_played: 200_000 });
+
+    const p = await playing({ config: { endWatchdogMs: 10_000 } });
+    p.clock.increment(190_000);
+    p.send({ type: 'pause', deviceId: 'd1', requestId: 'pz' });
+    p.clock.increment(3_600_000);
+    expect(p.rec.events.some((e) => e.type === 'play.end')).toBe(false);
+    expect(ctx(p).current!.track.id).toBe('t1');
+  });
+
   test('session - play.progress is published once when ms_played crosses 30 s', async () => {
     const s = await playing();
     s.clock.increment(29_000);
@@ -380,7 +416,7 @@ describe('session devices', () => {
   });
 
   test('session - URLs of a playing track are renewed before they expire', async () => {
-    const s = await playing();
+    const s = await playing({ specs: tracks(3, { durationMs: 7_200_000 }) });
     const first = lastPlayback(s);
     s.clock.increment(first.expiresAt - T0 - 300_000);
     const renewed = lastPlayback(s);

@@ -27,6 +27,7 @@ import {
   setPlaying,
   supersedePending,
   accrue,
+  trackDone,
 } from './session-playback.ts';
 import type {
   HelloCommand,
@@ -311,9 +312,7 @@ function ended(
   const p = d.current;
   // Only the device that plays ends a play, and only the play it is playing.
   if (!p || r.deviceId !== d.activeDeviceId || (playId !== undefined && playId !== p.playId)) return fx.ack(r);
-  const target = nextRef(d.order, p.ref, 'trackdone');
-  endPlay(d, now, 'trackdone', env, fx);
-  startTarget(d, target, 0, true, null, fx);
+  trackDone(d, now, env, fx);
   fx.ack(r);
 }
 

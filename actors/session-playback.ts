@@ -38,6 +38,9 @@ const facts = (d: SessionContext, p: CurrentPlay): PlayFacts => ({
   deviceId: p.deviceId,
 });
 
+/** When a playing track reaches its end by the anchor (wall time at the anchor's pace). */
+const endsAt = (d: SessionContext, dur: number): number => d.position.at + Math.max(0, dur - d.position.positionMs);
+
 /** ms_played of the current play at `now` (not folded in). */
 export const msPlayedAt = (d: SessionContext, now: number): number =>
   d.current ? d.current.msPlayed + playedSince(d.position, now, d.current.track.durationMs) : 0;
@@ -58,7 +61,10 @@ export function accrue(d: SessionContext, now: number, env: LogicEnv, fx: Effect
     reportedMs !== undefined
       ? Math.min(Math.max(0, Math.round(reportedMs)), positionAt(d.position, now, dur))
       : positionAt(d.position, now, dur);
-  d.position = { positionMs, at: now, playing: d.position.playing };
+  // At the end the anchor stays where the end was reached, so re-anchoring (a tick, a
+  // report of the end) does not move the end-of-track watchdog later.
+  const at = d.position.playing && positionMs >= dur ? Math.min(now, endsAt(d, dur)) : now;
+  d.position = { positionMs, at, playing: d.position.playing };
   const progress = !p.progressSent && crossesThreshold(before, after, env.cfg.progressThresholdMs);
   d.current = { ...p, msPlayed: after, progressSent: p.progressSent || progress };
   if (progress) fx.event(listeningEvent('play.progress', facts(d, d.current), now, after));
@@ -87,6 +93,19 @@ export function seekTo(d: SessionContext, now: number, positionMs: number, env: 
   if (!d.current) return;
   accrue(d, now, env, fx);
   d.position = seekAnchor(positionMs, now, d.current.track.durationMs, d.position.playing);
+  fx.changed = true;
+}
+
+/**
+ * The current track played to its end: play.end (trackdone), then what plays next, or
+ * stop when nothing is left. From the device's `ended`, or from the watchdog.
+ */
+export function trackDone(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const p = d.current;
+  if (!p) return;
+  const target = nextRef(d.order, p.ref, 'trackdone');
+  endPlay(d, now, 'trackdone', env, fx);
+  d.pendingStart = target ? { ref: target, positionMs: 0, play: true, requester: null, skips: 0, continuePlay: false } : null;
   fx.changed = true;
 }
 
@@ -286,13 +305,16 @@ export function sendPrefetch(d: SessionContext, now: number, env: LogicEnv, fx: 
   fx.send(deviceId, { type: 'prefetch', items });
 }
 
-/** Delay of the next timer check while playing: royalty threshold, 75 % point, URL renewal. */
+/**
+ * Delay of the next timer check while playing: royalty threshold, 75 % point, URL renewal,
+ * end-of-track watchdog.
+ */
 export function tickDelay(d: SessionContext, now: number, env: LogicEnv): number {
   const p = d.current;
   if (!p || !d.position.playing) return MAX_TICK_MS;
   const dur = p.track.durationMs;
   const pos = positionAt(d.position, now, dur);
-  let delay = p.expiresAt - env.cfg.urlRenewLeadMs - now;
+  let delay = Math.min(p.expiresAt - env.cfg.urlRenewLeadMs, endsAt(d, dur) + env.cfg.endWatchdogMs) - now;
   if (!p.progressSent) {
     const left = env.cfg.progressThresholdMs - msPlayedAt(d, now);
     if (left <= dur - pos) delay = Math.min(delay, left);
@@ -310,8 +332,10 @@ export function tick(d: SessionContext, now: number, env: LogicEnv, fx: Effects)
   if (!p || !d.position.playing) return;
   // The device is gone (grace period): nothing is known to play, so nothing accrues yet.
   if (!isConnected(d, d.activeDeviceId)) return;
-  accrue(d, now, env, fx);
   const dur = p.track.durationMs;
+  // Measured before `accrue` re-anchors at the clamped end (which would move it to now).
+  if (now >= endsAt(d, dur) + env.cfg.endWatchdogMs) return trackDone(d, now, env, fx);
+  accrue(d, now, env, fx);
   if (!d.current!.fullPhase && positionAt(d.position, now, dur) >= Math.ceil(dur * env.cfg.prefetchFullAt)) {
     d.current = { ...d.current!, fullPhase: true };
     fx.replan = true;

@@ -16,6 +16,7 @@ export const DEFAULT_URL_TTL_S = 3600;
 export const DEFAULT_START_BITRATE_KBPS = 96;
 export const DEFAULT_SESSION_GRACE_MS = 30_000;
 export const DEFAULT_ACTIVE_DEVICE_GRACE_MS = 10_000;
+export const DEFAULT_END_WATCHDOG_MS = 10_000;
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024;
 export const DEFAULT_MAX_BACKPRESSURE_BYTES = 256 * 1024;
 /** Queued `state`/other frames held per connection while uWS reports backpressure. */
@@ -39,6 +40,8 @@ export interface ServerConfig {
   startBitrateKbps: number;
   sessionGraceMs: number;
   activeDeviceGraceMs: number;
+  /** A track past its end this long with no `ended` from the device is ended by the server. */
+  endWatchdogMs: number;
   maxFrameBytes: number;
   maxBackpressureBytes: number;
   maxSendQueue: number;
@@ -202,6 +205,7 @@ export function parseConfig(env: Env = process.env): ServerConfig {
     startBitrateKbps: int(env, 'START_BITRATE_KBPS', DEFAULT_START_BITRATE_KBPS, 8, 512),
     sessionGraceMs: int(env, 'SESSION_GRACE_MS', DEFAULT_SESSION_GRACE_MS, 0, 24 * 3600_000),
     activeDeviceGraceMs: int(env, 'ACTIVE_DEVICE_GRACE_MS', DEFAULT_ACTIVE_DEVICE_GRACE_MS, 0, 3600_000),
+    endWatchdogMs: int(env, 'END_WATCHDOG_MS', DEFAULT_END_WATCHDOG_MS, 1, 3600_000),
     maxFrameBytes,
     maxBackpressureBytes,
     maxSendQueue: int(env, 'MAX_SEND_QUEUE', DEFAULT_MAX_SEND_QUEUE, 1, 100_000),

@@ -12,12 +12,13 @@ import type { ServerConfig } from './config.ts';
 import type { StartActor } from './session-hub.ts';
 
 export function sessionActorStarter(
-  config: Pick<ServerConfig, 'startBitrateKbps' | 'urlTtlS' | 'activeDeviceGraceMs'>,
+  config: Pick<ServerConfig, 'startBitrateKbps' | 'urlTtlS' | 'activeDeviceGraceMs' | 'endWatchdogMs'>,
 ): StartActor {
   const sessionConfig = parseSessionConfig({
     startBitrateKbps: config.startBitrateKbps,
     urlTtlMs: config.urlTtlS * 1000,
     disconnectGraceMs: Math.max(1, config.activeDeviceGraceMs),
+    endWatchdogMs: config.endWatchdogMs,
   });
   const machines = new WeakMap<SessionPorts, ReturnType<typeof createSessionMachine>>();
   return (ports, input) => {
