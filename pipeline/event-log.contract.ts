@@ -55,6 +55,18 @@ export function eventLogContract(adapter: string, factory: () => Promise<EventLo
       expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
     });
 
+    it('event log - a consumer reading while publishes are in flight receives every event exactly once', async () => {
+      const got = await collect(consumerName('inflight'));
+      const events = Array.from({ length: 300 }, () => makeEvent());
+      // Waves of concurrent publishes: the consumer wakes while later writes are still in flight.
+      for (let i = 0; i < events.length; i += 30) await Promise.all(events.slice(i, i + 30).map((e) => t.log.publish(e)));
+      const ids = new Set(events.map((e) => e.event_id));
+      await waitFor('all deliveries', () => got.filter((d) => ids.has(d.event.event_id)).length >= events.length);
+      const delivered = got.filter((d) => ids.has(d.event.event_id)).map((d) => d.event.event_id);
+      expect(new Set(delivered).size).toBe(events.length);
+      expect(delivered).toHaveLength(events.length);
+    });
+
     it('event log - a malformed event is rejected with bad_request', async () => {
       const bad = { ...makeEvent(), ms_played: -1 } as ListeningEvent;
       await expect(t.log.publish(bad)).rejects.toSatisfy((e: unknown) => isStorageError(e, 'bad_request'));

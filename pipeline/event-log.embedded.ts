@@ -47,6 +47,8 @@ export const DEFAULT_EMBEDDED_DUPLICATE_WINDOW_MS = 2 * 60_000;
 export const DEFAULT_EMBEDDED_MAX_AGE_MS = 30 * 24 * 3600_000;
 export const DEFAULT_EMBEDDED_MAX_EVENTS = 10_000_000;
 const HOUSEKEEPING_MS = 5_000;
+/** Newest events kept decoded in memory for the consumers (a few seconds at full rate). */
+const HOT_EVENTS = 8_192;
 
 interface StoredEvent {
   at: number;
@@ -100,6 +102,14 @@ export class EmbeddedEventLog implements EventLog, EventSource {
   private readonly dedup: Database<DedupEntry, string>;
   private readonly acks: Database<AckState, string>;
   private readonly recent = new Map<string, DedupEntry>();
+  /**
+   * The newest events, as published: every consumer reads each event once, and four
+   * consumers re-reading and decoding it from LMDB was a measurable share of a play's CPU.
+   * Deliveries share these objects; handlers treat events as read-only.
+   */
+  private readonly hot = new Map<number, StoredEvent>();
+  /** Seqs handed out whose write has not committed yet, in order: consumers stop below them. */
+  private readonly writing = new Set<number>();
   private readonly consumers = new Map<string, ConsumerState>();
   private readonly window: number;
   private readonly maxAge: number;
@@ -138,17 +148,23 @@ export class EmbeddedEventLog implements EventLog, EventSource {
     const seen = this.recent.get(event.event_id);
     if (seen && at - seen.at < this.window) return { duplicate: true, seq: seen.seq };
     const seq = ++this.lastSeq;
+    this.writing.add(seq);
     const entry = { seq, at };
     this.recent.delete(event.event_id);
     this.recent.set(event.event_id, entry);
     try {
+      const stored: StoredEvent = { at, event };
       await this.root.transaction(() => {
-        void this.events.put(seq, { at, event });
+        void this.events.put(seq, stored);
         void this.dedup.put(event.event_id, entry);
       });
+      this.hot.set(seq, stored);
+      if (this.hot.size > HOT_EVENTS) this.hot.delete(this.hot.keys().next().value!);
     } catch (cause) {
       if (this.recent.get(event.event_id) === entry) this.recent.delete(event.event_id);
       throw new StorageError('unavailable', 'embedded event log: write failed', { cause });
+    } finally {
+      this.writing.delete(seq);
     }
     for (const c of this.consumers.values()) for (const s of c.subscribers) s.wake();
     return { duplicate: false, seq };
@@ -183,13 +199,14 @@ export class EmbeddedEventLog implements EventLog, EventSource {
       if (p.deadline <= now) seqs.push(seq);
     }
     if (state.cursor < this.firstSeq) state.cursor = this.firstSeq;
-    while (seqs.length < max && state.cursor <= this.lastSeq) {
+    const readable = this.readableSeq();
+    while (seqs.length < max && state.cursor <= readable) {
       const seq = state.cursor++;
       if (!state.acked.has(seq) && seq > state.floor) seqs.push(seq);
     }
     seqs.sort((a, b) => a - b);
     for (const seq of seqs) {
-      const stored = this.events.get(seq);
+      const stored = this.hot.get(seq) ?? this.events.get(seq);
       if (!stored) {
         // Aged out (retention) or a gap: nothing to deliver; count it as acked.
         state.ack(seq);
@@ -211,7 +228,16 @@ export class EmbeddedEventLog implements EventLog, EventSource {
   }
 
   hasNew(state: ConsumerState): boolean {
-    return state.cursor <= this.lastSeq;
+    return state.cursor <= this.readableSeq();
+  }
+
+  /**
+   * The highest seq a consumer may read: below the oldest write in flight. A seq read before
+   * its write commits would look like a gap and be skipped for good.
+   */
+  private readableSeq(): number {
+    for (const seq of this.writing) return seq - 1;
+    return this.lastSeq;
   }
 
   ack(state: ConsumerState, name: string, seqs: readonly number[]): void {
@@ -250,6 +276,7 @@ export class EmbeddedEventLog implements EventLog, EventSource {
       for (const id of expired) void this.dedup.remove(id);
       for (let seq = this.firstSeq; seq <= drop; seq++) void this.events.remove(seq);
     });
+    for (let seq = this.firstSeq; seq <= drop; seq++) this.hot.delete(seq);
     if (drop >= this.firstSeq) this.firstSeq = drop + 1;
   }
 
