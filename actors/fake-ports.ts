@@ -76,6 +76,12 @@ export interface FakeWorld {
   radioTracks: string[];
   /** Make the next loads reject (store unavailable). */
   failLoads: boolean;
+  /**
+   * Offer the synchronous `peekTracks` port, answering from the bundles `loadTracks`
+   * returned before (like session/'s cache); off by default.
+   */
+  peek: boolean;
+  cached: Set<string>;
 }
 
 export function fakeWorld(specs: FakeTrackSpec[], contexts: Record<string, string[]> = {}): FakeWorld {
@@ -84,6 +90,8 @@ export function fakeWorld(specs: FakeTrackSpec[], contexts: Record<string, strin
     contexts: new Map(Object.entries(contexts)),
     radioTracks: [],
     failLoads: false,
+    peek: false,
+    cached: new Set(),
   };
 }
 
@@ -92,6 +100,8 @@ export interface Recorder {
   states: Array<{ userId: string; output: StateOutput }>;
   events: ListeningEvent[];
   loads: string[][];
+  /** Batches answered by `peekTracks` (misses not recorded). */
+  peeks: string[][];
   /** Outputs sent to one device, of one type. */
   to<T extends DeviceOutput['type']>(deviceId: string, type: T): Extract<DeviceOutput, { type: T }>[];
   clear(): void;
@@ -107,6 +117,7 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
     states: [],
     events: [],
     loads: [],
+    peeks: [],
     to(deviceId, type) {
       return this.sent.filter((s) => s.deviceId === deviceId && s.output.type === type).map((s) => s.output) as never;
     },
@@ -115,6 +126,7 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
       this.states.length = 0;
       this.events.length = 0;
       this.loads.length = 0;
+      this.peeks.length = 0;
     },
   };
   const ports: SessionPorts = {
@@ -127,7 +139,10 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
       rec.loads.push(trackIds);
       if (world.failLoads) throw new Error('store unavailable');
       const out: Record<string, TrackBundle | null> = {};
-      for (const id of trackIds) out[id] = world.tracks.get(id) ?? null;
+      for (const id of trackIds) {
+        out[id] = world.tracks.get(id) ?? null;
+        if (out[id]) world.cached.add(id);
+      }
       return out;
     },
     resolveContext: async ({ contextUri, trackIds }) => {
@@ -143,6 +158,13 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
     },
     radio: async ({ exclude, count }) => world.radioTracks.filter((id) => !exclude.includes(id)).slice(0, count),
   };
+  if (world.peek) {
+    ports.peekTracks = ({ trackIds }) => {
+      if (!trackIds.every((id) => world.cached.has(id))) return undefined;
+      rec.peeks.push(trackIds);
+      return Object.fromEntries(trackIds.map((id) => [id, world.tracks.get(id)!]));
+    };
+  }
   return { ports, rec };
 }
 

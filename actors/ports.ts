@@ -19,6 +19,10 @@
  * - `resolveContext`: a context uri (playlist/album) or an explicit id list to tracks with
  *   their artists; null when the context does not exist.
  * - `radio`: autoplay tracks to extend a context that runs out; the default returns [].
+ * - `peekTracks` (optional): the same bundles as `loadTracks`, synchronously, when every
+ *   one of them is in memory already; undefined otherwise (then `loadTracks` runs). With it a
+ *   play, skip or queue add whose tracks are cached settles in the step of its command,
+ *   with no invoked load and no extra event. A pure read of a cache, like `now()`.
  */
 
 import type {
@@ -38,6 +42,7 @@ import type { PersistedSession } from './session-snapshot.ts';
 export interface SessionClockPorts {
   now(): number;
   signUrl(path: string, expiresAtMs: number): string;
+  peekTracks?(request: LoadTracksRequest): LoadTracksResult | undefined;
 }
 
 export interface SessionEffectPorts {

@@ -445,3 +445,57 @@ describe('session devices', () => {
     expect(lastPlayback(r).playId).toBe('u1:1:2');
   });
 });
+
+describe('session with cached tracks (peekTracks)', () => {
+  async function cachedSession(specs: FakeTrackSpec[]) {
+    const world = fakeWorld(specs, { 'playlist:p1': specs.map((s) => s.id) });
+    world.peek = true;
+    for (const sp of specs) world.cached.add(sp.id);
+    const s = startFakeSession({ world });
+    s.hello('d1');
+    return s;
+  }
+
+  test('session - a play of cached tracks settles in the step its context resolves: no load is invoked', async () => {
+    const s = await cachedSession(tracks(6));
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
+    await s.flush();
+    expect(s.rec.loads).toEqual([]);
+    expect(s.rec.peeks[0]).toEqual(['t1', 't2', 't3']);
+    const types = s.rec.sent.filter((x) => x.deviceId === 'd1').map((x) => x.output.type);
+    expect(types).toEqual(['welcome', 'playback', 'prefetch', 'ack']);
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+  });
+
+  test('session - next, queue.add and a blocked track are answered synchronously, inside send()', async () => {
+    const specs = tracks(6);
+    specs[2]!.rights = [{ territory: 'SE', allowed: false }];
+    const s = await cachedSession(specs);
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
+    await s.flush();
+    s.rec.clear();
+    // No flush between send and the checks: everything happened in the command's own step.
+    s.send({ type: 'queue.add', deviceId: 'd1', requestId: 'q', uri: 'track:t6' });
+    expect(answers(s, 'q').map((a) => a.output.type)).toEqual(['ack']);
+    expect(lastPrefetch(s).items[0]!.trackId).toBe('t6');
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    expect(lastPlayback(s).track.id).toBe('t6');
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n2' });
+    expect(lastPlayback(s).track.id).toBe('t2');
+    // t3 is blocked in SE: the skip passes over it to t4 in the same step.
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n3' });
+    expect(lastPlayback(s).track.id).toBe('t4');
+    expect(s.rec.loads).toEqual([]);
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+  });
+
+  test('session - a track missing from the cache falls back to the invoked load', async () => {
+    const s = await cachedSession(tracks(6));
+    s.world.cached.delete('t4');
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1', offset: { index: 3 } });
+    await s.flush();
+    expect(s.rec.loads[0]).toEqual(['t4', 't5', 't6']);
+    expect(lastPlayback(s).track.id).toBe('t4');
+    expect(answers(s, 'p1').map((a) => a.output.type)).toEqual(['ack']);
+  });
+});

@@ -13,6 +13,8 @@ import type {
   ErrorCode,
   ForbiddenReason,
   ListeningEvent,
+  LoadTracksRequest,
+  LoadTracksResult,
   RequestId,
   StateOutput,
 } from './types.ts';
@@ -20,6 +22,8 @@ import type {
 export interface LogicEnv {
   cfg: SessionConfig;
   sign: SignUrl;
+  /** Synchronous read of cached bundles (see SessionClockPorts.peekTracks). */
+  peek?: ((request: LoadTracksRequest) => LoadTracksResult | undefined) | undefined;
 }
 
 export type Emission =

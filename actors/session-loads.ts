@@ -5,9 +5,9 @@
  */
 
 import { appendAutoplay, loadContext, remainingInContext } from './play-order.ts';
-import { nowRef, type SessionContext } from './session-context.ts';
+import { nowRef, upcomingIds, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
-import { endPlay, missingUpcoming, pruneBundles, settleStart } from './session-playback.ts';
+import { endPlay, MAX_BLOCKED_SKIPS, missingUpcoming, pruneBundles, settleStart } from './session-playback.ts';
 import { addToQueue } from './play-order.ts';
 import { nextShuffleSeed } from './session-commands.ts';
 import type { LoadTracksResult, ResolvedContext } from './types.ts';
@@ -67,6 +67,41 @@ export function targetLoadFailed(d: SessionContext, fx: Effects): void {
   d.pendingStart = null;
   if (pending) fx.error(pending.requester, 'unavailable', 'the catalog is unavailable, try again');
   fx.changed = true;
+}
+
+/**
+ * Settle the pending start in this step when its bundle is loaded already or cached (the
+ * `peek` port): the start, or the blocked tracks it skips and the one after. Returns with the start still pending
+ * when a bundle is not cached (the invoked load takes over). Only in steps after which the
+ * machine routes, so the playback state follows.
+ */
+export function settleStartFromCache(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const peek = env.peek;
+  for (let i = 0; i <= MAX_BLOCKED_SKIPS && d.pendingStart && !d.pendingResolve; i++) {
+    const target = d.pendingStart.ref.trackId;
+    if (d.bundles[target] === undefined) {
+      if (!peek) return;
+      // The same batch the invoked load would ask for: the target and what follows it.
+      const ids = [target];
+      for (const id of upcomingIds(d, env.cfg.prefetchAhead)) {
+        if (!ids.includes(id) && d.bundles[id] === undefined) ids.push(id);
+      }
+      const result = peek({ trackIds: ids, country: d.country });
+      if (!result) return;
+      storeBundles(d, result, ids);
+    }
+    settleStart(d, now, env, fx);
+  }
+}
+
+/** Upcoming bundles and queue adds from cache, when the fetcher is not already loading them. */
+export function loadAheadFromCache(d: SessionContext, env: LogicEnv, fx: Effects): void {
+  const peek = env.peek;
+  if (!peek || d.aheadLoading) return;
+  const ids = aheadIds(d, env);
+  if (ids.length === 0) return;
+  const result = peek({ trackIds: ids, country: d.country });
+  if (result) aheadLoaded(d, result, ids, env, fx);
 }
 
 /** Ids the background fetcher should load now: pending queue adds and upcoming tracks. */

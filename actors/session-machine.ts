@@ -38,6 +38,8 @@ import {
   autoplayLoaded,
   autoplayNeeded,
   contextResolved,
+  loadAheadFromCache,
+  settleStartFromCache,
   radioSeeds,
   resolveFailed,
   targetLoaded,
@@ -72,6 +74,8 @@ export interface LoadedTracks {
 export interface SessionLogicDeps {
   now(): number;
   signUrl: SignUrl;
+  /** Cached bundles, synchronously (SessionPorts.peekTracks); without it every load is invoked. */
+  peekTracks?: SessionPorts['peekTracks'];
   config?: Partial<SessionConfig>;
 }
 
@@ -109,6 +113,10 @@ const notProvided = (name: string) => async (): Promise<never> => {
   throw new Error(`session port ${name} is not provided`);
 };
 
+/** Commands after which the playback region routes (the others leave its state as it is). */
+const ROUTED = ['play', 'pause', 'resume', 'seek', 'next', 'previous', 'ended', 'transfer', 'logout'] as const;
+const routed: ReadonlySet<string> = new Set(ROUTED);
+
 /** Ids of the background children and the grace timer (one of each at a time). */
 const AHEAD = 'loadAhead';
 const RADIO = 'radio';
@@ -126,7 +134,7 @@ const GRACE = 'grace';
  */
 export function createSessionLogic(deps: SessionLogicDeps) {
   const cfg = parseSessionConfig(deps.config);
-  const env: LogicEnv = { cfg, sign: deps.signUrl };
+  const env: LogicEnv = { cfg, sign: deps.signUrl, peek: deps.peekTracks };
 
   type Enqueue = Parameters<Parameters<typeof enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent>>[0]>[0]['enqueue'];
 
@@ -164,6 +172,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       const d: SessionContext = { ...context };
       const fx = new Effects();
       fn(d, event, now, fx, enqueue);
+      loadAheadFromCache(d, env, fx);
       const out = finishStep(d, now, env, fx);
       housekeeping(d, enqueue);
       enqueue.assign(() => d);
@@ -189,12 +198,18 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       /** Every output of one step, in order: sends, the state broadcast, listening events. */
       emit: (_: unknown, _params: { out: Emission[] }) => {},
       onStart: step(() => {}),
-      onCommand: step((d, e, now, fx) => handleCommand(d, e as SessionCommand, now, env, fx)),
+      onCommand: step((d, e, now, fx) => {
+        handleCommand(d, e as SessionCommand, now, env, fx);
+        if (routed.has(e.type)) settleStartFromCache(d, now, env, fx);
+      }),
       onGraceExpired: step((d, _e, now, fx) => {
         d.graceArmed = false;
         graceExpired(d, now, env, fx);
       }),
-      onResolved: step((d, e, now, fx) => contextResolved(d, e.output as ResolvedContext | null, now, env, fx)),
+      onResolved: step((d, e, now, fx) => {
+        contextResolved(d, e.output as ResolvedContext | null, now, env, fx);
+        settleStartFromCache(d, now, env, fx);
+      }),
       onResolveFailed: step((d, _e, _now, fx) => resolveFailed(d, fx)),
       onTargetKnown: step((d, _e, now, fx) => settleStart(d, now, env, fx)),
       onTargetLoaded: step((d, e, now, fx) => {
@@ -261,15 +276,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       playback: {
         initial: 'route',
         on: {
-          play: { target: '.route', actions: 'onCommand' },
-          pause: { target: '.route', actions: 'onCommand' },
-          resume: { target: '.route', actions: 'onCommand' },
-          seek: { target: '.route', actions: 'onCommand' },
-          next: { target: '.route', actions: 'onCommand' },
-          previous: { target: '.route', actions: 'onCommand' },
-          ended: { target: '.route', actions: 'onCommand' },
-          transfer: { target: '.route', actions: 'onCommand' },
-          logout: { target: '.route', actions: 'onCommand' },
+          ...Object.fromEntries(ROUTED.map((type) => [type, { target: '.route', actions: 'onCommand' as const }])),
           'grace.expired': { target: '.route', actions: 'onGraceExpired' },
         },
         states: {
@@ -343,7 +350,12 @@ export type SessionSnapshot = SnapshotFrom<SessionLogic>;
  * through `.provide()`. Call once per process; `createActor(machine, { input })` per user.
  */
 export function createSessionMachine(ports: SessionPorts, config?: Partial<SessionConfig>): SessionLogic {
-  const logic = createSessionLogic({ now: ports.now, signUrl: ports.signUrl, ...(config ? { config } : {}) });
+  const logic = createSessionLogic({
+    now: ports.now,
+    signUrl: ports.signUrl,
+    ...(ports.peekTracks ? { peekTracks: ports.peekTracks.bind(ports) } : {}),
+    ...(config ? { config } : {}),
+  });
   const radio = ports.radio ?? noRadio;
   return logic.provide({
     actions: {

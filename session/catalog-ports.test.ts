@@ -111,6 +111,22 @@ describe('catalog ports', () => {
     await stores.catalog.putRights({ trackId: 't1', territory: 'SE', allowed: true });
   });
 
+  it('catalog ports - peekTracks answers synchronously only when every bundle is cached, without reading the store', async () => {
+    const ports = createCatalogPorts({ catalog: counted(stores.catalog), playlists: stores.playlists });
+    reset();
+    expect(ports.peekTracks({ trackIds: ['t1'], country: 'DK' })).toBeUndefined();
+    expect(calls).toEqual({});
+    const loaded = await ports.loadTracks({ trackIds: ['t1', 't2'], country: 'DK' });
+    reset();
+    expect(ports.peekTracks({ trackIds: ['t1', 't2'], country: 'DK' })).toEqual(loaded);
+    // One id not cached (or not a track at all): the whole batch goes to loadTracks.
+    expect(ports.peekTracks({ trackIds: ['t1', 't3'], country: 'DK' })).toBeUndefined();
+    expect(ports.peekTracks({ trackIds: ['t1', 'nope'], country: 'DK' })).toBeUndefined();
+    // Cached per country: rights differ by country.
+    expect(ports.peekTracks({ trackIds: ['t1'], country: 'FI' })).toBeUndefined();
+    expect(calls).toEqual({});
+  });
+
   it('catalog ports - concurrent misses of one track share one read', async () => {
     const ports = createCatalogPorts({ catalog: counted(stores.catalog), playlists: stores.playlists });
     reset();

@@ -44,6 +44,11 @@ export interface CatalogPortsDeps {
 
 export interface CatalogPorts {
   loadTracks(req: LoadTracksRequest): Promise<LoadTracksResult>;
+  /**
+   * The same bundles, synchronously, when every one is cached (stale ones are served and
+   * refreshed as by loadTracks); undefined when any is not, or is a track that does not exist.
+   */
+  peekTracks(req: LoadTracksRequest): LoadTracksResult | undefined;
   resolveContext(req: ResolveContextRequest): Promise<ResolvedContext | null>;
   /** Metadata of a track seen recently (synchronous, for state frames). */
   lookup(trackId: string): TrackMeta | undefined;
@@ -145,8 +150,8 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
     }
   }
 
-  async function loadTracks({ trackIds, country }: LoadTracksRequest): Promise<LoadTracksResult> {
-    const out: LoadTracksResult = {};
+  /** Cached bundles into `out`; the ids not cached; stale ones start their refresh. */
+  function fromCache(trackIds: readonly string[], country: string, out: LoadTracksResult): string[] | undefined {
     let missing: string[] | undefined;
     let stale: string[] | undefined;
     const t = now();
@@ -163,6 +168,17 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
       for (const id of stale)
         inflight.get(`${country}:${id}`)?.catch((err: unknown) => deps.onRefreshError?.(err, id));
     }
+    return missing;
+  }
+
+  function peekTracks({ trackIds, country }: LoadTracksRequest): LoadTracksResult | undefined {
+    const out: LoadTracksResult = {};
+    return fromCache(trackIds, country, out) ? undefined : out;
+  }
+
+  async function loadTracks({ trackIds, country }: LoadTracksRequest): Promise<LoadTracksResult> {
+    const out: LoadTracksResult = {};
+    const missing = fromCache(trackIds, country, out);
     if (!missing) return out;
     startReads(missing, country);
     const read = await Promise.all(
@@ -216,6 +232,7 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
 
   return {
     loadTracks,
+    peekTracks,
     resolveContext,
     lookup: (id) => metas.get(id),
     async warm(ids) {

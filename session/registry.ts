@@ -79,6 +79,8 @@ export interface RegistryDeps {
 export class SessionRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Entry>>();
+  /** Snapshot saves of retired sessions still in flight, by user. */
+  private readonly saving = new Map<string, Promise<void>>();
   private readonly timers: Timers;
   private closing = false;
 
@@ -141,6 +143,8 @@ export class SessionRegistry {
     await Promise.allSettled([...this.pending.values()]);
     const all = [...this.entries.keys()];
     await Promise.all(all.map((u) => this.retire(u)));
+    // Saves started by grace timers before shutdown, so the caller can close the store after.
+    await Promise.all([...this.saving.values()]);
   }
 
   private open(principal: Principal): Promise<Entry> {
@@ -148,6 +152,8 @@ export class SessionRegistry {
     const inFlight = this.pending.get(userId);
     if (inFlight) return inFlight;
     const p = (async () => {
+      // The previous session's save still in flight: read after it, not the state before it.
+      await this.saving.get(userId);
       const restored = await this.deps.snapshots.getSnapshot(userId);
       const host = this.deps.createHost(principal, restored);
       const entry: Entry = { host, links: new Map() };
@@ -175,11 +181,22 @@ export class SessionRegistry {
     if (entry.grace !== undefined) this.timers.clearTimeout(entry.grace);
     this.entries.delete(userId);
     this.deps.onCount?.(this.entries.size);
-    try {
-      entry.host.stop();
-      await this.deps.snapshots.putSnapshot(entry.host.snapshot());
-    } catch (err) {
-      this.deps.log.error({ err, user: userId }, 'saving session snapshot failed');
-    }
+    const saved = (async () => {
+      try {
+        // Snapshot first (SessionHost.stop runs after it); the actor stops even if it throws.
+        let snapshot: SessionSnapshot;
+        try {
+          snapshot = entry.host.snapshot();
+        } finally {
+          entry.host.stop();
+        }
+        await this.deps.snapshots.putSnapshot(snapshot);
+      } catch (err) {
+        this.deps.log.error({ err, user: userId }, 'saving session snapshot failed');
+      }
+    })();
+    this.saving.set(userId, saved);
+    await saved;
+    if (this.saving.get(userId) === saved) this.saving.delete(userId);
   }
 }

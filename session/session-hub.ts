@@ -132,6 +132,7 @@ export class SessionHub implements CommandSink {
       broadcastState: (userId, output) => this.broadcast(userId, output),
       publishEvent: (event) => this.publish(event),
       loadTracks: (req) => deps.catalog.loadTracks(req),
+      peekTracks: (req) => deps.catalog.peekTracks(req),
       resolveContext: (req) => deps.catalog.resolveContext(req),
       radio: noRadio,
     };
