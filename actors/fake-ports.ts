@@ -100,6 +100,8 @@ export interface Recorder {
   states: Array<{ userId: string; output: StateOutput }>;
   events: ListeningEvent[];
   loads: string[][];
+  /** Contexts asked of `resolveContext` (uri, or the explicit ids joined by commas). */
+  resolves: string[];
   /** Batches answered by `peekTracks` (misses not recorded). */
   peeks: string[][];
   /** Outputs sent to one device, of one type. */
@@ -117,6 +119,7 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
     states: [],
     events: [],
     loads: [],
+    resolves: [],
     peeks: [],
     to(deviceId, type) {
       return this.sent.filter((s) => s.deviceId === deviceId && s.output.type === type).map((s) => s.output) as never;
@@ -126,6 +129,7 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
       this.states.length = 0;
       this.events.length = 0;
       this.loads.length = 0;
+      this.resolves.length = 0;
       this.peeks.length = 0;
     },
   };
@@ -146,6 +150,7 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
       return out;
     },
     resolveContext: async ({ contextUri, trackIds }) => {
+      rec.resolves.push(contextUri ?? trackIds.join(','));
       if (world.failLoads) throw new Error('store unavailable');
       const ids = contextUri ? world.contexts.get(contextUri) : trackIds;
       if (!ids) return null;

@@ -499,3 +499,87 @@ describe('session with cached tracks (peekTracks)', () => {
     expect(answers(s, 'p1').map((a) => a.output.type)).toEqual(['ack']);
   });
 });
+
+describe('session commands sent while a play resolves', () => {
+  // Synchronous on purpose: an await would let the fake store answer the resolve first.
+  function resolving(specs = tracks(6)) {
+    const world = fakeWorld(specs, { 'playlist:p1': specs.map((s) => s.id), 'playlist:p2': ['t5', 't6'] });
+    const s = startFakeSession({ world });
+    s.hello('d1');
+    s.hello('d2');
+    // No flush after the play: the context is still resolving when the next commands arrive.
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'resolving' });
+    return s;
+  }
+
+  test('session - a next right after a play waits for the context and skips its first track', async () => {
+    const s = resolving();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    expect(answers(s, 'n1')).toEqual([]);
+    await s.flush();
+    expect(answers(s, 'p1').map((a) => a.output.type)).toEqual(['ack']);
+    expect(answers(s, 'n1').map((a) => a.output.type)).toEqual(['ack']);
+    // The first track never started: one playback, of the second track, and no play of t1.
+    expect(s.rec.to('d1', 'playback').map((p) => p.track.id)).toEqual(['t2']);
+    expect(s.rec.events.map((e) => [e.type, e.track])).toEqual([['play.start', 't2']]);
+  });
+
+  test('session - next, next, seek, pause apply in order: paused on the third track at the position', async () => {
+    const s = resolving();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n2' });
+    s.send({ type: 'seek', deviceId: 'd1', requestId: 's1', positionMs: 42_000 });
+    s.send({ type: 'pause', deviceId: 'd1', requestId: 'z1' });
+    await s.flush();
+    for (const id of ['p1', 'n1', 'n2', 's1', 'z1']) expect(answers(s, id).map((a) => a.output.type)).toEqual(['ack']);
+    // The commands held the resolve that was in flight: one store read, not one per command.
+    expect(s.rec.resolves).toEqual(['playlist:p1']);
+    const pb = lastPlayback(s);
+    expect(pb.track.id).toBe('t3');
+    expect(ctx(s).position).toMatchObject({ positionMs: 42_000, playing: false });
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'paused' });
+  });
+
+  test('session - a transfer sent while resolving starts the play on the target device', async () => {
+    const s = resolving();
+    s.send({ type: 'transfer', deviceId: 'd1', requestId: 'x1', toDeviceId: 'd2', play: true });
+    await s.flush();
+    expect(answers(s, 'x1').map((a) => a.output.type)).toEqual(['ack']);
+    expect(ctx(s).activeDeviceId).toBe('d2');
+    expect(lastPlayback(s, 'd2').track.id).toBe('t1');
+    expect(s.rec.to('d1', 'playback')).toEqual([]);
+  });
+
+  test('session - a newer play overtakes the held commands: they are acked and not applied to it', async () => {
+    const s = resolving();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p2', contextUri: 'playlist:p2' });
+    expect(answers(s, 'n1').map((a) => a.output.type)).toEqual(['ack']);
+    await s.flush();
+    expect(s.rec.to('d1', 'playback').map((p) => p.track.id)).toEqual(['t5']);
+    expect(answers(s, 'p2').map((a) => a.output.type)).toEqual(['ack']);
+  });
+
+  test('session - a play whose context fails still applies the held commands to what plays', async () => {
+    const s = await playing();
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p2', contextUri: 'playlist:nope' });
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    await s.flush();
+    expect(answers(s, 'p2')[0]!.output).toMatchObject({ type: 'error', code: 'not_found' });
+    expect(answers(s, 'n1').map((a) => a.output.type)).toEqual(['ack']);
+    expect(lastPlayback(s).track.id).toBe('t2');
+  });
+
+  test('session - past the bound, commands sent while resolving get conflict; bad ones bad_request at once', async () => {
+    const s = resolving(tracks(40));
+    for (let i = 0; i < 16; i++) s.send({ type: 'next', deviceId: 'd1', requestId: `n${i}` });
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'over' });
+    expect(answers(s, 'over')[0]!.output).toMatchObject({ type: 'error', code: 'conflict' });
+    s.send({ type: 'seek', deviceId: 'd1', requestId: 'bad', positionMs: -5 });
+    expect(answers(s, 'bad')[0]!.output).toMatchObject({ type: 'error', code: 'bad_request' });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t17');
+    for (let i = 0; i < 16; i++) expect(answers(s, `n${i}`).map((a) => a.output.type)).toEqual(['ack']);
+  });
+});

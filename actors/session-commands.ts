@@ -17,7 +17,7 @@ import {
 } from './play-order.ts';
 import { positionAt } from './position.ts';
 import { hashString } from './prng.ts';
-import { findDevice, isConnected, type Requester, type SessionContext } from './session-context.ts';
+import { findDevice, isConnected, requesterOf, type DeferredCommand, type Requester, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import {
   endPlay,
@@ -49,8 +49,6 @@ export function trackIdOf(uri: unknown): string {
   return id.length > 0 && id.length <= 200 ? id : '';
 }
 
-const requesterOf = (c: SessionCommand): Requester =>
-  c.requestId === undefined ? { deviceId: c.deviceId } : { deviceId: c.deviceId, requestId: c.requestId };
 
 const validPosition = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
@@ -82,6 +80,35 @@ export function handleCommand(d: SessionContext, c: SessionCommand, now: number,
     fx.ack(r);
     return;
   }
+  dispatch(d, c, r, now, env, fx);
+}
+
+/** At most this many commands wait for a context to resolve; more get `conflict`. */
+export const MAX_DEFERRED = 16;
+
+/** Hold a command until the pending play's context resolved (answered when it is applied). */
+function defer(d: SessionContext, c: DeferredCommand, r: Requester, fx: Effects): void {
+  const pending = d.pendingResolve!;
+  if (pending.deferred.length >= MAX_DEFERRED) {
+    return fx.error(r, 'conflict', `a play is still being resolved and ${MAX_DEFERRED} commands already wait for it`);
+  }
+  d.pendingResolve = { ...pending, deferred: [...pending.deferred, c] };
+}
+
+/**
+ * Apply the commands held while a context resolved, in their order, after it resolved (or
+ * failed to). They were checked for retries on arrival; their device may have gone since,
+ * in which case their answers are dropped like any other to a gone device.
+ */
+export function applyDeferred(d: SessionContext, deferred: readonly DeferredCommand[], now: number, env: LogicEnv, fx: Effects): void {
+  for (const c of deferred) dispatch(d, c, requesterOf(c), now, env, fx);
+}
+
+function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | { type: 'disconnect' }>, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+  // Behind a held command, pause and resume wait too: they apply to what it starts.
+  if ((c.type === 'pause' || c.type === 'resume') && d.pendingResolve && d.pendingResolve.deferred.length > 0) {
+    return defer(d, c, r, fx);
+  }
   switch (c.type) {
     case 'play':
       return play(d, c, r, now, fx);
@@ -95,6 +122,7 @@ export function handleCommand(d: SessionContext, c: SessionCommand, now: number,
       return resume(d, r, now, env, fx);
     case 'seek': {
       if (!validPosition(c.positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
+      if (d.pendingResolve) return defer(d, c, r, fx);
       if (d.pendingStart) d.pendingStart = { ...d.pendingStart, positionMs: c.positionMs };
       else if (d.current) seekTo(d, now, c.positionMs, env, fx);
       else return fx.error(r, 'conflict', 'nothing is playing');
@@ -102,8 +130,10 @@ export function handleCommand(d: SessionContext, c: SessionCommand, now: number,
       return fx.ack(r);
     }
     case 'next':
+      if (d.pendingResolve) return defer(d, c, r, fx);
       return skip(d, r, now, env, fx);
     case 'previous':
+      if (d.pendingResolve) return defer(d, c, r, fx);
       return previous(d, r, now, env, fx);
     case 'ended':
       return ended(d, c.playId, r, now, env, fx);
@@ -237,6 +267,7 @@ function play(d: SessionContext, c: PlayCommand, r: Requester, now: number, fx: 
     positionMs: c.positionMs ?? 0,
     play: c.paused !== true,
     requester: r,
+    deferred: [],
   };
   // No state broadcast yet: the one that matters goes out with the playback.
 }
@@ -272,7 +303,6 @@ function resume(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx:
 }
 
 function skip(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
-  if (d.pendingResolve) return fx.error(r, 'conflict', 'a play is still being resolved');
   const base = d.pendingStart?.ref ?? d.current?.ref ?? null;
   if (!base) return fx.error(r, 'conflict', 'nothing is playing');
   if (d.pendingStart) {
@@ -286,7 +316,6 @@ function skip(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: E
 }
 
 function previous(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
-  if (d.pendingResolve) return fx.error(r, 'conflict', 'a play is still being resolved');
   const p = d.current;
   if (!d.pendingStart && !p) return fx.error(r, 'conflict', 'nothing is playing');
   if (p && !d.pendingStart && positionAt(d.position, now, p.track.durationMs) > env.cfg.previousRestartMs) {
@@ -336,6 +365,7 @@ function transfer(d: SessionContext, c: TransferCommand, r: Requester, now: numb
   }
   if (!isConnected(d, c.toDeviceId)) return fx.error(r, 'conflict', `device ${c.toDeviceId} is not connected`);
   if (c.play !== undefined && typeof c.play !== 'boolean') return fx.error(r, 'bad_request', 'play must be a boolean');
+  if (d.pendingResolve) return defer(d, c, r, fx);
   transferTo(d, c.toDeviceId, c.play, r, now, env, fx);
 }
 
@@ -349,7 +379,6 @@ function transferTo(
   env: LogicEnv,
   fx: Effects,
 ): void {
-  if (d.pendingResolve) return fx.error(r, 'conflict', 'a play is still being resolved');
   const same = to === d.activeDeviceId;
   d.activeDeviceId = to;
   d.activeLostAt = null;

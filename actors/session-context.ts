@@ -13,6 +13,7 @@ import type {
   PositionAnchor,
   Quality,
   RequestId,
+  SessionCommand,
   SessionStateView,
   TrackBundle,
   TrackMeta,
@@ -60,7 +61,20 @@ export interface PendingResolve {
   positionMs: number;
   play: boolean;
   requester: Requester;
+  /**
+   * Commands that act on what plays (next, previous, seek, transfer, and pause/resume
+   * behind them) sent while the context resolves: applied in order once it has, so a
+   * skip right after a play skips the play's first track instead of being refused.
+   */
+  deferred: DeferredCommand[];
 }
+
+/** Who to answer for a command: its device, and its request id when it wants an answer. */
+export const requesterOf = (c: SessionCommand): Requester =>
+  c.requestId === undefined ? { deviceId: c.deviceId } : { deviceId: c.deviceId, requestId: c.requestId };
+
+/** A command held until the pending play's context resolves. */
+export type DeferredCommand = Extract<SessionCommand, { type: 'next' | 'previous' | 'seek' | 'transfer' | 'pause' | 'resume' }>;
 
 export interface PendingAdd {
   trackId: string;

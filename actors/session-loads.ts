@@ -5,11 +5,11 @@
  */
 
 import { appendAutoplay, loadContext, remainingInContext } from './play-order.ts';
-import { nowRef, upcomingIds, type SessionContext } from './session-context.ts';
+import { nowRef, upcomingIds, type PendingResolve, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import { endPlay, MAX_BLOCKED_SKIPS, missingUpcoming, pruneBundles, settleStart } from './session-playback.ts';
 import { addToQueue } from './play-order.ts';
-import { nextShuffleSeed } from './session-commands.ts';
+import { applyDeferred, nextShuffleSeed } from './session-commands.ts';
 import type { LoadTracksResult, ResolvedContext } from './types.ts';
 
 export function contextResolved(
@@ -22,6 +22,18 @@ export function contextResolved(
   const req = d.pendingResolve;
   if (!req) return;
   d.pendingResolve = null;
+  startResolved(d, req, result, now, env, fx);
+  applyDeferred(d, req.deferred, now, env, fx);
+}
+
+function startResolved(
+  d: SessionContext,
+  req: PendingResolve,
+  result: ResolvedContext | null,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
   if (!result || result.tracks.length === 0) {
     const message = req.contextUri === null ? 'none of the uris names a known track' : `${req.contextUri} does not exist`;
     return fx.error(req.requester, 'not_found', message);
@@ -49,11 +61,14 @@ export function contextResolved(
   if (!start) fx.ack(req.requester);
 }
 
-export function resolveFailed(d: SessionContext, fx: Effects): void {
+export function resolveFailed(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
   const req = d.pendingResolve;
   d.pendingResolve = null;
-  if (req) fx.error(req.requester, 'unavailable', 'the catalog is unavailable, try again');
   fx.changed = true;
+  if (!req) return;
+  fx.error(req.requester, 'unavailable', 'the catalog is unavailable, try again');
+  // The play failed; what was sent after it still applies, to what plays now.
+  applyDeferred(d, req.deferred, now, env, fx);
 }
 
 /** Bundles for the pending start (and what follows it) arrived. */

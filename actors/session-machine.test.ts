@@ -63,6 +63,7 @@ function outcome(actions: Actions, after: SessionSnapshot, requestId: string): s
   const c = after.context;
   const waiting =
     c.pendingResolve?.requester.requestId === requestId ||
+    c.pendingResolve?.deferred.some((d) => d.requestId === requestId) ||
     c.pendingStart?.requester?.requestId === requestId ||
     c.pendingAdds.some((a) => a.requester.requestId === requestId);
   return waiting ? 'deferred' : 'none';
@@ -91,15 +92,15 @@ const expected: Record<string, [string, string, string, string, string]> = {
   play: ['deferred', 'deferred', 'deferred', 'deferred', 'deferred'],
   pause: ['ack', 'ack', 'ack', 'ack', 'ack'],
   resume: ['error:conflict', 'ack', 'ack', 'ack', 'ack'],
-  seek: ['error:conflict', 'error:conflict', 'ack', 'ack', 'ack'],
-  next: ['error:conflict', 'error:conflict', 'deferred', 'ack', 'ack'],
-  previous: ['error:conflict', 'error:conflict', 'deferred', 'ack', 'ack'],
+  seek: ['error:conflict', 'deferred', 'ack', 'ack', 'ack'],
+  next: ['error:conflict', 'deferred', 'deferred', 'ack', 'ack'],
+  previous: ['error:conflict', 'deferred', 'deferred', 'ack', 'ack'],
   shuffle: ['ack', 'ack', 'ack', 'ack', 'ack'],
   repeat: ['ack', 'ack', 'ack', 'ack', 'ack'],
   'queue.add': ['deferred', 'deferred', 'deferred', 'deferred', 'deferred'],
   quality: ['ack', 'ack', 'ack', 'ack', 'ack'],
   volume: ['ack', 'ack', 'ack', 'ack', 'ack'],
-  transfer: ['ack', 'error:conflict', 'ack', 'ack', 'ack'],
+  transfer: ['ack', 'deferred', 'ack', 'ack', 'ack'],
   progress: ['ack', 'ack', 'ack', 'ack', 'ack'],
   ended: ['ack', 'ack', 'ack', 'ack', 'ack'],
   logout: ['ack', 'ack', 'ack', 'ack', 'ack'],

@@ -116,6 +116,8 @@ const notProvided = (name: string) => async (): Promise<never> => {
 /** Commands after which the playback region routes (the others leave its state as it is). */
 const ROUTED = ['play', 'pause', 'resume', 'seek', 'next', 'previous', 'ended', 'transfer', 'logout'] as const;
 const routed: ReadonlySet<string> = new Set(ROUTED);
+/** Routed commands that never end a resolve: they wait for it or act beside it (see PendingResolve.deferred). */
+const HELD_WHILE_RESOLVING = ['pause', 'resume', 'seek', 'next', 'previous', 'ended', 'transfer'] as const;
 
 /** Ids of the background children and the grace timer (one of each at a time). */
 const AHEAD = 'loadAhead';
@@ -210,7 +212,10 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         contextResolved(d, e.output as ResolvedContext | null, now, env, fx);
         settleStartFromCache(d, now, env, fx);
       }),
-      onResolveFailed: step((d, _e, _now, fx) => resolveFailed(d, fx)),
+      onResolveFailed: step((d, _e, now, fx) => {
+        resolveFailed(d, now, env, fx);
+        settleStartFromCache(d, now, env, fx);
+      }),
       onTargetKnown: step((d, _e, now, fx) => settleStart(d, now, env, fx)),
       onTargetLoaded: step((d, e, now, fx) => {
         const out = e.output as LoadedTracks;
@@ -291,6 +296,9 @@ export function createSessionLogic(deps: SessionLogicDeps) {
           },
           idle: {},
           resolving: {
+            // Commands held for the resolve (or applied beside it) leave it running: re-entering
+            // would restart the store read for every skip pressed while it is in flight.
+            on: Object.fromEntries(HELD_WHILE_RESOLVING.map((type) => [type, { actions: 'onCommand' as const }])),
             invoke: {
               id: 'resolveContext',
               src: 'resolveContext',

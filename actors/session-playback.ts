@@ -20,7 +20,7 @@ import {
 import { advance, nextRef, previousRef, upcoming, type TrackRef } from './play-order.ts';
 import { planPrefetch, fullPhaseDelay } from './prefetch-planner.ts';
 import { playedSince, positionAt, reanchor, seekAnchor } from './position.ts';
-import { isConnected, nowRef, type CurrentPlay, type SessionContext } from './session-context.ts';
+import { isConnected, nowRef, requesterOf, type CurrentPlay, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import type { EndReason, PrefetchItem, TrackBundle } from './types.ts';
 
@@ -112,7 +112,11 @@ export function trackDone(d: SessionContext, now: number, env: LogicEnv, fx: Eff
 /** Answer a pending start that a newer command replaces: it was accepted, then overtaken. */
 export function supersedePending(d: SessionContext, fx: Effects): void {
   if (d.pendingStart) fx.ack(d.pendingStart.requester);
-  if (d.pendingResolve) fx.ack(d.pendingResolve.requester);
+  if (d.pendingResolve) {
+    fx.ack(d.pendingResolve.requester);
+    // Commands held for the overtaken play were accepted, then overtaken with it.
+    for (const c of d.pendingResolve.deferred) fx.ack(requesterOf(c));
+  }
   d.pendingStart = null;
   d.pendingResolve = null;
 }
