@@ -113,11 +113,7 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
     case 'play':
       return play(d, c, r, now, fx);
     case 'pause':
-      if (d.pendingStart) d.pendingStart = { ...d.pendingStart, play: false };
-      else if (d.pendingResolve) d.pendingResolve = { ...d.pendingResolve, play: false };
-      setPlaying(d, now, false, env, fx);
-      fx.changed = true;
-      return fx.ack(r);
+      return pause(d, r, now, env, fx);
     case 'resume':
       return resume(d, r, now, env, fx);
     case 'seek': {
@@ -141,6 +137,8 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
       return transfer(d, c, r, now, env, fx);
     case 'shuffle': {
       if (typeof c.on !== 'boolean') return fx.error(r, 'bad_request', 'on must be a boolean');
+      // Already so: no new order, so no shuffle seed is used up.
+      if (c.on === d.order.shuffle) return fx.ack(r);
       const before = d.order;
       d.order = setShuffle(d.order, c.on, d.current?.ref ?? null, c.on ? nextShuffleSeed(d) : d.order.shuffleSeed);
       if (d.current) d.current = { ...d.current, ref: rebaseRef(before, d.order, d.current.ref)! };
@@ -150,6 +148,7 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
     }
     case 'repeat':
       if (!REPEATS.includes(c.mode)) return fx.error(r, 'bad_request', `repeat mode must be one of ${REPEATS.join(', ')}`);
+      if (c.mode === d.order.repeat) return fx.ack(r);
       d.order = setRepeat(d.order, c.mode);
       fx.changed = fx.replan = true;
       return fx.ack(r);
@@ -172,6 +171,7 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
     }
     case 'quality': {
       if (!QUALITIES.includes(c.quality)) return fx.error(r, 'bad_request', `quality must be one of ${QUALITIES.join(', ')}`);
+      if (c.quality === d.quality) return fx.ack(r);
       d.quality = c.quality;
       checkNetwork(d, env, fx);
       fx.changed = fx.replan = true;
@@ -182,7 +182,9 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
         return fx.error(r, 'bad_request', 'volume must be between 0 and 100');
       }
       const target = c.targetDeviceId ?? c.deviceId;
-      if (!findDevice(d, target)) return fx.error(r, 'not_found', `device ${target} is unknown`);
+      const device = findDevice(d, target);
+      if (!device) return fx.error(r, 'not_found', `device ${target} is unknown`);
+      if (device.volume === Math.round(c.volume)) return fx.ack(r);
       d.devices = d.devices.map((x) => (x.id === target ? { ...x, volume: Math.round(c.volume) } : x));
       fx.changed = true;
       return fx.ack(r);
@@ -272,11 +274,26 @@ function play(d: SessionContext, c: PlayCommand, r: Requester, now: number, fx: 
   // No state broadcast yet: the one that matters goes out with the playback.
 }
 
+function pause(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+  setPendingPlay(d, false, fx);
+  setPlaying(d, now, false, env, fx);
+  fx.ack(r);
+}
+
+/** Play or pause what is about to start (a play resolving, a track loading); no change, no new version. */
+function setPendingPlay(d: SessionContext, play: boolean, fx: Effects): void {
+  if (d.pendingStart && d.pendingStart.play !== play) {
+    d.pendingStart = { ...d.pendingStart, play };
+    fx.changed = true;
+  } else if (d.pendingResolve && d.pendingResolve.play !== play) {
+    d.pendingResolve = { ...d.pendingResolve, play };
+    fx.changed = true;
+  }
+}
+
 function resume(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
   if (d.pendingStart || d.pendingResolve) {
-    if (d.pendingStart) d.pendingStart = { ...d.pendingStart, play: true };
-    else d.pendingResolve = { ...d.pendingResolve!, play: true };
-    fx.changed = true;
+    setPendingPlay(d, true, fx);
     return fx.ack(r);
   }
   if (!d.current) return fx.error(r, 'conflict', 'nothing to resume');

@@ -157,6 +157,31 @@ describe('session machine transitions', () => {
     });
   }
 
+  test('session machine - a command that changes nothing is acked with no new version, no broadcast, no shuffle seed', () => {
+    const unchanged: Array<[(typeof STATES)[number], Record<string, unknown>]> = [
+      ['playing', { type: 'repeat', mode: 'off' }],
+      ['playing', { type: 'quality', quality: 'normal' }],
+      ['playing', { type: 'volume', volume: 100 }],
+      ['playing', { type: 'shuffle', on: false }],
+      ['playing', { type: 'resume' }],
+      ['paused', { type: 'pause' }],
+      ['idle', { type: 'pause' }],
+    ];
+    for (const [state, cmd] of unchanged) {
+      const before = snaps[state]!;
+      const [after, actions] = step(before, { ...cmd, deviceId: 'd1', requestId: 'r' });
+      expect(outcome(actions, after, 'r'), JSON.stringify(cmd)).toBe('ack');
+      expect(after.context.version, JSON.stringify(cmd)).toBe(before.context.version);
+      expect(emissions(actions).filter((e) => e.kind === 'broadcast'), JSON.stringify(cmd)).toEqual([]);
+    }
+    const [on] = step(snaps.playing!, { type: 'shuffle', on: true, deviceId: 'd1' });
+    const [again, actions] = step(on, { type: 'shuffle', on: true, deviceId: 'd1', requestId: 'r' });
+    expect(outcome(actions, again, 'r')).toBe('ack');
+    expect(again.context.version).toBe(on.context.version);
+    expect(again.context.shuffleCounter).toBe(on.context.shuffleCounter);
+    expect(again.context.order).toBe(on.context.order);
+  });
+
   test('session machine - unknown devices get not_found in every state', () => {
     for (const state of STATES) {
       const [after, actions] = step(snaps[state]!, { type: 'next', deviceId: 'ghost', requestId: 'r' });
