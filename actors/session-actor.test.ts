@@ -415,6 +415,16 @@ describe('session devices', () => {
     expect(lastPlayback(s).bitrateKbps).toBe(160);
   });
 
+  test('session - a progress with bandwidthKbps 0 (no measurement) is acked, moves the position, keeps the bandwidth', async () => {
+    const s = await playing();
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 0, bandwidthKbps: 5_000 });
+    s.clock.increment(10_000);
+    s.send({ type: 'progress', deviceId: 'd1', requestId: 'pr', positionMs: 8_000, bandwidthKbps: 0 });
+    expect(answers(s, 'pr').map((a) => a.output.type)).toEqual(['ack']);
+    expect(ctx(s).position.positionMs).toBe(8_000);
+    expect(ctx(s).bandwidthKbps).toBe(5_000);
+  });
+
   test('session - URLs of a playing track are renewed before they expire', async () => {
     const s = await playing({ specs: tracks(3, { durationMs: 7_200_000 }) });
     const first = lastPlayback(s);

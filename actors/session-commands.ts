@@ -428,13 +428,14 @@ function progress(
   env: LogicEnv,
   fx: Effects,
 ): void {
-  if (bandwidthKbps !== undefined && (typeof bandwidthKbps !== 'number' || !(bandwidthKbps > 0) || !Number.isFinite(bandwidthKbps))) {
-    return fx.error(r, 'bad_request', 'bandwidthKbps must be a positive number');
+  if (bandwidthKbps !== undefined && (typeof bandwidthKbps !== 'number' || !(bandwidthKbps >= 0) || !Number.isFinite(bandwidthKbps))) {
+    return fx.error(r, 'bad_request', 'bandwidthKbps must be a number >= 0');
   }
   if (!validPosition(positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
   // Only the device that plays reports on the play.
   if (deviceId !== d.activeDeviceId) return fx.ack(r);
-  if (bandwidthKbps !== undefined) {
+  // 0 is "no measurement" (the protocol allows it): the position still applies.
+  if (bandwidthKbps !== undefined && bandwidthKbps > 0) {
     d.bandwidthKbps = bandwidthKbps;
     checkNetwork(d, env, fx);
   }
