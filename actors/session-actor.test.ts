@@ -194,6 +194,19 @@ describe('session entitlement', () => {
     expect(lastPlayback(s).track.id).toBe('t3');
   });
 
+  test('session - a blocked track reached on track end is skipped and the active device gets an error without requestId', async () => {
+    const specs = tracks(3);
+    specs[1]!.rights = [{ territory: 'SE', allowed: false }];
+    const s = await playing({ specs });
+    s.clock.increment(200_000);
+    s.send({ type: 'ended', deviceId: 'd1', requestId: 'e', playId: lastPlayback(s).playId });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t3');
+    const told = s.rec.to('d1', 'error').filter((e) => e.trackId === 't2');
+    expect(told).toEqual([{ type: 'error', code: 'forbidden', reason: 'region_blocked', message: expect.any(String), trackId: 't2' }]);
+    expect(answers(s, 'e').map((a) => a.output.type)).toEqual(['ack']);
+  });
+
   test('session - premium-only track on a free plan gives premium_required; free caps the bitrate at 160', async () => {
     const specs = tracks(3);
     specs[1]!.rights = [{ territory: '*', allowed: true, premiumOnly: true }];

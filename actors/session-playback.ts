@@ -130,14 +130,17 @@ export function settleStart(d: SessionContext, now: number, env: LogicEnv, fx: E
   if (!pending) return;
   const bundle = d.bundles[pending.ref.trackId];
   if (bundle === undefined) return;
+  // An automatic start (track end, a skip past a refused track) has no requester: the
+  // active device is told, with no requestId, so it can say why the track was passed over.
+  const told = pending.requester ?? (d.activeDeviceId ? { deviceId: d.activeDeviceId } : null);
   if (bundle === null) {
-    fx.error(pending.requester, 'not_found', `track ${pending.ref.trackId} does not exist`, { trackId: pending.ref.trackId });
+    fx.error(told, 'not_found', `track ${pending.ref.trackId} does not exist`, { trackId: pending.ref.trackId });
     skipBlocked(d, pending.ref, fx);
     return;
   }
   const verdict = checkEntitlement(bundle, d, now);
   if (!verdict.ok) {
-    fx.error(pending.requester, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], {
+    fx.error(told, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], {
       reason: verdict.reason,
       trackId: pending.ref.trackId,
     });
