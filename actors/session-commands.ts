@@ -17,7 +17,7 @@ import {
 } from './play-order.ts';
 import { positionAt } from './position.ts';
 import { hashString } from './prng.ts';
-import { findDevice, isConnected, requesterOf, type DeferredCommand, type Requester, type SessionContext } from './session-context.ts';
+import { findDevice, isConnected, nowRef, requesterOf, type DeferredCommand, type Requester, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import {
   endPlay,
@@ -140,7 +140,8 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
       // Already so: no new order, so no shuffle seed is used up.
       if (c.on === d.order.shuffle) return fx.ack(r);
       const before = d.order;
-      d.order = setShuffle(d.order, c.on, d.current?.ref ?? null, c.on ? nextShuffleSeed(d) : d.order.shuffleSeed);
+      // Around what plays now: the track loading, if any, else the current one.
+      d.order = setShuffle(d.order, c.on, nowRef(d), c.on ? nextShuffleSeed(d) : d.order.shuffleSeed);
       if (d.current) d.current = { ...d.current, ref: rebaseRef(before, d.order, d.current.ref)! };
       if (d.pendingStart) d.pendingStart = { ...d.pendingStart, ref: rebaseRef(before, d.order, d.pendingStart.ref)! };
       fx.changed = fx.replan = true;

@@ -182,6 +182,19 @@ describe('session machine transitions', () => {
     expect(again.context.order).toBe(on.context.order);
   });
 
+  test('session machine - shuffle on while the first track loads keeps it first, so every other track still plays', () => {
+    const [shuffled] = step(snaps.loading!, { type: 'shuffle', on: true, deviceId: 'd1', requestId: 'r' });
+    expect(shuffled.context.pendingStart!.ref).toMatchObject({ trackId: 't1', pos: 0 });
+    const [started] = step(shuffled, {
+      type: 'xstate.done.actor.loadTarget',
+      output: { trackIds: ['t1', 't2', 't3', 't4'], result: bundles },
+    });
+    expect(started.context.current!.track.id).toBe('t1');
+    expect(started.context.order.cursor).toBe(0);
+    const rest = started.context.order.order!.slice(1).map((i) => started.context.order.tracks[i]!.id);
+    expect(rest.sort()).toEqual(['t2', 't3', 't4']);
+  });
+
   test('session machine - unknown devices get not_found in every state', () => {
     for (const state of STATES) {
       const [after, actions] = step(snaps[state]!, { type: 'next', deviceId: 'ghost', requestId: 'r' });
