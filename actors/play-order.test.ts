@@ -112,13 +112,25 @@ describe('prefetch planner', () => {
     expect(planPrefetch(['a', 'b', 'c'], 'start', { ahead: 5, fullChunks: 3 })).toHaveLength(2);
   });
 
-  test('prefetch planner - full phase names 3 chunks of the next track; the looping current track is skipped', () => {
-    expect(planPrefetch(['cur', 'a', 'b'], 'full', { ahead: 2, fullChunks: 3, currentTrackId: 'cur' })).toEqual([
+  test('prefetch planner - full phase names 3 chunks of the next play and chunk 0 of the one after', () => {
+    expect(planPrefetch(['a', 'b'], 'full', { ahead: 2, fullChunks: 3, currentTrackId: 'cur' })).toEqual([
       { trackId: 'a', kind: 'full', chunkCount: 3 },
       { trackId: 'b', kind: 'start', chunkCount: 1 },
     ]);
     expect(fullPhaseDelay(10_000, 200_000, 0.75)).toBe(140_000);
     expect(fullPhaseDelay(160_000, 200_000, 0.75)).toBe(0);
+  });
+
+  test('prefetch planner - exactly the next two plays: the current track or a duplicate among them is dropped, never replaced from further ahead', () => {
+    // The current track queued again: 'c' would be the third play, so it is not named.
+    expect(planPrefetch(['cur', 'b', 'c'], 'start', { ahead: 2, fullChunks: 3, currentTrackId: 'cur' })).toEqual([
+      { trackId: 'b', kind: 'start', chunkCount: 1 },
+    ]);
+    // The next play is the current track again: the full phase is not moved to the play after.
+    expect(planPrefetch(['cur', 'b'], 'full', { ahead: 2, fullChunks: 3, currentTrackId: 'cur' })).toEqual([
+      { trackId: 'b', kind: 'start', chunkCount: 1 },
+    ]);
+    expect(planPrefetch(['a', 'a', 'b'], 'full', { ahead: 2, fullChunks: 3 })).toEqual([{ trackId: 'a', kind: 'full', chunkCount: 3 }]);
   });
 });
 

@@ -262,6 +262,33 @@ describe('session queue, shuffle, repeat', () => {
     expect(lastPlayback(s).track.id).toBe('t2');
   });
 
+  test('session - prefetch names exactly the next two plays: the current track or a duplicate queued is not replaced from further ahead', async () => {
+    const s = await playing();
+    s.send({ type: 'queue.add', deviceId: 'd1', requestId: 'q1', uri: 'track:t1' });
+    await s.flush();
+    // Next plays: t1 (queued, already on the device), t2.
+    expect(lastPrefetch(s).items.map((i) => i.trackId)).toEqual(['t2']);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    s.send({ type: 'queue.add', deviceId: 'd1', requestId: 'q2', uri: 'track:t5' });
+    s.send({ type: 'queue.add', deviceId: 'd1', requestId: 'q3', uri: 'track:t5' });
+    await s.flush();
+    // Next plays: t5, t5 (then t2, three plays ahead).
+    expect(lastPrefetch(s).items.map((i) => i.trackId)).toEqual(['t5']);
+  });
+
+  test('session - repeat track: prefetch names only what a next would play, by its first chunk, and no 75 % prefetch goes out', async () => {
+    const s = await playing();
+    s.send({ type: 'repeat', deviceId: 'd1', requestId: 'r', mode: 'track' });
+    expect(lastPrefetch(s).items.map((i) => [i.trackId, i.chunks.length])).toEqual([['t2', 1]]);
+    const sent = s.rec.to('d1', 'prefetch').length;
+    s.clock.increment(150_000);
+    expect(ctx(s).current!.fullPhase).toBe(true);
+    expect(s.rec.to('d1', 'prefetch')).toHaveLength(sent);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    expect(lastPlayback(s).track.id).toBe('t2');
+  });
+
   test('session - shuffle on keeps the current track; shuffle off returns to context order after it', async () => {
     const s = await playing({ n: 12 });
     const before = lastPlayback(s).playId;

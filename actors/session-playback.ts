@@ -18,7 +18,7 @@ import {
   rungs,
 } from './playback-output.ts';
 import { advance, nextRef, previousRef, upcoming, type TrackRef } from './play-order.ts';
-import { planPrefetch, fullPhaseDelay } from './prefetch-planner.ts';
+import { planPrefetch, fullPhaseDelay, type PrefetchPhase } from './prefetch-planner.ts';
 import { playedSince, positionAt, reanchor, seekAnchor } from './position.ts';
 import { isConnected, nowRef, requesterOf, type CurrentPlay, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
@@ -272,13 +272,23 @@ export function missingUpcoming(d: SessionContext, env: LogicEnv): string[] {
   return out;
 }
 
+/**
+ * The plays a prefetch may name, in order, and its phase. With repeat track the next play
+ * is the current track, already loaded: only what a `next` would play is named, by its
+ * first chunk (no 75 % prefetch), so a skip stays instant.
+ */
+function prefetchPlays(d: SessionContext, p: CurrentPlay, env: LogicEnv): { ids: string[]; phase: PrefetchPhase } {
+  if (d.order.repeat === 'track') return { ids: upcoming(d.order, p.ref, 2).slice(1).map((r) => r.trackId), phase: 'start' };
+  return { ids: upcoming(d.order, p.ref, env.cfg.prefetchAhead).map((r) => r.trackId), phase: p.fullPhase ? 'full' : 'start' };
+}
+
 /** Build the prefetch for the active device; send it if it differs from the last one (or forced). */
 export function sendPrefetch(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
   const p = d.current;
   const deviceId = d.activeDeviceId;
   if (!p || !deviceId || d.pendingStart) return;
-  const ids = upcoming(d.order, p.ref, env.cfg.prefetchAhead + 1).map((r) => r.trackId);
-  const plan = planPrefetch(ids, p.fullPhase ? 'full' : 'start', {
+  const { ids, phase } = prefetchPlays(d, p, env);
+  const plan = planPrefetch(ids, phase, {
     ahead: env.cfg.prefetchAhead,
     fullChunks: env.cfg.prefetchFullChunks,
     currentTrackId: p.track.id,
