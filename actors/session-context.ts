@@ -110,13 +110,16 @@ export interface SessionContext {
   bandwidthKbps: number | null;
   networkLimited: boolean;
   autoplayRequested: boolean;
+  /** Counts the contexts loaded: a radio answer asked for an earlier one is dropped. */
+  contextGen: number;
   /** `${deviceId}:${requestId}` of recent requests, newest last. */
   recentRequests: string[];
   /** Ids whose background load failed; not retried until the next play. */
   fetchFailed: string[];
   /** Machine bookkeeping, not persisted: the background load, the radio call, the grace timer are running. */
   aheadLoading: boolean;
-  radioLoading: boolean;
+  /** The `contextGen` the radio call in flight was asked for; null when none is. */
+  radioFor: number | null;
   graceArmed: boolean;
 }
 
@@ -153,10 +156,11 @@ export function initialContext(input: {
     bandwidthKbps: null,
     networkLimited: false,
     autoplayRequested: false,
+    contextGen: 0,
     recentRequests: [],
     fetchFailed: [],
     aheadLoading: false,
-    radioLoading: false,
+    radioFor: null,
     graceArmed: false,
   };
 }

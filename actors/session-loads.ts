@@ -54,6 +54,7 @@ function startResolved(
   const { order, start } = loadContext(d.order, result.uri ?? req.contextUri, result.tracks, startIndex, seed);
   d.order = order;
   d.autoplayRequested = false;
+  d.contextGen += 1;
   d.fetchFailed = [];
   d.pendingStart = start
     ? { ref: start, positionMs: req.positionMs, play: req.play, requester: req.requester, skips: 0, continuePlay: false }

@@ -195,6 +195,27 @@ describe('session machine transitions', () => {
     expect(rest.sort()).toEqual(['t2', 't3', 't4']);
   });
 
+  test('session machine - a radio answer asked for an earlier context is dropped; the new context asks its own', () => {
+    const context = (uri: string, ids: string[]) => ({ uri, tracks: ids.map((id) => ({ id, artistId: `a-${id}` })) });
+    const radioAsks = (actions: Actions) =>
+      (actions as Array<{ type: string; params?: { src?: string; input?: { seedTrackIds: string[] } } }>)
+        .filter((a) => a.type === 'xstate.spawnChild' && a.params?.src === 'radio')
+        .map((a) => a.params!.input!.seedTrackIds);
+    let [s] = step(snaps.idle!, { type: 'play', deviceId: 'd1', contextUri: 'playlist:a' });
+    let actions: Actions;
+    [s, actions] = step(s, { type: 'xstate.done.actor.resolveContext', output: context('playlist:a', ['t1', 't2']) });
+    expect(radioAsks(actions)).toEqual([['t1', 't2']]);
+    [s] = step(s, { type: 'play', deviceId: 'd1', contextUri: 'playlist:b' });
+    [s, actions] = step(s, { type: 'xstate.done.actor.resolveContext', output: context('playlist:b', ['t3', 't4']) });
+    expect(radioAsks(actions)).toEqual([]);
+    [s, actions] = step(s, { type: 'xstate.done.actor.radio', output: ['r1', 'r2'] });
+    expect(s.context.order.contextUri).toBe('playlist:b');
+    expect(s.context.order.autoplay).toEqual([]);
+    expect(radioAsks(actions)).toEqual([['t3', 't4']]);
+    [s] = step(s, { type: 'xstate.done.actor.radio', output: ['r3'] });
+    expect(s.context.order.autoplay).toEqual(['r3']);
+  });
+
   test('session machine - unknown devices get not_found in every state', () => {
     for (const state of STATES) {
       const [after, actions] = step(snaps[state]!, { type: 'next', deviceId: 'ghost', requestId: 'r' });

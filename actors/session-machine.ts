@@ -152,8 +152,9 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         enqueue.spawnChild('loadTracks', { id: AHEAD, input: { trackIds, country: d.country } });
       }
     }
-    if (!d.radioLoading && autoplayNeeded(d, env)) {
-      d.radioLoading = d.autoplayRequested = true;
+    if (d.radioFor === null && autoplayNeeded(d, env)) {
+      d.radioFor = d.contextGen;
+      d.autoplayRequested = true;
       enqueue.spawnChild('radio', { id: RADIO, input: { userId: d.userId, ...radioSeeds(d), count: cfg.autoplayCount } });
     }
     const lost = activeLost(d);
@@ -235,13 +236,15 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       }),
       onAutoplay: step((d, e, _now, fx, enqueue) => {
         enqueue.stopChild(RADIO);
-        d.radioLoading = false;
-        autoplayLoaded(d, e.output, fx);
+        const askedFor = d.radioFor;
+        d.radioFor = null;
+        // Asked for an earlier context: dropped; the new one asks its own when it runs out.
+        if (askedFor === d.contextGen) autoplayLoaded(d, e.output, fx);
       }),
       onAutoplayFailed: step((d, _e, _now, _fx, enqueue) => {
         // Asked once per context: a failed radio call is not retried until the next context.
         enqueue.stopChild(RADIO);
-        d.radioLoading = false;
+        d.radioFor = null;
       }),
       onTick: step((d, _e, now, fx) => tick(d, now, env, fx)),
     },
