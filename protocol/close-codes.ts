@@ -63,6 +63,13 @@ export const CLOSE_CODES = {
       'The client kept sending past its rate limit (or kept sending bad frames) after being told; ' +
       'reconnect only after a backoff of several seconds.',
   },
+  session_reset: {
+    code: 4006,
+    action: 'reconnect',
+    reason: 'session reset',
+    description:
+      'The session hit an internal fault and was dropped without saving; reconnect: it restarts from its last saved state.',
+  },
   token_expired: {
     code: 4400,
     action: 'reauth',
@@ -91,7 +98,14 @@ export const CLOSE_CODES = {
     code: 4503,
     action: 'terminal',
     reason: 'logged out',
-    description: 'The user logged out or the account was disabled.',
+    description: "This device sent `logout` (closed after its ack); the user's other devices go on.",
+  },
+  bad_hello: {
+    code: 4504,
+    action: 'terminal',
+    reason: 'bad hello',
+    description:
+      'The hello frame failed validation (a client bug: the error frame before the close names the field).',
   },
 } as const satisfies Record<string, CloseCodeInfo>;
 

@@ -181,5 +181,6 @@ export const exampleClientFrames: { [T in ClientFrameType]: FrameOf<ClientFrame,
     bandwidth_kbps: 2_350.5,
   },
   ended: { t: 'ended', id: 15, play_id: 'p-9f2c4d1e-0007' },
+  logout: { t: 'logout', id: 17 },
   ping: { t: 'ping', id: 16 },
 };

@@ -90,8 +90,8 @@ export interface TrackMeta {
 export interface HelloFrame {
   t: 'hello';
   id: number;
-  /** Signed session token (JWT). */
-  token: string;
+  /** Signed session token (JWT); missing or empty is refused with `token_missing` + close 4500. */
+  token?: string;
   device: DeviceHello;
   /** The protocol version the client speaks (see version.ts). */
   protocol: number;
@@ -119,6 +119,12 @@ export interface PauseFrame {
 
 export interface ResumeFrame {
   t: 'resume';
+  id: number;
+}
+
+/** This device logs out: its play ends (`logout`), then the socket closes with 4503 after the ack. */
+export interface LogoutFrame {
+  t: 'logout';
   id: number;
 }
 
@@ -222,6 +228,7 @@ export type ClientFrame =
   | TransferFrame
   | ProgressFrame
   | EndedFrame
+  | LogoutFrame
   | PingFrame;
 
 export type ClientFrameType = ClientFrame['t'];
@@ -242,6 +249,7 @@ export const CLIENT_FRAME_TYPES = [
   'transfer',
   'progress',
   'ended',
+  'logout',
   'ping',
 ] as const satisfies readonly ClientFrameType[];
 

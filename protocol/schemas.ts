@@ -26,6 +26,7 @@ import {
   type HelloFrame,
   type NextFrame,
   type PauseFrame,
+  type LogoutFrame,
   type PingFrame,
   type PlaybackFrame,
   type PlayFrame,
@@ -79,7 +80,9 @@ export const ResumePointSchema = Type.Object({
 });
 
 export const HelloSchema = request('hello', {
-  token: Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH }),
+  // Missing or empty passes the schema on purpose: the server answers it as a token problem
+  // (unauthorized/token_missing + close 4500), as it does a bad one, not as a bad field.
+  token: Type.Optional(Type.String({ maxLength: MAX_TOKEN_LENGTH })),
   device: Type.Object({ id: Name, name: Name, type: DeviceType }),
   protocol: Type.Integer({ minimum: 0, maximum: UINT32_MAX }),
   resume: Type.Optional(ResumePointSchema),
@@ -118,6 +121,7 @@ export const ProgressSchema = request('progress', {
   bandwidth_kbps: NonNegative,
 });
 export const EndedSchema = request('ended', { play_id: Name });
+export const LogoutSchema = request('logout', {});
 export const PingSchema = request('ping', {});
 
 export const CLIENT_SCHEMAS = {
@@ -136,6 +140,7 @@ export const CLIENT_SCHEMAS = {
   transfer: TransferSchema,
   progress: ProgressSchema,
   ended: EndedSchema,
+  logout: LogoutSchema,
   ping: PingSchema,
 } as const satisfies Record<ClientFrameType, TSchema>;
 
@@ -258,6 +263,7 @@ type Proof = [
   Same<typeof HelloSchema, HelloFrame>,
   Same<typeof PlaySchema, PlayFrame>,
   Same<typeof PauseSchema, PauseFrame>,
+  Same<typeof LogoutSchema, LogoutFrame>,
   Same<typeof ResumeSchema, ResumeFrame>,
   Same<typeof SeekSchema, SeekFrame>,
   Same<typeof NextSchema, NextFrame>,

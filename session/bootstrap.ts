@@ -17,6 +17,7 @@ import { playlistApi } from './playlist-api.ts';
 import type { ServerConfig } from './config.ts';
 import { startSessionServer, type ServerOptions, type SessionServer } from './server.ts';
 import { sessionActorStarter } from './session-actor.ts';
+import type { StartActor } from './session-hub.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
 import { ensureDemoCatalog } from '../origin/demo-catalog.ts';
 
@@ -45,6 +46,8 @@ export interface AppOptions extends Pick<
    * benchmarks, the demo script), whose chunk objects are real objects but not audio.
    */
   demo?: 'audio' | 'fixture';
+  /** Wraps the standard actor starter (tests inject actor faults through it). */
+  wrapStartActor?: (standard: StartActor) => StartActor;
 }
 
 export async function startApp(config: ServerConfig, opts: AppOptions = {}): Promise<App> {
@@ -93,7 +96,7 @@ export async function startApp(config: ServerConfig, opts: AppOptions = {}): Pro
     const server = await startSessionServer({
       config,
       ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
-      startActor: sessionActorStarter(config),
+      startActor: (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config)),
       log,
       mountRaw: (app, signer) => {
         registerOriginRoutes(app, {

@@ -15,7 +15,10 @@ import { TokenBucket } from './rate-limit.ts';
 import type { DeviceLink, SessionRegistry } from './registry.ts';
 import type { Connection, SocketHandlers } from './transport.ts';
 
-export type DecodeResult = { ok: true; frame: ClientFrame } | { ok: false; error: ProtocolErrorBody };
+/** `t`: the frame's type tag, when it could be read (a hello that fails validation closes). */
+export type DecodeResult =
+  | { ok: true; frame: ClientFrame }
+  | { ok: false; error: ProtocolErrorBody & { t?: string } };
 
 /** The codec, as the socket layer needs it (bound to protocol/ in wire.ts). */
 export interface Wire {
@@ -38,7 +41,12 @@ export interface DeviceSocketState {
   principal?: Principal;
   deviceId?: string;
   helloTimer?: NodeJS.Timeout;
+  /** Commands that arrived while the hello was being checked, in order. */
+  held?: { frame: ClientFrame; receivedAt: number }[];
 }
+
+/** Commands a client may pipeline behind its hello before they are refused. */
+export const MAX_HELD_FRAMES = 32;
 
 export interface DeviceSocketDeps {
   wire: Wire;
@@ -79,7 +87,6 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
 
   const close = (conn: Connection<DeviceSocketState>, name: CloseName) => {
     const info = CLOSE_CODES[name];
-    metrics.closes.inc({ code: String(info.code) });
     if (conn.data) {
       conn.data.phase = 'closed';
       if (conn.data.helloTimer) clearTimeout(conn.data.helloTimer);
@@ -91,14 +98,18 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
     const st = conn.data;
     st.phase = 'authenticating';
     if (!isSupportedProtocol(frame.protocol)) {
+      fail(conn, 'bad_request', 'invalid_field', `protocol ${frame.protocol} is not supported`, frame.id);
       close(conn, 'unsupported_protocol');
       return;
     }
-    const result = await deps.auth.verify(frame.token);
+    const result = await deps.auth.verify(frame.token ?? '');
     if (conn.closed) return;
     if (!result.ok) {
-      // The documented close code; no session is looked up or touched.
+      // The error says why, the documented close code what to do; no session is touched.
       log.info({ conn: conn.id, reason: result.reason }, 'hello refused');
+      const reason =
+        result.reason === 'missing' ? 'token_missing' : result.reason === 'expired' ? 'token_expired' : 'token_invalid';
+      fail(conn, 'unauthorized', reason, result.message, frame.id);
       close(conn, result.reason === 'expired' ? 'token_expired' : 'bad_token');
       return;
     }
@@ -108,12 +119,44 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
     st.helloTimer = undefined;
     try {
       await deps.registry.attach(result.principal, frame.device, conn as DeviceLink, frame.id, frame.resume);
-      if (!conn.closed) st.phase = 'ready';
     } catch (err) {
-      log.error({ err, user: result.principal.userId }, 'attaching session failed');
-      fail(conn, 'unavailable', 'store_unavailable', 'session could not be loaded; retry', frame.id);
+      const shutting = deps.registry.closing;
+      if (!shutting) log.error({ err, user: result.principal.userId }, 'attaching session failed');
+      fail(
+        conn,
+        'unavailable',
+        shutting ? 'shutting_down' : 'store_unavailable',
+        shutting ? 'the server is shutting down; reconnect' : 'session could not be loaded; retry',
+        frame.id,
+      );
       close(conn, 'server_shutdown');
+      return;
     }
+    if (conn.closed) return;
+    st.phase = 'ready';
+    // Commands pipelined behind the hello run now, in the order they came.
+    const held = st.held;
+    st.held = undefined;
+    for (const f of held ?? []) {
+      if (conn.closed) return;
+      command(conn, f.frame, f.receivedAt);
+    }
+  };
+
+  /** A validated command of a ready connection, to the user's session. */
+  const command = (conn: Connection<DeviceSocketState>, frame: ClientFrame, receivedAt: number) => {
+    const st = conn.data;
+    if (frame.t === 'hello') {
+      fail(conn, 'conflict', 'already_authenticated', 'this connection already said hello', frame.id);
+      return;
+    }
+    const p = st.principal!;
+    if (p.exp * 1000 <= now()) {
+      fail(conn, 'unauthorized', 'token_expired', 'the session token expired; reconnect with a fresh one', frame.id);
+      close(conn, 'token_expired');
+      return;
+    }
+    deps.sink.command(p.userId, st.deviceId!, frame, receivedAt);
   };
 
   return {
@@ -138,14 +181,18 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
       if (st.phase === 'closed') return;
       if (!st.bucket.take()) {
         metrics.framesIn.inc({ type: 'rate_limited' });
-        // A client that keeps pushing after being told is cut, so refusals cost us little.
+        // A client that keeps pushing after being told is cut, so refusals cost us little:
+        // at most `burst` of them are read (for their id) before the cut.
         if (++st.refusedInRow > deps.rateLimit.burst) {
           close(conn, 'flood');
           return;
         }
-        if (st.refusedInRow === 1 || st.refusedInRow % 16 === 0) {
+        // Every request is answered once: a refused one by id, so its caller can retry it.
+        const decoded = isBinary && bytes.byteLength <= deps.maxFrameBytes ? wire.decode(bytes) : undefined;
+        const id = decoded === undefined ? undefined : decoded.ok ? decoded.frame.id : decoded.error.id;
+        if (id !== undefined || st.refusedInRow === 1) {
           const retry = Math.ceil(1000 / deps.rateLimit.rate);
-          fail(conn, 'rate_limited', 'too_many_requests', 'too many requests on this connection', undefined, {
+          fail(conn, 'rate_limited', 'too_many_requests', 'too many requests on this connection', id, {
             retry_after_ms: retry,
           });
         }
@@ -163,6 +210,14 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
         return;
       }
       const decoded = wire.decode(bytes);
+      if (!decoded.ok && st.phase === 'hello' && decoded.error.t === 'hello') {
+        // A hello that fails validation cannot open a session: say why, then close (terminal).
+        metrics.framesIn.inc({ type: 'invalid' });
+        metrics.errors.inc({ code: decoded.error.code });
+        send(conn, errorFrame(decoded.error));
+        close(conn, 'bad_hello');
+        return;
+      }
       if (!decoded.ok) {
         metrics.framesIn.inc({ type: 'invalid' });
         metrics.errors.inc({ code: decoded.error.code });
@@ -176,29 +231,31 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
         send(conn, { t: 'pong', id: frame.id, server_time: now() });
         return;
       }
-      if (st.phase !== 'ready') {
-        if (frame.t === 'hello' && st.phase === 'hello') {
+      if (st.phase === 'ready') return command(conn, frame, receivedAt);
+      if (frame.t === 'hello') {
+        if (st.phase === 'hello') {
           void hello(conn, frame).catch((err: unknown) => {
             log.error({ err }, 'hello failed');
             close(conn, 'server_shutdown');
           });
-        } else if (frame.t === 'hello') {
-          fail(conn, 'conflict', 'already_authenticated', 'hello already in progress', frame.id);
         } else {
-          fail(conn, 'unauthorized', 'hello_required', 'the first frame must be hello', frame.id);
+          fail(conn, 'conflict', 'already_authenticated', 'hello already in progress', frame.id);
         }
         return;
       }
-      if (frame.t === 'hello') {
-        fail(conn, 'conflict', 'already_authenticated', 'this connection already said hello', frame.id);
+      if (st.phase === 'authenticating') {
+        // Pipelined behind the hello: held (bounded) and run once the session is bound.
+        st.held ??= [];
+        if (st.held.length >= MAX_HELD_FRAMES) {
+          fail(conn, 'rate_limited', 'too_many_requests', 'too many frames before the hello was answered', frame.id, {
+            retry_after_ms: 100,
+          });
+          return;
+        }
+        st.held.push({ frame, receivedAt });
         return;
       }
-      const p = st.principal!;
-      if (p.exp * 1000 <= now()) {
-        close(conn, 'token_expired');
-        return;
-      }
-      deps.sink.command(p.userId, st.deviceId!, frame, receivedAt);
+      fail(conn, 'unauthorized', 'hello_required', 'the first frame must be hello', frame.id);
     },
 
     close(conn) {

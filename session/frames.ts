@@ -216,6 +216,7 @@ export function toCommand(frame: ClientFrame, deviceId: string): SessionCommand 
     case 'resume':
     case 'next':
     case 'previous':
+    case 'logout':
       return { type: frame.t, deviceId, requestId };
     case 'seek':
       return { type: 'seek', deviceId, requestId, positionMs: frame.position_ms };

@@ -12,6 +12,8 @@ export interface SessionMetrics {
   framesOut: Counter<'type'>;
   errors: Counter<'code'>;
   closes: Counter<'code'>;
+  /** Session actors that failed (a bug) and were dropped unsaved. */
+  sessionFailures: Counter;
   /** Frame in to playback + prefetch out, seconds. */
   playLatency: Histogram;
   /** `framesIn` / `framesOut` by type through label-bound children (hot path: no label hashing). */
@@ -70,6 +72,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): SessionM
       name: 'session_closes_total',
       help: 'Sockets closed by the server, by close code',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    sessionFailures: new Counter({
+      name: 'session_actor_failures_total',
+      help: 'Session actors that failed and were dropped without saving (their devices reconnect)',
       registers: [registry],
     }),
     playLatency: new Histogram({

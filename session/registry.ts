@@ -82,10 +82,15 @@ export class SessionRegistry {
   /** Snapshot saves of retired sessions still in flight, by user. */
   private readonly saving = new Map<string, Promise<void>>();
   private readonly timers: Timers;
-  private closing = false;
+  private shuttingDown = false;
 
   constructor(private readonly deps: RegistryDeps) {
     this.timers = deps.timers ?? realTimers;
+  }
+
+  /** Shutdown has begun: hellos are refused from now on. */
+  get closing(): boolean {
+    return this.shuttingDown;
   }
 
   get size(): number {
@@ -108,7 +113,7 @@ export class SessionRegistry {
     helloId: number,
     resume?: ResumePoint,
   ): Promise<void> {
-    if (this.closing) throw new Error('registry is shutting down');
+    if (this.shuttingDown) throw new Error('registry is shutting down');
     const entry = this.entries.get(principal.userId) ?? (await this.open(principal));
     if (link.closed) {
       // The socket died while the snapshot loaded: nothing to bind; the grace logic still holds.
@@ -137,9 +142,28 @@ export class SessionRegistry {
     this.scheduleGraceIfIdle(userId, entry);
   }
 
+  /**
+   * Drops a session whose actor failed, at once and without saving it (the state that failed
+   * must not become the snapshot; the last saved one stays): its sockets close with `code`
+   * so the devices reconnect, and the next hello starts from the store.
+   */
+  evict(userId: string, code: number, reason: string): void {
+    const entry = this.entries.get(userId);
+    if (!entry) return;
+    if (entry.grace !== undefined) this.timers.clearTimeout(entry.grace);
+    this.entries.delete(userId);
+    this.deps.onCount?.(this.entries.size);
+    for (const link of entry.links.values()) link.close(code, reason);
+    try {
+      entry.host.stop();
+    } catch (err) {
+      this.deps.log.error({ err, user: userId }, 'stopping a failed session threw');
+    }
+  }
+
   /** Saves every live session's snapshot and stops its actor (graceful shutdown). */
   async shutdown(): Promise<void> {
-    this.closing = true;
+    this.shuttingDown = true;
     await Promise.allSettled([...this.pending.values()]);
     const all = [...this.entries.keys()];
     await Promise.all(all.map((u) => this.retire(u)));

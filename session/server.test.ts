@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionClient, type WebSocketCtor } from '../client/session-client.ts';
 import { PrefetchCache } from '../client/prefetch-cache.ts';
 import { SessionRequestError } from '../client/errors.ts';
-import { encodeFrame, decodeServerFrame } from '../protocol/codec.ts';
+import { encodeFrame } from '../protocol/codec.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
-import type { ServerFrame } from '../protocol/messages.ts';
 import { startApp, type App } from './bootstrap.ts';
+import { rawSocket, withTimeout } from './raw-socket.ts';
 import { parseConfig } from './config.ts';
 
 let app: App;
@@ -52,42 +52,6 @@ async function device(id: string, user = 'u1', opts: { prefetch?: boolean } = {}
   await client.connect();
   return client;
 }
-
-/** A raw socket for hostile input; resolves frames and the close code. */
-function rawSocket() {
-  const ws = new WebSocket(app.server.wsUrl);
-  const frames: ServerFrame[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data: Buffer) => {
-    const r = decodeServerFrame(new Uint8Array(data));
-    if (r.ok) frames.push(r.frame);
-    for (const w of waiters.splice(0)) w();
-  });
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.on('open', () => resolve());
-    ws.on('error', reject);
-  });
-  const frame = (pred: (f: ServerFrame) => boolean, timeoutMs = 5000) =>
-    new Promise<ServerFrame>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeoutMs);
-      const check = () => {
-        const f = frames.find(pred);
-        if (f) {
-          clearTimeout(timer);
-          resolve(f);
-        } else waiters.push(check);
-      };
-      check();
-    });
-  return { ws, opened, closed, frame };
-}
-
-const withTimeout = <T>(p: Promise<T>, ms = 5000): Promise<T> =>
-  Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)),
-  ]);
 
 describe('session server e2e', () => {
   it('session - two devices, play, skip to a prefetched track, transfer with position', async () => {
@@ -171,7 +135,7 @@ describe('session server e2e', () => {
 
   it('session - bad and expired tokens close with the documented code and touch no session', async () => {
     const sessions = app.server.registry.size;
-    const bad = rawSocket();
+    const bad = rawSocket(app.server.wsUrl);
     await bad.opened;
     bad.ws.send(
       encodeFrame({
@@ -182,12 +146,12 @@ describe('session server e2e', () => {
         protocol: PROTOCOL_VERSION,
       }),
     );
-    expect(await withTimeout(bad.closed)).toBe(CLOSE_CODES.bad_token.code);
+    expect((await withTimeout(bad.closed, 'close')).code).toBe(CLOSE_CODES.bad_token.code);
 
     const { createAuthenticator } = await import('./auth.ts');
     const past = createAuthenticator(parseConfig({}).jwtSecret, () => Date.now() - 3 * 3600_000);
     const expired = await past.mint({ userId: 'u-expired', plan: 'free', country: 'SE' }, 60);
-    const exp = rawSocket();
+    const exp = rawSocket(app.server.wsUrl);
     await exp.opened;
     exp.ws.send(
       encodeFrame({
@@ -198,13 +162,13 @@ describe('session server e2e', () => {
         protocol: PROTOCOL_VERSION,
       }),
     );
-    expect(await withTimeout(exp.closed)).toBe(CLOSE_CODES.token_expired.code);
+    expect((await withTimeout(exp.closed, 'close')).code).toBe(CLOSE_CODES.token_expired.code);
     expect(app.server.registry.host('u-expired')).toBeUndefined();
     expect(app.server.registry.size).toBe(sessions);
   });
 
   it('session - malformed and text frames get bad_request and the connection lives on', async () => {
-    const s = rawSocket();
+    const s = rawSocket(app.server.wsUrl);
     await s.opened;
     s.ws.send(Buffer.from([0xc1, 0xff, 0x00]));
     expect(await s.frame((f) => f.t === 'error' && f.reason === 'malformed')).toMatchObject({
@@ -244,14 +208,14 @@ describe('session server e2e', () => {
   });
 
   it('session - a flooding client gets rate_limited, then is cut', async () => {
-    const s = rawSocket();
+    const s = rawSocket(app.server.wsUrl);
     await s.opened;
     const ping = encodeFrame({ t: 'ping', id: 1 });
     for (let i = 0; i < 400; i++) s.ws.send(ping);
     expect(await s.frame((f) => f.t === 'error' && f.code === 'rate_limited')).toMatchObject({
       reason: 'too_many_requests',
     });
-    expect(await withTimeout(s.closed)).toBe(CLOSE_CODES.flood.code);
+    expect((await withTimeout(s.closed, 'close')).code).toBe(CLOSE_CODES.flood.code);
   });
 
   it('session - the /v1 playlist API needs a Bearer token and serves the demo playlist', async () => {

@@ -89,8 +89,10 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     log,
     now: opts.now,
     onPlayLatency: opts.onPlayLatency,
+    onSessionFailed: (userId) =>
+      registry.evict(userId, CLOSE_CODES.session_reset.code, CLOSE_CODES.session_reset.reason),
   });
-  const registry = new SessionRegistry({
+  const registry: SessionRegistry = new SessionRegistry({
     createHost: (p, restored) => hub.createHost(p, restored),
     snapshots: ports.snapshots,
     graceMs: config.sessionGraceMs,
@@ -123,6 +125,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       maxSendQueue: config.maxSendQueue,
       idleTimeoutS: config.idleTimeoutS,
       slowConsumerCloseCode: CLOSE_CODES.slow_consumer.code,
+      idleCloseCode: CLOSE_CODES.idle_timeout.code,
     },
     handlers: deviceSocketHandlers({
       wire,
@@ -137,6 +140,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     }),
     log,
     http,
+    onServerClose: (code) => metrics.closes.inc({ code: String(code) }),
     mountRaw: opts.mountRaw ? (app) => opts.mountRaw!(app, signer) : undefined,
   });
 

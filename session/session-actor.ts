@@ -21,10 +21,13 @@ export function sessionActorStarter(
     endWatchdogMs: config.endWatchdogMs,
   });
   const machines = new WeakMap<SessionPorts, ReturnType<typeof createSessionMachine>>();
-  return (ports, input) => {
+  return (ports, input, onError) => {
     let machine = machines.get(ports);
     if (!machine) machines.set(ports, (machine = createSessionMachine(ports, sessionConfig)));
     const actor = createActor(machine, { input });
+    // An error observer keeps a fault inside one actor from becoming an uncaught exception
+    // of the process; the hub drops that session (see SessionHub.failed).
+    actor.subscribe({ error: (err) => onError?.(err) });
     actor.start();
     return {
       send: (command) => actor.send(command),

@@ -15,6 +15,7 @@ import type { SessionInput, SessionPorts } from '../actors/ports.ts';
 import { noRadio } from '../actors/ports.ts';
 import type { ClientFrame, DeviceHello, ResumePoint, ServerFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
+import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import type { SessionSnapshot } from '../storage/snapshots.ts';
 import type { Principal } from './auth.ts';
@@ -41,7 +42,12 @@ export interface SessionActorHandle {
   stop(): void;
 }
 
-export type StartActor = (ports: SessionPorts, input: SessionInput) => SessionActorHandle;
+/** Starts an actor; `onError` is called (once) if it fails and stops. */
+export type StartActor = (
+  ports: SessionPorts,
+  input: SessionInput,
+  onError?: (err: unknown) => void,
+) => SessionActorHandle;
 
 export interface HubDeps {
   startActor: StartActor;
@@ -54,19 +60,26 @@ export interface HubDeps {
   now?: () => number;
   /** Extra sink for play latency samples (ms), e.g. the benchmark. */
   onPlayLatency?: (ms: number) => void;
+  /** A session's actor failed: drop the session unsaved (the registry's `evict`). */
+  onSessionFailed?: (userId: string) => void;
 }
 
 /** Commands that start a track: their latency is measured to playback + prefetch out. */
 const STARTS_TRACK = new Set<ClientFrame['t']>(['play', 'next', 'previous', 'ended', 'transfer']);
+const MAX_PLAYS_IN_FLIGHT = 8;
 
 class Host implements SessionHost {
   readonly links = new Map<string, DeviceLink>();
   actor!: SessionActorHandle;
   lastVersion = 0;
   playId: string | null = null;
-  /** performance.now() of the command that should start a track, until its answer leaves. */
-  playStartedAt: number | undefined;
-  playRequestId: number | undefined;
+  /**
+   * performance.now() of each track-starting command, by `${deviceId}:${requestId}`, until its
+   * answer leaves (a few at most: created on the first play, so idle sessions stay small).
+   */
+  playsInFlight: Map<string, number> | undefined;
+  /** The actor failed and stopped; the session is being dropped. */
+  failed = false;
 
   constructor(
     readonly userId: string,
@@ -103,6 +116,8 @@ class Host implements SessionHost {
   }
 
   snapshot(): SessionSnapshot {
+    // The state of a failed actor is not saved: the previous snapshot stays.
+    if (this.failed) throw new Error(`session of ${this.userId} failed; not saved`);
     return {
       userId: this.userId,
       version: this.lastVersion,
@@ -149,8 +164,9 @@ export class SessionHub implements CommandSink {
       epoch: this.now(),
       ...(restored ? { restore: restored.state as SessionInput['restore'] } : {}),
     };
+    const onError = (err: unknown) => this.failed(host, err);
     try {
-      host.actor = this.deps.startActor(this.ports, input);
+      host.actor = this.deps.startActor(this.ports, input, onError);
     } catch (err) {
       if (!restored) throw err;
       // A snapshot this build cannot read must not lock the user out: start fresh.
@@ -158,7 +174,7 @@ export class SessionHub implements CommandSink {
         { err, user: principal.userId },
         'snapshot not restorable; starting a fresh session',
       );
-      host.actor = this.deps.startActor(this.ports, { ...input, restore: undefined });
+      host.actor = this.deps.startActor(this.ports, { ...input, restore: undefined }, onError);
     }
     const stop = host.stop.bind(host);
     host.stop = () => {
@@ -168,29 +184,37 @@ export class SessionHub implements CommandSink {
     return host;
   }
 
+  /**
+   * An actor failed (a bug): it has stopped, so its session is dropped at once, unsaved,
+   * and its devices reconnect into a session restored from the last saved snapshot. The
+   * process and every other session go on.
+   */
+  private failed(host: Host, err: unknown): void {
+    host.failed = true;
+    this.deps.metrics.sessionFailures.inc();
+    this.deps.log.error({ err, user: host.userId }, 'session actor failed; dropping the session unsaved');
+    // After the step that failed has unwound (the registry stops the actor).
+    queueMicrotask(() => this.deps.onSessionFailed?.(host.userId));
+  }
+
   command(userId: string, deviceId: string, frame: ClientFrame, receivedAt: number): void {
     const host = this.hosts.get(userId);
     if (!host) return;
     const cmd = toCommand(frame, deviceId);
     if (!cmd) return;
     if (STARTS_TRACK.has(frame.t)) {
-      host.playStartedAt = receivedAt;
-      host.playRequestId = frame.id;
+      const inFlight = (host.playsInFlight ??= new Map());
+      // Bounded: an answer that never comes (a dropped socket) must not grow the map.
+      if (inFlight.size >= MAX_PLAYS_IN_FLIGHT) inFlight.delete(inFlight.keys().next().value!);
+      inFlight.set(`${deviceId}:${frame.id}`, receivedAt);
     }
-    try {
-      host.actor.send(cmd);
-    } catch (err) {
-      this.deps.log.error({ err, user: userId, type: frame.t }, 'actor rejected a command');
-      const link = host.links.get(deviceId);
-      link?.send(
-        this.encode({
-          t: 'error',
-          id: frame.id,
-          code: 'internal',
-          reason: 'unexpected',
-          message: 'internal error',
-        }),
-      );
+    // A fault inside the actor does not throw here: it reaches `failed` through the actor's
+    // error observer, which drops the session (its sockets close with session_reset).
+    host.actor.send(cmd);
+    if (frame.t === 'logout') {
+      // The device logged out: after its ack (already queued), its socket closes for good.
+      const { code, reason } = CLOSE_CODES.logged_out;
+      host.links.get(deviceId)?.close(code, reason);
     }
   }
 
@@ -211,10 +235,10 @@ export class SessionHub implements CommandSink {
       // answer to a track-starting command closes its latency window.
       if (
         (output.type === 'ack' || output.type === 'error') &&
-        host.playRequestId !== undefined &&
-        Number(output.requestId) === host.playRequestId
+        host.playsInFlight !== undefined &&
+        output.requestId !== undefined
       ) {
-        this.observePlay(host, output.type === 'ack');
+        this.observePlay(host, `${deviceId}:${output.requestId}`, output.type === 'ack');
       }
     } catch (err) {
       this.deps.log.error({ err, user: userId, output: output.type }, 'sending to device failed');
@@ -241,11 +265,11 @@ export class SessionHub implements CommandSink {
     }
   }
 
-  private observePlay(host: Host, succeeded: boolean): void {
-    const started = host.playStartedAt;
-    host.playStartedAt = undefined;
-    host.playRequestId = undefined;
-    if (started === undefined || !succeeded) return;
+  private observePlay(host: Host, key: string, succeeded: boolean): void {
+    const started = host.playsInFlight!.get(key);
+    if (started === undefined) return;
+    host.playsInFlight!.delete(key);
+    if (!succeeded) return;
     const ms = performance.now() - started;
     this.deps.metrics.playLatency.observe(ms / 1000);
     this.deps.onPlayLatency?.(ms);

@@ -1,9 +1,10 @@
 /**
  * The uWebSockets.js transport adapter: ALL uWS code of the session server lives here.
  *
- * - One WebSocket route with explicit limits: maxPayloadLength (bigger frames close that
- *   socket only, by uWS, with 1009), no compression, idleTimeout with automatic pings, and a
- *   uWS maxBackpressure above our own limit so uWS itself never silently drops a frame.
+ * - One WebSocket route with explicit limits: maxPayloadLength (a hard cap well above the
+ *   device layer's frame limit; past it uWS cuts the socket), no compression, our own idle
+ *   sweep (ping at half the limit, documented close code past it), and a uWS
+ *   maxBackpressure above our own limit so uWS itself never silently drops a frame.
  * - Every connection has a bounded send queue. While uWS reports backpressure, frames wait in
  *   the queue; a queued `state` frame is replaced by a newer one (only the newest state
  *   matters); past `maxBackpressureBytes` buffered + queued, or `maxSendQueue` frames, the
@@ -26,9 +27,12 @@ export interface TransportLimits {
   maxFrameBytes: number;
   maxBackpressureBytes: number;
   maxSendQueue: number;
+  /** Seconds with nothing inbound (no frame, no pong) before the socket is closed; 0: never. */
   idleTimeoutS: number;
   /** Close code for a reader that cannot keep up. */
   slowConsumerCloseCode: number;
+  /** Close code for a socket idle past `idleTimeoutS`. */
+  idleCloseCode: number;
   /** Largest HTTP request body accepted. */
   maxHttpBodyBytes?: number;
 }
@@ -87,6 +91,8 @@ export interface TransportOptions<D> {
   mountRaw?: (app: TemplatedApp) => void;
   /** HTTP routes by uWS pattern (e.g. '/healthz', '/v1/*'), any method. */
   http?: Record<string, HttpHandler>;
+  /** Every close the server makes, with its code (metrics). */
+  onServerClose?: (code: number) => void;
 }
 
 export interface Transport {
@@ -117,6 +123,11 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 let nextConnectionId = 1;
+
+/** Inbound frames up to this size reach the device layer (which refuses those past its limit). */
+export function hardFrameCap(maxFrameBytes: number): number {
+  return Math.max(maxFrameBytes * 8, 1 << 20);
+}
 
 /**
  * Frames sent during one synchronous step (an actor reacting to a command sends playback,
@@ -151,6 +162,10 @@ class ConnectionImpl<D> implements Connection<D> {
   closed = false;
   private queue: { frame: Uint8Array; state: boolean }[] = [];
   private queuedBytes = 0;
+  /** performance.now() of the last inbound frame or pong (idle sweep). */
+  lastInbound = performance.now();
+  /** An idle probe (ping) went out since the last inbound. */
+  probed = false;
   /** Frames of the current step, written at the end of it (null when none: idle sockets stay small). */
   private batch: { frame: Uint8Array; state: boolean }[] | null = null;
 
@@ -160,7 +175,25 @@ class ConnectionImpl<D> implements Connection<D> {
     readonly remote: string,
     private readonly onSlow: (conn: ConnectionImpl<D>) => void,
     private readonly batcher: SendBatcher<D>,
+    private readonly onServerClose?: (code: number) => void,
   ) {}
+
+  /** Something arrived: the peer is alive. */
+  touch(): void {
+    this.lastInbound = performance.now();
+    this.probed = false;
+  }
+
+  /** Asks a quiet peer for a pong (a WebSocket ping: browsers answer it themselves). */
+  probe(): void {
+    if (this.closed) return;
+    this.probed = true;
+    try {
+      this.ws.ping();
+    } catch {
+      // Closed underneath us; the close handler follows.
+    }
+  }
 
   bufferedBytes(): number {
     return this.closed ? 0 : this.ws.getBufferedAmount() + this.queuedBytes;
@@ -235,6 +268,7 @@ class ConnectionImpl<D> implements Connection<D> {
     this.closed = true;
     this.queue = [];
     this.queuedBytes = 0;
+    this.onServerClose?.(code);
     try {
       this.ws.end(code, reason.slice(0, 120));
     } catch {
@@ -281,15 +315,17 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
     };
 
   app.ws<SocketData<D>>(opts.wsPath, {
-    // Above our limit, so the device layer closes an oversized frame with its documented code
-    // (frame_too_large); only frames past 8x are cut by uWS itself (abrupt close, 1006).
-    maxPayloadLength: limits.maxFrameBytes * 8,
+    // Well above our limit, so the device layer closes an oversized frame with its documented
+    // code (frame_too_large); only frames past this hard cap are cut by uWS itself (abrupt).
+    maxPayloadLength: hardFrameCap(limits.maxFrameBytes),
     // Above our own limit: uWS must never drop a frame silently; we close slow readers first.
     maxBackpressure: limits.maxBackpressureBytes + limits.maxFrameBytes * 4,
     closeOnBackpressureLimit: 0,
     compression: uWS.DISABLED,
-    idleTimeout: limits.idleTimeoutS,
-    sendPingsAutomatically: true,
+    // Idle sockets are closed by our own sweep (below) with the documented code; uWS's timer
+    // would cut them without one.
+    idleTimeout: 0,
+    sendPingsAutomatically: false,
     open: guard('open', (ws: WebSocket<SocketData<D>>) => {
       const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
       const conn = new ConnectionImpl<D>(
@@ -301,6 +337,7 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
           c.close(limits.slowConsumerCloseCode, 'slow consumer');
         },
         batcher,
+        opts.onServerClose,
       );
       ws.getUserData().conn = conn;
       live.add(conn);
@@ -309,8 +346,10 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
     message: guard('message', (ws: WebSocket<SocketData<D>>, message: ArrayBuffer, isBinary: boolean) => {
       const conn = ws.getUserData().conn;
       if (!conn || conn.closed) return;
+      conn.touch();
       handlers.message(conn, new Uint8Array(message), isBinary);
     }),
+    pong: guard('pong', (ws: WebSocket<SocketData<D>>) => ws.getUserData().conn?.touch()),
     drain: guard('drain', (ws: WebSocket<SocketData<D>>) => ws.getUserData().conn?.drain()),
     close: guard('close', (ws: WebSocket<SocketData<D>>, code: number) => {
       const conn = ws.getUserData().conn;
@@ -371,9 +410,29 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
 
   opts.mountRaw?.(app);
 
+  // The idle sweep: a quiet socket gets a ping at half the limit; one with nothing inbound
+  // (no frame, no pong) for the whole limit is closed with the idle close code.
+  const idleMs = limits.idleTimeoutS * 1000;
+  const sweep =
+    idleMs > 0
+      ? setInterval(
+          guard('idle sweep', () => {
+            const now = performance.now();
+            for (const c of live) {
+              const quiet = now - c.lastInbound;
+              if (quiet >= idleMs) c.close(limits.idleCloseCode, 'idle timeout');
+              else if (quiet >= idleMs / 2 && !c.probed) c.probe();
+            }
+          }),
+          Math.min(1000, Math.max(50, idleMs / 4)),
+        )
+      : undefined;
+  sweep?.unref();
+
   return new Promise((resolve, reject) => {
     app.listen(opts.host, opts.port, (token: us_listen_socket | false) => {
       if (!token) {
+        if (sweep) clearInterval(sweep);
         reject(new Error(`could not listen on ${opts.host}:${opts.port}`));
         return;
       }
@@ -382,6 +441,7 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
         port,
         connectionCount: () => live.size,
         close(code = 1001, reason = 'server shutting down') {
+          if (sweep) clearInterval(sweep);
           uWS.us_listen_socket_close(token);
           for (const c of [...live]) c.close(code, reason);
           // Forced close of anything still half-open, so the event loop can exit.
