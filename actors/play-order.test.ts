@@ -101,6 +101,20 @@ describe('play order', () => {
     expect(nextRef(o, r1, 'skip')!.trackId).toBe('r2');
     expect(previousRef(o, r1)!.trackId).toBe('t1');
   });
+  test('play order - repeat context keeps to the context once autoplay was appended or is playing', () => {
+    let { o, cur } = started(2, 1);
+    o = setRepeat(appendAutoplay(o, ['r1', 'r2']), 'context');
+    // At the last context track with autoplay queued: wraps to the start.
+    expect(nextRef(o, cur, 'trackdone')).toEqual({ trackId: 't0', source: 'context', pos: 0 });
+    // Playing the last autoplay track when repeat context is turned on: the context start, then on.
+    o = advance(setRepeat(o, 'off'), { trackId: 'r2', source: 'autoplay', pos: 1 });
+    o = setRepeat(o, 'context');
+    const r2: TrackRef = { trackId: 'r2', source: 'autoplay', pos: 1 };
+    expect(nextRef(o, r2, 'trackdone')).toEqual({ trackId: 't0', source: 'context', pos: 0 });
+    expect(ids(upcoming(o, r2, 3))).toEqual(['t0', 't1', 't0']);
+    // Repeat off again: autoplay goes on where it was.
+    expect(nextRef(setRepeat(o, 'off'), r2, 'trackdone')).toBeNull();
+  });
 });
 
 describe('prefetch planner', () => {

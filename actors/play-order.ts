@@ -7,7 +7,8 @@
  *   queue and leaves the context cursor where it was.
  * - repeat `track`: a finished track plays again; an explicit `next` still moves on
  *   (wrapping at the end of the context, as repeat track sits above repeat context).
- * - repeat `context`: after the last context track comes the first again.
+ * - repeat `context`: after the last context track comes the first again; autoplay tracks
+ *   are not played (from one, the next is the context's first track).
  * - repeat `off`: after the context come autoplay tracks, then nothing.
  * - shuffle on keeps the current track and shuffles the rest after it; shuffle off goes
  *   back to context order after the current track.
@@ -88,13 +89,13 @@ export function loadContext(
 export function nextRef(o: PlayOrder, current: TrackRef | null, reason: 'trackdone' | 'skip'): TrackRef | null {
   if (reason === 'trackdone' && o.repeat === 'track' && current) return current;
   if (o.queue.length > 0) return { trackId: o.queue[0]!, source: 'queue', pos: 0 };
+  // Repeat keeps to the context, even once autoplay tracks were appended or played: its
+  // end, or an autoplay track, is followed by its start.
+  if (o.repeat !== 'off') return (current?.source === 'autoplay' ? null : contextRef(o, o.cursor + 1)) ?? contextRef(o, 0);
   if (current?.source === 'autoplay' || (o.cursor >= o.tracks.length - 1 && o.autoplayPos >= 0)) {
     return autoplayRef(o, o.autoplayPos + 1);
   }
-  const after = contextRef(o, o.cursor + 1);
-  if (after) return after;
-  if (o.repeat !== 'off' && o.tracks.length > 0) return contextRef(o, 0);
-  return autoplayRef(o, o.autoplayPos + 1);
+  return contextRef(o, o.cursor + 1) ?? autoplayRef(o, o.autoplayPos + 1);
 }
 
 function autoplayRef(o: PlayOrder, pos: number): TrackRef | null {

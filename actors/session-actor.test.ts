@@ -338,14 +338,19 @@ describe('session queue, shuffle, repeat', () => {
     expect(s.rec.events.at(-1)).toMatchObject({ type: 'play.end', reason: 'trackdone', track: 't2' });
   });
 
-  test('session - autoplay tracks from the radio port follow the end of the context', async () => {
-    const specs = tracks(5);
-    const world = fakeWorld(specs, { 'playlist:p1': ['t1', 't2'] });
+  /** Playing a two-track context whose radio answers t4, t5. */
+  async function withAutoplay() {
+    const world = fakeWorld(tracks(5), { 'playlist:p1': ['t1', 't2'] });
     world.radioTracks = ['t4', 't5'];
     const s = startFakeSession({ world });
     s.hello('d1');
     s.send({ type: 'play', deviceId: 'd1', requestId: 'p', contextUri: 'playlist:p1' });
     await s.flush();
+    return s;
+  }
+
+  test('session - autoplay tracks from the radio port follow the end of the context', async () => {
+    const s = await withAutoplay();
     expect(ctx(s).order.autoplay).toEqual(['t4', 't5']);
     expect(lastPrefetch(s).items.map((i) => i.trackId)).toEqual(['t2', 't4']);
     s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
@@ -353,6 +358,23 @@ describe('session queue, shuffle, repeat', () => {
     s.send({ type: 'next', deviceId: 'd1', requestId: 'n2' });
     await s.flush();
     expect(lastPlayback(s).track.id).toBe('t4');
+  });
+
+  test('session - repeat context turned on while an autoplay track plays: the context starts again, no new radio call', async () => {
+    const s = await withAutoplay();
+    for (const n of ['n1', 'n2', 'n3']) {
+      s.send({ type: 'next', deviceId: 'd1', requestId: n });
+      await s.flush();
+    }
+    expect(lastPlayback(s).track.id).toBe('t5');
+    s.send({ type: 'repeat', deviceId: 'd1', requestId: 'r', mode: 'context' });
+    await s.flush();
+    expect(lastPrefetch(s).items.map((i) => i.trackId)).toEqual(['t1', 't2']);
+    s.send({ type: 'ended', deviceId: 'd1', playId: lastPlayback(s).playId });
+    await s.flush();
+    expect(lastPlayback(s).track.id).toBe('t1');
+    expect(ctx(s).radioFor).toBeNull();
+    expect(ctx(s).order.autoplay).toEqual(['t4', 't5']);
   });
 
   test('session - previous restarts after 3 s, goes back before', async () => {
