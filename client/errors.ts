@@ -23,14 +23,70 @@ export class SessionRequestError extends Error {
   }
 }
 
-/** The socket closed (or was never open) before the request was answered. */
+/**
+ * The socket closed (or was never open) before the request was answered. For a hello the
+ * server refused with an `error` frame before closing, `refusal` carries that frame.
+ */
 export class ConnectionClosedError extends Error {
-  override readonly name = 'ConnectionClosedError';
+  override readonly name: string = 'ConnectionClosedError';
   constructor(
     readonly closeCode: number,
     readonly closeReason: string,
+    readonly refusal?: SessionRequestError,
+    options?: { cause?: unknown },
   ) {
-    super(`connection closed (${closeCode}${closeReason ? ` ${closeReason}` : ''})`);
+    super(`connection closed (${closeCode}${closeReason ? ` ${closeReason}` : ''})`, options);
+  }
+}
+
+/**
+ * `close()` was called: `connect()` still in flight, and held or unanswered requests, reject
+ * with this; no socket is opened afterwards.
+ */
+export class ClientClosedError extends ConnectionClosedError {
+  override readonly name = 'ClientClosedError';
+}
+
+/** Why the client stopped for good (without `close()`). */
+export type SessionEndReason =
+  /** A close code whose action is terminal (4500-4999, 1002/1003/1007/1008). */
+  | 'terminal_close'
+  /** The server closed with 1000 (normal close, no action). */
+  | 'normal_close'
+  /** A reauth close (or an `unauthorized` hello) with a fixed token, or again with a fresh one. */
+  | 'token_rejected'
+  /** `reconnect.maxAttempts` attempts failed in a row. */
+  | 'max_attempts'
+  /** The connection was lost and `reconnect.enabled` is false. */
+  | 'reconnect_disabled';
+
+/**
+ * The client stopped reconnecting for good: the `ended` event's payload, and what requests
+ * held for the next connection reject with. `cause` is the last attempt's or close's error;
+ * `closeCode` the last close code seen (1006 when the last failure was no close, e.g. a
+ * hello timeout or a token provider that threw).
+ */
+export class SessionEndedError extends ConnectionClosedError {
+  override readonly name = 'SessionEndedError';
+  constructor(
+    readonly reason: SessionEndReason,
+    closeCode: number,
+    closeReason: string,
+    cause: Error,
+  ) {
+    super(closeCode, closeReason, undefined, { cause });
+    this.message = `session ended (${reason}): ${cause.message}`;
+  }
+}
+
+/** A command issued while (re)connecting found the hold queue full (it was not sent). */
+export class CommandQueueFullError extends Error {
+  override readonly name = 'CommandQueueFullError';
+  constructor(
+    readonly requestType: string,
+    readonly limit: number,
+  ) {
+    super(`'${requestType}' not sent: ${limit} commands already wait for the connection`);
   }
 }
 
