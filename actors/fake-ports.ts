@@ -183,6 +183,8 @@ export interface FakeSession {
   /** Let the fake ports' promises settle (no timers involved). */
   flush(): Promise<void>;
   hello(deviceId: string, extra?: Partial<HelloCommand>): void;
+  /** Calls of the `now` port so far: each step reads it once, so this counts the steps. */
+  nowCalls(): number;
 }
 
 export const T0 = 1_700_000_000_000;
@@ -197,7 +199,11 @@ export function startFakeSession(opts: {
 }): FakeSession {
   const clock = new SimulatedClock();
   clock.set(T0);
-  const { ports, rec } = fakePorts(opts.world, () => clock.now());
+  let nowCalls = 0;
+  const { ports, rec } = fakePorts(opts.world, () => {
+    nowCalls++;
+    return clock.now();
+  });
   const machine = createSessionMachine(ports, opts.config);
   const plan = opts.plan ?? 'premium';
   const country = opts.country ?? 'SE';
@@ -217,5 +223,6 @@ export function startFakeSession(opts: {
     },
     hello: (deviceId, extra) =>
       actor.send({ type: 'hello', deviceId, requestId: `h${++n}`, name: deviceId, deviceType: 'phone', plan, country, ...extra }),
+    nowCalls: () => nowCalls,
   };
 }

@@ -21,6 +21,11 @@ const lastPrefetch = (s: FakeSession, device = 'd1'): PrefetchOutput => s.rec.to
 const answers = (s: FakeSession, requestId: string) =>
   s.rec.sent.filter((x) => (x.output.type === 'ack' || x.output.type === 'error') && x.output.requestId === requestId);
 const ctx = (s: FakeSession) => s.actor.getSnapshot().context;
+/** The playback state's name (`playing` has sub-states: ticking, held). */
+const stateOf = (s: FakeSession): string => {
+  const v = (s.actor.getSnapshot().value as { playback: string | Record<string, unknown> }).playback;
+  return typeof v === 'string' ? v : Object.keys(v)[0]!;
+};
 
 describe('session play', () => {
   test('session - play sends playback, then prefetch for the next two, then the ack', async () => {
@@ -40,7 +45,7 @@ describe('session play', () => {
       ['t3', 1, 96],
     ]);
     expect(s.rec.events.map((e) => e.type)).toEqual(['play.start']);
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+    expect(stateOf(s)).toBe('playing');
   });
 
   test('session - a skip to a prefetched track names the same first-chunk URL the prefetch did', async () => {
@@ -217,7 +222,7 @@ describe('session entitlement', () => {
     s.send({ type: 'play', deviceId: 'd1', requestId: 'p', uris: ['track:t2'] });
     await s.flush();
     expect(answers(s, 'p')[0]!.output).toMatchObject({ code: 'forbidden', reason: 'premium_required' });
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'idle' });
+    expect(stateOf(s)).toBe('idle');
     s.send({ type: 'play', deviceId: 'd1', requestId: 'p2', uris: ['t1', 't3'] });
     await s.flush();
     expect(lastPlayback(s).bitrateKbps).toBe(160);
@@ -334,7 +339,7 @@ describe('session queue, shuffle, repeat', () => {
     await s.flush();
     s.send({ type: 'ended', deviceId: 'd1' });
     await s.flush();
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'idle' });
+    expect(stateOf(s)).toBe('idle');
     expect(s.rec.events.at(-1)).toMatchObject({ type: 'play.end', reason: 'trackdone', track: 't2' });
   });
 
@@ -431,26 +436,68 @@ describe('session devices', () => {
     s.clock.increment(20_000);
     s.send({ type: 'disconnect', deviceId: 'd1' });
     s.clock.increment(9_999);
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+    expect(stateOf(s)).toBe('playing');
     expect(ctx(s).graceArmed).toBe(true);
     s.clock.increment(1);
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'paused' });
+    expect(stateOf(s)).toBe('paused');
     expect(ctx(s).graceArmed).toBe(false);
     expect(ctx(s).position).toMatchObject({ positionMs: 20_000, playing: false });
     expect(ctx(s).current!.msPlayed).toBe(20_000);
   });
 
-  test('session - the active device back within the grace period keeps playing', async () => {
+  test('session - the active device back within the grace period keeps playing, and its timer runs again', async () => {
     const s = await playing({ config: { disconnectGraceMs: 10_000 } });
     s.send({ type: 'disconnect', deviceId: 'd1' });
     s.clock.increment(5_000);
     s.hello('d1', { resume: { version: ctx(s).version, epoch: 1 } });
     s.clock.increment(20_000);
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+    expect(stateOf(s)).toBe('playing');
     expect(ctx(s).graceArmed).toBe(false);
     const welcome = s.rec.to('d1', 'welcome').at(-1)!;
     expect(welcome.resumed).toBe(true);
     expect(welcome.state.track!.id).toBe('t1');
+    // A resumed device kept its player: the gap counts, and the 30 s threshold is met on time.
+    s.clock.increment(5_000);
+    expect(s.rec.events.filter((e) => e.type === 'play.progress')).toHaveLength(1);
+  });
+
+  test('session - no timer runs while the active device is lost: a grace period with the 30 s threshold due in it is a handful of steps', async () => {
+    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+    s.clock.increment(25_000);
+    s.send({ type: 'disconnect', deviceId: 'd1' });
+    expect(s.actor.getSnapshot().matches({ playback: { playing: 'held' } })).toBe(true);
+    const before = s.nowCalls();
+    for (let i = 0; i < 10_000; i++) s.clock.increment(1);
+    // The grace expiry is the only step: it pauses where the device was lost.
+    expect(s.nowCalls() - before).toBeLessThanOrEqual(2);
+    expect(stateOf(s)).toBe('paused');
+    expect(ctx(s).current!.msPlayed).toBe(25_000);
+    expect(s.rec.events.filter((e) => e.type === 'play.progress')).toEqual([]);
+  });
+
+  const inGrace: Array<[string, Record<string, unknown>]> = [
+    ['pause', { type: 'pause' }],
+    ['seek', { type: 'seek', positionMs: 50_000 }],
+    ['next', { type: 'next' }],
+    ['previous', { type: 'previous' }],
+    ['transfer', { type: 'transfer', toDeviceId: 'd2' }],
+    ['resume', { type: 'resume' }],
+    ['logout', { type: 'logout' }],
+    ['play', { type: 'play', contextUri: 'playlist:p1', offset: { index: 2 } }],
+  ];
+  test.each(inGrace)('session - %s from another device in the grace period: the time the active device was gone is not played', async (_, cmd) => {
+    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+    s.hello('d2');
+    s.clock.increment(20_000);
+    s.send({ type: 'disconnect', deviceId: 'd1' });
+    s.clock.increment(9_000);
+    s.send({ ...cmd, deviceId: 'd2', requestId: 'x' } as never);
+    await s.flush();
+    s.clock.increment(5_000); // past the grace expiry, if it still runs
+    const end = s.rec.events.find((e) => e.type === 'play.end' && e.track === 't1');
+    expect(end?.ms_played ?? ctx(s).current!.msPlayed).toBe(20_000);
+    if (cmd.type === 'pause') expect(ctx(s).position).toMatchObject({ positionMs: 20_000, playing: false });
+    if (cmd.type === 'transfer' || cmd.type === 'resume') expect(lastPlayback(s, 'd2').positionMs).toBe(20_000);
   });
 
   test('session - progress corrects the position but never ahead of wall time', async () => {
@@ -503,7 +550,7 @@ describe('session devices', () => {
     const saved = JSON.parse(JSON.stringify(persistSession(s.actor.getSnapshot(), s.clock.now())));
     s.actor.stop();
     const r = startFakeSession({ world: s.world, restore: saved, epoch: 99 });
-    expect(r.actor.getSnapshot().value).toMatchObject({ playback: 'paused' });
+    expect(stateOf(r)).toBe('paused');
     r.hello('d1');
     expect(r.rec.to('d1', 'welcome')[0]!.state.epoch).toBe(1);
     r.send({ type: 'resume', deviceId: 'd1', requestId: 'rs' });
@@ -536,7 +583,7 @@ describe('session with cached tracks (peekTracks)', () => {
     expect(s.rec.peeks[0]).toEqual(['t1', 't2', 't3']);
     const types = s.rec.sent.filter((x) => x.deviceId === 'd1').map((x) => x.output.type);
     expect(types).toEqual(['welcome', 'playback', 'prefetch', 'ack']);
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+    expect(stateOf(s)).toBe('playing');
   });
 
   test('session - next, queue.add and a blocked track are answered synchronously, inside send()', async () => {
@@ -558,7 +605,7 @@ describe('session with cached tracks (peekTracks)', () => {
     s.send({ type: 'next', deviceId: 'd1', requestId: 'n3' });
     expect(lastPlayback(s).track.id).toBe('t4');
     expect(s.rec.loads).toEqual([]);
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'playing' });
+    expect(stateOf(s)).toBe('playing');
   });
 
   test('session - a track missing from the cache falls back to the invoked load', async () => {
@@ -581,7 +628,7 @@ describe('session commands sent while a play resolves', () => {
     s.hello('d2');
     // No flush after the play: the context is still resolving when the next commands arrive.
     s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'resolving' });
+    expect(stateOf(s)).toBe('resolving');
     return s;
   }
 
@@ -610,7 +657,7 @@ describe('session commands sent while a play resolves', () => {
     const pb = lastPlayback(s);
     expect(pb.track.id).toBe('t3');
     expect(ctx(s).position).toMatchObject({ positionMs: 42_000, playing: false });
-    expect(s.actor.getSnapshot().value).toMatchObject({ playback: 'paused' });
+    expect(stateOf(s)).toBe('paused');
   });
 
   test('session - a transfer sent while resolving starts the play on the target device', async () => {

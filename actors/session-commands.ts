@@ -15,7 +15,6 @@ import {
   setRepeat,
   setShuffle,
 } from './play-order.ts';
-import { positionAt } from './position.ts';
 import { hashString } from './prng.ts';
 import { findDevice, isConnected, nowRef, requesterOf, type DeferredCommand, type Requester, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
@@ -27,6 +26,7 @@ import {
   setPlaying,
   supersedePending,
   accrue,
+  positionNow,
   trackDone,
 } from './session-playback.ts';
 import type {
@@ -111,7 +111,7 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
   }
   switch (c.type) {
     case 'play':
-      return play(d, c, r, now, fx);
+      return play(d, c, r, now, env, fx);
     case 'pause':
       return pause(d, r, now, env, fx);
     case 'resume':
@@ -234,14 +234,16 @@ function disconnect(d: SessionContext, deviceId: string, now: number, fx: Effect
  * remote control, as in Spotify Connect), else the requester. The running play, if any,
  * ends when the new one starts.
  */
-function claimActive(d: SessionContext, deviceId: string, _now: number, fx: Effects): void {
+function claimActive(d: SessionContext, deviceId: string, now: number, env: LogicEnv, fx: Effects): void {
   if (d.activeDeviceId === deviceId || isConnected(d, d.activeDeviceId)) return;
+  // Folded while the lost device is still the active one: its gone time is not played.
+  accrue(d, now, env, fx);
   d.activeDeviceId = deviceId;
   d.activeLostAt = null;
   fx.changed = true;
 }
 
-function play(d: SessionContext, c: PlayCommand, r: Requester, now: number, fx: Effects): void {
+function play(d: SessionContext, c: PlayCommand, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
   const uris = Array.isArray(c.uris) ? c.uris : [];
   if (!c.contextUri && uris.length === 0) return fx.error(r, 'bad_request', 'play needs a contextUri or uris');
   if (c.contextUri !== undefined && (typeof c.contextUri !== 'string' || !/^(playlist|album):[^\s]{1,200}$/.test(c.contextUri))) {
@@ -261,7 +263,7 @@ function play(d: SessionContext, c: PlayCommand, r: Requester, now: number, fx: 
     if (!startTrackId) return fx.error(r, 'bad_request', `offset.index ${index} is past the ${trackIds.length} uris`);
   }
   supersedePending(d, fx);
-  claimActive(d, c.deviceId, now, fx);
+  claimActive(d, c.deviceId, now, env, fx);
   d.pendingResolve = {
     contextUri: c.contextUri ?? null,
     trackIds,
@@ -303,10 +305,9 @@ function resume(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx:
   }
   if (d.bundles[d.current.track.id] === undefined) {
     // A restored session: the same play continues once its bundle is loaded again.
-    const dur = d.current.track.durationMs;
     d.pendingStart = {
       ref: d.current.ref,
-      positionMs: positionAt(d.position, now, dur),
+      positionMs: positionNow(d, now),
       play: true,
       requester: r,
       skips: 0,
@@ -336,7 +337,7 @@ function skip(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: E
 function previous(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
   const p = d.current;
   if (!d.pendingStart && !p) return fx.error(r, 'conflict', 'nothing is playing');
-  if (p && !d.pendingStart && positionAt(d.position, now, p.track.durationMs) > env.cfg.previousRestartMs) {
+  if (p && !d.pendingStart && positionNow(d, now) > env.cfg.previousRestartMs) {
     const ref = p.ref;
     endPlay(d, now, 'skip', env, fx);
     return startTarget(d, ref, 0, true, r, fx);
@@ -398,6 +399,8 @@ function transferTo(
   fx: Effects,
 ): void {
   const same = to === d.activeDeviceId;
+  // Folded while a lost device is still the active one: its gone time is not played.
+  accrue(d, now, env, fx);
   d.activeDeviceId = to;
   d.activeLostAt = null;
   fx.changed = true;
@@ -412,7 +415,6 @@ function transferTo(
     setPlaying(d, now, play, env, fx);
     return fx.ack(r);
   }
-  accrue(d, now, env, fx);
   const positionMs = d.position.positionMs;
   endPlay(d, now, 'transfer', env, fx);
   d.pendingStart = { ref: p.ref, positionMs, play, requester: r, skips: 0, continuePlay: false };

@@ -176,6 +176,13 @@ export const activeLost = (c: SessionContext): boolean =>
   !isConnected(c, c.activeDeviceId) &&
   ((c.current !== null && c.position.playing) || c.pendingStart?.play === true);
 
+/**
+ * Until when the current play is heard: `now`, but while the active device is lost, where
+ * it was lost (or the anchor, when set since): audio no one hears is not played.
+ */
+export const heardUntil = (c: SessionContext, now: number): number =>
+  c.activeLostAt === null ? now : Math.min(now, Math.max(c.position.at, c.activeLostAt));
+
 /** The ref that "now" is: the pending start if any, else the current play. */
 export const nowRef = (c: SessionContext): TrackRef | null => c.pendingStart?.ref ?? c.current?.ref ?? null;
 

@@ -3,8 +3,8 @@
  * playback state. Built once per process and shared by every actor.
  *
  * States (one compound region, `playback`): route -> idle | resolving (invoke
- *   resolveContext) | loading (check, fetch: invoke loadTracks) | playing (timer: threshold,
- *   75 %, URL renewal) | paused. The state is derived from the context after each command
+ *   resolveContext) | loading (check, fetch: invoke loadTracks) | playing (ticking: timer for
+ *   threshold, 75 %, URL renewal, watchdog; held: the active device is lost, no timer) | paused. The state is derived from the context after each command
  *   (`route`), so every decision stays in the pure handlers (session-commands.ts,
  *   session-playback.ts, session-loads.ts).
  * Beside it, started and stopped by each step from the context it leaves (`housekeeping`):
@@ -113,11 +113,18 @@ const notProvided = (name: string) => async (): Promise<never> => {
   throw new Error(`session port ${name} is not provided`);
 };
 
-/** Commands after which the playback region routes (the others leave its state as it is). */
-const ROUTED = ['play', 'pause', 'resume', 'seek', 'next', 'previous', 'ended', 'transfer', 'logout'] as const;
+/**
+ * Commands after which the playback region routes (the others leave its state as it is).
+ * `hello` and `disconnect` too: the active device lost or back holds or re-arms the timer
+ * in `playing`.
+ */
+const ROUTED = ['play', 'pause', 'resume', 'seek', 'next', 'previous', 'ended', 'transfer', 'logout', 'hello', 'disconnect'] as const;
 const routed: ReadonlySet<string> = new Set(ROUTED);
 /** Routed commands that never end a resolve: they wait for it or act beside it (see PendingResolve.deferred). */
-const HELD_WHILE_RESOLVING = ['pause', 'resume', 'seek', 'next', 'previous', 'ended', 'transfer'] as const;
+const HELD_WHILE_RESOLVING = ['pause', 'resume', 'seek', 'next', 'previous', 'ended', 'transfer', 'hello', 'disconnect'] as const;
+/** Routed commands that leave a load running: a device coming or going changes nothing it does. */
+const BESIDE_LOADING = ['hello', 'disconnect'] as const;
+const inPlace = (types: readonly string[]) => Object.fromEntries(types.map((type) => [type, { actions: 'onCommand' as const }]));
 
 /** Ids of the background children and the grace timer (one of each at a time). */
 const AHEAD = 'loadAhead';
@@ -253,6 +260,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       targetKnown: ({ context }) =>
         context.pendingStart !== null && context.bundles[context.pendingStart.ref.trackId] !== undefined,
       hasPendingStart: ({ context }) => context.pendingStart !== null,
+      deviceLost: ({ context }) => context.activeLostAt !== null,
     },
     delays: {
       tick: ({ context }) => tickDelay(context, deps.now(), env),
@@ -267,8 +275,6 @@ export function createSessionLogic(deps: SessionLogicDeps) {
     entry: 'onStart',
     initial: 'playback',
     on: {
-      hello: { actions: 'onCommand' },
-      disconnect: { actions: 'onCommand' },
       shuffle: { actions: 'onCommand' },
       repeat: { actions: 'onCommand' },
       'queue.add': { actions: 'onCommand' },
@@ -301,7 +307,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
           resolving: {
             // Commands held for the resolve (or applied beside it) leave it running: re-entering
             // would restart the store read for every skip pressed while it is in flight.
-            on: Object.fromEntries(HELD_WHILE_RESOLVING.map((type) => [type, { actions: 'onCommand' as const }])),
+            on: inPlace(HELD_WHILE_RESOLVING),
             invoke: {
               id: 'resolveContext',
               src: 'resolveContext',
@@ -314,6 +320,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
             },
           },
           loading: {
+            on: inPlace(BESIDE_LOADING),
             initial: 'check',
             states: {
               check: {
@@ -343,7 +350,14 @@ export function createSessionLogic(deps: SessionLogicDeps) {
             },
           },
           playing: {
-            after: { tick: { target: 'route', actions: 'onTick' } },
+            // While the active device is lost nothing is heard and no timer runs: the grace
+            // timer decides (a tick due then would fire every millisecond, doing nothing).
+            initial: 'check',
+            states: {
+              check: { always: [{ guard: 'deviceLost', target: 'held' }, { target: 'ticking' }] },
+              ticking: { after: { tick: { target: '#session.playback.route', actions: 'onTick' } } },
+              held: {},
+            },
           },
           paused: {},
         },

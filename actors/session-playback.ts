@@ -20,7 +20,7 @@ import {
 import { advance, nextRef, previousRef, upcoming, type TrackRef } from './play-order.ts';
 import { planPrefetch, fullPhaseDelay, type PrefetchPhase } from './prefetch-planner.ts';
 import { playedSince, positionAt, reanchor, seekAnchor } from './position.ts';
-import { isConnected, nowRef, requesterOf, type CurrentPlay, type SessionContext } from './session-context.ts';
+import { heardUntil, isConnected, nowRef, requesterOf, type CurrentPlay, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import type { EndReason, PrefetchItem, TrackBundle } from './types.ts';
 
@@ -43,7 +43,11 @@ const endsAt = (d: SessionContext, dur: number): number => d.position.at + Math.
 
 /** ms_played of the current play at `now` (not folded in). */
 export const msPlayedAt = (d: SessionContext, now: number): number =>
-  d.current ? d.current.msPlayed + playedSince(d.position, now, d.current.track.durationMs) : 0;
+  d.current ? d.current.msPlayed + playedSince(d.position, heardUntil(d, now), d.current.track.durationMs) : 0;
+
+/** Position of the current play at `now` (0 without one), as far as it was heard. */
+export const positionNow = (d: SessionContext, now: number): number =>
+  d.current ? positionAt(d.position, heardUntil(d, now), d.current.track.durationMs) : 0;
 
 /**
  * Fold the time played since the anchor into ms_played, re-anchor at `now`, and publish
@@ -54,13 +58,14 @@ export function accrue(d: SessionContext, now: number, env: LogicEnv, fx: Effect
   const p = d.current;
   if (!p) return;
   const dur = p.track.durationMs;
-  const played = playedSince(d.position, now, dur, reportedMs);
+  const until = heardUntil(d, now);
+  const played = playedSince(d.position, until, dur, reportedMs);
   const before = p.msPlayed;
   const after = before + played;
   const positionMs =
     reportedMs !== undefined
-      ? Math.min(Math.max(0, Math.round(reportedMs)), positionAt(d.position, now, dur))
-      : positionAt(d.position, now, dur);
+      ? Math.min(Math.max(0, Math.round(reportedMs)), positionAt(d.position, until, dur))
+      : positionAt(d.position, until, dur);
   // At the end the anchor stays where the end was reached, so re-anchoring (a tick, a
   // report of the end) does not move the end-of-track watchdog later.
   const at = d.position.playing && positionMs >= dur ? Math.min(now, endsAt(d, dur)) : now;
@@ -417,15 +422,10 @@ export function renewIfStale(d: SessionContext, now: number, env: LogicEnv, fx: 
   if (d.current && d.current.expiresAt - env.cfg.urlRenewLeadMs <= now) renew(d, now, env, fx);
 }
 
-/** Active device still away when the grace period ends: pause where it was lost. */
+/** Active device still away when the grace period ends: pause where it was lost (see `heardUntil`). */
 export function graceExpired(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
   if (isConnected(d, d.activeDeviceId)) return;
-  const lostAt = d.activeLostAt ?? now;
-  if (d.current && d.position.playing) {
-    accrue(d, Math.max(d.position.at, lostAt), env, fx);
-    d.position = { positionMs: d.position.positionMs, at: now, playing: false };
-    fx.changed = true;
-  }
+  setPlaying(d, now, false, env, fx);
   if (d.pendingStart?.play) {
     d.pendingStart = { ...d.pendingStart, play: false };
     fx.changed = true;

@@ -12,7 +12,7 @@
 
 import type { PlayOrder } from './play-order.ts';
 import { playedSince, positionAt } from './position.ts';
-import { initialContext, type CurrentPlay, type SessionContext } from './session-context.ts';
+import { heardUntil, initialContext, type CurrentPlay, type SessionContext } from './session-context.ts';
 import type { DeviceView, Plan, Quality } from './types.ts';
 
 export const PERSISTED_SESSION_FORMAT = 1;
@@ -38,8 +38,9 @@ export function persistContext(c: SessionContext, now: number): PersistedSession
   let positionMs = 0;
   if (c.current) {
     const d = c.current.track.durationMs;
-    current = { ...c.current, msPlayed: c.current.msPlayed + playedSince(c.position, now, d) };
-    positionMs = positionAt(c.position, now, d);
+    const until = heardUntil(c, now);
+    current = { ...c.current, msPlayed: c.current.msPlayed + playedSince(c.position, until, d) };
+    positionMs = positionAt(c.position, until, d);
   }
   return {
     format: PERSISTED_SESSION_FORMAT,
