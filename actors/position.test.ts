@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { correctAnchor, playedSince, positionAt, reanchor, seekAnchor } from './position.ts';
+import { playedSince, positionAt, reanchor, reportedPosition, seekAnchor } from './position.ts';
 
 const D = 200_000;
 
@@ -27,11 +27,12 @@ describe('position', () => {
     expect(seekAnchor(1234.6, 10, D, false)).toEqual({ positionMs: 1235, at: 10, playing: false });
   });
 
-  test('position - a device report never moves the position ahead of wall time', () => {
-    const a = { positionMs: 10_000, at: 0, playing: true };
-    expect(correctAnchor(a, 25_000, 10_000, D).positionMs).toBe(20_000);
-    expect(correctAnchor(a, 18_000, 10_000, D).positionMs).toBe(18_000);
-    expect(correctAnchor(a, -3, 10_000, D).positionMs).toBe(0);
+  test('position - a device report sets the position, never past the ceiling moved on by wall time', () => {
+    const ceiling = { positionMs: 10_000, at: 0, playing: true };
+    expect(reportedPosition(ceiling, 25_000, 10_000, D)).toBe(20_000);
+    expect(reportedPosition(ceiling, 18_000, 10_000, D)).toBe(18_000);
+    expect(reportedPosition(ceiling, -3, 10_000, D)).toBe(0);
+    expect(reportedPosition({ ...ceiling, playing: false }, 25_000, 10_000, D)).toBe(10_000);
   });
 
   test('position - ms played is wall time while playing, capped by the track end and by a stalled report', () => {

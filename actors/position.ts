@@ -1,7 +1,8 @@
 /**
  * Play position as an anchor: `positionMs` at server time `at`, moving with wall time
- * while playing. Device `progress` reports correct it, but never ahead of wall time; the
- * server clock alone decides ms_played (time actually played, not the distance seeked).
+ * while playing. Device `progress` reports correct it, but never ahead of wall time since
+ * the server last decided the position; the server clock alone decides ms_played (time
+ * actually played, not the distance seeked), reports only lower it.
  */
 
 import type { PositionAnchor } from './types.ts';
@@ -25,13 +26,13 @@ export function seekAnchor(positionMs: number, now: number, durationMs: number, 
 }
 
 /**
- * Apply a device report: the position the device says it is at, but never ahead of where
- * wall time since the anchor allows (a device cannot play faster than real time), nor below 0.
+ * The position a device report sets: where the device says it is, but never past
+ * `ceiling`, the last position the server decided (start, seek, resume, transfer, restore)
+ * moved on by wall time (a device cannot play faster than real time), nor below 0. So a
+ * stale report may lower the position and a later one raise it again.
  */
-export function correctAnchor(anchor: PositionAnchor, reportedMs: number, now: number, durationMs: number): PositionAnchor {
-  const ceiling = positionAt(anchor, now, durationMs);
-  const positionMs = clamp(Math.round(reportedMs), 0, ceiling);
-  return { positionMs, at: now, playing: anchor.playing };
+export function reportedPosition(ceiling: PositionAnchor, reportedMs: number, now: number, durationMs: number): number {
+  return clamp(Math.round(reportedMs), 0, positionAt(ceiling, now, durationMs));
 }
 
 /**

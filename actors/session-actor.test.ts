@@ -511,6 +511,25 @@ describe('session devices', () => {
     expect(ctx(s).current!.msPlayed).toBe(17_000);
   });
 
+  test('session - a stale report after a seek lowers the position only until an honest one; never past wall time since the seek', async () => {
+    const s = await playing();
+    s.hello('d2');
+    s.clock.increment(10_000);
+    s.send({ type: 'seek', deviceId: 'd2', requestId: 'sk', positionMs: 60_000 });
+    const playId = ctx(s).current!.playId;
+    // Sent by d1 before it applied the seek, arriving after it.
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 10_000, playId });
+    expect(ctx(s).position.positionMs).toBe(10_000);
+    s.clock.increment(5_000);
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 65_000, playId });
+    expect(ctx(s).position.positionMs).toBe(65_000);
+    s.clock.increment(1_000);
+    s.send({ type: 'progress', deviceId: 'd1', positionMs: 90_000, playId });
+    expect(ctx(s).position.positionMs).toBe(66_000);
+    // ms_played is the wall time played, not the distance the reports moved.
+    expect(ctx(s).current!.msPlayed).toBe(10_000 + 5_000 + 1_000);
+  });
+
   test('session - a network below the quality setting warns once and lowers the next bitrate', async () => {
     const s = await playing();
     s.send({ type: 'quality', deviceId: 'd1', requestId: 'q', quality: 'very_high' });

@@ -95,6 +95,11 @@ export interface SessionContext {
   order: PlayOrder;
   current: CurrentPlay | null;
   position: PositionAnchor;
+  /**
+   * The last position the server decided (start, seek, resume, transfer, restore), paused
+   * with the play: device reports never set the position past where it has moved by now.
+   */
+  ceiling: PositionAnchor;
   pendingStart: PendingStart | null;
   pendingResolve: PendingResolve | null;
   pendingAdds: PendingAdd[];
@@ -144,6 +149,7 @@ export function initialContext(input: {
     order: emptyPlayOrder(),
     current: null,
     position: stoppedAnchor(input.now),
+    ceiling: stoppedAnchor(input.now),
     pendingStart: null,
     pendingResolve: null,
     pendingAdds: [],

@@ -19,10 +19,10 @@ import {
 } from './playback-output.ts';
 import { advance, nextRef, previousRef, upcoming, type TrackRef } from './play-order.ts';
 import { planPrefetch, fullPhaseDelay, type PrefetchPhase } from './prefetch-planner.ts';
-import { playedSince, positionAt, reanchor, seekAnchor } from './position.ts';
+import { playedSince, positionAt, reanchor, reportedPosition, seekAnchor, stoppedAnchor } from './position.ts';
 import { heardUntil, isConnected, nowRef, requesterOf, type CurrentPlay, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
-import type { EndReason, PrefetchItem, TrackBundle } from './types.ts';
+import type { EndReason, PositionAnchor, PrefetchItem, TrackBundle } from './types.ts';
 
 /** Skipping blocked tracks stops after this many in a row (an all-blocked context ends). */
 export const MAX_BLOCKED_SKIPS = 50;
@@ -52,7 +52,8 @@ export const positionNow = (d: SessionContext, now: number): number =>
 /**
  * Fold the time played since the anchor into ms_played, re-anchor at `now`, and publish
  * play.progress the one time the threshold is crossed. `reportedMs`: a device report that
- * may lower (never raise) the position and the time earned.
+ * sets the position (up to the ceiling, see `reportedPosition`) and may lower, never
+ * raise, the time earned.
  */
 export function accrue(d: SessionContext, now: number, env: LogicEnv, fx: Effects, reportedMs?: number): void {
   const p = d.current;
@@ -63,9 +64,7 @@ export function accrue(d: SessionContext, now: number, env: LogicEnv, fx: Effect
   const before = p.msPlayed;
   const after = before + played;
   const positionMs =
-    reportedMs !== undefined
-      ? Math.min(Math.max(0, Math.round(reportedMs)), positionAt(d.position, until, dur))
-      : positionAt(d.position, until, dur);
+    reportedMs !== undefined ? reportedPosition(d.ceiling, reportedMs, now, dur) : positionAt(d.position, until, dur);
   // At the end the anchor stays where the end was reached, so re-anchoring (a tick, a
   // report of the end) does not move the end-of-track watchdog later.
   const at = d.position.playing && positionMs >= dur ? Math.min(now, endsAt(d, dur)) : now;
@@ -82,22 +81,30 @@ export function endPlay(d: SessionContext, now: number, reason: EndReason, env: 
   const p = d.current;
   fx.event(listeningEvent('play.end', facts(d, p), now, p.msPlayed, reason));
   d.current = null;
-  d.position = { positionMs: 0, at: now, playing: false };
+  decidePosition(d, stoppedAnchor(now));
   fx.changed = true;
+}
+
+/** A position the server decides: reports are capped by wall time from here on. */
+function decidePosition(d: SessionContext, anchor: PositionAnchor): void {
+  d.position = d.ceiling = anchor;
 }
 
 /** Pause or play the current play at `now`. */
 export function setPlaying(d: SessionContext, now: number, playing: boolean, env: LogicEnv, fx: Effects): void {
   if (!d.current || d.position.playing === playing) return;
   accrue(d, now, env, fx);
-  d.position = reanchor(d.position, now, d.current.track.durationMs, playing);
+  const dur = d.current.track.durationMs;
+  d.position = reanchor(d.position, now, dur, playing);
+  // Resuming decides the position; pausing stops the ceiling where it is.
+  d.ceiling = playing ? d.position : reanchor(d.ceiling, now, dur, false);
   fx.changed = true;
 }
 
 export function seekTo(d: SessionContext, now: number, positionMs: number, env: LogicEnv, fx: Effects): void {
   if (!d.current) return;
   accrue(d, now, env, fx);
-  d.position = seekAnchor(positionMs, now, d.current.track.durationMs, d.position.playing);
+  decidePosition(d, seekAnchor(positionMs, now, d.current.track.durationMs, d.position.playing));
   fx.changed = true;
 }
 
@@ -204,7 +211,7 @@ function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: Log
     fx.event(listeningEvent('play.start', facts(d, play), now, 0));
   }
   d.current = play;
-  d.position = seekAnchor(pending.positionMs, now, dur, pending.play);
+  decidePosition(d, seekAnchor(pending.positionMs, now, dur, pending.play));
   const firstKbps =
     d.fullPrefetched === trackId ? choice.bitrateKbps : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
   d.fullPrefetched = null;

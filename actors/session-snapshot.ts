@@ -87,7 +87,7 @@ export function restoredContext(
   c.activeLostAt = p.activeDeviceId ? p.savedAt : null;
   c.order = p.order;
   c.current = p.current;
-  c.position = { positionMs: p.positionMs, at: now, playing: false };
+  c.position = c.ceiling = { positionMs: p.positionMs, at: now, playing: false };
   c.playCounter = p.playCounter;
   c.shuffleCounter = p.shuffleCounter;
   return c;
