@@ -4,31 +4,14 @@
  * as a real child process (exit code and a stack-free message).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from '../session/bootstrap.ts';
-import { parseConfig } from '../session/config.ts';
+import { describe, expect, it } from 'vitest';
 import { EXIT } from './cli-args.ts';
 import { runCli } from './cli.ts';
+import { useTestApp } from './test-app.ts';
 
-let app: App;
-let dir: string;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
-  app = await startApp(
-    parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', SESSION_GRACE_MS: '60000' }),
-    { demo: 'fixture' },
-  );
-});
-
-afterAll(async () => {
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const app = useTestApp('cli-e2e-');
 
 /** Runs the CLI in-process against the test server; collects stdout and stderr lines. */
 async function cli(args: string[], input?: PassThrough) {

@@ -324,7 +324,7 @@ describe('SessionClient commands while connecting', () => {
     c.close();
   });
 
-  it('commands - during a reconnect: the cut one rejects and is not re-sent, the held one goes after the welcome', async () => {
+  it('commands - during a reconnect: the cut one rejects and is not re-sent, held ones (also during the hello) go after the welcome', async () => {
     const { c, ws } = await connected();
     const cut = c.pause();
     expect(ws.sentTypes()).toEqual(['hello', 'pause']);
@@ -333,12 +333,14 @@ describe('SessionClient commands while connecting', () => {
     const held = c.resume();
     const next = await socket(1);
     next.open();
+    const duringHello = c.next();
     expect(next.sentTypes()).toEqual(['hello']);
     next.welcome(4);
-    expect(next.sentTypes()).toEqual(['hello', 'resume']);
+    expect(next.sentTypes()).toEqual(['hello', 'resume', 'next']);
     expect(next.sent[1]!.id).not.toBe(ws.sent[1]!.id);
     next.ack('resume');
-    await held;
+    next.ack('next');
+    await Promise.all([held, duringHello]);
     c.close();
   });
 
