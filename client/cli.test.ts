@@ -6,19 +6,24 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from './cli-args.ts';
 import { runCli } from './cli.ts';
+import { SessionClient, type WebSocketCtor } from './session-client.ts';
 import { useTestApp } from './test-app.ts';
 
 const app = useTestApp('cli-e2e-');
 
 /** Runs the CLI in-process against the test server; collects stdout and stderr lines. */
-async function cli(args: string[], input?: PassThrough) {
+async function cli(args: string[], input?: PassThrough, onOut?: (line: string) => void) {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCli(['--url', app.server.wsUrl, ...args], {
-    out: (l) => out.push(...l.split('\n')),
+    out: (l) => {
+      out.push(...l.split('\n'));
+      onOut?.(l);
+    },
     err: (l) => err.push(...l.split('\n')),
     env: {},
     ...(input ? { input } : {}),
@@ -120,6 +125,30 @@ describe('cli - against a real server', () => {
     expect(r.out).toContainEqual(expect.stringMatching(/^pong in \d+\.\d ms$/));
     // 'quit' ends the session: the 'next' after it never runs.
     expect(r.out).not.toContainEqual(expect.stringMatching(/^ok: next/));
+  });
+
+  it('cli - interactive mode ends with exit 3 when the session ends for good (device replaced, 4502)', async () => {
+    const input = new PassThrough();
+    let ready!: () => void;
+    const prompted = new Promise<void>((r) => (ready = r));
+    const run = cli(['--user', 'u1', '--device-id', 'cli-replaced'], input, (l) => {
+      if (l.startsWith("type 'help'")) ready();
+    });
+    await prompted;
+    const token = await app.server.auth.mint({ userId: 'u1', plan: 'premium', country: 'SE' });
+    const other = new SessionClient({
+      url: app.server.wsUrl,
+      token,
+      device: { id: 'cli-replaced', name: 'other', type: 'computer' },
+      WebSocket: WebSocket as unknown as WebSocketCtor,
+    });
+    await other.connect();
+    const r = await run;
+    other.close();
+    input.end();
+    expect(r.code).toBe(EXIT.connect);
+    expect(r.out).toContainEqual(expect.stringMatching(/^closed 4502 replaced \(terminal\)/));
+    expect(r.out).toContainEqual(expect.stringMatching(/^error terminal_close: session ended/));
   });
 
   it('cli - as a child process: exit code 3 and one message line for a bad token', async () => {

@@ -42,7 +42,12 @@ import {
   formatState,
   formatWarning,
 } from './cli-format.ts';
-import { ConnectionClosedError, RequestTimeoutError, SessionRequestError } from './errors.ts';
+import {
+  CommandQueueFullError,
+  ConnectionClosedError,
+  RequestTimeoutError,
+  SessionRequestError,
+} from './errors.ts';
 import { PrefetchCache } from './prefetch-cache.ts';
 import { SessionClient, type WebSocketCtor } from './session-client.ts';
 
@@ -209,8 +214,21 @@ async function connect(opts: CliOptions, token: string, io: CliIo): Promise<Sess
   client.on('close', (c) => {
     if (connected && c.code !== 1000) print('close', formatClose(c), c);
   });
-  client.on('reconnecting', (r) =>
-    print('reconnecting', `reconnecting (attempt ${r.attempt}) in ${r.delayMs} ms`, r),
+  client.on(
+    'reconnecting',
+    (r) =>
+      connected &&
+      print('reconnecting', `reconnecting (attempt ${r.attempt}) in ${r.delayMs} ms: ${r.cause.message}`, {
+        attempt: r.attempt,
+        delayMs: r.delayMs,
+        cause: r.cause.message,
+      }),
+  );
+  client.on(
+    'ended',
+    (e) =>
+      connected &&
+      print('ended', `error ${e.reason}: ${e.message}`, { reason: e.reason, closeCode: e.closeCode, message: e.message }),
   );
   try {
     const welcome = await client.connect();
@@ -329,9 +347,7 @@ async function oneShot(s: Session, cmd: CliCommand, opts: CliOptions, io: CliIo)
 /** Prints events until the input ends or the connection closes for good. */
 function watch(s: Session, io: CliIo): Promise<number> {
   return new Promise((resolve) => {
-    s.client.on('close', (c) => {
-      if (!c.willReconnect) resolve(c.code === 1000 ? EXIT.ok : EXIT.connect);
-    });
+    s.client.on('ended', (e) => resolve(e.reason === 'normal_close' ? EXIT.ok : EXIT.connect));
     const stop = () => resolve(EXIT.ok);
     process.once('SIGINT', stop);
     io.input?.once('end', stop);
@@ -344,11 +360,9 @@ async function interactive(s: Session, io: CliIo): Promise<number> {
     s.print('state', formatState(s.client.state, Date.now(), s.client.deviceId), { state: s.client.state });
   s.print('hint', "type 'help' for commands, 'quit' to leave");
   let closedForGood = false;
-  s.client.on('close', (c) => {
-    if (!c.willReconnect) {
-      closedForGood = true;
-      rl.close();
-    }
+  s.client.on('ended', () => {
+    closedForGood = true;
+    rl.close();
   });
   const prompt = () => {
     if (io.prompt) process.stdout.write('> ');
@@ -382,7 +396,8 @@ async function interactive(s: Session, io: CliIo): Promise<number> {
       if (!(
         e instanceof SessionRequestError ||
         e instanceof ConnectionClosedError ||
-        e instanceof RequestTimeoutError
+        e instanceof RequestTimeoutError ||
+        e instanceof CommandQueueFullError
       ))
         throw e;
       s.print(
