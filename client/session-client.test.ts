@@ -141,7 +141,7 @@ function client(opts: Partial<SessionClientOptions> = {}): SessionClient {
     WebSocket: FakeWs,
     requestTimeoutMs: 2000,
     ...opts,
-    reconnect: { minDelayMs: 0, maxDelayMs: 0, ...opts.reconnect },
+    reconnect: { minDelayMs: 0, maxDelayMs: 0, floodDelayMs: 0, ...opts.reconnect },
   });
 }
 
@@ -252,6 +252,16 @@ describe('SessionClient reconnect', () => {
     await expect(held).rejects.toBe(err);
     await expect(c.play({ context: 'x' })).rejects.toBe(err);
     expect(sockets).toHaveLength(1);
+  });
+
+  it('reconnect - after a flood close (4005) the next attempt waits at least floodDelayMs', async () => {
+    const { c, ws } = await connected({ reconnect: { floodDelayMs: 3000 } });
+    const retry = c.waitFor('reconnecting', { timeoutMs: 1000 });
+    ws.drop(CLOSE_CODES.flood.code);
+    expect((await retry).delayMs).toBeGreaterThanOrEqual(3000);
+    await settled();
+    expect(sockets).toHaveLength(1);
+    c.close();
   });
 });
 

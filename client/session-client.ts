@@ -15,14 +15,14 @@
  * - Reconnect: a lost connection or a failed attempt of any kind (token provider throws,
  *   socket fails, hello times out or is refused) is followed by the next attempt with
  *   backoff, resuming from the last `{version, epoch}`, up to `maxAttempts` in a row. The
- *   close code decides (protocol/close-codes.ts): "reconnect" retries; "reauth" retries once
- *   with a fresh token from the provider (with a fixed token it ends); "terminal" and a
- *   normal close end. Ending emits `ended`. Commands are never replayed (at-most-once): a
+ *   close code decides (protocol/close-codes.ts): "reconnect" retries (after a flood close no
+ *   sooner than `floodDelayMs`); "reauth" retries once with a fresh token from the provider
+ *   (with a fixed token it ends); "terminal" and a normal close end. Ending emits `ended`. Commands are never replayed (at-most-once): a
  *   command sent on a connection that drops rejects with ConnectionClosedError.
  * - An optional prefetch cache fetches the chunks every `prefetch` frame names and verifies
  *   them against the chunk table (refetching once on a mismatch).
  */
-import { closeAction, type CloseAction } from '../protocol/close-codes.ts';
+import { CLOSE_CODES, closeAction, type CloseAction } from '../protocol/close-codes.ts';
 import { ERROR_CODES } from '../protocol/errors.ts';
 import type {
   ClientFrame,
@@ -74,7 +74,14 @@ export interface SessionClientOptions {
   /** WebSocket constructor; defaults to globalThis.WebSocket. In Node pass `ws`'s. */
   WebSocket?: WebSocketCtor;
   requestTimeoutMs?: number;
-  reconnect?: { enabled?: boolean; minDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
+  reconnect?: {
+    enabled?: boolean;
+    minDelayMs?: number;
+    maxDelayMs?: number;
+    maxAttempts?: number;
+    /** The least wait after a `flood` close (4005: "reconnect only after several seconds"); 5000. */
+    floodDelayMs?: number;
+  };
   prefetchCache?: PrefetchCache;
   wire?: ClientWire;
 }
@@ -471,7 +478,7 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
       if (this.phase !== 'connecting' || this.attempt) return;
     }
     if (end) this.end(end, cause, closed);
-    else this.scheduleReconnect(cause);
+    else this.scheduleReconnect(cause, closed?.code === CLOSE_CODES.flood.code);
   }
 
   private endReason(action: CloseAction | 'none'): SessionEndReason | undefined {
@@ -486,12 +493,13 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
     return undefined;
   }
 
-  private scheduleReconnect(cause: Error): void {
+  private scheduleReconnect(cause: Error, flooded: boolean): void {
     const r = this.opts.reconnect ?? {};
     const min = r.minDelayMs ?? 250;
     const max = r.maxDelayMs ?? 10_000;
     // Full jitter backoff so a server restart is not met by every client at once.
-    const delayMs = Math.round(Math.random() * Math.min(max, min * 2 ** this.attempts));
+    const delayMs =
+      (flooded ? (r.floodDelayMs ?? 5000) : 0) + Math.round(Math.random() * Math.min(max, min * 2 ** this.attempts));
     this.attempts++;
     this.phase = 'connecting';
     this.reconnectTimer = setTimeout(() => {
