@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { fakeWorld, startFakeSession, T0, type FakeSession, type FakeTrackSpec } from './fake-ports.ts';
 import { persistSession } from './session-machine.ts';
+import type { PersistedSession } from './session-snapshot.ts';
 import type { PlaybackOutput, PrefetchOutput } from './types.ts';
 
 const tracks = (n: number, extra: Partial<FakeTrackSpec> = {}): FakeTrackSpec[] =>
@@ -461,6 +462,34 @@ describe('session devices', () => {
     expect(s.rec.events.filter((e) => e.type === 'play.progress')).toHaveLength(1);
   });
 
+  test('session - the active device back with a fresh hello gets the current play again, where it was lost, with the prefetch', async () => {
+    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+    const first = lastPlayback(s);
+    s.clock.increment(5_000);
+    s.send({ type: 'disconnect', deviceId: 'd1' });
+    s.clock.increment(3_000);
+    s.rec.clear();
+    s.hello('d1'); // the app restarted: no resume point, no player
+    const types = s.rec.sent.filter((x) => x.deviceId === 'd1').map((x) => x.output.type);
+    expect(types).toEqual(['welcome', 'playback', 'prefetch']);
+    const pb = lastPlayback(s);
+    expect(pb).toMatchObject({ playId: first.playId, positionMs: 5_000, playing: true, renewal: false });
+    expect(pb.firstChunk.bitrateKbps).toBe(96);
+    expect(pb.expiresAt).toBeGreaterThanOrEqual(first.expiresAt);
+    expect(lastPrefetch(s).items.map((i) => i.trackId)).toEqual(['t2', 't3']);
+    expect(ctx(s).current!.msPlayed).toBe(5_000);
+    // Already playing here: resume and a transfer to itself change nothing and send nothing more.
+    s.send({ type: 'resume', deviceId: 'd1', requestId: 'rs' });
+    s.send({ type: 'transfer', deviceId: 'd1', requestId: 'tr', toDeviceId: 'd1' });
+    expect(s.rec.to('d1', 'playback')).toHaveLength(1);
+    // Paused, it is handed back paused.
+    s.send({ type: 'pause', deviceId: 'd1', requestId: 'pz' });
+    s.send({ type: 'disconnect', deviceId: 'd1' });
+    s.hello('d1');
+    expect(lastPlayback(s)).toMatchObject({ playId: first.playId, positionMs: 5_000, playing: false });
+    expect(stateOf(s)).toBe('paused');
+  });
+
   test('session - no timer runs while the active device is lost: a grace period with the 30 s threshold due in it is a handful of steps', async () => {
     const s = await playing({ config: { disconnectGraceMs: 10_000 } });
     s.clock.increment(25_000);
@@ -563,24 +592,60 @@ describe('session devices', () => {
     expect(renewed.expiresAt).toBeGreaterThan(first.expiresAt);
   });
 
-  test('session - a persisted session restores paused and resume continues the same play', async () => {
+  /** A session saved 33 s into t1, restored `laterMs` after (URLs it signed expire after an hour). */
+  async function restored(laterMs = 0) {
     const s = await playing();
     s.clock.increment(33_000);
-    const saved = JSON.parse(JSON.stringify(persistSession(s.actor.getSnapshot(), s.clock.now())));
+    const saved = JSON.parse(JSON.stringify(persistSession(s.actor.getSnapshot(), s.clock.now()))) as PersistedSession;
     s.actor.stop();
     const r = startFakeSession({ world: s.world, restore: saved, epoch: 99 });
+    r.clock.increment(laterMs);
+    // A resumed hello: the device keeps its player, so nothing is handed back before a command.
+    const helloResumed = () => r.hello('d1', { resume: { epoch: saved.epoch, version: saved.version } });
+    return { r, saved, helloResumed };
+  }
+
+  test('session - a persisted session restores paused and resume continues the same play', async () => {
+    const { r, saved, helloResumed } = await restored();
     expect(stateOf(r)).toBe('paused');
-    r.hello('d1');
+    helloResumed();
     expect(r.rec.to('d1', 'welcome')[0]!.state.epoch).toBe(1);
     r.send({ type: 'resume', deviceId: 'd1', requestId: 'rs' });
     await r.flush();
     const pb = lastPlayback(r);
-    expect(pb.playId).toBe(saved.current.playId);
+    expect(pb.playId).toBe(saved.current!.playId);
     expect(pb.positionMs).toBe(33_000);
     expect(answers(r, 'rs')[0]!.output.type).toBe('ack');
     r.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
     await r.flush();
     expect(lastPlayback(r).playId).toBe('u1:1:2');
+  });
+
+  test('session - transfer with play to the active device of a restored session is a resume: the bundle loads, one playback, no busy timer', async () => {
+    const { r, saved, helloResumed } = await restored(2 * 3_600_000);
+    helloResumed();
+    r.send({ type: 'transfer', deviceId: 'd1', requestId: 'tr', toDeviceId: 'd1', play: true });
+    expect(stateOf(r)).toBe('loading');
+    await r.flush();
+    expect(stateOf(r)).toBe('playing');
+    expect(r.rec.to('d1', 'playback').map((p) => [p.playId, p.positionMs, p.playing])).toEqual([[saved.current!.playId, 33_000, true]]);
+    expect(lastPlayback(r).expiresAt).toBeGreaterThan(r.clock.now());
+    expect(answers(r, 'tr').map((a) => a.output.type)).toEqual(['ack']);
+    const before = r.nowCalls();
+    for (let i = 0; i < 1_000; i++) r.clock.increment(1);
+    expect(r.nowCalls() - before).toBe(0);
+  });
+
+  test('session - a restored session: a fresh hello of the active device loads the play and hands it back paused', async () => {
+    const { r, saved } = await restored();
+    r.hello('d1');
+    await r.flush();
+    expect(stateOf(r)).toBe('paused');
+    expect(r.rec.to('d1', 'playback').map((p) => [p.playId, p.positionMs, p.playing, p.renewal])).toEqual([
+      [saved.current!.playId, 33_000, false, false],
+    ]);
+    expect(lastPrefetch(r).items.map((i) => i.trackId)).toEqual(['t2', 't3']);
+    expect(r.rec.events).toEqual([]);
   });
 });
 

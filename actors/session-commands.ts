@@ -20,6 +20,7 @@ import { findDevice, isConnected, nowRef, requesterOf, type DeferredCommand, typ
 import type { Effects, LogicEnv } from './session-effects.ts';
 import {
   endPlay,
+  handBack,
   noteNetworkLimit,
   renewIfStale,
   seekTo,
@@ -69,7 +70,7 @@ export function isRetry(d: SessionContext, c: SessionCommand, env: LogicEnv): bo
 }
 
 export function handleCommand(d: SessionContext, c: SessionCommand, now: number, env: LogicEnv, fx: Effects): void {
-  if (c.type === 'hello') return hello(d, c, fx);
+  if (c.type === 'hello') return hello(d, c, now, env, fx);
   if (c.type === 'disconnect') return disconnect(d, c.deviceId, now, fx);
   const r = requesterOf(c);
   if (!isConnected(d, c.deviceId)) {
@@ -200,15 +201,19 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
   }
 }
 
-function hello(d: SessionContext, c: HelloCommand, fx: Effects): void {
+function hello(d: SessionContext, c: HelloCommand, now: number, env: LogicEnv, fx: Effects): void {
   const known = findDevice(d, c.deviceId);
   const volume = typeof c.volume === 'number' && c.volume >= 0 && c.volume <= 100 ? Math.round(c.volume) : (known?.volume ?? 100);
   const device = { id: c.deviceId, name: c.name, type: c.deviceType, volume, connected: true };
   d.devices = known ? d.devices.map((x) => (x.id === c.deviceId ? device : x)) : [...d.devices, device];
   if (c.plan === 'free' || c.plan === 'premium') d.plan = c.plan;
   if (typeof c.country === 'string' && c.country) d.country = c.country;
-  if (c.deviceId === d.activeDeviceId) d.activeLostAt = null;
   const resumed = !!c.resume && c.resume.epoch === d.epoch && c.resume.version <= d.version;
+  const active = c.deviceId === d.activeDeviceId;
+  // Back without its player, the device played nothing while it was gone: folded before
+  // it counts as back. A resumed one kept its player: the gap counts.
+  if (active && !resumed) accrue(d, now, env, fx);
+  if (active) d.activeLostAt = null;
   // A fresh (not resumed) connection starts a new request-id space: forget the device's
   // remembered ids, or its first commands would be taken for retries and acked unapplied.
   // A resumed connection keeps them, so a request re-sent after the drop is not applied twice.
@@ -217,6 +222,24 @@ function hello(d: SessionContext, c: HelloCommand, fx: Effects): void {
     d.recentRequests = d.recentRequests.filter((k) => !k.startsWith(prefix));
   }
   fx.welcomes.push(c.requestId === undefined ? { deviceId: c.deviceId, resumed } : { deviceId: c.deviceId, requestId: c.requestId, resumed });
+  fx.changed = true;
+  if (active && !resumed) giveBack(d, now, env, fx);
+}
+
+/**
+ * The active device back without its player gets the current play again, playing or
+ * paused as it was; a restored play's bundle is loaded first (as resume does). A start or
+ * a play under way sends its own playback.
+ */
+function giveBack(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  if (!d.current || d.pendingStart || d.pendingResolve) return;
+  if (d.bundles[d.current.track.id] === undefined) return continueCurrent(d, d.position.playing, null, now, fx);
+  handBack(d, now, env, fx);
+}
+
+/** The current play's bundle is not loaded (a restored session): load it, then the same play goes on. */
+function continueCurrent(d: SessionContext, play: boolean, r: Requester | null, now: number, fx: Effects): void {
+  d.pendingStart = { ref: d.current!.ref, positionMs: positionNow(d, now), play, requester: r, skips: 0, continuePlay: true };
   fx.changed = true;
 }
 
@@ -303,19 +326,8 @@ function resume(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx:
   if (!isConnected(d, d.activeDeviceId) && d.activeDeviceId !== r.deviceId) {
     return transferTo(d, r.deviceId, true, r, now, env, fx);
   }
-  if (d.bundles[d.current.track.id] === undefined) {
-    // A restored session: the same play continues once its bundle is loaded again.
-    d.pendingStart = {
-      ref: d.current.ref,
-      positionMs: positionNow(d, now),
-      play: true,
-      requester: r,
-      skips: 0,
-      continuePlay: true,
-    };
-    fx.changed = true;
-    return;
-  }
+  // Never playing without a playback: a restored play's bundle is loaded first (answered then).
+  if (d.bundles[d.current.track.id] === undefined) return continueCurrent(d, true, r, now, fx);
   setPlaying(d, now, true, env, fx);
   renewIfStale(d, now, env, fx);
   fx.ack(r);
@@ -398,23 +410,23 @@ function transferTo(
   env: LogicEnv,
   fx: Effects,
 ): void {
-  const same = to === d.activeDeviceId;
+  if (to === d.activeDeviceId) {
+    // Nothing moves: play or pause here exactly as resume and pause do; no play wanted, no change.
+    if (playWanted === undefined || (!d.current && !d.pendingStart)) return fx.ack(r);
+    return playWanted ? resume(d, r, now, env, fx) : pause(d, r, now, env, fx);
+  }
   // Folded while a lost device is still the active one: its gone time is not played.
   accrue(d, now, env, fx);
   d.activeDeviceId = to;
   d.activeLostAt = null;
   fx.changed = true;
   if (d.pendingStart) {
-    if (playWanted !== undefined) d.pendingStart = { ...d.pendingStart, play: playWanted };
+    if (playWanted !== undefined) setPendingPlay(d, playWanted, fx);
     return fx.ack(r);
   }
   const p = d.current;
   if (!p) return fx.ack(r);
   const play = playWanted ?? d.position.playing;
-  if (same) {
-    setPlaying(d, now, play, env, fx);
-    return fx.ack(r);
-  }
   const positionMs = d.position.positionMs;
   endPlay(d, now, 'transfer', env, fx);
   d.pendingStart = { ref: p.ref, positionMs, play, requester: r, skips: 0, continuePlay: false };

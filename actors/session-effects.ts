@@ -1,8 +1,9 @@
 /**
  * The outputs one step of the session produces, collected while a pure handler runs and
  * then turned into the machine's named actions (`sendToDevice`, `broadcastState`,
- * `publishEvent`) in a fixed order: playback, prefetch and warnings first, then answers
- * (so an `ack` of a play arrives after the URLs it promises), then welcomes, then the state.
+ * `publishEvent`) in a fixed order: welcomes first (a device back without its player gets
+ * its playback after the welcome), then playback, prefetch and warnings, then answers (so
+ * an `ack` of a play arrives after the URLs it promises), then the state.
  */
 
 import type { SessionConfig } from './config.ts';

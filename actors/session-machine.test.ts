@@ -166,6 +166,9 @@ describe('session machine transitions', () => {
       ['playing', { type: 'resume' }],
       ['paused', { type: 'pause' }],
       ['idle', { type: 'pause' }],
+      ['playing', { type: 'transfer', toDeviceId: 'd1' }],
+      ['playing', { type: 'transfer', toDeviceId: 'd1', play: true }],
+      ['paused', { type: 'transfer', toDeviceId: 'd1', play: false }],
     ];
     for (const [state, cmd] of unchanged) {
       const before = snaps[state]!;

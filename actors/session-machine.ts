@@ -95,17 +95,19 @@ export function finishStep(d: SessionContext, now: number, env: LogicEnv, fx: Ef
   if (fx.changed) d.version += 1;
   const out: Emission[] = [];
   for (const e of fx.events) out.push({ kind: 'event', event: e });
-  for (const m of fx.media) out.push({ kind: 'send', deviceId: m.deviceId, output: m.output });
-  for (const a of fx.answers) out.push({ kind: 'send', deviceId: a.deviceId, output: a.output });
-  if (fx.welcomes.length > 0 || fx.changed) {
-    const state = stateView(d, now);
+  const state = fx.welcomes.length > 0 || fx.changed ? stateView(d, now) : null;
+  // A welcome first: it answers the hello, and a device back without its player gets its
+  // playback in the same step.
+  if (state) {
     for (const w of fx.welcomes) {
       const output: DeviceOutput = { type: 'welcome', resumed: w.resumed, state };
       if (w.requestId !== undefined) output.requestId = w.requestId;
       out.push({ kind: 'send', deviceId: w.deviceId, output });
     }
-    if (fx.changed) out.push({ kind: 'broadcast', output: { type: 'state', state } });
   }
+  for (const m of fx.media) out.push({ kind: 'send', deviceId: m.deviceId, output: m.output });
+  for (const a of fx.answers) out.push({ kind: 'send', deviceId: a.deviceId, output: a.output });
+  if (state && fx.changed) out.push({ kind: 'broadcast', output: { type: 'state', state } });
   return out;
 }
 

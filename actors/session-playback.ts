@@ -377,6 +377,24 @@ export function tick(d: SessionContext, now: number, env: LogicEnv, fx: Effects)
  * release window may have closed): blocked ends the play and moves on.
  */
 export function renew(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  resign(d, now, env, fx, true);
+}
+
+/**
+ * The active device is back without its player (a fresh hello: the app restarted): the
+ * current play's playback again, at the position of now, playing or paused as it was,
+ * URLs signed afresh as for a renewal, and the prefetch.
+ */
+export function handBack(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  resign(d, now, env, fx, false);
+}
+
+/**
+ * Sign the current play's URLs afresh and send its playback, after re-checking its rights.
+ * `renewal`: the device plays it already and only swaps the URLs; else it starts it, from
+ * a first chunk at the start bitrate.
+ */
+function resign(d: SessionContext, now: number, env: LogicEnv, fx: Effects, renewal: boolean): void {
   const p = d.current;
   if (!p) return;
   const bundle = d.bundles[p.track.id];
@@ -385,17 +403,20 @@ export function renew(d: SessionContext, now: number, env: LogicEnv, fx: Effects
   const verdict = checkEntitlement(bundle, d, now);
   if (!verdict.ok) {
     const ref = p.ref;
+    const play = d.position.playing;
     endPlay(d, now, 'blocked', env, fx);
     fx.error({ deviceId }, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], { reason: verdict.reason, trackId: p.track.id });
     const next = nextRef(d.order, ref, 'skip');
-    if (next) d.pendingStart = { ref: next, positionMs: 0, play: true, requester: null, skips: 0, continuePlay: false };
+    if (next) d.pendingStart = { ref: next, positionMs: 0, play, requester: null, skips: 0, continuePlay: false };
     return;
   }
   const expiresAt = expiryFor(undefined, now, env.cfg);
   d.urlExpiry = { ...d.urlExpiry, [p.track.id]: expiresAt };
   d.current = { ...p, expiresAt };
-  accrue(d, now, env, fx); // re-anchors at now, so the renewal names the position of now
-  sendPlayback(d, deviceId, bundle, p.bitrateKbps, true, env, fx);
+  accrue(d, now, env, fx); // re-anchors at now, so the playback names the position of now
+  const firstKbps = renewal ? p.bitrateKbps : firstChunkKbps(bundle, env.cfg.startBitrateKbps, p.bitrateKbps);
+  sendPlayback(d, deviceId, bundle, firstKbps, renewal, env, fx);
+  if (!renewal) fx.replan = fx.forcePrefetch = true;
 }
 
 /** The `playback` of the current play, from its anchor, URLs signed with its expiry. */
