@@ -48,7 +48,3 @@ export function listeningEvent(
   if (reason) e.reason = reason;
   return e;
 }
-
-/** True exactly when a play's ms_played goes from below the threshold to at or above it. */
-export const crossesThreshold = (before: number, after: number, thresholdMs: number): boolean =>
-  before < thresholdMs && after >= thresholdMs;

@@ -636,6 +636,23 @@ describe('session devices', () => {
     expect(r.nowCalls() - before).toBe(0);
   });
 
+  test('session - a play restored past 30 s with no play.progress yet publishes it once on resume, with no busy timer', async () => {
+    const s = await playing();
+    s.clock.increment(33_000);
+    // Saved before the 30 s check ran (a late timer): ms_played is past the threshold, unsent.
+    const live = s.actor.getSnapshot().context;
+    const saved = persistSession({ context: { ...live, current: { ...live.current!, progressSent: false } } }, s.clock.now());
+    const r = startFakeSession({ world: s.world, restore: saved });
+    r.hello('d1', { resume: { epoch: saved.epoch, version: saved.version } });
+    r.send({ type: 'resume', deviceId: 'd1', requestId: 'rs' });
+    await r.flush();
+    const before = r.nowCalls();
+    for (let i = 0; i < 1_000; i++) r.clock.increment(1);
+    // One check, due at once, publishes it (a step and its timer's next delay); then quiet.
+    expect(r.nowCalls() - before).toBeLessThanOrEqual(2);
+    expect(r.rec.events.filter((e) => e.type === 'play.progress').map((e) => e.ms_played)).toEqual([33_001]);
+  });
+
   test('session - a restored session: a fresh hello of the active device loads the play and hands it back paused', async () => {
     const { r, saved } = await restored();
     r.hello('d1');

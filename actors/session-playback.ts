@@ -9,7 +9,7 @@
 
 import { chooseBitrate } from './bitrate.ts';
 import { checkEntitlement, FORBIDDEN_MESSAGES } from './entitlement.ts';
-import { crossesThreshold, listeningEvent, makePlayId, type PlayFacts } from './listening-events.ts';
+import { listeningEvent, makePlayId, type PlayFacts } from './listening-events.ts';
 import {
   buildPlayback,
   buildPrefetchItem,
@@ -69,7 +69,9 @@ export function accrue(d: SessionContext, now: number, env: LogicEnv, fx: Effect
   // report of the end) does not move the end-of-track watchdog later.
   const at = d.position.playing && positionMs >= dur ? Math.min(now, endsAt(d, dur)) : now;
   d.position = { positionMs, at, playing: d.position.playing };
-  const progress = !p.progressSent && crossesThreshold(before, after, env.cfg.progressThresholdMs);
+  // Reached, not crossed: a play restored past the threshold unsent still gets it (once),
+  // and the timer due for it is not re-armed every millisecond.
+  const progress = !p.progressSent && after >= env.cfg.progressThresholdMs;
   d.current = { ...p, msPlayed: after, progressSent: p.progressSent || progress };
   if (progress) fx.event(listeningEvent('play.progress', facts(d, d.current), now, after));
 }
