@@ -361,8 +361,9 @@ export const MAX_TICK_MS = 3_600_000;
 export function tick(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
   const p = d.current;
   if (!p || !d.position.playing) return;
-  // The device is gone (grace period): nothing is known to play, so nothing accrues yet.
-  if (!isConnected(d, d.activeDeviceId)) return;
+  // The device is lost (grace period): nothing is heard; the machine holds the timer then
+  // (`playing.held`, same test), so this is only a guard.
+  if (d.activeLostAt !== null) return;
   const dur = p.track.durationMs;
   // Measured before `accrue` re-anchors at the clamped end (which would move it to now).
   if (now >= endsAt(d, dur) + env.cfg.endWatchdogMs) return trackDone(d, now, env, fx);
