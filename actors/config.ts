@@ -34,6 +34,12 @@ export interface SessionConfig {
   bandwidthHeadroom: number;
   /** Request ids remembered per session, so a retried frame is acked, not replayed. */
   recentRequestsKept: number;
+  /**
+   * Devices a session remembers. Past it, a new device's hello forgets the disconnected
+   * device seen least recently (never the active one): every new install or browser tab
+   * brings a new id, and the list goes into every state frame and snapshot.
+   */
+  maxKnownDevices: number;
   /** Ask the radio port for autoplay tracks when this few context tracks remain. */
   autoplayWhenRemaining: number;
   autoplayCount: number;
@@ -57,6 +63,7 @@ export const DEFAULT_PREFETCH_FULL_CHUNKS = 3;
 export const DEFAULT_PREFETCH_AHEAD = 2;
 export const DEFAULT_BANDWIDTH_HEADROOM = 1.5;
 export const DEFAULT_RECENT_REQUESTS_KEPT = 16;
+export const DEFAULT_MAX_KNOWN_DEVICES = 16;
 export const DEFAULT_AUTOPLAY_WHEN_REMAINING = 2;
 export const DEFAULT_AUTOPLAY_COUNT = 10;
 export const DEFAULT_END_WATCHDOG_MS = 10_000;
@@ -87,6 +94,7 @@ export function defaultSessionConfig(): SessionConfig {
     prefetchAhead: DEFAULT_PREFETCH_AHEAD,
     bandwidthHeadroom: DEFAULT_BANDWIDTH_HEADROOM,
     recentRequestsKept: DEFAULT_RECENT_REQUESTS_KEPT,
+    maxKnownDevices: DEFAULT_MAX_KNOWN_DEVICES,
     autoplayWhenRemaining: DEFAULT_AUTOPLAY_WHEN_REMAINING,
     autoplayCount: DEFAULT_AUTOPLAY_COUNT,
     endWatchdogMs: DEFAULT_END_WATCHDOG_MS,
@@ -120,6 +128,7 @@ export function parseSessionConfig(partial: Partial<SessionConfig> = {}): Sessio
     'progressThresholdMs',
     'prefetchFullChunks',
     'recentRequestsKept',
+    'maxKnownDevices',
     'autoplayCount',
     'endWatchdogMs',
   ] as const) {

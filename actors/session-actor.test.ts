@@ -803,3 +803,23 @@ describe('session commands sent while a play resolves', () => {
     for (let i = 0; i < 16; i++) expect(answers(s, `n${i}`).map((a) => a.output.type)).toEqual(['ack']);
   });
 });
+
+describe('session device list', () => {
+  test('session - the device list stays bounded: new devices forget the disconnected ones seen least recently, never the active or connected ones', async () => {
+    const s = await playing({ config: { maxKnownDevices: 4 } });
+    s.hello('d2');
+    for (let i = 0; i < 30; i++) {
+      s.hello(`tab-${i}`);
+      s.send({ type: 'disconnect', deviceId: `tab-${i}` });
+    }
+    const devices = ctx(s).devices;
+    expect(devices.length).toBeLessThanOrEqual(4);
+    expect(devices.map((d) => d.id)).toEqual(['d1', 'd2', 'tab-28', 'tab-29']);
+    expect(ctx(s).activeDeviceId).toBe('d1');
+    // A device seen again moves to the end (most recent) and is kept over older ones.
+    s.send({ type: 'disconnect', deviceId: 'd2' });
+    s.hello('tab-28');
+    s.hello('new-1');
+    expect(ctx(s).devices.map((d) => d.id)).toEqual(['d1', 'tab-29', 'tab-28', 'new-1']);
+  });
+});

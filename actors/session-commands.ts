@@ -31,6 +31,7 @@ import {
   trackDone,
 } from './session-playback.ts';
 import type {
+  DeviceView,
   HelloCommand,
   PlayCommand,
   Quality,
@@ -43,11 +44,18 @@ export const MAX_QUEUE = 500;
 const QUALITIES = Object.keys(QUALITY_KBPS) as Quality[];
 const REPEATS: RepeatMode[] = ['off', 'context', 'track'];
 
+/**
+ * Ids that would read or set an inherited member of the plain records keyed by track id
+ * (bundles, URL expiries): refused like malformed ids. protocol/ refuses them on the wire
+ * too; this keeps the actor safe whoever calls it.
+ */
+const RESERVED: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 /** `track:<id>` or a bare id; '' when not a track uri. */
 export function trackIdOf(uri: unknown): string {
   if (typeof uri !== 'string') return '';
   const id = uri.startsWith('track:') ? uri.slice(6) : uri.includes(':') ? '' : uri;
-  return id.length > 0 && id.length <= 200 ? id : '';
+  return id.length > 0 && id.length <= 200 && !RESERVED.has(id) ? id : '';
 }
 
 
@@ -74,7 +82,7 @@ export function handleCommand(d: SessionContext, c: SessionCommand, now: number,
   if (c.type === 'disconnect') return disconnect(d, c.deviceId, now, fx);
   const r = requesterOf(c);
   if (!isConnected(d, c.deviceId)) {
-    fx.error(r, 'not_found', `device ${c.deviceId} has not said hello`);
+    fx.error(r, 'not_found', `device ${c.deviceId} has not said hello`, { reason: 'unknown_device' });
     return;
   }
   if (isRetry(d, c, env)) {
@@ -91,7 +99,9 @@ export const MAX_DEFERRED = 16;
 function defer(d: SessionContext, c: DeferredCommand, r: Requester, fx: Effects): void {
   const pending = d.pendingResolve!;
   if (pending.deferred.length >= MAX_DEFERRED) {
-    return fx.error(r, 'conflict', `a play is still being resolved and ${MAX_DEFERRED} commands already wait for it`);
+    return fx.error(r, 'conflict', `a play is still being resolved and ${MAX_DEFERRED} commands already wait for it`, {
+      reason: 'too_many_pending',
+    });
   }
   d.pendingResolve = { ...pending, deferred: [...pending.deferred, c] };
 }
@@ -185,7 +195,7 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
       }
       const target = c.targetDeviceId ?? c.deviceId;
       const device = findDevice(d, target);
-      if (!device) return fx.error(r, 'not_found', `device ${target} is unknown`);
+      if (!device) return fx.error(r, 'not_found', `device ${target} is unknown`, { reason: 'unknown_device' });
       if (device.volume === Math.round(c.volume)) return fx.ack(r);
       d.devices = d.devices.map((x) => (x.id === target ? { ...x, volume: Math.round(c.volume) } : x));
       fx.changed = true;
@@ -205,7 +215,7 @@ function hello(d: SessionContext, c: HelloCommand, now: number, env: LogicEnv, f
   const known = findDevice(d, c.deviceId);
   const volume = typeof c.volume === 'number' && c.volume >= 0 && c.volume <= 100 ? Math.round(c.volume) : (known?.volume ?? 100);
   const device = { id: c.deviceId, name: c.name, type: c.deviceType, volume, connected: true };
-  d.devices = known ? d.devices.map((x) => (x.id === c.deviceId ? device : x)) : [...d.devices, device];
+  d.devices = rememberDevice(d.devices, device, d.activeDeviceId, env.cfg.maxKnownDevices);
   if (c.plan === 'free' || c.plan === 'premium') d.plan = c.plan;
   if (typeof c.country === 'string' && c.country) d.country = c.country;
   const resumed = !!c.resume && c.resume.epoch === d.epoch && c.resume.version <= d.version;
@@ -224,6 +234,24 @@ function hello(d: SessionContext, c: HelloCommand, now: number, env: LogicEnv, f
   fx.welcomes.push(c.requestId === undefined ? { deviceId: c.deviceId, resumed } : { deviceId: c.deviceId, requestId: c.requestId, resumed });
   fx.changed = true;
   if (active && !resumed) giveBack(d, now, env, fx);
+}
+
+/**
+ * The device list after `device` said hello: most recently seen last, and at most `max`
+ * long by forgetting the disconnected devices seen least recently, never the active one
+ * (connected devices are bounded by their sockets).
+ */
+export function rememberDevice(devices: readonly DeviceView[], device: DeviceView, activeId: string | null, max: number): DeviceView[] {
+  const out = devices.filter((x) => x.id !== device.id);
+  out.push(device);
+  let excess = out.length - max;
+  if (excess <= 0) return out;
+  const kept: DeviceView[] = [];
+  for (const x of out) {
+    if (excess > 0 && !x.connected && x.id !== activeId) excess--;
+    else kept.push(x);
+  }
+  return kept;
 }
 
 /**
@@ -392,9 +420,11 @@ function startTarget(
 
 function transfer(d: SessionContext, c: TransferCommand, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
   if (typeof c.toDeviceId !== 'string' || !findDevice(d, c.toDeviceId)) {
-    return fx.error(r, 'not_found', `device ${String(c.toDeviceId)} is unknown`);
+    return fx.error(r, 'not_found', `device ${String(c.toDeviceId)} is unknown`, { reason: 'unknown_device' });
   }
-  if (!isConnected(d, c.toDeviceId)) return fx.error(r, 'conflict', `device ${c.toDeviceId} is not connected`);
+  if (!isConnected(d, c.toDeviceId)) {
+    return fx.error(r, 'conflict', `device ${c.toDeviceId} is not connected`, { reason: 'device_offline' });
+  }
   if (c.play !== undefined && typeof c.play !== 'boolean') return fx.error(r, 'bad_request', 'play must be a boolean');
   if (d.pendingResolve) return defer(d, c, r, fx);
   transferTo(d, c.toDeviceId, c.play, r, now, env, fx);

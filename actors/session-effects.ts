@@ -12,13 +12,24 @@ import type { Requester } from './session-context.ts';
 import type {
   DeviceOutput,
   ErrorCode,
-  ForbiddenReason,
+  ErrorReasonOf,
   ListeningEvent,
   LoadTracksRequest,
   LoadTracksResult,
   RequestId,
   StateOutput,
 } from './types.ts';
+
+/** The reason an error gets when its site names none. */
+const DEFAULT_REASONS: { [C in ErrorCode]: ErrorReasonOf[C] } = {
+  bad_request: 'invalid_field',
+  unauthorized: 'hello_required',
+  forbidden: 'not_available',
+  not_found: 'unknown_track',
+  conflict: 'nothing_playing',
+  rate_limited: 'too_many_requests',
+  unavailable: 'catalog_unavailable',
+};
 
 export interface LogicEnv {
   cfg: SessionConfig;
@@ -52,16 +63,16 @@ export class Effects {
     if (r && r.requestId !== undefined) this.answers.push({ deviceId: r.deviceId, output: { type: 'ack', requestId: r.requestId } });
   }
 
-  error(
+  /** An error to the requester; `reason` defaults to the usual one of the code (DEFAULT_REASONS). */
+  error<C extends ErrorCode>(
     r: Requester | null | undefined,
-    code: ErrorCode,
+    code: C,
     message: string,
-    extra?: { reason?: ForbiddenReason; trackId?: string },
+    extra?: { reason?: ErrorReasonOf[C]; trackId?: string },
   ): void {
     if (!r) return;
-    const output: DeviceOutput = { type: 'error', code, message };
+    const output: DeviceOutput = { type: 'error', code, reason: extra?.reason ?? DEFAULT_REASONS[code], message };
     if (r.requestId !== undefined) output.requestId = r.requestId;
-    if (extra?.reason) output.reason = extra.reason;
     if (extra?.trackId) output.trackId = extra.trackId;
     this.answers.push({ deviceId: r.deviceId, output });
   }

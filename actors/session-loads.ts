@@ -36,7 +36,9 @@ function startResolved(
 ): void {
   if (!result || result.tracks.length === 0) {
     const message = req.contextUri === null ? 'none of the uris names a known track' : `${req.contextUri} does not exist`;
-    return fx.error(req.requester, 'not_found', message);
+    return fx.error(req.requester, 'not_found', message, {
+      reason: req.contextUri === null ? 'unknown_track' : 'unknown_context',
+    });
   }
   let startIndex: number | null = req.startIndex;
   if (req.startTrackId !== null) {

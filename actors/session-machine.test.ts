@@ -143,6 +143,8 @@ describe('session machine transitions', () => {
     ['play with a non-track uri', { type: 'play', uris: ['album:x'] }],
     ['play with an offset past the uris', { type: 'play', uris: ['t1'], offset: { index: 3 } }],
     ['queue.add of a non-track uri', { type: 'queue.add', uri: 'playlist:x' }],
+    ['queue.add of an id naming an Object.prototype member', { type: 'queue.add', uri: 'track:constructor' }],
+    ['play of a uri naming __proto__', { type: 'play', uris: ['track:__proto__'] }],
     ['progress with negative bandwidth', { type: 'progress', positionMs: 0, bandwidthKbps: -5 }],
   ];
   for (const [what, cmd] of bad) {

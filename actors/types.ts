@@ -242,6 +242,20 @@ export type ErrorCode =
   | 'rate_limited'
   | 'unavailable';
 export type ForbiddenReason = 'region_blocked' | 'not_available' | 'premium_required';
+/**
+ * Which failure exactly, per code: the same names as protocol/errors.ts ERROR_REASONS (a
+ * copy by shape: actors/ imports nothing of ours; session/ maps 1:1 and the compiler checks).
+ */
+export type ErrorReasonOf = {
+  bad_request: 'invalid_field';
+  unauthorized: 'hello_required';
+  forbidden: ForbiddenReason;
+  not_found: 'unknown_track' | 'unknown_context' | 'unknown_device' | 'unknown_play';
+  conflict: 'nothing_playing' | 'device_offline' | 'too_many_pending' | 'no_active_device';
+  rate_limited: 'too_many_requests';
+  unavailable: 'catalog_unavailable' | 'store_unavailable';
+};
+export type ActorErrorReason = ErrorReasonOf[ErrorCode];
 
 export interface DeviceView {
   id: string;
@@ -288,7 +302,7 @@ export interface ErrorOutput {
   /** Absent when the error is not an answer (e.g. a blocked track skipped on track end). */
   requestId?: RequestId;
   code: ErrorCode;
-  reason?: ForbiddenReason;
+  reason: ActorErrorReason;
   message: string;
   /** The track concerned, for forbidden/not_found. */
   trackId?: string;

@@ -69,6 +69,8 @@ export const ERROR_REASONS = {
     'no_active_device',
     'nothing_playing',
     'version_mismatch',
+    'device_offline', // a transfer to a device that is not connected
+    'too_many_pending', // too many commands wait for a play that is still being resolved
   ],
   rate_limited: ['too_many_requests'],
   unavailable: ['store_unavailable', 'catalog_unavailable', 'event_log_unavailable', 'shutting_down'],

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES, closeAction, closeInfo } from './close-codes.ts';
-import { decodeServerFrame, encodeFrame } from './codec.ts';
+import { decodeClientFrame, decodeServerFrame, encodeFrame } from './codec.ts';
 import { ERROR_CODES, ERROR_REASONS, errorFrame, isErrorCode, type ErrorCode } from './errors.ts';
-import { parseUri } from './uris.ts';
+import { isCatalogId, parseUri } from './uris.ts';
 import { isSupportedProtocol, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './version.ts';
 
 describe('tables - close codes', () => {
@@ -72,5 +72,20 @@ describe('tables - version and uris', () => {
     expect(parseUri('spotify:track:t-1')).toEqual({ kind: 'track', id: 't-1' });
     expect(parseUri('spotify:show:x')).toBeNull();
     expect(parseUri('spotify:track:')).toBeNull();
+  });
+
+  it('tables - ids that name an Object.prototype member are refused on the wire and by parseUri', () => {
+    for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      expect(isCatalogId(id), id).toBe(false);
+      expect(parseUri(`spotify:track:${id}`), id).toBeNull();
+      const r = decodeClientFrame(encodeFrame({ t: 'queue.add', id: 1, uri: `spotify:track:${id}` }));
+      expect(r.ok, id).toBe(false);
+      if (!r.ok) expect(r.error).toMatchObject({ reason: 'invalid_field', id: 1 });
+    }
+    // Names that merely contain one are ordinary ids.
+    for (const id of ['constructor2', 'my__proto__', 'toStringX']) {
+      expect(isCatalogId(id), id).toBe(true);
+      expect(parseUri(`spotify:track:${id}`)).toEqual({ kind: 'track', id });
+    }
   });
 });

@@ -8,8 +8,24 @@ export const CONTEXT_KINDS = ['playlist', 'album', 'artist'] as const;
 export type ContextKind = (typeof CONTEXT_KINDS)[number];
 export type UriKind = 'track' | ContextKind;
 
-/** Ids are url-safe tokens: letters, digits, `_`, `-`, `.`; at most 128 characters. */
-const ID = '[A-Za-z0-9_.-]{1,128}';
+/**
+ * Names an id may not be: Object.prototype's members (`constructor`, `__proto__`,
+ * `toString`...). Ids key plain records on every side (actors' bundle tables, caches); such
+ * an id would read an inherited member as if it were a loaded track, or set a prototype.
+ */
+export const RESERVED_IDS: readonly string[] = Object.getOwnPropertyNames(Object.prototype);
+
+/**
+ * Ids are url-safe tokens: letters, digits, `_`, `-`, `.`; at most 128 characters; none of
+ * RESERVED_IDS. Always followed by the end of the uri in the patterns below.
+ */
+const ID = `(?!(?:${RESERVED_IDS.join('|')})$)[A-Za-z0-9_.-]{1,128}`;
+
+/** Whether `id` may name a catalog entity (track, playlist, album, artist). */
+export function isCatalogId(id: string): boolean {
+  return ID_ONLY.test(id);
+}
+const ID_ONLY = new RegExp(`^${ID}$`);
 
 export const TRACK_URI_PATTERN = new RegExp(`^spotify:track:${ID}$`);
 export const CONTEXT_URI_PATTERN = new RegExp(`^spotify:(?:${CONTEXT_KINDS.join('|')}):${ID}$`);

@@ -18,7 +18,7 @@ import type {
   Quality,
 } from '../protocol/messages.ts';
 import { DEVICE_TYPES } from '../protocol/messages.ts';
-import { ERROR_REASONS, type ErrorCode } from '../protocol/errors.ts';
+import type { ErrorReason } from '../protocol/errors.ts';
 import type {
   EndedCommand,
   ErrorOutput,
@@ -169,27 +169,10 @@ export function warningFrame(o: WarningOutput): WarningFrame {
 }
 
 /** Default reason per code when the actor gives none (the wire always carries one). */
-const DEFAULT_REASON: Record<string, string> = {
-  bad_request: 'invalid_field',
-  unauthorized: 'hello_required',
-  not_found: 'unknown_track',
-  conflict: 'no_active_device',
-  rate_limited: 'too_many_requests',
-  unavailable: 'store_unavailable',
-  forbidden: 'not_available',
-};
-
+/** The actor's error as a frame; its code and reason are protocol/'s (checked by the compiler). */
 export function errorFrameOf(o: ErrorOutput, requestId: number | undefined): ErrorFrame {
-  let reason: string | undefined = o.reason;
-  if (!reason) {
-    const known = (ERROR_REASONS as Record<ErrorCode, readonly string[]>)[o.code as ErrorCode] ?? [];
-    // The actor's message often names the thing (device, context): use a matching reason.
-    reason =
-      known.find((r) => o.message.toLowerCase().includes(r.replace(/^unknown_/, ''))) ??
-      DEFAULT_REASON[o.code];
-  }
-  const f: ErrorFrame = { t: 'error', code: o.code, message: o.message };
-  if (reason) f.reason = reason;
+  const reason: ErrorReason = o.reason;
+  const f: ErrorFrame = { t: 'error', code: o.code, reason, message: o.message };
   if (requestId !== undefined) f.id = requestId;
   return f;
 }

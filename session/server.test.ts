@@ -125,8 +125,15 @@ describe('session server e2e', () => {
   it('session - unknown ids get not_found', async () => {
     const a = await device('e2e-unknown');
     try {
-      await expect(a.transfer('no-such-device')).rejects.toMatchObject({ code: 'not_found' });
-      await expect(a.play({ context: 'spotify:playlist:nope' })).rejects.toMatchObject({ code: 'not_found' });
+      await expect(a.transfer('no-such-device')).rejects.toMatchObject({ code: 'not_found', reason: 'unknown_device' });
+      await expect(a.play({ context: 'spotify:playlist:nope' })).rejects.toMatchObject({
+        code: 'not_found',
+        reason: 'unknown_context',
+      });
+      await expect(a.queueAdd('spotify:track:no-such-track')).rejects.toMatchObject({
+        code: 'not_found',
+        reason: 'unknown_track',
+      });
       expect(typeof (await a.ping())).toBe('number');
     } finally {
       a.close();

@@ -141,11 +141,16 @@ describe('socket edges', () => {
     s.send({ t: 'play', id: 2, uris: app.demo.trackUris.slice(0, 3) });
     s.send({ t: 'next', id: 3 });
     s.send({ t: 'pause', id: 4 });
-    for (const id of [2, 3, 4]) expect(await s.frame((f) => (f.t === 'ack' || f.t === 'error') && f.id === id)).toMatchObject({ t: 'ack' });
+    for (const id of [2, 3, 4])
+      expect(await s.frame((f) => (f.t === 'ack' || f.t === 'error') && f.id === id)).toMatchObject({
+        t: 'ack',
+      });
     // The welcome first; then the commands applied in the order sent: the play, a skip to its
     // second track, a pause of that track (a skip is answered once its track is loaded, so
     // the acks themselves may come in another order).
-    expect(s.frames.findIndex((f) => f.t === 'welcome')).toBeLessThan(s.frames.findIndex((f) => f.t === 'ack'));
+    expect(s.frames.findIndex((f) => f.t === 'welcome')).toBeLessThan(
+      s.frames.findIndex((f) => f.t === 'ack'),
+    );
     const playbacks = s.frames.filter((f) => f.t === 'playback') as Extract<ServerFrame, { t: 'playback' }>[];
     expect(playbacks.at(-1)!.track.id).toBe(app.demo.trackUris[1]!.split(':')[2]);
     const state = s.frames.filter((f) => f.t === 'state').at(-1) as Extract<ServerFrame, { t: 'state' }>;
@@ -160,13 +165,17 @@ describe('socket edges', () => {
     // Within the burst of refusals that is tolerated before a flood close (5).
     const ids = Array.from({ length: 9 }, (_, i) => 100 + i);
     for (const id of ids) s.send({ t: 'volume', id, percent: 50 });
-    const answers = await Promise.all(ids.map((id) => s.frame((f) => (f.t === 'ack' || f.t === 'error') && f.id === id)));
+    const answers = await Promise.all(
+      ids.map((id) => s.frame((f) => (f.t === 'ack' || f.t === 'error') && f.id === id)),
+    );
     const limited = answers.filter((f) => f.t === 'error');
     expect(limited.length).toBeGreaterThan(0);
     for (const f of limited) expect(f).toMatchObject({ code: 'rate_limited', reason: 'too_many_requests' });
     expect((limited[0] as { retry_after_ms?: number }).retry_after_ms).toBeGreaterThan(0);
     // Exactly one answer per request.
-    const answered = s.frames.filter((f) => (f.t === 'ack' || f.t === 'error') && 'id' in f && ids.includes(f.id!));
+    const answered = s.frames.filter(
+      (f) => (f.t === 'ack' || f.t === 'error') && 'id' in f && ids.includes(f.id!),
+    );
     expect(answered).toHaveLength(ids.length);
     s.ws.close();
   });
@@ -247,7 +256,9 @@ describe('socket edges', () => {
       await client.volume(20);
       const metrics = await (await fetch(`${app.server.httpUrl}/metrics`)).text();
       expect(metrics).toMatch(/session_actor_failures_total 1/);
-      expect(metrics).toMatch(new RegExp(`session_closes_total\\{code="${CLOSE_CODES.session_reset.code}"\\} 1`));
+      expect(metrics).toMatch(
+        new RegExp(`session_closes_total\\{code="${CLOSE_CODES.session_reset.code}"\\} 1`),
+      );
       // No uncaught exception, and the other user's session never noticed.
       expect(uncaught).toEqual([]);
       bystander.send({ t: 'ping', id: 9 });
@@ -258,12 +269,38 @@ describe('socket edges', () => {
     }
   });
 
+  it('socket edges - track ids naming Object.prototype members are bad_request; the session goes on', async () => {
+    const s = await open(app);
+    s.send(hello(await tokenFor(app, 'u2'), 'edge-proto'));
+    await s.frame((f) => f.t === 'welcome');
+    for (const [id, uri] of [
+      [20, 'spotify:track:constructor'],
+      [21, 'spotify:track:__proto__'],
+      [22, 'spotify:track:toString'],
+    ] as const) {
+      s.send({ t: 'queue.add', id, uri });
+      expect(await s.frame((f) => f.t === 'error' && f.id === id)).toMatchObject({ code: 'bad_request' });
+    }
+    s.send({ t: 'play', id: 23, uris: app.demo.trackUris.slice(0, 2) });
+    expect(await s.frame((f) => f.t === 'ack' && f.id === 23)).toBeTruthy();
+    expect(uncaught).toEqual([]);
+    s.ws.close();
+  });
+
   it('socket edges - every server close is counted by its code', async () => {
     const metrics = await (await fetch(`${app.server.httpUrl}/metrics`)).text();
-    for (const name of ['bad_token', 'bad_hello', 'unsupported_protocol', 'frame_too_large', 'logged_out'] as const) {
+    for (const name of [
+      'bad_token',
+      'bad_hello',
+      'unsupported_protocol',
+      'frame_too_large',
+      'logged_out',
+    ] as const) {
       expect(metrics).toMatch(new RegExp(`session_closes_total\\{code="${CLOSE_CODES[name].code}"\\} [1-9]`));
     }
     const strictMetrics = await (await fetch(`${strict.server.httpUrl}/metrics`)).text();
-    expect(strictMetrics).toMatch(new RegExp(`session_closes_total\\{code="${CLOSE_CODES.idle_timeout.code}"\\} [1-9]`));
+    expect(strictMetrics).toMatch(
+      new RegExp(`session_closes_total\\{code="${CLOSE_CODES.idle_timeout.code}"\\} [1-9]`),
+    );
   });
 });

@@ -210,6 +210,14 @@ describe('playlist http api', () => {
         /not a track uri/,
       ],
       [
+        { method: 'POST', path: `/v1/playlists/${p.id}/tracks`, body: { uris: ['spotify:track:__proto__'] } },
+        /not a track uri/,
+      ],
+      [
+        { method: 'POST', path: `/v1/playlists/${p.id}/tracks`, body: { uris: ['spotify:track:a b'] } },
+        /not a track uri/,
+      ],
+      [
         { method: 'POST', path: `/v1/playlists/${p.id}/tracks`, body: { uris: [uri('a')], position: 9 } },
         /out of range/,
       ],

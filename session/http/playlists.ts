@@ -17,6 +17,7 @@
  * `snapshot_id` is the playlist version the client's edit was made on; the store rebases the
  * edit over whatever was committed since. Errors: `{error: {status, code, message}}`.
  */
+import { parseUri } from '../../protocol/uris.ts';
 import type { Track } from '../../storage/catalog.ts';
 import { isStorageError, type StorageErrorCode } from '../../storage/errors.ts';
 import type { PlaylistViewer, PlaylistView } from '../../storage/hydration.ts';
@@ -156,9 +157,9 @@ function object(body: unknown, required: boolean): Record<string, unknown> {
 
 function trackIdOf(uri: unknown): string {
   if (typeof uri !== 'string') throw badRequest('track uris must be strings');
-  const m = /^spotify:track:([^:]+)$/.exec(uri);
-  if (!m) throw badRequest(`"${uri}" is not a track uri (spotify:track:<id>)`);
-  return m[1]!;
+  const parsed = parseUri(uri);
+  if (parsed?.kind !== 'track') throw badRequest(`"${uri.slice(0, 200)}" is not a track uri (spotify:track:<id>)`);
+  return parsed.id;
 }
 
 function int(
