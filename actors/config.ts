@@ -135,7 +135,10 @@ export function parseSessionConfig(partial: Partial<SessionConfig> = {}): Sessio
     positiveInt(f, c[f]);
   }
   if (!Number.isInteger(c.autoplayWhenRemaining) || c.autoplayWhenRemaining < 0) {
-    throw new SessionConfigError('autoplayWhenRemaining', `must be a non-negative integer, got ${c.autoplayWhenRemaining}`);
+    throw new SessionConfigError(
+      'autoplayWhenRemaining',
+      `must be a non-negative integer, got ${c.autoplayWhenRemaining}`,
+    );
   }
   if (!(c.prefetchFullAt > 0 && c.prefetchFullAt < 1)) {
     throw new SessionConfigError('prefetchFullAt', `must be in (0, 1), got ${c.prefetchFullAt}`);
@@ -147,7 +150,10 @@ export function parseSessionConfig(partial: Partial<SessionConfig> = {}): Sessio
     throw new SessionConfigError('bandwidthHeadroom', `must be >= 1, got ${c.bandwidthHeadroom}`);
   }
   if (c.urlRenewLeadMs * 2 + c.urlExpiryBucketMs >= c.urlTtlMs) {
-    throw new SessionConfigError('urlRenewLeadMs', 'twice the renew lead plus the expiry bucket must be below urlTtlMs');
+    throw new SessionConfigError(
+      'urlRenewLeadMs',
+      'twice the renew lead plus the expiry bucket must be below urlTtlMs',
+    );
   }
   return c;
 }

@@ -29,8 +29,10 @@ export function governingRights(rights: readonly RightsRow[], country: string): 
 export function checkEntitlement(bundle: TrackBundle, listener: Listener, now: number): Entitlement {
   const row = governingRights(bundle.rights, listener.country);
   if (!row || !row.allowed) return { ok: false, reason: 'region_blocked' };
-  if (row.availableFrom !== undefined && now < row.availableFrom) return { ok: false, reason: 'not_available' };
-  if (row.availableUntil !== undefined && now >= row.availableUntil) return { ok: false, reason: 'not_available' };
+  if (row.availableFrom !== undefined && now < row.availableFrom)
+    return { ok: false, reason: 'not_available' };
+  if (row.availableUntil !== undefined && now >= row.availableUntil)
+    return { ok: false, reason: 'not_available' };
   if (bundle.files.length === 0 || bundle.files.every((f) => f.chunks.length === 0)) {
     return { ok: false, reason: 'not_available' };
   }

@@ -111,7 +111,7 @@ export interface Recorder {
 
 /** Deterministic signer shaped like session/url-signer.ts (path?exp=..&sig=..). */
 export const fakeSignUrl = (path: string, expiresAtMs: number): string =>
-  `${path}?exp=${Math.floor(expiresAtMs / 1000)}&sig=${createHash("sha256").update(`${path}|${expiresAtMs}`).digest("base64url").slice(0, 16)}`;
+  `${path}?exp=${Math.floor(expiresAtMs / 1000)}&sig=${createHash('sha256').update(`${path}|${expiresAtMs}`).digest('base64url').slice(0, 16)}`;
 
 export function fakePorts(world: FakeWorld, now: () => number): { ports: SessionPorts; rec: Recorder } {
   const rec: Recorder = {
@@ -122,7 +122,9 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
     resolves: [],
     peeks: [],
     to(deviceId, type) {
-      return this.sent.filter((s) => s.deviceId === deviceId && s.output.type === type).map((s) => s.output) as never;
+      return this.sent
+        .filter((s) => s.deviceId === deviceId && s.output.type === type)
+        .map((s) => s.output) as never;
     },
     clear() {
       this.sent.length = 0;
@@ -161,7 +163,8 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
       }
       return { uri: contextUri, tracks };
     },
-    radio: async ({ exclude, count }) => world.radioTracks.filter((id) => !exclude.includes(id)).slice(0, count),
+    radio: async ({ exclude, count }) =>
+      world.radioTracks.filter((id) => !exclude.includes(id)).slice(0, count),
   };
   if (world.peek) {
     ports.peekTracks = ({ trackIds }) => {
@@ -222,7 +225,16 @@ export function startFakeSession(opts: {
       for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
     },
     hello: (deviceId, extra) =>
-      actor.send({ type: 'hello', deviceId, requestId: `h${++n}`, name: deviceId, deviceType: 'phone', plan, country, ...extra }),
+      actor.send({
+        type: 'hello',
+        deviceId,
+        requestId: `h${++n}`,
+        name: deviceId,
+        deviceType: 'phone',
+        plan,
+        country,
+        ...extra,
+      }),
     nowCalls: () => nowCalls,
   };
 }

@@ -1,7 +1,13 @@
 /** Public API of actors/: the session machine, its ports, domain types and pure policies. */
 export * from './types.ts';
 export * from './config.ts';
-export { noRadio, type SessionInput, type SessionPorts, type SessionClockPorts, type SessionEffectPorts } from './ports.ts';
+export {
+  noRadio,
+  type SessionInput,
+  type SessionPorts,
+  type SessionClockPorts,
+  type SessionEffectPorts,
+} from './ports.ts';
 export {
   createSessionLogic,
   createSessionMachine,

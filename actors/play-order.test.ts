@@ -17,7 +17,8 @@ import {
 } from './play-order.ts';
 import { fullPhaseDelay, planPrefetch } from './prefetch-planner.ts';
 
-const ctxTracks = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `t${i}`, artistId: `a${i % 3}` }));
+const ctxTracks = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ id: `t${i}`, artistId: `a${i % 3}` }));
 
 function started(n: number, at = 0): { o: PlayOrder; cur: TrackRef } {
   const { order, start } = loadContext(emptyPlayOrder(), 'playlist:p', ctxTracks(n), at, 1);
@@ -84,7 +85,14 @@ describe('play order', () => {
     const shuffled = o.order!.map((i) => `t${i}`);
     expect(ids(upcoming(o, cur, 3))).toEqual(['q1', shuffled[1], shuffled[2]]);
     o = setRepeat(o, 'context');
-    expect(ids(upcoming(o, cur, 6))).toEqual(['q1', shuffled[1], shuffled[2], shuffled[3], shuffled[0], shuffled[1]]);
+    expect(ids(upcoming(o, cur, 6))).toEqual([
+      'q1',
+      shuffled[1],
+      shuffled[2],
+      shuffled[3],
+      shuffled[0],
+      shuffled[1],
+    ]);
     o = setRepeat(o, 'track');
     expect(ids(upcoming(o, cur, 2))).toEqual([cur.trackId, 'q1']);
     o = setRepeat(o, 'off');
@@ -137,26 +145,43 @@ describe('prefetch planner', () => {
 
   test('prefetch planner - exactly the next two plays: the current track or a duplicate among them is dropped, never replaced from further ahead', () => {
     // The current track queued again: 'c' would be the third play, so it is not named.
-    expect(planPrefetch(['cur', 'b', 'c'], 'start', { ahead: 2, fullChunks: 3, currentTrackId: 'cur' })).toEqual([
-      { trackId: 'b', kind: 'start', chunkCount: 1 },
-    ]);
+    expect(
+      planPrefetch(['cur', 'b', 'c'], 'start', { ahead: 2, fullChunks: 3, currentTrackId: 'cur' }),
+    ).toEqual([{ trackId: 'b', kind: 'start', chunkCount: 1 }]);
     // The next play is the current track again: the full phase is not moved to the play after.
     expect(planPrefetch(['cur', 'b'], 'full', { ahead: 2, fullChunks: 3, currentTrackId: 'cur' })).toEqual([
       { trackId: 'b', kind: 'start', chunkCount: 1 },
     ]);
-    expect(planPrefetch(['a', 'a', 'b'], 'full', { ahead: 2, fullChunks: 3 })).toEqual([{ trackId: 'a', kind: 'full', chunkCount: 3 }]);
+    expect(planPrefetch(['a', 'a', 'b'], 'full', { ahead: 2, fullChunks: 3 })).toEqual([
+      { trackId: 'a', kind: 'full', chunkCount: 3 },
+    ]);
   });
 });
 
 describe('listening events', () => {
   test('listening events - ids derive from the play id and type, the same on every retry', () => {
     const playId = makePlayId('u1', 1_700_000_000_000, 7);
-    const facts = { playId, userId: 'u1', trackId: 't', artistId: 'a', contextUri: null, country: 'SE', plan: 'free' as const, deviceId: 'd' };
+    const facts = {
+      playId,
+      userId: 'u1',
+      trackId: 't',
+      artistId: 'a',
+      contextUri: null,
+      country: 'SE',
+      plan: 'free' as const,
+      deviceId: 'd',
+    };
     const e1 = listeningEvent('play.end', facts, 5, 31_000.4, 'skip');
     const e2 = listeningEvent('play.end', facts, 9, 31_000.4, 'skip');
     expect(e1.event_id).toBe(`${playId}:play.end`);
     expect(e2.event_id).toBe(e1.event_id);
-    expect(e1).toMatchObject({ type: 'play.end', ms_played: 31_000, context: '', product: 'free', reason: 'skip' });
+    expect(e1).toMatchObject({
+      type: 'play.end',
+      ms_played: 31_000,
+      context: '',
+      product: 'free',
+      reason: 'skip',
+    });
     expect(makePlayId('u1', 1, 8)).not.toBe(makePlayId('u1', 1, 7));
     expect(Object.keys(listeningEvent('play.start', facts, 1, 0))).not.toContain('reason');
   });

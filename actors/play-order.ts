@@ -75,7 +75,15 @@ export function loadContext(
   startIndex: number | null,
   seed: number,
 ): { order: PlayOrder; start: TrackRef | null } {
-  const next: PlayOrder = { ...o, contextUri, tracks, order: null, cursor: -1, autoplay: [], autoplayPos: -1 };
+  const next: PlayOrder = {
+    ...o,
+    contextUri,
+    tracks,
+    order: null,
+    cursor: -1,
+    autoplay: [],
+    autoplayPos: -1,
+  };
   if (tracks.length === 0) return { order: next, start: null };
   if (o.shuffle) {
     next.shuffleSeed = seed;
@@ -86,12 +94,17 @@ export function loadContext(
 }
 
 /** The next track: after a finished track (`trackdone`) or an explicit skip. */
-export function nextRef(o: PlayOrder, current: TrackRef | null, reason: 'trackdone' | 'skip'): TrackRef | null {
+export function nextRef(
+  o: PlayOrder,
+  current: TrackRef | null,
+  reason: 'trackdone' | 'skip',
+): TrackRef | null {
   if (reason === 'trackdone' && o.repeat === 'track' && current) return current;
   if (o.queue.length > 0) return { trackId: o.queue[0]!, source: 'queue', pos: 0 };
   // Repeat keeps to the context, even once autoplay tracks were appended or played: its
   // end, or an autoplay track, is followed by its start.
-  if (o.repeat !== 'off') return (current?.source === 'autoplay' ? null : contextRef(o, o.cursor + 1)) ?? contextRef(o, 0);
+  if (o.repeat !== 'off')
+    return (current?.source === 'autoplay' ? null : contextRef(o, o.cursor + 1)) ?? contextRef(o, 0);
   if (current?.source === 'autoplay' || (o.cursor >= o.tracks.length - 1 && o.autoplayPos >= 0)) {
     return autoplayRef(o, o.autoplayPos + 1);
   }

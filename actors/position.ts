@@ -16,12 +16,22 @@ export function positionAt(anchor: PositionAnchor, now: number, durationMs: numb
 }
 
 /** Re-anchor at `now`, keeping the position, playing or paused as asked. */
-export function reanchor(anchor: PositionAnchor, now: number, durationMs: number, playing: boolean): PositionAnchor {
+export function reanchor(
+  anchor: PositionAnchor,
+  now: number,
+  durationMs: number,
+  playing: boolean,
+): PositionAnchor {
   return { positionMs: positionAt(anchor, now, durationMs), at: now, playing };
 }
 
 /** Jump to a position (seek, start) at `now`. */
-export function seekAnchor(positionMs: number, now: number, durationMs: number, playing: boolean): PositionAnchor {
+export function seekAnchor(
+  positionMs: number,
+  now: number,
+  durationMs: number,
+  playing: boolean,
+): PositionAnchor {
   return { positionMs: clamp(Math.round(positionMs), 0, durationMs), at: now, playing };
 }
 
@@ -31,7 +41,12 @@ export function seekAnchor(positionMs: number, now: number, durationMs: number, 
  * moved on by wall time (a device cannot play faster than real time), nor below 0. So a
  * stale report may lower the position and a later one raise it again.
  */
-export function reportedPosition(ceiling: PositionAnchor, reportedMs: number, now: number, durationMs: number): number {
+export function reportedPosition(
+  ceiling: PositionAnchor,
+  reportedMs: number,
+  now: number,
+  durationMs: number,
+): number {
   return clamp(Math.round(reportedMs), 0, positionAt(ceiling, now, durationMs));
 }
 
@@ -40,7 +55,12 @@ export function reportedPosition(ceiling: PositionAnchor, reportedMs: number, no
  * but not past the end of the track. `reportedMs`, when given, is a device report: a
  * stalled device (position behind) earns less than wall time, never more.
  */
-export function playedSince(anchor: PositionAnchor, now: number, durationMs: number, reportedMs?: number): number {
+export function playedSince(
+  anchor: PositionAnchor,
+  now: number,
+  durationMs: number,
+  reportedMs?: number,
+): number {
   if (!anchor.playing) return 0;
   let played = Math.max(0, Math.min(now - anchor.at, durationMs - anchor.positionMs));
   if (reportedMs !== undefined) played = Math.min(played, Math.max(0, reportedMs - anchor.positionMs));

@@ -35,7 +35,11 @@ export function planPrefetch(
   nextPlays.slice(0, ahead).forEach((trackId, i) => {
     if (trackId === opts.currentTrackId || out.some((e) => e.trackId === trackId)) return;
     // Only the very next play is worth its first chunks at the play bitrate.
-    out.push(phase === 'full' && i === 0 ? { trackId, kind: 'full', chunkCount: opts.fullChunks } : { trackId, kind: 'start', chunkCount: 1 });
+    out.push(
+      phase === 'full' && i === 0
+        ? { trackId, kind: 'full', chunkCount: opts.fullChunks }
+        : { trackId, kind: 'start', chunkCount: 1 },
+    );
   });
   return out;
 }

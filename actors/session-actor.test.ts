@@ -7,10 +7,16 @@ import type { PlaybackOutput, PrefetchOutput } from './types.ts';
 const tracks = (n: number, extra: Partial<FakeTrackSpec> = {}): FakeTrackSpec[] =>
   Array.from({ length: n }, (_, i) => ({ id: `t${i + 1}`, artistId: `a${(i % 3) + 1}`, ...extra }));
 
-async function playing(opts: { n?: number; specs?: FakeTrackSpec[]; plan?: 'free' | 'premium'; config?: object } = {}) {
+async function playing(
+  opts: { n?: number; specs?: FakeTrackSpec[]; plan?: 'free' | 'premium'; config?: object } = {},
+) {
   const specs = opts.specs ?? tracks(opts.n ?? 6);
   const world = fakeWorld(specs, { 'playlist:p1': specs.map((s) => s.id) });
-  const s = startFakeSession({ world, ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.config ? { config: opts.config } : {}) });
+  const s = startFakeSession({
+    world,
+    ...(opts.plan ? { plan: opts.plan } : {}),
+    ...(opts.config ? { config: opts.config } : {}),
+  });
   s.hello('d1');
   s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
   await s.flush();
@@ -20,7 +26,9 @@ async function playing(opts: { n?: number; specs?: FakeTrackSpec[]; plan?: 'free
 const lastPlayback = (s: FakeSession, device = 'd1'): PlaybackOutput => s.rec.to(device, 'playback').at(-1)!;
 const lastPrefetch = (s: FakeSession, device = 'd1'): PrefetchOutput => s.rec.to(device, 'prefetch').at(-1)!;
 const answers = (s: FakeSession, requestId: string) =>
-  s.rec.sent.filter((x) => (x.output.type === 'ack' || x.output.type === 'error') && x.output.requestId === requestId);
+  s.rec.sent.filter(
+    (x) => (x.output.type === 'ack' || x.output.type === 'error') && x.output.requestId === requestId,
+  );
 const ctx = (s: FakeSession) => s.actor.getSnapshot().context;
 /** The playback state's name (`playing` has sub-states: ticking, held). */
 const stateOf = (s: FakeSession): string => {
@@ -64,7 +72,7 @@ describe('session play', () => {
     expect(answers(s, 'n1').map((a) => a.output.type)).toEqual(['ack']);
   });
 
-  test('session - at 75 % the next track\'s first 3 chunks go out at the play bitrate, and its playback starts from them', async () => {
+  test("session - at 75 % the next track's first 3 chunks go out at the play bitrate, and its playback starts from them", async () => {
     const s = await playing();
     s.send({ type: 'quality', deviceId: 'd1', requestId: 'q', quality: 'high' });
     s.clock.increment(150_000);
@@ -108,7 +116,10 @@ describe('session play', () => {
     s.clock.increment(100_000 + 10_000 + 14_999);
     expect(s.rec.events.some((e) => e.type === 'play.end')).toBe(false);
     s.clock.increment(1);
-    expect(s.rec.events.find((e) => e.type === 'play.end')).toMatchObject({ reason: 'trackdone', ms_played: 200_000 });
+    expect(s.rec.events.find((e) => e.type === 'play.end')).toMatchObject({
+      reason: 'trackdone',
+      ms_played: 200_000,
+    });
 
     const p = await playing({ config: { endWatchdogMs: 10_000 } });
     p.clock.increment(190_000);
@@ -146,7 +157,14 @@ describe('session play', () => {
       ['t1', 12_000, 'skip'],
       ['t2', 5_000, 'logout'],
     ]);
-    expect(ends[0]).toMatchObject({ user: 'u1', country: 'SE', product: 'premium', device: 'd1', context: 'playlist:p1', artist: 'a1' });
+    expect(ends[0]).toMatchObject({
+      user: 'u1',
+      country: 'SE',
+      product: 'premium',
+      device: 'd1',
+      context: 'playlist:p1',
+      artist: 'a1',
+    });
     expect(s.rec.events.map((e) => e.event_id)).toEqual([
       'u1:1:1:play.start',
       'u1:1:1:play.end',
@@ -190,10 +208,18 @@ describe('session play', () => {
 describe('session entitlement', () => {
   test('session - a region-blocked track gives forbidden/region_blocked and the context skips it', async () => {
     const specs = tracks(4);
-    specs[0]!.rights = [{ territory: 'SE', allowed: false }, { territory: '*', allowed: true }];
+    specs[0]!.rights = [
+      { territory: 'SE', allowed: false },
+      { territory: '*', allowed: true },
+    ];
     const s = await playing({ specs });
     const err = answers(s, 'p1').map((a) => a.output);
-    expect(err[0]).toMatchObject({ type: 'error', code: 'forbidden', reason: 'region_blocked', trackId: 't1' });
+    expect(err[0]).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      reason: 'region_blocked',
+      trackId: 't1',
+    });
     expect(lastPlayback(s).track.id).toBe('t2');
     s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
     await s.flush();
@@ -209,7 +235,15 @@ describe('session entitlement', () => {
     await s.flush();
     expect(lastPlayback(s).track.id).toBe('t3');
     const told = s.rec.to('d1', 'error').filter((e) => e.trackId === 't2');
-    expect(told).toEqual([{ type: 'error', code: 'forbidden', reason: 'region_blocked', message: expect.any(String), trackId: 't2' }]);
+    expect(told).toEqual([
+      {
+        type: 'error',
+        code: 'forbidden',
+        reason: 'region_blocked',
+        message: expect.any(String),
+        trackId: 't2',
+      },
+    ]);
     expect(answers(s, 'e').map((a) => a.output.type)).toEqual(['ack']);
   });
 
@@ -417,7 +451,11 @@ describe('session devices', () => {
     expect(pb.playing).toBe(true);
     expect(pb.firstChunk.index).toBe(4);
     expect(s.rec.states.at(-1)!.output.state.activeDeviceId).toBe('d2');
-    expect(s.rec.events.filter((e) => e.type === 'play.end').at(-1)).toMatchObject({ reason: 'transfer', device: 'd1', ms_played: 42_000 });
+    expect(s.rec.events.filter((e) => e.type === 'play.end').at(-1)).toMatchObject({
+      reason: 'transfer',
+      device: 'd1',
+      ms_played: 42_000,
+    });
     expect(s.rec.events.at(-1)).toMatchObject({ type: 'play.start', device: 'd2' });
     expect(answers(s, 'tr')[0]!.output.type).toBe('ack');
   });
@@ -514,20 +552,24 @@ describe('session devices', () => {
     ['logout', { type: 'logout' }],
     ['play', { type: 'play', contextUri: 'playlist:p1', offset: { index: 2 } }],
   ];
-  test.each(inGrace)('session - %s from another device in the grace period: the time the active device was gone is not played', async (_, cmd) => {
-    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
-    s.hello('d2');
-    s.clock.increment(20_000);
-    s.send({ type: 'disconnect', deviceId: 'd1' });
-    s.clock.increment(9_000);
-    s.send({ ...cmd, deviceId: 'd2', requestId: 'x' } as never);
-    await s.flush();
-    s.clock.increment(5_000); // past the grace expiry, if it still runs
-    const end = s.rec.events.find((e) => e.type === 'play.end' && e.track === 't1');
-    expect(end?.ms_played ?? ctx(s).current!.msPlayed).toBe(20_000);
-    if (cmd.type === 'pause') expect(ctx(s).position).toMatchObject({ positionMs: 20_000, playing: false });
-    if (cmd.type === 'transfer' || cmd.type === 'resume') expect(lastPlayback(s, 'd2').positionMs).toBe(20_000);
-  });
+  test.each(inGrace)(
+    'session - %s from another device in the grace period: the time the active device was gone is not played',
+    async (_, cmd) => {
+      const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+      s.hello('d2');
+      s.clock.increment(20_000);
+      s.send({ type: 'disconnect', deviceId: 'd1' });
+      s.clock.increment(9_000);
+      s.send({ ...cmd, deviceId: 'd2', requestId: 'x' } as never);
+      await s.flush();
+      s.clock.increment(5_000); // past the grace expiry, if it still runs
+      const end = s.rec.events.find((e) => e.type === 'play.end' && e.track === 't1');
+      expect(end?.ms_played ?? ctx(s).current!.msPlayed).toBe(20_000);
+      if (cmd.type === 'pause') expect(ctx(s).position).toMatchObject({ positionMs: 20_000, playing: false });
+      if (cmd.type === 'transfer' || cmd.type === 'resume')
+        expect(lastPlayback(s, 'd2').positionMs).toBe(20_000);
+    },
+  );
 
   test('session - progress corrects the position but never ahead of wall time', async () => {
     const s = await playing();
@@ -596,7 +638,9 @@ describe('session devices', () => {
   async function restored(laterMs = 0) {
     const s = await playing();
     s.clock.increment(33_000);
-    const saved = JSON.parse(JSON.stringify(persistSession(s.actor.getSnapshot(), s.clock.now()))) as PersistedSession;
+    const saved = JSON.parse(
+      JSON.stringify(persistSession(s.actor.getSnapshot(), s.clock.now())),
+    ) as PersistedSession;
     s.actor.stop();
     const r = startFakeSession({ world: s.world, restore: saved, epoch: 99 });
     r.clock.increment(laterMs);
@@ -628,7 +672,9 @@ describe('session devices', () => {
     expect(stateOf(r)).toBe('loading');
     await r.flush();
     expect(stateOf(r)).toBe('playing');
-    expect(r.rec.to('d1', 'playback').map((p) => [p.playId, p.positionMs, p.playing])).toEqual([[saved.current!.playId, 33_000, true]]);
+    expect(r.rec.to('d1', 'playback').map((p) => [p.playId, p.positionMs, p.playing])).toEqual([
+      [saved.current!.playId, 33_000, true],
+    ]);
     expect(lastPlayback(r).expiresAt).toBeGreaterThan(r.clock.now());
     expect(answers(r, 'tr').map((a) => a.output.type)).toEqual(['ack']);
     const before = r.nowCalls();
@@ -641,7 +687,10 @@ describe('session devices', () => {
     s.clock.increment(33_000);
     // Saved before the 30 s check ran (a late timer): ms_played is past the threshold, unsent.
     const live = s.actor.getSnapshot().context;
-    const saved = persistSession({ context: { ...live, current: { ...live.current!, progressSent: false } } }, s.clock.now());
+    const saved = persistSession(
+      { context: { ...live, current: { ...live.current!, progressSent: false } } },
+      s.clock.now(),
+    );
     const r = startFakeSession({ world: s.world, restore: saved });
     r.hello('d1', { resume: { epoch: saved.epoch, version: saved.version } });
     r.send({ type: 'resume', deviceId: 'd1', requestId: 'rs' });
@@ -712,7 +761,13 @@ describe('session with cached tracks (peekTracks)', () => {
   test('session - a track missing from the cache falls back to the invoked load', async () => {
     const s = await cachedSession(tracks(6));
     s.world.cached.delete('t4');
-    s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1', offset: { index: 3 } });
+    s.send({
+      type: 'play',
+      deviceId: 'd1',
+      requestId: 'p1',
+      contextUri: 'playlist:p1',
+      offset: { index: 3 },
+    });
     await s.flush();
     expect(s.rec.loads[0]).toEqual(['t4', 't5', 't6']);
     expect(lastPlayback(s).track.id).toBe('t4');
@@ -752,7 +807,8 @@ describe('session commands sent while a play resolves', () => {
     s.send({ type: 'seek', deviceId: 'd1', requestId: 's1', positionMs: 42_000 });
     s.send({ type: 'pause', deviceId: 'd1', requestId: 'z1' });
     await s.flush();
-    for (const id of ['p1', 'n1', 'n2', 's1', 'z1']) expect(answers(s, id).map((a) => a.output.type)).toEqual(['ack']);
+    for (const id of ['p1', 'n1', 'n2', 's1', 'z1'])
+      expect(answers(s, id).map((a) => a.output.type)).toEqual(['ack']);
     // The commands held the resolve that was in flight: one store read, not one per command.
     expect(s.rec.resolves).toEqual(['playlist:p1']);
     const pb = lastPlayback(s);

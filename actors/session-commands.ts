@@ -6,17 +6,17 @@
 
 import { QUALITY_KBPS } from './config.ts';
 import { chooseBitrate } from './bitrate.ts';
-import {
-  addToQueue,
-  advance,
-  nextRef,
-  previousRef,
-  rebaseRef,
-  setRepeat,
-  setShuffle,
-} from './play-order.ts';
+import { addToQueue, advance, nextRef, previousRef, rebaseRef, setRepeat, setShuffle } from './play-order.ts';
 import { hashString } from './prng.ts';
-import { findDevice, isConnected, nowRef, requesterOf, type DeferredCommand, type Requester, type SessionContext } from './session-context.ts';
+import {
+  findDevice,
+  isConnected,
+  nowRef,
+  requesterOf,
+  type DeferredCommand,
+  type Requester,
+  type SessionContext,
+} from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import {
   endPlay,
@@ -58,7 +58,6 @@ export function trackIdOf(uri: unknown): string {
   return id.length > 0 && id.length <= 200 && !RESERVED.has(id) ? id : '';
 }
 
-
 const validPosition = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
 export const nextShuffleSeed = (d: SessionContext): number => {
@@ -71,13 +70,22 @@ export function isRetry(d: SessionContext, c: SessionCommand, env: LogicEnv): bo
   if (c.requestId === undefined || c.type === 'hello') return false;
   const key = `${c.deviceId}:${c.requestId}`;
   if (d.recentRequests.includes(key)) return true;
-  const kept = d.recentRequests.length >= env.cfg.recentRequestsKept ? d.recentRequests.slice(1) : d.recentRequests.slice();
+  const kept =
+    d.recentRequests.length >= env.cfg.recentRequestsKept
+      ? d.recentRequests.slice(1)
+      : d.recentRequests.slice();
   kept.push(key);
   d.recentRequests = kept;
   return false;
 }
 
-export function handleCommand(d: SessionContext, c: SessionCommand, now: number, env: LogicEnv, fx: Effects): void {
+export function handleCommand(
+  d: SessionContext,
+  c: SessionCommand,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
   if (c.type === 'hello') return hello(d, c, now, env, fx);
   if (c.type === 'disconnect') return disconnect(d, c.deviceId, now, fx);
   const r = requesterOf(c);
@@ -99,9 +107,14 @@ export const MAX_DEFERRED = 16;
 function defer(d: SessionContext, c: DeferredCommand, r: Requester, fx: Effects): void {
   const pending = d.pendingResolve!;
   if (pending.deferred.length >= MAX_DEFERRED) {
-    return fx.error(r, 'conflict', `a play is still being resolved and ${MAX_DEFERRED} commands already wait for it`, {
-      reason: 'too_many_pending',
-    });
+    return fx.error(
+      r,
+      'conflict',
+      `a play is still being resolved and ${MAX_DEFERRED} commands already wait for it`,
+      {
+        reason: 'too_many_pending',
+      },
+    );
   }
   d.pendingResolve = { ...pending, deferred: [...pending.deferred, c] };
 }
@@ -111,13 +124,30 @@ function defer(d: SessionContext, c: DeferredCommand, r: Requester, fx: Effects)
  * failed to). They were checked for retries on arrival; their device may have gone since,
  * in which case their answers are dropped like any other to a gone device.
  */
-export function applyDeferred(d: SessionContext, deferred: readonly DeferredCommand[], now: number, env: LogicEnv, fx: Effects): void {
+export function applyDeferred(
+  d: SessionContext,
+  deferred: readonly DeferredCommand[],
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
   for (const c of deferred) dispatch(d, c, requesterOf(c), now, env, fx);
 }
 
-function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | { type: 'disconnect' }>, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+function dispatch(
+  d: SessionContext,
+  c: Exclude<SessionCommand, HelloCommand | { type: 'disconnect' }>,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
   // Behind a held command, pause and resume wait too: they apply to what it starts.
-  if ((c.type === 'pause' || c.type === 'resume') && d.pendingResolve && d.pendingResolve.deferred.length > 0) {
+  if (
+    (c.type === 'pause' || c.type === 'resume') &&
+    d.pendingResolve &&
+    d.pendingResolve.deferred.length > 0
+  ) {
     return defer(d, c, r, fx);
   }
   switch (c.type) {
@@ -154,12 +184,14 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
       // Around what plays now: the track loading, if any, else the current one.
       d.order = setShuffle(d.order, c.on, nowRef(d), c.on ? nextShuffleSeed(d) : d.order.shuffleSeed);
       if (d.current) d.current = { ...d.current, ref: rebaseRef(before, d.order, d.current.ref)! };
-      if (d.pendingStart) d.pendingStart = { ...d.pendingStart, ref: rebaseRef(before, d.order, d.pendingStart.ref)! };
+      if (d.pendingStart)
+        d.pendingStart = { ...d.pendingStart, ref: rebaseRef(before, d.order, d.pendingStart.ref)! };
       fx.changed = fx.replan = true;
       return fx.ack(r);
     }
     case 'repeat':
-      if (!REPEATS.includes(c.mode)) return fx.error(r, 'bad_request', `repeat mode must be one of ${REPEATS.join(', ')}`);
+      if (!REPEATS.includes(c.mode))
+        return fx.error(r, 'bad_request', `repeat mode must be one of ${REPEATS.join(', ')}`);
       if (c.mode === d.order.repeat) return fx.ack(r);
       d.order = setRepeat(d.order, c.mode);
       fx.changed = fx.replan = true;
@@ -182,7 +214,8 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
       return fx.ack(r);
     }
     case 'quality': {
-      if (!QUALITIES.includes(c.quality)) return fx.error(r, 'bad_request', `quality must be one of ${QUALITIES.join(', ')}`);
+      if (!QUALITIES.includes(c.quality))
+        return fx.error(r, 'bad_request', `quality must be one of ${QUALITIES.join(', ')}`);
       if (c.quality === d.quality) return fx.ack(r);
       d.quality = c.quality;
       checkNetwork(d, env, fx);
@@ -195,7 +228,8 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
       }
       const target = c.targetDeviceId ?? c.deviceId;
       const device = findDevice(d, target);
-      if (!device) return fx.error(r, 'not_found', `device ${target} is unknown`, { reason: 'unknown_device' });
+      if (!device)
+        return fx.error(r, 'not_found', `device ${target} is unknown`, { reason: 'unknown_device' });
       if (device.volume === Math.round(c.volume)) return fx.ack(r);
       d.devices = d.devices.map((x) => (x.id === target ? { ...x, volume: Math.round(c.volume) } : x));
       fx.changed = true;
@@ -213,7 +247,10 @@ function dispatch(d: SessionContext, c: Exclude<SessionCommand, HelloCommand | {
 
 function hello(d: SessionContext, c: HelloCommand, now: number, env: LogicEnv, fx: Effects): void {
   const known = findDevice(d, c.deviceId);
-  const volume = typeof c.volume === 'number' && c.volume >= 0 && c.volume <= 100 ? Math.round(c.volume) : (known?.volume ?? 100);
+  const volume =
+    typeof c.volume === 'number' && c.volume >= 0 && c.volume <= 100
+      ? Math.round(c.volume)
+      : (known?.volume ?? 100);
   const device = { id: c.deviceId, name: c.name, type: c.deviceType, volume, connected: true };
   d.devices = rememberDevice(d.devices, device, d.activeDeviceId, env.cfg.maxKnownDevices);
   if (c.plan === 'free' || c.plan === 'premium') d.plan = c.plan;
@@ -231,7 +268,11 @@ function hello(d: SessionContext, c: HelloCommand, now: number, env: LogicEnv, f
     const prefix = `${c.deviceId}:`;
     d.recentRequests = d.recentRequests.filter((k) => !k.startsWith(prefix));
   }
-  fx.welcomes.push(c.requestId === undefined ? { deviceId: c.deviceId, resumed } : { deviceId: c.deviceId, requestId: c.requestId, resumed });
+  fx.welcomes.push(
+    c.requestId === undefined
+      ? { deviceId: c.deviceId, resumed }
+      : { deviceId: c.deviceId, requestId: c.requestId, resumed },
+  );
   fx.changed = true;
   if (active && !resumed) giveBack(d, now, env, fx);
 }
@@ -241,7 +282,12 @@ function hello(d: SessionContext, c: HelloCommand, now: number, env: LogicEnv, f
  * long by forgetting the disconnected devices seen least recently, never the active one
  * (connected devices are bounded by their sockets).
  */
-export function rememberDevice(devices: readonly DeviceView[], device: DeviceView, activeId: string | null, max: number): DeviceView[] {
+export function rememberDevice(
+  devices: readonly DeviceView[],
+  device: DeviceView,
+  activeId: string | null,
+  max: number,
+): DeviceView[] {
   const out = devices.filter((x) => x.id !== device.id);
   out.push(device);
   let excess = out.length - max;
@@ -261,13 +307,27 @@ export function rememberDevice(devices: readonly DeviceView[], device: DeviceVie
  */
 function giveBack(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
   if (!d.current || d.pendingStart || d.pendingResolve) return;
-  if (d.bundles[d.current.track.id] === undefined) return continueCurrent(d, d.position.playing, null, now, fx);
+  if (d.bundles[d.current.track.id] === undefined)
+    return continueCurrent(d, d.position.playing, null, now, fx);
   handBack(d, now, env, fx);
 }
 
 /** The current play's bundle is not loaded (a restored session): load it, then the same play goes on. */
-function continueCurrent(d: SessionContext, play: boolean, r: Requester | null, now: number, fx: Effects): void {
-  d.pendingStart = { ref: d.current!.ref, positionMs: positionNow(d, now), play, requester: r, skips: 0, continuePlay: true };
+function continueCurrent(
+  d: SessionContext,
+  play: boolean,
+  r: Requester | null,
+  now: number,
+  fx: Effects,
+): void {
+  d.pendingStart = {
+    ref: d.current!.ref,
+    positionMs: positionNow(d, now),
+    play,
+    requester: r,
+    skips: 0,
+    continuePlay: true,
+  };
   fx.changed = true;
 }
 
@@ -294,24 +354,38 @@ function claimActive(d: SessionContext, deviceId: string, now: number, env: Logi
   fx.changed = true;
 }
 
-function play(d: SessionContext, c: PlayCommand, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+function play(
+  d: SessionContext,
+  c: PlayCommand,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
   const uris = Array.isArray(c.uris) ? c.uris : [];
-  if (!c.contextUri && uris.length === 0) return fx.error(r, 'bad_request', 'play needs a contextUri or uris');
-  if (c.contextUri !== undefined && (typeof c.contextUri !== 'string' || !/^(playlist|album):[^\s]{1,200}$/.test(c.contextUri))) {
+  if (!c.contextUri && uris.length === 0)
+    return fx.error(r, 'bad_request', 'play needs a contextUri or uris');
+  if (
+    c.contextUri !== undefined &&
+    (typeof c.contextUri !== 'string' || !/^(playlist|album):[^\s]{1,200}$/.test(c.contextUri))
+  ) {
     return fx.error(r, 'bad_request', 'contextUri must be playlist:<id> or album:<id>');
   }
   const trackIds = uris.map(trackIdOf);
   if (trackIds.some((id) => !id)) return fx.error(r, 'bad_request', 'uris must be track uris');
-  if (c.positionMs !== undefined && !validPosition(c.positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
+  if (c.positionMs !== undefined && !validPosition(c.positionMs))
+    return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
   const index = c.offset?.index;
-  if (index !== undefined && !(Number.isInteger(index) && index >= 0)) return fx.error(r, 'bad_request', 'offset.index must be an integer >= 0');
+  if (index !== undefined && !(Number.isInteger(index) && index >= 0))
+    return fx.error(r, 'bad_request', 'offset.index must be an integer >= 0');
   let startTrackId: string | null = null;
   if (c.offset?.uri !== undefined) {
     startTrackId = trackIdOf(c.offset.uri);
     if (!startTrackId) return fx.error(r, 'bad_request', 'offset.uri must be a track uri');
   } else if (index !== undefined && !c.contextUri) {
     startTrackId = trackIds[index] ?? null;
-    if (!startTrackId) return fx.error(r, 'bad_request', `offset.index ${index} is past the ${trackIds.length} uris`);
+    if (!startTrackId)
+      return fx.error(r, 'bad_request', `offset.index ${index} is past the ${trackIds.length} uris`);
   }
   supersedePending(d, fx);
   claimActive(d, c.deviceId, now, env, fx);
@@ -399,7 +473,8 @@ function ended(
 ): void {
   const p = d.current;
   // Only the device that plays ends a play, and only the play it is playing.
-  if (!p || r.deviceId !== d.activeDeviceId || (playId !== undefined && playId !== p.playId)) return fx.ack(r);
+  if (!p || r.deviceId !== d.activeDeviceId || (playId !== undefined && playId !== p.playId))
+    return fx.ack(r);
   trackDone(d, now, env, fx);
   fx.ack(r);
 }
@@ -413,19 +488,31 @@ function startTarget(
   r: Requester | null,
   fx: Effects,
 ): void {
-  d.pendingStart = target ? { ref: target, positionMs, play, requester: r, skips: 0, continuePlay: false } : null;
+  d.pendingStart = target
+    ? { ref: target, positionMs, play, requester: r, skips: 0, continuePlay: false }
+    : null;
   if (!target) fx.ack(r);
   fx.changed = true;
 }
 
-function transfer(d: SessionContext, c: TransferCommand, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+function transfer(
+  d: SessionContext,
+  c: TransferCommand,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
   if (typeof c.toDeviceId !== 'string' || !findDevice(d, c.toDeviceId)) {
-    return fx.error(r, 'not_found', `device ${String(c.toDeviceId)} is unknown`, { reason: 'unknown_device' });
+    return fx.error(r, 'not_found', `device ${String(c.toDeviceId)} is unknown`, {
+      reason: 'unknown_device',
+    });
   }
   if (!isConnected(d, c.toDeviceId)) {
     return fx.error(r, 'conflict', `device ${c.toDeviceId} is not connected`, { reason: 'device_offline' });
   }
-  if (c.play !== undefined && typeof c.play !== 'boolean') return fx.error(r, 'bad_request', 'play must be a boolean');
+  if (c.play !== undefined && typeof c.play !== 'boolean')
+    return fx.error(r, 'bad_request', 'play must be a boolean');
   if (d.pendingResolve) return defer(d, c, r, fx);
   transferTo(d, c.toDeviceId, c.play, r, now, env, fx);
 }
@@ -473,7 +560,10 @@ function progress(
   env: LogicEnv,
   fx: Effects,
 ): void {
-  if (bandwidthKbps !== undefined && (typeof bandwidthKbps !== 'number' || !(bandwidthKbps >= 0) || !Number.isFinite(bandwidthKbps))) {
+  if (
+    bandwidthKbps !== undefined &&
+    (typeof bandwidthKbps !== 'number' || !(bandwidthKbps >= 0) || !Number.isFinite(bandwidthKbps))
+  ) {
     return fx.error(r, 'bad_request', 'bandwidthKbps must be a number >= 0');
   }
   if (!validPosition(positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
@@ -485,7 +575,8 @@ function progress(
     checkNetwork(d, env, fx);
   }
   const p = d.current;
-  if (p && !d.pendingStart && (playId === undefined || playId === p.playId)) accrue(d, now, env, fx, positionMs);
+  if (p && !d.pendingStart && (playId === undefined || playId === p.playId))
+    accrue(d, now, env, fx, positionMs);
   fx.ack(r);
 }
 
@@ -498,5 +589,12 @@ function checkNetwork(d: SessionContext, env: LogicEnv, fx: Effects): void {
     headroom: env.cfg.bandwidthHeadroom,
     available: [QUALITY_KBPS.low, QUALITY_KBPS.normal, QUALITY_KBPS.high, QUALITY_KBPS.very_high],
   });
-  noteNetworkLimit(d, d.activeDeviceId, choice.limitedByNetwork, choice.targetKbps, choice.sustainableKbps, fx);
+  noteNetworkLimit(
+    d,
+    d.activeDeviceId,
+    choice.limitedByNetwork,
+    choice.targetKbps,
+    choice.sustainableKbps,
+    fx,
+  );
 }

@@ -74,7 +74,10 @@ export const requesterOf = (c: SessionCommand): Requester =>
   c.requestId === undefined ? { deviceId: c.deviceId } : { deviceId: c.deviceId, requestId: c.requestId };
 
 /** A command held until the pending play's context resolves. */
-export type DeferredCommand = Extract<SessionCommand, { type: 'next' | 'previous' | 'seek' | 'transfer' | 'pause' | 'resume' }>;
+export type DeferredCommand = Extract<
+  SessionCommand,
+  { type: 'next' | 'previous' | 'seek' | 'transfer' | 'pause' | 'resume' }
+>;
 
 export interface PendingAdd {
   trackId: string;
@@ -171,7 +174,8 @@ export function initialContext(input: {
   };
 }
 
-export const findDevice = (c: SessionContext, id: string): DeviceView | undefined => c.devices.find((d) => d.id === id);
+export const findDevice = (c: SessionContext, id: string): DeviceView | undefined =>
+  c.devices.find((d) => d.id === id);
 
 export const isConnected = (c: SessionContext, id: string | null): boolean =>
   id !== null && c.devices.some((d) => d.id === id && d.connected);
@@ -209,7 +213,11 @@ export function stateView(c: SessionContext, now: number): SessionStateView {
     playId: c.current?.playId ?? null,
     loading: c.pendingStart !== null || c.pendingResolve !== null,
     position: c.current
-      ? { positionMs: positionAt(c.position, now, c.current.track.durationMs), at: now, playing: c.position.playing }
+      ? {
+          positionMs: positionAt(c.position, now, c.current.track.durationMs),
+          at: now,
+          playing: c.position.playing,
+        }
       : c.position,
     contextUri: c.order.contextUri,
     shuffle: c.order.shuffle,

@@ -60,7 +60,8 @@ export class Effects {
   }
 
   ack(r: Requester | null | undefined): void {
-    if (r && r.requestId !== undefined) this.answers.push({ deviceId: r.deviceId, output: { type: 'ack', requestId: r.requestId } });
+    if (r && r.requestId !== undefined)
+      this.answers.push({ deviceId: r.deviceId, output: { type: 'ack', requestId: r.requestId } });
   }
 
   /** An error to the requester; `reason` defaults to the usual one of the code (DEFAULT_REASONS). */
@@ -71,7 +72,12 @@ export class Effects {
     extra?: { reason?: ErrorReasonOf[C]; trackId?: string },
   ): void {
     if (!r) return;
-    const output: DeviceOutput = { type: 'error', code, reason: extra?.reason ?? DEFAULT_REASONS[code], message };
+    const output: DeviceOutput = {
+      type: 'error',
+      code,
+      reason: extra?.reason ?? DEFAULT_REASONS[code],
+      message,
+    };
     if (r.requestId !== undefined) output.requestId = r.requestId;
     if (extra?.trackId) output.trackId = extra.trackId;
     this.answers.push({ deviceId: r.deviceId, output });

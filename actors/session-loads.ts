@@ -7,7 +7,13 @@
 import { appendAutoplay, loadContext, remainingInContext } from './play-order.ts';
 import { nowRef, upcomingIds, type PendingResolve, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
-import { endPlay, MAX_BLOCKED_SKIPS, missingUpcoming, pruneBundles, settleStart } from './session-playback.ts';
+import {
+  endPlay,
+  MAX_BLOCKED_SKIPS,
+  missingUpcoming,
+  pruneBundles,
+  settleStart,
+} from './session-playback.ts';
 import { addToQueue } from './play-order.ts';
 import { applyDeferred, nextShuffleSeed } from './session-commands.ts';
 import type { LoadTracksResult, ResolvedContext } from './types.ts';
@@ -35,7 +41,8 @@ function startResolved(
   fx: Effects,
 ): void {
   if (!result || result.tracks.length === 0) {
-    const message = req.contextUri === null ? 'none of the uris names a known track' : `${req.contextUri} does not exist`;
+    const message =
+      req.contextUri === null ? 'none of the uris names a known track' : `${req.contextUri} does not exist`;
     return fx.error(req.requester, 'not_found', message, {
       reason: req.contextUri === null ? 'unknown_track' : 'unknown_context',
     });
@@ -49,17 +56,34 @@ function startResolved(
       });
     }
   } else if (startIndex !== null && startIndex >= result.tracks.length) {
-    return fx.error(req.requester, 'bad_request', `offset.index ${startIndex} is past the ${result.tracks.length} tracks`);
+    return fx.error(
+      req.requester,
+      'bad_request',
+      `offset.index ${startIndex} is past the ${result.tracks.length} tracks`,
+    );
   }
   endPlay(d, now, 'skip', env, fx);
   const seed = d.order.shuffle ? nextShuffleSeed(d) : d.order.shuffleSeed;
-  const { order, start } = loadContext(d.order, result.uri ?? req.contextUri, result.tracks, startIndex, seed);
+  const { order, start } = loadContext(
+    d.order,
+    result.uri ?? req.contextUri,
+    result.tracks,
+    startIndex,
+    seed,
+  );
   d.order = order;
   d.autoplayRequested = false;
   d.contextGen += 1;
   d.fetchFailed = [];
   d.pendingStart = start
-    ? { ref: start, positionMs: req.positionMs, play: req.play, requester: req.requester, skips: 0, continuePlay: false }
+    ? {
+        ref: start,
+        positionMs: req.positionMs,
+        play: req.play,
+        requester: req.requester,
+        skips: 0,
+        continuePlay: false,
+      }
     : null;
   if (!start) fx.ack(req.requester);
 }
@@ -75,7 +99,14 @@ export function resolveFailed(d: SessionContext, now: number, env: LogicEnv, fx:
 }
 
 /** Bundles for the pending start (and what follows it) arrived. */
-export function targetLoaded(d: SessionContext, result: LoadTracksResult, ids: readonly string[], now: number, env: LogicEnv, fx: Effects): void {
+export function targetLoaded(
+  d: SessionContext,
+  result: LoadTracksResult,
+  ids: readonly string[],
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
   storeBundles(d, result, ids);
   settleStart(d, now, env, fx);
 }
@@ -131,7 +162,13 @@ export function aheadIds(d: SessionContext, env: LogicEnv): string[] {
   return ids;
 }
 
-export function aheadLoaded(d: SessionContext, result: LoadTracksResult, ids: readonly string[], env: LogicEnv, fx: Effects): void {
+export function aheadLoaded(
+  d: SessionContext,
+  result: LoadTracksResult,
+  ids: readonly string[],
+  env: LogicEnv,
+  fx: Effects,
+): void {
   storeBundles(d, result, ids);
   settleAdds(d, fx, (trackId) => {
     const b = d.bundles[trackId];
@@ -146,7 +183,11 @@ export function aheadLoadFailed(d: SessionContext, ids: readonly string[], fx: E
   settleAdds(d, fx, (trackId) => (ids.includes(trackId) ? 'failed' : 'retry'));
 }
 
-function settleAdds(d: SessionContext, fx: Effects, status: (id: string) => 'ok' | 'missing' | 'failed' | 'retry'): void {
+function settleAdds(
+  d: SessionContext,
+  fx: Effects,
+  status: (id: string) => 'ok' | 'missing' | 'failed' | 'retry',
+): void {
   const left = [];
   for (const a of d.pendingAdds) {
     const s = status(a.trackId);

@@ -22,12 +22,22 @@ function base(): SessionSnapshot {
   now = T0;
   let [s] = initialTransition(logic, { userId: 'u1', plan: 'premium', country: 'SE', epoch: 1 });
   for (const d of ['d1', 'd2']) {
-    [s] = step(s, { type: 'hello', deviceId: d, name: d, deviceType: 'phone', plan: 'premium', country: 'SE' });
+    [s] = step(s, {
+      type: 'hello',
+      deviceId: d,
+      name: d,
+      deviceType: 'phone',
+      plan: 'premium',
+      country: 'SE',
+    });
   }
   return s;
 }
 
-const resolved = { uri: 'playlist:p', tracks: ['t1', 't2', 't3', 't4'].map((id) => ({ id, artistId: `a-${id}` })) };
+const resolved = {
+  uri: 'playlist:p',
+  tracks: ['t1', 't2', 't3', 't4'].map((id) => ({ id, artistId: `a-${id}` })),
+};
 
 /** A snapshot in each playback state. */
 function snapshots(): Record<string, SessionSnapshot> {
@@ -50,12 +60,15 @@ const playbackOf = (s: SessionSnapshot) => {
 
 /** The outputs of a step, in order, across its `emit` actions. */
 const emissions = (actions: Actions): Emission[] =>
-  (actions as Array<{ type: string; params?: { out?: Emission[] } }>).flatMap((a) => (a.type === 'emit' ? a.params!.out! : []));
+  (actions as Array<{ type: string; params?: { out?: Emission[] } }>).flatMap((a) =>
+    a.type === 'emit' ? a.params!.out! : [],
+  );
 
 /** 'ack', 'error:<code>', or 'deferred' (answered when a load settles). */
 function outcome(actions: Actions, after: SessionSnapshot, requestId: string): string {
   for (const e of emissions(actions)) {
-    const o = e.kind === 'send' ? (e.output as { type: string; requestId?: unknown; code?: string }) : undefined;
+    const o =
+      e.kind === 'send' ? (e.output as { type: string; requestId?: unknown; code?: string }) : undefined;
     if (o && o.requestId === requestId && (o.type === 'ack' || o.type === 'error')) {
       return o.type === 'ack' ? 'ack' : `error:${o.code}`;
     }
@@ -123,8 +136,12 @@ describe('session machine transitions', () => {
         expect(outcome(actions, after, 'r')).toBe(expected[name]![i]);
         // The version only moves forward; broadcasts carry increasing versions, the last one the new version.
         expect(after.context.version).toBeGreaterThanOrEqual(before.context.version);
-        const versions = emissions(actions).flatMap((e) => (e.kind === 'broadcast' ? [e.output.state.version] : []));
-        versions.forEach((v, k) => expect(v).toBeGreaterThan(k === 0 ? before.context.version : versions[k - 1]!));
+        const versions = emissions(actions).flatMap((e) =>
+          e.kind === 'broadcast' ? [e.output.state.version] : [],
+        );
+        versions.forEach((v, k) =>
+          expect(v).toBeGreaterThan(k === 0 ? before.context.version : versions[k - 1]!),
+        );
         if (versions.length > 0) expect(versions.at(-1)).toBe(after.context.version);
         else expect(after.context.version).toBe(before.context.version);
       });
@@ -177,7 +194,10 @@ describe('session machine transitions', () => {
       const [after, actions] = step(before, { ...cmd, deviceId: 'd1', requestId: 'r' });
       expect(outcome(actions, after, 'r'), JSON.stringify(cmd)).toBe('ack');
       expect(after.context.version, JSON.stringify(cmd)).toBe(before.context.version);
-      expect(emissions(actions).filter((e) => e.kind === 'broadcast'), JSON.stringify(cmd)).toEqual([]);
+      expect(
+        emissions(actions).filter((e) => e.kind === 'broadcast'),
+        JSON.stringify(cmd),
+      ).toEqual([]);
     }
     const [on] = step(snaps.playing!, { type: 'shuffle', on: true, deviceId: 'd1' });
     const [again, actions] = step(on, { type: 'shuffle', on: true, deviceId: 'd1', requestId: 'r' });
@@ -201,17 +221,26 @@ describe('session machine transitions', () => {
   });
 
   test('session machine - a radio answer asked for an earlier context is dropped; the new context asks its own', () => {
-    const context = (uri: string, ids: string[]) => ({ uri, tracks: ids.map((id) => ({ id, artistId: `a-${id}` })) });
+    const context = (uri: string, ids: string[]) => ({
+      uri,
+      tracks: ids.map((id) => ({ id, artistId: `a-${id}` })),
+    });
     const radioAsks = (actions: Actions) =>
       (actions as Array<{ type: string; params?: { src?: string; input?: { seedTrackIds: string[] } } }>)
         .filter((a) => a.type === 'xstate.spawnChild' && a.params?.src === 'radio')
         .map((a) => a.params!.input!.seedTrackIds);
     let [s] = step(snaps.idle!, { type: 'play', deviceId: 'd1', contextUri: 'playlist:a' });
     let actions: Actions;
-    [s, actions] = step(s, { type: 'xstate.done.actor.resolveContext', output: context('playlist:a', ['t1', 't2']) });
+    [s, actions] = step(s, {
+      type: 'xstate.done.actor.resolveContext',
+      output: context('playlist:a', ['t1', 't2']),
+    });
     expect(radioAsks(actions)).toEqual([['t1', 't2']]);
     [s] = step(s, { type: 'play', deviceId: 'd1', contextUri: 'playlist:b' });
-    [s, actions] = step(s, { type: 'xstate.done.actor.resolveContext', output: context('playlist:b', ['t3', 't4']) });
+    [s, actions] = step(s, {
+      type: 'xstate.done.actor.resolveContext',
+      output: context('playlist:b', ['t3', 't4']),
+    });
     expect(radioAsks(actions)).toEqual([]);
     [s, actions] = step(s, { type: 'xstate.done.actor.radio', output: ['r1', 'r2'] });
     expect(s.context.order.contextUri).toBe('playlist:b');
@@ -225,17 +254,34 @@ describe('session machine transitions', () => {
     for (const state of STATES) {
       const [after, actions] = step(snaps[state]!, { type: 'next', deviceId: 'ghost', requestId: 'r' });
       expect(outcome(actions, after, 'r')).toBe('error:not_found');
-      const [after2, actions2] = step(snaps[state]!, { type: 'volume', deviceId: 'd1', requestId: 'r', volume: 5, targetDeviceId: 'ghost' });
+      const [after2, actions2] = step(snaps[state]!, {
+        type: 'volume',
+        deviceId: 'd1',
+        requestId: 'r',
+        volume: 5,
+        targetDeviceId: 'ghost',
+      });
       expect(outcome(actions2, after2, 'r')).toBe('error:not_found');
     }
   });
 
   test('session machine - hello answers a welcome with the full state; a foreign epoch is not resumed', () => {
     const [after, actions] = step(snaps.playing!, {
-      type: 'hello', deviceId: 'd3', requestId: 'h', name: 'tv', deviceType: 'tv', plan: 'premium', country: 'SE', resume: { version: 1, epoch: 42 },
+      type: 'hello',
+      deviceId: 'd3',
+      requestId: 'h',
+      name: 'tv',
+      deviceType: 'tv',
+      plan: 'premium',
+      country: 'SE',
+      resume: { version: 1, epoch: 42 },
     });
-    const welcome = emissions(actions).map((e) => (e.kind === 'send' ? e.output : undefined)).find((o) => o?.type === 'welcome') as never as {
-      resumed: boolean; requestId: string; state: { devices: unknown[]; track: { id: string }; version: number };
+    const welcome = emissions(actions)
+      .map((e) => (e.kind === 'send' ? e.output : undefined))
+      .find((o) => o?.type === 'welcome') as never as {
+      resumed: boolean;
+      requestId: string;
+      state: { devices: unknown[]; track: { id: string }; version: number };
     };
     expect(welcome).toMatchObject({ requestId: 'h', resumed: false });
     expect(welcome.state.devices).toHaveLength(3);
@@ -244,13 +290,23 @@ describe('session machine transitions', () => {
   });
 
   test('session machine - a play command invokes resolveContext and a resolved context invokes one batched load', () => {
-    const [, a1] = step(snaps.idle!, { type: 'play', deviceId: 'd1', requestId: 'r', uris: ['track:t2', 't3'] });
-    const spawn = (a1 as Array<{ type: string; params?: { src?: string; input?: unknown } }>).find((a) => a.type === 'xstate.spawnChild');
-    expect(spawn?.params).toMatchObject({ src: 'resolveContext', input: { contextUri: null, trackIds: ['t2', 't3'] } });
-    const [, a2] = step(snaps.resolving!, { type: 'xstate.done.actor.resolveContext', output: resolved });
-    const loads = (a2 as Array<{ type: string; params?: { src?: string; input?: { trackIds: string[] } } }>).filter(
-      (a) => a.type === 'xstate.spawnChild' && a.params?.src === 'loadTracks',
+    const [, a1] = step(snaps.idle!, {
+      type: 'play',
+      deviceId: 'd1',
+      requestId: 'r',
+      uris: ['track:t2', 't3'],
+    });
+    const spawn = (a1 as Array<{ type: string; params?: { src?: string; input?: unknown } }>).find(
+      (a) => a.type === 'xstate.spawnChild',
     );
+    expect(spawn?.params).toMatchObject({
+      src: 'resolveContext',
+      input: { contextUri: null, trackIds: ['t2', 't3'] },
+    });
+    const [, a2] = step(snaps.resolving!, { type: 'xstate.done.actor.resolveContext', output: resolved });
+    const loads = (
+      a2 as Array<{ type: string; params?: { src?: string; input?: { trackIds: string[] } } }>
+    ).filter((a) => a.type === 'xstate.spawnChild' && a.params?.src === 'loadTracks');
     expect(loads.map((l) => l.params!.input!.trackIds)).toEqual([['t1', 't2', 't3']]);
   });
 });

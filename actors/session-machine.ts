@@ -120,13 +120,36 @@ const notProvided = (name: string) => async (): Promise<never> => {
  * `hello` and `disconnect` too: the active device lost or back holds or re-arms the timer
  * in `playing`.
  */
-const ROUTED = ['play', 'pause', 'resume', 'seek', 'next', 'previous', 'ended', 'transfer', 'logout', 'hello', 'disconnect'] as const;
+const ROUTED = [
+  'play',
+  'pause',
+  'resume',
+  'seek',
+  'next',
+  'previous',
+  'ended',
+  'transfer',
+  'logout',
+  'hello',
+  'disconnect',
+] as const;
 const routed: ReadonlySet<string> = new Set(ROUTED);
 /** Routed commands that never end a resolve: they wait for it or act beside it (see PendingResolve.deferred). */
-const HELD_WHILE_RESOLVING = ['pause', 'resume', 'seek', 'next', 'previous', 'ended', 'transfer', 'hello', 'disconnect'] as const;
+const HELD_WHILE_RESOLVING = [
+  'pause',
+  'resume',
+  'seek',
+  'next',
+  'previous',
+  'ended',
+  'transfer',
+  'hello',
+  'disconnect',
+] as const;
 /** Routed commands that leave a load running: a device coming or going changes nothing it does. */
 const BESIDE_LOADING = ['hello', 'disconnect'] as const;
-const inPlace = (types: readonly string[]) => Object.fromEntries(types.map((type) => [type, { actions: 'onCommand' as const }]));
+const inPlace = (types: readonly string[]) =>
+  Object.fromEntries(types.map((type) => [type, { actions: 'onCommand' as const }]));
 
 /** Ids of the background children and the grace timer (one of each at a time). */
 const AHEAD = 'loadAhead';
@@ -147,7 +170,9 @@ export function createSessionLogic(deps: SessionLogicDeps) {
   const cfg = parseSessionConfig(deps.config);
   const env: LogicEnv = { cfg, sign: deps.signUrl, peek: deps.peekTracks };
 
-  type Enqueue = Parameters<Parameters<typeof enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent>>[0]>[0]['enqueue'];
+  type Enqueue = Parameters<
+    Parameters<typeof enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent>>[0]
+  >[0]['enqueue'];
 
   /**
    * After a step: start the loads and arm or cancel the grace timer the new context calls
@@ -164,7 +189,10 @@ export function createSessionLogic(deps: SessionLogicDeps) {
     if (d.radioFor === null && autoplayNeeded(d, env)) {
       d.radioFor = d.contextGen;
       d.autoplayRequested = true;
-      enqueue.spawnChild('radio', { id: RADIO, input: { userId: d.userId, ...radioSeeds(d), count: cfg.autoplayCount } });
+      enqueue.spawnChild('radio', {
+        id: RADIO,
+        input: { userId: d.userId, ...radioSeeds(d), count: cfg.autoplayCount },
+      });
     }
     const lost = activeLost(d);
     if (lost && !d.graceArmed) {
@@ -202,7 +230,9 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       input: {} as SessionInput,
     },
     actors: {
-      resolveContext: fromPromise<ResolvedContext | null, ResolveContextRequest>(notProvided('resolveContext')),
+      resolveContext: fromPromise<ResolvedContext | null, ResolveContextRequest>(
+        notProvided('resolveContext'),
+      ),
       loadTracks: fromPromise<LoadedTracks, LoadTracksRequest>(notProvided('loadTracks')),
       radio: fromPromise<string[], RadioRequest>(({ input }) => noRadio(input)),
     },
@@ -292,7 +322,9 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       playback: {
         initial: 'route',
         on: {
-          ...Object.fromEntries(ROUTED.map((type) => [type, { target: '.route', actions: 'onCommand' as const }])),
+          ...Object.fromEntries(
+            ROUTED.map((type) => [type, { target: '.route', actions: 'onCommand' as const }]),
+          ),
           'grace.expired': { target: '.route', actions: 'onGraceExpired' },
         },
         states: {
@@ -395,7 +427,9 @@ export function createSessionMachine(ports: SessionPorts, config?: Partial<Sessi
       },
     },
     actors: {
-      resolveContext: fromPromise<ResolvedContext | null, ResolveContextRequest>(({ input }) => ports.resolveContext(input)),
+      resolveContext: fromPromise<ResolvedContext | null, ResolveContextRequest>(({ input }) =>
+        ports.resolveContext(input),
+      ),
       loadTracks: fromPromise<LoadedTracks, LoadTracksRequest>(async ({ input }) => ({
         trackIds: input.trackIds,
         result: await ports.loadTracks(input),

@@ -10,17 +10,25 @@
 import { chooseBitrate } from './bitrate.ts';
 import { checkEntitlement, FORBIDDEN_MESSAGES } from './entitlement.ts';
 import { listeningEvent, makePlayId, type PlayFacts } from './listening-events.ts';
-import {
-  buildPlayback,
-  buildPrefetchItem,
-  expiryFor,
-  firstChunkKbps,
-  rungs,
-} from './playback-output.ts';
+import { buildPlayback, buildPrefetchItem, expiryFor, firstChunkKbps, rungs } from './playback-output.ts';
 import { advance, nextRef, previousRef, upcoming, type TrackRef } from './play-order.ts';
 import { planPrefetch, fullPhaseDelay, type PrefetchPhase } from './prefetch-planner.ts';
-import { playedSince, positionAt, reanchor, reportedPosition, seekAnchor, stoppedAnchor } from './position.ts';
-import { heardUntil, isConnected, nowRef, requesterOf, type CurrentPlay, type SessionContext } from './session-context.ts';
+import {
+  playedSince,
+  positionAt,
+  reanchor,
+  reportedPosition,
+  seekAnchor,
+  stoppedAnchor,
+} from './position.ts';
+import {
+  heardUntil,
+  isConnected,
+  nowRef,
+  requesterOf,
+  type CurrentPlay,
+  type SessionContext,
+} from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import type { EndReason, PositionAnchor, PrefetchItem, TrackBundle } from './types.ts';
 
@@ -39,11 +47,14 @@ const facts = (d: SessionContext, p: CurrentPlay): PlayFacts => ({
 });
 
 /** When a playing track reaches its end by the anchor (wall time at the anchor's pace). */
-const endsAt = (d: SessionContext, dur: number): number => d.position.at + Math.max(0, dur - d.position.positionMs);
+const endsAt = (d: SessionContext, dur: number): number =>
+  d.position.at + Math.max(0, dur - d.position.positionMs);
 
 /** ms_played of the current play at `now` (not folded in). */
 export const msPlayedAt = (d: SessionContext, now: number): number =>
-  d.current ? d.current.msPlayed + playedSince(d.position, heardUntil(d, now), d.current.track.durationMs) : 0;
+  d.current
+    ? d.current.msPlayed + playedSince(d.position, heardUntil(d, now), d.current.track.durationMs)
+    : 0;
 
 /** Position of the current play at `now` (0 without one), as far as it was heard. */
 export const positionNow = (d: SessionContext, now: number): number =>
@@ -55,7 +66,13 @@ export const positionNow = (d: SessionContext, now: number): number =>
  * sets the position (up to the ceiling, see `reportedPosition`) and may lower, never
  * raise, the time earned.
  */
-export function accrue(d: SessionContext, now: number, env: LogicEnv, fx: Effects, reportedMs?: number): void {
+export function accrue(
+  d: SessionContext,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+  reportedMs?: number,
+): void {
   const p = d.current;
   if (!p) return;
   const dur = p.track.durationMs;
@@ -64,7 +81,9 @@ export function accrue(d: SessionContext, now: number, env: LogicEnv, fx: Effect
   const before = p.msPlayed;
   const after = before + played;
   const positionMs =
-    reportedMs !== undefined ? reportedPosition(d.ceiling, reportedMs, now, dur) : positionAt(d.position, until, dur);
+    reportedMs !== undefined
+      ? reportedPosition(d.ceiling, reportedMs, now, dur)
+      : positionAt(d.position, until, dur);
   // At the end the anchor stays where the end was reached, so re-anchoring (a tick, a
   // report of the end) does not move the end-of-track watchdog later.
   const at = d.position.playing && positionMs >= dur ? Math.min(now, endsAt(d, dur)) : now;
@@ -93,7 +112,13 @@ function decidePosition(d: SessionContext, anchor: PositionAnchor): void {
 }
 
 /** Pause or play the current play at `now`. */
-export function setPlaying(d: SessionContext, now: number, playing: boolean, env: LogicEnv, fx: Effects): void {
+export function setPlaying(
+  d: SessionContext,
+  now: number,
+  playing: boolean,
+  env: LogicEnv,
+  fx: Effects,
+): void {
   if (!d.current || d.position.playing === playing) return;
   accrue(d, now, env, fx);
   const dur = d.current.track.durationMs;
@@ -119,7 +144,9 @@ export function trackDone(d: SessionContext, now: number, env: LogicEnv, fx: Eff
   if (!p) return;
   const target = nextRef(d.order, p.ref, 'trackdone');
   endPlay(d, now, 'trackdone', env, fx);
-  d.pendingStart = target ? { ref: target, positionMs: 0, play: true, requester: null, skips: 0, continuePlay: false } : null;
+  d.pendingStart = target
+    ? { ref: target, positionMs: 0, play: true, requester: null, skips: 0, continuePlay: false }
+    : null;
   fx.changed = true;
 }
 
@@ -148,7 +175,9 @@ export function settleStart(d: SessionContext, now: number, env: LogicEnv, fx: E
   // active device is told, with no requestId, so it can say why the track was passed over.
   const told = pending.requester ?? (d.activeDeviceId ? { deviceId: d.activeDeviceId } : null);
   if (bundle === null) {
-    fx.error(told, 'not_found', `track ${pending.ref.trackId} does not exist`, { trackId: pending.ref.trackId });
+    fx.error(told, 'not_found', `track ${pending.ref.trackId} does not exist`, {
+      trackId: pending.ref.trackId,
+    });
     skipBlocked(d, pending.ref, fx);
     return;
   }
@@ -171,7 +200,14 @@ function skipBlocked(d: SessionContext, ref: TrackRef, fx: Effects): void {
   const next = pending.skips < MAX_BLOCKED_SKIPS ? nextRef(d.order, ref, 'skip') : null;
   d.pendingStart =
     next && !(next.source === ref.source && next.pos === ref.pos && next.trackId === ref.trackId)
-      ? { ...pending, ref: next, positionMs: 0, requester: null, skips: pending.skips + 1, continuePlay: false }
+      ? {
+          ...pending,
+          ref: next,
+          positionMs: 0,
+          requester: null,
+          skips: pending.skips + 1,
+          continuePlay: false,
+        }
       : null;
   fx.changed = true;
 }
@@ -215,7 +251,9 @@ function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: Log
   d.current = play;
   decidePosition(d, seekAnchor(pending.positionMs, now, dur, pending.play));
   const firstKbps =
-    d.fullPrefetched === trackId ? choice.bitrateKbps : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
+    d.fullPrefetched === trackId
+      ? choice.bitrateKbps
+      : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
   d.fullPrefetched = null;
   if (deviceId) sendPlayback(d, deviceId, bundle, firstKbps, false, env, fx);
   fx.ack(pending.requester);
@@ -279,7 +317,11 @@ export function missingUpcoming(d: SessionContext, env: LogicEnv): string[] {
   if (!ref) return [];
   const out: string[] = [];
   for (const r of upcoming(d.order, ref, env.cfg.prefetchAhead)) {
-    if (d.bundles[r.trackId] === undefined && !d.fetchFailed.includes(r.trackId) && !out.includes(r.trackId)) {
+    if (
+      d.bundles[r.trackId] === undefined &&
+      !d.fetchFailed.includes(r.trackId) &&
+      !out.includes(r.trackId)
+    ) {
       out.push(r.trackId);
     }
   }
@@ -291,9 +333,22 @@ export function missingUpcoming(d: SessionContext, env: LogicEnv): string[] {
  * is the current track, already loaded: only what a `next` would play is named, by its
  * first chunk (no 75 % prefetch), so a skip stays instant.
  */
-function prefetchPlays(d: SessionContext, p: CurrentPlay, env: LogicEnv): { ids: string[]; phase: PrefetchPhase } {
-  if (d.order.repeat === 'track') return { ids: upcoming(d.order, p.ref, 2).slice(1).map((r) => r.trackId), phase: 'start' };
-  return { ids: upcoming(d.order, p.ref, env.cfg.prefetchAhead).map((r) => r.trackId), phase: p.fullPhase ? 'full' : 'start' };
+function prefetchPlays(
+  d: SessionContext,
+  p: CurrentPlay,
+  env: LogicEnv,
+): { ids: string[]; phase: PrefetchPhase } {
+  if (d.order.repeat === 'track')
+    return {
+      ids: upcoming(d.order, p.ref, 2)
+        .slice(1)
+        .map((r) => r.trackId),
+      phase: 'start',
+    };
+  return {
+    ids: upcoming(d.order, p.ref, env.cfg.prefetchAhead).map((r) => r.trackId),
+    phase: p.fullPhase ? 'full' : 'start',
+  };
 }
 
 /** Build the prefetch for the active device; send it if it differs from the last one (or forced). */
@@ -321,7 +376,9 @@ export function sendPrefetch(d: SessionContext, now: number, env: LogicEnv, fx: 
       available: rungs(bundle),
     });
     const kbps =
-      entry.kind === 'full' ? choice.bitrateKbps : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
+      entry.kind === 'full'
+        ? choice.bitrateKbps
+        : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
     const exp = expiryFor(urlExpiry[entry.trackId], now, env.cfg);
     if (urlExpiry[entry.trackId] !== exp) urlExpiry = { ...urlExpiry, [entry.trackId]: exp };
     items.push(buildPrefetchItem(env.sign, bundle, kbps, entry.chunkCount, exp));
@@ -408,9 +465,13 @@ function resign(d: SessionContext, now: number, env: LogicEnv, fx: Effects, rene
     const ref = p.ref;
     const play = d.position.playing;
     endPlay(d, now, 'blocked', env, fx);
-    fx.error({ deviceId }, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], { reason: verdict.reason, trackId: p.track.id });
+    fx.error({ deviceId }, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], {
+      reason: verdict.reason,
+      trackId: p.track.id,
+    });
     const next = nextRef(d.order, ref, 'skip');
-    if (next) d.pendingStart = { ref: next, positionMs: 0, play, requester: null, skips: 0, continuePlay: false };
+    if (next)
+      d.pendingStart = { ref: next, positionMs: 0, play, requester: null, skips: 0, continuePlay: false };
     return;
   }
   const expiresAt = expiryFor(undefined, now, env.cfg);

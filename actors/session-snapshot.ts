@@ -80,7 +80,14 @@ export function restoredContext(
   input: { plan: Plan; country: string },
   now: number,
 ): SessionContext {
-  const c = initialContext({ userId: p.userId, plan: input.plan, country: input.country, quality: p.quality, epoch: p.epoch, now });
+  const c = initialContext({
+    userId: p.userId,
+    plan: input.plan,
+    country: input.country,
+    quality: p.quality,
+    epoch: p.epoch,
+    now,
+  });
   c.version = p.version;
   c.devices = p.devices.map((d) => (d.connected ? { ...d, connected: false } : d));
   c.activeDeviceId = p.activeDeviceId;

@@ -54,7 +54,9 @@ describe('smart shuffle', () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 40 }), fc.integer(), (k, seed) => {
         const tracks = Array.from({ length: 2 * k }, (_, i) => ({ artistId: i < k ? 'x' : 'y' }));
-        const artists = smartShuffle(tracks, seed).map((i) => tracks[i]!.artistId).join('');
+        const artists = smartShuffle(tracks, seed)
+          .map((i) => tracks[i]!.artistId)
+          .join('');
         expect(artists).not.toMatch(/xxx|yyy/);
       }),
     );
@@ -65,7 +67,8 @@ describe('smart shuffle', () => {
     let neighbours = 0;
     for (let seed = 0; seed < 50; seed++) {
       const order = smartShuffle(tracks, seed);
-      for (let i = 1; i < order.length; i++) if (tracks[order[i]!]!.artistId === tracks[order[i - 1]!]!.artistId) neighbours++;
+      for (let i = 1; i < order.length; i++)
+        if (tracks[order[i]!]!.artistId === tracks[order[i - 1]!]!.artistId) neighbours++;
     }
     // A uniform shuffle averages (n-1) * (k-1)/(n-1) ~ 14.75 per order for 4 artists of 15.
     expect(neighbours / 50).toBeLessThan(3);

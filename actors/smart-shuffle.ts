@@ -45,7 +45,11 @@ export function smartShuffle(tracks: readonly ShuffleTrack[], seed: number): num
  * Shuffle order that starts with `first` (the track playing when shuffle is turned on, or
  * the one the listener picked), followed by the smart order of the rest.
  */
-export function smartShuffleFrom(tracks: readonly ShuffleTrack[], seed: number, first: number | null): number[] {
+export function smartShuffleFrom(
+  tracks: readonly ShuffleTrack[],
+  seed: number,
+  first: number | null,
+): number[] {
   const order = smartShuffle(tracks, seed);
   if (first === null || first < 0 || first >= tracks.length) return order;
   const at = order.indexOf(first);

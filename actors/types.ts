@@ -234,13 +234,7 @@ export interface RadioRequest {
 // ---------------------------------------------------------------------------------------
 
 export type ErrorCode =
-  | 'bad_request'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'rate_limited'
-  | 'unavailable';
+  'bad_request' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'rate_limited' | 'unavailable';
 export type ForbiddenReason = 'region_blocked' | 'not_available' | 'premium_required';
 /**
  * Which failure exactly, per code: the same names as protocol/errors.ts ERROR_REASONS (a
@@ -377,12 +371,7 @@ export interface WarningOutput {
 
 /** Outputs addressed to one device. */
 export type DeviceOutput =
-  | AckOutput
-  | ErrorOutput
-  | WelcomeOutput
-  | PlaybackOutput
-  | PrefetchOutput
-  | WarningOutput;
+  AckOutput | ErrorOutput | WelcomeOutput | PlaybackOutput | PrefetchOutput | WarningOutput;
 
 // ---------------------------------------------------------------------------------------
 // Listening events (same shape as storage/event-log.ts ListeningEvent; copied, not imported)

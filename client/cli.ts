@@ -228,7 +228,11 @@ async function connect(opts: CliOptions, token: string, io: CliIo): Promise<Sess
     'ended',
     (e) =>
       connected &&
-      print('ended', `error ${e.reason}: ${e.message}`, { reason: e.reason, closeCode: e.closeCode, message: e.message }),
+      print('ended', `error ${e.reason}: ${e.message}`, {
+        reason: e.reason,
+        closeCode: e.closeCode,
+        message: e.message,
+      }),
   );
   try {
     const welcome = await client.connect();

@@ -75,7 +75,14 @@ class FakeWs implements WebSocketLike {
   /** Opens (if not yet) and answers the hello with a welcome. */
   welcome(version = 1) {
     if (this.readyState === 0) this.open();
-    this.deliver({ t: 'welcome', id: this.hello().id, protocol: 1, server_time: 1, resumed: false, state: state(version) });
+    this.deliver({
+      t: 'welcome',
+      id: this.hello().id,
+      protocol: 1,
+      server_time: 1,
+      resumed: false,
+      state: state(version),
+    });
   }
   /** Answers the request of type `t` with an ack. */
   ack(t: ClientFrame['t']) {
@@ -391,7 +398,13 @@ describe('SessionClient hello refused and reauth', () => {
     const ended = c.waitFor('ended', { timeoutMs: 1000 });
     const ws = await socket(0);
     ws.open();
-    ws.deliver({ t: 'error', id: ws.hello().id, code: 'unauthorized', reason: 'token_invalid', message: 'bad' });
+    ws.deliver({
+      t: 'error',
+      id: ws.hello().id,
+      code: 'unauthorized',
+      reason: 'token_invalid',
+      message: 'bad',
+    });
     ws.drop(CLOSE_CODES.bad_token.code, CLOSE_CODES.bad_token.reason);
     const err = (await outcome(p)) as ConnectionClosedError;
     expect(err).toBeInstanceOf(ConnectionClosedError);
@@ -408,7 +421,13 @@ describe('SessionClient hello refused and reauth', () => {
     const p = c.connect();
     const ws = await socket(0);
     ws.open();
-    ws.deliver({ t: 'error', id: ws.hello().id, code: 'unauthorized', reason: 'token_expired', message: 'old' });
+    ws.deliver({
+      t: 'error',
+      id: ws.hello().id,
+      code: 'unauthorized',
+      reason: 'token_expired',
+      message: 'old',
+    });
     const err = await outcome(p);
     expect(err).toBeInstanceOf(SessionRequestError);
     expect(ws.closedBy).toBeDefined();
@@ -465,27 +484,34 @@ const CASES = [
 ];
 
 describe('SessionClient close codes', () => {
-  it.each(CASES)('close codes - $code $name ($action): obeyed with a fixed token and with a token provider', async (k) => {
-    expect(closeAction(k.code)).toBe(k.action);
-    for (const token of ['tok', () => 'tok']) {
-      const { c, ws } = await connected({ token });
-      const willReconnect = k.action === 'reconnect' || (k.action === 'reauth' && typeof token === 'function');
-      const closed = c.waitFor('close', { timeoutMs: 1000 });
-      const ended = willReconnect ? undefined : c.waitFor('ended', { timeoutMs: 1000 });
-      ws.drop(k.code);
-      expect(await closed).toMatchObject({ code: k.code, action: k.action, willReconnect });
-      if (ended) {
-        const reason = { terminal: 'terminal_close', none: 'normal_close', reauth: 'token_rejected', reconnect: '' }[
-          k.action
-        ];
-        expect(await ended).toMatchObject({ reason, closeCode: k.code });
-        await settled();
-        expect(sockets).toHaveLength(1);
-      } else {
-        await welcomeOn(c, 1);
-        c.close();
+  it.each(CASES)(
+    'close codes - $code $name ($action): obeyed with a fixed token and with a token provider',
+    async (k) => {
+      expect(closeAction(k.code)).toBe(k.action);
+      for (const token of ['tok', () => 'tok']) {
+        const { c, ws } = await connected({ token });
+        const willReconnect =
+          k.action === 'reconnect' || (k.action === 'reauth' && typeof token === 'function');
+        const closed = c.waitFor('close', { timeoutMs: 1000 });
+        const ended = willReconnect ? undefined : c.waitFor('ended', { timeoutMs: 1000 });
+        ws.drop(k.code);
+        expect(await closed).toMatchObject({ code: k.code, action: k.action, willReconnect });
+        if (ended) {
+          const reason = {
+            terminal: 'terminal_close',
+            none: 'normal_close',
+            reauth: 'token_rejected',
+            reconnect: '',
+          }[k.action];
+          expect(await ended).toMatchObject({ reason, closeCode: k.code });
+          await settled();
+          expect(sockets).toHaveLength(1);
+        } else {
+          await welcomeOn(c, 1);
+          c.close();
+        }
+        sockets = [];
       }
-      sockets = [];
-    }
-  });
+    },
+  );
 });

@@ -246,7 +246,12 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
       // Its close is still reported, and nothing else from it.
       ws.onmessage = null;
       ws.onclose = (ev) =>
-        this.emit('close', { code: ev.code, reason: ev.reason, action: closeAction(ev.code), willReconnect: false });
+        this.emit('close', {
+          code: ev.code,
+          reason: ev.reason,
+          action: closeAction(ev.code),
+          willReconnect: false,
+        });
       ws.close(code, reason);
     }
     this.failRequests(err);
@@ -469,7 +474,11 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
    * After a lost connection or a failed attempt: schedules the next attempt with backoff, or
    * ends (terminal close, token refused, reconnect disabled, attempts used up).
    */
-  private afterFailure(action: CloseAction | 'none', cause: Error, closed?: { code: number; reason: string }): void {
+  private afterFailure(
+    action: CloseAction | 'none',
+    cause: Error,
+    closed?: { code: number; reason: string },
+  ): void {
     const end = this.endReason(action);
     if (closed) {
       this.phase = 'connecting';
@@ -499,7 +508,8 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
     const max = r.maxDelayMs ?? 10_000;
     // Full jitter backoff so a server restart is not met by every client at once.
     const delayMs =
-      (flooded ? (r.floodDelayMs ?? 5000) : 0) + Math.round(Math.random() * Math.min(max, min * 2 ** this.attempts));
+      (flooded ? (r.floodDelayMs ?? 5000) : 0) +
+      Math.round(Math.random() * Math.min(max, min * 2 ** this.attempts));
     this.attempts++;
     this.phase = 'connecting';
     this.reconnectTimer = setTimeout(() => {

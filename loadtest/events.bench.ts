@@ -57,7 +57,12 @@ async function windowed<T>(items: readonly T[], fn: (x: T) => Promise<unknown>):
   return performance.now() - t0;
 }
 
-async function consumeAll(natsUrl: string, stream: ReturnType<typeof uniqueStream>, store: RoyaltyStore, n: number) {
+async function consumeAll(
+  natsUrl: string,
+  stream: ReturnType<typeof uniqueStream>,
+  store: RoyaltyStore,
+  n: number,
+) {
   const source = new JetStreamEventSource({ natsUrl, stream, log: silentLogger });
   let counted = 0;
   let done!: () => void;
@@ -92,11 +97,19 @@ export default async function bench(args: string[]): Promise<void> {
   await ensureStream(jsm, streamSettings(rawStream));
   streams.push(rawStream.stream);
   const evs = events(n, `tp${Date.now()}`);
-  const payloads = evs.map((e) => ({ subj: subjectFor(rawStream.subjectPrefix, e.type), data: encodeEvent(e) }));
+  const payloads = evs.map((e) => ({
+    subj: subjectFor(rawStream.subjectPrefix, e.type),
+    data: encodeEvent(e),
+  }));
   const rawMs = await windowed(payloads, (p) => js.publish(p.subj, p.data));
   const adStream = uniqueStream('bench_adapter');
   streams.push(adStream.stream);
-  const log = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('bench-outbox'), stream: adStream, log: silentLogger });
+  const log = new JetStreamEventLog({
+    natsUrl,
+    outboxDir: tempDir('bench-outbox'),
+    stream: adStream,
+    log: silentLogger,
+  });
   await log.whenOnline();
   const adapterMs = await windowed(evs, (e) => log.publish(e));
   const rawRate = (n / rawMs) * 1000;
@@ -105,7 +118,12 @@ export default async function bench(args: string[]): Promise<void> {
   // 2. Lag at 5 000 events/s into the royalty ledger (LMDB store).
   const lagStream = uniqueStream('bench_lag');
   streams.push(lagStream.stream);
-  const lagLog = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('bench-outbox2'), stream: lagStream, log: silentLogger });
+  const lagLog = new JetStreamEventLog({
+    natsUrl,
+    outboxDir: tempDir('bench-outbox2'),
+    stream: lagStream,
+    log: silentLogger,
+  });
   await lagLog.whenOnline();
   const env = await openEmbeddedEnv(tempDir('bench-store'));
   const lagSource = new JetStreamEventSource({ natsUrl, stream: lagStream, log: silentLogger });
@@ -147,11 +165,21 @@ export default async function bench(args: string[]): Promise<void> {
   const cqlN = Math.min(n, 5_000);
   const conStream = uniqueStream('bench_consumer');
   streams.push(conStream.stream);
-  const conLog = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('bench-outbox3'), stream: conStream, log: silentLogger });
+  const conLog = new JetStreamEventLog({
+    natsUrl,
+    outboxDir: tempDir('bench-outbox3'),
+    stream: conStream,
+    log: silentLogger,
+  });
   await conLog.whenOnline();
   await windowed(events(cqlN, `con${Date.now()}`), (e) => conLog.publish(e));
   await conLog.close();
-  const lmdbRate = await consumeAll(natsUrl, conStream, createLmdbRoyalties(await openEmbeddedEnv(tempDir('bench-store2'))), cqlN);
+  const lmdbRate = await consumeAll(
+    natsUrl,
+    conStream,
+    createLmdbRoyalties(await openEmbeddedEnv(tempDir('bench-store2'))),
+    cqlN,
+  );
   const ks = await createTestKeyspace('bench_events');
   await applyMigrations(ks.client, ks.name);
   const cqlRate = await consumeAll(natsUrl, conStream, createScyllaRoyalties(ks.client, ks.name), cqlN);

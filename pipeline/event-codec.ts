@@ -8,7 +8,16 @@ import { StorageError } from '../storage/errors.ts';
 
 const TYPES: readonly ListeningEventType[] = ['play.start', 'play.progress', 'play.end'];
 const REASONS = ['trackdone', 'skip', 'transfer', 'logout', 'blocked'];
-const STRING_FIELDS = ['event_id', 'play_id', 'user', 'track', 'artist', 'context', 'country', 'device'] as const;
+const STRING_FIELDS = [
+  'event_id',
+  'play_id',
+  'user',
+  'track',
+  'artist',
+  'context',
+  'country',
+  'device',
+] as const;
 
 /** `listen.play.start` for prefix `listen`: one subject per event type. */
 export function subjectFor(prefix: string, type: ListeningEventType): string {
@@ -28,13 +37,16 @@ export function validateEvent(e: unknown): ListeningEvent {
   for (const f of STRING_FIELDS) {
     if (typeof o[f] !== 'string') bad(`${f} must be a string`);
   }
-  if ((o.event_id as string).length === 0 || (o.event_id as string).length > 200) bad('event_id must be 1-200 chars');
+  if ((o.event_id as string).length === 0 || (o.event_id as string).length > 200)
+    bad('event_id must be 1-200 chars');
   if ((o.play_id as string).length === 0) bad('play_id is empty');
   if (!TYPES.includes(o.type as ListeningEventType)) bad(`type must be one of ${TYPES.join(', ')}`);
   if (!Number.isSafeInteger(o.ts) || (o.ts as number) < 0) bad('ts must be epoch ms');
-  if (!Number.isSafeInteger(o.ms_played) || (o.ms_played as number) < 0) bad('ms_played must be a non-negative integer');
+  if (!Number.isSafeInteger(o.ms_played) || (o.ms_played as number) < 0)
+    bad('ms_played must be a non-negative integer');
   if (o.product !== 'free' && o.product !== 'premium') bad('product must be free or premium');
-  if (o.reason !== undefined && !REASONS.includes(o.reason as string)) bad(`reason must be one of ${REASONS.join(', ')}`);
+  if (o.reason !== undefined && !REASONS.includes(o.reason as string))
+    bad(`reason must be one of ${REASONS.join(', ')}`);
   return o as unknown as ListeningEvent;
 }
 

@@ -32,7 +32,9 @@ export function eventLogContract(adapter: string, factory: () => Promise<EventLo
 
     const collect = async (name: string, ackWaitMs = 5_000) => {
       const got: Delivery[] = [];
-      subs.push(await t.source.subscribe({ name, ackWaitMs, maxBatch: 100 }, async (b) => void got.push(...b)));
+      subs.push(
+        await t.source.subscribe({ name, ackWaitMs, maxBatch: 100 }, async (b) => void got.push(...b)),
+      );
       return got;
     };
 
@@ -59,9 +61,13 @@ export function eventLogContract(adapter: string, factory: () => Promise<EventLo
       const got = await collect(consumerName('inflight'));
       const events = Array.from({ length: 300 }, () => makeEvent());
       // Waves of concurrent publishes: the consumer wakes while later writes are still in flight.
-      for (let i = 0; i < events.length; i += 30) await Promise.all(events.slice(i, i + 30).map((e) => t.log.publish(e)));
+      for (let i = 0; i < events.length; i += 30)
+        await Promise.all(events.slice(i, i + 30).map((e) => t.log.publish(e)));
       const ids = new Set(events.map((e) => e.event_id));
-      await waitFor('all deliveries', () => got.filter((d) => ids.has(d.event.event_id)).length >= events.length);
+      await waitFor(
+        'all deliveries',
+        () => got.filter((d) => ids.has(d.event.event_id)).length >= events.length,
+      );
       const delivered = got.filter((d) => ids.has(d.event.event_id)).map((d) => d.event.event_id);
       expect(new Set(delivered).size).toBe(events.length);
       expect(delivered).toHaveLength(events.length);
@@ -125,7 +131,10 @@ export function eventLogContract(adapter: string, factory: () => Promise<EventLo
       const first = Array.from({ length: 3 }, () => makeEvent());
       for (const e of first) await t.log.publish(e);
       const got1: Delivery[] = [];
-      const s1 = await t.source.subscribe({ name, ackWaitMs: 5_000, maxBatch: 10 }, async (b) => void got1.push(...b));
+      const s1 = await t.source.subscribe(
+        { name, ackWaitMs: 5_000, maxBatch: 10 },
+        async (b) => void got1.push(...b),
+      );
       await waitFor('first three', () => got1.length >= 3);
       await s1.stop();
       const second = Array.from({ length: 2 }, () => makeEvent());

@@ -172,7 +172,8 @@ export class EmbeddedEventLog implements EventLog, EventSource {
 
   async subscribe(spec: ConsumerSpec, handler: BatchHandler): Promise<Subscription> {
     if (this.closed) throw new StorageError('unavailable', 'event log is closed');
-    if (!CONSUMER_NAME.test(spec.name)) throw new StorageError('bad_request', `bad consumer name ${spec.name}`);
+    if (!CONSUMER_NAME.test(spec.name))
+      throw new StorageError('bad_request', `bad consumer name ${spec.name}`);
     let state = this.consumers.get(spec.name);
     if (!state) {
       state = new ConsumerState(this.acks.get(spec.name) ?? { floor: 0, above: [] });

@@ -53,7 +53,12 @@ describe('jetstream event log', () => {
     cleanups.push(() => nats.stop());
     await nats.start();
     const stream = uniqueStream('outage');
-    const log = new JetStreamEventLog({ natsUrl: nats.url, outboxDir: tempDir('outbox'), stream, publishTimeoutMs: 1_000 });
+    const log = new JetStreamEventLog({
+      natsUrl: nats.url,
+      outboxDir: tempDir('outbox'),
+      stream,
+      publishTimeoutMs: 1_000,
+    });
     cleanups.push(() => log.close());
     const source = new JetStreamEventSource({ natsUrl: nats.url, stream });
     cleanups.push(() => source.close());

@@ -111,7 +111,8 @@ export class JetStreamEventLog implements EventLog {
   async drained(timeoutMs = 30_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (this.outbox.size() > 0) {
-      if (Date.now() > until) throw new StorageError('timeout', `outbox still holds ${this.outbox.size()} events`);
+      if (Date.now() > until)
+        throw new StorageError('timeout', `outbox still holds ${this.outbox.size()} events`);
       await (this.draining ?? new Promise((r) => setTimeout(r, 50)));
       if (this.outbox.size() > 0 && !this.draining) await new Promise((r) => setTimeout(r, 50));
     }
@@ -141,7 +142,10 @@ export class JetStreamEventLog implements EventLog {
     } catch (err) {
       this.lastError = String(err);
       this.metrics.publishFailed();
-      this.log.warn({ err: this.lastError, event_id: event.event_id }, 'jetstream publish failed; event kept in outbox');
+      this.log.warn(
+        { err: this.lastError, event_id: event.event_id },
+        'jetstream publish failed; event kept in outbox',
+      );
       const res = await this.toOutbox(event);
       this.kickDrain();
       return res;
@@ -154,7 +158,11 @@ export class JetStreamEventLog implements EventLog {
     try {
       await this.outbox.append(event);
     } catch (err) {
-      if (!this.full) this.log.error({ err: String(err), depth: this.outbox.size() }, 'event outbox full: rejecting events');
+      if (!this.full)
+        this.log.error(
+          { err: String(err), depth: this.outbox.size() },
+          'event outbox full: rejecting events',
+        );
       this.full = true;
       this.metrics.outboxFull();
       throw err;

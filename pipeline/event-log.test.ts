@@ -40,7 +40,11 @@ describe('embedded event log', () => {
 
   it('embedded log - an id is stored again after the duplicate window', async () => {
     let now = 1_000_000;
-    const log = new EmbeddedEventLog({ dir: tempDir('evlog-window'), duplicateWindowMs: 120_000, now: () => now });
+    const log = new EmbeddedEventLog({
+      dir: tempDir('evlog-window'),
+      duplicateWindowMs: 120_000,
+      now: () => now,
+    });
     const e = makeEvent();
     expect((await log.publish(e)).duplicate).toBe(false);
     now += 119_000;

@@ -42,7 +42,8 @@ export function streamSettings(partial: Partial<StreamSettings> = {}): StreamSet
     maxBytes: partial.maxBytes ?? DEFAULT_MAX_BYTES,
   };
   if (!/^[A-Za-z0-9_-]+$/.test(s.stream)) throw new Error(`bad stream name ${s.stream}`);
-  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(s.subjectPrefix)) throw new Error(`bad subject prefix ${s.subjectPrefix}`);
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(s.subjectPrefix))
+    throw new Error(`bad subject prefix ${s.subjectPrefix}`);
   if (s.duplicateWindowMs < MIN_DUPLICATE_WINDOW_MS) throw new Error('duplicate window must be >= 2 minutes');
   if (s.maxAgeMs < s.duplicateWindowMs) throw new Error('max age must be >= the duplicate window');
   return s;

@@ -14,7 +14,9 @@ import { startPipeline } from './start-pipeline.ts';
 const log = pino({ name: 'pipeline' });
 const natsUrl = process.env.NATS_URL;
 if (!natsUrl) {
-  log.error('NATS_URL is not set: with the embedded event log the pipeline runs inside the session server (npm start)');
+  log.error(
+    'NATS_URL is not set: with the embedded event log the pipeline runs inside the session server (npm start)',
+  );
   process.exit(2);
 }
 const storeConfig = storeConfigFromEnv();

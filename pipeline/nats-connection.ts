@@ -73,7 +73,8 @@ export class KeptConnection {
         await this.up(nc);
         return;
       } catch (err) {
-        if (!warned) this.opts.log.warn({ err: String(err), url: this.opts.url }, 'nats unreachable; retrying');
+        if (!warned)
+          this.opts.log.warn({ err: String(err), url: this.opts.url }, 'nats unreachable; retrying');
         warned = true;
         await new Promise<void>((r) => {
           this.retryTimer = setTimeout(r, retryMs);

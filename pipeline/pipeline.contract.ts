@@ -73,10 +73,14 @@ export function pipelineContract(adapter: string, openLog: () => Promise<LogUnde
 
       const reference = referenceLedger(month.events);
       const truth = countsFromLedger(reference.values());
-      await waitFor('ledger to hold every counted play', async () => (await ledgerSize(royalties, '2025-03')) === reference.size);
+      await waitFor(
+        'ledger to hold every counted play',
+        async () => (await ledgerSize(royalties, '2025-03')) === reference.size,
+      );
       expect(await royalties.trackCounts('2025-03')).toEqual(truth.tracks);
       expect(await royalties.artistCounts('2025-03')).toEqual(truth.artists);
-      for (const blocked of month.blockedTracks) expect(truth.tracks.some((c) => c.id === blocked)).toBe(false);
+      for (const blocked of month.blockedTracks)
+        expect(truth.tracks.some((c) => c.id === blocked)).toBe(false);
 
       const distinct = new Set(month.events.map((e) => e.event_id));
       const exported = async () => {
@@ -98,14 +102,22 @@ export function pipelineContract(adapter: string, openLog: () => Promise<LogUnde
 
       const track = ends[0]!.track;
       const plays = new Set(ends.filter((e) => e.track === track).map((e) => e.play_id)).size;
-      const skips = new Set(ends.filter((e) => e.track === track && e.reason === 'skip').map((e) => e.play_id)).size;
+      const skips = new Set(
+        ends.filter((e) => e.track === track && e.reason === 'skip').map((e) => e.play_id),
+      ).size;
       await waitFor('features of one track', async () => (await features.trackStats(track)).plays === plays);
       expect(await features.trackStats(track)).toEqual({ plays, skips });
     });
 
     it('pipeline - a royalty consumer killed after storing and before acking, then restarted, counts each play once', async () => {
       const { t, royalties } = await setup();
-      const month = generateMonth({ month: '2025-04', seed: 11, users: 20, playsPerUser: 20, duplicateRate: 0.3 });
+      const month = generateMonth({
+        month: '2025-04',
+        seed: 11,
+        users: 20,
+        playsPerUser: 20,
+        duplicateRate: 0.3,
+      });
       await publishAll(t.log, month.events);
       let killed!: () => void;
       const died = new Promise<void>((r) => (killed = r));
@@ -131,7 +143,10 @@ export function pipelineContract(adapter: string, openLog: () => Promise<LogUnde
       const restarted = await startPipeline({ ...deps, afterRoyaltiesStored: undefined });
       cleanup.push(() => restarted.stop());
       const reference = referenceLedger(month.events);
-      await waitFor('every counted play', async () => (await ledgerSize(royalties, '2025-04')) === reference.size);
+      await waitFor(
+        'every counted play',
+        async () => (await ledgerSize(royalties, '2025-04')) === reference.size,
+      );
       const truth = countsFromLedger(reference.values());
       expect(await royalties.trackCounts('2025-04')).toEqual(truth.tracks);
       expect(await royalties.artistCounts('2025-04')).toEqual(truth.artists);

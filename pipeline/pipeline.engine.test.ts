@@ -10,7 +10,12 @@ let run = 0;
 
 pipelineContract('jetstream', async () => {
   const stream = uniqueStream(`pipe${++run}`);
-  const log = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('pipe-outbox'), stream, log: silentLogger });
+  const log = new JetStreamEventLog({
+    natsUrl,
+    outboxDir: tempDir('pipe-outbox'),
+    stream,
+    log: silentLogger,
+  });
   await log.whenOnline();
   const source = new JetStreamEventSource({ natsUrl, stream, log: silentLogger });
   return {

@@ -20,7 +20,13 @@ describe('pipeline on the embedded log', () => {
   it('pipeline - a whole process killed mid-batch and restarted on the same data dir counts each play once', async () => {
     const logDir = tempDir('pipe-restart-log');
     const storeDir = tempDir('pipe-restart-store');
-    const month = generateMonth({ month: '2025-05', seed: 5, users: 15, playsPerUser: 20, duplicateRate: 0.2 });
+    const month = generateMonth({
+      month: '2025-05',
+      seed: 5,
+      users: 15,
+      playsPerUser: 20,
+      duplicateRate: 0.2,
+    });
     const log1 = new EmbeddedEventLog({ dir: logDir });
     const env1 = await openEmbeddedEnv(storeDir);
     await publishAll(log1, month.events);
@@ -45,7 +51,12 @@ describe('pipeline on the embedded log', () => {
     const log2 = new EmbeddedEventLog({ dir: logDir });
     const env2 = await openEmbeddedEnv(storeDir);
     const royalties = createLmdbRoyalties(env2);
-    const p2 = await startPipeline({ source: log2, royalties, log: silentLogger, consumers: { royalties: { maxBatch: 40 } } });
+    const p2 = await startPipeline({
+      source: log2,
+      royalties,
+      log: silentLogger,
+      consumers: { royalties: { maxBatch: 40 } },
+    });
     const reference = referenceLedger(month.events);
     const truth = countsFromLedger(reference.values());
     await waitFor('all counted', async () => {

@@ -47,7 +47,10 @@ export interface RunningPipeline {
 
 export async function startPipeline(input: PipelineDeps): Promise<RunningPipeline> {
   const log = input.log ?? consoleLogger;
-  const opened = input.backend && (!input.royalties || !input.features) ? await openPipelineStores(input.backend) : undefined;
+  const opened =
+    input.backend && (!input.royalties || !input.features)
+      ? await openPipelineStores(input.backend)
+      : undefined;
   const deps: PipelineDeps = {
     ...input,
     ...(input.royalties || opened ? { royalties: input.royalties ?? opened!.royalties } : {}),
@@ -79,7 +82,10 @@ export async function startPipeline(input: PipelineDeps): Promise<RunningPipelin
           try {
             await handler(batch);
           } catch (err) {
-            log.warn({ err: String(err), consumer: full.name, size: batch.length }, 'pipeline batch failed; will be redelivered');
+            log.warn(
+              { err: String(err), consumer: full.name, size: batch.length },
+              'pipeline batch failed; will be redelivered',
+            );
             throw err;
           }
         }),

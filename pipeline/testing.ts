@@ -111,9 +111,13 @@ export class PrivateNats {
 
   async start(): Promise<void> {
     if (this.child) throw new Error(`private nats-server already running (pid ${this.child.pid})`);
-    const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], {
-      stdio: ['ignore', 'ignore', 'ignore'],
-    });
+    const child = spawn(
+      'nats-server',
+      ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir],
+      {
+        stdio: ['ignore', 'ignore', 'ignore'],
+      },
+    );
     this.child = child;
     let failed: Error | undefined;
     child.once('error', (e) => (failed = e));
@@ -174,7 +178,11 @@ export class PrivateNats {
 }
 
 /** Publishes in call order, `window` at a time (adapters keep call order within a window). */
-export async function publishAll(log: EventLog, events: readonly ListeningEvent[], window = 256): Promise<void> {
+export async function publishAll(
+  log: EventLog,
+  events: readonly ListeningEvent[],
+  window = 256,
+): Promise<void> {
   for (let i = 0; i < events.length; i += window) {
     await Promise.all(events.slice(i, i + window).map((e) => log.publish(e)));
   }

@@ -151,7 +151,11 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
   }
 
   /** Cached bundles into `out`; the ids not cached; stale ones start their refresh. */
-  function fromCache(trackIds: readonly string[], country: string, out: LoadTracksResult): string[] | undefined {
+  function fromCache(
+    trackIds: readonly string[],
+    country: string,
+    out: LoadTracksResult,
+  ): string[] | undefined {
     let missing: string[] | undefined;
     let stale: string[] | undefined;
     const t = now();

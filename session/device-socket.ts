@@ -17,8 +17,7 @@ import type { Connection, SocketHandlers } from './transport.ts';
 
 /** `t`: the frame's type tag, when it could be read (a hello that fails validation closes). */
 export type DecodeResult =
-  | { ok: true; frame: ClientFrame }
-  | { ok: false; error: ProtocolErrorBody & { t?: string } };
+  { ok: true; frame: ClientFrame } | { ok: false; error: ProtocolErrorBody & { t?: string } };
 
 /** The codec, as the socket layer needs it (bound to protocol/ in wire.ts). */
 export interface Wire {
@@ -108,7 +107,11 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
       // The error says why, the documented close code what to do; no session is touched.
       log.info({ conn: conn.id, reason: result.reason }, 'hello refused');
       const reason =
-        result.reason === 'missing' ? 'token_missing' : result.reason === 'expired' ? 'token_expired' : 'token_invalid';
+        result.reason === 'missing'
+          ? 'token_missing'
+          : result.reason === 'expired'
+            ? 'token_expired'
+            : 'token_invalid';
       fail(conn, 'unauthorized', reason, result.message, frame.id);
       close(conn, result.reason === 'expired' ? 'token_expired' : 'bad_token');
       return;
@@ -152,7 +155,13 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
     }
     const p = st.principal!;
     if (p.exp * 1000 <= now()) {
-      fail(conn, 'unauthorized', 'token_expired', 'the session token expired; reconnect with a fresh one', frame.id);
+      fail(
+        conn,
+        'unauthorized',
+        'token_expired',
+        'the session token expired; reconnect with a fresh one',
+        frame.id,
+      );
       close(conn, 'token_expired');
       return;
     }
@@ -247,9 +256,16 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
         // Pipelined behind the hello: held (bounded) and run once the session is bound.
         st.held ??= [];
         if (st.held.length >= MAX_HELD_FRAMES) {
-          fail(conn, 'rate_limited', 'too_many_requests', 'too many frames before the hello was answered', frame.id, {
-            retry_after_ms: 100,
-          });
+          fail(
+            conn,
+            'rate_limited',
+            'too_many_requests',
+            'too many frames before the hello was answered',
+            frame.id,
+            {
+              retry_after_ms: 100,
+            },
+          );
           return;
         }
         st.held.push({ frame, receivedAt });

@@ -63,7 +63,9 @@ describe('session server e2e', () => {
       // Registered before the play: the state may reach b before a's playback is awaited.
       const bStates: string[] = [];
       b.on('state', (st) => bStates.push(st.play_id ?? ''));
-      const bSawPlay = b.waitFor('state', { filter: (st) => st.play_id !== null && st.play_id !== undefined });
+      const bSawPlay = b.waitFor('state', {
+        filter: (st) => st.play_id !== null && st.play_id !== undefined,
+      });
       await a.play({ context: app.demo.playlistUri });
       const pb = await playback;
       const pf = await prefetch;
@@ -125,7 +127,10 @@ describe('session server e2e', () => {
   it('session - unknown ids get not_found', async () => {
     const a = await device('e2e-unknown');
     try {
-      await expect(a.transfer('no-such-device')).rejects.toMatchObject({ code: 'not_found', reason: 'unknown_device' });
+      await expect(a.transfer('no-such-device')).rejects.toMatchObject({
+        code: 'not_found',
+        reason: 'unknown_device',
+      });
       await expect(a.play({ context: 'spotify:playlist:nope' })).rejects.toMatchObject({
         code: 'not_found',
         reason: 'unknown_context',

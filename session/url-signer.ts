@@ -27,7 +27,8 @@ export class UrlSigner {
 
   constructor(private readonly keys: SigningKeys) {
     if (!keys.keys[keys.activeKid]) throw new Error(`signing key '${keys.activeKid}' is not among the keys`);
-    for (const [kid, secret] of Object.entries(keys.keys)) this.keyObjects.set(kid, createSecretKey(Buffer.from(secret)));
+    for (const [kid, secret] of Object.entries(keys.keys))
+      this.keyObjects.set(kid, createSecretKey(Buffer.from(secret)));
   }
 
   /** Signs `path` (absolute path, no query) valid until `expiresAtMs`; returns path + query. */
@@ -45,7 +46,8 @@ export class UrlSigner {
     const kid = q.get('kid');
     const sigRaw = q.get('sig');
     if (expRaw === null || kid === null || sigRaw === null) return { ok: false, reason: 'missing' };
-    if (!/^\d{1,12}$/.test(expRaw) || !/^[A-Za-z0-9_-]{43}$/.test(sigRaw)) return { ok: false, reason: 'malformed' };
+    if (!/^\d{1,12}$/.test(expRaw) || !/^[A-Za-z0-9_-]{43}$/.test(sigRaw))
+      return { ok: false, reason: 'malformed' };
     const exp = Number(expRaw);
     const key = this.keyObjects.get(kid);
     if (key === undefined) return { ok: false, reason: 'unknown_key' };

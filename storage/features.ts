@@ -55,7 +55,8 @@ export function nextSession(
   trackId: string,
   ts: number,
 ): { neighbours: string[]; tail: SessionTail } {
-  const live = tail && ts - tail.lastTs <= SESSION_GAP_MS && ts >= tail.lastTs - SESSION_GAP_MS ? tail.tracks : [];
+  const live =
+    tail && ts - tail.lastTs <= SESSION_GAP_MS && ts >= tail.lastTs - SESSION_GAP_MS ? tail.tracks : [];
   const neighbours = [...new Set(live.filter((t) => t !== trackId))];
   const tracks = [...live.filter((t) => t !== trackId), trackId].slice(-SESSION_TAIL);
   return { neighbours, tail: { tracks, lastTs: Math.max(ts, tail && live.length ? tail.lastTs : 0) } };

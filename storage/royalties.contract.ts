@@ -18,17 +18,25 @@ const play = (over: Partial<CountedPlay> = {}): CountedPlay => ({
   ...over,
 });
 
-export function royaltyStoreContract(adapter: string, open: () => Promise<{ store: RoyaltyStore; month: string }>): void {
+export function royaltyStoreContract(
+  adapter: string,
+  open: () => Promise<{ store: RoyaltyStore; month: string }>,
+): void {
   describe(`royalty store contract (${adapter})`, () => {
     it('royalties - recording a play 5 times keeps the first row and counts it once', async () => {
       const { store, month } = await open();
       const p = play({ month });
       const results = [];
-      for (let i = 0; i < 5; i++) results.push(await store.recordStream(i === 0 ? p : { ...p, territory: 'US', eventId: `other-${i}` }));
+      for (let i = 0; i < 5; i++)
+        results.push(
+          await store.recordStream(i === 0 ? p : { ...p, territory: 'US', eventId: `other-${i}` }),
+        );
       expect(results.map((r) => r.created)).toEqual([true, false, false, false, false]);
       expect(results.every((r) => r.row.territory === 'SE' && r.row.eventId === p.eventId)).toBe(true);
       expect(await store.getLedgerRow(p.playId)).toEqual(p);
-      expect(await store.trackCounts(month)).toEqual([{ month, id: 'trk1', territory: 'SE', product: 'premium', streams: 1 }]);
+      expect(await store.trackCounts(month)).toEqual([
+        { month, id: 'trk1', territory: 'SE', product: 'premium', streams: 1 },
+      ]);
     });
 
     it('royalties - concurrent records of one play create one row', async () => {
@@ -60,8 +68,8 @@ export function royaltyStoreContract(adapter: string, open: () => Promise<{ stor
 
     it('royalties - a malformed play is rejected with bad_request', async () => {
       const { store, month } = await open();
-      await expect(store.recordStream({ ...play({ month }), month: 'June' })).rejects.toSatisfy((e: unknown) =>
-        isStorageError(e, 'bad_request'),
+      await expect(store.recordStream({ ...play({ month }), month: 'June' })).rejects.toSatisfy(
+        (e: unknown) => isStorageError(e, 'bad_request'),
       );
     });
   });

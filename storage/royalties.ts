@@ -83,12 +83,17 @@ export interface RoyaltyStore {
 export function sortCounts(counts: StreamCount[]): StreamCount[] {
   return counts.sort(
     (a, b) =>
-      a.id.localeCompare(b.id) || a.territory.localeCompare(b.territory) || a.product.localeCompare(b.product),
+      a.id.localeCompare(b.id) ||
+      a.territory.localeCompare(b.territory) ||
+      a.product.localeCompare(b.product),
   );
 }
 
 /** Aggregates ledger rows into track and artist counts: the reference every check compares with. */
-export function countsFromLedger(rows: Iterable<CountedPlay>): { tracks: StreamCount[]; artists: StreamCount[] } {
+export function countsFromLedger(rows: Iterable<CountedPlay>): {
+  tracks: StreamCount[];
+  artists: StreamCount[];
+} {
   const tracks = new Map<string, StreamCount>();
   const artists = new Map<string, StreamCount>();
   const bump = (m: Map<string, StreamCount>, r: CountedPlay, id: string) => {

@@ -29,7 +29,8 @@ export function royaltyHandler(deps: RoyaltyConsumerDeps): BatchHandler {
   return async (batch) => {
     // One write per play per batch: the first qualifying event in log order.
     const firsts = new Map<string, ListeningEvent>();
-    for (const d of batch) if (qualifies(d.event) && !firsts.has(d.event.play_id)) firsts.set(d.event.play_id, d.event);
+    for (const d of batch)
+      if (qualifies(d.event) && !firsts.has(d.event.play_id)) firsts.set(d.event.play_id, d.event);
     const events = [...firsts.values()];
     const results = await deps.store.recordStreams(events.map(countedPlayOf));
     results.forEach(({ row, created }, i) => deps.onCounted?.(row, events[i]!, created));

@@ -12,7 +12,12 @@ import type { ListeningEvent } from '../../storage/event-log.ts';
 import { dayOf } from '../event-codec.ts';
 import type { BatchHandler, ConsumerSpec, Delivery } from '../event-source.ts';
 
-export const EXPORT_CONSUMER: ConsumerSpec = { name: 'warehouse', ackWaitMs: 60_000, maxBatch: 5_000, lingerMs: 1_000 };
+export const EXPORT_CONSUMER: ConsumerSpec = {
+  name: 'warehouse',
+  ackWaitMs: 60_000,
+  maxBatch: 5_000,
+  lingerMs: 1_000,
+};
 
 /** One NDJSON line: the event plus where it came from. */
 export interface ExportRow extends ListeningEvent {
@@ -36,7 +41,8 @@ export function exportHandler(dir: string): BatchHandler {
       await mkdir(folder, { recursive: true });
       const name = `part-${ds[0]!.seq}-${ds[ds.length - 1]!.seq}-${process.pid}-${++part}.ndjson`;
       const tmp = join(folder, `.${name}.tmp`);
-      const body = ds.map((d) => JSON.stringify({ ...d.event, log_seq: d.seq } satisfies ExportRow)).join('\n') + '\n';
+      const body =
+        ds.map((d) => JSON.stringify({ ...d.event, log_seq: d.seq } satisfies ExportRow)).join('\n') + '\n';
       const fh = await open(tmp, 'w');
       try {
         await fh.writeFile(body);
@@ -52,7 +58,10 @@ export function exportHandler(dir: string): BatchHandler {
 /** Days present in an export directory, sorted. */
 export async function exportDays(dir: string): Promise<string[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  return names.filter((n) => /^dt=\d{4}-\d{2}-\d{2}$/.test(n)).map((n) => n.slice(3)).sort();
+  return names
+    .filter((n) => /^dt=\d{4}-\d{2}-\d{2}$/.test(n))
+    .map((n) => n.slice(3))
+    .sort();
 }
 
 /** Every exported event of the given days, deduplicated by event_id, in file order. */

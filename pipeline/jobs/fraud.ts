@@ -30,7 +30,10 @@ export interface FraudFlag {
   detail: string;
 }
 
-export function detectFraud(ledger: Iterable<CountedPlay>, events: Iterable<ListeningEvent>): Map<string, FraudFlag> {
+export function detectFraud(
+  ledger: Iterable<CountedPlay>,
+  events: Iterable<ListeningEvent>,
+): Map<string, FraudFlag> {
   const counted = new Map<string, CountedPlay[]>();
   for (const r of ledger) {
     const l = counted.get(r.userId);

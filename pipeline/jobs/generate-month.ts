@@ -80,9 +80,22 @@ export function generateMonth(opts: GenerateOptions): GeneratedMonth {
     };
     events.push({ ...base, event_id: `${play_id}:start`, type: 'play.start', ts: at, ms_played: 0 });
     if (ms >= 30_000 && reason !== 'blocked') {
-      events.push({ ...base, event_id: `${play_id}:progress30`, type: 'play.progress', ts: at + 30_000, ms_played: 30_000 });
+      events.push({
+        ...base,
+        event_id: `${play_id}:progress30`,
+        type: 'play.progress',
+        ts: at + 30_000,
+        ms_played: 30_000,
+      });
     }
-    events.push({ ...base, event_id: `${play_id}:end`, type: 'play.end', ts: at + ms, ms_played: ms, reason });
+    events.push({
+      ...base,
+      event_id: `${play_id}:end`,
+      type: 'play.end',
+      ts: at + ms,
+      ms_played: ms,
+      reason,
+    });
   };
 
   const nUsers = opts.users ?? 50;
@@ -100,7 +113,13 @@ export function generateMonth(opts: GenerateOptions): GeneratedMonth {
         const blocked = rnd() < 0.04 && blockedTracks.size > 0;
         const track = blocked ? pick([...blockedTracks]) : pick(playable);
         const r = rnd();
-        const ms = blocked ? 0 : r < 0.25 ? Math.floor(rnd() * 29_999) : r < 0.3 ? 30_000 : 30_001 + Math.floor(rnd() * 240_000);
+        const ms = blocked
+          ? 0
+          : r < 0.25
+            ? Math.floor(rnd() * 29_999)
+            : r < 0.3
+              ? 30_000
+              : 30_001 + Math.floor(rnd() * 240_000);
         const reason: EndReason = blocked ? 'blocked' : ms < 30_000 || rnd() < 0.1 ? 'skip' : 'trackdone';
         emitPlay(user, country, product, track, at, ms, reason);
         at += ms + 1_000;
@@ -114,12 +133,14 @@ export function generateMonth(opts: GenerateOptions): GeneratedMonth {
     const clock = `bot-clock${f}`;
     fraudUsers.set(clock, 'round_the_clock');
     // Every hour of every day, one full play.
-    for (let at = start; at + 200_000 < end; at += HOUR) emitPlay(clock, 'US', 'premium', pick(playable), at, 180_000, 'trackdone');
+    for (let at = start; at + 200_000 < end; at += HOUR)
+      emitPlay(clock, 'US', 'premium', pick(playable), at, 180_000, 'trackdone');
     const loop = `bot-loop${f}`;
     fraudUsers.set(loop, 'loop');
     const song = playable[f % playable.length]!;
     let at = start + 3 * HOUR;
-    for (let i = 0; i < 200; i++, at += 200_000 + (i % 24 === 0 ? 20 * HOUR : 0)) emitPlay(loop, 'SE', 'free', song, at, 190_000, 'trackdone');
+    for (let i = 0; i < 200; i++, at += 200_000 + (i % 24 === 0 ? 20 * HOUR : 0))
+      emitPlay(loop, 'SE', 'free', song, at, 190_000, 'trackdone');
     const past = `bot-past30${f}`;
     fraudUsers.set(past, 'just_past_30s');
     at = start + 5 * HOUR;

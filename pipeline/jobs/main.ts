@@ -40,7 +40,8 @@ const { values: o } = parseArgs({
   },
 });
 const JOBS = ['generate', 'reconcile', 'payouts', 'fraud'];
-if (!name || !JOBS.includes(name)) fail(`usage: npm run job -- <${JOBS.join('|')}> --month YYYY-MM [options]`);
+if (!name || !JOBS.includes(name))
+  fail(`usage: npm run job -- <${JOBS.join('|')}> --month YYYY-MM [options]`);
 const month = o.month ?? '';
 if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) fail('--month YYYY-MM is required');
 
@@ -54,7 +55,10 @@ const dataDir = storeConfig.dataDir ?? 'var/data';
 const exportDir = o['export-dir'] ?? join(dataDir, 'warehouse');
 const stores = await openStores(storeConfig);
 const { royalties, features } = await openPipelineStores(stores.backend);
-const bar = new cliProgress.SingleBar({ format: `${name} [{bar}] {percentage}% {value}/{total} {step}` }, cliProgress.Presets.shades_classic);
+const bar = new cliProgress.SingleBar(
+  { format: `${name} [{bar}] {percentage}% {value}/{total} {step}` },
+  cliProgress.Presets.shades_classic,
+);
 mkdirSync(o.out!, { recursive: true });
 const write = (file: string, body: string) => {
   writeFileSync(join(o.out!, file), body);
@@ -84,7 +88,13 @@ try {
     if (log.kind === 'embedded') {
       // The embedded log is served by one process: consume here until the ledger is complete.
       const expected = [...referenceLedger(gen.events).values()].filter((r) => r.month === month).length;
-      const pipeline = await startPipeline({ source: log.source, royalties, features, history: stores.history, exportDir });
+      const pipeline = await startPipeline({
+        source: log.source,
+        royalties,
+        features,
+        history: stores.history,
+        exportDir,
+      });
       bar.setTotal(expected);
       bar.update(0, { step: 'consuming' });
       for (;;) {
@@ -98,11 +108,19 @@ try {
     }
     bar.stop();
     await log.close();
-    console.log(`published ${gen.events.length} events (${gen.plays} plays, ${gen.fraudUsers.size} fraud-like users)`);
+    console.log(
+      `published ${gen.events.length} events (${gen.plays} plays, ${gen.fraudUsers.size} fraud-like users)`,
+    );
   } else if (name === 'reconcile') {
     bar.start(4, 0, { step: '' });
     let i = 0;
-    const report = await reconcileMonth({ store: royalties, month, exportDir, repair: o.repair, progress: (step) => bar.update(++i, { step }) });
+    const report = await reconcileMonth({
+      store: royalties,
+      month,
+      exportDir,
+      repair: o.repair,
+      progress: (step) => bar.update(++i, { step }),
+    });
     bar.stop();
     write(`reconcile-${month}.json`, JSON.stringify(report, null, 2) + '\n');
     console.log(
@@ -129,11 +147,17 @@ try {
       const excluded = useFraud ? ledger.filter((r) => flags.has(r.userId)) : [];
       const paid = useFraud ? ledger.filter((r) => !flags.has(r.userId)) : ledger;
       const p = computePayouts(month, paid, Number(o.pool), o.currency!);
-      const exclusions = excluded.map((r) => ({ playId: r.playId, user: r.userId, reason: flags.get(r.userId)!.rules.join(',') }));
+      const exclusions = excluded.map((r) => ({
+        playId: r.playId,
+        user: r.userId,
+        reason: flags.get(r.userId)!.rules.join(','),
+      }));
       write(`payouts-${month}.json`, JSON.stringify({ ...p, excluded: exclusions }, null, 2) + '\n');
       write(`payouts-${month}.csv`, payoutsCsv(p));
       const sum = p.tracks.reduce((s, l) => s + l.amount, 0);
-      console.log(`paid ${sum}/${p.pool} ${p.currency} minor units over ${p.totalStreams} streams; ${excluded.length} flagged plays excluded`);
+      console.log(
+        `paid ${sum}/${p.pool} ${p.currency} minor units over ${p.totalStreams} streams; ${excluded.length} flagged plays excluded`,
+      );
     }
   }
 } finally {

@@ -32,13 +32,18 @@ export function computePayouts(
   pool: number,
   currency: string,
 ): Payouts {
-  if (!Number.isSafeInteger(pool) || pool < 0) throw new RangeError('pool must be a non-negative integer of minor units');
+  if (!Number.isSafeInteger(pool) || pool < 0)
+    throw new RangeError('pool must be a non-negative integer of minor units');
   const lines = new Map<string, { line: PayoutLine; artist: string }>();
   for (const p of plays) {
     const key = `${p.trackId}\u0000${p.territory}\u0000${p.product}`;
     const l = lines.get(key);
     if (l) l.line.streams++;
-    else lines.set(key, { artist: p.artistId, line: { id: p.trackId, territory: p.territory, product: p.product, streams: 1, amount: 0 } });
+    else
+      lines.set(key, {
+        artist: p.artistId,
+        line: { id: p.trackId, territory: p.territory, product: p.product, streams: 1, amount: 0 },
+      });
   }
   const entries = [...lines.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const total = entries.reduce((s, [, l]) => s + l.line.streams, 0);
@@ -80,8 +85,12 @@ export function computePayouts(
 export function payoutsCsv(p: Payouts): string {
   const rows = ['kind,id,territory,product,streams,amount_minor,currency'];
   const esc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  for (const [kind, lines] of [['track', p.tracks], ['artist', p.artists]] as const) {
-    for (const l of lines) rows.push([kind, esc(l.id), l.territory, l.product, l.streams, l.amount, p.currency].join(','));
+  for (const [kind, lines] of [
+    ['track', p.tracks],
+    ['artist', p.artists],
+  ] as const) {
+    for (const l of lines)
+      rows.push([kind, esc(l.id), l.territory, l.product, l.streams, l.amount, p.currency].join(','));
   }
   return rows.join('\n') + '\n';
 }

@@ -35,13 +35,26 @@ export interface ReconcileReport {
 
 const keyOf = (c: StreamCount) => `${c.id}\u0000${c.territory}\u0000${c.product}`;
 
-function diff(kind: 'track' | 'artist', stored: StreamCount[], ledger: StreamCount[], events?: StreamCount[]): CountDiff[] {
+function diff(
+  kind: 'track' | 'artist',
+  stored: StreamCount[],
+  ledger: StreamCount[],
+  events?: StreamCount[],
+): CountDiff[] {
   const all = new Map<string, CountDiff>();
   const at = (c: StreamCount) => {
     const k = keyOf(c);
     let d = all.get(k);
     if (!d) {
-      d = { kind, id: c.id, territory: c.territory, product: c.product, stored: 0, ledger: 0, ...(events ? { events: 0 } : {}) };
+      d = {
+        kind,
+        id: c.id,
+        territory: c.territory,
+        product: c.product,
+        stored: 0,
+        ledger: 0,
+        ...(events ? { events: 0 } : {}),
+      };
       all.set(k, d);
     }
     return d;
@@ -49,7 +62,9 @@ function diff(kind: 'track' | 'artist', stored: StreamCount[], ledger: StreamCou
   for (const c of stored) at(c).stored = c.streams;
   for (const c of ledger) at(c).ledger = c.streams;
   for (const c of events ?? []) at(c).events = c.streams;
-  return [...all.values()].filter((d) => d.stored !== d.ledger || (d.events !== undefined && d.events !== d.ledger));
+  return [...all.values()].filter(
+    (d) => d.stored !== d.ledger || (d.events !== undefined && d.events !== d.ledger),
+  );
 }
 
 export async function reconcileMonth(opts: {

@@ -158,7 +158,8 @@ function object(body: unknown, required: boolean): Record<string, unknown> {
 function trackIdOf(uri: unknown): string {
   if (typeof uri !== 'string') throw badRequest('track uris must be strings');
   const parsed = parseUri(uri);
-  if (parsed?.kind !== 'track') throw badRequest(`"${uri.slice(0, 200)}" is not a track uri (spotify:track:<id>)`);
+  if (parsed?.kind !== 'track')
+    throw badRequest(`"${uri.slice(0, 200)}" is not a track uri (spotify:track:<id>)`);
   return parsed.id;
 }
 

@@ -24,9 +24,14 @@ export function createScyllaFeatures(client: Client, ks: string): FeatureStore {
       const counters = [{ query: q.stats, params: [p.skipped ? 1 : 0, p.trackId] }];
       for (const other of p.neighbours) {
         if (other === p.trackId) continue;
-        counters.push({ query: q.cooc, params: [p.trackId, other] }, { query: q.cooc, params: [other, p.trackId] });
+        counters.push(
+          { query: q.cooc, params: [p.trackId, other] },
+          { query: q.cooc, params: [other, p.trackId] },
+        );
       }
-      await cqlCall('feature counters', () => client.batch(counters, { prepare: true, counter: true, isIdempotent: false }));
+      await cqlCall('feature counters', () =>
+        client.batch(counters, { prepare: true, counter: true, isIdempotent: false }),
+      );
       await exec(client, q.putTail, [p.userId, p.tail.tracks, p.tail.lastTs], IDEMPOTENT_WRITE);
       return true;
     },

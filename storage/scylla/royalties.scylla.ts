@@ -58,7 +58,11 @@ const rowToPlay = (r: types.Row): CountedPlay => ({
   eventId: r.event_id,
 });
 
-export function createScyllaRoyalties(client: Client, ks: string, opts: ScyllaRoyaltiesOptions = {}): RoyaltyStore {
+export function createScyllaRoyalties(
+  client: Client,
+  ks: string,
+  opts: ScyllaRoyaltiesOptions = {},
+): RoyaltyStore {
   const concurrency = Math.max(1, opts.recordConcurrency ?? DEFAULT_RECORD_CONCURRENCY);
   const q = {
     insertLedger: `INSERT INTO ${ks}.royalty_ledger (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
@@ -81,7 +85,19 @@ export function createScyllaRoyalties(client: Client, ks: string, opts: ScyllaRo
   const derived = (r: CountedPlay) => [
     {
       query: q.byMonth,
-      params: [bucketOf(r.playId), r.playId, r.month, r.trackId, r.artistId, r.userId, r.territory, r.product, r.ts, r.msPlayed, r.eventId],
+      params: [
+        bucketOf(r.playId),
+        r.playId,
+        r.month,
+        r.trackId,
+        r.artistId,
+        r.userId,
+        r.territory,
+        r.product,
+        r.ts,
+        r.msPlayed,
+        r.eventId,
+      ],
     },
     { query: q.track, params: [r.month, r.trackId, r.territory, r.product, r.playId] },
     { query: q.artist, params: [r.month, r.artistId, r.territory, r.product, r.playId] },
@@ -90,7 +106,9 @@ export function createScyllaRoyalties(client: Client, ks: string, opts: ScyllaRo
   ];
 
   const writeDerived = (r: CountedPlay) =>
-    cqlCall('royalty count rows', () => client.batch(derived(r), { prepare: true, logged: true, isIdempotent: true }));
+    cqlCall('royalty count rows', () =>
+      client.batch(derived(r), { prepare: true, logged: true, isIdempotent: true }),
+    );
 
   async function monthIds(month: string, kind: 'track' | 'artist'): Promise<string[]> {
     const ids: string[] = [];
@@ -117,13 +135,28 @@ export function createScyllaRoyalties(client: Client, ks: string, opts: ScyllaRo
       const rs = await exec(
         client,
         q.insertLedger,
-        [play.playId, play.month, play.trackId, play.artistId, play.userId, play.territory, play.product, play.ts, play.msPlayed, play.eventId],
+        [
+          play.playId,
+          play.month,
+          play.trackId,
+          play.artistId,
+          play.userId,
+          play.territory,
+          play.product,
+          play.ts,
+          play.msPlayed,
+          play.eventId,
+        ],
         NON_IDEMPOTENT,
       );
       const created = rs.wasApplied();
       const first = rs.first();
       // Not applied: the LWT answers with the existing row, which is what must be counted.
-      const row = created ? play : first && first.play_id ? rowToPlay(first) : await this.getLedgerRow(play.playId);
+      const row = created
+        ? play
+        : first && first.play_id
+          ? rowToPlay(first)
+          : await this.getLedgerRow(play.playId);
       if (!row) throw new StorageError('unavailable', `royalty ledger row ${play.playId} vanished`);
       await writeDerived(row);
       return { created, row };
@@ -154,7 +187,9 @@ export function createScyllaRoyalties(client: Client, ks: string, opts: ScyllaRo
     artistCounts: (month) => counts(month, 'artist'),
     async repairCounts(month, opts = {}): Promise<RepairReport> {
       // The primary ledger (by play id) is the truth; a full scan is fine for a batch job.
-      const rows = (await execAllPages(client, q.scanLedgerAll, [], 5_000)).map(rowToPlay).filter((r) => r.month === month);
+      const rows = (await execAllPages(client, q.scanLedgerAll, [], 5_000))
+        .map(rowToPlay)
+        .filter((r) => r.month === month);
       const want = new Map<string, CountedPlay>();
       for (const r of rows) {
         want.set(`track\u0000${r.trackId}\u0000${r.territory}\u0000${r.product}\u0000${r.playId}`, r);
@@ -164,7 +199,10 @@ export function createScyllaRoyalties(client: Client, ks: string, opts: ScyllaRo
       let removed = 0;
       for (const kind of ['track', 'artist'] as const) {
         for (const id of await monthIds(month, kind)) {
-          for (const r of await execAllPages(client, kind === 'track' ? q.trackRows : q.artistRows, [month, id])) {
+          for (const r of await execAllPages(client, kind === 'track' ? q.trackRows : q.artistRows, [
+            month,
+            id,
+          ])) {
             const key = `${kind}\u0000${id}\u0000${r.territory}\u0000${r.product}\u0000${r.play_id}`;
             if (want.has(key)) {
               have.add(key);
@@ -172,7 +210,12 @@ export function createScyllaRoyalties(client: Client, ks: string, opts: ScyllaRo
             }
             removed++;
             if (!opts.dryRun) {
-              await exec(client, kind === 'track' ? q.delTrack : q.delArtist, [month, id, r.territory, r.product, r.play_id], IDEMPOTENT_WRITE);
+              await exec(
+                client,
+                kind === 'track' ? q.delTrack : q.delArtist,
+                [month, id, r.territory, r.product, r.play_id],
+                IDEMPOTENT_WRITE,
+              );
             }
           }
         }
