@@ -17,9 +17,12 @@ export function printTable(rows: Record<string, string | number>[]): void {
   for (const r of rows) console.log(line(cols.map((c) => cell(r[c]))));
 }
 
-/** Writes `bench-results/<name>.json` with the figures, stamped with the machine and time. */
+/**
+ * Writes `bench-results/<name>.json` with the figures, stamped with the machine and time
+ * (`BENCH_RESULTS_DIR` elsewhere: tests that run a bench keep the real results untouched).
+ */
 export function writeResults(name: string, figures: Record<string, unknown>): string {
-  const dir = join(root, 'bench-results');
+  const dir = process.env.BENCH_RESULTS_DIR || join(root, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.json`);
   const body = { ...figures, measured_at: new Date().toISOString(), node: process.version };

@@ -172,7 +172,10 @@ export default function () {
     t = Date.now();
     let from = seen.length;
     const acked = request({ t: 'play', context: PLAYLIST });
-    const pb = await waitFor((f) => f.t === 'playback', from);
+    // A device that comes back as the active one is first handed the play it left (a
+    // playback + prefetch right after the welcome): wait for the new play's playback.
+    const handedBack = welcome.t === 'welcome' ? welcome.state.play_id : null;
+    const pb = await waitFor((f) => f.t === 'playback' && f.play_id !== handedBack, from);
     const pf = await waitFor((f) => f.t === 'prefetch' && f.after_play_id === pb.play_id, from);
     await acked;
     playLatency.add(Date.now() - t, { cold: exec.vu.iterationInScenario === 0 ? 'yes' : 'no' });
