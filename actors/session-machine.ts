@@ -135,17 +135,7 @@ const ROUTED = [
 ] as const;
 const routed: ReadonlySet<string> = new Set(ROUTED);
 /** Routed commands that never end a resolve: they wait for it or act beside it (see PendingResolve.deferred). */
-const HELD_WHILE_RESOLVING = [
-  'pause',
-  'resume',
-  'seek',
-  'next',
-  'previous',
-  'ended',
-  'transfer',
-  'hello',
-  'disconnect',
-] as const;
+const HELD_WHILE_RESOLVING = ROUTED.filter((type) => type !== 'play' && type !== 'logout');
 /** Routed commands that leave a load running: a device coming or going changes nothing it does. */
 const BESIDE_LOADING = ['hello', 'disconnect'] as const;
 const inPlace = (types: readonly string[]) =>
