@@ -76,6 +76,8 @@ export interface FakeWorld {
   radioTracks: string[];
   /** Make the next loads reject (store unavailable). */
   failLoads: boolean;
+  /** While set, `loadTracks` answers only once it settles (a load held in flight). */
+  holdLoads: Promise<void> | null;
   /**
    * Offer the synchronous `peekTracks` port, answering from the bundles `loadTracks`
    * returned before (like session/'s cache); off by default.
@@ -90,6 +92,7 @@ export function fakeWorld(specs: FakeTrackSpec[], contexts: Record<string, strin
     contexts: new Map(Object.entries(contexts)),
     radioTracks: [],
     failLoads: false,
+    holdLoads: null,
     peek: false,
     cached: new Set(),
   };
@@ -143,6 +146,7 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
     publishEvent: (e) => void rec.events.push(e),
     loadTracks: async ({ trackIds }) => {
       rec.loads.push(trackIds);
+      if (world.holdLoads) await world.holdLoads;
       if (world.failLoads) throw new Error('store unavailable');
       const out: Record<string, TrackBundle | null> = {};
       for (const id of trackIds) {

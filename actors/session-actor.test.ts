@@ -879,3 +879,50 @@ describe('session device list', () => {
     expect(ctx(s).devices.map((d) => d.id)).toEqual(['d1', 'tab-29', 'tab-28', 'new-1']);
   });
 });
+
+describe('session commands while the next track loads', () => {
+  test('session - pause, seek, resume and a transfer while the pending track loads keep its one load', async () => {
+    const specs = tracks(6);
+    const world = fakeWorld(specs, { 'playlist:p1': specs.map((x) => x.id) });
+    const s = startFakeSession({ world });
+    s.hello('d1');
+    s.hello('d2');
+    let release!: () => void;
+    world.holdLoads = new Promise<void>((resolve) => (release = resolve));
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
+    await s.flush();
+    expect(s.actor.getSnapshot().value).toMatchObject({ playback: { loading: 'fetch' } });
+    expect(s.rec.loads).toHaveLength(1);
+    s.send({ type: 'pause', deviceId: 'd1', requestId: 'z' });
+    s.send({ type: 'seek', deviceId: 'd1', requestId: 's', positionMs: 12_000 });
+    s.send({ type: 'resume', deviceId: 'd1', requestId: 'r' });
+    s.send({ type: 'transfer', deviceId: 'd1', requestId: 'x', toDeviceId: 'd2', play: false });
+    expect(s.rec.loads).toHaveLength(1);
+    world.holdLoads = null;
+    release();
+    await s.flush();
+    expect(s.rec.loads).toHaveLength(1);
+    const pb = lastPlayback(s, 'd2');
+    expect(pb.track.id).toBe('t1');
+    expect(ctx(s).position).toMatchObject({ positionMs: 12_000, playing: false });
+    for (const id of ['p1', 'z', 's', 'r', 'x'])
+      expect(answers(s, id).map((a) => a.output.type)).toEqual(['ack']);
+  });
+
+  test('session - a skip while the pending track loads does reload, for the new track', async () => {
+    const specs = tracks(6);
+    const world = fakeWorld(specs, { 'playlist:p1': specs.map((x) => x.id) });
+    const s = startFakeSession({ world });
+    s.hello('d1');
+    let release!: () => void;
+    world.holdLoads = new Promise<void>((resolve) => (release = resolve));
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
+    await s.flush();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n1' });
+    world.holdLoads = null;
+    release();
+    await s.flush();
+    expect(s.rec.loads.length).toBeGreaterThanOrEqual(2);
+    expect(lastPlayback(s).track.id).toBe('t2');
+  });
+});

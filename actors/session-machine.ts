@@ -136,6 +136,11 @@ const ROUTED = [
 const routed: ReadonlySet<string> = new Set(ROUTED);
 /** Routed commands that never end a resolve: they wait for it or act beside it (see PendingResolve.deferred). */
 const HELD_WHILE_RESOLVING = ROUTED.filter((type) => type !== 'play' && type !== 'logout');
+/**
+ * Routed commands that leave the pending start's track as it is (its play flag, position or
+ * device may change): while that track's load is in flight, they do not restart it.
+ */
+const KEEP_LOADING = ['pause', 'resume', 'seek', 'transfer', 'hello', 'disconnect'] as const;
 /** Routed commands that leave a load running: a device coming or going changes nothing it does. */
 const BESIDE_LOADING = ['hello', 'disconnect'] as const;
 const inPlace = (types: readonly string[]) =>
@@ -282,6 +287,15 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       targetKnown: ({ context }) =>
         context.pendingStart !== null && context.bundles[context.pendingStart.ref.trackId] !== undefined,
       hasPendingStart: ({ context }) => context.pendingStart !== null,
+      /**
+       * The load in flight is still what the pending start waits for: its bundle is neither
+       * loaded nor cached (else the command's step settles the start, and the state routes).
+       */
+      loadStillNeeded: ({ context }) => {
+        const p = context.pendingStart;
+        if (!p || context.bundles[p.ref.trackId] !== undefined) return false;
+        return env.peek?.({ trackIds: [p.ref.trackId], country: context.country }) === undefined;
+      },
       deviceLost: ({ context }) => context.activeLostAt !== null,
     },
     delays: {
@@ -355,6 +369,14 @@ export function createSessionLogic(deps: SessionLogicDeps) {
                 ],
               },
               fetch: {
+                // A command that keeps the pending track keeps its load; if the guard fails
+                // the playback region's own handler routes (and reloads if need be).
+                on: Object.fromEntries(
+                  KEEP_LOADING.map((type) => [
+                    type,
+                    { guard: 'loadStillNeeded', actions: 'onCommand' as const },
+                  ]),
+                ),
                 invoke: {
                   id: 'loadTarget',
                   src: 'loadTracks',
