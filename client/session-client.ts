@@ -316,6 +316,13 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
   ended(playId: string): Promise<void> {
     return this.command({ t: 'ended', id: 0, play_id: playId });
   }
+  /**
+   * This device logs out: its play ends (reason `logout`) and, after the ack, the server
+   * closes the socket with 4503 (terminal): the client then emits `ended` and stays closed.
+   */
+  logout(): Promise<void> {
+    return this.command({ t: 'logout', id: 0 });
+  }
   /** Round trip; resolves with the server time of the pong. */
   async ping(): Promise<number> {
     const pong = await this.request({ t: 'ping', id: 0 });

@@ -224,6 +224,25 @@ describe('socket edges', () => {
     b.ws.close();
   });
 
+  it('socket edges - the SDK logout is acked, then the client ends for good on 4503', async () => {
+    const client = new SessionClient({
+      url: app.server.wsUrl,
+      token: await tokenFor(app, 'u2'),
+      device: { id: 'edge-sdk-logout', name: 'sdk', type: 'computer' },
+      WebSocket: WebSocket as unknown as WebSocketCtor,
+      reconnect: { minDelayMs: 10, maxDelayMs: 50 },
+    });
+    try {
+      await client.connect();
+      const ended = client.waitFor('ended');
+      await client.logout();
+      await withTimeout(ended, 'ended');
+      await expect(client.ping()).rejects.toBeDefined();
+    } finally {
+      client.close();
+    }
+  });
+
   it('socket edges - a failing session actor is dropped unsaved: its devices close with 4006 and reconnect; nothing else stops', async () => {
     const before = app.server.registry.host('u1');
     const token = await tokenFor(app, 'u1');
