@@ -162,9 +162,11 @@ class ConnectionImpl<D> implements Connection<D> {
   closed = false;
   private queue: { frame: Uint8Array; state: boolean }[] = [];
   private queuedBytes = 0;
-  /** performance.now() of the last inbound frame or pong (idle sweep). */
-  lastInbound = performance.now();
-  /** An idle probe (ping) went out since the last inbound. */
+  /** Something (a frame, a pong) arrived since the idle sweep last looked. */
+  heard = true;
+  /** performance.now() of the sweep that last found `heard` (the quiet period starts there). */
+  quietSince = performance.now();
+  /** An idle probe (ping) went out in this quiet period. */
   probed = false;
   /** Frames of the current step, written at the end of it (null when none: idle sockets stay small). */
   private batch: { frame: Uint8Array; state: boolean }[] | null = null;
@@ -178,10 +180,9 @@ class ConnectionImpl<D> implements Connection<D> {
     private readonly onServerClose?: (code: number) => void,
   ) {}
 
-  /** Something arrived: the peer is alive. */
+  /** Something arrived: the peer is alive. A flag, not a clock read: this runs per frame. */
   touch(): void {
-    this.lastInbound = performance.now();
-    this.probed = false;
+    this.heard = true;
   }
 
   /** Asks a quiet peer for a pong (a WebSocket ping: browsers answer it themselves). */
@@ -419,7 +420,15 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
           guard('idle sweep', () => {
             const now = performance.now();
             for (const c of live) {
-              const quiet = now - c.lastInbound;
+              if (c.heard) {
+                // Quiet periods are measured from the sweep that last saw traffic: off by
+                // at most one sweep interval, which is a quarter of the limit or less.
+                c.heard = false;
+                c.quietSince = now;
+                c.probed = false;
+                continue;
+              }
+              const quiet = now - c.quietSince;
               if (quiet >= idleMs) c.close(limits.idleCloseCode, 'idle timeout');
               else if (quiet >= idleMs / 2 && !c.probed) c.probe();
             }
