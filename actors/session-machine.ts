@@ -49,14 +49,12 @@ import { graceExpired, sendPrefetch, settleStart, tick, tickDelay } from './sess
 import { persistContext, restoredContext, type PersistedSession } from './session-snapshot.ts';
 import type {
   DeviceOutput,
-  ListeningEvent,
   LoadTracksRequest,
   LoadTracksResult,
   RadioRequest,
   ResolveContextRequest,
   ResolvedContext,
   SessionCommand,
-  StateOutput,
 } from './types.ts';
 
 /** Internal event: the active device stayed away for the whole grace period. */
