@@ -6,7 +6,9 @@ const embeddedOnly = process.env.TEST_ENGINES === 'embedded';
 
 export default defineConfig({
   test: {
-    include: ['{protocol,actors,session,storage,pipeline,radio,origin,client,loadtest,deploy}/**/*.test.ts'],
+    include: [
+      '{app,testkit,protocol,actors,session,storage,pipeline,radio,origin,client,loadtest,deploy}/**/*.test.ts',
+    ],
     exclude: embeddedOnly ? ['**/*.engine.test.ts', '**/node_modules/**'] : ['**/node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { chooseBitrate, startBitrate } from './bitrate.ts';
 import { checkEntitlement } from './entitlement.ts';
-import { fakeBundle } from './fake-ports.ts';
+import { fakeBundle } from '../testkit/fake-ports.ts';
 import type { Plan, Quality, RightsRow } from './types.ts';
 
 const NOW = 1_700_000_000_000;

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { fakeWorld, startFakeSession, T0, type FakeSession, type FakeTrackSpec } from './fake-ports.ts';
+import {
+  fakeWorld,
+  startFakeSession,
+  T0,
+  type FakeSession,
+  type FakeTrackSpec,
+} from '../testkit/fake-ports.ts';
 import { persistSession } from './session-machine.ts';
 import type { PersistedSession } from './session-snapshot.ts';
 import type { PlaybackOutput, PrefetchOutput } from './types.ts';

@@ -1,6 +1,6 @@
 import { initialTransition, transition } from 'xstate';
 import { describe, expect, test } from 'vitest';
-import { fakeSignUrl, fakeWorld, T0 } from './fake-ports.ts';
+import { fakeSignUrl, fakeWorld, T0 } from '../testkit/fake-ports.ts';
 import { createSessionLogic, type SessionSnapshot } from './session-machine.ts';
 import type { Emission } from './session-effects.ts';
 import type { SessionCommand } from './types.ts';

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { EXIT } from './cli-args.ts';
 import { runCli } from './cli.ts';
 import { SessionClient, type WebSocketCtor } from './session-client.ts';
-import { useTestApp } from './test-app.ts';
+import { useTestApp } from '../testkit/test-app.ts';
 
 const app = useTestApp('cli-e2e-');
 

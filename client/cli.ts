@@ -18,7 +18,7 @@ import WebSocket from 'ws';
 import { closeInfo } from '../protocol/close-codes.ts';
 import type { SessionState } from '../protocol/messages.ts';
 import { createAuthenticator } from '../session/auth.ts';
-import { ConfigError, parseConfig } from '../session/config.ts';
+import { ConfigError, parseConfig } from '../app/config.ts';
 import {
   CliUsageError,
   COMMAND_HELP,

@@ -17,7 +17,7 @@
  *
  * Keys are URL paths without the query: a re-signed URL of the same chunk is the same chunk.
  */
-import { verifyChunk, type ChunkExpectation, type ChunkVerdict } from '../origin/chunk-verify.ts';
+import { verifyChunk, type ChunkExpectation, type ChunkVerdict } from '../protocol/chunk-verify.ts';
 import type { PlaybackFrame, PrefetchFrame } from '../protocol/messages.ts';
 import { ChunkFetchError } from './errors.ts';
 

@@ -9,7 +9,7 @@ import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import type { SessionState } from '../protocol/messages.ts';
 import { ConnectionClosedError } from './errors.ts';
 import { SessionClient, type SessionClientOptions, type WebSocketCtor } from './session-client.ts';
-import { useTestApp } from './test-app.ts';
+import { useTestApp } from '../testkit/test-app.ts';
 
 const app = useTestApp('sdk-e2e-');
 

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { localPort } from './engines/engine.ts';
 import { parseEngineNames } from './launcher.ts';
 import { assertPortsFree, isOurProcessAlive, spawnDetached, stopProcess } from './process-control.ts';
-import { EngineRequiredError, requireEngine, testNamespace } from './test-engines.ts';
+import { EngineRequiredError, requireEngine, testNamespace } from '../testkit/engines.ts';
 
 /** A loopback port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {

@@ -13,7 +13,7 @@ import {
   requireEngine,
   testNamespace,
   type TestKeyspace,
-} from './test-engines.ts';
+} from '../testkit/engines.ts';
 
 describe('smoke - CQL node', () => {
   let cql: TestKeyspace;

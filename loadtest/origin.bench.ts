@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { HotObjects } from '../origin/hot-objects.ts';
 import { ObjectStore } from '../origin/object-store.ts';
 import { registerOriginRoutes } from '../origin/origin-routes.ts';
-import { UrlSigner } from '../session/url-signer.ts';
+import { UrlSigner } from '../protocol/url-signer.ts';
 import { printTable, writeResults } from './report.ts';
 
 const RANGE_BYTES = 64 * 1024;

@@ -32,7 +32,7 @@ import pino from 'pino';
 import { decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { createAuthenticator } from '../session/auth.ts';
-import { parseConfig } from '../session/config.ts';
+import { parseConfig } from '../app/config.ts';
 import { percentile, printTable, writeResults } from './report.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -357,7 +357,7 @@ async function roundTrips(url: string, hello: boolean, prefix: string, quick: bo
 
 export default async function bench(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
-  const { startApp } = await import('../session/bootstrap.ts');
+  const { startApp } = await import('../app/start-app.ts');
   const dir = mkdtempSync(join(tmpdir(), 'session-bench-'));
   const samples: number[] = [];
   let recording = false;

@@ -12,10 +12,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { requireEngine, testNamespace } from '../deploy/test-engines.ts';
+import { requireEngine, testNamespace } from '../testkit/engines.ts';
 import { createRedisTrackCache } from '../storage/cache.redis.ts';
 import { createPlaylistViewer } from '../storage/hydration.ts';
-import { openStores, type Stores } from '../storage/open-stores.ts';
+import { openStores, type Stores } from '../app/open-stores.ts';
 import { percentile, printTable, writeResults } from './report.ts';
 
 const arg = (args: string[], name: string, dflt: number) => {

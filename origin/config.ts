@@ -3,7 +3,7 @@
  * come from the session server's one parse step (session/config.ts), so both processes
  * agree on keys and the object folder; the origin adds its own port and cache sizes.
  */
-import { ConfigError, parseConfig } from '../session/config.ts';
+import { ConfigError, parseConfig } from '../app/config.ts';
 import { DEFAULT_HOT_BYTES, DEFAULT_HOT_MAX_OBJECT_BYTES } from './hot-objects.ts';
 
 export const DEFAULT_ORIGIN_PORT = 8081;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { UrlSigner } from '../session/url-signer.ts';
+import { UrlSigner } from '../protocol/url-signer.ts';
 import { authorize, noneMatch, parseRange, planObjectAnswer } from './http-semantics.ts';
 
 const KEY = 'ab'.repeat(32);

@@ -3,7 +3,7 @@
  * Range (RFC 9110 section 14), conditional requests (ETag / If-None-Match / If-Range), and
  * the headers of every answer. origin-routes.ts does only the I/O around them.
  */
-import type { UrlSigner, VerifyFailure } from '../session/url-signer.ts';
+import type { UrlSigner, VerifyFailure } from '../protocol/url-signer.ts';
 import { OBJECT_KEY_RE } from './object-store.ts';
 
 export const OBJECT_PATH_PREFIX = '/o/';

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UrlSigner } from '../session/url-signer.ts';
+import { UrlSigner } from '../protocol/url-signer.ts';
 import { HotObjects } from './hot-objects.ts';
 import { ObjectStore } from './object-store.ts';
 import { registerOriginRoutes, type OriginHandle } from './origin-routes.ts';

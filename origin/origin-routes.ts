@@ -9,7 +9,7 @@
  * when the client goes away. Everything HTTP-semantic lives in http-semantics.ts.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from '@trufflesuite/uws-js-unofficial';
-import type { UrlSigner } from '../session/url-signer.ts';
+import type { UrlSigner } from '../protocol/url-signer.ts';
 import { HotObjects } from './hot-objects.ts';
 import {
   authorize,

@@ -4,18 +4,18 @@
  * killed between storing and acking.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { openEmbeddedEnv, type EmbeddedEnv } from '../storage/embedded/env.ts';
-import { createLmdbFeatures } from '../storage/embedded/features.lmdb.ts';
-import { createLmdbHistory } from '../storage/embedded/history.lmdb.ts';
-import { createLmdbRoyalties } from '../storage/embedded/royalties.lmdb.ts';
+import { openEmbeddedEnv, type EmbeddedEnv } from '../storage/lmdb-env.ts';
+import { createLmdbFeatures } from '../storage/features.lmdb.ts';
+import { createLmdbHistory } from '../storage/history.lmdb.ts';
+import { createLmdbRoyalties } from '../storage/royalties.lmdb.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import { countsFromLedger, type RoyaltyStore } from '../storage/royalties.ts';
-import type { EventSource } from './event-source.ts';
+import type { EventSource } from '../storage/event-source.ts';
 import { generateMonth } from './jobs/generate-month.ts';
 import { readExport } from './consumers/warehouse-export.ts';
 import { referenceLedger } from './royalty-rule.ts';
 import { startPipeline, type PipelineDeps, type RunningPipeline } from './start-pipeline.ts';
-import { silentLogger, publishAll, removeTempDirs, tempDir, waitFor } from './testing.ts';
+import { silentLogger, publishAll, removeTempDirs, tempDir, waitFor } from '../testkit/pipeline.ts';
 
 export interface LogUnderTest {
   log: EventLog;

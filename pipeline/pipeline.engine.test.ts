@@ -1,9 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { JetStreamEventLog } from './event-log.jetstream.ts';
-import { JetStreamEventSource } from './event-source.jetstream.ts';
+import { JetStreamEventLog } from '../storage/event-log.jetstream.ts';
+import { JetStreamEventSource } from '../storage/event-source.jetstream.ts';
 import { pipelineContract } from './pipeline.contract.ts';
-import { requireNats, silentLogger, tempDir, uniqueStream } from './testing.ts';
+import { requireNats, silentLogger, tempDir, uniqueStream } from '../testkit/pipeline.ts';
 
 const natsUrl = await requireNats();
 let run = 0;

@@ -1,13 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { openEmbeddedEnv } from '../storage/embedded/env.ts';
-import { createLmdbRoyalties } from '../storage/embedded/royalties.lmdb.ts';
+import { openEmbeddedEnv } from '../storage/lmdb-env.ts';
+import { createLmdbRoyalties } from '../storage/royalties.lmdb.ts';
 import { countsFromLedger } from '../storage/royalties.ts';
-import { EmbeddedEventLog } from './event-log.embedded.ts';
+import { EmbeddedEventLog } from '../storage/event-log.embedded.ts';
 import { generateMonth } from './jobs/generate-month.ts';
 import { pipelineContract } from './pipeline.contract.ts';
 import { referenceLedger } from './royalty-rule.ts';
 import { startPipeline } from './start-pipeline.ts';
-import { silentLogger, publishAll, removeTempDirs, tempDir, waitFor } from './testing.ts';
+import { silentLogger, publishAll, removeTempDirs, tempDir, waitFor } from '../testkit/pipeline.ts';
 
 afterAll(removeTempDirs);
 

@@ -5,7 +5,7 @@
  */
 import type { ListeningEvent } from '../storage/event-log.ts';
 import type { CountedPlay } from '../storage/royalties.ts';
-import { monthOf } from './event-codec.ts';
+import { monthOf } from '../storage/event-codec.ts';
 
 export const STREAM_THRESHOLD_MS = 30_000;
 

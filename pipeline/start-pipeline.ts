@@ -9,13 +9,13 @@ import type { ListeningEvent } from '../storage/event-log.ts';
 import type { FeatureStore } from '../storage/features.ts';
 import type { HistoryStore } from '../storage/history.ts';
 import type { CountedPlay, RoyaltyStore } from '../storage/royalties.ts';
-import type { BatchHandler, ConsumerSpec, EventSource, Subscription } from './event-source.ts';
+import type { BatchHandler, ConsumerSpec, EventSource, Subscription } from '../storage/event-source.ts';
 import { FEATURES_CONSUMER, featuresHandler } from './consumers/features.ts';
 import { HISTORY_CONSUMER, historyHandler } from './consumers/history.ts';
 import { ROYALTY_CONSUMER, royaltyHandler } from './consumers/royalties.ts';
 import { EXPORT_CONSUMER, exportHandler } from './consumers/warehouse-export.ts';
-import { consoleLogger, type Logger } from './nats-connection.ts';
-import { openPipelineStores } from './open-pipeline-stores.ts';
+import { consoleLogger, type Logger } from '../storage/nats-connection.ts';
+import { openPipelineStores } from '../app/open-pipeline-stores.ts';
 
 export type ConsumerKind = 'royalties' | 'history' | 'features' | 'export';
 

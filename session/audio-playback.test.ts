@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionClient, type WebSocketCtor } from '../client/session-client.ts';
-import { verifyChunk } from '../origin/chunk-verify.ts';
+import { verifyChunk } from '../protocol/chunk-verify.ts';
 import { locateTools } from '../origin/ingest/ffmpeg.ts';
 import { Ingester } from '../origin/ingest/ingest.ts';
 import { defaultIngestOptions } from '../origin/ingest/ladder.ts';
 import { ObjectStore } from '../origin/object-store.ts';
-import { startApp, type App } from './bootstrap.ts';
-import { parseConfig } from './config.ts';
+import { startApp, type App } from '../app/start-app.ts';
+import { parseConfig } from '../app/config.ts';
 
 let app: App;
 let dir: string;

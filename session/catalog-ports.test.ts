@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogStore } from '../storage/catalog.ts';
-import { openStores, type Stores } from '../storage/open-stores.ts';
+import { openStores, type Stores } from '../app/open-stores.ts';
 import { createCatalogPorts } from './catalog-ports.ts';
 
 let stores: Stores;

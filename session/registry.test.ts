@@ -11,7 +11,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import type { DeviceHello, ResumePoint } from '../protocol/messages.ts';
-import { openStores, type Stores } from '../storage/open-stores.ts';
+import { openStores, type Stores } from '../app/open-stores.ts';
 import type { SessionSnapshot, SnapshotStore } from '../storage/snapshots.ts';
 import type { Principal } from './auth.ts';
 import { SessionRegistry, type DeviceLink, type SessionHost, type Timers } from './registry.ts';

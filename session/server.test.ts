@@ -14,9 +14,9 @@ import { SessionRequestError } from '../client/errors.ts';
 import { encodeFrame } from '../protocol/codec.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
-import { startApp, type App } from './bootstrap.ts';
-import { rawSocket, withTimeout } from './raw-socket.ts';
-import { parseConfig } from './config.ts';
+import { startApp, type App } from '../app/start-app.ts';
+import { rawSocket, withTimeout } from '../testkit/raw-socket.ts';
+import { parseConfig } from '../app/config.ts';
 
 let app: App;
 let dir: string;

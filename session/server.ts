@@ -12,7 +12,7 @@ import type { PlaylistStore } from '../storage/playlists.ts';
 import type { SnapshotStore } from '../storage/snapshots.ts';
 import { createAuthenticator, type Authenticator } from './auth.ts';
 import { createCatalogPorts } from './catalog-ports.ts';
-import type { ServerConfig } from './config.ts';
+import type { ServerConfig } from '../app/config.ts';
 import { deviceSocketHandlers } from './device-socket.ts';
 import { healthzHandler, metricsHandler, notFound, withBearer, type AuthedHandler } from './http-routes.ts';
 import { createMetrics, type SessionMetrics } from './metrics.ts';
@@ -20,7 +20,7 @@ import { SessionRegistry, type Timers } from './registry.ts';
 import { SessionHub, type StartActor } from './session-hub.ts';
 import { startTransport, type HttpHandler, type Transport } from './transport.ts';
 import { memoizeSigner } from './signed-url-memo.ts';
-import { UrlSigner } from './url-signer.ts';
+import { UrlSigner } from '../protocol/url-signer.ts';
 import { serverWire } from './wire.ts';
 
 /** WebSocket route of the devices. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoizeSigner } from './signed-url-memo.ts';
-import { UrlSigner } from './url-signer.ts';
+import { UrlSigner } from '../protocol/url-signer.ts';
 
 const signer = new UrlSigner({ activeKid: 'k1', keys: { k1: 'a-test-signing-key-of-at-least-32-bytes!' } });
 

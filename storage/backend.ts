@@ -4,7 +4,7 @@
  * environment or CQL session; nothing outside storage/ should touch it.
  */
 import type { Client } from 'cassandra-driver';
-import type { EmbeddedEnv } from './embedded/env.ts';
+import type { EmbeddedEnv } from './lmdb-env.ts';
 
 export type StoreBackend =
   | { kind: 'embedded'; env: EmbeddedEnv; dataDir: string }

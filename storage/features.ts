@@ -1,7 +1,7 @@
 /**
  * Track feature store port, fed by the pipeline's features consumer and read by the radio
  * service: per-track play and skip counts and track-to-track co-occurrence within listening
- * sessions. Adapters: storage/embedded/features.lmdb.ts, storage/scylla/features.scylla.ts.
+ * sessions. Adapters: storage/features.lmdb.ts, storage/features.scylla.ts.
  *
  * Idempotency: `applyPlay` applies a finished play at most once per playId. The embedded
  * adapter does it in one transaction (exact). The CQL adapter writes a marker with

@@ -1,6 +1,6 @@
 /**
  * Playlists port: ordered lists of track ids (never audio) with collaborative editing.
- * Adapters: storage/embedded/playlists.lmdb.ts and storage/scylla/playlists.scylla.ts, both
+ * Adapters: storage/playlists.lmdb.ts and storage/playlists.scylla.ts, both
  * built on the one commit protocol of playlist-commit.ts, so their semantics are identical.
  *
  * Contract:

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll } from 'vitest';
-import { createTestKeyspace, type TestKeyspace } from '../deploy/test-engines.ts';
+import { createTestKeyspace, type TestKeyspace } from '../testkit/engines.ts';
 import { royaltyStoreContract } from './royalties.contract.ts';
-import { applyMigrations } from './scylla/client.ts';
-import { createScyllaRoyalties } from './scylla/royalties.scylla.ts';
+import { applyMigrations } from './cql-client.ts';
+import { createScyllaRoyalties } from './royalties.scylla.ts';
 
 let ks: TestKeyspace;
 beforeAll(async () => {

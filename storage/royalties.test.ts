@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openEmbeddedEnv } from './embedded/env.ts';
-import { createLmdbRoyalties } from './embedded/royalties.lmdb.ts';
+import { openEmbeddedEnv } from './lmdb-env.ts';
+import { createLmdbRoyalties } from './royalties.lmdb.ts';
 import { royaltyStoreContract } from './royalties.contract.ts';
 
 let m = 0;

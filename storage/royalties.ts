@@ -1,8 +1,8 @@
 /**
  * Royalty store port: the immutable audit ledger of counted plays and the stream counts
  * derived from it, per (track, month) and (artist, month) with territory and product.
- * Adapters: storage/embedded/royalties.lmdb.ts, storage/scylla/royalties.scylla.ts
- * (tables in storage/scylla/schema-pipeline.cql).
+ * Adapters: storage/royalties.lmdb.ts, storage/royalties.scylla.ts
+ * (tables in storage/schema-pipeline.cql).
  *
  * Exactly-once design (why replays cannot count twice):
  * - The ledger is keyed by play id and written first-writer-wins (`INSERT ... IF NOT EXISTS`):

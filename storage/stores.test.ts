@@ -1,6 +1,6 @@
-import { embeddedHarness } from './contract/engines.ts';
-import { playlistContract } from './contract/playlists.contract.ts';
-import { storesContract } from './contract/stores.contract.ts';
+import { embeddedHarness } from '../testkit/store-engines.ts';
+import { playlistContract } from './playlists.contract.ts';
+import { storesContract } from './stores.contract.ts';
 
 // Embedded LMDB adapters through the shared contract suites.
 storesContract(embeddedHarness);

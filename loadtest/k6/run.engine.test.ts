@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireK6 } from '../../deploy/test-engines.ts';
+import { requireK6 } from '../../testkit/engines.ts';
 
 let k6: string;
 let dir: string;

@@ -6,7 +6,7 @@
  */
 import type { ListeningEvent } from '../../storage/event-log.ts';
 import { nextSession, type FeatureStore } from '../../storage/features.ts';
-import type { BatchHandler, ConsumerSpec } from '../event-source.ts';
+import type { BatchHandler, ConsumerSpec } from '../../storage/event-source.ts';
 import { forEachBounded } from './bounded.ts';
 
 export const FEATURES_CONSUMER: ConsumerSpec = { name: 'features', ackWaitMs: 30_000, maxBatch: 256 };

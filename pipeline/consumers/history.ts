@@ -4,7 +4,7 @@
  * played and are left out.
  */
 import type { HistoryStore } from '../../storage/history.ts';
-import type { BatchHandler, ConsumerSpec } from '../event-source.ts';
+import type { BatchHandler, ConsumerSpec } from '../../storage/event-source.ts';
 import { forEachBounded } from './bounded.ts';
 
 export const HISTORY_CONSUMER: ConsumerSpec = { name: 'history', ackWaitMs: 30_000, maxBatch: 256 };

@@ -5,7 +5,7 @@
  */
 import type { ListeningEvent } from '../../storage/event-log.ts';
 import type { CountedPlay, RoyaltyStore } from '../../storage/royalties.ts';
-import type { BatchHandler, ConsumerSpec } from '../event-source.ts';
+import type { BatchHandler, ConsumerSpec } from '../../storage/event-source.ts';
 import { countedPlayOf, qualifies } from '../royalty-rule.ts';
 
 /**

@@ -9,8 +9,8 @@
 import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ListeningEvent } from '../../storage/event-log.ts';
-import { dayOf } from '../event-codec.ts';
-import type { BatchHandler, ConsumerSpec, Delivery } from '../event-source.ts';
+import { dayOf } from '../../storage/event-codec.ts';
+import type { BatchHandler, ConsumerSpec, Delivery } from '../../storage/event-source.ts';
 
 export const EXPORT_CONSUMER: ConsumerSpec = {
   name: 'warehouse',

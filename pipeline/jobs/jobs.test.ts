@@ -74,11 +74,11 @@ describe('jobs', () => {
   });
 });
 
-import { openEmbeddedEnv } from '../../storage/embedded/env.ts';
-import { createLmdbRoyalties } from '../../storage/embedded/royalties.lmdb.ts';
+import { openEmbeddedEnv } from '../../storage/lmdb-env.ts';
+import { createLmdbRoyalties } from '../../storage/royalties.lmdb.ts';
 import { reconcileMonth } from './reconcile.ts';
 import { exportHandler } from '../consumers/warehouse-export.ts';
-import { removeTempDirs, tempDir } from '../testing.ts';
+import { removeTempDirs, tempDir } from '../../testkit/pipeline.ts';
 
 afterAll(removeTempDirs);
 

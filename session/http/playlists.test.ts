@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLruTrackCache } from '../../storage/cache.lru.ts';
 import { createPlaylistViewer } from '../../storage/hydration.ts';
-import { openStores, type Stores } from '../../storage/open-stores.ts';
+import { openStores, type Stores } from '../../app/open-stores.ts';
 import {
   handlePlaylistRequest,
   isPlaylistPath,

@@ -1,0 +1,165 @@
+/**
+ * `npm run job -- <name> [options]`: batch jobs over one month, with a progress bar.
+ *   generate  --month YYYY-MM [--seed N] [--users N]   publish a synthetic month to the event log
+ *                                                      and (embedded log) consume it into the stores
+ *   reconcile --month YYYY-MM [--repair]                recount from ledger and exported events
+ *   payouts   --month YYYY-MM --pool <minor units> [--currency EUR] [--no-fraud]
+ *   fraud     --month YYYY-MM
+ * Common: --out <dir> (default var/reports), --export-dir <dir> (default <DATA_DIR>/warehouse).
+ * Stores and log come from the same environment as the server (SCYLLA_CONTACT_POINTS, NATS_URL, DATA_DIR).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { openStores, storeConfigFromEnv } from './open-stores.ts';
+import type { CountedPlay } from '../storage/royalties.ts';
+import { readExport } from '../pipeline/consumers/warehouse-export.ts';
+import { eventLogConfigFromEnv, openEventLog } from './open-event-log.ts';
+import { openPipelineStores } from './open-pipeline-stores.ts';
+import { referenceLedger } from '../pipeline/royalty-rule.ts';
+import { startPipeline } from '../pipeline/start-pipeline.ts';
+import { detectFraud } from '../pipeline/jobs/fraud.ts';
+import { generateMonth } from '../pipeline/jobs/generate-month.ts';
+import { computePayouts, payoutsCsv } from '../pipeline/jobs/payouts.ts';
+import { reconcileMonth } from '../pipeline/jobs/reconcile.ts';
+
+const [name, ...rest] = process.argv.slice(2);
+const { values: o } = parseArgs({
+  args: rest,
+  options: {
+    month: { type: 'string' },
+    pool: { type: 'string' },
+    currency: { type: 'string', default: 'EUR' },
+    repair: { type: 'boolean', default: false },
+    'no-fraud': { type: 'boolean', default: false },
+    seed: { type: 'string', default: '1' },
+    users: { type: 'string', default: '200' },
+    out: { type: 'string', default: 'var/reports' },
+    'export-dir': { type: 'string' },
+  },
+});
+const JOBS = ['generate', 'reconcile', 'payouts', 'fraud'];
+if (!name || !JOBS.includes(name))
+  fail(`usage: npm run job -- <${JOBS.join('|')}> --month YYYY-MM [options]`);
+const month = o.month ?? '';
+if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) fail('--month YYYY-MM is required');
+
+function fail(msg: string): never {
+  console.error(msg);
+  process.exit(2);
+}
+
+const storeConfig = storeConfigFromEnv();
+const dataDir = storeConfig.dataDir ?? 'var/data';
+const exportDir = o['export-dir'] ?? join(dataDir, 'warehouse');
+const stores = await openStores(storeConfig);
+const { royalties, features } = await openPipelineStores(stores.backend);
+const bar = new cliProgress.SingleBar(
+  { format: `${name} [{bar}] {percentage}% {value}/{total} {step}` },
+  cliProgress.Presets.shades_classic,
+);
+mkdirSync(o.out!, { recursive: true });
+const write = (file: string, body: string) => {
+  writeFileSync(join(o.out!, file), body);
+  console.log(`wrote ${join(o.out!, file)}`);
+};
+
+async function ledgerOf(m: string): Promise<CountedPlay[]> {
+  const rows: CountedPlay[] = [];
+  for await (const r of royalties.scanLedger(m)) rows.push(r);
+  return rows;
+}
+async function eventsOf(m: string) {
+  const events = [];
+  for await (const e of readExport(exportDir, (day) => day.startsWith(m))) events.push(e);
+  return events;
+}
+
+try {
+  if (name === 'generate') {
+    const gen = generateMonth({ month, seed: Number(o.seed), users: Number(o.users) });
+    const log = await openEventLog(eventLogConfigFromEnv(process.env, dataDir));
+    bar.start(gen.events.length, 0, { step: 'publishing' });
+    for (let i = 0; i < gen.events.length; i += 256) {
+      await Promise.all(gen.events.slice(i, i + 256).map((e) => log.publish(e)));
+      bar.update(Math.min(gen.events.length, i + 256));
+    }
+    if (log.kind === 'embedded') {
+      // The embedded log is served by one process: consume here until the ledger is complete.
+      const expected = [...referenceLedger(gen.events).values()].filter((r) => r.month === month).length;
+      const pipeline = await startPipeline({
+        source: log.source,
+        royalties,
+        features,
+        history: stores.history,
+        exportDir,
+      });
+      bar.setTotal(expected);
+      bar.update(0, { step: 'consuming' });
+      for (;;) {
+        const n = (await ledgerOf(month)).length;
+        bar.update(n);
+        if (n >= expected) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await new Promise((r) => setTimeout(r, 1_500)); // let the export's linger flush
+      await pipeline.stop();
+    }
+    bar.stop();
+    await log.close();
+    console.log(
+      `published ${gen.events.length} events (${gen.plays} plays, ${gen.fraudUsers.size} fraud-like users)`,
+    );
+  } else if (name === 'reconcile') {
+    bar.start(4, 0, { step: '' });
+    let i = 0;
+    const report = await reconcileMonth({
+      store: royalties,
+      month,
+      exportDir,
+      repair: o.repair,
+      progress: (step) => bar.update(++i, { step }),
+    });
+    bar.stop();
+    write(`reconcile-${month}.json`, JSON.stringify(report, null, 2) + '\n');
+    console.log(
+      `ledger ${report.ledgerPlays} plays, events ${report.eventPlays ?? '-'}; ${report.differences.length} count differences, ` +
+        `${report.missingFromLedger.length} plays missing from the ledger, ${report.missingFromEvents.length} missing from events` +
+        (report.repaired ? `; repaired ${JSON.stringify(report.repaired)}` : ''),
+    );
+    if (!o.repair && (report.differences.length || report.missingFromLedger.length)) process.exitCode = 1;
+  } else {
+    bar.start(3, 0, { step: 'ledger' });
+    const ledger = await ledgerOf(month);
+    bar.update(1, { step: 'events' });
+    const events = await eventsOf(month);
+    bar.update(2, { step: 'rules' });
+    const flags = detectFraud(ledger, events);
+    bar.update(3, { step: 'done' });
+    bar.stop();
+    if (name === 'fraud') {
+      write(`fraud-${month}.json`, JSON.stringify({ month, flagged: [...flags.values()] }, null, 2) + '\n');
+      console.log(`${flags.size} listeners flagged of ${new Set(ledger.map((r) => r.userId)).size}`);
+    } else {
+      if (!o.pool || !/^\d+$/.test(o.pool)) fail('--pool <integer minor units> is required');
+      const useFraud = !o['no-fraud'];
+      const excluded = useFraud ? ledger.filter((r) => flags.has(r.userId)) : [];
+      const paid = useFraud ? ledger.filter((r) => !flags.has(r.userId)) : ledger;
+      const p = computePayouts(month, paid, Number(o.pool), o.currency!);
+      const exclusions = excluded.map((r) => ({
+        playId: r.playId,
+        user: r.userId,
+        reason: flags.get(r.userId)!.rules.join(','),
+      }));
+      write(`payouts-${month}.json`, JSON.stringify({ ...p, excluded: exclusions }, null, 2) + '\n');
+      write(`payouts-${month}.csv`, payoutsCsv(p));
+      const sum = p.tracks.reduce((s, l) => s + l.amount, 0);
+      console.log(
+        `paid ${sum}/${p.pool} ${p.currency} minor units over ${p.totalStreams} streams; ${excluded.length} flagged plays excluded`,
+      );
+    }
+  }
+} finally {
+  await stores.close();
+}

@@ -1,0 +1,70 @@
+/**
+ * `npm start`: the whole service in one process on embedded defaults (no engines needed),
+ * or on real engines when SCYLLA_CONTACT_POINTS / NATS_URL are set. Prints the URL, the demo
+ * users and a ready-to-use dev token. SIGINT/SIGTERM: close sockets, save every session
+ * snapshot, stop the pipeline, close the event log and stores.
+ */
+import pino from 'pino';
+import { startApp } from './start-app.ts';
+import { ConfigError, configWarnings, parseConfig } from './config.ts';
+
+let config;
+try {
+  config = parseConfig(process.env);
+} catch (e) {
+  if (e instanceof ConfigError) {
+    console.error(`session: bad configuration: ${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+}
+const log = pino({ level: config.logLevel });
+for (const w of configWarnings(config)) log.warn(`!!! ${w}`);
+
+let app: Awaited<ReturnType<typeof startApp>>;
+try {
+  app = await startApp(config, { log, defaultMetrics: true });
+} catch (err) {
+  log.fatal({ err }, 'start-up failed');
+  process.exit(1);
+}
+
+process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (kept running)'));
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (kept running)'));
+
+const { server, demo } = app;
+const u1 = demo.users[0]!;
+const token = await server.auth.mint({ userId: u1.id, plan: u1.plan, country: u1.country });
+console.log(`
+session server ready
+  websocket   ${server.wsUrl}
+  http        ${server.httpUrl}/healthz  ${server.httpUrl}/metrics  ${server.httpUrl}/o/<chunk>
+  data dir    ${config.dataDir}${config.scyllaContactPoints ? ` (CQL ${config.scyllaContactPoints.join(',')})` : ' (embedded)'}
+  event log   ${app.eventLog.kind}
+  demo users  ${demo.users.map((u) => `${u.id} (${u.plan}, ${u.country})`).join(', ')}
+  playlist    ${demo.playlistUri}
+  dev token   (${u1.id}) ${token}
+  more tokens npm run token -- --user u2 --plan free --country US
+`);
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down: saving sessions');
+  const force = setTimeout(() => {
+    log.error('shutdown took too long; exiting');
+    process.exit(1);
+  }, 15_000);
+  force.unref();
+  try {
+    await app.close();
+    log.info('bye');
+    process.exit(0);
+  } catch (err) {
+    log.error({ err }, 'shutdown failed');
+    process.exit(1);
+  }
+};
+process.once('SIGINT', () => void stop('SIGINT'));
+process.once('SIGTERM', () => void stop('SIGTERM'));

@@ -1,0 +1,103 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { JetStreamEventLog } from './event-log.jetstream.ts';
+import { eventLogContract } from './event-log.contract.ts';
+import { JetStreamEventSource } from './event-source.jetstream.ts';
+import {
+  freePort,
+  makeEvent,
+  PrivateNats,
+  publishAll,
+  removeTempDirs,
+  requireNats,
+  tempDir,
+  uniqueStream,
+  waitFor,
+} from '../testkit/pipeline.ts';
+
+const natsUrl = await requireNats();
+let run = 0;
+afterAll(removeTempDirs);
+
+eventLogContract('jetstream', async () => {
+  const stream = uniqueStream(`evlog${++run}`);
+  const log = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('outbox'), stream });
+  await log.whenOnline();
+  const source = new JetStreamEventSource({ natsUrl, stream });
+  return {
+    log,
+    source,
+    close: async () => {
+      await source.close();
+      await log.close();
+      const nc = await connect({ servers: natsUrl });
+      await (await jetstreamManager(nc)).streams.delete(stream.stream).catch(() => undefined);
+      await nc.close();
+    },
+  };
+});
+
+describe('jetstream event log', () => {
+  // Whatever a test leaves running is closed here, also when it failed half-way: the private
+  // nats-server child is stopped by its pid, the publisher and consumer connections closed.
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    const errors: unknown[] = [];
+    for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => errors.push(e));
+    if (errors.length > 0) throw errors[0];
+  });
+
+  it('jetstream log - NATS stopped mid-run and started again loses no event (outbox drains in order)', async () => {
+    const nats = new PrivateNats(await freePort());
+    cleanups.push(() => nats.stop());
+    await nats.start();
+    const stream = uniqueStream('outage');
+    const log = new JetStreamEventLog({
+      natsUrl: nats.url,
+      outboxDir: tempDir('outbox'),
+      stream,
+      publishTimeoutMs: 1_000,
+    });
+    cleanups.push(() => log.close());
+    const source = new JetStreamEventSource({ natsUrl: nats.url, stream });
+    cleanups.push(() => source.close());
+    await log.whenOnline();
+    const events = Array.from({ length: 300 }, (_, i) => makeEvent({ play_id: `outage-${i}` }));
+    for (const e of events.slice(0, 100)) await log.publish(e);
+    await nats.stop();
+    await waitFor('publisher to notice the outage', () => !log.status().online);
+    for (const e of events.slice(100, 200)) await log.publish(e);
+    expect(log.status().outboxDepth).toBe(100);
+    await nats.start();
+    await waitFor('publisher to reconnect', () => log.status().online);
+    // Concurrent publishes while the outbox drains: appends still committing when a drain
+    // round ends must neither be skipped nor leave the drainer spinning on them.
+    await publishAll(log, events.slice(200), 4);
+    await log.drained();
+    // Retries of everything: JetStream's dedup window drops them all.
+    const again = await Promise.all(events.slice(0, 10).map((e) => log.publish(e)));
+    expect(again.every((r) => r.duplicate)).toBe(true);
+
+    const got: string[] = [];
+    await source.subscribe({ name: 'outage', ackWaitMs: 2_000, maxBatch: 100 }, async (b) => {
+      for (const d of b) got.push(d.event.event_id);
+    });
+    await waitFor('all 300 events', () => got.length >= 300);
+    expect(got).toEqual(events.map((e) => e.event_id));
+  });
+
+  it('jetstream log - a full outbox rejects with unavailable instead of dropping', async () => {
+    const port = await freePort(); // nothing listens here
+    const log = new JetStreamEventLog({
+      natsUrl: `nats://127.0.0.1:${port}`,
+      outboxDir: tempDir('outbox-full'),
+      outboxMaxEvents: 3,
+      stream: uniqueStream('full'),
+    });
+    cleanups.push(() => log.close());
+    for (let i = 0; i < 3; i++) expect((await log.publish(makeEvent())).seq).toBeUndefined();
+    await expect(log.publish(makeEvent())).rejects.toMatchObject({ code: 'unavailable' });
+    expect(log.status()).toMatchObject({ online: false, outboxDepth: 3, outboxFull: true });
+  });
+});

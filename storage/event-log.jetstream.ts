@@ -1,0 +1,244 @@
+/**
+ * JetStream adapter of the event log port (used when NATS_URL is set).
+ *
+ * - The stream is created or updated idempotently whenever the connection comes up
+ *   (jetstream-stream.ts; its header explains what `sync_interval` means for durability).
+ * - `publish` sends to `<prefix>.<type>` with `msgID = event_id`, so JetStream drops a duplicate
+ *   within its window and answers `duplicate: true`.
+ * - At most `maxInFlight` publishes await their PubAck at once; callers beyond that wait for a
+ *   slot (backpressure instead of unbounded memory).
+ * - A publish that fails (timeout, no responders, connection lost) goes to the on-disk outbox
+ *   with its id; the drainer retries it with the same id, so a retry of an event JetStream did
+ *   store is answered as a duplicate, never stored twice within the window.
+ * - While NATS is down, or while the outbox still holds events, new events are appended to the
+ *   outbox too, so they reach JetStream in publish order: the drainer sends them oldest first
+ *   on reconnect. (Only a publish that fails mid-flight can land behind later events.)
+ * - A full outbox rejects with `StorageError('unavailable')`, bumps the `outbox_full` metric and
+ *   logs an error; `status()` reports it for the operators' health endpoint.
+ */
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { EventLog, ListeningEvent, PublishResult } from './event-log.ts';
+import { StorageError } from './errors.ts';
+import { encodeEvent, subjectFor, validateEvent } from './event-codec.ts';
+import { noMetrics, type EventLogMetrics } from './event-log-metrics.ts';
+import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
+import { consoleLogger, KeptConnection, type Logger } from './nats-connection.ts';
+import { DEFAULT_OUTBOX_MAX_EVENTS, Outbox } from './outbox.ts';
+
+export interface JetStreamEventLogOptions {
+  natsUrl: string;
+  /** Directory of the on-disk outbox (under the data dir). */
+  outboxDir: string;
+  stream?: Partial<StreamSettings>;
+  outboxMaxEvents?: number;
+  maxInFlight?: number;
+  publishTimeoutMs?: number;
+  /** Events sent per drain round; the round's acks are awaited before the next. */
+  drainBatch?: number;
+  metrics?: EventLogMetrics;
+  log?: Logger;
+}
+
+export const DEFAULT_MAX_IN_FLIGHT = 1_024;
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 5_000;
+export const DEFAULT_DRAIN_BATCH = 256;
+const DRAIN_RETRY_MS = 500;
+
+export interface EventLogStatus {
+  online: boolean;
+  outboxDepth: number;
+  outboxMax: number;
+  /** Set once the outbox rejected an event, until it has room again. */
+  outboxFull: boolean;
+  lastError?: string;
+}
+
+export class JetStreamEventLog implements EventLog {
+  readonly settings: StreamSettings;
+  private readonly conn: KeptConnection;
+  private readonly outbox: Outbox;
+  private readonly metrics: EventLogMetrics;
+  private readonly log: Logger;
+  private readonly maxInFlight: number;
+  private readonly timeout: number;
+  private readonly drainBatch: number;
+  private js: JetStreamClient | undefined;
+  private online = false;
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+  private draining: Promise<void> | undefined;
+  private full = false;
+  private lastError: string | undefined;
+  private closed = false;
+
+  constructor(opts: JetStreamEventLogOptions) {
+    this.settings = streamSettings(opts.stream);
+    this.outbox = new Outbox(opts.outboxDir, opts.outboxMaxEvents ?? DEFAULT_OUTBOX_MAX_EVENTS);
+    this.metrics = opts.metrics ?? noMetrics;
+    this.log = opts.log ?? consoleLogger;
+    this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.timeout = opts.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+    this.drainBatch = opts.drainBatch ?? DEFAULT_DRAIN_BATCH;
+    this.metrics.outboxDepth(this.outbox.size());
+    this.conn = new KeptConnection({
+      url: opts.natsUrl,
+      name: 'event-log-publisher',
+      log: this.log,
+      onUp: (nc) => this.up(nc),
+      onDown: () => {
+        this.online = false;
+      },
+    });
+  }
+
+  /** Resolves once the first connection is up and the stream exists (tests, benchmarks). */
+  async whenOnline(): Promise<void> {
+    await this.conn.whenReady();
+  }
+
+  status(): EventLogStatus {
+    return {
+      online: this.online,
+      outboxDepth: this.outbox.size(),
+      outboxMax: this.outbox.maxEvents,
+      outboxFull: this.full,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  /** Resolves when the outbox is empty (after a reconnect); for tests and shutdown. */
+  async drained(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.outbox.size() > 0) {
+      if (Date.now() > until)
+        throw new StorageError('timeout', `outbox still holds ${this.outbox.size()} events`);
+      await (this.draining ?? new Promise((r) => setTimeout(r, 50)));
+      if (this.outbox.size() > 0 && !this.draining) await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async up(nc: NatsConnection): Promise<void> {
+    await ensureStream(await jetstreamManager(nc), this.settings);
+    this.js = jetstream(nc);
+    this.online = true;
+    this.kickDrain();
+  }
+
+  async publish(input: ListeningEvent): Promise<PublishResult> {
+    if (this.closed) throw new StorageError('unavailable', 'event log is closed');
+    const event = validateEvent(input);
+    if (!this.online || this.outbox.size() > 0 || this.draining) return this.toOutbox(event);
+    await this.acquire();
+    try {
+      const js = this.js;
+      if (!js || !this.online) return await this.toOutbox(event);
+      const ack = await js.publish(subjectFor(this.settings.subjectPrefix, event.type), encodeEvent(event), {
+        msgID: event.event_id,
+        timeout: this.timeout,
+      });
+      this.metrics.published(ack.duplicate);
+      return { duplicate: ack.duplicate, seq: ack.seq };
+    } catch (err) {
+      this.lastError = String(err);
+      this.metrics.publishFailed();
+      this.log.warn(
+        { err: this.lastError, event_id: event.event_id },
+        'jetstream publish failed; event kept in outbox',
+      );
+      const res = await this.toOutbox(event);
+      this.kickDrain();
+      return res;
+    } finally {
+      this.release();
+    }
+  }
+
+  private async toOutbox(event: ListeningEvent): Promise<PublishResult> {
+    try {
+      await this.outbox.append(event);
+    } catch (err) {
+      if (!this.full)
+        this.log.error(
+          { err: String(err), depth: this.outbox.size() },
+          'event outbox full: rejecting events',
+        );
+      this.full = true;
+      this.metrics.outboxFull();
+      throw err;
+    }
+    this.full = false;
+    this.metrics.outboxDepth(this.outbox.size());
+    return { duplicate: false };
+  }
+
+  private kickDrain(): void {
+    if (this.draining || this.closed || !this.online || this.outbox.size() === 0) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      // Events may have been appended while the last round ran. A timer, not a loop: the
+      // commits that make those appends readable need event-loop turns.
+      if (this.outbox.size() > 0 && this.online) setTimeout(() => this.kickDrain(), 0);
+    });
+  }
+
+  /** Sends the outbox oldest first, a round at a time, each with its original msgID. */
+  private async drain(): Promise<void> {
+    let drained = 0;
+    while (this.online && !this.closed && this.outbox.size() > 0) {
+      const js = this.js;
+      if (!js) return;
+      const entries = await this.outbox.head(this.drainBatch);
+      // Nothing stored after all (head() waited for in-flight appends): stop here rather than
+      // loop on `size() > 0`; kickDrain's follow-up covers appends that land meanwhile.
+      if (entries.length === 0) break;
+      const results = await Promise.allSettled(
+        entries.map((e) =>
+          js.publish(subjectFor(this.settings.subjectPrefix, e.event.type), encodeEvent(e.event), {
+            msgID: e.event.event_id,
+            timeout: this.timeout,
+          }),
+        ),
+      );
+      const done: number[] = [];
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') {
+          done.push(entries[i]!.key);
+          this.metrics.published(r.value.duplicate);
+        }
+      });
+      await this.outbox.remove(done);
+      drained += done.length;
+      this.metrics.outboxDepth(this.outbox.size());
+      if (done.length < entries.length) {
+        const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        this.lastError = String(failed.reason);
+        this.metrics.publishFailed();
+        await new Promise((r) => setTimeout(r, DRAIN_RETRY_MS));
+      }
+    }
+    if (drained > 0) this.log.info({ drained, left: this.outbox.size() }, 'event outbox drained');
+  }
+
+  private acquire(): Promise<void> {
+    if (this.inFlight < this.maxInFlight) {
+      this.inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.inFlight--;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.draining;
+    await this.conn.close();
+    await this.outbox.close();
+  }
+}

@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EmbeddedEventLog } from './event-log.embedded.ts';
+import { eventLogContract } from './event-log.contract.ts';
+import { makeEvent, removeTempDirs, tempDir, waitFor } from '../testkit/pipeline.ts';
+
+afterAll(removeTempDirs);
+
+eventLogContract('embedded', async () => {
+  const log = new EmbeddedEventLog({ dir: tempDir('evlog') });
+  return { log, source: log, close: () => log.close() };
+});
+
+describe('embedded event log', () => {
+  it('embedded log - events, dedup and consumer position survive a reopen', async () => {
+    const dir = join(tempDir('evlog-reopen'), 'events');
+    const a = new EmbeddedEventLog({ dir });
+    const e1 = makeEvent();
+    const e2 = makeEvent();
+    await a.publish(e1);
+    const got: string[] = [];
+    const sub = await a.subscribe({ name: 'reopen', ackWaitMs: 1_000, maxBatch: 10 }, async (b) => {
+      for (const d of b) got.push(d.event.event_id);
+    });
+    await waitFor('first delivery', () => got.length === 1);
+    await sub.stop();
+    await a.close();
+
+    const b = new EmbeddedEventLog({ dir });
+    expect((await b.publish(e1)).duplicate).toBe(true);
+    await b.publish(e2);
+    const got2: string[] = [];
+    await b.subscribe({ name: 'reopen', ackWaitMs: 1_000, maxBatch: 10 }, async (batch) => {
+      for (const d of batch) got2.push(d.event.event_id);
+    });
+    await waitFor('second delivery', () => got2.length === 1);
+    expect(got2).toEqual([e2.event_id]);
+    await b.close();
+  });
+
+  it('embedded log - an id is stored again after the duplicate window', async () => {
+    let now = 1_000_000;
+    const log = new EmbeddedEventLog({
+      dir: tempDir('evlog-window'),
+      duplicateWindowMs: 120_000,
+      now: () => now,
+    });
+    const e = makeEvent();
+    expect((await log.publish(e)).duplicate).toBe(false);
+    now += 119_000;
+    expect((await log.publish(e)).duplicate).toBe(true);
+    now += 2_000;
+    expect((await log.publish(e)).duplicate).toBe(false);
+    expect(log.size()).toBe(2);
+    await log.close();
+  });
+});
