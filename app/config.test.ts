@@ -1,11 +1,22 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  ConfigError,
-  DEFAULT_PORT,
+  DEFAULT_DISCONNECT_GRACE_MS,
+  DEFAULT_END_WATCHDOG_MS,
   DEFAULT_START_BITRATE_KBPS,
+  DEFAULT_URL_TTL_MS,
+} from '../actors/config.ts';
+import { DEFAULT_HOT_BYTES } from '../origin/hot-objects.ts';
+import { defaultIngestOptions } from '../origin/ingest/ladder.ts';
+import {
+  ConfigError,
+  DEFAULT_ORIGIN_PORT,
+  DEFAULT_PORT,
   configWarnings,
   parseConfig,
+  parseReplication,
 } from './config.ts';
+import { dataLayout } from './data-layout.ts';
 
 const errorOf = (env: Record<string, string>): ConfigError => {
   try {
@@ -20,17 +31,50 @@ const errorOf = (env: Record<string, string>): ConfigError => {
 describe('config', () => {
   it('config - defaults with nothing set, and warns about the dev secrets', () => {
     const c = parseConfig({});
-    expect(c.port).toBe(DEFAULT_PORT);
-    expect(c.host).toBe('127.0.0.1');
-    expect(c.startBitrateKbps).toBe(DEFAULT_START_BITRATE_KBPS);
-    expect(c.urlTtlS).toBe(3600);
-    expect(c.jwtSecretIsDev).toBe(true);
-    expect(c.natsUrl).toBeUndefined();
-    expect(c.scyllaContactPoints).toBeUndefined();
+    expect(c.server.port).toBe(DEFAULT_PORT);
+    expect(c.server.host).toBe('127.0.0.1');
+    // The actor's defaults are the machine's own (actors/config.ts), not a second copy.
+    expect(c.actor).toEqual({
+      startBitrateKbps: DEFAULT_START_BITRATE_KBPS,
+      urlTtlS: DEFAULT_URL_TTL_MS / 1000,
+      activeDeviceGraceMs: DEFAULT_DISCONNECT_GRACE_MS,
+      endWatchdogMs: DEFAULT_END_WATCHDOG_MS,
+    });
+    expect(c.devDefaults).toEqual({ jwtSecret: true, urlSigning: true });
+    expect(c.eventLog.natsUrl).toBeUndefined();
+    expect(c.stores.scyllaContactPoints).toBeUndefined();
+    expect(c.stores.replication).toEqual({ class: 'SimpleStrategy', replicationFactor: 1 });
+    expect(c.cache).toEqual({});
+    expect(c.origin.port).toBe(DEFAULT_ORIGIN_PORT);
+    expect(c.origin.hotBytes).toBe(DEFAULT_HOT_BYTES);
+    expect(c.ingest).toEqual(defaultIngestOptions());
+    expect(c.logLevel).toBe('info');
     expect(configWarnings(c).join('\n')).toMatch(/JWT_SECRET/);
   });
 
-  it('config - reads every variable it knows', () => {
+  it('config - one data layout under DATA_DIR (default ./var) for every service', () => {
+    const c = parseConfig({});
+    expect(c.layout).toEqual(dataLayout(resolve('var')));
+    const d = parseConfig({ DATA_DIR: '/data/x' });
+    expect(d.layout).toEqual({
+      root: '/data/x',
+      store: '/data/x/store',
+      events: '/data/x/events',
+      outbox: '/data/x/outbox',
+      objects: '/data/x/objects',
+      warehouse: '/data/x/warehouse',
+      reports: '/data/x/reports',
+    });
+    // Each service's section points into the same layout.
+    expect(d.stores.dataDir).toBe(d.layout.store);
+    expect(d.eventLog.dir).toBe(d.layout.events);
+    expect(d.eventLog.outboxDir).toBe(d.layout.outbox);
+    expect(d.origin.objectDir).toBe(d.layout.objects);
+    expect(d.pipeline.warehouseDir).toBe(d.layout.warehouse);
+    expect(parseConfig({ DATA_DIR: '/data/x', OBJECT_DIR: '/cdn/o' }).layout.objects).toBe('/cdn/o');
+  });
+
+  it('config - reads every variable it knows into its section', () => {
     const c = parseConfig({
       PORT: '0',
       HOST: '0.0.0.0',
@@ -41,40 +85,110 @@ describe('config', () => {
       START_BITRATE_KBPS: '24',
       SESSION_GRACE_MS: '5',
       ACTIVE_DEVICE_GRACE_MS: '7',
+      END_WATCHDOG_MS: '9',
       MAX_FRAME_BYTES: '4096',
       MAX_BACKPRESSURE_BYTES: '65536',
+      MAX_SEND_QUEUE: '8',
+      IDLE_TIMEOUT_S: '0',
       RATE_LIMIT: '10/20',
       DATA_DIR: '/tmp/x',
       SCYLLA_CONTACT_POINTS: '127.0.0.1:19042, 127.0.0.2',
       SCYLLA_KEYSPACE: 'ks1',
+      SCYLLA_LOCAL_DC: 'dc2',
+      SCYLLA_REPLICATION: 'dc1:3,dc2:2',
       NATS_URL: 'nats://127.0.0.1:14222',
+      EVENTS_STREAM: 'LISTEN_T',
       REDIS_URL: 'redis://127.0.0.1:16379',
+      ORIGIN_PORT: '9000',
+      ORIGIN_HOT_BYTES: '1024',
+      ORIGIN_HOT_MAX_OBJECT_BYTES: '512',
+      INGEST_CHUNK_MS: '2000',
+      INGEST_WORKERS: '1',
+      FFMPEG_PATH: '/opt/ffmpeg',
       PUBLIC_BASE_URL: 'https://cdn.example.com/',
+      LOG_LEVEL: 'warn',
     });
-    expect(c.port).toBe(0);
-    expect(c.jwtSecretIsDev).toBe(false);
-    expect(c.urlSigning.activeKid).toBe('b');
-    expect(Object.keys(c.urlSigning.keys)).toEqual(['a', 'b']);
-    expect(c.rateLimit).toEqual({ rate: 10, burst: 20 });
-    expect(c.objectDir).toBe('/tmp/x/objects');
-    expect(c.scyllaContactPoints).toEqual(['127.0.0.1:19042', '127.0.0.2']);
+    expect(c.server).toEqual({
+      host: '0.0.0.0',
+      port: 0,
+      jwtSecret: 'x'.repeat(32),
+      urlSigning: { activeKid: 'b', keys: { a: 's'.repeat(32), b: 't'.repeat(40) } },
+      sessionGraceMs: 5,
+      maxFrameBytes: 4096,
+      maxBackpressureBytes: 65536,
+      maxSendQueue: 8,
+      idleTimeoutS: 0,
+      rateLimit: { rate: 10, burst: 20 },
+    });
+    expect(c.actor).toEqual({
+      startBitrateKbps: 24,
+      urlTtlS: 600,
+      activeDeviceGraceMs: 7,
+      endWatchdogMs: 9,
+    });
+    expect(c.stores).toEqual({
+      scyllaContactPoints: ['127.0.0.1:19042', '127.0.0.2'],
+      keyspace: 'ks1',
+      localDataCenter: 'dc2',
+      replication: { class: 'NetworkTopologyStrategy', dataCenters: { dc1: 3, dc2: 2 } },
+      dataDir: '/tmp/x/store',
+    });
+    expect(c.eventLog).toEqual({
+      natsUrl: 'nats://127.0.0.1:14222',
+      stream: { stream: 'LISTEN_T' },
+      dir: '/tmp/x/events',
+      outboxDir: '/tmp/x/outbox',
+    });
+    expect(c.cache).toEqual({ redisUrl: 'redis://127.0.0.1:16379' });
+    expect(c.origin).toEqual({
+      host: '0.0.0.0',
+      port: 9000,
+      objectDir: '/tmp/x/objects',
+      urlSigning: c.server.urlSigning,
+      hotBytes: 1024,
+      hotMaxObjectBytes: 512,
+    });
+    expect(c.ingest).toMatchObject({ chunkMs: 2000, workers: 1 });
+    expect(c.tools).toEqual({ FFMPEG_PATH: '/opt/ffmpeg' });
     expect(c.publicBaseUrl).toBe('https://cdn.example.com');
+    expect(c.logLevel).toBe('warn');
     expect(configWarnings(c)).toEqual([]);
+  });
+
+  it('config - SCYLLA_REPLICATION: simple or per data centre, unset is one replica', () => {
+    expect(parseReplication(undefined)).toEqual({ class: 'SimpleStrategy', replicationFactor: 1 });
+    expect(parseReplication('simple:3')).toEqual({ class: 'SimpleStrategy', replicationFactor: 3 });
+    expect(parseReplication('dc1:3, dc2:2')).toEqual({
+      class: 'NetworkTopologyStrategy',
+      dataCenters: { dc1: 3, dc2: 2 },
+    });
   });
 
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
+    [{ HOST: 'a host' }, 'HOST'],
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
     [{ URL_SIGNING_KEYS: 'k1:tooshort' }, 'URL_SIGNING_KEYS'],
     [{ URL_SIGNING_KEYS: `k1:${'s'.repeat(32)}`, URL_SIGNING_KID: 'k9' }, 'URL_SIGNING_KID'],
     [{ URL_TTL_S: '-1' }, 'URL_TTL_S'],
+    [{ START_BITRATE_KBPS: '4' }, 'START_BITRATE_KBPS'],
+    [{ END_WATCHDOG_MS: '0' }, 'END_WATCHDOG_MS'],
     [{ RATE_LIMIT: 'fast' }, 'RATE_LIMIT'],
     [{ MAX_FRAME_BYTES: '65536', MAX_BACKPRESSURE_BYTES: '8192' }, 'MAX_BACKPRESSURE_BYTES'],
     [{ NATS_URL: 'http://x' }, 'NATS_URL'],
+    [{ EVENTS_STREAM: 'listen.events' }, 'EVENTS_STREAM'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ SCYLLA_KEYSPACE: 'drop table' }, 'SCYLLA_KEYSPACE'],
     [{ SCYLLA_CONTACT_POINTS: 'a b' }, 'SCYLLA_CONTACT_POINTS'],
+    [{ SCYLLA_LOCAL_DC: 'dc 1' }, 'SCYLLA_LOCAL_DC'],
+    [{ SCYLLA_REPLICATION: 'three please' }, 'SCYLLA_REPLICATION'],
+    [{ SCYLLA_REPLICATION: 'simple:0' }, 'SCYLLA_REPLICATION'],
+    [{ ORIGIN_PORT: '-5' }, 'ORIGIN_PORT'],
+    [{ ORIGIN_HOT_BYTES: 'lots' }, 'ORIGIN_HOT_BYTES'],
+    [{ INGEST_CHUNK_MS: '1234' }, 'INGEST_CHUNK_MS'],
+    [{ INGEST_WORKERS: '99' }, 'INGEST_WORKERS'],
+    [{ PUBLIC_BASE_URL: 'ftp://x' }, 'PUBLIC_BASE_URL'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
   ])('config - a bad value stops start-up naming the variable (%o)', (env, variable) => {
     const e = errorOf(env as Record<string, string>);

@@ -1,10 +1,33 @@
 /**
- * Server configuration: `DEFAULT_*` constants and ONE parse-and-validate step at start-up
- * (`parseConfig(env)`). A bad value throws a `ConfigError` naming the variable, so start-up
- * stops with a clear message instead of failing later. The result is passed in explicitly;
- * nothing reads `process.env` after this.
+ * The one configuration of the product: `DEFAULT_*` constants and ONE parse-and-validate step
+ * (`parseConfig(env)`), run once by each entry point. A bad value throws a `ConfigError` naming
+ * the variable, so start-up stops with a clear message instead of failing later. The result
+ * has a typed section per service; each service receives its own section and nothing reads
+ * `process.env` after this (nothing outside app/ reads it at all).
+ *
+ * Defaults that belong to a service stay in it and are imported here, not repeated: the
+ * session actor's in actors/config.ts, the origin cache's in origin/hot-objects.ts, the CQL
+ * client's in storage/cql-client.ts, the ingest ladder's in origin/ingest/ladder.ts.
  */
-import { resolve } from 'node:path';
+import type { LevelWithSilent } from 'pino';
+import {
+  DEFAULT_DISCONNECT_GRACE_MS,
+  DEFAULT_END_WATCHDOG_MS,
+  DEFAULT_START_BITRATE_KBPS,
+  DEFAULT_URL_TTL_MS,
+} from '../actors/config.ts';
+import { DEFAULT_HOT_BYTES, DEFAULT_HOT_MAX_OBJECT_BYTES } from '../origin/hot-objects.ts';
+import { IngestConfigError, parseIngestOptions, type IngestOptions } from '../origin/ingest/ladder.ts';
+import type { SessionServerConfig } from '../session/server.ts';
+import {
+  DEFAULT_KEYSPACE,
+  DEFAULT_LOCAL_DATA_CENTER,
+  DEFAULT_REPLICATION,
+  type Replication,
+} from '../storage/cql-client.ts';
+import { dataLayout, type DataLayout } from './data-layout.ts';
+import type { EventLogConfig } from './open-event-log.ts';
+import type { StoreConfig } from './open-stores.ts';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -12,11 +35,7 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me-0123456789abcdef';
 export const DEV_URL_SIGNING_KEY = 'dev-only-url-signing-key-0123456789abcdef';
 export const DEFAULT_URL_SIGNING_KID = 'k1';
-export const DEFAULT_URL_TTL_S = 3600;
-export const DEFAULT_START_BITRATE_KBPS = 96;
 export const DEFAULT_SESSION_GRACE_MS = 30_000;
-export const DEFAULT_ACTIVE_DEVICE_GRACE_MS = 10_000;
-export const DEFAULT_END_WATCHDOG_MS = 10_000;
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024;
 export const DEFAULT_MAX_BACKPRESSURE_BYTES = 256 * 1024;
 /** Queued `state`/other frames held per connection while uWS reports backpressure. */
@@ -24,39 +43,50 @@ export const DEFAULT_MAX_SEND_QUEUE = 64;
 export const DEFAULT_IDLE_TIMEOUT_S = 120;
 /** Token bucket per connection: sustained frames per second and burst. */
 export const DEFAULT_RATE_LIMIT = { rate: 50, burst: 100 } as const;
-export const DEFAULT_DATA_DIR = './var';
-export const DEFAULT_SCYLLA_KEYSPACE = 'playback';
-export const DEFAULT_SCYLLA_LOCAL_DC = 'datacenter1';
+export const DEFAULT_ORIGIN_PORT = 8081;
+export const DEFAULT_LOG_LEVEL: LevelWithSilent = 'info';
 
-export interface ServerConfig {
-  port: number;
-  host: string;
-  jwtSecret: string;
-  /** True when the development JWT secret is in use (start-up warns). */
-  jwtSecretIsDev: boolean;
-  urlSigning: { activeKid: string; keys: Record<string, string> };
-  urlSigningIsDev: boolean;
-  urlTtlS: number;
+/**
+ * The actor's settings that are operator-facing (env variables). Their defaults are the
+ * session machine's own (actors/config.ts); app/session-actor.ts maps them onto SessionConfig.
+ */
+export interface ActorSettings {
   startBitrateKbps: number;
-  sessionGraceMs: number;
+  urlTtlS: number;
   activeDeviceGraceMs: number;
   /** A track past its end this long with no `ended` from the device is ended by the server. */
   endWatchdogMs: number;
-  maxFrameBytes: number;
-  maxBackpressureBytes: number;
-  maxSendQueue: number;
-  idleTimeoutS: number;
-  rateLimit: { rate: number; burst: number };
-  dataDir: string;
+}
+
+/** The standalone origin (`npm run origin`); the session server mounts the same routes. */
+export interface OriginConfig {
+  host: string;
+  port: number;
   objectDir: string;
-  scyllaContactPoints?: string[];
-  scyllaKeyspace: string;
-  scyllaLocalDc: string;
-  natsUrl?: string;
-  redisUrl?: string;
+  urlSigning: { activeKid: string; keys: Record<string, string> };
+  hotBytes: number;
+  hotMaxObjectBytes: number;
+}
+
+export interface AppConfig {
+  /** Where every entry point keeps its data (DATA_DIR, OBJECT_DIR). */
+  layout: DataLayout;
+  logLevel: LevelWithSilent;
+  server: SessionServerConfig;
+  actor: ActorSettings;
+  stores: StoreConfig;
+  eventLog: EventLogConfig;
+  cache: { redisUrl?: string };
+  origin: OriginConfig;
+  /** Where the pipeline's warehouse export writes and the jobs read. */
+  pipeline: { warehouseDir: string };
+  ingest: IngestOptions;
+  /** FFMPEG_PATH / FFPROBE_PATH: preferred over the system's and the npm packages' binaries. */
+  tools: { FFMPEG_PATH?: string; FFPROBE_PATH?: string };
   /** Base URL clients use to reach this server (origin URLs are relative to it). */
   publicBaseUrl: string;
-  logLevel: string;
+  /** Which development defaults are in use (start-up warns about each). */
+  devDefaults: { jwtSecret: boolean; urlSigning: boolean };
 }
 
 export class ConfigError extends Error {
@@ -69,7 +99,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 const present = (env: Env, name: string): string | undefined => {
   const v = env[name];
@@ -143,8 +173,79 @@ function rateLimit(env: Env): { rate: number; burst: number } {
   return { rate, burst };
 }
 
+/** `SCYLLA_REPLICATION=simple:3` or `dc1:3,dc2:2` (NetworkTopologyStrategy); unset: SimpleStrategy RF 1. */
+export function parseReplication(value: string | undefined): Replication {
+  if (value === undefined || value.trim() === '') return DEFAULT_REPLICATION;
+  const bad = () =>
+    new ConfigError('SCYLLA_REPLICATION', `expected 'simple:N' or 'dc:N,dc:N' (N >= 1), got '${value}'`);
+  const simple = /^simple:(\d+)$/i.exec(value.trim());
+  if (simple) {
+    const replicationFactor = Number(simple[1]);
+    if (replicationFactor < 1) throw bad();
+    return { class: 'SimpleStrategy', replicationFactor };
+  }
+  const dataCenters: Record<string, number> = {};
+  for (const part of value.split(',')) {
+    const m = /^\s*([\w.-]+):(\d+)\s*$/.exec(part);
+    if (!m || Number(m[2]) < 1) throw bad();
+    dataCenters[m[1]!] = Number(m[2]);
+  }
+  return { class: 'NetworkTopologyStrategy', dataCenters };
+}
+
+function storeSection(env: Env, layout: DataLayout): StoreConfig {
+  const scyllaContactPoints = present(env, 'SCYLLA_CONTACT_POINTS')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const cp of scyllaContactPoints ?? []) {
+    if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(cp))
+      throw new ConfigError('SCYLLA_CONTACT_POINTS', `bad host[:port] '${cp}'`);
+  }
+  const keyspace = present(env, 'SCYLLA_KEYSPACE') ?? DEFAULT_KEYSPACE;
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,47}$/.test(keyspace))
+    throw new ConfigError('SCYLLA_KEYSPACE', `not a CQL identifier: '${keyspace}'`);
+  const localDataCenter = present(env, 'SCYLLA_LOCAL_DC') ?? DEFAULT_LOCAL_DATA_CENTER;
+  if (!/^[\w.-]{1,64}$/.test(localDataCenter))
+    throw new ConfigError('SCYLLA_LOCAL_DC', `not a data centre name: '${localDataCenter}'`);
+  return {
+    ...(scyllaContactPoints?.length ? { scyllaContactPoints } : {}),
+    keyspace,
+    localDataCenter,
+    replication: parseReplication(present(env, 'SCYLLA_REPLICATION')),
+    dataDir: layout.store,
+  };
+}
+
+function eventLogSection(env: Env, layout: DataLayout): EventLogConfig {
+  const natsUrl = url(env, 'NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']);
+  const stream = present(env, 'EVENTS_STREAM');
+  // JetStream stream names may not hold spaces, '.', '*', '>' or path separators.
+  if (stream !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(stream))
+    throw new ConfigError('EVENTS_STREAM', `expected [A-Za-z0-9_-]{1,64}, got '${stream}'`);
+  return {
+    ...(natsUrl ? { natsUrl } : {}),
+    ...(stream ? { stream: { stream } } : {}),
+    dir: layout.events,
+    outboxDir: layout.outbox,
+  };
+}
+
+/** INGEST_CHUNK_MS / INGEST_TARGET_LUFS / INGEST_WORKERS, validated by the ladder's own parse. */
+function ingestSection(env: Env): IngestOptions {
+  try {
+    return parseIngestOptions(env);
+  } catch (e) {
+    if (!(e instanceof IngestConfigError)) throw e;
+    const m = /^([A-Z_]+): (.*)$/s.exec(e.message);
+    throw m ? new ConfigError(m[1]!, m[2]!) : new ConfigError('INGEST', e.message);
+  }
+}
+
+const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 /** Parses and validates every variable; throws ConfigError naming the first bad one. */
-export function parseConfig(env: Env = process.env): ServerConfig {
+export function parseConfig(env: Env): AppConfig {
   const port = int(env, 'PORT', DEFAULT_PORT, 0, 65535);
   const host = present(env, 'HOST') ?? DEFAULT_HOST;
   if (!/^[A-Za-z0-9.:_-]+$/.test(host))
@@ -155,6 +256,7 @@ export function parseConfig(env: Env = process.env): ServerConfig {
     throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes for HS256');
   }
   const signing = signingKeys(env);
+  const urlSigning = { activeKid: signing.activeKid, keys: signing.keys };
   const maxFrameBytes = int(env, 'MAX_FRAME_BYTES', DEFAULT_MAX_FRAME_BYTES, 256, 16 * 1024 * 1024);
   const maxBackpressureBytes = int(
     env,
@@ -167,71 +269,67 @@ export function parseConfig(env: Env = process.env): ServerConfig {
     throw new ConfigError('MAX_BACKPRESSURE_BYTES', `must be >= MAX_FRAME_BYTES (${maxFrameBytes})`);
   }
 
-  const dataDir = resolve(present(env, 'DATA_DIR') ?? DEFAULT_DATA_DIR);
-  const contact = present(env, 'SCYLLA_CONTACT_POINTS');
-  const scyllaContactPoints = contact
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (scyllaContactPoints) {
-    for (const cp of scyllaContactPoints) {
-      if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(cp))
-        throw new ConfigError('SCYLLA_CONTACT_POINTS', `bad host[:port] '${cp}'`);
-    }
-  }
-  const keyspace = present(env, 'SCYLLA_KEYSPACE') ?? DEFAULT_SCYLLA_KEYSPACE;
-  if (!/^[A-Za-z][A-Za-z0-9_]{0,47}$/.test(keyspace))
-    throw new ConfigError('SCYLLA_KEYSPACE', `not a CQL identifier: '${keyspace}'`);
-
+  const layout = dataLayout(present(env, 'DATA_DIR'), present(env, 'OBJECT_DIR'));
   const publicBaseUrl =
     url(env, 'PUBLIC_BASE_URL', ['http:', 'https:']) ??
     `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const logLevel = present(env, 'LOG_LEVEL') ?? 'info';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new ConfigError(
-      'LOG_LEVEL',
-      `expected fatal|error|warn|info|debug|trace|silent, got '${logLevel}'`,
-    );
+  const logLevel = (present(env, 'LOG_LEVEL') ?? DEFAULT_LOG_LEVEL) as LevelWithSilent;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `expected ${LOG_LEVELS.join('|')}, got '${logLevel}'`);
   }
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const ffmpeg = present(env, 'FFMPEG_PATH');
+  const ffprobe = present(env, 'FFPROBE_PATH');
 
   return {
-    port,
-    host,
-    jwtSecret: jwtRaw ?? DEV_JWT_SECRET,
-    jwtSecretIsDev: jwtRaw === undefined,
-    urlSigning: { activeKid: signing.activeKid, keys: signing.keys },
-    urlSigningIsDev: signing.dev,
-    urlTtlS: int(env, 'URL_TTL_S', DEFAULT_URL_TTL_S, 60, 7 * 24 * 3600),
-    startBitrateKbps: int(env, 'START_BITRATE_KBPS', DEFAULT_START_BITRATE_KBPS, 8, 512),
-    sessionGraceMs: int(env, 'SESSION_GRACE_MS', DEFAULT_SESSION_GRACE_MS, 0, 24 * 3600_000),
-    activeDeviceGraceMs: int(env, 'ACTIVE_DEVICE_GRACE_MS', DEFAULT_ACTIVE_DEVICE_GRACE_MS, 0, 3600_000),
-    endWatchdogMs: int(env, 'END_WATCHDOG_MS', DEFAULT_END_WATCHDOG_MS, 1, 3600_000),
-    maxFrameBytes,
-    maxBackpressureBytes,
-    maxSendQueue: int(env, 'MAX_SEND_QUEUE', DEFAULT_MAX_SEND_QUEUE, 1, 100_000),
-    idleTimeoutS: int(env, 'IDLE_TIMEOUT_S', DEFAULT_IDLE_TIMEOUT_S, 0, 960),
-    rateLimit: rateLimit(env),
-    dataDir,
-    objectDir: resolve(present(env, 'OBJECT_DIR') ?? resolve(dataDir, 'objects')),
-    scyllaContactPoints,
-    scyllaKeyspace: keyspace,
-    scyllaLocalDc: present(env, 'SCYLLA_LOCAL_DC') ?? DEFAULT_SCYLLA_LOCAL_DC,
-    natsUrl: url(env, 'NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
-    publicBaseUrl: publicBaseUrl.replace(/\/+$/, ''),
+    layout,
     logLevel,
+    server: {
+      host,
+      port,
+      jwtSecret: jwtRaw ?? DEV_JWT_SECRET,
+      urlSigning,
+      sessionGraceMs: int(env, 'SESSION_GRACE_MS', DEFAULT_SESSION_GRACE_MS, 0, 24 * 3600_000),
+      maxFrameBytes,
+      maxBackpressureBytes,
+      maxSendQueue: int(env, 'MAX_SEND_QUEUE', DEFAULT_MAX_SEND_QUEUE, 1, 100_000),
+      idleTimeoutS: int(env, 'IDLE_TIMEOUT_S', DEFAULT_IDLE_TIMEOUT_S, 0, 960),
+      rateLimit: rateLimit(env),
+    },
+    actor: {
+      startBitrateKbps: int(env, 'START_BITRATE_KBPS', DEFAULT_START_BITRATE_KBPS, 8, 512),
+      urlTtlS: int(env, 'URL_TTL_S', DEFAULT_URL_TTL_MS / 1000, 60, 7 * 24 * 3600),
+      activeDeviceGraceMs: int(env, 'ACTIVE_DEVICE_GRACE_MS', DEFAULT_DISCONNECT_GRACE_MS, 0, 3600_000),
+      endWatchdogMs: int(env, 'END_WATCHDOG_MS', DEFAULT_END_WATCHDOG_MS, 1, 3600_000),
+    },
+    stores: storeSection(env, layout),
+    eventLog: eventLogSection(env, layout),
+    cache: redisUrl ? { redisUrl } : {},
+    origin: {
+      host,
+      port: int(env, 'ORIGIN_PORT', DEFAULT_ORIGIN_PORT, 0, 65535),
+      objectDir: layout.objects,
+      urlSigning,
+      hotBytes: int(env, 'ORIGIN_HOT_BYTES', DEFAULT_HOT_BYTES, 0, 64 * 1024 ** 3),
+      hotMaxObjectBytes: int(env, 'ORIGIN_HOT_MAX_OBJECT_BYTES', DEFAULT_HOT_MAX_OBJECT_BYTES, 0, 1024 ** 3),
+    },
+    pipeline: { warehouseDir: layout.warehouse },
+    ingest: ingestSection(env),
+    tools: { ...(ffmpeg ? { FFMPEG_PATH: ffmpeg } : {}), ...(ffprobe ? { FFPROBE_PATH: ffprobe } : {}) },
+    publicBaseUrl: publicBaseUrl.replace(/\/+$/, ''),
+    devDefaults: { jwtSecret: jwtRaw === undefined, urlSigning: signing.dev },
   };
 }
 
 /** Loud start-up warnings for development defaults that must not reach production. */
-export function configWarnings(config: ServerConfig): string[] {
+export function configWarnings(config: AppConfig): string[] {
   const out: string[] = [];
-  if (config.jwtSecretIsDev) {
+  if (config.devDefaults.jwtSecret) {
     out.push(
       'JWT_SECRET is not set: using the DEVELOPMENT secret. Anyone can mint tokens. Set JWT_SECRET in production!',
     );
   }
-  if (config.urlSigningIsDev) {
+  if (config.devDefaults.urlSigning) {
     out.push(
       'URL_SIGNING_KEYS is not set: using the DEVELOPMENT URL signing key. Set URL_SIGNING_KEYS in production!',
     );

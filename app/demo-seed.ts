@@ -13,7 +13,6 @@ import type { ObjectStore } from '../origin/object-store.ts';
 import type { AudioFile, Track } from '../storage/catalog.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { Stores } from './open-stores.ts';
-import type { ServerConfig } from './config.ts';
 
 export interface DemoInfo {
   users: { id: string; plan: 'free' | 'premium'; country: string }[];
@@ -75,12 +74,7 @@ async function audioFile(objects: ObjectStore, trackId: string, kbps: number): P
   };
 }
 
-export async function seedDemo(
-  stores: Stores,
-  objects: ObjectStore,
-  _config: ServerConfig,
-  log?: Logger,
-): Promise<DemoInfo> {
+export async function seedDemo(stores: Stores, objects: ObjectStore, log?: Logger): Promise<DemoInfo> {
   const users: DemoInfo['users'] = [
     { id: 'u1', plan: 'premium', country: 'SE' },
     { id: 'u2', plan: 'free', country: 'US' },

@@ -1,6 +1,7 @@
 /**
  * `npm run ingest -- <files or folders>`: encodes audio files into the catalog of the same
- * stores `npm start` uses (DATA_DIR / SCYLLA_CONTACT_POINTS, OBJECT_DIR). Folders are walked
+ * stores `npm start` uses (the one data layout of app/data-layout.ts under DATA_DIR, or the
+ * CQL cluster of SCYLLA_CONTACT_POINTS; objects under OBJECT_DIR). Folders are walked
  * recursively for audio extensions; files named explicitly are always tried, so an
  * unsupported one is reported rather than skipped. Exit code 0 when every file is ingested
  * or unchanged, 1 when any failed (each failure printed with its code and reason), 2 on
@@ -14,7 +15,6 @@ import { openStores } from './open-stores.ts';
 import { ObjectStore } from '../origin/object-store.ts';
 import { locateTools, ToolError } from '../origin/ingest/ffmpeg.ts';
 import { Ingester, ingestAll, type IngestOutcome } from '../origin/ingest/ingest.ts';
-import { IngestConfigError, parseIngestOptions } from '../origin/ingest/ladder.ts';
 
 const AUDIO_EXTENSIONS = new Set([
   '.wav',
@@ -58,14 +58,12 @@ async function main(): Promise<number> {
     return 2;
   }
   let config;
-  let options;
   let tools;
   try {
-    config = parseConfig();
-    options = parseIngestOptions();
-    tools = locateTools();
+    config = parseConfig(process.env);
+    tools = locateTools(config.tools);
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof IngestConfigError || e instanceof ToolError) {
+    if (e instanceof ConfigError || e instanceof ToolError) {
       console.error(`ingest: ${e.message}`);
       return 2;
     }
@@ -76,12 +74,8 @@ async function main(): Promise<number> {
     console.error('ingest: no audio files found');
     return 2;
   }
-  const stores = await openStores({
-    ...(config.scyllaContactPoints ? { scyllaContactPoints: config.scyllaContactPoints } : {}),
-    keyspace: config.scyllaKeyspace,
-    localDataCenter: config.scyllaLocalDc,
-    dataDir: config.dataDir,
-  });
+  const options = config.ingest;
+  const stores = await openStores(config.stores);
   const started = Date.now();
   const bar = new SingleBar(
     { format: 'ingest {bar} {value}/{total} files | {eta_formatted} left | {last}', hideCursor: true },
@@ -91,7 +85,7 @@ async function main(): Promise<number> {
   try {
     const ingester = new Ingester({
       catalog: stores.catalog,
-      objects: new ObjectStore(config.objectDir),
+      objects: new ObjectStore(config.layout.objects),
       tools,
       options,
     });
@@ -109,7 +103,7 @@ async function main(): Promise<number> {
   const count = (s: IngestOutcome['status']) => results.filter((r) => r.status === s).length;
   console.log(
     `ingest: ${count('ingested')} ingested, ${count('unchanged')} unchanged, ${count('failed')} failed ` +
-      `in ${((Date.now() - started) / 1000).toFixed(1)} s (objects in ${config.objectDir})`,
+      `in ${((Date.now() - started) / 1000).toFixed(1)} s (objects in ${config.layout.objects})`,
   );
   for (const r of results) {
     if (r.status === 'failed') console.log(`  FAILED ${r.path}: ${r.code}: ${r.reason}`);

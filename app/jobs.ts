@@ -5,18 +5,19 @@
  *   reconcile --month YYYY-MM [--repair]                recount from ledger and exported events
  *   payouts   --month YYYY-MM --pool <minor units> [--currency EUR] [--no-fraud]
  *   fraud     --month YYYY-MM
- * Common: --out <dir> (default var/reports), --export-dir <dir> (default <DATA_DIR>/warehouse).
- * Stores and log come from the same environment as the server (SCYLLA_CONTACT_POINTS, NATS_URL, DATA_DIR).
+ * Common: --out <dir> (default <DATA_DIR>/reports), --export-dir <dir> (default <DATA_DIR>/warehouse).
+ * Stores, log and export come from the one config and data layout `npm start` uses, so the
+ * jobs read the ledger and the export the server's pipeline wrote.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { openStores, storeConfigFromEnv } from './open-stores.ts';
+import { ConfigError, parseConfig } from './config.ts';
+import { openStores } from './open-stores.ts';
 import type { CountedPlay } from '../storage/royalties.ts';
 import { readExport } from '../pipeline/consumers/warehouse-export.ts';
-import { eventLogConfigFromEnv, openEventLog } from './open-event-log.ts';
-import { openPipelineStores } from './open-pipeline-stores.ts';
+import { openEventLog } from './open-event-log.ts';
 import { referenceLedger } from '../pipeline/royalty-rule.ts';
 import { startPipeline } from '../pipeline/start-pipeline.ts';
 import { detectFraud } from '../pipeline/jobs/fraud.ts';
@@ -35,7 +36,7 @@ const { values: o } = parseArgs({
     'no-fraud': { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
     users: { type: 'string', default: '200' },
-    out: { type: 'string', default: 'var/reports' },
+    out: { type: 'string' },
     'export-dir': { type: 'string' },
   },
 });
@@ -50,19 +51,25 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
-const storeConfig = storeConfigFromEnv();
-const dataDir = storeConfig.dataDir ?? 'var/data';
-const exportDir = o['export-dir'] ?? join(dataDir, 'warehouse');
-const stores = await openStores(storeConfig);
-const { royalties, features } = await openPipelineStores(stores.backend);
+let config;
+try {
+  config = parseConfig(process.env);
+} catch (e) {
+  if (e instanceof ConfigError) fail(`job: bad configuration: ${e.message}`);
+  throw e;
+}
+const exportDir = o['export-dir'] ?? config.pipeline.warehouseDir;
+const outDir = o.out ?? config.layout.reports;
+const stores = await openStores(config.stores);
+const { royalties, features } = stores;
 const bar = new cliProgress.SingleBar(
   { format: `${name} [{bar}] {percentage}% {value}/{total} {step}` },
   cliProgress.Presets.shades_classic,
 );
-mkdirSync(o.out!, { recursive: true });
+mkdirSync(outDir, { recursive: true });
 const write = (file: string, body: string) => {
-  writeFileSync(join(o.out!, file), body);
-  console.log(`wrote ${join(o.out!, file)}`);
+  writeFileSync(join(outDir, file), body);
+  console.log(`wrote ${join(outDir, file)}`);
 };
 
 async function ledgerOf(m: string): Promise<CountedPlay[]> {
@@ -79,7 +86,7 @@ async function eventsOf(m: string) {
 try {
   if (name === 'generate') {
     const gen = generateMonth({ month, seed: Number(o.seed), users: Number(o.users) });
-    const log = await openEventLog(eventLogConfigFromEnv(process.env, dataDir));
+    const log = await openEventLog(config.eventLog);
     bar.start(gen.events.length, 0, { step: 'publishing' });
     for (let i = 0; i < gen.events.length; i += 256) {
       await Promise.all(gen.events.slice(i, i + 256).map((e) => log.publish(e)));
@@ -128,6 +135,8 @@ try {
         `${report.missingFromLedger.length} plays missing from the ledger, ${report.missingFromEvents.length} missing from events` +
         (report.repaired ? `; repaired ${JSON.stringify(report.repaired)}` : ''),
     );
+    for (const t of report.ledgerTracks)
+      console.log(`  track ${t.id} ${t.territory} ${t.product}: ${t.streams} streams`);
     if (!o.repair && (report.differences.length || report.missingFromLedger.length)) process.exitCode = 1;
   } else {
     bar.start(3, 0, { step: 'ledger' });

@@ -1,9 +1,9 @@
 /**
- * Chooses the event log adapter from configuration: JetStream when `natsUrl` (NATS_URL) is
- * set, else the embedded lmdb log under `<dataDir>/events`. The returned log is also the way
+ * Chooses the event log adapter from the config's event log section: JetStream when `natsUrl`
+ * (NATS_URL) is set, else the embedded lmdb log in the data layout's events/. The returned log is also the way
  * to its consumer side (`source`), so the session process can run the pipeline beside it.
  */
-import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { EventLog, ListeningEvent, PublishResult } from '../storage/event-log.ts';
 import { EmbeddedEventLog } from '../storage/event-log.embedded.ts';
 import type { EventLogMetrics } from '../storage/event-log-metrics.ts';
@@ -11,15 +11,21 @@ import { JetStreamEventLog, type EventLogStatus } from '../storage/event-log.jet
 import type { EventSource } from '../storage/event-source.ts';
 import { JetStreamEventSource } from '../storage/event-source.jetstream.ts';
 import type { StreamSettings } from '../storage/jetstream-stream.ts';
-import type { Logger } from '../storage/nats-connection.ts';
 
+/** The event log's section of the config (app/config.ts). */
 export interface EventLogConfig {
   /** NATS_URL; unset selects the embedded log. */
   natsUrl?: string;
-  /** Data dir: the embedded log lives in `<dataDir>/events`, the outbox in `<dataDir>/outbox`. */
-  dataDir: string;
+  /** The embedded log's directory (the data layout's events/). */
+  dir: string;
+  /** The JetStream publisher's outbox (the data layout's outbox/). */
+  outboxDir: string;
+  /** EVENTS_STREAM overrides the stream name. */
   stream?: Partial<StreamSettings>;
   outboxMaxEvents?: number;
+}
+
+export interface EventLogDeps {
   metrics?: EventLogMetrics;
   log?: Logger;
 }
@@ -31,17 +37,9 @@ export interface OpenedEventLog extends EventLog {
   status(): EventLogStatus;
 }
 
-export function eventLogConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): EventLogConfig {
-  return {
-    dataDir,
-    ...(env.NATS_URL ? { natsUrl: env.NATS_URL } : {}),
-    ...(env.EVENTS_STREAM ? { stream: { stream: env.EVENTS_STREAM } } : {}),
-  };
-}
-
-export async function openEventLog(config: EventLogConfig): Promise<OpenedEventLog> {
+export async function openEventLog(config: EventLogConfig, deps: EventLogDeps = {}): Promise<OpenedEventLog> {
   if (!config.natsUrl) {
-    const log = new EmbeddedEventLog({ dir: join(config.dataDir, 'events') });
+    const log = new EmbeddedEventLog({ dir: config.dir });
     return {
       kind: 'embedded',
       source: log,
@@ -53,11 +51,11 @@ export async function openEventLog(config: EventLogConfig): Promise<OpenedEventL
   const natsUrl = config.natsUrl;
   const log = new JetStreamEventLog({
     natsUrl,
-    outboxDir: join(config.dataDir, 'outbox'),
+    outboxDir: config.outboxDir,
     ...(config.stream ? { stream: config.stream } : {}),
     ...(config.outboxMaxEvents ? { outboxMaxEvents: config.outboxMaxEvents } : {}),
-    ...(config.metrics ? { metrics: config.metrics } : {}),
-    ...(config.log ? { log: config.log } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.log ? { log: deps.log } : {}),
   });
   let source: JetStreamEventSource | undefined;
   return {
@@ -66,7 +64,7 @@ export async function openEventLog(config: EventLogConfig): Promise<OpenedEventL
       source ??= new JetStreamEventSource({
         natsUrl,
         ...(config.stream ? { stream: config.stream } : {}),
-        ...(config.log ? { log: config.log } : {}),
+        ...(deps.log ? { log: deps.log } : {}),
       });
       return source;
     },

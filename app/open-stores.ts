@@ -1,27 +1,26 @@
 /**
- * Opens every store port on one engine: ScyllaDB/Cassandra when `scyllaContactPoints` is set,
- * else the embedded LMDB environment at `dataDir`. Drivers load lazily by adapter name, so the
- * embedded default never loads cassandra-driver and the CQL adapter never loads lmdb.
+ * The one store factory: opens every store port (catalog, users, playlists, history,
+ * snapshots, and the pipeline's royalty ledger and features) on one engine:
+ * ScyllaDB/Cassandra when `scyllaContactPoints` is set, else the embedded LMDB environment at
+ * `dataDir` (the data layout's store/). Drivers load lazily by adapter name, so the embedded
+ * default never loads cassandra-driver and the CQL adapter never loads lmdb.
  */
 import type { StoreBackend } from '../storage/backend.ts';
 import type { CatalogStore } from '../storage/catalog.ts';
-import { StorageError } from '../storage/errors.ts';
-import type { HistoryStore } from '../storage/history.ts';
-import type { PlaylistStore } from '../storage/playlists.ts';
 import {
   DEFAULT_KEYSPACE,
   DEFAULT_LOCAL_DATA_CENTER,
   DEFAULT_REPLICATION,
   type Replication,
 } from '../storage/cql-client.ts';
-import { DEFAULT_DATA_DIR } from '../storage/lmdb-env.ts';
+import type { FeatureStore } from '../storage/features.ts';
+import type { HistoryStore } from '../storage/history.ts';
+import type { PlaylistStore } from '../storage/playlists.ts';
+import type { RoyaltyStore } from '../storage/royalties.ts';
 import type { SnapshotStore } from '../storage/snapshots.ts';
 import type { UserStore } from '../storage/users.ts';
 
-// client.ts and env.ts import their drivers only lazily, so these imports stay light.
-export { DEFAULT_DATA_DIR, DEFAULT_KEYSPACE, DEFAULT_LOCAL_DATA_CENTER, DEFAULT_REPLICATION };
-export type { Replication };
-
+/** The stores' section of the config (app/config.ts), or a test's own engine. */
 export interface StoreConfig {
   /** CQL contact points (host[:port]); empty or absent selects the embedded store. */
   scyllaContactPoints?: string[];
@@ -31,7 +30,7 @@ export interface StoreConfig {
   /** Apply storage/*.cql at start (default true). */
   migrate?: boolean;
   readTimeoutMs?: number;
-  /** Embedded store directory (default `DEFAULT_DATA_DIR`). */
+  /** Embedded store directory; required when no contact points are given. */
   dataDir?: string;
 }
 
@@ -41,48 +40,18 @@ export interface Stores {
   playlists: PlaylistStore;
   history: HistoryStore;
   snapshots: SnapshotStore;
-  /** The engine handle. FOR storage/ ADAPTERS ONLY (sibling ports opening their own tables). */
+  royalties: RoyaltyStore;
+  features: FeatureStore;
+  /** The engine handle. FOR storage/ ADAPTERS AND ENGINE TESTS ONLY (e.g. dropping a test keyspace). */
   backend: StoreBackend;
   close(): Promise<void>;
 }
 
-/** Parses SCYLLA_CONTACT_POINTS / SCYLLA_KEYSPACE / SCYLLA_LOCAL_DC / SCYLLA_REPLICATION / DATA_DIR. */
-export function storeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StoreConfig {
-  const points = (env.SCYLLA_CONTACT_POINTS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return {
-    ...(points.length ? { scyllaContactPoints: points } : {}),
-    localDataCenter: env.SCYLLA_LOCAL_DC || DEFAULT_LOCAL_DATA_CENTER,
-    keyspace: env.SCYLLA_KEYSPACE || DEFAULT_KEYSPACE,
-    replication: parseReplication(env.SCYLLA_REPLICATION),
-    dataDir: env.DATA_DIR || DEFAULT_DATA_DIR,
-  };
-}
-
-/** `simple:3` or `dc1:3,dc2:2` (NetworkTopologyStrategy); absent -> SimpleStrategy RF 1. */
-export function parseReplication(value: string | undefined): Replication {
-  if (!value) return DEFAULT_REPLICATION;
-  const simple = /^simple:(\d+)$/i.exec(value.trim());
-  if (simple) return { class: 'SimpleStrategy', replicationFactor: Number(simple[1]) };
-  const dataCenters: Record<string, number> = {};
-  for (const part of value.split(',')) {
-    const m = /^\s*([\w.-]+):(\d+)\s*$/.exec(part);
-    if (!m)
-      throw new StorageError(
-        'bad_request',
-        `SCYLLA_REPLICATION: expected "simple:N" or "dc:N,dc:N", got "${value}"`,
-      );
-    dataCenters[m[1]!] = Number(m[2]);
-  }
-  return { class: 'NetworkTopologyStrategy', dataCenters };
-}
-
-export async function openStores(config: StoreConfig = {}): Promise<Stores> {
-  return config.scyllaContactPoints?.length
-    ? openScyllaStores(config)
-    : openEmbeddedStores(config.dataDir ?? DEFAULT_DATA_DIR);
+export async function openStores(config: StoreConfig): Promise<Stores> {
+  if (config.scyllaContactPoints?.length) return openScyllaStores(config);
+  if (config.dataDir === undefined)
+    throw new Error('openStores: dataDir is required for the embedded store (no SCYLLA_CONTACT_POINTS)');
+  return openEmbeddedStores(config.dataDir);
 }
 
 async function openEmbeddedStores(dataDir: string): Promise<Stores> {
@@ -94,6 +63,8 @@ async function openEmbeddedStores(dataDir: string): Promise<Stores> {
     { createLmdbPlaylists },
     { createLmdbHistory },
     { createLmdbSnapshots },
+    { createLmdbRoyalties },
+    { createLmdbFeatures },
   ] = await Promise.all([
     import('../storage/lmdb-guard.ts'),
     import('../storage/lmdb-env.ts'),
@@ -102,6 +73,8 @@ async function openEmbeddedStores(dataDir: string): Promise<Stores> {
     import('../storage/playlists.lmdb.ts'),
     import('../storage/history.lmdb.ts'),
     import('../storage/snapshots.lmdb.ts'),
+    import('../storage/royalties.lmdb.ts'),
+    import('../storage/features.lmdb.ts'),
   ]);
   const env = await openEmbeddedEnv(dataDir);
   return {
@@ -110,6 +83,8 @@ async function openEmbeddedStores(dataDir: string): Promise<Stores> {
     playlists: guardEmbedded(createLmdbPlaylists(env), 'playlists'),
     history: guardEmbedded(createLmdbHistory(env), 'history'),
     snapshots: guardEmbedded(createLmdbSnapshots(env), 'snapshots'),
+    royalties: createLmdbRoyalties(env),
+    features: createLmdbFeatures(env),
     backend: { kind: 'embedded', env, dataDir },
     close: async () => {
       // Flush pending async writes before closing so an acknowledged write survives a reopen.
@@ -127,6 +102,8 @@ async function openScyllaStores(config: StoreConfig): Promise<Stores> {
     { createScyllaPlaylists },
     { createScyllaHistory },
     { createScyllaSnapshots },
+    { createScyllaRoyalties },
+    { createScyllaFeatures },
   ] = await Promise.all([
     import('../storage/cql-client.ts'),
     import('../storage/catalog.scylla.ts'),
@@ -134,6 +111,8 @@ async function openScyllaStores(config: StoreConfig): Promise<Stores> {
     import('../storage/playlists.scylla.ts'),
     import('../storage/history.scylla.ts'),
     import('../storage/snapshots.scylla.ts'),
+    import('../storage/royalties.scylla.ts'),
+    import('../storage/features.scylla.ts'),
   ]);
   const keyspace = config.keyspace ?? DEFAULT_KEYSPACE;
   const client = await client_.connectScylla({
@@ -155,6 +134,8 @@ async function openScyllaStores(config: StoreConfig): Promise<Stores> {
     playlists: createScyllaPlaylists(client, keyspace),
     history: createScyllaHistory(client, keyspace),
     snapshots: createScyllaSnapshots(client, keyspace),
+    royalties: createScyllaRoyalties(client, keyspace),
+    features: createScyllaFeatures(client, keyspace),
     backend: { kind: 'scylla', client, keyspace },
     close: () => client.shutdown(),
   };

@@ -35,11 +35,12 @@ process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejectio
 const { server, demo } = app;
 const u1 = demo.users[0]!;
 const token = await server.auth.mint({ userId: u1.id, plan: u1.plan, country: u1.country });
+const cql = config.stores.scyllaContactPoints;
 console.log(`
 session server ready
   websocket   ${server.wsUrl}
   http        ${server.httpUrl}/healthz  ${server.httpUrl}/metrics  ${server.httpUrl}/o/<chunk>
-  data dir    ${config.dataDir}${config.scyllaContactPoints ? ` (CQL ${config.scyllaContactPoints.join(',')})` : ' (embedded)'}
+  data dir    ${config.layout.root}${cql ? ` (stores on CQL ${cql.join(',')})` : ' (embedded stores)'}
   event log   ${app.eventLog.kind}
   demo users  ${demo.users.map((u) => `${u.id} (${u.plan}, ${u.country})`).join(', ')}
   playlist    ${demo.playlistUri}

@@ -8,12 +8,10 @@ import { parseSessionConfig } from '../actors/config.ts';
 import type { SessionPorts } from '../actors/ports.ts';
 import { createSessionMachine } from '../actors/session-machine.ts';
 import { persistContext } from '../actors/session-snapshot.ts';
-import type { ServerConfig } from './config.ts';
+import type { ActorSettings } from './config.ts';
 import type { StartActor } from '../session/session-hub.ts';
 
-export function sessionActorStarter(
-  config: Pick<ServerConfig, 'startBitrateKbps' | 'urlTtlS' | 'activeDeviceGraceMs' | 'endWatchdogMs'>,
-): StartActor {
+export function sessionActorStarter(config: ActorSettings): StartActor {
   const sessionConfig = parseSessionConfig({
     startBitrateKbps: config.startBitrateKbps,
     urlTtlMs: config.urlTtlS * 1000,

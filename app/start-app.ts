@@ -4,7 +4,6 @@
  * the /v1 playlist API on the same port. Shared by `npm start`, the demo, the e2e tests and
  * the benchmark, so they all run the same wiring.
  */
-import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { HotObjects } from '../origin/hot-objects.ts';
 import { ObjectStore } from '../origin/object-store.ts';
@@ -12,14 +11,15 @@ import { registerOriginRoutes } from '../origin/origin-routes.ts';
 import { openEventLog, type OpenedEventLog } from './open-event-log.ts';
 import { startPipeline, type RunningPipeline } from '../pipeline/start-pipeline.ts';
 import { openStores, type Stores } from './open-stores.ts';
-import { openTrackCache } from '../storage/cache.ts';
+import { openTrackCache } from './open-track-cache.ts';
 import { playlistApi } from '../session/playlist-api.ts';
-import type { ServerConfig } from './config.ts';
+import type { AppConfig } from './config.ts';
 import { startSessionServer, type ServerOptions, type SessionServer } from '../session/server.ts';
 import { sessionActorStarter } from './session-actor.ts';
 import type { StartActor } from '../session/session-hub.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
+import { locateTools } from '../origin/ingest/ffmpeg.ts';
 
 export interface App {
   server: SessionServer;
@@ -50,53 +50,48 @@ export interface AppOptions extends Pick<
   wrapStartActor?: (standard: StartActor) => StartActor;
 }
 
-export async function startApp(config: ServerConfig, opts: AppOptions = {}): Promise<App> {
+export async function startApp(config: AppConfig, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? pino({ level: config.logLevel });
-  const stores = await openStores({
-    ...(config.scyllaContactPoints ? { scyllaContactPoints: config.scyllaContactPoints } : {}),
-    keyspace: config.scyllaKeyspace,
-    localDataCenter: config.scyllaLocalDc,
-    // A fixed sub-directory: lmdb takes a path whose last segment has a dot (e.g. mktemp's
-    // /tmp/tmp.XyZ) for a file name and fails on the existing directory.
-    dataDir: join(config.dataDir, 'store'),
-  });
+  const stores = await openStores(config.stores);
   const closers: (() => Promise<void>)[] = [() => stores.close()];
   const unwind = async () => {
     for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'close failed'));
   };
   try {
-    const eventLog = await openEventLog({
-      dataDir: config.dataDir,
-      ...(config.natsUrl ? { natsUrl: config.natsUrl } : {}),
-    });
+    const eventLog = await openEventLog(config.eventLog, { log });
     closers.push(() => eventLog.close());
 
     let pipeline: RunningPipeline | undefined;
     if (opts.pipeline ?? true) {
-      // Every consumer: royalties and features on the stores' own engine (same LMDB env or
-      // CQL keyspace), history, and the warehouse export where `npm run job` reads it.
+      // Every consumer, on the stores' own engine, and the warehouse export where
+      // `npm run job` reads it.
       pipeline = await startPipeline({
         source: eventLog.source,
-        backend: stores.backend,
+        royalties: stores.royalties,
+        features: stores.features,
         history: stores.history,
-        exportDir: join(config.dataDir, 'warehouse'),
+        exportDir: config.pipeline.warehouseDir,
         log,
       });
       closers.push(() => pipeline!.stop());
     }
 
-    const cache = await openTrackCache(config.redisUrl ? { redisUrl: config.redisUrl } : {});
+    const cache = await openTrackCache(config.cache);
     closers.push(() => cache.close());
-    const objects = new ObjectStore(config.objectDir);
+    const objects = new ObjectStore(config.layout.objects);
     const demo: DemoInfo =
       (opts.demo ?? 'audio') === 'audio'
-        ? await ensureDemoCatalog(stores, { objectDir: config.objectDir, log: (line) => log.info(line) })
-        : await seedDemo(stores, objects, config, log);
+        ? await ensureDemoCatalog(stores, {
+            objectDir: config.layout.objects,
+            tools: locateTools(config.tools),
+            log: (line) => log.info(line),
+          })
+        : await seedDemo(stores, objects, log);
 
     const server = await startSessionServer({
-      config,
+      config: config.server,
       ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
-      startActor: (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config)),
+      startActor: (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor)),
       log,
       mountRaw: (app, signer) => {
         registerOriginRoutes(app, {

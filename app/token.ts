@@ -28,7 +28,7 @@ try {
   if (!Number.isInteger(ttl) || ttl <= 0) throw new Error('--ttl must be a positive integer (seconds)');
   const config = parseConfig(process.env);
   for (const w of configWarnings(config).slice(0, 1)) console.error(`WARNING: ${w}`);
-  const auth = createAuthenticator(config.jwtSecret);
+  const auth = createAuthenticator(config.server.jwtSecret);
   console.log(await auth.mint({ userId: values.user, plan: values.plan, country: values.country! }, ttl));
 } catch (e) {
   console.error(

@@ -1,7 +1,8 @@
 /**
  * The session CLI end to end against the real app (embedded stores, origin, pipeline) on a
- * free port: one-shot commands, refusals, connection failures, interactive mode, and one run
- * as a real child process (exit code and a stack-free message).
+ * free port: one-shot commands, refusals, connection failures, interactive mode, and runs of
+ * the `npm run cli` entry (app/cli.ts) as a real child process. In-process runs mint their
+ * dev tokens with the test server's authenticator (the entry wires session/auth in).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,11 +10,13 @@ import { PassThrough } from 'node:stream';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from './cli-args.ts';
-import { runCli } from './cli.ts';
+import { runCli, type DevTokenRequest } from './cli.ts';
 import { SessionClient, type WebSocketCtor } from './session-client.ts';
 import { useTestApp } from '../testkit/test-app.ts';
 
 const app = useTestApp('cli-e2e-');
+const mintToken = (w: DevTokenRequest) =>
+  app.server.auth.mint({ userId: w.user, plan: w.plan, country: w.country });
 
 /** Runs the CLI in-process against the test server; collects stdout and stderr lines. */
 async function cli(args: string[], input?: PassThrough, onOut?: (line: string) => void) {
@@ -26,9 +29,29 @@ async function cli(args: string[], input?: PassThrough, onOut?: (line: string) =
     },
     err: (l) => err.push(...l.split('\n')),
     env: {},
+    mintToken,
     ...(input ? { input } : {}),
   });
   return { code, out, err };
+}
+
+/**
+ * Runs the `npm run cli` entry (app/cli.ts) as a child process. JWT_SECRET is removed from
+ * its environment so it signs with the development secret, as the test server does.
+ */
+async function entry(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { JWT_SECRET: _ignored, ...env } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/cli.ts', ...args], {
+    cwd: join(import.meta.dirname, '..'),
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
 }
 
 const noStack = (lines: string[]) => expect(lines.join('\n')).not.toMatch(/^\s+at /m);
@@ -94,6 +117,7 @@ describe('cli - against a real server', () => {
           /^error unreachable: cannot connect to ws:\/\/127\.0\.0\.1:1\/v1\/ws: .*ECONNREFUSED/,
         ),
       env: {},
+      mintToken,
     });
     expect(down).toBe(EXIT.connect);
 
@@ -151,15 +175,36 @@ describe('cli - against a real server', () => {
     expect(r.out).toContainEqual(expect.stringMatching(/^error terminal_close: session ended/));
   });
 
+  it('cli - without a token minter, --user is refused with one line (exit 2), --token still works', async () => {
+    const err: string[] = [];
+    const code = await runCli(['--url', app.server.wsUrl, '--user', 'u1', 'state'], {
+      out: () => {},
+      err: (l) => err.push(l),
+      env: {},
+    });
+    expect(code).toBe(EXIT.usage);
+    expect(err).toEqual(['error: this client cannot mint dev tokens: pass --token <jwt>']);
+    const token = await mintToken({ user: 'u1', plan: 'premium', country: 'SE' });
+    const out: string[] = [];
+    const withToken = await runCli(['--url', app.server.wsUrl, '--token', token, 'ping'], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      env: {},
+    });
+    expect(withToken).toBe(EXIT.ok);
+    expect(out).toContainEqual(expect.stringMatching(/^pong in /));
+  });
+
+  it('cli - the npm run cli entry mints a dev token for --user with the configured secret', async () => {
+    const r = await entry(['--url', app.server.wsUrl, '--user', 'u1', '--device-id', 'cli-child', 'ping']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/^connected to ws:.* as device cli-child/m);
+    expect(r.stdout).toMatch(/^pong in \d+\.\d ms$/m);
+  });
+
   it('cli - as a child process: exit code 3 and one message line for a bad token', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'client/cli.ts', '--url', app.server.wsUrl, '--token', 'x.y.z', 'state'],
-      { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, stderr } = await entry(['--url', app.server.wsUrl, '--token', 'x.y.z', 'state']);
     expect(code).toBe(EXIT.connect);
     expect(stderr.trim().split('\n')).toEqual([
       expect.stringMatching(/^error connection_closed: .*4500 bad token/),

@@ -1,5 +1,6 @@
 /**
- * `npm run cli -- [options] [command]`: the session client SDK from a terminal.
+ * `npm run cli -- [options] [command]`: the session client SDK from a terminal (the entry is
+ * app/cli.ts, which adds dev-token minting; this module needs only protocol/ and the SDK).
  *
  *   npm run cli -- --user u1 play spotify:playlist:demo-mix
  *   npm run cli -- --token "$TOKEN" --device-id phone transfer laptop play
@@ -13,12 +14,9 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import { closeInfo } from '../protocol/close-codes.ts';
 import type { SessionState } from '../protocol/messages.ts';
-import { createAuthenticator } from '../session/auth.ts';
-import { ConfigError, parseConfig } from '../app/config.ts';
 import {
   CliUsageError,
   COMMAND_HELP,
@@ -51,10 +49,19 @@ import {
 import { PrefetchCache } from './prefetch-cache.ts';
 import { SessionClient, type WebSocketCtor } from './session-client.ts';
 
+/** Who a dev token is minted for (`--user`, `--plan`, `--country`). */
+export type DevTokenRequest = Omit<Extract<TokenSource, { kind: 'mint' }>, 'kind'>;
+
 export interface CliIo {
   out(line: string): void;
   err(line: string): void;
+  /** SESSION_URL / SESSION_TOKEN. */
   env: Record<string, string | undefined>;
+  /**
+   * Mints a dev token for `--user` (the server side's secret is not the client's to know: the
+   * entry point wires it in). Absent: only `--token` works.
+   */
+  mintToken?: (who: DevTokenRequest) => Promise<string>;
   /** Lines for interactive mode (default process.stdin). */
   input?: Readable;
   /** Whether to show a prompt (a terminal); default false. */
@@ -92,7 +99,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   let client: SessionClient | undefined;
   try {
-    const token = await resolveToken(opts.token, io.env);
+    const token = await resolveToken(opts.token, io.mintToken);
     const session = await connect(opts, token, io);
     client = session.client;
     if (opts.command === undefined) return await interactive(session, io);
@@ -106,17 +113,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-async function resolveToken(src: TokenSource, env: CliIo['env']): Promise<string> {
+async function resolveToken(src: TokenSource, mint: CliIo['mintToken']): Promise<string> {
   if (src.kind === 'token') return src.token;
-  let secret: string;
+  if (!mint)
+    throw new CliFailure(EXIT.usage, 'error: this client cannot mint dev tokens: pass --token <jwt>');
   try {
-    secret = parseConfig(env).jwtSecret;
+    return await mint({ user: src.user, plan: src.plan, country: src.country });
   } catch (e) {
-    if (e instanceof ConfigError)
-      throw new CliFailure(EXIT.usage, `error: cannot mint a dev token: config error: ${e.message}`);
-    throw e;
+    throw new CliFailure(EXIT.usage, `error: cannot mint a dev token: ${(e as Error)?.message ?? String(e)}`);
   }
-  return createAuthenticator(secret).mint({ userId: src.user, plan: src.plan, country: src.country });
 }
 
 const refusal = (e: SessionRequestError): string =>
@@ -415,15 +420,4 @@ async function interactive(s: Session, io: CliIo): Promise<number> {
   rl.close();
   // A refused command was printed and the prompt went on; only a lost connection fails the run.
   return closedForGood ? EXIT.connect : EXIT.ok;
-}
-
-/** Entry point when run as a script. */
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const code = await runCli(process.argv.slice(2), {
-    out: (l) => console.log(l),
-    err: (l) => console.error(l),
-    env: process.env,
-    prompt: process.stdin.isTTY === true,
-  });
-  process.exit(code);
 }

@@ -105,7 +105,7 @@ function fastMinter(secret: string): (user: string) => string {
 }
 
 async function openMany(a: WorkerArgs): Promise<WebSocket[]> {
-  const secret = parseConfig({}).jwtSecret;
+  const secret = parseConfig({}).server.jwtSecret;
   const mint = fastMinter(secret);
   const check = await createAuthenticator(secret).verify(mint('probe'));
   if (!check.ok) throw new Error(`bench token minting is wrong: ${check.message}`);

@@ -2,9 +2,10 @@
  * Starts the pipeline's consumers on an event source: royalties, history, features and the
  * warehouse export, each a durable consumer of its own. Runs inside the session process
  * (embedded log) or alone (`npm run pipeline`). Returns a stop function that lets in-flight
- * batches finish and be acked.
+ * batches finish and be acked. The stores come opened from the caller (app/ wires them): a
+ * consumer whose store is not given is not started.
  */
-import type { StoreBackend } from '../storage/backend.ts';
+import pino, { type Logger } from 'pino';
 import type { ListeningEvent } from '../storage/event-log.ts';
 import type { FeatureStore } from '../storage/features.ts';
 import type { HistoryStore } from '../storage/history.ts';
@@ -14,18 +15,11 @@ import { FEATURES_CONSUMER, featuresHandler } from './consumers/features.ts';
 import { HISTORY_CONSUMER, historyHandler } from './consumers/history.ts';
 import { ROYALTY_CONSUMER, royaltyHandler } from './consumers/royalties.ts';
 import { EXPORT_CONSUMER, exportHandler } from './consumers/warehouse-export.ts';
-import { consoleLogger, type Logger } from '../storage/nats-connection.ts';
-import { openPipelineStores } from '../app/open-pipeline-stores.ts';
 
 export type ConsumerKind = 'royalties' | 'history' | 'features' | 'export';
 
 export interface PipelineDeps {
   source: EventSource;
-  /**
-   * The stores' engine (`Stores.backend`): when given, the royalty and feature stores are
-   * opened on it unless passed explicitly.
-   */
-  backend?: StoreBackend;
   royalties?: RoyaltyStore;
   history?: HistoryStore;
   features?: FeatureStore;
@@ -45,17 +39,8 @@ export interface RunningPipeline {
   abort(): Promise<void>;
 }
 
-export async function startPipeline(input: PipelineDeps): Promise<RunningPipeline> {
-  const log = input.log ?? consoleLogger;
-  const opened =
-    input.backend && (!input.royalties || !input.features)
-      ? await openPipelineStores(input.backend)
-      : undefined;
-  const deps: PipelineDeps = {
-    ...input,
-    ...(input.royalties || opened ? { royalties: input.royalties ?? opened!.royalties } : {}),
-    ...(input.features || opened ? { features: input.features ?? opened!.features } : {}),
-  };
+export async function startPipeline(deps: PipelineDeps): Promise<RunningPipeline> {
+  const log = deps.log ?? pino({ level: 'warn' });
   const plan: [ConsumerKind, ConsumerSpec, BatchHandler | undefined][] = [
     [
       'royalties',

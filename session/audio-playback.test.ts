@@ -49,7 +49,7 @@ beforeAll(async () => {
   expect(made.status, made.stderr.toString()).toBe(0);
   const ingester = new Ingester({
     catalog: app.stores.catalog,
-    objects: new ObjectStore(config.objectDir),
+    objects: new ObjectStore(config.layout.objects),
     tools,
     options: { ...defaultIngestOptions(), chunkMs: 4000, workers: 1 },
     scratchDir: dir,

@@ -161,7 +161,7 @@ describe('session server e2e', () => {
     expect((await withTimeout(bad.closed, 'close')).code).toBe(CLOSE_CODES.bad_token.code);
 
     const { createAuthenticator } = await import('./auth.ts');
-    const past = createAuthenticator(parseConfig({}).jwtSecret, () => Date.now() - 3 * 3600_000);
+    const past = createAuthenticator(parseConfig({}).server.jwtSecret, () => Date.now() - 3 * 3600_000);
     const expired = await past.mint({ userId: 'u-expired', plan: 'free', country: 'SE' }, 60);
     const exp = rawSocket(app.server.wsUrl);
     await exp.opened;

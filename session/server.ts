@@ -12,7 +12,6 @@ import type { PlaylistStore } from '../storage/playlists.ts';
 import type { SnapshotStore } from '../storage/snapshots.ts';
 import { createAuthenticator, type Authenticator } from './auth.ts';
 import { createCatalogPorts } from './catalog-ports.ts';
-import type { ServerConfig } from '../app/config.ts';
 import { deviceSocketHandlers } from './device-socket.ts';
 import { healthzHandler, metricsHandler, notFound, withBearer, type AuthedHandler } from './http-routes.ts';
 import { createMetrics, type SessionMetrics } from './metrics.ts';
@@ -33,8 +32,26 @@ export interface ServerPorts {
   eventLog: EventLog;
 }
 
+/** The session server's section of the app config (parsed and validated in app/config.ts). */
+export interface SessionServerConfig {
+  host: string;
+  port: number;
+  /** HS256 secret of device tokens. */
+  jwtSecret: string;
+  urlSigning: { activeKid: string; keys: Record<string, string> };
+  /** How long a session actor outlives its last device before its snapshot is saved. */
+  sessionGraceMs: number;
+  maxFrameBytes: number;
+  maxBackpressureBytes: number;
+  /** Frames queued per connection while uWS reports backpressure. */
+  maxSendQueue: number;
+  idleTimeoutS: number;
+  /** Token bucket per connection: sustained frames per second and burst. */
+  rateLimit: { rate: number; burst: number };
+}
+
 export interface ServerOptions {
-  config: ServerConfig;
+  config: SessionServerConfig;
   ports: ServerPorts;
   startActor: StartActor;
   log?: Logger;
@@ -67,7 +84,7 @@ export interface SessionServer {
 
 export async function startSessionServer(opts: ServerOptions): Promise<SessionServer> {
   const { config, ports } = opts;
-  const log = opts.log ?? pino({ level: config.logLevel });
+  const log = opts.log ?? pino();
   const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics });
   const auth = createAuthenticator(config.jwtSecret, opts.now);
   const signer = new UrlSigner(config.urlSigning);

@@ -1,7 +1,8 @@
 /**
  * Track metadata cache port, read by playlist hydration. Domain verbs, not Redis commands:
  * adapters are cache.redis.ts (ioredis: one MGET per read, one pipeline of SET EX per write)
- * and cache.lru.ts (in-process lru-cache, the default when REDIS_URL is unset).
+ * and cache.lru.ts (in-process lru-cache, the default when REDIS_URL is unset); app/open-track-cache.ts
+ * picks one.
  *
  * Contract: `getTracks` returns the cached tracks among `ids` in ONE round trip (absent ids are
  * misses); `putTracks` writes them with a TTL; a value that cannot be decoded is a miss. Cache
@@ -17,13 +18,4 @@ export interface TrackCache {
   getTracks(ids: readonly string[]): Promise<Map<string, Track>>;
   putTracks(tracks: readonly Track[], ttlSeconds?: number): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Opens the Redis adapter when `redisUrl` is set, else the in-process LRU; drivers load lazily. */
-export async function openTrackCache(config: {
-  redisUrl?: string;
-  maxEntries?: number;
-}): Promise<TrackCache> {
-  if (config.redisUrl) return (await import('./cache.redis.ts')).createRedisTrackCache(config.redisUrl);
-  return (await import('./cache.lru.ts')).createLruTrackCache(config.maxEntries);
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isStorageError } from './errors.ts';
 import { mapDriverError, migrationFiles, replicationCql, splitCqlStatements } from './cql-client.ts';
-import { parseReplication, storeConfigFromEnv } from '../app/open-stores.ts';
 
 describe('cql client', () => {
   it('migrations - statements split on ; outside literals and comments', () => {
@@ -23,20 +22,9 @@ describe('cql client', () => {
     expect(replicationCql({ class: 'SimpleStrategy', replicationFactor: 1 })).toBe(
       "{'class': 'SimpleStrategy', 'replication_factor': 1}",
     );
-    expect(replicationCql(parseReplication('dc1:3,dc2:2'))).toBe(
+    expect(replicationCql({ class: 'NetworkTopologyStrategy', dataCenters: { dc1: 3, dc2: 2 } })).toBe(
       "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}",
     );
-    expect(parseReplication('simple:3')).toEqual({ class: 'SimpleStrategy', replicationFactor: 3 });
-    expect(() => parseReplication('three please')).toThrow(/SCYLLA_REPLICATION/);
-  });
-
-  it('config - embedded unless SCYLLA_CONTACT_POINTS is set', () => {
-    expect(storeConfigFromEnv({}).scyllaContactPoints).toBeUndefined();
-    expect(storeConfigFromEnv({ SCYLLA_CONTACT_POINTS: 'a:1, b' })).toMatchObject({
-      scyllaContactPoints: ['a:1', 'b'],
-      localDataCenter: 'datacenter1',
-      keyspace: 'playback',
-    });
   });
 
   it('errors - driver failures become storage kinds', () => {

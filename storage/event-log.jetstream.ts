@@ -23,7 +23,8 @@ import { StorageError } from './errors.ts';
 import { encodeEvent, subjectFor, validateEvent } from './event-codec.ts';
 import { noMetrics, type EventLogMetrics } from './event-log-metrics.ts';
 import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
-import { consoleLogger, KeptConnection, type Logger } from './nats-connection.ts';
+import pino, { type Logger } from 'pino';
+import { KeptConnection } from './nats-connection.ts';
 import { DEFAULT_OUTBOX_MAX_EVENTS, Outbox } from './outbox.ts';
 
 export interface JetStreamEventLogOptions {
@@ -76,7 +77,7 @@ export class JetStreamEventLog implements EventLog {
     this.settings = streamSettings(opts.stream);
     this.outbox = new Outbox(opts.outboxDir, opts.outboxMaxEvents ?? DEFAULT_OUTBOX_MAX_EVENTS);
     this.metrics = opts.metrics ?? noMetrics;
-    this.log = opts.log ?? consoleLogger;
+    this.log = opts.log ?? pino({ level: 'warn' });
     this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.timeout = opts.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     this.drainBatch = opts.drainBatch ?? DEFAULT_DRAIN_BATCH;

@@ -29,7 +29,8 @@ import {
   type Subscription,
 } from './event-source.ts';
 import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
-import { consoleLogger, KeptConnection, type Logger } from './nats-connection.ts';
+import pino, { type Logger } from 'pino';
+import { KeptConnection } from './nats-connection.ts';
 
 /** Tries at setting up a durable consumer before giving up (backoff 250 ms x attempt). */
 const CONSUMER_SETUP_ATTEMPTS = 6;
@@ -48,7 +49,7 @@ export class JetStreamEventSource implements EventSource {
 
   constructor(opts: JetStreamEventSourceOptions) {
     this.settings = streamSettings(opts.stream);
-    this.log = opts.log ?? consoleLogger;
+    this.log = opts.log ?? pino({ level: 'warn' });
     this.conn = new KeptConnection({
       url: opts.natsUrl,
       name: 'event-source',

@@ -8,7 +8,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Database, Key, RootDatabase } from 'lmdb';
 
-export const DEFAULT_DATA_DIR = 'var/data';
 /** Room for every port's sub-databases, ours and the pipeline's. */
 export const DEFAULT_MAX_DBS = 64;
 

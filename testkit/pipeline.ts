@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { EventLog, ListeningEvent } from '../storage/event-log.ts';
 import { requireEngine } from './engines.ts';
-import type { Logger } from '../storage/nats-connection.ts';
+import pino from 'pino';
 
-export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+export const silentLogger = pino({ level: 'silent' });
 
 const createdDirs: string[] = [];
 

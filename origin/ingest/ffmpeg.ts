@@ -36,7 +36,7 @@ function fromPackage(pkg: string): string | undefined {
 }
 
 /** Finds working ffmpeg and ffprobe binaries; throws ToolError naming what is missing. */
-export function locateTools(env: Record<string, string | undefined> = process.env): Tools {
+export function locateTools(env: Record<string, string | undefined> = {}): Tools {
   const pick = (name: 'ffmpeg' | 'ffprobe', envVar: string, pkg: string): string => {
     const candidates = [env[envVar], name, fromPackage(pkg)].filter((c): c is string => !!c);
     const found = candidates.find(works);

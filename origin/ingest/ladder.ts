@@ -55,7 +55,7 @@ export class IngestConfigError extends Error {
 }
 
 /** Reads INGEST_CHUNK_MS, INGEST_TARGET_LUFS, INGEST_WORKERS; rejects impossible values. */
-export function parseIngestOptions(env: Record<string, string | undefined> = process.env): IngestOptions {
+export function parseIngestOptions(env: Record<string, string | undefined> = {}): IngestOptions {
   const o = defaultIngestOptions();
   const num = (name: string): number | undefined => {
     const raw = env[name]?.trim();

@@ -26,6 +26,8 @@ export interface CountDiff {
 export interface ReconcileReport {
   month: string;
   ledgerPlays: number;
+  /** The ledger's counts per track (what the month pays for). */
+  ledgerTracks: StreamCount[];
   eventPlays?: number;
   differences: CountDiff[];
   missingFromLedger: string[];
@@ -97,6 +99,7 @@ export async function reconcileMonth(opts: {
   const report: ReconcileReport = {
     month,
     ledgerPlays: ledgerRows.length,
+    ledgerTracks: fromLedger.tracks,
     ...(eventLedger ? { eventPlays: eventLedger.size } : {}),
     differences: [
       ...diff('track', stored.tracks, fromLedger.tracks, fromEvents?.tracks),
