@@ -49,6 +49,7 @@ describe('config', () => {
     expect(c.origin.hotBytes).toBe(DEFAULT_HOT_BYTES);
     expect(c.ingest).toEqual(defaultIngestOptions());
     expect(c.logLevel).toBe('info');
+    expect(c.demoCatalog).toBe('audio');
     expect(configWarnings(c).join('\n')).toMatch(/JWT_SECRET/);
   });
 
@@ -107,6 +108,7 @@ describe('config', () => {
       FFMPEG_PATH: '/opt/ffmpeg',
       PUBLIC_BASE_URL: 'https://cdn.example.com/',
       LOG_LEVEL: 'warn',
+      DEMO_CATALOG: 'fixture',
     });
     expect(c.server).toEqual({
       host: '0.0.0.0',
@@ -152,6 +154,7 @@ describe('config', () => {
     expect(c.tools).toEqual({ FFMPEG_PATH: '/opt/ffmpeg' });
     expect(c.publicBaseUrl).toBe('https://cdn.example.com');
     expect(c.logLevel).toBe('warn');
+    expect(c.demoCatalog).toBe('fixture');
     expect(configWarnings(c)).toEqual([]);
   });
 
@@ -190,6 +193,7 @@ describe('config', () => {
     [{ INGEST_WORKERS: '99' }, 'INGEST_WORKERS'],
     [{ PUBLIC_BASE_URL: 'ftp://x' }, 'PUBLIC_BASE_URL'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ DEMO_CATALOG: 'none' }, 'DEMO_CATALOG'],
   ])('config - a bad value stops start-up naming the variable (%o)', (env, variable) => {
     const e = errorOf(env as Record<string, string>);
     expect(e.variable).toBe(variable);

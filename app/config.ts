@@ -68,6 +68,9 @@ export interface OriginConfig {
   hotMaxObjectBytes: number;
 }
 
+export type DemoCatalogKind = 'audio' | 'fixture';
+export const DEFAULT_DEMO_CATALOG: DemoCatalogKind = 'audio';
+
 export interface AppConfig {
   /** Where every entry point keeps its data (DATA_DIR, OBJECT_DIR). */
   layout: DataLayout;
@@ -83,6 +86,12 @@ export interface AppConfig {
   ingest: IngestOptions;
   /** FFMPEG_PATH / FFPROBE_PATH: preferred over the system's and the npm packages' binaries. */
   tools: { FFMPEG_PATH?: string; FFPROBE_PATH?: string };
+  /**
+   * DEMO_CATALOG: the demo data `npm start` ensures. `audio` (default) synthesizes and ingests
+   * the demo catalog with ffmpeg on first start; `fixture` seeds a small synthetic catalog in
+   * milliseconds (its chunk objects are not audio).
+   */
+  demoCatalog: DemoCatalogKind;
   /** Base URL clients use to reach this server (origin URLs are relative to it). */
   publicBaseUrl: string;
   /** Which development defaults are in use (start-up warns about each). */
@@ -278,6 +287,9 @@ export function parseConfig(env: Env): AppConfig {
     throw new ConfigError('LOG_LEVEL', `expected ${LOG_LEVELS.join('|')}, got '${logLevel}'`);
   }
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const demoCatalog = present(env, 'DEMO_CATALOG') ?? DEFAULT_DEMO_CATALOG;
+  if (demoCatalog !== 'audio' && demoCatalog !== 'fixture')
+    throw new ConfigError('DEMO_CATALOG', `expected audio|fixture, got '${demoCatalog}'`);
   const ffmpeg = present(env, 'FFMPEG_PATH');
   const ffprobe = present(env, 'FFPROBE_PATH');
 
@@ -316,6 +328,7 @@ export function parseConfig(env: Env): AppConfig {
     pipeline: { warehouseDir: layout.warehouse },
     ingest: ingestSection(env),
     tools: { ...(ffmpeg ? { FFMPEG_PATH: ffmpeg } : {}), ...(ffprobe ? { FFPROBE_PATH: ffprobe } : {}) },
+    demoCatalog,
     publicBaseUrl: publicBaseUrl.replace(/\/+$/, ''),
     devDefaults: { jwtSecret: jwtRaw === undefined, urlSigning: signing.dev },
   };

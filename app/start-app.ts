@@ -13,7 +13,7 @@ import { startPipeline, type RunningPipeline } from '../pipeline/start-pipeline.
 import { openStores, type Stores } from './open-stores.ts';
 import { openTrackCache } from './open-track-cache.ts';
 import { playlistApi } from '../session/playlist-api.ts';
-import type { AppConfig } from './config.ts';
+import type { AppConfig, DemoCatalogKind } from './config.ts';
 import { startSessionServer, type ServerOptions, type SessionServer } from '../session/server.ts';
 import { sessionActorStarter } from './session-actor.ts';
 import type { StartActor } from '../session/session-hub.ts';
@@ -40,12 +40,12 @@ export interface AppOptions extends Pick<
   /** Run the pipeline consumers in-process (default true). */
   pipeline?: boolean;
   /**
-   * Which demo data to ensure: `audio` (default, `npm start`) synthesizes and ingests the real
-   * demo catalog with ffmpeg on first start (origin/demo-catalog.ts), so playback URLs point at
-   * decodable Opus chunks; `fixture` seeds a small synthetic catalog in milliseconds (tests,
-   * benchmarks, the demo script), whose chunk objects are real objects but not audio.
+   * Which demo data to ensure (default: the config's DEMO_CATALOG): `audio` synthesizes and
+   * ingests the real demo catalog with ffmpeg on first start (app/demo-catalog.ts), so
+   * playback URLs point at decodable Opus chunks; `fixture` seeds a small synthetic catalog in
+   * milliseconds (tests, benchmarks, the demo script), whose chunk objects are not audio.
    */
-  demo?: 'audio' | 'fixture';
+  demo?: DemoCatalogKind;
   /** Wraps the standard actor starter (tests inject actor faults through it). */
   wrapStartActor?: (standard: StartActor) => StartActor;
 }
@@ -80,7 +80,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
     closers.push(() => cache.close());
     const objects = new ObjectStore(config.layout.objects);
     const demo: DemoInfo =
-      (opts.demo ?? 'audio') === 'audio'
+      (opts.demo ?? config.demoCatalog) === 'audio'
         ? await ensureDemoCatalog(stores, {
             objectDir: config.layout.objects,
             tools: locateTools(config.tools),
