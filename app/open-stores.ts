@@ -5,20 +5,15 @@
  * `dataDir` (the data layout's store/). Drivers load lazily by adapter name, so the embedded
  * default never loads cassandra-driver and the CQL adapter never loads lmdb.
  */
-import type { StoreBackend } from '../storage/backend.ts';
-import type { CatalogStore } from '../storage/catalog.ts';
+import type { Stores } from '../storage/stores.ts';
 import {
   DEFAULT_KEYSPACE,
   DEFAULT_LOCAL_DATA_CENTER,
   DEFAULT_REPLICATION,
   type Replication,
 } from '../storage/cql-client.ts';
-import type { FeatureStore } from '../storage/features.ts';
-import type { HistoryStore } from '../storage/history.ts';
-import type { PlaylistStore } from '../storage/playlists.ts';
-import type { RoyaltyStore } from '../storage/royalties.ts';
-import type { SnapshotStore } from '../storage/snapshots.ts';
-import type { UserStore } from '../storage/users.ts';
+
+export type { Stores };
 
 /** The stores' section of the config (app/config.ts), or a test's own engine. */
 export interface StoreConfig {
@@ -32,19 +27,6 @@ export interface StoreConfig {
   readTimeoutMs?: number;
   /** Embedded store directory; required when no contact points are given. */
   dataDir?: string;
-}
-
-export interface Stores {
-  catalog: CatalogStore;
-  users: UserStore;
-  playlists: PlaylistStore;
-  history: HistoryStore;
-  snapshots: SnapshotStore;
-  royalties: RoyaltyStore;
-  features: FeatureStore;
-  /** The engine handle. FOR storage/ ADAPTERS AND ENGINE TESTS ONLY (e.g. dropping a test keyspace). */
-  backend: StoreBackend;
-  close(): Promise<void>;
 }
 
 export async function openStores(config: StoreConfig): Promise<Stores> {

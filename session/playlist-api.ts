@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { TrackCache } from '../storage/cache.ts';
 import { createPlaylistViewer } from '../storage/hydration.ts';
-import type { Stores } from '../app/open-stores.ts';
+import type { Stores } from '../storage/stores.ts';
 import type { AuthedHandler } from './http-routes.ts';
 import { handlePlaylistRequest, isPlaylistPath } from './http/playlists.ts';
 

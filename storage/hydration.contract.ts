@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TrackCache } from './cache.ts';
 import type { CatalogStore } from './catalog.ts';
 import { createPlaylistViewer, type PlaylistViewer } from './hydration.ts';
-import type { Stores } from '../app/open-stores.ts';
+import type { Stores } from './stores.ts';
 import { embeddedHarness, type StoresHarness } from '../testkit/store-engines.ts';
 import { track } from './stores.contract.ts';
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStorageError, type StorageErrorCode } from './errors.ts';
-import type { Stores } from '../app/open-stores.ts';
+import type { Stores } from './stores.ts';
 import { replayEffects } from './playlist-rebase.ts';
 import {
   MAX_PLAYLIST_ENTRIES,

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AudioFile, Track } from './catalog.ts';
 import { isStorageError } from './errors.ts';
-import type { Stores } from '../app/open-stores.ts';
+import type { Stores } from './stores.ts';
 import type { StoresHarness } from '../testkit/store-engines.ts';
 
 export const track = (id: string, over: Partial<Track> = {}): Track => ({
