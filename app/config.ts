@@ -108,7 +108,7 @@ export class ConfigError extends Error {
   }
 }
 
-export type Env = Record<string, string | undefined>;
+type Env = Record<string, string | undefined>;
 
 const present = (env: Env, name: string): string | undefined => {
   const v = env[name];
