@@ -5,6 +5,7 @@
  */
 import type { FeatureStore, SessionTail, TrackStats } from './features.ts';
 import { StorageError } from './errors.ts';
+import { validateFinishedPlay } from './features-validate.ts';
 import { type EmbeddedEnv, openTable, prefixEnd } from './lmdb-env.ts';
 
 export function createLmdbFeatures(env: EmbeddedEnv): FeatureStore {
@@ -14,6 +15,7 @@ export function createLmdbFeatures(env: EmbeddedEnv): FeatureStore {
   const tails = openTable<SessionTail>(env, 'feature_session_tail');
   return {
     async applyPlay(p) {
+      validateFinishedPlay(p);
       try {
         return await env.transaction(() => {
           if (applied.get([p.playId]) !== undefined) return false;
