@@ -37,8 +37,8 @@ export const audioFile = (trackId: string, bitrateKbps: number): AudioFile => ({
   loudness: { integratedLufs: -9.5, replayGainDb: -4.5 },
 });
 
-export function catalogContract(open: PortFactory<CatalogStore>): void {
-  describe('catalog contract', () => {
+export function catalogContract(adapter: string, open: PortFactory<CatalogStore>): void {
+  describe(`catalog contract (${adapter})`, () => {
     let opened: OpenedPort<CatalogStore>;
     let c: CatalogStore;
     beforeAll(async () => {

@@ -2,4 +2,4 @@ import { cqlPort } from '../testkit/store-engines.ts';
 import { createScyllaCatalog } from './catalog.scylla.ts';
 import { catalogContract } from './catalog.contract.ts';
 
-catalogContract(cqlPort('catalog', createScyllaCatalog));
+catalogContract('cql', cqlPort('catalog', createScyllaCatalog));

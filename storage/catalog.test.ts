@@ -2,4 +2,4 @@ import { embeddedPort } from '../testkit/store-engines.ts';
 import { createLmdbCatalog } from './catalog.lmdb.ts';
 import { catalogContract } from './catalog.contract.ts';
 
-catalogContract(embeddedPort('catalog', createLmdbCatalog));
+catalogContract('lmdb', embeddedPort('catalog', createLmdbCatalog));

@@ -19,8 +19,8 @@ const play = (playId: string, trackId: string, over: Partial<FinishedPlay> = {})
   ...over,
 });
 
-export function featuresContract(open: PortFactory<FeatureStore>): void {
-  describe('features contract', () => {
+export function featuresContract(adapter: string, open: PortFactory<FeatureStore>): void {
+  describe(`features contract (${adapter})`, () => {
     let opened: OpenedPort<FeatureStore>;
     let f: FeatureStore;
     beforeAll(async () => {

@@ -3,4 +3,4 @@ import { createScyllaFeatures } from './features.scylla.ts';
 import { featuresContract } from './features.contract.ts';
 
 // The CQL feature store, which no other suite runs.
-featuresContract(cqlPort('features', createScyllaFeatures));
+featuresContract('cql', cqlPort('features', createScyllaFeatures));

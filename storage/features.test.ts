@@ -2,4 +2,4 @@ import { embeddedPort } from '../testkit/store-engines.ts';
 import { createLmdbFeatures } from './features.lmdb.ts';
 import { featuresContract } from './features.contract.ts';
 
-featuresContract(embeddedPort('features', createLmdbFeatures));
+featuresContract('lmdb', embeddedPort('features', createLmdbFeatures));

@@ -24,8 +24,8 @@ async function readAll(h: HistoryStore, userId: string, limit: number) {
   return { seen, pages };
 }
 
-export function historyContract(open: PortFactory<HistoryStore>): void {
-  describe('history contract', () => {
+export function historyContract(adapter: string, open: PortFactory<HistoryStore>): void {
+  describe(`history contract (${adapter})`, () => {
     let opened: OpenedPort<HistoryStore>;
     let h: HistoryStore;
     beforeAll(async () => {

@@ -2,4 +2,4 @@ import { cqlPort } from '../testkit/store-engines.ts';
 import { createScyllaHistory } from './history.scylla.ts';
 import { historyContract } from './history.contract.ts';
 
-historyContract(cqlPort('history', createScyllaHistory));
+historyContract('cql', cqlPort('history', createScyllaHistory));

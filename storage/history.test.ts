@@ -2,4 +2,4 @@ import { embeddedPort } from '../testkit/store-engines.ts';
 import { createLmdbHistory } from './history.lmdb.ts';
 import { historyContract } from './history.contract.ts';
 
-historyContract(embeddedPort('history', createLmdbHistory));
+historyContract('lmdb', embeddedPort('history', createLmdbHistory));

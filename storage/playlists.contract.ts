@@ -32,8 +32,12 @@ function prng(seed: number) {
   };
 }
 
-export function playlistsContract(open: PortFactory<PlaylistStore>, opts: { concurrentOps?: number } = {}) {
-  describe('playlists contract', () => {
+export function playlistsContract(
+  adapter: string,
+  open: PortFactory<PlaylistStore>,
+  opts: { concurrentOps?: number } = {},
+) {
+  describe(`playlists contract (${adapter})`, () => {
     let opened: OpenedPort<PlaylistStore>;
     let pl: PlaylistStore;
     beforeAll(async () => {

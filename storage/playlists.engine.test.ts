@@ -2,4 +2,7 @@ import { cqlPort } from '../testkit/store-engines.ts';
 import { createScyllaPlaylists } from './playlists.scylla.ts';
 import { playlistsContract } from './playlists.contract.ts';
 
-playlistsContract(cqlPort('playlists', (client, keyspace) => createScyllaPlaylists(client, keyspace)));
+playlistsContract(
+  'cql',
+  cqlPort('playlists', (client, keyspace) => createScyllaPlaylists(client, keyspace)),
+);

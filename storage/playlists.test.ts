@@ -2,4 +2,7 @@ import { embeddedPort } from '../testkit/store-engines.ts';
 import { createLmdbPlaylists } from './playlists.lmdb.ts';
 import { playlistsContract } from './playlists.contract.ts';
 
-playlistsContract(embeddedPort('playlists', (env) => createLmdbPlaylists(env)));
+playlistsContract(
+  'lmdb',
+  embeddedPort('playlists', (env) => createLmdbPlaylists(env)),
+);

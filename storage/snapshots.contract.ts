@@ -14,8 +14,8 @@ const snap = (userId: string, version: number, state: unknown = { v: version }):
   state,
 });
 
-export function snapshotsContract(open: PortFactory<SnapshotStore>): void {
-  describe('snapshots contract', () => {
+export function snapshotsContract(adapter: string, open: PortFactory<SnapshotStore>): void {
+  describe(`snapshots contract (${adapter})`, () => {
     let opened: OpenedPort<SnapshotStore>;
     let s: SnapshotStore;
     beforeAll(async () => {

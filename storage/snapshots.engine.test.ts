@@ -2,4 +2,4 @@ import { cqlPort } from '../testkit/store-engines.ts';
 import { createScyllaSnapshots } from './snapshots.scylla.ts';
 import { snapshotsContract } from './snapshots.contract.ts';
 
-snapshotsContract(cqlPort('snapshots', createScyllaSnapshots));
+snapshotsContract('cql', cqlPort('snapshots', createScyllaSnapshots));

@@ -2,4 +2,4 @@ import { embeddedPort } from '../testkit/store-engines.ts';
 import { createLmdbSnapshots } from './snapshots.lmdb.ts';
 import { snapshotsContract } from './snapshots.contract.ts';
 
-snapshotsContract(embeddedPort('snapshots', createLmdbSnapshots));
+snapshotsContract('lmdb', embeddedPort('snapshots', createLmdbSnapshots));

@@ -15,8 +15,8 @@ const user = (id: string, over: Partial<User> = {}): User => ({
   ...over,
 });
 
-export function usersContract(open: PortFactory<UserStore>): void {
-  describe('users contract', () => {
+export function usersContract(adapter: string, open: PortFactory<UserStore>): void {
+  describe(`users contract (${adapter})`, () => {
     let opened: OpenedPort<UserStore>;
     let u: UserStore;
     beforeAll(async () => {

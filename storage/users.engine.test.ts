@@ -2,4 +2,4 @@ import { cqlPort } from '../testkit/store-engines.ts';
 import { createScyllaUsers } from './users.scylla.ts';
 import { usersContract } from './users.contract.ts';
 
-usersContract(cqlPort('users', createScyllaUsers));
+usersContract('cql', cqlPort('users', createScyllaUsers));

@@ -2,4 +2,4 @@ import { embeddedPort } from '../testkit/store-engines.ts';
 import { createLmdbUsers } from './users.lmdb.ts';
 import { usersContract } from './users.contract.ts';
 
-usersContract(embeddedPort('users', createLmdbUsers));
+usersContract('lmdb', embeddedPort('users', createLmdbUsers));

@@ -2,8 +2,8 @@
  * Adapter factories for the store contract suites (storage/<port>.contract.ts). Every suite
  * takes a `PortFactory<P>`; the runners build one from the adapter's own create* function:
  *
- * - {@link embeddedPort}: a fresh LMDB environment in a temp dir, the port wrapped by
- *   `guardEmbedded` as production wires it. `reopen` flushes, closes and opens the same dir.
+ * - {@link embeddedPort}: a fresh LMDB environment in a temp dir, the adapter exactly as its
+ *   create* function makes it. `reopen` flushes, closes and opens the same dir.
  * - {@link cqlPort}: the real CQL node, in a keyspace unique to the calling test file, migrated
  *   once with every storage/*.cql file. `reopen` shuts the client down and connects a new one.
  *   The engine is required through `requireEngine`, which FAILS LOUDLY (naming the engine and
@@ -19,13 +19,10 @@ import type { Client } from 'cassandra-driver';
 import { requireEngine, testNamespace } from './engines.ts';
 import { applyMigrations, connectScylla } from '../storage/cql-client.ts';
 import { StorageError, type StorageErrorCode } from '../storage/errors.ts';
-import { guardEmbedded } from '../storage/lmdb-guard.ts';
 import { openEmbeddedEnv, type EmbeddedEnv } from '../storage/lmdb-env.ts';
 
 /** One adapter instance under test. */
 export interface OpenedPort<P> {
-  /** The adapter's name, for test titles: 'lmdb', 'cql', 'lru', 'redis', ... */
-  name: string;
   port: P;
   /** Closes the adapter and opens it again on the same data (a process restart). */
   reopen(): Promise<P>;
@@ -50,12 +47,11 @@ export function embeddedPort<P extends object>(
       await env.close();
     };
     const opened: OpenedPort<P> = {
-      name: 'lmdb',
-      port: guardEmbedded(create(env), label),
+      port: create(env),
       async reopen() {
         await shut();
         env = await openEmbeddedEnv(dir);
-        opened.port = guardEmbedded(create(env), label);
+        opened.port = create(env);
         return opened.port;
       },
       async close() {
@@ -94,7 +90,6 @@ export function cqlPort<P>(label: string, create: (client: Client, keyspace: str
       throw e;
     }
     const opened: OpenedPort<P> = {
-      name: 'cql',
       port: create(client, keyspace),
       async reopen() {
         await client.shutdown();
