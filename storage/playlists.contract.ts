@@ -234,6 +234,8 @@ export function playlistsContract(
         'bad_request',
       );
       await rejects(pl.listEntries(p.id, 'owner', { limit: 0 }), 'bad_request');
+      await rejects(pl.listEntries(p.id, 'owner', { offset: -1 }), 'bad_request');
+      await rejects(pl.listEntries(p.id, 'owner', { limit: 1.5 }), 'bad_request');
       // Fill to the cap in 100-track edits, then one more is refused.
       const batch = Array.from({ length: 100 }, (_, i) => `t${i}`);
       for (let i = 0; i < MAX_PLAYLIST_ENTRIES / 100; i++)
