@@ -18,7 +18,7 @@ export const track = (id: string, over: Partial<Track> = {}): Track => ({
   ...over,
 });
 
-export const audioFile = (trackId: string, bitrateKbps: number): AudioFile => ({
+const audioFile = (trackId: string, bitrateKbps: number): AudioFile => ({
   trackId,
   bitrateKbps,
   codec: 'opus',
@@ -66,6 +66,11 @@ export function catalogContract(adapter: string, open: PortFactory<CatalogStore>
         track('up', { albumId: 'al-up', title: 'Second', isrc: 'GBAYE0601498' }),
       );
       expect(await c.getAlbumTrackIds('al-up')).toEqual(['up']);
+      // An upsert replaces the whole track: an optional field left out is gone.
+      await c.putTrack(track('up', { albumId: 'al-up', title: 'Third' }));
+      expect((await c.getTracks(['up'])).get('up')).toEqual(
+        track('up', { albumId: 'al-up', title: 'Third' }),
+      );
       expect((await c.listTrackIds()).filter((id) => id === 'up')).toEqual(['up']);
     });
 
@@ -125,6 +130,20 @@ export function catalogContract(adapter: string, open: PortFactory<CatalogStore>
         },
       ]);
       expect(await c.getRights('r1', 'US')).toEqual([{ trackId: 'r1', territory: '*', allowed: true }]);
+      // An upsert replaces the whole row: the window and premium flag left out are gone.
+      await c.putRights({
+        trackId: 'r1',
+        territory: 'FR',
+        allowed: false,
+        premiumOnly: true,
+        availableFrom: 5,
+      });
+      await c.putRights({ trackId: 'r1', territory: 'FR', allowed: true });
+      expect((await c.getRights('r1', 'FR')).find((r) => r.territory === 'FR')).toEqual({
+        trackId: 'r1',
+        territory: 'FR',
+        allowed: true,
+      });
       expect(await c.getRights('r1', '*')).toEqual([{ trackId: 'r1', territory: '*', allowed: true }]);
       expect(await c.getRights('unknown', 'DE')).toEqual([]);
     });

@@ -55,6 +55,21 @@ export function historyContract(adapter: string, open: PortFactory<HistoryStore>
       expect(exact.next).toBeUndefined();
     });
 
+    it('history - optional fields round-trip as written, empty strings included', async () => {
+      const full: HistoryEntry = {
+        userId: 'ho',
+        playId: 'full',
+        trackId: 't',
+        ts: BASE,
+        msPlayed: 1234,
+        context: '',
+        device: 'd',
+        reason: '',
+      };
+      await h.appendHistory(full);
+      expect((await h.readHistory('ho')).entries).toEqual([full]);
+    });
+
     it('history - appending the same entry again stores it once', async () => {
       const e: HistoryEntry = { userId: 'hi', playId: 'p', trackId: 't', ts: BASE, msPlayed: 5 };
       for (let i = 0; i < 3; i++) await h.appendHistory(e);

@@ -40,7 +40,8 @@ export interface HistoryStore {
   /**
    * One page of a user's entries, newest first (ts desc, then playId desc), across month
    * partitions. `limit` defaults to DEFAULT_HISTORY_PAGE and is capped at MAX_HISTORY_PAGE;
-   * `next` is set only while older entries remain. An unknown user gives `{ entries: [] }`.
+   * `next` is set only while older entries remain. Entries read back exactly as appended
+   * (optional fields included). An unknown user gives `{ entries: [] }`.
    * `bad_request` for a malformed cursor or a limit that is not a positive integer.
    */
   readHistory(userId: string, opts?: { limit?: number; cursor?: string }): Promise<HistoryPage>;

@@ -121,6 +121,9 @@ export function royaltiesContract(adapter: string, open: PortFactory<RoyaltyStor
         { ...ok, product: 'family' as never },
         { ...ok, ts: 1.5 },
         { ...ok, msPlayed: NaN },
+        { ...ok, trackId: 7 as never },
+        { ...ok, userId: null as never },
+        { ...ok, eventId: 42 as never },
       ];
       for (const p of bad) expect(await storageErrorCode(store.recordStream(p))).toBe('bad_request');
       // One bad play fails the whole batch before anything is written.

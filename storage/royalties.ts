@@ -131,7 +131,9 @@ export function validateCountedPlay(p: CountedPlay): void {
     /^\d{4}-\d{2}$/.test(p.month) &&
     typeof p.trackId === 'string' &&
     typeof p.artistId === 'string' &&
+    typeof p.userId === 'string' &&
     typeof p.territory === 'string' &&
+    typeof p.eventId === 'string' &&
     (p.product === 'free' || p.product === 'premium') &&
     Number.isSafeInteger(p.ts) &&
     Number.isSafeInteger(p.msPlayed);

@@ -77,6 +77,8 @@ export function snapshotsContract(adapter: string, open: PortFactory<SnapshotSto
       expect(await storageErrorCode(s.putSnapshot(snap('', 1)))).toBe('bad_request');
       expect(await storageErrorCode(s.putSnapshot(snap('b1', -1)))).toBe('bad_request');
       expect(await storageErrorCode(s.putSnapshot(snap('b2', 1.5)))).toBe('bad_request');
+      expect(await storageErrorCode(s.putSnapshot({ ...snap('b8', 1), savedAt: 1.5 }))).toBe('bad_request');
+      expect(await storageErrorCode(s.putSnapshot({ ...snap('b9', 1), savedAt: NaN }))).toBe('bad_request');
       expect(await storageErrorCode(s.putSnapshot(snap('b3', 1, cyclic)))).toBe('bad_request');
       expect(await storageErrorCode(s.putSnapshot({ ...snap('b6', 1), state: () => 1 }))).toBe('bad_request');
       expect(await storageErrorCode(s.putSnapshot({ ...snap('b7', 1), state: 10n }))).toBe('bad_request');
@@ -86,7 +88,7 @@ export function snapshotsContract(adapter: string, open: PortFactory<SnapshotSto
       expect(await storageErrorCode(s.putSnapshot(snap('b5', 1, 'x'.repeat(MAX_SNAPSHOT_BYTES))))).toBe(
         'bad_request',
       );
-      for (const id of ['b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7'])
+      for (const id of ['b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7', 'b8', 'b9'])
         expect(await s.getSnapshot(id)).toBeUndefined();
     });
 

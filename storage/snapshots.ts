@@ -22,7 +22,8 @@ export interface SnapshotStore {
    * Stores the snapshot unless a stored one has a higher version (`conflict`, the newer one
    * kept); the same version again overwrites. Of concurrent writers the highest version wins.
    * `bad_request` (nothing written) for an empty user id, a version that is not a non-negative
-   * integer, or a state that is not JSON-serialisable or exceeds MAX_SNAPSHOT_BYTES.
+   * integer, a savedAt that is not epoch ms, or a state that is not JSON-serialisable or
+   * exceeds MAX_SNAPSHOT_BYTES.
    */
   putSnapshot(snapshot: SessionSnapshot): Promise<void>;
   /** The stored snapshot (state as JSON round-trips it); undefined when none. */

@@ -64,7 +64,7 @@ export function embeddedPort<P extends object>(
 }
 
 /** A client for the shared CQL node, configured as production configures it (connectScylla). */
-export async function connectTestCql(): Promise<Client> {
+async function connectTestCql(): Promise<Client> {
   const cql = await requireEngine('cql');
   return connectScylla({
     contactPoints: cql.raw.split(',').map((s) => s.trim()),
