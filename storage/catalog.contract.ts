@@ -153,6 +153,10 @@ export function catalogContract(adapter: string, open: PortFactory<CatalogStore>
       expect(await storageErrorCode(c.putTrack(track('bad1', { trackNumber: -1 })))).toBe('bad_request');
       expect(await storageErrorCode(c.putTrack(track('bad2', { durationMs: 1.5 })))).toBe('bad_request');
       expect(await storageErrorCode(c.putTrack(track('bad3', { albumId: '' })))).toBe('bad_request');
+      expect(await storageErrorCode(c.putTrack(track('bad8', { artistName: undefined as never })))).toBe(
+        'bad_request',
+      );
+      expect(await storageErrorCode(c.putTrack(track('bad9', { isrc: 12 as never })))).toBe('bad_request');
       expect(await storageErrorCode(c.putTrack(track('x'.repeat(10_000))))).toBe('bad_request');
       expect(await storageErrorCode(c.putAudioFile(audioFile('bad4', 0)))).toBe('bad_request');
       expect(
@@ -164,7 +168,7 @@ export function catalogContract(adapter: string, open: PortFactory<CatalogStore>
       expect(
         await storageErrorCode(c.putRights({ trackId: 'bad7', territory: 'DE', allowed: 'yes' as never })),
       ).toBe('bad_request');
-      expect((await c.getTracks(['bad1', 'bad2', 'bad3'])).size).toBe(0);
+      expect((await c.getTracks(['bad1', 'bad2', 'bad3', 'bad8', 'bad9'])).size).toBe(0);
       expect(await c.getAudioFiles('bad4')).toEqual([]);
       expect(await c.getRights('bad6', 'DE')).toEqual([]);
     });

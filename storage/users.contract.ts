@@ -53,10 +53,11 @@ export function usersContract(adapter: string, open: PortFactory<UserStore>): vo
       expect(await storageErrorCode(u.putUser(user('b1', { plan: 'gold' as never })))).toBe('bad_request');
       expect(await storageErrorCode(u.putUser(user('b2', { country: 'Sweden' })))).toBe('bad_request');
       expect(await storageErrorCode(u.putUser(user('b3', { country: 'se' })))).toBe('bad_request');
+      expect(await storageErrorCode(u.putUser(user('b5', { displayName: 7 as never })))).toBe('bad_request');
       expect(await storageErrorCode(u.putUser(user('b4', { quality: 'lossless' as never })))).toBe(
         'bad_request',
       );
-      for (const id of ['b1', 'b2', 'b3', 'b4']) expect(await u.getUser(id)).toBeUndefined();
+      for (const id of ['b1', 'b2', 'b3', 'b4', 'b5']) expect(await u.getUser(id)).toBeUndefined();
     });
 
     it('users - a user survives a restart', async () => {
