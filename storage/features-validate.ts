@@ -22,3 +22,9 @@ export function validateFinishedPlay(p: FinishedPlay): void {
   for (const t of p.tail.tracks) checkId('tail track id', t);
   if (!isEpochMs(p.tail.lastTs)) bad(`play ${p.playId}: tail.lastTs must be epoch ms`);
 }
+
+/** `cooccurring`'s limit: a positive integer (a negative one would slice from the end). */
+export function validateLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new StorageError('bad_request', 'co-occurrence limit must be a positive integer');
+}

@@ -110,6 +110,8 @@ export function featuresContract(adapter: string, open: PortFactory<FeatureStore
         { ...ok, tail: undefined as never },
       ];
       for (const p of bad) expect(await storageErrorCode(f.applyPlay(p))).toBe('bad_request');
+      for (const limit of [0, -1, 2.5])
+        expect(await storageErrorCode(f.cooccurring('fb', limit))).toBe('bad_request');
       expect(await f.trackStats('fb')).toEqual({ plays: 0, skips: 0 });
       // The rejected attempts left no marker: the same play id still applies.
       expect(await f.applyPlay(ok)).toBe(true);

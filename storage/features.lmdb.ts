@@ -5,7 +5,7 @@
  */
 import type { FeatureStore, SessionTail, TrackStats } from './features.ts';
 import { StorageError } from './errors.ts';
-import { validateFinishedPlay } from './features-validate.ts';
+import { validateFinishedPlay, validateLimit } from './features-validate.ts';
 import { type EmbeddedEnv, openTable, prefixEnd } from './lmdb-env.ts';
 
 export function createLmdbFeatures(env: EmbeddedEnv): FeatureStore {
@@ -41,6 +41,7 @@ export function createLmdbFeatures(env: EmbeddedEnv): FeatureStore {
       return stats.get([trackId]) ?? { plays: 0, skips: 0 };
     },
     async cooccurring(trackId, limit = 20) {
+      validateLimit(limit);
       const out: { trackId: string; count: number }[] = [];
       for (const { key, value } of cooc.getRange({ start: [trackId], end: prefixEnd([trackId]) })) {
         out.push({ trackId: (key as string[])[1]!, count: value });

@@ -5,7 +5,7 @@
  */
 import type { Client } from 'cassandra-driver';
 import type { FeatureStore } from './features.ts';
-import { validateFinishedPlay } from './features-validate.ts';
+import { validateFinishedPlay, validateLimit } from './features-validate.ts';
 import { cqlCall, exec, execAllPages, IDEMPOTENT_WRITE, NON_IDEMPOTENT, READ } from './cql-client.ts';
 
 export function createScyllaFeatures(client: Client, ks: string): FeatureStore {
@@ -46,6 +46,7 @@ export function createScyllaFeatures(client: Client, ks: string): FeatureStore {
       return { plays: Number(r?.plays ?? 0), skips: Number(r?.skips ?? 0) };
     },
     async cooccurring(trackId, limit = 20) {
+      validateLimit(limit);
       const rows = await execAllPages(client, q.getCooc, [trackId]);
       return rows
         .map((r) => ({ trackId: r.other_id as string, count: Number(r.n) }))

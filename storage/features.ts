@@ -52,7 +52,8 @@ export interface FeatureStore {
   trackStats(trackId: string): Promise<TrackStats>;
   /**
    * Tracks most often in the same session as `trackId`, most frequent first, ties by track id
-   * ascending, at most `limit` (default 20); [] for an unknown track.
+   * ascending, at most `limit` (default 20); [] for an unknown track. `bad_request` for a
+   * limit that is not a positive integer.
    */
   cooccurring(trackId: string, limit?: number): Promise<{ trackId: string; count: number }[]>;
 }
