@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { openEmbeddedEnv } from '../storage/lmdb-env.ts';
+import { createLmdbFeatures } from '../storage/features.lmdb.ts';
+import { createLmdbHistory } from '../storage/history.lmdb.ts';
 import { createLmdbRoyalties } from '../storage/royalties.lmdb.ts';
 import { countsFromLedger } from '../storage/royalties.ts';
 import { EmbeddedEventLog } from '../storage/event-log.embedded.ts';
@@ -8,13 +10,22 @@ import { pipelineContract } from './pipeline.contract.ts';
 import { referenceLedger } from './royalty-rule.ts';
 import { startPipeline } from './start-pipeline.ts';
 import { silentLogger, publishAll, removeTempDirs, tempDir, waitFor } from '../testkit/pipeline.ts';
+import { embeddedPort } from '../testkit/store-engines.ts';
 
 afterAll(removeTempDirs);
 
-pipelineContract('embedded log', async () => {
-  const log = new EmbeddedEventLog({ dir: tempDir('pipe-log') });
-  return { log, source: log, close: () => log.close() };
-});
+pipelineContract(
+  'embedded log, LMDB stores',
+  async () => {
+    const log = new EmbeddedEventLog({ dir: tempDir('pipe-log') });
+    return { log, source: log, close: () => log.close() };
+  },
+  embeddedPort('pipeline', (env) => ({
+    royalties: createLmdbRoyalties(env),
+    history: createLmdbHistory(env),
+    features: createLmdbFeatures(env),
+  })),
+);
 
 describe('pipeline on the embedded log', () => {
   it('pipeline - a whole process killed mid-batch and restarted on the same data dir counts each play once', async () => {

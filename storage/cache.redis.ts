@@ -17,6 +17,9 @@ export async function createRedisTrackCache(url: string, keyPrefix = TRACK_KEY_P
     commandTimeout: DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
     enableOfflineQueue: true,
   });
+  // Connection errors reach callers as 'unavailable' from the command that hit them; without a
+  // listener ioredis would also print each one as an "Unhandled error event".
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
   } catch (e) {

@@ -19,6 +19,10 @@ export function validateTrack(t: Track): void {
   checkId('artist id', t.artistId);
   checkId('album id', t.albumId);
   if (typeof t.title !== 'string') bad(`track ${t.id}: title must be a string`);
+  // The CQL adapter reads a missing name back as '': require them so both adapters agree.
+  if (typeof t.artistName !== 'string') bad(`track ${t.id}: artistName must be a string`);
+  if (typeof t.albumName !== 'string') bad(`track ${t.id}: albumName must be a string`);
+  if (t.isrc !== undefined && typeof t.isrc !== 'string') bad(`track ${t.id}: isrc must be a string`);
   if (!isInt(t.trackNumber, 0)) bad(`track ${t.id}: trackNumber must be a non-negative integer`);
   if (!isInt(t.durationMs, 0)) bad(`track ${t.id}: durationMs must be a non-negative integer`);
 }

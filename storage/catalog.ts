@@ -1,6 +1,12 @@
 /**
  * Catalog port: tracks, their encoded audio files (chunk tables) and territory rights.
  * Written by ingest (origin/), read on every play (session/) and by hydration.
+ * Adapters: storage/catalog.lmdb.ts, storage/catalog.scylla.ts; contract suite
+ * storage/catalog.contract.ts.
+ *
+ * Contract: writes are idempotent upserts (the last write wins) and survive a restart; reads
+ * of unknown ids are empty, never an error; a malformed row (empty or over-long id, bad
+ * number, territory not ISO alpha-2 or '*') is `bad_request` and writes nothing.
  */
 
 export interface Track {
@@ -59,21 +65,24 @@ export interface Rights {
 }
 
 export interface CatalogStore {
-  /** Upsert; idempotent. */
+  /**
+   * Upsert by id; idempotent. The album and artist indexes follow the track: moving it to
+   * another album, artist or track number removes it from the old position.
+   */
   putTrack(track: Track): Promise<void>;
   /** Upsert by (trackId, bitrateKbps); idempotent. */
   putAudioFile(file: AudioFile): Promise<void>;
-  /** Upsert by (trackId, territory). */
+  /** Upsert by (trackId, territory); idempotent. */
   putRights(rights: Rights): Promise<void>;
-  /** Batch read; ids that do not exist are absent from the map. */
+  /** Batch read; ids that do not exist are absent from the map; a repeated id appears once. */
   getTracks(ids: readonly string[]): Promise<Map<string, Track>>;
   /** Every encoded bitrate of a track, ascending by bitrate; [] when none. */
   getAudioFiles(trackId: string): Promise<AudioFile[]>;
-  /** Rights rows for a track in a territory plus its worldwide ('*') row. */
+  /** Rights rows for a track in a territory plus its worldwide ('*') row; [] when none. */
   getRights(trackId: string, territory: string): Promise<Rights[]>;
   /** Track ids of an album in track-number order; [] when unknown. */
   getAlbumTrackIds(albumId: string): Promise<string[]>;
-  /** Track ids of an artist (for radio seeds), unordered. */
+  /** Track ids of an artist (for radio seeds), unordered; [] when unknown. */
   getArtistTrackIds(artistId: string): Promise<string[]>;
   /** Every track id in the catalog (small catalogs, demo and radio index build). */
   listTrackIds(): Promise<string[]>;

@@ -1,6 +1,7 @@
 /**
- * One contract suite for the event log + event source ports, run against the embedded log
- * (event-log.test.ts) and against JetStream (event-log.engine.test.ts).
+ * Event log + event source port contract (storage/event-log.ts, storage/event-source.ts), run
+ * against every adapter: event-log.test.ts (embedded log) and event-log.engine.test.ts
+ * (JetStream, online: the outbox path has its own adapter tests there).
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventLog, ListeningEvent } from './event-log.ts';
@@ -49,6 +50,21 @@ export function eventLogContract(adapter: string, factory: () => Promise<EventLo
       await waitFor('marker delivery', () => got.some((d) => d.event.event_id === marker.event_id));
       expect(got.filter((d) => d.event.event_id === e.event_id)).toHaveLength(1);
       expect(got.find((d) => d.event.event_id === e.event_id)?.event).toEqual(e);
+    });
+
+    it('event log - new events get increasing log positions; a duplicate answers with the original one', async () => {
+      const events = Array.from({ length: 5 }, () => makeEvent());
+      const results = [];
+      for (const e of events) results.push(await t.log.publish(e));
+      const seqs = results.map((r) => r.seq!);
+      expect(seqs.every((s) => Number.isSafeInteger(s))).toBe(true);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(await t.log.publish(events[2]!)).toEqual({ duplicate: true, seq: seqs[2] });
+      const got = await collect(consumerName('seq'));
+      const mine = new Set(events.map((e) => e.event_id));
+      await waitFor('5 deliveries', () => got.filter((d) => mine.has(d.event.event_id)).length >= 5);
+      expect(got.filter((d) => mine.has(d.event.event_id)).map((d) => d.seq)).toEqual(seqs);
     });
 
     it('event log - concurrent publishes of one id store it once', async () => {
@@ -124,6 +140,33 @@ export function eventLogContract(adapter: string, factory: () => Promise<EventLo
       );
       await waitFor('second delivery', () => seen.length >= 2);
       expect(seen.slice(0, 2)).toEqual([1, 2]);
+    });
+
+    it('event source - two subscribers of one durable name share the work: each event handled once', async () => {
+      const name = consumerName('shared');
+      const events = Array.from({ length: 60 }, () => makeEvent());
+      const a: Delivery[] = [];
+      const b: Delivery[] = [];
+      subs.push(
+        await t.source.subscribe({ name, ackWaitMs: 10_000, maxBatch: 5 }, async (x) => void a.push(...x)),
+      );
+      subs.push(
+        await t.source.subscribe({ name, ackWaitMs: 10_000, maxBatch: 5 }, async (x) => void b.push(...x)),
+      );
+      for (let i = 0; i < events.length; i += 10)
+        await Promise.all(events.slice(i, i + 10).map((e) => t.log.publish(e)));
+      const mine = new Set(events.map((e) => e.event_id));
+      const handled = () =>
+        [...a, ...b].filter((d) => mine.has(d.event.event_id)).map((d) => d.event.event_id);
+      await waitFor('60 deliveries', () => handled().length >= events.length);
+      expect(handled().sort()).toEqual([...mine].sort());
+    });
+
+    it('event source - a bad consumer name is bad_request', async () => {
+      for (const name of ['', 'has space', 'dot.ted', 'x'.repeat(65)])
+        await expect(
+          t.source.subscribe({ name, ackWaitMs: 1_000, maxBatch: 1 }, async () => undefined),
+        ).rejects.toSatisfy((e: unknown) => isStorageError(e, 'bad_request'));
     });
 
     it('event source - a durable consumer resumes after its acked position', async () => {

@@ -1,7 +1,8 @@
 /**
  * Event log port: the durable, dedup-keyed log of listening events.
- * Adapters: in-process embedded log (pipeline/event-log.embedded.ts, the default) and
- * NATS JetStream (pipeline/event-log.jetstream.ts, when NATS_URL is set).
+ * Adapters: in-process embedded log (storage/event-log.embedded.ts, the default) and
+ * NATS JetStream (storage/event-log.jetstream.ts, when NATS_URL is set); contract suite
+ * storage/event-log.contract.ts (with the event source port, storage/event-source.ts).
  *
  * Contract:
  * - `publish` is at-least-once towards the log and idempotent by `event_id`: publishing the
@@ -39,6 +40,13 @@ export interface PublishResult {
 }
 
 export interface EventLog {
+  /**
+   * Appends the event once per `event_id` within the duplicate window: a repeat (also a
+   * concurrent one) resolves `duplicate: true` with the original's `seq` and stores nothing.
+   * New events get increasing `seq`s (undefined while parked in an outbox). `bad_request` for
+   * a malformed event; `unavailable` only when neither the log nor the outbox can take it.
+   */
   publish(event: ListeningEvent): Promise<PublishResult>;
+  /** Releases the adapter (an outbox keeps what it holds for the next start). */
   close(): Promise<void>;
 }

@@ -1,9 +1,9 @@
 /**
  * Event source port: the consumer side of the event log.
- * Adapters: the embedded log (pipeline/event-log.embedded.ts) and a JetStream durable pull
- * consumer (pipeline/event-source.jetstream.ts).
+ * Adapters: the embedded log (storage/event-log.embedded.ts) and a JetStream durable pull
+ * consumer (storage/event-source.jetstream.ts).
  *
- * Contract (shared suite: pipeline/event-log.contract.ts):
+ * Contract (shared suite: storage/event-log.contract.ts):
  * - A subscription is a *durable* consumer named `spec.name`: its position survives a restart
  *   of the subscriber; two subscriptions of the same name share the work.
  * - Delivery is at-least-once with explicit ack: the handler gets batches in log order; when
@@ -55,7 +55,13 @@ export interface Subscription {
 }
 
 export interface EventSource {
+  /**
+   * Starts (or resumes) the durable consumer `spec.name` after its acked position and feeds
+   * `handler` batches of at most `spec.maxBatch`, in log order, with the delivery semantics
+   * above. `bad_request` for a name that does not match CONSUMER_NAME.
+   */
   subscribe(spec: ConsumerSpec, handler: BatchHandler): Promise<Subscription>;
+  /** Stops every subscription of this source and releases its connection. */
   close(): Promise<void>;
 }
 

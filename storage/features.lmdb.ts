@@ -5,6 +5,7 @@
  */
 import type { FeatureStore, SessionTail, TrackStats } from './features.ts';
 import { StorageError } from './errors.ts';
+import { validateFinishedPlay, validateLimit } from './features-validate.ts';
 import { type EmbeddedEnv, openTable, prefixEnd } from './lmdb-env.ts';
 
 export function createLmdbFeatures(env: EmbeddedEnv): FeatureStore {
@@ -14,6 +15,7 @@ export function createLmdbFeatures(env: EmbeddedEnv): FeatureStore {
   const tails = openTable<SessionTail>(env, 'feature_session_tail');
   return {
     async applyPlay(p) {
+      validateFinishedPlay(p);
       try {
         return await env.transaction(() => {
           if (applied.get([p.playId]) !== undefined) return false;
@@ -39,6 +41,7 @@ export function createLmdbFeatures(env: EmbeddedEnv): FeatureStore {
       return stats.get([trackId]) ?? { plays: 0, skips: 0 };
     },
     async cooccurring(trackId, limit = 20) {
+      validateLimit(limit);
       const out: { trackId: string; count: number }[] = [];
       for (const { key, value } of cooc.getRange({ start: [trackId], end: prefixEnd([trackId]) })) {
         out.push({ trackId: (key as string[])[1]!, count: value });

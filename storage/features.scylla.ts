@@ -5,6 +5,7 @@
  */
 import type { Client } from 'cassandra-driver';
 import type { FeatureStore } from './features.ts';
+import { validateFinishedPlay, validateLimit } from './features-validate.ts';
 import { cqlCall, exec, execAllPages, IDEMPOTENT_WRITE, NON_IDEMPOTENT, READ } from './cql-client.ts';
 
 export function createScyllaFeatures(client: Client, ks: string): FeatureStore {
@@ -19,6 +20,7 @@ export function createScyllaFeatures(client: Client, ks: string): FeatureStore {
   };
   return {
     async applyPlay(p) {
+      validateFinishedPlay(p);
       const rs = await exec(client, q.mark, [p.playId, p.ts], NON_IDEMPOTENT);
       if (!rs.wasApplied()) return false;
       const counters = [{ query: q.stats, params: [p.skipped ? 1 : 0, p.trackId] }];
@@ -44,6 +46,7 @@ export function createScyllaFeatures(client: Client, ks: string): FeatureStore {
       return { plays: Number(r?.plays ?? 0), skips: Number(r?.skips ?? 0) };
     },
     async cooccurring(trackId, limit = 20) {
+      validateLimit(limit);
       const rows = await execAllPages(client, q.getCooc, [trackId]);
       return rows
         .map((r) => ({ trackId: r.other_id as string, count: Number(r.n) }))

@@ -1,7 +1,8 @@
 /**
  * Track feature store port, fed by the pipeline's features consumer and read by the radio
  * service: per-track play and skip counts and track-to-track co-occurrence within listening
- * sessions. Adapters: storage/features.lmdb.ts, storage/features.scylla.ts.
+ * sessions. Adapters: storage/features.lmdb.ts, storage/features.scylla.ts; contract suite
+ * storage/features.contract.ts.
  *
  * Idempotency: `applyPlay` applies a finished play at most once per playId. The embedded
  * adapter does it in one transaction (exact). The CQL adapter writes a marker with
@@ -36,11 +37,24 @@ export interface TrackStats {
 }
 
 export interface FeatureStore {
-  /** Applies a finished play at most once; resolves false when it was applied before. */
+  /**
+   * Applies a finished play at most once per playId: counts one play (and one skip when
+   * `skipped`) for the track, one co-occurrence each way with every neighbour other than the
+   * track itself, and stores `tail` as the user's session tail. Resolves true when applied,
+   * false when the play id was applied before (nothing moves, also under concurrent replays).
+   * `bad_request` (nothing applied, the play id still free) for empty ids, a ts or tail.lastTs
+   * that is not epoch ms, or malformed neighbours or tail.
+   */
   applyPlay(play: FinishedPlay): Promise<boolean>;
+  /** The tail stored by the user's last applied play; undefined when none. */
   sessionTail(userId: string): Promise<SessionTail | undefined>;
+  /** Play and skip counts; zeros for an unknown track. */
   trackStats(trackId: string): Promise<TrackStats>;
-  /** Tracks most often in the same session as `trackId`, most frequent first. */
+  /**
+   * Tracks most often in the same session as `trackId`, most frequent first, ties by track id
+   * ascending, at most `limit` (default 20); [] for an unknown track. `bad_request` for a
+   * limit that is not a positive integer.
+   */
   cooccurring(trackId: string, limit?: number): Promise<{ trackId: string; count: number }[]>;
 }
 

@@ -10,9 +10,10 @@ const rowToEntry = (userId: string, r: types.Row): HistoryEntry => ({
   trackId: r.track_id,
   ts: Number(r.ts),
   msPlayed: r.ms_played ?? 0,
-  ...(r.context ? { context: r.context } : {}),
-  ...(r.device ? { device: r.device } : {}),
-  ...(r.reason ? { reason: r.reason } : {}),
+  // `!= null`: an empty string was written and reads back as one, as on LMDB.
+  ...(r.context != null ? { context: r.context } : {}),
+  ...(r.device != null ? { device: r.device } : {}),
+  ...(r.reason != null ? { reason: r.reason } : {}),
 });
 
 export function createScyllaHistory(client: Client, ks: string): HistoryStore {

@@ -1,6 +1,7 @@
 /**
  * Listening history port: per user, newest first, partitioned by (user, month UTC).
- * Adapters: embedded/history.lmdb.ts, scylla/history.scylla.ts.
+ * Adapters: storage/history.lmdb.ts, storage/history.scylla.ts; contract suite
+ * storage/history.contract.ts.
  *
  * Contract: `appendHistory` is idempotent by (userId, ts, playId): appending the same entry twice
  * stores it once (the pipeline may redeliver). `readHistory` returns entries newest first
@@ -31,7 +32,17 @@ export interface HistoryPage {
 }
 
 export interface HistoryStore {
-  /** Idempotent by (userId, ts, playId): appending the same entry twice stores it once. */
+  /**
+   * Idempotent by (userId, ts, playId): appending the same entry twice stores it once.
+   * `bad_request` for empty ids, a ts that is not a non-negative integer, or a negative msPlayed.
+   */
   appendHistory(entry: HistoryEntry): Promise<void>;
+  /**
+   * One page of a user's entries, newest first (ts desc, then playId desc), across month
+   * partitions. `limit` defaults to DEFAULT_HISTORY_PAGE and is capped at MAX_HISTORY_PAGE;
+   * `next` is set only while older entries remain. Entries read back exactly as appended
+   * (optional fields included). An unknown user gives `{ entries: [] }`.
+   * `bad_request` for a malformed cursor or a limit that is not a positive integer.
+   */
   readHistory(userId: string, opts?: { limit?: number; cursor?: string }): Promise<HistoryPage>;
 }

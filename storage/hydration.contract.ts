@@ -3,9 +3,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TrackCache } from './cache.ts';
 import type { CatalogStore } from './catalog.ts';
 import { createPlaylistViewer, type PlaylistViewer } from './hydration.ts';
-import type { Stores } from './stores.ts';
-import { embeddedHarness, type StoresHarness } from '../testkit/store-engines.ts';
-import { track } from './stores.contract.ts';
+import type { PlaylistStore } from './playlists.ts';
+import { createLmdbCatalog } from './catalog.lmdb.ts';
+import { createLmdbPlaylists } from './playlists.lmdb.ts';
+import { embeddedPort, type OpenedPort } from '../testkit/store-engines.ts';
+import { track } from './catalog.contract.ts';
 
 /** Counts which track ids reach the real catalog. */
 function counting(catalog: CatalogStore) {
@@ -24,8 +26,9 @@ function counting(catalog: CatalogStore) {
 
 export function hydrationContract(name: string, openCache: () => Promise<TrackCache>) {
   describe(`hydration contract (${name})`, () => {
-    let h: StoresHarness;
-    let s: Stores;
+    // The stores behind the cache: embedded catalog and playlists in one LMDB environment.
+    let opened: OpenedPort<{ catalog: CatalogStore; playlists: PlaylistStore }>;
+    let s: { catalog: CatalogStore; playlists: PlaylistStore };
     let cache: TrackCache;
     let count: ReturnType<typeof counting>;
     let viewer: PlaylistViewer;
@@ -33,8 +36,11 @@ export function hydrationContract(name: string, openCache: () => Promise<TrackCa
     const ids = Array.from({ length: 20 }, (_, i) => `h${i}`);
 
     beforeAll(async () => {
-      h = embeddedHarness();
-      s = await h.open();
+      opened = await embeddedPort('hydration', (env) => ({
+        catalog: createLmdbCatalog(env),
+        playlists: createLmdbPlaylists(env),
+      }))();
+      s = opened.port;
       for (const id of ids) await s.catalog.putTrack(track(id, { trackNumber: Number(id.slice(1)) + 1 }));
       const p = await s.playlists.createPlaylist({ ownerId: 'o', name: 'hydrate', public: false });
       // Duplicates and an id the catalog does not know.
@@ -48,8 +54,7 @@ export function hydrationContract(name: string, openCache: () => Promise<TrackCa
     });
     afterAll(async () => {
       await cache?.close();
-      await s?.close();
-      await h?.cleanup();
+      await opened?.close();
     });
 
     it('hydration - miss reads the store once and writes back; the next view is a pure hit', async () => {

@@ -1,10 +1,10 @@
 /**
- * Playlist contract suite: every operation, authorization, limits, paging, rebase, restart
- * durability and a 10-editor concurrency run. Runs against every adapter through a harness.
+ * Playlist port contract (storage/playlists.ts): every operation, authorization, limits,
+ * paging, rebase, restart durability and a 10-editor concurrency run. Run against every
+ * adapter: playlists.test.ts (LMDB) and playlists.engine.test.ts (CQL node).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStorageError, type StorageErrorCode } from './errors.ts';
-import type { Stores } from './stores.ts';
 import { replayEffects } from './playlist-rebase.ts';
 import {
   MAX_PLAYLIST_ENTRIES,
@@ -12,7 +12,7 @@ import {
   type PlaylistEdit,
   type PlaylistStore,
 } from './playlists.ts';
-import type { StoresHarness } from '../testkit/store-engines.ts';
+import type { OpenedPort, PortFactory } from '../testkit/store-engines.ts';
 
 async function rejects(p: Promise<unknown>, code: StorageErrorCode, message?: RegExp) {
   const e = await p.then(
@@ -32,20 +32,19 @@ function prng(seed: number) {
   };
 }
 
-export function playlistContract(harness: () => StoresHarness, opts: { concurrentOps?: number } = {}) {
-  describe('playlists contract', () => {
-    let h: StoresHarness;
-    let stores: Stores;
+export function playlistsContract(
+  adapter: string,
+  open: PortFactory<PlaylistStore>,
+  opts: { concurrentOps?: number } = {},
+) {
+  describe(`playlists contract (${adapter})`, () => {
+    let opened: OpenedPort<PlaylistStore>;
     let pl: PlaylistStore;
     beforeAll(async () => {
-      h = harness();
-      stores = await h.open();
-      pl = stores.playlists;
+      opened = await open();
+      pl = opened.port;
     });
-    afterAll(async () => {
-      await stores?.close();
-      await h?.cleanup();
-    });
+    afterAll(() => opened?.close());
 
     const ids = async (id: string, who = 'owner') => pl.listPlaylistTrackIds(id, who);
 
@@ -69,6 +68,19 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
       await rejects(pl.getPlaylist(p.id, 'owner'), 'not_found');
       expect(await pl.listOwnedPlaylistIds('owner')).not.toContain(p.id);
       await rejects(pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: ['t'] }), 'not_found');
+    });
+
+    it('playlists - an unknown playlist is not_found for every read, edit and delete', async () => {
+      await rejects(pl.getPlaylist('no-such-playlist', 'owner'), 'not_found');
+      await rejects(pl.listPlaylistTrackIds('no-such-playlist', 'owner'), 'not_found');
+      await rejects(pl.listEntries('no-such-playlist', 'owner'), 'not_found');
+      await rejects(pl.readOpLog('no-such-playlist', 'owner'), 'not_found');
+      await rejects(
+        pl.editPlaylist('no-such-playlist', 'owner', { kind: 'insert', trackIds: ['t'] }),
+        'not_found',
+      );
+      await rejects(pl.deletePlaylist('no-such-playlist', 'owner'), 'not_found');
+      expect(await pl.listOwnedPlaylistIds('nobody')).toEqual([]);
     });
 
     it('playlists - insert at positions, duplicates are distinct entries, remove by entry id', async () => {
@@ -222,6 +234,8 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
         'bad_request',
       );
       await rejects(pl.listEntries(p.id, 'owner', { limit: 0 }), 'bad_request');
+      await rejects(pl.listEntries(p.id, 'owner', { offset: -1 }), 'bad_request');
+      await rejects(pl.listEntries(p.id, 'owner', { limit: 1.5 }), 'bad_request');
       // Fill to the cap in 100-track edits, then one more is refused.
       const batch = Array.from({ length: 100 }, (_, i) => `t${i}`);
       for (let i = 0; i < MAX_PLAYLIST_ENTRIES / 100; i++)
@@ -262,9 +276,7 @@ export function playlistContract(harness: () => StoresHarness, opts: { concurren
       });
       await pl.editPlaylist(p.id, 'owner', { kind: 'insert', trackIds: ['a', 'b'] });
       await pl.editPlaylist(p.id, 'c1', { kind: 'insert', index: 1, trackIds: ['c'] });
-      await stores.close();
-      stores = await h.open();
-      pl = stores.playlists;
+      pl = await opened.reopen();
       expect(await ids(p.id)).toEqual(['a', 'c', 'b']);
       expect(await pl.getPlaylist(p.id, 'owner')).toMatchObject({
         version: 2,

@@ -1,7 +1,8 @@
 /**
  * Playlists port: ordered lists of track ids (never audio) with collaborative editing.
  * Adapters: storage/playlists.lmdb.ts and storage/playlists.scylla.ts, both
- * built on the one commit protocol of playlist-commit.ts, so their semantics are identical.
+ * built on the one commit protocol of playlist-commit.ts, so their semantics are identical;
+ * contract suite storage/playlists.contract.ts.
  *
  * Contract:
  * - Reading: the owner always reads; collaborators read a collaborative playlist; anyone reads
@@ -124,15 +125,18 @@ export interface PlaylistStore {
   getPlaylist(playlistId: string, requesterId: string): Promise<Playlist>;
   /** Track ids in list order (a play context); same authorization as getPlaylist. */
   listPlaylistTrackIds(playlistId: string, requesterId: string): Promise<string[]>;
-  /** Entries `offset..offset+limit` in list order, with the header they were read under. */
+  /**
+   * Entries `offset..offset+limit` in list order, with the header they were read under and the
+   * total length; `bad_request` for a limit outside 1..MAX_PAGE_LIMIT or a negative offset.
+   */
   listEntries(
     playlistId: string,
     requesterId: string,
     page?: { offset?: number; limit?: number },
   ): Promise<EntryPage>;
-  /** Creates a playlist at version 0. `conflict` if the id exists. */
+  /** Creates a playlist at version 0. `conflict` if the id exists; `bad_request` past a limit. */
   createPlaylist(input: NewPlaylist): Promise<Playlist>;
-  /** Owner only; removes the playlist, its entries and its log. */
+  /** Owner only (`forbidden` otherwise); removes the playlist, its entries and its log. */
   deletePlaylist(playlistId: string, requesterId: string): Promise<void>;
   /** Applies one edit made on `baseVersion` (default: current), rebased as described above. */
   editPlaylist(
@@ -141,7 +145,7 @@ export interface PlaylistStore {
     edit: PlaylistEdit,
     baseVersion?: number,
   ): Promise<EditResult>;
-  /** Playlists owned by a user (ids), for listing. */
+  /** Playlists owned by a user (ids), for listing; [] when none. */
   listOwnedPlaylistIds(ownerId: string): Promise<string[]>;
   /** Committed log records with version > `afterVersion`, ascending (same read rules). */
   readOpLog(playlistId: string, requesterId: string, afterVersion?: number): Promise<OpLogRecord[]>;

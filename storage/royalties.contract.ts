@@ -1,7 +1,11 @@
-/** Contract suite of the royalty store port, run on LMDB and on the CQL node. */
-import { describe, expect, it } from 'vitest';
+/**
+ * Royalty store port contract (storage/royalties.ts), run against every adapter:
+ * royalties.test.ts (LMDB) and royalties.engine.test.ts (CQL node). Each case uses its own
+ * month, so counts and scans see only that case's plays.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countsFromLedger, type CountedPlay, type RoyaltyStore } from './royalties.ts';
-import { isStorageError } from './errors.ts';
+import { storageErrorCode, type OpenedPort, type PortFactory } from '../testkit/store-engines.ts';
 
 let n = 0;
 const play = (over: Partial<CountedPlay> = {}): CountedPlay => ({
@@ -18,13 +22,28 @@ const play = (over: Partial<CountedPlay> = {}): CountedPlay => ({
   ...over,
 });
 
-export function royaltyStoreContract(
-  adapter: string,
-  open: () => Promise<{ store: RoyaltyStore; month: string }>,
-): void {
-  describe(`royalty store contract (${adapter})`, () => {
+async function scan(store: RoyaltyStore, month: string): Promise<CountedPlay[]> {
+  const rows: CountedPlay[] = [];
+  for await (const r of store.scanLedger(month)) rows.push(r);
+  return rows;
+}
+
+export function royaltiesContract(adapter: string, open: PortFactory<RoyaltyStore>): void {
+  describe(`royalties contract (${adapter})`, () => {
+    let opened: OpenedPort<RoyaltyStore>;
+    let store: RoyaltyStore;
+    let m = 0;
+    /** A month no other case writes to. */
+    const nextMonth = () =>
+      `20${String(10 + Math.floor(m / 12)).padStart(2, '0')}-${String((m++ % 12) + 1).padStart(2, '0')}`;
+    beforeAll(async () => {
+      opened = await open();
+      store = opened.port;
+    });
+    afterAll(() => opened?.close());
+
     it('royalties - recording a play 5 times keeps the first row and counts it once', async () => {
-      const { store, month } = await open();
+      const month = nextMonth();
       const p = play({ month });
       const results = [];
       for (let i = 0; i < 5; i++)
@@ -32,23 +51,39 @@ export function royaltyStoreContract(
           await store.recordStream(i === 0 ? p : { ...p, territory: 'US', eventId: `other-${i}` }),
         );
       expect(results.map((r) => r.created)).toEqual([true, false, false, false, false]);
-      expect(results.every((r) => r.row.territory === 'SE' && r.row.eventId === p.eventId)).toBe(true);
+      for (const r of results) expect(r.row).toEqual(p);
       expect(await store.getLedgerRow(p.playId)).toEqual(p);
       expect(await store.trackCounts(month)).toEqual([
         { month, id: 'trk1', territory: 'SE', product: 'premium', streams: 1 },
       ]);
+      expect(await store.artistCounts(month)).toEqual([
+        { month, id: 'art1', territory: 'SE', product: 'premium', streams: 1 },
+      ]);
     });
 
     it('royalties - concurrent records of one play create one row', async () => {
-      const { store, month } = await open();
+      const month = nextMonth();
       const p = play({ month });
       const results = await Promise.all(Array.from({ length: 5 }, () => store.recordStream(p)));
       expect(results.filter((r) => r.created)).toHaveLength(1);
       expect((await store.trackCounts(month)).reduce((s, c) => s + c.streams, 0)).toBe(1);
     });
 
+    it('royalties - recordStreams answers in input order and is idempotent per play', async () => {
+      const month = nextMonth();
+      const first = play({ month });
+      await store.recordStream(first);
+      const batch = [play({ month }), { ...first, territory: 'NO' }, play({ month, product: 'free' })];
+      const results = await store.recordStreams(batch);
+      expect(results.map((r) => r.created)).toEqual([true, false, true]);
+      expect(results.map((r) => r.row)).toEqual([batch[0], first, batch[2]]);
+      expect((await store.recordStreams(batch)).map((r) => r.created)).toEqual([false, false, false]);
+      expect(await store.recordStreams([])).toEqual([]);
+      expect(await store.trackCounts(month)).toEqual(countsFromLedger([first, batch[0]!, batch[2]!]).tracks);
+    });
+
     it('royalties - counts per track and artist by territory and product equal the ledger', async () => {
-      const { store, month } = await open();
+      const month = nextMonth();
       const plays = [
         play({ month, trackId: 'a', artistId: 'x' }),
         play({ month, trackId: 'a', artistId: 'x', territory: 'US' }),
@@ -60,17 +95,51 @@ export function royaltyStoreContract(
       const truth = countsFromLedger(plays);
       expect(await store.trackCounts(month)).toEqual(truth.tracks);
       expect(await store.artistCounts(month)).toEqual(truth.artists);
-      const scanned: CountedPlay[] = [];
-      for await (const r of store.scanLedger(month)) scanned.push(r);
-      expect(scanned.map((r) => r.playId).sort()).toEqual(plays.map((p) => p.playId).sort());
+      expect((await scan(store, month)).sort((a, b) => a.playId.localeCompare(b.playId))).toEqual(
+        [...plays].sort((a, b) => a.playId.localeCompare(b.playId)),
+      );
+      expect(await store.repairCounts(month, { dryRun: true })).toEqual({ added: 0, removed: 0 });
+      expect(await store.repairCounts(month)).toEqual({ added: 0, removed: 0 });
+      expect(await store.trackCounts(month)).toEqual(truth.tracks);
+    });
+
+    it('royalties - an unknown play or month is empty, not an error', async () => {
+      const month = nextMonth();
+      expect(await store.getLedgerRow('no-such-play')).toBeUndefined();
+      expect(await scan(store, month)).toEqual([]);
+      expect(await store.trackCounts(month)).toEqual([]);
+      expect(await store.artistCounts(month)).toEqual([]);
       expect(await store.repairCounts(month, { dryRun: true })).toEqual({ added: 0, removed: 0 });
     });
 
-    it('royalties - a malformed play is rejected with bad_request', async () => {
-      const { store, month } = await open();
-      await expect(store.recordStream({ ...play({ month }), month: 'June' })).rejects.toSatisfy(
-        (e: unknown) => isStorageError(e, 'bad_request'),
-      );
+    it('royalties - a malformed play is rejected with bad_request and records nothing', async () => {
+      const month = nextMonth();
+      const ok = play({ month });
+      const bad: CountedPlay[] = [
+        { ...ok, month: 'June' },
+        { ...ok, playId: '' },
+        { ...ok, product: 'family' as never },
+        { ...ok, ts: 1.5 },
+        { ...ok, msPlayed: NaN },
+        { ...ok, trackId: 7 as never },
+        { ...ok, userId: null as never },
+        { ...ok, eventId: 42 as never },
+      ];
+      for (const p of bad) expect(await storageErrorCode(store.recordStream(p))).toBe('bad_request');
+      // One bad play fails the whole batch before anything is written.
+      expect(await storageErrorCode(store.recordStreams([play({ month }), bad[0]!]))).toBe('bad_request');
+      expect(await scan(store, month)).toEqual([]);
+      expect(await store.getLedgerRow(ok.playId)).toBeUndefined();
+    });
+
+    it('royalties - the ledger and counts survive a restart', async () => {
+      const month = nextMonth();
+      const p = play({ month });
+      await store.recordStream(p);
+      store = await opened.reopen();
+      expect(await store.getLedgerRow(p.playId)).toEqual(p);
+      expect((await store.recordStream(p)).created).toBe(false);
+      expect(await store.trackCounts(month)).toEqual(countsFromLedger([p]).tracks);
     });
   });
 }

@@ -162,6 +162,8 @@ export function createScyllaRoyalties(
       return { created, row };
     },
     async recordStreams(plays) {
+      // All or nothing for bad input, as on LMDB: no play of a malformed batch is written.
+      for (const p of plays) validateCountedPlay(p);
       const out: RecordResult[] = new Array(plays.length);
       let next = 0;
       const worker = async () => {

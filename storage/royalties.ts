@@ -2,7 +2,7 @@
  * Royalty store port: the immutable audit ledger of counted plays and the stream counts
  * derived from it, per (track, month) and (artist, month) with territory and product.
  * Adapters: storage/royalties.lmdb.ts, storage/royalties.scylla.ts
- * (tables in storage/schema-pipeline.cql).
+ * (tables in storage/schema-pipeline.cql); contract suite storage/royalties.contract.ts.
  *
  * Exactly-once design (why replays cannot count twice):
  * - The ledger is keyed by play id and written first-writer-wins (`INSERT ... IF NOT EXISTS`):
@@ -65,17 +65,32 @@ export interface RepairReport {
 }
 
 export interface RoyaltyStore {
-  /** Records a counted play: idempotent by playId (see the design above). */
+  /**
+   * Records a counted play: idempotent by playId (see the design above). The first writer's
+   * row is kept and returned to every later or concurrent call (`created: false`), and the
+   * play counts once. `bad_request` for a malformed play (validateCountedPlay).
+   */
   recordStream(play: CountedPlay): Promise<RecordResult>;
-  /** `recordStream` for many plays (distinct play ids), results in input order. */
+  /**
+   * `recordStream` for many plays (distinct play ids), results in input order. A malformed
+   * play fails the whole call with `bad_request` before any play is written.
+   */
   recordStreams(plays: readonly CountedPlay[]): Promise<RecordResult[]>;
+  /** The ledger row of a play; undefined when it was never counted. */
   getLedgerRow(playId: string): Promise<CountedPlay | undefined>;
   /** Every ledger row of a month, in no particular order. */
   scanLedger(month: string): AsyncIterable<CountedPlay>;
-  /** The derived counts of a month, one row per (id, territory, product). */
+  /**
+   * The derived counts of a month, one row per (id, territory, product), in sortCounts order;
+   * equal to countsFromLedger of the month's ledger rows. [] for a month with no plays.
+   */
   trackCounts(month: string): Promise<StreamCount[]>;
+  /** As trackCounts, per artist. */
   artistCounts(month: string): Promise<StreamCount[]>;
-  /** Makes the count rows of a month equal to what the ledger implies. */
+  /**
+   * Makes the count rows of a month equal to what the ledger implies and reports what it
+   * changed; `dryRun` only reports. {0, 0} when nothing drifted.
+   */
   repairCounts(month: string, opts?: { dryRun?: boolean }): Promise<RepairReport>;
 }
 
@@ -116,7 +131,9 @@ export function validateCountedPlay(p: CountedPlay): void {
     /^\d{4}-\d{2}$/.test(p.month) &&
     typeof p.trackId === 'string' &&
     typeof p.artistId === 'string' &&
+    typeof p.userId === 'string' &&
     typeof p.territory === 'string' &&
+    typeof p.eventId === 'string' &&
     (p.product === 'free' || p.product === 'premium') &&
     Number.isSafeInteger(p.ts) &&
     Number.isSafeInteger(p.msPlayed);

@@ -11,6 +11,8 @@ export function snapshotStateJson(s: SessionSnapshot): string {
   checkId('user id', s?.userId);
   if (!Number.isSafeInteger(s.version) || s.version < 0)
     throw new StorageError('bad_request', 'snapshot version must be a non-negative integer');
+  if (!Number.isSafeInteger(s.savedAt) || s.savedAt < 0)
+    throw new StorageError('bad_request', 'snapshot savedAt must be epoch ms');
   let json: string | undefined;
   try {
     json = JSON.stringify(s.state);

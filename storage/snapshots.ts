@@ -1,7 +1,8 @@
 /**
  * Session snapshot port: the persisted state of a session actor, so it can be rebuilt
  * after a restart or on another node. The value is opaque to storage (the actor's own
- * JSON-serialisable snapshot). Adapters: embedded/snapshots.lmdb.ts, scylla/snapshots.scylla.ts.
+ * JSON-serialisable snapshot). Adapters: storage/snapshots.lmdb.ts, storage/snapshots.scylla.ts
+ * (LWTs); contract suite storage/snapshots.contract.ts.
  *
  * Contract: `putSnapshot` stores the snapshot unless a stored one has a HIGHER version, in which
  * case it rejects with `conflict` and leaves the newer one (a slow node cannot roll a session
@@ -17,7 +18,16 @@ export interface SessionSnapshot {
 }
 
 export interface SnapshotStore {
+  /**
+   * Stores the snapshot unless a stored one has a higher version (`conflict`, the newer one
+   * kept); the same version again overwrites. Of concurrent writers the highest version wins.
+   * `bad_request` (nothing written) for an empty user id, a version that is not a non-negative
+   * integer, a savedAt that is not epoch ms, or a state that is not JSON-serialisable or
+   * exceeds MAX_SNAPSHOT_BYTES.
+   */
   putSnapshot(snapshot: SessionSnapshot): Promise<void>;
+  /** The stored snapshot (state as JSON round-trips it); undefined when none. */
   getSnapshot(userId: string): Promise<SessionSnapshot | undefined>;
+  /** Removes it (idempotent: unknown is fine); afterwards any version may be stored again. */
   deleteSnapshot(userId: string): Promise<void>;
 }

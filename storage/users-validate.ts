@@ -8,6 +8,8 @@ const QUALITIES = new Set(['low', 'normal', 'high', 'very_high']);
 
 export function validateUser(u: User): void {
   checkId('user id', u?.id);
+  if (typeof u.displayName !== 'string')
+    throw new StorageError('bad_request', `user ${u.id}: displayName must be a string`);
   if (!PLANS.has(u.plan)) throw new StorageError('bad_request', `user ${u.id}: plan must be free or premium`);
   if (!/^[A-Z]{2}$/.test(u.country ?? ''))
     throw new StorageError('bad_request', `user ${u.id}: country must be an ISO 3166-1 alpha-2 code`);

@@ -1,4 +1,8 @@
-/** Users port: the account facts a session needs (plan, country, quality). */
+/**
+ * Users port: the account facts a session needs (plan, country, quality).
+ * Adapters: storage/users.lmdb.ts, storage/users.scylla.ts; contract suite
+ * storage/users.contract.ts.
+ */
 
 export type Plan = 'free' | 'premium';
 export type Quality = 'low' | 'normal' | 'high' | 'very_high';
@@ -13,7 +17,12 @@ export interface User {
 }
 
 export interface UserStore {
+  /**
+   * Upsert by id (the last write wins); durable once resolved. `bad_request` (nothing written)
+   * for an empty or over-long id, an unknown plan or quality, or a country that is not two
+   * upper-case letters.
+   */
   putUser(user: User): Promise<void>;
-  /** undefined when unknown. */
+  /** The stored user exactly as written; undefined when unknown. */
   getUser(id: string): Promise<User | undefined>;
 }
