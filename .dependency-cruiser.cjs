@@ -113,6 +113,15 @@ module.exports = {
       to: { path: '^testkit/' },
     },
     {
+      name: 'production-uses-only-dependencies',
+      comment:
+        '`npm ci --omit=dev` installs no devDependencies, so code that ships must import only ' +
+        '`dependencies` (msgpackr, for one, is kept for interop tests and benchmarks only).',
+      severity: 'error',
+      from: { path: '^(app|protocol|actors|client|session|pipeline|radio|origin|storage)/', pathNot: TEST },
+      to: { dependencyTypes: ['npm-dev'] },
+    },
+    {
       name: 'deploy-stands-alone',
       comment:
         'deploy/ starts and probes the engines before any app exists (`npm run infra`, the test ' +
@@ -124,7 +133,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|dist|\\.cache|var|bench-results|loadtest/k6/dist)/' },
+    // node_modules is not excluded: excluding it would drop the imports of packages too.
+    exclude: { path: '^(dist|\\.cache|var|bench-results|loadtest/k6/dist)/' },
     moduleSystems: ['es6', 'cjs'],
     // TypeScript 7 (our tsc) has no JavaScript compiler API, which dependency-cruiser's own
     // TypeScript parser needs; swc parses TypeScript, type-only imports included.
@@ -133,12 +143,13 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     // Our imports name the file with its .ts extension (allowImportingTsExtensions, run by
-    // tsx), so they resolve as written; these extensions cover extension-less package paths.
+    // tsx), so they resolve as written. Packages resolve as Node loads them for our ES
+    // modules; `types` last, for packages that only ship declarations.
     enhancedResolveOptions: {
-      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json', '.d.ts'],
       exportsFields: ['exports'],
-      conditionNames: ['import', 'require', 'node', 'default', 'types'],
-      mainFields: ['module', 'main', 'types', 'typings'],
+      conditionNames: ['import', 'node', 'default', 'types'],
+      mainFields: ['main', 'types'],
     },
     reporterOptions: {
       text: { highlightFocused: true },
