@@ -158,8 +158,5 @@ module.exports = {
       conditionNames: ['import', 'node', 'default', 'types'],
       mainFields: ['main', 'types'],
     },
-    reporterOptions: {
-      text: { highlightFocused: true },
-    },
   },
 };
