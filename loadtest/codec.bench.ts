@@ -7,8 +7,6 @@
  * bench-results/codec.json: `ratio` is the geometric mean of the per-frame ratios
  * (protocol ops/s / JSON ops/s); `min_ratio` the worst frame; `frames` the per-frame figures.
  * Target: ratio >= 1.0.
- *
- * The meter at the top is shared with schema-candidates.bench.ts.
  */
 import { decodeClientFrame, decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
 import { exampleClientFrames, exampleServerFrames } from '../protocol/examples.ts';

@@ -39,13 +39,6 @@ export interface ScyllaConfig {
   connectTimeoutMs?: number;
 }
 
-/** `"a:1,b"` -> `['a:1', 'b']`, as SCYLLA_CONTACT_POINTS is written. */
-export const parseContactPoints = (value: string): string[] =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-
 export async function connectScylla(config: ScyllaConfig): Promise<Client> {
   if (config.contactPoints.length === 0) throw new StorageError('bad_request', 'no CQL contact points given');
   const driver = (await import('cassandra-driver')).default;
@@ -239,6 +232,3 @@ export async function execAllPages(
   } while (pageState && rows.length < limitRows);
   return rows.length > limitRows ? rows.slice(0, limitRows) : rows;
 }
-
-/** `[applied]` column of an LWT result. */
-export const wasApplied = (rs: types.ResultSet): boolean => rs.wasApplied();

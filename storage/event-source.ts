@@ -65,6 +65,5 @@ export interface EventSource {
   close(): Promise<void>;
 }
 
-export const DEFAULT_ACK_WAIT_MS = 30_000;
 export const DEFAULT_RETRY_DELAY_MS = 1_000;
 export const CONSUMER_NAME = /^[A-Za-z0-9_-]{1,64}$/;

@@ -18,31 +18,65 @@
  * A bad sidecar fails that file (code `bad_rights`): better no track than wrong rights.
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import { Type } from 'typebox';
+import { Compile } from 'typebox/compile';
 import type { Rights } from '../../storage/catalog.ts';
 
-const instant = z.union([
-  z.number().int().nonnegative(),
-  z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO 8601 date'),
+/** Epoch milliseconds or a date string; strings are checked with `Date.parse` after the schema. */
+const instant = Type.Union([Type.Integer({ minimum: 0 }), Type.String()]);
+
+const sidecar = Compile(
+  Type.Object(
+    {
+      territories: Type.Array(
+        Type.Object(
+          {
+            territory: Type.String({ pattern: '^([A-Z]{2}|\\*)$' }),
+            allowed: Type.Boolean(),
+            availableFrom: Type.Optional(instant),
+            availableUntil: Type.Optional(instant),
+            premiumOnly: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        { minItems: 1 },
+      ),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+/** What a field must be, where TypeBox's own words would name a pattern or a union branch. */
+const INSTANT_EXPECTED = 'epoch milliseconds (integer >= 0) or an ISO 8601 date';
+const EXPECTED = new Map([
+  ['territory', 'ISO 3166-1 alpha-2 code or "*"'],
+  ['availableFrom', INSTANT_EXPECTED],
+  ['availableUntil', INSTANT_EXPECTED],
 ]);
 
-const sidecarSchema = z
-  .object({
-    territories: z
-      .array(
-        z
-          .object({
-            territory: z.string().regex(/^([A-Z]{2}|\*)$/, 'ISO 3166-1 alpha-2 code or "*"'),
-            allowed: z.boolean(),
-            availableFrom: instant.optional(),
-            availableUntil: instant.optional(),
-            premiumOnly: z.boolean().optional(),
-          })
-          .strict(),
-      )
-      .min(1),
-  })
-  .strict();
+/** `/territories/0/allowed` -> `territories.0.allowed`; the document itself is `(root)`. */
+const fieldPath = (pointer: string) => pointer.split('/').slice(1).join('.') || '(root)';
+
+/** The first problem of an invalid sidecar, as `path: what is wrong`. */
+function describeInvalid(json: unknown): string {
+  // Skip the per-branch errors of a union and the `schema is false` twin of an unknown key:
+  // the union's own error and the additionalProperties error say the same more plainly.
+  const first = sidecar
+    .Errors(json)
+    .find((e) => e.keyword !== 'boolean' && !e.schemaPath.includes('/anyOf/'));
+  if (!first) return '(root): invalid';
+  const at = fieldPath(first.instancePath);
+  if (first.keyword === 'required') {
+    const names = (first.params as { requiredProperties?: string[] }).requiredProperties ?? [];
+    return `${at}: missing field ${names.join(', ')}`;
+  }
+  if (first.keyword === 'additionalProperties') {
+    const names = (first.params as { additionalProperties?: string[] }).additionalProperties ?? [];
+    return `${at}: unknown field ${names.map((n) => JSON.stringify(n)).join(', ')}`;
+  }
+  const field = first.instancePath.split('/').pop() ?? '';
+  return `${at}: ${EXPECTED.get(field) ?? first.message}`;
+}
 
 export type RightsSpec = Omit<Rights, 'trackId'>;
 
@@ -55,14 +89,16 @@ const toMs = (v: number | string | undefined) =>
 export function parseRightsSidecar(
   json: unknown,
 ): { ok: true; value: RightsSpec[] } | { ok: false; reason: string } {
-  const r = sidecarSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    return { ok: false, reason: `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
-  }
+  if (!sidecar.Check(json)) return { ok: false, reason: describeInvalid(json) };
   const seen = new Set<string>();
   const out: RightsSpec[] = [];
-  for (const t of r.data.territories) {
+  for (const [i, t] of json.territories.entries()) {
+    for (const key of ['availableFrom', 'availableUntil'] as const) {
+      const v = t[key];
+      if (typeof v === 'string' && Number.isNaN(Date.parse(v))) {
+        return { ok: false, reason: `territories.${i}.${key}: not an ISO 8601 date` };
+      }
+    }
     if (seen.has(t.territory)) return { ok: false, reason: `territory ${t.territory} listed twice` };
     seen.add(t.territory);
     const row: RightsSpec = { territory: t.territory, allowed: t.allowed };
