@@ -5,7 +5,7 @@
  * batches finish and be acked.
  */
 import type { StoreBackend } from '../storage/backend.ts';
-import type { ListeningEvent } from '../storage/event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
 import type { FeatureStore } from '../storage/features.ts';
 import type { HistoryStore } from '../storage/history.ts';
 import type { CountedPlay, RoyaltyStore } from '../storage/royalties.ts';

@@ -45,8 +45,6 @@ import {
   type PlayOffsetSchema,
   type PlaySchema,
   type PongSchema,
-  type PositionAnchorSchema,
-  type PrefetchItemSchema,
   type PrefetchSchema,
   type PreviousSchema,
   type ProgressSchema,
@@ -79,14 +77,8 @@ export type Uri = string;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 export type RepeatMode = (typeof REPEAT_MODES)[number];
 
-/** Quality settings and their nominal bitrates (kbps): low 24, normal 96, high 160, very_high 320. */
+/** Quality settings (nominal bitrates: low 24 kbps, normal 96, high 160, very_high 320). */
 export type Quality = (typeof QUALITIES)[number];
-export const QUALITY_KBPS: Readonly<Record<Quality, number>> = {
-  low: 24,
-  normal: 96,
-  high: 160,
-  very_high: 320,
-};
 
 /**
  * Where a device last was in the session's state stream. `version` is the `state.version` it
@@ -162,13 +154,6 @@ export const CLIENT_FRAME_TYPES = Object.keys(CLIENT_SCHEMAS) as readonly Client
 
 export type DeviceState = Static<typeof DeviceStateSchema>;
 
-/**
- * Playback position as an anchor: at server time `at` the position was `position_ms`. While
- * `is_playing`, the current position is `position_ms + (now - at)` (clamped to the duration);
- * while paused it is `position_ms`.
- */
-export type PositionAnchor = Static<typeof PositionAnchorSchema>;
-
 /** Where an upcoming track comes from: the user queue, the context, or autoplay (radio). */
 export type QueueSource = (typeof QUEUE_SOURCES)[number];
 export type UpcomingTrack = Static<typeof UpcomingTrackSchema>;
@@ -198,7 +183,6 @@ export type Loudness = Static<typeof LoudnessSchema>;
  */
 export type PlaybackFrame = Static<typeof PlaybackSchema>;
 
-export type PrefetchItem = Static<typeof PrefetchItemSchema>;
 /**
  * Tells the active device what to fetch ahead. Replaces any earlier prefetch list; `after_play_id`
  * is the play it follows, so a device drops a prefetch that arrives for a play already left.

@@ -32,7 +32,7 @@ export const DEVICE_TYPES = [
 
 export const REPEAT_MODES = ['off', 'context', 'track'] as const;
 
-/** Quality settings; their nominal bitrates are messages.ts QUALITY_KBPS. */
+/** Quality settings; their bitrates are the session's policy (actors/config.ts QUALITY_KBPS). */
 export const QUALITIES = ['low', 'normal', 'high', 'very_high'] as const;
 
 /** Where an upcoming track comes from: the user queue, the context, or autoplay (radio). */
@@ -177,7 +177,12 @@ export const DeviceStateSchema = Type.Object({
   connected: Type.Boolean(),
 });
 
-export const PositionAnchorSchema = Type.Object({ position_ms: Int, at: Int });
+/**
+ * Playback position as an anchor: at server time `at` the position was `position_ms`. While
+ * `is_playing`, the current position is `position_ms + (now - at)` (clamped to the duration);
+ * while paused it is `position_ms`.
+ */
+const PositionAnchorSchema = Type.Object({ position_ms: Int, at: Int });
 
 export const UpcomingTrackSchema = Type.Object({ track: TrackMetaSchema, source: QueueSourceEnum });
 
@@ -264,7 +269,7 @@ export const PlaybackSchema = Type.Object({
   is_playing: Type.Boolean(),
 });
 
-export const PrefetchItemSchema = Type.Object({
+const PrefetchItemSchema = Type.Object({
   track_id: Str,
   /** 1 = the next track to play, 2 = the one after. Never more than 2. */
   position: Int,

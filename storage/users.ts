@@ -1,7 +1,5 @@
 /** Users port: the account facts a session needs (plan, country, quality). */
-
-export type Plan = 'free' | 'premium';
-export type Quality = 'low' | 'normal' | 'high' | 'very_high';
+import type { Plan, Quality } from '../actors/types.ts';
 
 export interface User {
   id: string;
