@@ -209,17 +209,17 @@ export class SessionHub implements CommandSink {
     if (!host) return;
     const cmd = toCommand(frame, deviceId);
     if (!cmd) return this.unhandled(host, deviceId, frame, 'is not a session command');
-    const key = `${deviceId}:${frame.id}`;
-    if (STARTS_TRACK.has(frame.t)) {
+    const startsTrack = STARTS_TRACK.has(frame.t);
+    if (startsTrack) {
       const inFlight = (host.playsInFlight ??= new Map());
       // Bounded: an answer that never comes (a dropped socket) must not grow the map.
       if (inFlight.size >= MAX_PLAYS_IN_FLIGHT) inFlight.delete(inFlight.keys().next().value!);
-      inFlight.set(key, receivedAt);
+      inFlight.set(`${deviceId}:${frame.id}`, receivedAt);
     }
     // A fault inside the actor does not throw here: it reaches `failed` through the actor's
     // error observer, which drops the session (its sockets close with session_reset).
     if (!host.actor.send(cmd)) {
-      host.playsInFlight?.delete(key);
+      if (startsTrack) host.playsInFlight?.delete(`${deviceId}:${frame.id}`);
       return this.unhandled(host, deviceId, frame, 'has no handler in the session now');
     }
     if (frame.t === 'logout') {
