@@ -16,13 +16,13 @@ import type {
   SessionCommand,
   SessionStateView,
   TrackBundle,
-  TrackMeta,
+  TrackRow,
 } from './types.ts';
 
 export interface CurrentPlay {
   playId: string;
   ref: TrackRef;
-  track: TrackMeta;
+  track: TrackRow;
   contextUri: string | null;
   /** Device the play runs on (events carry it). */
   deviceId: string;

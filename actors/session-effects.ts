@@ -11,7 +11,7 @@ import type { SignUrl } from './playback-output.ts';
 import type { Requester } from './session-context.ts';
 import type {
   DeviceOutput,
-  ErrorCode,
+  ActorErrorCode as ErrorCode,
   ErrorReasonOf,
   ListeningEvent,
   LoadTracksRequest,

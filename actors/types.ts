@@ -2,13 +2,16 @@
  * Public domain types of the session actor: what comes in (commands), what goes out
  * (outputs, listening events), what the ports load (track bundles, contexts).
  *
- * actors/ depends on nothing else of ours, so these mirror the wire frames of DESIGN.md
- * section 4 and the storage shapes (catalog Track/AudioFile/Rights, ListeningEvent) by
- * structure, not by import: session/ maps frames to commands and outputs to frames 1:1,
- * and can hand catalog rows to the machine as they are.
+ * actors/ depends on nothing else of ours, so the domain types other layers share are
+ * defined here, once: `Plan`, `Quality`, `RepeatMode`, the catalog rows a play needs
+ * (storage/catalog.ts extends them) and the `ListeningEvent` (storage/event-log.ts stores
+ * it). The wire frames are protocol/'s; session/frames.ts maps them to commands and
+ * outputs 1:1 and proves at compile time that the enums both sides name are the same.
  */
 
+/** The listener's subscription (a token claim). */
 export type Plan = 'free' | 'premium';
+/** The listener's quality setting; its nominal bitrates are config.ts QUALITY_KBPS. */
 export type Quality = 'low' | 'normal' | 'high' | 'very_high';
 export type RepeatMode = 'off' | 'context' | 'track';
 /** Frame ids are chosen by the client; the session only echoes them. */
@@ -145,17 +148,20 @@ export type SessionCommandType = SessionCommand['type'];
 // What the ports load (shapes compatible with storage/catalog.ts rows)
 // ---------------------------------------------------------------------------------------
 
-export interface TrackMeta {
+/** A catalog track as a play needs it (storage/catalog.ts `Track` is this and more). */
+export interface TrackRow {
   id: string;
   title: string;
   artistId: string;
   artistName: string;
   albumId: string;
   albumName: string;
+  /** 1-based position on the album, for album contexts. */
   trackNumber?: number;
   durationMs: number;
 }
 
+/** One chunk of an encoded file; the same index covers the same time at every bitrate. */
 export interface ChunkRow {
   index: number;
   /** Content address of the chunk object; its URL path is `/o/<key>`. */
@@ -164,17 +170,21 @@ export interface ChunkRow {
   durationMs: number;
 }
 
+/** One encoded file of a track, at one bitrate. */
 export interface AudioFileRow {
   bitrateKbps: number;
-  codec: string;
-  container: string;
-  mimeType: string;
+  codec: string; // e.g. 'opus'
+  container: string; // e.g. 'webm'
+  mimeType: string; // e.g. 'audio/webm; codecs="opus"'
+  /** Init segment object (headers) that precedes any chunk for MSE. */
   init: { key: string; bytes: number };
   chunkDurationMs: number;
   chunks: ChunkRow[];
+  /** Gapless trim values, in samples at `sampleRate`. */
   encoderDelaySamples: number;
   paddingSamples: number;
   sampleRate: number;
+  /** EBU R128 integrated loudness and the gain to apply (not baked in). */
   loudness: { integratedLufs: number; replayGainDb: number };
 }
 
@@ -182,14 +192,16 @@ export interface RightsRow {
   /** ISO 3166-1 alpha-2 or '*' for worldwide. */
   territory: string;
   allowed: boolean;
+  /** Release window, epoch ms; absent means open-ended. */
   availableFrom?: number;
   availableUntil?: number;
+  /** Only premium listeners may play it on demand. */
   premiumOnly?: boolean;
 }
 
 /** Everything a play needs about one track. */
 export interface TrackBundle {
-  track: TrackMeta;
+  track: TrackRow;
   /** Every encoded bitrate, any order. */
   files: AudioFileRow[];
   /** Rows for the listener's country and the '*' row. */
@@ -233,7 +245,8 @@ export interface RadioRequest {
 // Outputs (server -> client frames)
 // ---------------------------------------------------------------------------------------
 
-export type ErrorCode =
+/** The codes of protocol/errors.ts ERROR_CODES the actor answers with. */
+export type ActorErrorCode =
   'bad_request' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'rate_limited' | 'unavailable';
 export type ForbiddenReason = 'region_blocked' | 'not_available' | 'premium_required';
 /**
@@ -249,7 +262,7 @@ export type ErrorReasonOf = {
   rate_limited: 'too_many_requests';
   unavailable: 'catalog_unavailable' | 'store_unavailable';
 };
-export type ActorErrorReason = ErrorReasonOf[ErrorCode];
+export type ActorErrorReason = ErrorReasonOf[ActorErrorCode];
 
 export interface DeviceView {
   id: string;
@@ -273,7 +286,7 @@ export interface SessionStateView {
   devices: DeviceView[];
   activeDeviceId: string | null;
   /** Current play (or the track being loaded, with `loading: true`). */
-  track: TrackMeta | null;
+  track: TrackRow | null;
   playId: string | null;
   loading: boolean;
   position: PositionAnchor;
@@ -295,7 +308,7 @@ export interface ErrorOutput {
   type: 'error';
   /** Absent when the error is not an answer (e.g. a blocked track skipped on track end). */
   requestId?: RequestId;
-  code: ErrorCode;
+  code: ActorErrorCode;
   reason: ActorErrorReason;
   message: string;
   /** The track concerned, for forbidden/not_found. */
@@ -322,7 +335,7 @@ export interface SignedChunk {
 export interface PlaybackOutput {
   type: 'playback';
   playId: string;
-  track: TrackMeta;
+  track: TrackRow;
   codec: string;
   container: string;
   mimeType: string;
@@ -374,20 +387,21 @@ export type DeviceOutput =
   AckOutput | ErrorOutput | WelcomeOutput | PlaybackOutput | PrefetchOutput | WarningOutput;
 
 // ---------------------------------------------------------------------------------------
-// Listening events (same shape as storage/event-log.ts ListeningEvent; copied, not imported)
+// Listening events (stored by the event log port, storage/event-log.ts)
 // ---------------------------------------------------------------------------------------
 
 export type ListeningEventType = 'play.start' | 'play.progress' | 'play.end';
 export type EndReason = 'trackdone' | 'skip' | 'transfer' | 'logout' | 'blocked';
 
 export interface ListeningEvent {
-  /** `${play_id}:${type}`: a retry of the same play yields the same id. */
+  /** `${play_id}:${type}`: deterministic, so a retry of the same play is the same event. */
   event_id: string;
   type: ListeningEventType;
   play_id: string;
   user: string;
   track: string;
   artist: string;
+  /** Epoch ms, server clock. */
   ts: number;
   ms_played: number;
   context: string;

@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionClient, type WebSocketCtor } from '../client/session-client.ts';
 import { monthOf } from '../storage/event-codec.ts';
-import type { ListeningEvent } from '../storage/event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
 import { readExport } from '../pipeline/consumers/warehouse-export.ts';
 import { waitFor } from '../testkit/pipeline.ts';
 import { parseConfig } from './config.ts';

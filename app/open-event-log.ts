@@ -4,7 +4,8 @@
  * to its consumer side (`source`), so the session process can run the pipeline beside it.
  */
 import type { Logger } from 'pino';
-import type { EventLog, ListeningEvent, PublishResult } from '../storage/event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
+import type { EventLog, PublishResult } from '../storage/event-log.ts';
 import { EmbeddedEventLog } from '../storage/event-log.embedded.ts';
 import type { EventLogMetrics } from '../storage/event-log-metrics.ts';
 import { JetStreamEventLog, type EventLogStatus } from '../storage/event-log.jetstream.ts';

@@ -3,7 +3,7 @@
  * route by user id), one actor per listener. The server's config maps onto the machine's
  * SessionConfig here; persisting uses actors/'s own versioned snapshot format.
  */
-import { createActor } from 'xstate';
+import { createActor, type AnyStateMachine, type AnyStateNode } from 'xstate';
 import { parseSessionConfig } from '../actors/config.ts';
 import type { SessionPorts } from '../actors/ports.ts';
 import { createSessionMachine } from '../actors/session-machine.ts';
@@ -19,18 +19,50 @@ export function sessionActorStarter(config: ActorSettings): StartActor {
     endWatchdogMs: config.endWatchdogMs,
   });
   const machines = new WeakMap<SessionPorts, ReturnType<typeof createSessionMachine>>();
+  const handled = new WeakMap<AnyStateMachine, ReadonlySet<string>>();
   return (ports, input, onError) => {
     let machine = machines.get(ports);
     if (!machine) machines.set(ports, (machine = createSessionMachine(ports, sessionConfig)));
+    let always = handled.get(machine);
+    if (!always) handled.set(machine, (always = handledInEveryState(machine)));
+    const everywhere = always;
     const actor = createActor(machine, { input });
     // An error observer keeps a fault inside one actor from becoming an uncaught exception
     // of the process; the hub drops that session (see SessionHub.failed).
     actor.subscribe({ error: (err) => onError?.(err) });
     actor.start();
     return {
-      send: (command) => actor.send(command),
+      send: (command) => {
+        // A command the machine takes in every state is sent at once (a set lookup); only
+        // another asks the current state (`can` evaluates guards: a few microseconds).
+        if (!everywhere.has(command.type) && !actor.getSnapshot().can(command)) return false;
+        actor.send(command);
+        return true;
+      },
       persist: () => persistContext(actor.getSnapshot().context, ports.now()),
       stop: () => actor.stop(),
     };
   };
+}
+
+/**
+ * Event types some unguarded transition takes in every atomic state of the machine (on the
+ * state itself or an ancestor), so an event of such a type is never dropped, whatever the
+ * state. Computed once per machine from its definition.
+ */
+export function handledInEveryState(machine: AnyStateMachine): ReadonlySet<string> {
+  let common: Set<string> | undefined;
+  const visit = (node: AnyStateNode): void => {
+    const children = Object.values(node.states) as AnyStateNode[];
+    if (children.length > 0) return children.forEach(visit);
+    const here = new Set<string>();
+    for (let n: AnyStateNode | undefined = node; n; n = n.parent) {
+      for (const [type, transitions] of n.transitions) {
+        if (transitions.some((t) => t.guard === undefined)) here.add(type);
+      }
+    }
+    common = common ? new Set([...common].filter((type) => here.has(type))) : here;
+  };
+  visit(machine.root);
+  return common ?? new Set();
 }

@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { createTestKeyspace, requireEngine } from '../testkit/engines.ts';
 import { openEmbeddedEnv } from '../storage/lmdb-env.ts';
 import { createLmdbRoyalties } from '../storage/royalties.lmdb.ts';
-import type { ListeningEvent } from '../storage/event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
 import type { RoyaltyStore } from '../storage/royalties.ts';
 import { applyMigrations } from '../storage/cql-client.ts';
 import { createScyllaRoyalties } from '../storage/royalties.scylla.ts';

@@ -3,7 +3,7 @@
  * ms_played >= 30 000, unless the play was blocked (no rights in the territory). Shared by
  * the consumer, the reconcile job (recount from exported events) and the tests' reference.
  */
-import type { ListeningEvent } from '../storage/event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
 import type { CountedPlay } from '../storage/royalties.ts';
 import { monthOf } from '../storage/event-codec.ts';
 

@@ -6,7 +6,7 @@
  * consumer whose store is not given is not started.
  */
 import pino, { type Logger } from 'pino';
-import type { ListeningEvent } from '../storage/event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
 import type { FeatureStore } from '../storage/features.ts';
 import type { HistoryStore } from '../storage/history.ts';
 import type { CountedPlay, RoyaltyStore } from '../storage/royalties.ts';

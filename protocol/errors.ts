@@ -74,7 +74,10 @@ export const ERROR_REASONS = {
   ],
   rate_limited: ['too_many_requests'],
   unavailable: ['store_unavailable', 'catalog_unavailable', 'event_log_unavailable', 'shutting_down'],
-  internal: ['unexpected'],
+  internal: [
+    'unexpected',
+    'unhandled_command', // a valid request the server has no handler for (a server bug): answered, never dropped
+  ],
 } as const satisfies { readonly [C in ErrorCode]: readonly string[] };
 
 export type ErrorReason<C extends ErrorCode = ErrorCode> = (typeof ERROR_REASONS)[C][number];

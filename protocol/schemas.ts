@@ -1,7 +1,8 @@
 /**
- * Schemas of every frame (TypeBox, i.e. plain JSON Schema objects), mirroring messages.ts.
- * A compile-time check at the bottom proves each schema's static type equals its
- * hand-written type, so the two cannot drift.
+ * The wire protocol's one source: a TypeBox schema (a plain JSON Schema object) for every
+ * frame and every value a frame carries, and the constant tables behind its enums. The
+ * TypeScript types in messages.ts are derived from these with `Static<>`; the validators in
+ * validate.ts are compiled from them. Change a frame here and both follow.
  *
  * Rules:
  *   - client frames are bounded: ids are uint32, strings have a max length, lists a max
@@ -13,42 +14,37 @@
  * TypeBox won the measurement in loadtest/schema-candidates.bench.ts (see protocol/README.md).
  */
 import Type, { type Static, type TSchema } from 'typebox';
-import {
-  DEVICE_TYPES,
-  QUALITIES,
-  QUEUE_SOURCES,
-  REPEAT_MODES,
-  WARNING_CODES,
-  type AckFrame,
-  type ClientFrameType,
-  type EndedFrame,
-  type ErrorFrame,
-  type HelloFrame,
-  type NextFrame,
-  type PauseFrame,
-  type LogoutFrame,
-  type PingFrame,
-  type PlaybackFrame,
-  type PlayFrame,
-  type PongFrame,
-  type PrefetchFrame,
-  type PreviousFrame,
-  type ProgressFrame,
-  type QualityFrame,
-  type QueueAddFrame,
-  type RepeatFrame,
-  type ResumeFrame,
-  type SeekFrame,
-  type ServerFrameType,
-  type ShuffleFrame,
-  type StateFrame,
-  type TransferFrame,
-  type VolumeFrame,
-  type WarningFrame,
-  type WelcomeFrame,
-} from './messages.ts';
 import { CONTEXT_URI_PATTERN, TRACK_URI_PATTERN } from './uris.ts';
 import { MAX_PLAY_URIS, MAX_STRING_LENGTH, MAX_TOKEN_LENGTH } from './version.ts';
+
+// ---- constant tables ------------------------------------------------------------------
+
+export const DEVICE_TYPES = [
+  'computer',
+  'smartphone',
+  'tablet',
+  'speaker',
+  'tv',
+  'car',
+  'web',
+  'other',
+] as const;
+
+export const REPEAT_MODES = ['off', 'context', 'track'] as const;
+
+/** Quality settings; their bitrates are the session's policy (actors/config.ts QUALITY_KBPS). */
+export const QUALITIES = ['low', 'normal', 'high', 'very_high'] as const;
+
+/** Where an upcoming track comes from: the user queue, the context, or autoplay (radio). */
+export const QUEUE_SOURCES = ['queue', 'context', 'autoplay'] as const;
+
+/**
+ * - bandwidth_insufficient: the measured bandwidth cannot sustain the quality setting; the
+ *   track plays at a lower bitrate (`bitrate_kbps`) instead of silently degrading.
+ * - quality_capped: the plan caps the bitrate below the quality setting.
+ * - track_skipped: a track of the context was skipped (e.g. not playable in the country).
+ */
+export const WARNING_CODES = ['bandwidth_insufficient', 'quality_capped', 'track_skipped'] as const;
 
 // ---- building blocks ------------------------------------------------------------------
 
@@ -63,9 +59,11 @@ const Name = Type.String({ minLength: 1, maxLength: MAX_STRING_LENGTH });
 const TrackUri = Type.String({ maxLength: MAX_STRING_LENGTH, pattern: TRACK_URI_PATTERN.source });
 const ContextUri = Type.String({ maxLength: MAX_STRING_LENGTH, pattern: CONTEXT_URI_PATTERN.source });
 
-const DeviceType = Type.Enum(DEVICE_TYPES);
-const RepeatMode = Type.Enum(REPEAT_MODES);
-const Quality = Type.Enum(QUALITIES);
+const DeviceTypeEnum = Type.Enum(DEVICE_TYPES);
+const RepeatModeEnum = Type.Enum(REPEAT_MODES);
+const QualityEnum = Type.Enum(QUALITIES);
+const QueueSourceEnum = Type.Enum(QUEUE_SOURCES);
+const WarningCodeEnum = Type.Enum(WARNING_CODES);
 
 /** A request frame `{ t, id, ...fields }`. */
 function request<const T extends string, P extends Type.TProperties>(t: T, fields: P) {
@@ -79,11 +77,20 @@ export const ResumePointSchema = Type.Object({
   epoch: Type.String({ minLength: 1, maxLength: MAX_STRING_LENGTH }),
 });
 
+export const DeviceHelloSchema = Type.Object({ id: Name, name: Name, type: DeviceTypeEnum });
+
+export const PlayOffsetSchema = Type.Union([
+  Type.Object({ index: Type.Integer({ minimum: 0, maximum: UINT32_MAX }) }),
+  Type.Object({ uri: TrackUri }),
+]);
+
 export const HelloSchema = request('hello', {
   // Missing or empty passes the schema on purpose: the server answers it as a token problem
   // (unauthorized/token_missing + close 4500), as it does a bad one, not as a bad field.
+  /** Signed session token (JWT); missing or empty is refused with `token_missing` + close 4500. */
   token: Type.Optional(Type.String({ maxLength: MAX_TOKEN_LENGTH })),
-  device: Type.Object({ id: Name, name: Name, type: DeviceType }),
+  device: DeviceHelloSchema,
+  /** The protocol version the client speaks (see version.ts). */
   protocol: Type.Integer({ minimum: 0, maximum: UINT32_MAX }),
   resume: Type.Optional(ResumePointSchema),
 });
@@ -91,12 +98,7 @@ export const HelloSchema = request('hello', {
 export const PlaySchema = request('play', {
   context: Type.Optional(ContextUri),
   uris: Type.Optional(Type.Array(TrackUri, { minItems: 1, maxItems: MAX_PLAY_URIS })),
-  offset: Type.Optional(
-    Type.Union([
-      Type.Object({ index: Type.Integer({ minimum: 0, maximum: UINT32_MAX }) }),
-      Type.Object({ uri: TrackUri }),
-    ]),
-  ),
+  offset: Type.Optional(PlayOffsetSchema),
   position_ms: Type.Optional(Millis),
 });
 
@@ -106,14 +108,17 @@ export const SeekSchema = request('seek', { position_ms: Millis });
 export const NextSchema = request('next', {});
 export const PreviousSchema = request('previous', {});
 export const ShuffleSchema = request('shuffle', { on: Type.Boolean() });
-export const RepeatSchema = request('repeat', { mode: RepeatMode });
+export const RepeatSchema = request('repeat', { mode: RepeatModeEnum });
 export const QueueAddSchema = request('queue.add', { uri: TrackUri });
-export const QualitySchema = request('quality', { quality: Quality });
+export const QualitySchema = request('quality', { quality: QualityEnum });
 export const VolumeSchema = request('volume', {
   percent: Type.Integer({ minimum: 0, maximum: 100 }),
   device_id: Type.Optional(Name),
 });
-export const TransferSchema = request('transfer', { device_id: Name, play: Type.Optional(Type.Boolean()) });
+export const TransferSchema = request('transfer', {
+  device_id: Name,
+  play: Type.Optional(Type.Boolean()),
+});
 export const ProgressSchema = request('progress', {
   play_id: Name,
   position_ms: Millis,
@@ -124,6 +129,11 @@ export const EndedSchema = request('ended', { play_id: Name });
 export const LogoutSchema = request('logout', {});
 export const PingSchema = request('ping', {});
 
+/**
+ * Every client frame, keyed by its type tag: the list of client frame types. A frame added
+ * here is validated, typed (messages.ts ClientFrame) and covered by the tests that walk
+ * every client frame type, with nothing else to update.
+ */
 export const CLIENT_SCHEMAS = {
   hello: HelloSchema,
   play: PlaySchema,
@@ -142,7 +152,7 @@ export const CLIENT_SCHEMAS = {
   ended: EndedSchema,
   logout: LogoutSchema,
   ping: PingSchema,
-} as const satisfies Record<ClientFrameType, TSchema>;
+} as const;
 
 // ---- server -> client -----------------------------------------------------------------
 
@@ -159,34 +169,82 @@ export const TrackMetaSchema = Type.Object({
   duration_ms: Int,
 });
 
+export const DeviceStateSchema = Type.Object({
+  id: Str,
+  name: Str,
+  type: DeviceTypeEnum,
+  volume_percent: Int,
+  connected: Type.Boolean(),
+});
+
+/**
+ * Playback position as an anchor: at server time `at` the position was `position_ms`. While
+ * `is_playing`, the current position is `position_ms + (now - at)` (clamped to the duration);
+ * while paused it is `position_ms`.
+ */
+const PositionAnchorSchema = Type.Object({ position_ms: Int, at: Int });
+
+export const UpcomingTrackSchema = Type.Object({ track: TrackMetaSchema, source: QueueSourceEnum });
+
 export const SessionStateSchema = Type.Object({
   version: Int,
   epoch: Str,
-  devices: Type.Array(
-    Type.Object({ id: Str, name: Str, type: DeviceType, volume_percent: Int, connected: Type.Boolean() }),
-  ),
+  devices: Type.Array(DeviceStateSchema),
   active_device_id: Nullable(Str),
   is_playing: Type.Boolean(),
+  /** The current track, or null when nothing is loaded. */
   track: Nullable(TrackMetaSchema),
+  /** Id of the current play (one per start of a track); null when nothing is loaded. */
   play_id: Nullable(Str),
-  position: Type.Object({ position_ms: Int, at: Int }),
+  position: PositionAnchorSchema,
   shuffle: Type.Boolean(),
-  repeat: RepeatMode,
-  quality: Quality,
+  repeat: RepeatModeEnum,
+  quality: QualityEnum,
+  /** The context uri being played (`spotify:playlist:ID`, ...), null for none or an ad-hoc uri list. */
   context_uri: Nullable(Str),
-  next_tracks: Type.Array(Type.Object({ track: TrackMetaSchema, source: Type.Enum(QUEUE_SOURCES) })),
+  /** The next tracks in the order they will really play (user queue, context, autoplay); a preview, a few items. */
+  next_tracks: Type.Array(UpcomingTrackSchema),
 });
 
 export const WelcomeSchema = Type.Object({
   t: Type.Literal('welcome'),
+  /** The `hello` id. */
   id: Int,
   protocol: Int,
+  /** Server clock at sending, so the client can estimate its offset. */
   server_time: Int,
   resumed: Type.Boolean(),
   state: SessionStateSchema,
 });
 
 export const StateSchema = Type.Object({ t: Type.Literal('state'), state: SessionStateSchema });
+
+export const ChunkTableSchema = Type.Object({
+  count: Int,
+  /** Nominal duration of every chunk but the last. */
+  duration_ms: Int,
+  /** Byte size of each chunk at this frame's bitrate; `sizes.length === count`. */
+  sizes: Type.Array(Int),
+});
+
+export const FirstChunkSchema = Type.Object({
+  url: Str,
+  bitrate_kbps: Int,
+  /** Init segment for the start bitrate (fMP4); null for self-contained chunks. */
+  init_url: Nullable(Str),
+});
+
+export const GaplessInfoSchema = Type.Object({
+  encoder_delay_samples: Int,
+  padding_samples: Int,
+  sample_rate: Int,
+});
+
+export const LoudnessSchema = Type.Object({
+  /** ReplayGain-style track gain and peak (linear, 1.0 = full scale). */
+  track_gain_db: Num,
+  track_peak: Num,
+});
 
 export const PlaybackSchema = Type.Object({
   t: Type.Literal('playback'),
@@ -195,36 +253,42 @@ export const PlaybackSchema = Type.Object({
   codec: Str,
   mime: Str,
   bitrate_kbps: Int,
-  chunks: Type.Object({ count: Int, duration_ms: Int, sizes: Type.Array(Int) }),
+  chunks: ChunkTableSchema,
+  /** Init segment at `bitrate_kbps` (fMP4); null for self-contained chunks. */
   init_url: Nullable(Str),
+  /** One signed URL per chunk at `bitrate_kbps`; `urls.length === chunks.count`. */
   urls: Type.Array(Str),
-  first_chunk: Type.Object({ url: Str, bitrate_kbps: Int, init_url: Nullable(Str) }),
+  /** The first chunk at the low start bitrate so audio starts at once. */
+  first_chunk: FirstChunkSchema,
+  /** When the signed URLs stop working (server epoch ms). */
   expires_at: Int,
-  gapless: Type.Object({ encoder_delay_samples: Int, padding_samples: Int, sample_rate: Int }),
-  loudness: Type.Object({ track_gain_db: Num, track_peak: Num }),
+  gapless: GaplessInfoSchema,
+  loudness: LoudnessSchema,
+  /** Where to start in the track. */
   position_ms: Int,
   is_playing: Type.Boolean(),
+});
+
+const PrefetchItemSchema = Type.Object({
+  track_id: Str,
+  /** 1 = the next track to play, 2 = the one after. Never more than 2. */
+  position: Int,
+  bitrate_kbps: Int,
+  /** Signed URLs of the chunks to fetch ahead, from chunk 0: the first chunk, or the first 3. */
+  urls: Type.Array(Str),
+  init_url: Nullable(Str),
+  expires_at: Int,
 });
 
 export const PrefetchSchema = Type.Object({
   t: Type.Literal('prefetch'),
   after_play_id: Nullable(Str),
-  items: Type.Array(
-    Type.Object({
-      track_id: Str,
-      position: Int,
-      bitrate_kbps: Int,
-      urls: Type.Array(Str),
-      init_url: Nullable(Str),
-      expires_at: Int,
-    }),
-    { maxItems: 2 },
-  ),
+  items: Type.Array(PrefetchItemSchema, { maxItems: 2 }),
 });
 
 export const WarningSchema = Type.Object({
   t: Type.Literal('warning'),
-  code: Type.Enum(WARNING_CODES),
+  code: WarningCodeEnum,
   message: Str,
   play_id: Type.Optional(Str),
   track_id: Type.Optional(Str),
@@ -244,6 +308,7 @@ export const ErrorSchema = Type.Object({
 
 export const PongSchema = Type.Object({ t: Type.Literal('pong'), id: Int, server_time: Int });
 
+/** Every server frame, keyed by its type tag. */
 export const SERVER_SCHEMAS = {
   welcome: WelcomeSchema,
   state: StateSchema,
@@ -253,39 +318,14 @@ export const SERVER_SCHEMAS = {
   ack: AckSchema,
   error: ErrorSchema,
   pong: PongSchema,
-} as const satisfies Record<ServerFrameType, TSchema>;
+} as const;
 
-// ---- compile-time proof: schema types == messages.ts types -----------------------------
+// ---- compile-time proof: each table key is its schema's `t` ----------------------------
 
-type Equals<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
-type Same<S extends TSchema, T> = Equals<Static<S>, T>;
-type Proof = [
-  Same<typeof HelloSchema, HelloFrame>,
-  Same<typeof PlaySchema, PlayFrame>,
-  Same<typeof PauseSchema, PauseFrame>,
-  Same<typeof LogoutSchema, LogoutFrame>,
-  Same<typeof ResumeSchema, ResumeFrame>,
-  Same<typeof SeekSchema, SeekFrame>,
-  Same<typeof NextSchema, NextFrame>,
-  Same<typeof PreviousSchema, PreviousFrame>,
-  Same<typeof ShuffleSchema, ShuffleFrame>,
-  Same<typeof RepeatSchema, RepeatFrame>,
-  Same<typeof QueueAddSchema, QueueAddFrame>,
-  Same<typeof QualitySchema, QualityFrame>,
-  Same<typeof VolumeSchema, VolumeFrame>,
-  Same<typeof TransferSchema, TransferFrame>,
-  Same<typeof ProgressSchema, ProgressFrame>,
-  Same<typeof EndedSchema, EndedFrame>,
-  Same<typeof PingSchema, PingFrame>,
-  Same<typeof WelcomeSchema, WelcomeFrame>,
-  Same<typeof StateSchema, StateFrame>,
-  Same<typeof PlaybackSchema, PlaybackFrame>,
-  Same<typeof PrefetchSchema, PrefetchFrame>,
-  Same<typeof WarningSchema, WarningFrame>,
-  Same<typeof AckSchema, AckFrame>,
-  Same<typeof ErrorSchema, ErrorFrame>,
-  Same<typeof PongSchema, PongFrame>,
-];
-// Any `false` in Proof turns the expected type into `never` and this line fails to compile.
-const proof: Proof extends true[] ? true : never = true;
-void proof;
+type KeyIsTag<M extends Record<string, TSchema>> = {
+  [K in keyof M]: Static<M[K]> extends { t: K } ? true : false;
+}[keyof M];
+const clientKeysAreTags: KeyIsTag<typeof CLIENT_SCHEMAS> = true;
+const serverKeysAreTags: KeyIsTag<typeof SERVER_SCHEMAS> = true;
+void clientKeysAreTags;
+void serverKeysAreTags;

@@ -4,8 +4,7 @@
  * close the socket with the documented close code without touching any session.
  */
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-
-export type Plan = 'free' | 'premium';
+import type { Plan } from '../actors/types.ts';
 
 export interface Principal {
   userId: string;

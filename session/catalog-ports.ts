@@ -21,7 +21,7 @@ import type {
   ResolveContextRequest,
   ResolvedContext,
   TrackBundle,
-  TrackMeta,
+  TrackRow,
 } from '../actors/types.ts';
 import type { CatalogStore, Track } from '../storage/catalog.ts';
 import { isStorageError } from '../storage/errors.ts';
@@ -51,12 +51,12 @@ export interface CatalogPorts {
   peekTracks(req: LoadTracksRequest): LoadTracksResult | undefined;
   resolveContext(req: ResolveContextRequest): Promise<ResolvedContext | null>;
   /** Metadata of a track seen recently (synchronous, for state frames). */
-  lookup(trackId: string): TrackMeta | undefined;
+  lookup(trackId: string): TrackRow | undefined;
   /** Warms the metadata cache for ids about to be shown. */
   warm(trackIds: readonly string[]): Promise<void>;
 }
 
-const meta = (t: Track): TrackMeta => ({
+const meta = (t: Track): TrackRow => ({
   id: t.id,
   title: t.title,
   artistId: t.artistId,
@@ -77,7 +77,7 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
   const now = deps.now ?? Date.now;
   const ttl = deps.cacheTtlMs ?? DEFAULT_BUNDLE_TTL_MS;
   const bundles = new LRUCache<string, CachedBundle>({ max: deps.cacheMax ?? DEFAULT_BUNDLE_CACHE_MAX });
-  const metas = new LRUCache<string, TrackMeta>({
+  const metas = new LRUCache<string, TrackRow>({
     max: Math.max(deps.cacheMax ?? 0, DEFAULT_META_CACHE_MAX),
   });
   /** Reads in flight by `${country}:${id}`: concurrent misses and refreshes share them. */

@@ -16,10 +16,13 @@ import type {
   WelcomeFrame,
   DeviceType,
   Quality,
+  RepeatMode,
 } from '../protocol/messages.ts';
 import { DEVICE_TYPES } from '../protocol/messages.ts';
 import type { ErrorReason } from '../protocol/errors.ts';
 import type {
+  Quality as ActorQuality,
+  RepeatMode as ActorRepeatMode,
   EndedCommand,
   ErrorOutput,
   PlayCommand,
@@ -30,13 +33,20 @@ import type {
   PrefetchOutput,
   SessionCommand,
   SessionStateView,
-  TrackMeta,
+  TrackRow,
   WarningOutput,
   WelcomeOutput,
 } from '../actors/types.ts';
 
+// actors/ and protocol/ import nothing of ours, so each names the quality and repeat enums
+// for itself; the mapping below passes them through as they are, which holds only while
+// the two are the same union. This proves it at compile time.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const enumsAgree: [Same<Quality, ActorQuality>, Same<RepeatMode, ActorRepeatMode>] = [true, true];
+void enumsAgree;
+
 /** Metadata lookup for ids the actor names (filled from the catalog port's answers). */
-export type TrackLookup = (trackId: string) => TrackMeta | undefined;
+export type TrackLookup = (trackId: string) => TrackRow | undefined;
 
 const SPOTIFY = 'spotify:';
 
@@ -47,7 +57,7 @@ export const toActorUri = (uri: string): string =>
 export const toWireUri = (uri: string | null): string | null =>
   uri === null ? null : uri.startsWith(SPOTIFY) ? uri : `${SPOTIFY}${uri}`;
 
-export const wireTrack = (t: TrackMeta): WireTrackMeta => ({
+export const wireTrack = (t: TrackRow): WireTrackMeta => ({
   id: t.id,
   title: t.title,
   artist: t.artistName,
@@ -87,7 +97,7 @@ export function wireState(s: SessionStateView, lookup: TrackLookup): SessionStat
     position: { position_ms: Math.max(0, Math.round(s.position.positionMs)), at: s.position.at },
     shuffle: s.shuffle,
     repeat: s.repeat,
-    quality: s.quality as Quality,
+    quality: s.quality,
     context_uri: toWireUri(s.contextUri),
     next_tracks,
   };
@@ -179,8 +189,11 @@ export function errorFrameOf(o: ErrorOutput, requestId: number | undefined): Err
 
 /**
  * A validated client frame as an actor command; `undefined` for frames the actor does not
- * see (hello, ping are handled by the session layer). Built field by field (no object
- * spreads): this runs for every inbound command, and conditional spreads cost V8 a slow path.
+ * see (hello and ping are answered by the socket layer, device-socket.ts, and never come
+ * here; the hub answers any that does with an error). Exhaustive: a client frame type added
+ * to protocol/schemas.ts fails to compile here until it is mapped. Built field by field (no
+ * object spreads): this runs for every inbound command, and conditional spreads cost V8 a
+ * slow path.
  */
 export function toCommand(frame: ClientFrame, deviceId: string): SessionCommand | undefined {
   const requestId = frame.id;
@@ -236,5 +249,10 @@ export function toCommand(frame: ClientFrame, deviceId: string): SessionCommand 
     case 'hello':
     case 'ping':
       return undefined;
+    default:
+      return unmapped(frame);
   }
 }
+
+/** Compiles only when every client frame type has a case above. */
+const unmapped = (_frame: never): undefined => undefined;

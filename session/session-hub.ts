@@ -16,6 +16,7 @@ import { noRadio } from '../actors/ports.ts';
 import type { ClientFrame, DeviceHello, ResumePoint, ServerFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
+import { errorFrame } from '../protocol/errors.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import type { SessionSnapshot } from '../storage/snapshots.ts';
 import type { Principal } from './auth.ts';
@@ -36,7 +37,11 @@ import type { DeviceLink, SessionHost } from './registry.ts';
 
 /** A running session actor as the hub drives it (bound to actors/ in session-actor.ts). */
 export interface SessionActorHandle {
-  send(command: SessionCommand): void;
+  /**
+   * Hands the command to the actor; false when the actor has no handler for it in its
+   * current state (nothing happened, and no answer will come: the hub answers instead).
+   */
+  send(command: SessionCommand): boolean;
   /** JSON-serialisable snapshot for the store. */
   persist(): unknown;
   stop(): void;
@@ -199,10 +204,13 @@ export class SessionHub implements CommandSink {
 
   command(userId: string, deviceId: string, frame: ClientFrame, receivedAt: number): void {
     const host = this.hosts.get(userId);
+    // No host: its actor failed and the session is being dropped; its sockets close with
+    // session_reset, which tells the client that requests in flight are lost.
     if (!host) return;
     const cmd = toCommand(frame, deviceId);
-    if (!cmd) return;
-    if (STARTS_TRACK.has(frame.t)) {
+    if (!cmd) return this.unhandled(host, deviceId, frame, 'is not a session command');
+    const startsTrack = STARTS_TRACK.has(frame.t);
+    if (startsTrack) {
       const inFlight = (host.playsInFlight ??= new Map());
       // Bounded: an answer that never comes (a dropped socket) must not grow the map.
       if (inFlight.size >= MAX_PLAYS_IN_FLIGHT) inFlight.delete(inFlight.keys().next().value!);
@@ -210,12 +218,32 @@ export class SessionHub implements CommandSink {
     }
     // A fault inside the actor does not throw here: it reaches `failed` through the actor's
     // error observer, which drops the session (its sockets close with session_reset).
-    host.actor.send(cmd);
+    if (!host.actor.send(cmd)) {
+      if (startsTrack) host.playsInFlight?.delete(`${deviceId}:${frame.id}`);
+      return this.unhandled(host, deviceId, frame, 'has no handler in the session now');
+    }
     if (frame.t === 'logout') {
       // The device logged out: after its ack (already queued), its socket closes for good.
       const { code, reason } = CLOSE_CODES.logged_out;
       host.links.get(deviceId)?.close(code, reason);
     }
+  }
+
+  /**
+   * A valid request nothing handles (a server bug: an unmapped frame type, or a command the
+   * machine has no transition for) is answered, never dropped: every request gets its answer.
+   */
+  private unhandled(host: Host, deviceId: string, frame: ClientFrame, why: string): void {
+    this.deps.log.error({ user: host.userId, device: deviceId, frame: frame.t }, `${frame.t} ${why}`);
+    const link = host.links.get(deviceId);
+    if (!link || link.closed) return;
+    const error = errorFrame({
+      code: 'internal',
+      reason: 'unhandled_command',
+      message: `the server cannot handle \`${frame.t}\` now`,
+      id: frame.id,
+    });
+    link.send(this.encode(error));
   }
 
   private encode(frame: ServerFrame): Uint8Array {

@@ -2,66 +2,38 @@
  * Catalog port: tracks, their encoded audio files (chunk tables) and territory rights.
  * Written by ingest (origin/), read on every play (session/) and by hydration.
  * Adapters: storage/catalog.lmdb.ts, storage/catalog.scylla.ts; contract suite
- * storage/catalog.contract.ts.
+ * storage/catalog.contract.ts. The rows extend the shapes the session actor reads
+ * (actors/types.ts), so each field is defined once and a catalog row goes to the actor as it is.
  *
  * Contract: writes are idempotent upserts (the last write wins) and survive a restart; reads
  * of unknown ids are empty, never an error; a malformed row (empty or over-long id, bad
  * number, territory not ISO alpha-2 or '*') is `bad_request` and writes nothing.
  */
+import type { AudioFileRow, ChunkRow, RightsRow, TrackRow } from '../actors/types.ts';
 
-export interface Track {
-  id: string;
-  title: string;
-  artistId: string;
-  artistName: string;
-  albumId: string;
-  albumName: string;
+/** The catalog row of a track: what a play needs (actors/ TrackRow) and the catalog's own fields. */
+export interface Track extends TrackRow {
   /** 1-based position on the album, for album contexts. */
   trackNumber: number;
-  durationMs: number;
   isrc?: string;
 }
 
 /** One chunk of an encoded file; the same index covers the same time at every bitrate. */
-export interface ChunkInfo {
-  index: number;
-  /** Content address (hex SHA-256) of the chunk object in the object store. */
-  key: string;
-  bytes: number;
-  durationMs: number;
+export interface ChunkInfo extends ChunkRow {
   sha256?: string;
 }
 
-export interface AudioFile {
+/** One encoded file of a track (fields a play reads: actors/ AudioFileRow). */
+export interface AudioFile extends AudioFileRow {
   trackId: string;
-  bitrateKbps: number;
-  codec: string; // e.g. 'opus'
-  container: string; // e.g. 'webm'
-  mimeType: string; // e.g. 'audio/webm; codecs="opus"'
   /** Content address of the whole encoded file (hex SHA-256). */
   contentAddress: string;
-  /** Init segment object (headers) that precedes any chunk for MSE. */
-  init: { key: string; bytes: number };
-  chunkDurationMs: number;
   chunks: ChunkInfo[];
-  /** Gapless trim values, in samples at `sampleRate`. */
-  encoderDelaySamples: number;
-  paddingSamples: number;
-  sampleRate: number;
-  /** EBU R128 integrated loudness and the gain to apply (not baked in). */
-  loudness: { integratedLufs: number; replayGainDb: number };
 }
 
 /** Territory rights: `territory` is an ISO 3166-1 alpha-2 code or '*' for worldwide. */
-export interface Rights {
+export interface Rights extends RightsRow {
   trackId: string;
-  territory: string;
-  allowed: boolean;
-  /** Release window, epoch ms; absent means open-ended. */
-  availableFrom?: number;
-  availableUntil?: number;
-  /** Only premium listeners may play it on demand. */
-  premiumOnly?: boolean;
 }
 
 export interface CatalogStore {

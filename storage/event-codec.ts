@@ -3,7 +3,7 @@
  * JSON as NDJSON, and any language can read the stream), subjects by event type, and the
  * validation every adapter applies before anything is stored.
  */
-import type { ListeningEvent, ListeningEventType } from './event-log.ts';
+import type { ListeningEvent, ListeningEventType } from '../actors/types.ts';
 import { StorageError } from './errors.ts';
 
 const TYPES: readonly ListeningEventType[] = ['play.start', 'play.progress', 'play.end'];

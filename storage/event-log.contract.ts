@@ -4,7 +4,8 @@
  * (JetStream, online: the outbox path has its own adapter tests there).
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EventLog, ListeningEvent } from './event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
+import type { EventLog } from './event-log.ts';
 import { isStorageError } from './errors.ts';
 import type { Delivery, EventSource, Subscription } from './event-source.ts';
 import { makeEvent, removeTempDirs, waitFor } from '../testkit/pipeline.ts';

@@ -20,7 +20,8 @@
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
-import type { EventLog, ListeningEvent, PublishResult } from './event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
+import type { EventLog, PublishResult } from './event-log.ts';
 import { StorageError } from './errors.ts';
 import { validateEvent } from './event-codec.ts';
 import {

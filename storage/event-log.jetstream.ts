@@ -18,7 +18,8 @@
  */
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { EventLog, ListeningEvent, PublishResult } from './event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
+import type { EventLog, PublishResult } from './event-log.ts';
 import { StorageError } from './errors.ts';
 import { encodeEvent, subjectFor, validateEvent } from './event-codec.ts';
 import { noMetrics, type EventLogMetrics } from './event-log-metrics.ts';

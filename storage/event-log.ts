@@ -1,8 +1,8 @@
 /**
  * Event log port: the durable, dedup-keyed log of listening events.
- * Adapters: in-process embedded log (storage/event-log.embedded.ts, the default) and
- * NATS JetStream (storage/event-log.jetstream.ts, when NATS_URL is set); contract suite
- * storage/event-log.contract.ts (with the event source port, storage/event-source.ts).
+ * Adapters beside it: in-process embedded log (event-log.embedded.ts, the default) and
+ * NATS JetStream (event-log.jetstream.ts, when NATS_URL is set); contract suite
+ * event-log.contract.ts (with the event source port, event-source.ts).
  *
  * Contract:
  * - `publish` is at-least-once towards the log and idempotent by `event_id`: publishing the
@@ -10,28 +10,10 @@
  * - It resolves once the event is durable in the log or in the adapter's outbox; it rejects
  *   only with `StorageError('unavailable')` when neither can take it (outbox full).
  * - Consumers get acked delivery: an event not acked in time is delivered again.
+ *
+ * The event itself is a domain type of the actor that emits it (actors/types.ts).
  */
-
-export type ListeningEventType = 'play.start' | 'play.progress' | 'play.end';
-export type EndReason = 'trackdone' | 'skip' | 'transfer' | 'logout' | 'blocked';
-
-export interface ListeningEvent {
-  /** Deterministic: derived from play_id and type, so a retry is the same event. */
-  event_id: string;
-  type: ListeningEventType;
-  play_id: string;
-  user: string;
-  track: string;
-  artist: string;
-  /** Epoch ms, server clock. */
-  ts: number;
-  ms_played: number;
-  context: string;
-  country: string;
-  product: 'free' | 'premium';
-  device: string;
-  reason?: EndReason;
-}
+import type { ListeningEvent } from '../actors/types.ts';
 
 export interface PublishResult {
   duplicate: boolean;

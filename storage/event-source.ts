@@ -14,7 +14,7 @@
  * - Handlers must therefore be idempotent; every consumer of pipeline/ is keyed by play id or
  *   event id so a redelivery writes nothing twice.
  */
-import type { ListeningEvent } from './event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
 
 export interface Delivery {
   readonly event: ListeningEvent;

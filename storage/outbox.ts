@@ -17,7 +17,7 @@
  */
 import { open, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
-import type { ListeningEvent } from './event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
 import { StorageError } from './errors.ts';
 
 export const DEFAULT_OUTBOX_MAX_EVENTS = 1_000_000;

@@ -1,6 +1,7 @@
 /** CQL users adapter (table `users`). */
 import type { Client } from 'cassandra-driver';
-import type { Plan, Quality, UserStore } from './users.ts';
+import type { Plan, Quality } from '../actors/types.ts';
+import type { UserStore } from './users.ts';
 import { validateUser } from './users-validate.ts';
 import { exec, IDEMPOTENT_WRITE, READ } from './cql-client.ts';
 

@@ -3,9 +3,7 @@
  * Adapters: storage/users.lmdb.ts, storage/users.scylla.ts; contract suite
  * storage/users.contract.ts.
  */
-
-export type Plan = 'free' | 'premium';
-export type Quality = 'low' | 'normal' | 'high' | 'very_high';
+import type { Plan, Quality } from '../actors/types.ts';
 
 export interface User {
   id: string;

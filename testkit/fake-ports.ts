@@ -21,7 +21,7 @@ import type {
   SessionCommand,
   StateOutput,
   TrackBundle,
-  TrackMeta,
+  TrackRow,
 } from '../actors/types.ts';
 
 export interface FakeTrackSpec {
@@ -39,7 +39,7 @@ export function fakeBundle(spec: FakeTrackSpec): TrackBundle {
   const durationMs = spec.durationMs ?? 200_000;
   const chunkMs = spec.chunkMs ?? 10_000;
   const artistId = spec.artistId ?? `artist-of-${spec.id}`;
-  const track: TrackMeta = {
+  const track: TrackRow = {
     id: spec.id,
     title: `Title ${spec.id}`,
     artistId,

@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import type { EventLog, ListeningEvent } from '../storage/event-log.ts';
+import type { ListeningEvent } from '../actors/types.ts';
+import type { EventLog } from '../storage/event-log.ts';
 import { requireEngine } from './engines.ts';
 import pino from 'pino';
 

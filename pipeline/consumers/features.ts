@@ -4,7 +4,7 @@
  * service. Plays of one user are applied in log order (the session tail depends on order);
  * different users run in parallel.
  */
-import type { ListeningEvent } from '../../storage/event-log.ts';
+import type { ListeningEvent } from '../../actors/types.ts';
 import { nextSession, type FeatureStore } from '../../storage/features.ts';
 import type { BatchHandler, ConsumerSpec } from '../../storage/event-source.ts';
 import { forEachBounded } from './bounded.ts';

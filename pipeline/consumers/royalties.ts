@@ -3,7 +3,7 @@
  * why a replay cannot count twice). The batch is acked only after every row of it is stored;
  * a failure rejects the batch, which the log redelivers.
  */
-import type { ListeningEvent } from '../../storage/event-log.ts';
+import type { ListeningEvent } from '../../actors/types.ts';
 import type { CountedPlay, RoyaltyStore } from '../../storage/royalties.ts';
 import type { BatchHandler, ConsumerSpec } from '../../storage/event-source.ts';
 import { countedPlayOf, qualifies } from '../royalty-rule.ts';

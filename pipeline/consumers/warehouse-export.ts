@@ -8,7 +8,7 @@
  */
 import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ListeningEvent } from '../../storage/event-log.ts';
+import type { ListeningEvent } from '../../actors/types.ts';
 import { dayOf } from '../../storage/event-codec.ts';
 import type { BatchHandler, ConsumerSpec, Delivery } from '../../storage/event-source.ts';
 

@@ -10,7 +10,7 @@
  *
  * The listener's finished plays (for skips and final ms_played) come from the exported events.
  */
-import type { ListeningEvent } from '../../storage/event-log.ts';
+import type { ListeningEvent } from '../../actors/types.ts';
 import type { CountedPlay } from '../../storage/royalties.ts';
 
 export const ROUND_THE_CLOCK_HOURS = 20;

@@ -5,7 +5,7 @@
  * past 30 s, never a skip), and duplicate events re-sent later in the stream (same event ids).
  * Used by tests (reference computations) and by `npm run job -- generate` to demo the jobs.
  */
-import type { EndReason, ListeningEvent } from '../../storage/event-log.ts';
+import type { EndReason, ListeningEvent } from '../../actors/types.ts';
 import { createPrng } from '../../actors/prng.ts';
 
 export interface GenerateOptions {
