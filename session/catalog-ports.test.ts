@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogStore } from '../storage/catalog.ts';
-import { openStores, type Stores } from '../app/open-stores.ts';
+import { openEmbeddedStores } from '../testkit/test-stores.ts';
+import type { Stores } from '../storage/stores.ts';
 import { createCatalogPorts } from './catalog-ports.ts';
 
 let stores: Stores;
@@ -63,7 +64,7 @@ async function addTrack(id: string, artistId: string, trackNumber: number): Prom
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'catalog-ports-'));
-  stores = await openStores({ dataDir: join(dir, 'store') });
+  stores = await openEmbeddedStores(join(dir, 'store'));
   await addTrack('t1', 'a1', 1);
   await addTrack('t2', 'a2', 2);
   await addTrack('t3', 'a1', 3);

@@ -11,7 +11,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import type { DeviceHello, ResumePoint } from '../protocol/messages.ts';
-import { openStores, type Stores } from '../app/open-stores.ts';
+import { openEmbeddedStores } from '../testkit/test-stores.ts';
+import type { Stores } from '../storage/stores.ts';
 import type { SessionSnapshot, SnapshotStore } from '../storage/snapshots.ts';
 import type { Principal } from './auth.ts';
 import { SessionRegistry, type DeviceLink, type SessionHost, type Timers } from './registry.ts';
@@ -161,7 +162,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'registry-'));
-  stores = await openStores({ dataDir: join(dir, 'store') });
+  stores = await openEmbeddedStores(join(dir, 'store'));
 });
 
 afterAll(async () => {

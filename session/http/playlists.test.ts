@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLruTrackCache } from '../../storage/cache.lru.ts';
 import { createPlaylistViewer } from '../../storage/hydration.ts';
-import { openStores, type Stores } from '../../app/open-stores.ts';
+import { openEmbeddedStores } from '../../testkit/test-stores.ts';
+import type { Stores } from '../../storage/stores.ts';
 import {
   handlePlaylistRequest,
   isPlaylistPath,
@@ -22,7 +23,7 @@ describe('playlist http api', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'http-playlists-'));
-    stores = await openStores({ dataDir: dir });
+    stores = await openEmbeddedStores(dir);
     for (const id of ['a', 'b', 'c', 'd']) {
       await stores.catalog.putTrack({
         id,

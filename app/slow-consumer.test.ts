@@ -16,8 +16,8 @@ import { decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import type { ClientFrame, ServerFrame, SessionState, StateFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
-import { startApp, type App } from '../app/start-app.ts';
-import { parseConfig } from '../app/config.ts';
+import { startApp, type App } from './start-app.ts';
+import { parseConfig } from './config.ts';
 
 const MAX_FRAME_BYTES = 4096;
 const MAX_BACKPRESSURE_BYTES = 16_384;

@@ -14,9 +14,9 @@ import { SessionRequestError } from '../client/errors.ts';
 import { encodeFrame } from '../protocol/codec.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
-import { startApp, type App } from '../app/start-app.ts';
+import { startApp, type App } from './start-app.ts';
 import { rawSocket, withTimeout } from '../testkit/raw-socket.ts';
-import { parseConfig } from '../app/config.ts';
+import { parseConfig } from './config.ts';
 
 let app: App;
 let dir: string;
@@ -160,7 +160,7 @@ describe('session server e2e', () => {
     );
     expect((await withTimeout(bad.closed, 'close')).code).toBe(CLOSE_CODES.bad_token.code);
 
-    const { createAuthenticator } = await import('./auth.ts');
+    const { createAuthenticator } = await import('../session/auth.ts');
     const past = createAuthenticator(parseConfig({}).server.jwtSecret, () => Date.now() - 3 * 3600_000);
     const expired = await past.mint({ userId: 'u-expired', plan: 'free', country: 'SE' }, 60);
     const exp = rawSocket(app.server.wsUrl);

@@ -17,8 +17,8 @@ import {
   type ServerFrame,
 } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
-import { startApp, type App } from '../app/start-app.ts';
-import { parseConfig } from '../app/config.ts';
+import { startApp, type App } from './start-app.ts';
+import { parseConfig } from './config.ts';
 import { rawSocket, type RawSocket } from '../testkit/raw-socket.ts';
 
 let app: App;

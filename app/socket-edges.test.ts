@@ -14,8 +14,8 @@ import { SessionClient, type WebSocketCtor } from '../client/session-client.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import type { ClientFrame, ServerFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
-import { startApp, type App } from '../app/start-app.ts';
-import { parseConfig } from '../app/config.ts';
+import { startApp, type App } from './start-app.ts';
+import { parseConfig } from './config.ts';
 import { rawSocket, withTimeout, type RawSocket } from '../testkit/raw-socket.ts';
 
 const MAX_FRAME_BYTES = 4096;
