@@ -8,6 +8,8 @@ import pino, { type Logger } from 'pino';
 import { HotObjects } from '../origin/hot-objects.ts';
 import { ObjectStore } from '../origin/object-store.ts';
 import { registerOriginRoutes } from '../origin/origin-routes.ts';
+import { createMetrics } from '../session/metrics.ts';
+import { promEventLogMetrics } from '../storage/event-log-metrics.ts';
 import { openEventLog, type OpenedEventLog } from './open-event-log.ts';
 import { startPipeline, type RunningPipeline } from '../pipeline/start-pipeline.ts';
 import { openStores, type Stores } from './open-stores.ts';
@@ -58,7 +60,12 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
     for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'close failed'));
   };
   try {
-    const eventLog = await openEventLog(config.eventLog, { log });
+    // One registry for the server and the event log publisher, so /metrics shows both.
+    const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
+    const eventLog = await openEventLog(config.eventLog, {
+      log,
+      metrics: promEventLogMetrics(metrics.registry),
+    });
     closers.push(() => eventLog.close());
 
     let pipeline: RunningPipeline | undefined;
@@ -109,7 +116,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       timers: opts.timers,
       now: opts.now,
       onPlayLatency: opts.onPlayLatency,
-      defaultMetrics: opts.defaultMetrics,
+      metrics,
     });
 
     return {

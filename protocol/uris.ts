@@ -3,7 +3,6 @@
  * uri names something that resolves to an ordered list of tracks (playlist, album, artist).
  */
 
-export const TRACK_KINDS = ['track'] as const;
 export const CONTEXT_KINDS = ['playlist', 'album', 'artist'] as const;
 export type ContextKind = (typeof CONTEXT_KINDS)[number];
 export type UriKind = 'track' | ContextKind;
@@ -45,8 +44,4 @@ export function parseUri(uri: string): ParsedUri | null {
 
 export function trackUri(id: string): string {
   return `spotify:track:${id}`;
-}
-
-export function contextUri(kind: ContextKind, id: string): string {
-  return `spotify:${kind}:${id}`;
 }

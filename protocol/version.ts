@@ -10,9 +10,6 @@
 export const PROTOCOL_VERSION = 1;
 export const MIN_PROTOCOL_VERSION = 1;
 
-/** WebSocket subprotocol name a client may offer (`Sec-WebSocket-Protocol`). */
-export const PROTOCOL_NAME = 'playback.v1.msgpack';
-
 export function isSupportedProtocol(version: number): boolean {
   return Number.isInteger(version) && version >= MIN_PROTOCOL_VERSION && version <= PROTOCOL_VERSION;
 }

@@ -66,6 +66,8 @@ export interface ServerOptions {
   onPlayLatency?: (ms: number) => void;
   /** Default process metrics (off in tests, on in main). */
   defaultMetrics?: boolean;
+  /** A registry made by the caller, so other parts (the event log) report on the same /metrics. */
+  metrics?: SessionMetrics;
 }
 
 export interface SessionServer {
@@ -85,7 +87,7 @@ export interface SessionServer {
 export async function startSessionServer(opts: ServerOptions): Promise<SessionServer> {
   const { config, ports } = opts;
   const log = opts.log ?? pino();
-  const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics });
+  const metrics = opts.metrics ?? createMetrics({ defaultMetrics: opts.defaultMetrics });
   const auth = createAuthenticator(config.jwtSecret, opts.now);
   const signer = new UrlSigner(config.urlSigning);
   const wire = serverWire(config.maxFrameBytes);

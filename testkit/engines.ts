@@ -41,8 +41,6 @@ import {
 import { k6Binary } from '../deploy/engines/k6.ts';
 import { cacheDir } from '../deploy/infra-state.ts';
 
-export { CQL_LOCAL_DATACENTER } from '../deploy/engine-probes.ts';
-
 /** Where the CQL node answers, ready for `new Client({ contactPoints, localDataCenter })`. */
 export interface CqlEndpoint {
   contactPoints: string[];

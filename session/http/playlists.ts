@@ -17,7 +17,7 @@
  * `snapshot_id` is the playlist version the client's edit was made on; the store rebases the
  * edit over whatever was committed since. Errors: `{error: {status, code, message}}`.
  */
-import { parseUri } from '../../protocol/uris.ts';
+import { parseUri, trackUri } from '../../protocol/uris.ts';
 import type { Track } from '../../storage/catalog.ts';
 import { isStorageError, type StorageErrorCode } from '../../storage/errors.ts';
 import type { PlaylistViewer, PlaylistView } from '../../storage/hydration.ts';
@@ -74,8 +74,6 @@ const error = (status: number, code: string, message: string): PlaylistResponse 
 });
 
 // ---- shapes -------------------------------------------------------------------------------
-
-const trackUri = (id: string) => `spotify:track:${id}`;
 
 function trackJson(t: Track) {
   return {
