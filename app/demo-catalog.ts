@@ -12,7 +12,7 @@ import type { CatalogStore } from '../storage/catalog.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { PlaylistStore } from '../storage/playlists.ts';
 import type { UserStore } from '../storage/users.ts';
-import { locateTools, run, stderrTail, type Tools } from '../origin/ingest/ffmpeg.ts';
+import { describeTools, locateTools, run, stderrTail, type Tools } from '../origin/ingest/ffmpeg.ts';
 import { Ingester, ingestAll, type IngestOutcome } from '../origin/ingest/ingest.ts';
 import { defaultIngestOptions, type IngestOptions } from '../origin/ingest/ladder.ts';
 import { ObjectStore } from '../origin/object-store.ts';
@@ -105,6 +105,13 @@ async function synthesize(tools: Tools, t: DemoTrack, path: string): Promise<voi
   if (res.code !== 0) throw new Error(`synthesizing ${t.id} failed: ${stderrTail(res.stderr)}`);
 }
 
+/** The binaries the demo build runs, named in the log (a system ffmpeg, or npm's 4.1). */
+function locateAndLog(log: (line: string) => void): Tools {
+  const located = locateTools();
+  log(`demo catalog: ${describeTools(located)}`);
+  return located;
+}
+
 export async function ensureDemoCatalog(
   stores: DemoStores,
   config: DemoCatalogConfig,
@@ -117,7 +124,7 @@ export async function ensureDemoCatalog(
   let outcomes: IngestOutcome[] = [];
 
   if (missing.length > 0) {
-    const tools = config.tools ?? locateTools();
+    const tools = config.tools ?? locateAndLog(log);
     log(
       `demo catalog: synthesizing and ingesting ${missing.length} tracks with ${workers} ffmpeg workers...`,
     );
