@@ -57,6 +57,8 @@ export interface ServerConfig {
   /** Base URL clients use to reach this server (origin URLs are relative to it). */
   publicBaseUrl: string;
   logLevel: string;
+  /** Caps each demo track's length in seconds (tests, boot checks); undefined: full length. */
+  demoTrackSeconds?: number;
 }
 
 export class ConfigError extends Error {
@@ -220,6 +222,9 @@ export function parseConfig(env: Env = process.env): ServerConfig {
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     publicBaseUrl: publicBaseUrl.replace(/\/+$/, ''),
     logLevel,
+    demoTrackSeconds: present(env, 'DEMO_TRACK_SECONDS')
+      ? int(env, 'DEMO_TRACK_SECONDS', 0, 2, 60)
+      : undefined,
   };
 }
 

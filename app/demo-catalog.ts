@@ -34,6 +34,8 @@ export interface DemoCatalogConfig {
   ingest?: Partial<IngestOptions>;
   scratchDir?: string;
   tools?: Tools;
+  /** Cut every track to at most this many seconds (default: full length, 20-28 s). */
+  maxTrackSeconds?: number | undefined;
   /** Progress and summary lines (default console.log). */
   log?: (line: string) => void;
 }
@@ -67,7 +69,8 @@ const DEMO_OPUS_COMPLEXITY = 5;
 
 const uri = (kind: 'track' | 'playlist', id: string) => `spotify:${kind}:${id}`;
 
-async function synthesize(tools: Tools, t: DemoTrack, path: string): Promise<void> {
+async function synthesize(tools: Tools, t: DemoTrack, path: string, maxSeconds = Infinity): Promise<void> {
+  const durationS = Math.min(t.durationS, maxSeconds);
   const tags = [
     'title',
     t.title,
@@ -91,13 +94,13 @@ async function synthesize(tools: Tools, t: DemoTrack, path: string): Promise<voi
     '-f',
     'lavfi',
     '-i',
-    `aevalsrc='${t.expr}':s=24000:d=${t.durationS}`,
+    `aevalsrc='${t.expr}':s=24000:d=${durationS}`,
   ];
   const l = (1 - t.pan).toFixed(2);
   const r = (1 + t.pan).toFixed(2);
   args.push(
     '-af',
-    `pan=stereo|c0=${l}*c0|c1=${r}*c0,afade=t=in:d=0.05,afade=t=out:st=${t.durationS - 1.5}:d=1.5`,
+    `pan=stereo|c0=${l}*c0|c1=${r}*c0,afade=t=in:d=0.05,afade=t=out:st=${durationS - 1.5}:d=1.5`,
   );
   for (let i = 0; i < tags.length; i += 2) args.push('-metadata', `${tags[i]}=${tags[i + 1]}`);
   args.push('-c:a', 'flac', path);
@@ -152,7 +155,7 @@ export async function ensureDemoCatalog(
       }));
       const synthesizeThenIngest = async (src: (typeof pending)[number]): Promise<IngestOutcome> => {
         try {
-          await synthesize(tools, src.t, src.path);
+          await synthesize(tools, src.t, src.path, config.maxTrackSeconds);
         } catch (e) {
           return { status: 'failed', path: src.path, code: 'encode_failed', reason: (e as Error).message };
         }

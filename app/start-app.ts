@@ -90,7 +90,11 @@ export async function startApp(config: ServerConfig, opts: AppOptions = {}): Pro
     const objects = new ObjectStore(config.objectDir);
     const demo: DemoInfo =
       (opts.demo ?? 'audio') === 'audio'
-        ? await ensureDemoCatalog(stores, { objectDir: config.objectDir, log: (line) => log.info(line) })
+        ? await ensureDemoCatalog(stores, {
+            objectDir: config.objectDir,
+            maxTrackSeconds: config.demoTrackSeconds,
+            log: (line) => log.info(line),
+          })
         : await seedDemo(stores, objects, config, log);
 
     const server = await startSessionServer({
