@@ -67,6 +67,17 @@ function parseBanner(text: string): Banner | undefined {
   return { wsUrl, httpUrl, token, playlistUri };
 }
 
+/** The `msg` of a pino JSON line, else the line itself. */
+function logMessage(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+    return typeof msg === 'string' ? msg : line;
+  } catch {
+    return line;
+  }
+}
+
 async function fetchBytes(url: string): Promise<Uint8Array> {
   const res = await fetch(url);
   if (res.status !== 200) throw new BootCheckError(`GET ${url}: ${res.status}`);
@@ -78,7 +89,11 @@ export async function bootAndPlay(opts: BootCheckOptions): Promise<BootCheckResu
   const [bin, ...args] = opts.command;
   const child = spawn(bin, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Settles on exit, or on a failed spawn (no 'exit' follows an 'error' then).
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(null));
+  });
   const ready = new Promise<Banner>((resolve, reject) => {
     const timer = setTimeout(
       () =>
@@ -144,7 +159,10 @@ export async function bootAndPlay(opts: BootCheckOptions): Promise<BootCheckResu
         wsUrl: banner.wsUrl,
         httpUrl: banner.httpUrl,
         healthz,
-        ffmpegLines: output.split('\n').filter((l) => /ffmpeg \S+ at /.test(l)),
+        ffmpegLines: output
+          .split('\n')
+          .map(logMessage)
+          .filter((l) => /ffmpeg \S+ at /.test(l)),
         trackId: pb.track.id,
         encoderDelaySamples: pb.gapless.encoder_delay_samples,
         init,
@@ -154,9 +172,13 @@ export async function bootAndPlay(opts: BootCheckOptions): Promise<BootCheckResu
       client.close();
     }
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const running = child.exitCode === null && child.signalCode === null && child.pid !== undefined;
+    if (running) child.kill('SIGTERM');
+    // The server gives itself 15 s to save sessions; past 20 s it is hung.
+    const hung = setTimeout(() => child.kill('SIGKILL'), 20_000);
     const code = await exited;
-    if (code !== 0 && code !== null) opts.onLine?.(`server exited with ${code} on SIGTERM`);
+    clearTimeout(hung);
+    if (running && code !== 0) opts.onLine?.(`server exited with ${code} on SIGTERM`);
   }
 }
 
