@@ -117,8 +117,13 @@ describe('session with real audio', () => {
       expect(seconds).toBeGreaterThan(3.5);
       expect(seconds).toBeLessThan(4.5);
 
-      // A tampered URL is refused by the origin.
-      const tampered = await fetch(`${app.server.httpUrl}${pb.first_chunk.url.replace(/sig=./, 'sig=A')}`);
+      // A tampered URL (first signature character changed, never to itself) is refused.
+      const tamperedUrl = pb.first_chunk.url.replace(
+        /sig=(.)/,
+        (_, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`,
+      );
+      expect(tamperedUrl).not.toBe(pb.first_chunk.url);
+      const tampered = await fetch(`${app.server.httpUrl}${tamperedUrl}`);
       expect(tampered.status).toBe(403);
     } finally {
       client.close();
