@@ -19,7 +19,7 @@ import WebSocket from 'ws';
 import { SessionClient, type WebSocketCtor } from '../client/session-client.ts';
 import { verifyChunk } from '../protocol/chunk-verify.ts';
 
-export interface BootCheckOptions {
+interface BootCheckOptions {
   /** Server command and arguments, e.g. [process.execPath, 'dist/app/server.js']. */
   command: readonly [string, ...string[]];
   /** The server's whole environment (nothing is inherited). */
@@ -44,7 +44,7 @@ export interface BootCheckResult {
   firstChunk: Uint8Array;
 }
 
-export class BootCheckError extends Error {
+class BootCheckError extends Error {
   override readonly name = 'BootCheckError';
 }
 

@@ -21,9 +21,9 @@ export interface Tools {
 }
 
 /** Where a binary came from, in order of preference. */
-export type ToolSource = 'env' | 'path' | 'npm';
+type ToolSource = 'env' | 'path' | 'npm';
 
-export interface FoundTool {
+interface FoundTool {
   path: string;
   source: ToolSource;
   /** The token after "version" on the first line of `-version`, e.g. `5.1.6-0+deb12u1`. */
