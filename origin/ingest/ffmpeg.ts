@@ -51,17 +51,21 @@ function versionOf(bin: string): { version: string; libavformat: string | undefi
   return { version, libavformat: av ? `libavformat ${av[1]}.${av[2]}.${av[3]}` : undefined };
 }
 
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** First executable `name` in the PATH of `env` (resolved here so the log can name it). */
 function onPath(name: string, env: Record<string, string | undefined>): string | undefined {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (!dir || !isAbsolute(dir)) continue;
     const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
+    if (isExecutable(candidate)) return candidate;
   }
   return undefined;
 }
@@ -94,13 +98,20 @@ export function locateTools(env: Record<string, string | undefined> = process.en
     if (system) candidates.push({ path: system, source: 'path' });
     const shipped = fromPackage(pkg);
     if (shipped) candidates.push({ ...shipped, source: 'npm' });
+    const tried: string[] = [];
     for (const c of candidates) {
       const v = versionOf(c.path);
       if (v) return { ...c, ...v };
+      tried.push(`${c.path}${isExecutable(c.path) ? '' : ' (not executable)'}`);
     }
+    // npm skips a package's chmod postinstall unless package.json allowScripts approves it.
+    const hint =
+      shipped && !isExecutable(shipped.path)
+        ? `; ${shipped.path} lacks its execute bit: approve its package's install script in allowScripts, then npm rebuild`
+        : '';
     throw new ToolError(
       `${name} not found: install it (apt install ffmpeg), set ${envVar}, or npm install ${pkg} ` +
-        `(tried ${candidates.map((c) => c.path).join(', ') || 'nothing runnable'})`,
+        `(tried ${tried.join(', ') || 'nothing'})${hint}`,
     );
   };
   const ffmpeg = pick('ffmpeg', 'FFMPEG_PATH', '@ffmpeg-installer/ffmpeg');
