@@ -85,7 +85,8 @@ export interface AppConfig {
   pipeline: { warehouseDir: string };
   ingest: IngestOptions;
   /** FFMPEG_PATH / FFPROBE_PATH: preferred over the system's and the npm packages' binaries. */
-  tools: { FFMPEG_PATH?: string; FFPROBE_PATH?: string };
+  /** Where ingest looks for ffmpeg/ffprobe: FFMPEG_PATH, FFPROBE_PATH, then PATH, then npm's. */
+  tools: { FFMPEG_PATH?: string; FFPROBE_PATH?: string; PATH?: string };
   /**
    * DEMO_CATALOG: the demo data `npm start` ensures. `audio` (default) synthesizes and ingests
    * the demo catalog with ffmpeg on first start; `fixture` seeds a small synthetic catalog in
@@ -96,6 +97,8 @@ export interface AppConfig {
   publicBaseUrl: string;
   /** Which development defaults are in use (start-up warns about each). */
   devDefaults: { jwtSecret: boolean; urlSigning: boolean };
+  /** Caps each demo track's length in seconds (tests, boot checks); undefined: full length. */
+  demoTrackSeconds?: number;
 }
 
 export class ConfigError extends Error {
@@ -327,10 +330,17 @@ export function parseConfig(env: Env): AppConfig {
     },
     pipeline: { warehouseDir: layout.warehouse },
     ingest: ingestSection(env),
-    tools: { ...(ffmpeg ? { FFMPEG_PATH: ffmpeg } : {}), ...(ffprobe ? { FFPROBE_PATH: ffprobe } : {}) },
+    tools: {
+      ...(ffmpeg ? { FFMPEG_PATH: ffmpeg } : {}),
+      ...(ffprobe ? { FFPROBE_PATH: ffprobe } : {}),
+      ...(env.PATH ? { PATH: env.PATH } : {}),
+    },
     demoCatalog,
     publicBaseUrl: publicBaseUrl.replace(/\/+$/, ''),
     devDefaults: { jwtSecret: jwtRaw === undefined, urlSigning: signing.dev },
+    demoTrackSeconds: present(env, 'DEMO_TRACK_SECONDS')
+      ? int(env, 'DEMO_TRACK_SECONDS', 0, 2, 60)
+      : undefined,
   };
 }
 

@@ -12,7 +12,7 @@ import type { CatalogStore } from '../storage/catalog.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { PlaylistStore } from '../storage/playlists.ts';
 import type { UserStore } from '../storage/users.ts';
-import { locateTools, run, stderrTail, type Tools } from '../origin/ingest/ffmpeg.ts';
+import { describeTools, locateTools, run, stderrTail, type Tools } from '../origin/ingest/ffmpeg.ts';
 import { Ingester, ingestAll, type IngestOutcome } from '../origin/ingest/ingest.ts';
 import { defaultIngestOptions, type IngestOptions } from '../origin/ingest/ladder.ts';
 import { ObjectStore } from '../origin/object-store.ts';
@@ -33,7 +33,10 @@ export interface DemoCatalogConfig {
   workers?: number;
   ingest?: Partial<IngestOptions>;
   scratchDir?: string;
-  tools?: Tools;
+  /** Where to look for ffmpeg (FFMPEG_PATH, FFPROBE_PATH, PATH); located only when tracks are missing. */
+  toolsEnv: Record<string, string | undefined>;
+  /** Cut every track to at most this many seconds (default: full length, 20-28 s). */
+  maxTrackSeconds?: number | undefined;
   /** Progress and summary lines (default console.log). */
   log?: (line: string) => void;
 }
@@ -67,7 +70,8 @@ const DEMO_OPUS_COMPLEXITY = 5;
 
 const uri = (kind: 'track' | 'playlist', id: string) => `spotify:${kind}:${id}`;
 
-async function synthesize(tools: Tools, t: DemoTrack, path: string): Promise<void> {
+async function synthesize(tools: Tools, t: DemoTrack, path: string, maxSeconds = Infinity): Promise<void> {
+  const durationS = Math.min(t.durationS, maxSeconds);
   const tags = [
     'title',
     t.title,
@@ -91,18 +95,25 @@ async function synthesize(tools: Tools, t: DemoTrack, path: string): Promise<voi
     '-f',
     'lavfi',
     '-i',
-    `aevalsrc='${t.expr}':s=24000:d=${t.durationS}`,
+    `aevalsrc='${t.expr}':s=24000:d=${durationS}`,
   ];
   const l = (1 - t.pan).toFixed(2);
   const r = (1 + t.pan).toFixed(2);
   args.push(
     '-af',
-    `pan=stereo|c0=${l}*c0|c1=${r}*c0,afade=t=in:d=0.05,afade=t=out:st=${t.durationS - 1.5}:d=1.5`,
+    `pan=stereo|c0=${l}*c0|c1=${r}*c0,afade=t=in:d=0.05,afade=t=out:st=${durationS - 1.5}:d=1.5`,
   );
   for (let i = 0; i < tags.length; i += 2) args.push('-metadata', `${tags[i]}=${tags[i + 1]}`);
   args.push('-c:a', 'flac', path);
   const res = await run(tools.ffmpeg, args, 120_000);
   if (res.code !== 0) throw new Error(`synthesizing ${t.id} failed: ${stderrTail(res.stderr)}`);
+}
+
+/** The binaries the demo build runs, named in the log (a system ffmpeg, or npm's 4.1). */
+function locateAndLog(env: Record<string, string | undefined>, log: (line: string) => void): Tools {
+  const located = locateTools(env);
+  log(`demo catalog: ${describeTools(located)}`);
+  return located;
 }
 
 export async function ensureDemoCatalog(
@@ -117,7 +128,7 @@ export async function ensureDemoCatalog(
   let outcomes: IngestOutcome[] = [];
 
   if (missing.length > 0) {
-    const tools = config.tools ?? locateTools();
+    const tools = locateAndLog(config.toolsEnv, log);
     log(
       `demo catalog: synthesizing and ingesting ${missing.length} tracks with ${workers} ffmpeg workers...`,
     );
@@ -145,7 +156,7 @@ export async function ensureDemoCatalog(
       }));
       const synthesizeThenIngest = async (src: (typeof pending)[number]): Promise<IngestOutcome> => {
         try {
-          await synthesize(tools, src.t, src.path);
+          await synthesize(tools, src.t, src.path, config.maxTrackSeconds);
         } catch (e) {
           return { status: 'failed', path: src.path, code: 'encode_failed', reason: (e as Error).message };
         }

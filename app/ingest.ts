@@ -13,7 +13,7 @@ import { extname, join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from './config.ts';
 import { openStores } from './open-stores.ts';
 import { ObjectStore } from '../origin/object-store.ts';
-import { locateTools, ToolError } from '../origin/ingest/ffmpeg.ts';
+import { describeTools, locateTools, ToolError } from '../origin/ingest/ffmpeg.ts';
 import { Ingester, ingestAll, type IngestOutcome } from '../origin/ingest/ingest.ts';
 
 const AUDIO_EXTENSIONS = new Set([
@@ -62,6 +62,7 @@ async function main(): Promise<number> {
   try {
     config = parseConfig(process.env);
     tools = locateTools(config.tools);
+    console.error(`ingest: ${describeTools(tools)}`);
   } catch (e) {
     if (e instanceof ConfigError || e instanceof ToolError) {
       console.error(`ingest: ${e.message}`);

@@ -21,7 +21,6 @@ import { sessionActorStarter } from './session-actor.ts';
 import type { StartActor } from '../session/session-hub.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
-import { locateTools } from '../origin/ingest/ffmpeg.ts';
 
 export interface App {
   server: SessionServer;
@@ -90,7 +89,8 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       (opts.demo ?? config.demoCatalog) === 'audio'
         ? await ensureDemoCatalog(stores, {
             objectDir: config.layout.objects,
-            tools: locateTools(config.tools),
+            toolsEnv: config.tools,
+            maxTrackSeconds: config.demoTrackSeconds,
             log: (line) => log.info(line),
           })
         : await seedDemo(stores, objects, log);

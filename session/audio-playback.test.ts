@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'session-audio-'));
   const config = parseConfig({ PORT: '0', DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'silent' });
   app = await startApp(config, { demo: 'fixture' });
-  const tools = locateTools();
+  const tools = locateTools(process.env);
   const source = join(dir, 'tone.wav');
   const made = spawnSync(tools.ffmpeg, [
     '-hide_banner',
@@ -98,7 +98,7 @@ describe('session with real audio', () => {
       expect(await verifyChunk(first, { bytes: first.byteLength, sha256: key })).toMatchObject({ ok: true });
       const file = join(dir, 'first.webm');
       writeFileSync(file, Buffer.concat([init, first]));
-      const decoded = spawnSync(locateTools().ffmpeg, [
+      const decoded = spawnSync(locateTools(process.env).ffmpeg, [
         '-hide_banner',
         '-v',
         'error',
@@ -117,8 +117,13 @@ describe('session with real audio', () => {
       expect(seconds).toBeGreaterThan(3.5);
       expect(seconds).toBeLessThan(4.5);
 
-      // A tampered URL is refused by the origin.
-      const tampered = await fetch(`${app.server.httpUrl}${pb.first_chunk.url.replace(/sig=./, 'sig=A')}`);
+      // A tampered URL (first signature character changed, never to itself) is refused.
+      const tamperedUrl = pb.first_chunk.url.replace(
+        /sig=(.)/,
+        (_, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`,
+      );
+      expect(tamperedUrl).not.toBe(pb.first_chunk.url);
+      const tampered = await fetch(`${app.server.httpUrl}${tamperedUrl}`);
       expect(tampered.status).toBe(403);
     } finally {
       client.close();

@@ -2,14 +2,17 @@
  * ffmpeg and ffprobe as child processes: locating them, probing an input, and one decode
  * that feeds every rung of the ladder plus the EBU R128 meter (decode once, encode N times).
  *
- * Binaries: FFMPEG_PATH / FFPROBE_PATH if set, else the system's `ffmpeg` / `ffprobe` on
- * PATH, else the binaries shipped inside `@ffmpeg-installer/ffmpeg` and
- * `@ffprobe-installer/ffprobe` if those packages are installed (they are not dependencies:
- * every machine of ours has Debian's ffmpeg). Nothing is downloaded.
+ * Binaries, first that runs wins: FFMPEG_PATH / FFPROBE_PATH (an explicit choice: set but
+ * not runnable is an error, never a silent fallback), then `ffmpeg` / `ffprobe` on PATH
+ * (the system's, e.g. Debian's), then the static builds shipped inside the dependencies
+ * `@ffmpeg-installer/ffmpeg` and `@ffprobe-installer/ffprobe`, so a machine with no ffmpeg
+ * installed still ingests. The npm ffmpeg is 4.1 (2018): a system build is preferred, and
+ * `describeTools` names the one that runs so the log says which. Nothing is downloaded.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { OPUS_MAX_KBPS_PER_CHANNEL } from './ladder.ts';
 
 export interface Tools {
@@ -17,40 +20,122 @@ export interface Tools {
   ffprobe: string;
 }
 
+/** Where a binary came from, in order of preference. */
+type ToolSource = 'env' | 'path' | 'npm';
+
+interface FoundTool {
+  path: string;
+  source: ToolSource;
+  /** The token after "version" on the first line of `-version`, e.g. `5.1.6-0+deb12u1`. */
+  version: string;
+  /** e.g. `libavformat 58.24.101` (the muxer's version: gapless fields depend on it). */
+  libavformat: string | undefined;
+  /** npm package and its build tag, for source `npm`. */
+  npmPackage?: string;
+}
+
+export interface LocatedTools extends Tools {
+  found: { ffmpeg: FoundTool; ffprobe: FoundTool };
+}
+
 export class ToolError extends Error {
   override readonly name = 'ToolError';
 }
 
-function works(bin: string): boolean {
-  const r = spawnSync(bin, ['-version'], { stdio: 'ignore', timeout: 10_000 });
-  return r.status === 0;
+/** `-version` output of a runnable binary, undefined when it does not run. */
+function versionOf(bin: string): { version: string; libavformat: string | undefined } | undefined {
+  const r = spawnSync(bin, ['-version'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) return undefined;
+  const version = /version\s+(\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
+  const av = /libavformat\s+(\d+)\.\s*(\d+)\.\s*(\d+)/.exec(r.stdout);
+  return { version, libavformat: av ? `libavformat ${av[1]}.${av[2]}.${av[3]}` : undefined };
 }
 
-function fromPackage(pkg: string): string | undefined {
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** First executable `name` in the PATH of `env` (resolved here so the log can name it). */
+function onPath(name: string, env: Record<string, string | undefined>): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function fromPackage(pkg: string): { path: string; npmPackage: string } | undefined {
   try {
     const req = createRequire(import.meta.url);
-    return (req(pkg) as { path?: string }).path;
+    const { path, version } = req(pkg) as { path?: string; version?: string };
+    return path ? { path, npmPackage: `${pkg} build ${version ?? 'unknown'}` } : undefined;
   } catch {
+    // Unsupported platform, or the package was pruned: not a candidate.
     return undefined;
   }
 }
 
 /** Finds working ffmpeg and ffprobe binaries; throws ToolError naming what is missing. */
-export function locateTools(env: Record<string, string | undefined> = {}): Tools {
-  const pick = (name: 'ffmpeg' | 'ffprobe', envVar: string, pkg: string): string => {
-    const candidates = [env[envVar], name, fromPackage(pkg)].filter((c): c is string => !!c);
-    const found = candidates.find(works);
-    if (!found) {
-      throw new ToolError(
-        `${name} not found: install it (apt install ffmpeg), set ${envVar}, or npm install ${pkg}`,
-      );
+export function locateTools(env: Record<string, string | undefined>): LocatedTools {
+  const pick = (name: 'ffmpeg' | 'ffprobe', envVar: string, pkg: string, beside?: string): FoundTool => {
+    const explicit = env[envVar];
+    if (explicit) {
+      const v = versionOf(explicit);
+      if (!v) throw new ToolError(`${envVar}=${explicit} does not run (\`${explicit} -version\` failed)`);
+      return { path: explicit, source: 'env', ...v };
     }
-    return found;
+    // FFMPEG_PATH alone: its ffprobe sibling belongs to the same build.
+    const sibling = beside ? join(dirname(beside), name) : undefined;
+    const candidates: { path: string; source: ToolSource; npmPackage?: string }[] = [];
+    if (sibling) candidates.push({ path: sibling, source: 'env' });
+    const system = onPath(name, env);
+    if (system) candidates.push({ path: system, source: 'path' });
+    const shipped = fromPackage(pkg);
+    if (shipped) candidates.push({ ...shipped, source: 'npm' });
+    const tried: string[] = [];
+    for (const c of candidates) {
+      const v = versionOf(c.path);
+      if (v) return { ...c, ...v };
+      tried.push(`${c.path}${isExecutable(c.path) ? '' : ' (not executable)'}`);
+    }
+    // npm skips a package's chmod postinstall unless package.json allowScripts approves it.
+    const hint =
+      shipped && !isExecutable(shipped.path)
+        ? `; ${shipped.path} lacks its execute bit: approve its package's install script in allowScripts, then npm rebuild`
+        : '';
+    throw new ToolError(
+      `${name} not found: install it (apt install ffmpeg), set ${envVar}, or npm install ${pkg} ` +
+        `(tried ${tried.join(', ') || 'nothing'})${hint}`,
+    );
   };
-  return {
-    ffmpeg: pick('ffmpeg', 'FFMPEG_PATH', '@ffmpeg-installer/ffmpeg'),
-    ffprobe: pick('ffprobe', 'FFPROBE_PATH', '@ffprobe-installer/ffprobe'),
-  };
+  const ffmpeg = pick('ffmpeg', 'FFMPEG_PATH', '@ffmpeg-installer/ffmpeg');
+  const ffprobe = pick(
+    'ffprobe',
+    'FFPROBE_PATH',
+    '@ffprobe-installer/ffprobe',
+    ffmpeg.source === 'env' ? ffmpeg.path : undefined,
+  );
+  return { ffmpeg: ffmpeg.path, ffprobe: ffprobe.path, found: { ffmpeg, ffprobe } };
+}
+
+const SOURCE_WORDS: Record<ToolSource, string> = {
+  env: 'from FFMPEG_PATH/FFPROBE_PATH',
+  path: 'system, on PATH',
+  npm: 'npm',
+};
+
+/** One line for the log: which binaries run, from where, which versions. */
+export function describeTools(t: LocatedTools): string {
+  const one = (name: string, f: FoundTool) =>
+    `${name} ${f.version} at ${f.path} (${SOURCE_WORDS[f.source]}${f.npmPackage ? ` ${f.npmPackage}` : ''}` +
+    `${f.libavformat ? `, ${f.libavformat}` : ''})`;
+  return `${one('ffmpeg', t.found.ffmpeg)}; ${one('ffprobe', t.found.ffprobe)}`;
 }
 
 export interface RunResult {

@@ -22,11 +22,13 @@ let ingester: Ingester;
 let first: IngestOutcome[];
 const src = { stereo: '', mono: '', tagged: '', copy: '', corrupt: '', blocked: '', badRights: '' };
 
-const ff = (...args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', ...args]);
+// The binaries ingest itself runs (system ffmpeg, else npm's), so the test needs no apt ffmpeg.
+const tools = locateTools(process.env);
+const ff = (...args: string[]) => execFileSync(tools.ffmpeg, ['-hide_banner', '-v', 'error', '-y', ...args]);
 /** Decodes to 48 kHz mono s16 and returns the sample count. */
 const decodedSamples = (file: string) =>
-  execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 's16le', '-ac', '1', '-ar', '48000', '-']).length /
-  2;
+  execFileSync(tools.ffmpeg, ['-v', 'error', '-i', file, '-f', 's16le', '-ac', '1', '-ar', '48000', '-'])
+    .length / 2;
 
 const listObjects = () =>
   readdirSync(objects.dir, { recursive: true, withFileTypes: true })
@@ -96,7 +98,7 @@ beforeAll(async () => {
   ingester = new Ingester({
     catalog,
     objects,
-    tools: locateTools(),
+    tools,
     options: { ...defaultIngestOptions(), chunkMs: CHUNK_MS },
   });
   first = await ingestAll(

@@ -11,6 +11,14 @@
  * the same packet count (same input, same frame size), so chunk i covers the same time at
  * every bitrate by construction; ingest still checks it.
  *
+ * Gapless values come from the Opus stream itself, not the muxer: pre-skip from the OpusHead
+ * in CodecPrivate (RFC 7845: what a decoder drops; ffmpeg's own decoder uses it and ignores
+ * CodecDelay), padding from the last block's DiscardPadding. Matroska's CodecDelay says
+ * the same as pre-skip for players that read it instead (MSE in browsers), and old ffmpeg
+ * muxers are known to get it wrong, so the init segment's CodecDelay is rewritten from
+ * pre-skip whenever the two disagree. origin/ingest/gapless.test.ts checks all of it
+ * against decoded audio.
+ *
  * The init segment is the EBML header, a Segment header of "unknown" size (a player
  * appends chunks one by one, so no total size can be right), and Info + Tracks. SeekHead
  * and Cues hold byte offsets into the whole file that mean nothing once it is cut up; Tags
@@ -45,7 +53,10 @@ export interface OpusPacket {
 export interface ParsedOpusWebm {
   header: Uint8Array;
   info: Uint8Array;
+  /** The Tracks element, its CodecDelay made equal to the OpusHead pre-skip. */
   tracks: Uint8Array;
+  /** CodecDelay (ns) as the muxer wrote it, undefined when absent; for diagnostics. */
+  muxerCodecDelayNs: number | undefined;
   /** Track number bytes (EBML vint) as written in the blocks. */
   trackVint: Uint8Array;
   channels: number;
@@ -80,6 +91,32 @@ export function opusPacketSamples(packet: Uint8Array): number {
   const code = toc & 3;
   const frames = code === 0 ? 1 : code < 3 ? 2 : (packet[1] ?? 0) & 0x3f;
   return frame * frames;
+}
+
+const samplesToNs = (samples: number) => Math.round((samples * 1e9) / OPUS_SAMPLE_RATE);
+
+/**
+ * The Tracks element with its one TrackEntry's CodecDelay set to `delayNs`: the original
+ * bytes when the muxer already wrote that value (so content addresses stay put), else the
+ * entry rebuilt with CodecDelay replaced, or added after CodecPrivate.
+ */
+function tracksWithCodecDelay(
+  buf: Uint8Array,
+  tracks: EbmlElement,
+  entry: EbmlElement,
+  delayNs: number,
+): Uint8Array {
+  const children = readChildren(buf, entry.dataStart, entry.end);
+  const current = children.find((c) => c.id === EBML_ID.CodecDelay);
+  if (current && readUint(buf, current) === delayNs) return buf.subarray(tracks.start, tracks.end);
+  const delay = element(EBML_ID.CodecDelay, uintBody(delayNs));
+  const parts: Uint8Array[] = [];
+  for (const c of children) {
+    if (c.id === EBML_ID.CodecDelay) continue;
+    parts.push(buf.subarray(c.start, c.end));
+    if (c.id === EBML_ID.CodecPrivate) parts.push(delay);
+  }
+  return element(EBML_ID.Tracks, element(EBML_ID.TrackEntry, ...parts));
 }
 
 /** Track vint and payload of a SimpleBlock or Block (skips timestamp and flags). */
@@ -119,6 +156,10 @@ export function parseOpusWebm(buf: Uint8Array): ParsedOpusWebm {
   if (Buffer.from(head.subarray(0, 8)).toString('latin1') !== 'OpusHead')
     throw new EbmlError('bad OpusHead magic');
 
+  const preSkipSamples = head[10]! | (head[11]! << 8);
+  const delayEl = findChild(buf, entry, EBML_ID.CodecDelay);
+  const muxerCodecDelayNs = delayEl ? readUint(buf, delayEl) : undefined;
+
   const packets: OpusPacket[] = [];
   let trackVint: Uint8Array | undefined;
   let discardNs = 0;
@@ -143,10 +184,11 @@ export function parseOpusWebm(buf: Uint8Array): ParsedOpusWebm {
   return {
     header: buf.subarray(header.start, header.end),
     info: buf.subarray(info.start, info.end),
-    tracks: buf.subarray(tracks.start, tracks.end),
+    tracks: tracksWithCodecDelay(buf, tracks, entry, samplesToNs(preSkipSamples)),
+    muxerCodecDelayNs,
     trackVint,
     channels: head[9]!,
-    preSkipSamples: head[10]! | (head[11]! << 8),
+    preSkipSamples,
     paddingSamples: Math.max(0, Math.round((discardNs * OPUS_SAMPLE_RATE) / 1e9)),
     packets,
   };
@@ -180,7 +222,7 @@ export function chunkOpusWebm(parsed: ParsedOpusWebm, chunkMs: number): ChunkedW
     const last = i === parsed.packets.length - 1;
     if (last && parsed.paddingSamples > 0) {
       const block = element(EBML_ID.Block, parsed.trackVint, ts, Uint8Array.of(0x00), p.payload);
-      const padNs = Math.round((parsed.paddingSamples * 1e9) / OPUS_SAMPLE_RATE);
+      const padNs = samplesToNs(parsed.paddingSamples);
       blocks.push(element(EBML_ID.BlockGroup, block, element(EBML_ID.DiscardPadding, sintBody(padNs))));
     } else {
       // 0x80: keyframe; every Opus packet decodes on its own (after pre-roll).
