@@ -29,7 +29,7 @@ import {
   accrue,
   positionNow,
   trackDone,
-} from './session-playback.ts';
+} from './play-lifecycle.ts';
 import type {
   DeviceView,
   HelloCommand,

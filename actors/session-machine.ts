@@ -44,8 +44,8 @@ import {
   resolveFailed,
   targetLoaded,
   targetLoadFailed,
-} from './session-loads.ts';
-import { graceExpired, sendPrefetch, settleStart, tick, tickDelay } from './session-playback.ts';
+} from './play-context.ts';
+import { graceExpired, sendPrefetch, settleStart, tick, tickDelay } from './play-lifecycle.ts';
 import { persistContext, restoredContext, type PersistedSession } from './session-snapshot.ts';
 import type {
   DeviceOutput,

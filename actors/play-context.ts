@@ -13,7 +13,7 @@ import {
   missingUpcoming,
   pruneBundles,
   settleStart,
-} from './session-playback.ts';
+} from './play-lifecycle.ts';
 import { addToQueue } from './play-order.ts';
 import { applyDeferred, nextShuffleSeed } from './session-commands.ts';
 import type { LoadTracksResult, ResolvedContext } from './types.ts';
