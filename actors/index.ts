@@ -10,7 +10,6 @@ export {
 } from './ports.ts';
 export {
   createSessionLogic,
-  createSessionMachine,
   desiredPlayback,
   persistSession,
   sessionState,

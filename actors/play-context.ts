@@ -1,35 +1,91 @@
 /**
- * What happens when an invoked load settles: a context resolved, the pending track's
- * bundle loaded, upcoming bundles loaded in the background (also answering `queue.add`),
- * autoplay tracks from the radio port. Pure steps over a draft context, like the commands.
+ * The play context (a playlist, an album, or an explicit list of track uris):
+ * - `play`: validated, then the context is resolved by the machine's invoked
+ *   `resolveContext` (`pendingResolve`); commands sent meanwhile are held
+ *   (`holdForResolve`) and the machine applies them once it resolved or failed;
+ * - resolved: the play order is loaded (shuffled when shuffle is on) and the start track
+ *   becomes the pending start;
+ * - autoplay: asked of the radio port once per context (`contextGen` tags the call) when
+ *   the context is about to run out with repeat off; the tracks are appended after it.
  */
 
+import { claimActive } from './devices.ts';
+import { endPlay, supersedePending } from './play-lifecycle.ts';
 import { appendAutoplay, loadContext, remainingInContext } from './play-order.ts';
-import { nowRef, upcomingIds, type PendingResolve, type SessionContext } from './session-context.ts';
-import type { Effects, LogicEnv } from './session-effects.ts';
+import { nextShuffleSeed } from './queue-options.ts';
 import {
-  endPlay,
-  MAX_BLOCKED_SKIPS,
-  missingUpcoming,
-  pruneBundles,
-  settleStart,
-} from './play-lifecycle.ts';
-import { addToQueue } from './play-order.ts';
-import { applyDeferred, nextShuffleSeed } from './session-commands.ts';
-import type { LoadTracksResult, ResolvedContext } from './types.ts';
+  nowRef,
+  trackIdOf,
+  validPosition,
+  type DeferredCommand,
+  type PendingResolve,
+  type Requester,
+  type SessionContext,
+} from './session-context.ts';
+import type { Effects, LogicEnv } from './session-effects.ts';
+import type { PlayCommand, ResolvedContext } from './types.ts';
 
+export function play(
+  d: SessionContext,
+  c: PlayCommand,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  const uris = Array.isArray(c.uris) ? c.uris : [];
+  if (!c.contextUri && uris.length === 0)
+    return fx.error(r, 'bad_request', 'play needs a contextUri or uris');
+  if (
+    c.contextUri !== undefined &&
+    (typeof c.contextUri !== 'string' || !/^(playlist|album):[^\s]{1,200}$/.test(c.contextUri))
+  ) {
+    return fx.error(r, 'bad_request', 'contextUri must be playlist:<id> or album:<id>');
+  }
+  const trackIds = uris.map(trackIdOf);
+  if (trackIds.some((id) => !id)) return fx.error(r, 'bad_request', 'uris must be track uris');
+  if (c.positionMs !== undefined && !validPosition(c.positionMs))
+    return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
+  const index = c.offset?.index;
+  if (index !== undefined && !(Number.isInteger(index) && index >= 0))
+    return fx.error(r, 'bad_request', 'offset.index must be an integer >= 0');
+  let startTrackId: string | null = null;
+  if (c.offset?.uri !== undefined) {
+    startTrackId = trackIdOf(c.offset.uri);
+    if (!startTrackId) return fx.error(r, 'bad_request', 'offset.uri must be a track uri');
+  } else if (index !== undefined && !c.contextUri) {
+    startTrackId = trackIds[index] ?? null;
+    if (!startTrackId)
+      return fx.error(r, 'bad_request', `offset.index ${index} is past the ${trackIds.length} uris`);
+  }
+  supersedePending(d, fx);
+  claimActive(d, c.deviceId, now, env, fx);
+  d.pendingResolve = {
+    contextUri: c.contextUri ?? null,
+    trackIds,
+    startTrackId,
+    startIndex: c.contextUri && startTrackId === null ? (index ?? null) : null,
+    positionMs: c.positionMs ?? 0,
+    play: c.paused !== true,
+    requester: r,
+    deferred: [],
+  };
+  // No state broadcast yet: the one that matters goes out with the playback.
+}
+
+/** The context resolved: load it. Returns the commands held for it, for the caller to apply. */
 export function contextResolved(
   d: SessionContext,
   result: ResolvedContext | null,
   now: number,
   env: LogicEnv,
   fx: Effects,
-): void {
+): readonly DeferredCommand[] {
   const req = d.pendingResolve;
-  if (!req) return;
+  if (!req) return [];
   d.pendingResolve = null;
   startResolved(d, req, result, now, env, fx);
-  applyDeferred(d, req.deferred, now, env, fx);
+  return req.deferred;
 }
 
 function startResolved(
@@ -88,131 +144,17 @@ function startResolved(
   if (!start) fx.ack(req.requester);
 }
 
-export function resolveFailed(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+/**
+ * The resolve failed (store unavailable): the play is refused. Returns the commands held
+ * for it: they still apply, to what plays now.
+ */
+export function resolveFailed(d: SessionContext, fx: Effects): readonly DeferredCommand[] {
   const req = d.pendingResolve;
   d.pendingResolve = null;
   fx.changed = true;
-  if (!req) return;
+  if (!req) return [];
   fx.error(req.requester, 'unavailable', 'the catalog is unavailable, try again');
-  // The play failed; what was sent after it still applies, to what plays now.
-  applyDeferred(d, req.deferred, now, env, fx);
-}
-
-/** Bundles for the pending start (and what follows it) arrived. */
-export function targetLoaded(
-  d: SessionContext,
-  result: LoadTracksResult,
-  ids: readonly string[],
-  now: number,
-  env: LogicEnv,
-  fx: Effects,
-): void {
-  storeBundles(d, result, ids);
-  settleStart(d, now, env, fx);
-}
-
-export function targetLoadFailed(d: SessionContext, fx: Effects): void {
-  const pending = d.pendingStart;
-  d.pendingStart = null;
-  if (pending) fx.error(pending.requester, 'unavailable', 'the catalog is unavailable, try again');
-  fx.changed = true;
-}
-
-/**
- * Settle the pending start in this step when its bundle is loaded already or cached (the
- * `peek` port): the start, or the blocked tracks it skips and the one after. Returns with the start still pending
- * when a bundle is not cached (the invoked load takes over). Only in steps after which the
- * machine routes, so the playback state follows.
- */
-export function settleStartFromCache(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
-  const peek = env.peek;
-  for (let i = 0; i <= MAX_BLOCKED_SKIPS && d.pendingStart && !d.pendingResolve; i++) {
-    const target = d.pendingStart.ref.trackId;
-    if (d.bundles[target] === undefined) {
-      if (!peek) return;
-      // The same batch the invoked load would ask for: the target and what follows it.
-      const ids = [target];
-      for (const id of upcomingIds(d, env.cfg.prefetchAhead)) {
-        if (!ids.includes(id) && d.bundles[id] === undefined) ids.push(id);
-      }
-      const result = peek({ trackIds: ids, country: d.country });
-      if (!result) return;
-      storeBundles(d, result, ids);
-    }
-    settleStart(d, now, env, fx);
-  }
-}
-
-/** Upcoming bundles and queue adds from cache, when the fetcher is not already loading them. */
-export function loadAheadFromCache(d: SessionContext, env: LogicEnv, fx: Effects): void {
-  const peek = env.peek;
-  if (!peek || d.aheadLoading) return;
-  const ids = aheadIds(d, env);
-  if (ids.length === 0) return;
-  const result = peek({ trackIds: ids, country: d.country });
-  if (result) aheadLoaded(d, result, ids, env, fx);
-}
-
-/** Ids the background fetcher should load now: pending queue adds and upcoming tracks. */
-export function aheadIds(d: SessionContext, env: LogicEnv): string[] {
-  // While the pending track loads, its batch already carries what follows it.
-  const targetLoading = d.pendingStart !== null && d.bundles[d.pendingStart.ref.trackId] === undefined;
-  const ids = targetLoading ? [] : missingUpcoming(d, env);
-  for (const a of d.pendingAdds) if (!ids.includes(a.trackId)) ids.push(a.trackId);
-  return ids;
-}
-
-export function aheadLoaded(
-  d: SessionContext,
-  result: LoadTracksResult,
-  ids: readonly string[],
-  env: LogicEnv,
-  fx: Effects,
-): void {
-  storeBundles(d, result, ids);
-  settleAdds(d, fx, (trackId) => {
-    const b = d.bundles[trackId];
-    return b === undefined ? 'retry' : b === null ? 'missing' : 'ok';
-  });
-  fx.replan = true;
-  void env;
-}
-
-export function aheadLoadFailed(d: SessionContext, ids: readonly string[], fx: Effects): void {
-  d.fetchFailed = [...d.fetchFailed, ...ids.filter((id) => !d.fetchFailed.includes(id))];
-  settleAdds(d, fx, (trackId) => (ids.includes(trackId) ? 'failed' : 'retry'));
-}
-
-function settleAdds(
-  d: SessionContext,
-  fx: Effects,
-  status: (id: string) => 'ok' | 'missing' | 'failed' | 'retry',
-): void {
-  const left = [];
-  for (const a of d.pendingAdds) {
-    const s = status(a.trackId);
-    if (s === 'ok') {
-      d.order = addToQueue(d.order, a.trackId);
-      fx.ack(a.requester);
-      fx.changed = true;
-    } else if (s === 'missing') {
-      fx.error(a.requester, 'not_found', `track ${a.trackId} does not exist`, { trackId: a.trackId });
-    } else if (s === 'failed') {
-      fx.error(a.requester, 'unavailable', 'the catalog is unavailable, try again');
-    } else left.push(a);
-  }
-  d.pendingAdds = left;
-}
-
-function storeBundles(d: SessionContext, result: LoadTracksResult, ids: readonly string[]): void {
-  const bundles = { ...d.bundles };
-  for (const id of ids) {
-    const b = result[id];
-    bundles[id] = b && b.track && b.track.id === id ? b : null;
-  }
-  d.bundles = bundles;
-  // Queue adds in flight are kept by the prune until they are answered.
-  pruneBundles(d);
+  return req.deferred;
 }
 
 /** Autoplay is asked for once per context, when it is about to run out with repeat off. */
