@@ -5,9 +5,10 @@
  * session server's ports.
  *
  * Once per process (per ports object), not per listener: `.provide()` builds a whole new
- * machine (its state-node tree, ~40 us and ~30 KB each), more than an idle session costs
- * in all (~9 KB), while one bound machine serves every listener because each effect routes
- * by the actor's own user id (`context.userId`). One actor per listener.
+ * machine (its state-node tree: ~34 KB of heap and a few ms of CPU per call, measured on
+ * the 2-core box), against ~5 KB for a started actor and ~9 KB for a whole idle session;
+ * and one bound machine serves every listener, as each effect routes by the actor's own
+ * user id (`context.userId`). One actor per listener.
  *
  * The server's config maps onto the machine's SessionConfig here; persisting uses
  * actors/'s own versioned snapshot format.
