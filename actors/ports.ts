@@ -1,7 +1,8 @@
 /**
- * The ports of a session actor: every effect leaves through these, and session/ passes
- * one object of them to `createSessionMachine` once per process (the machine is shared by
- * every listener; the user id travels in each call).
+ * The ports of a session actor: every effect leaves through these. The composition root
+ * (app/session-actor.ts) binds one object of them to the machine's named effects with
+ * `.provide()` once per process (the machine is shared by every listener; the user id
+ * travels in each call).
  *
  * Contract, per port:
  * - `now()`: server wall clock, epoch ms. Decides positions and ms_played. Tests pass a

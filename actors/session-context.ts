@@ -73,6 +73,24 @@ export interface PendingResolve {
 export const requesterOf = (c: SessionCommand): Requester =>
   c.requestId === undefined ? { deviceId: c.deviceId } : { deviceId: c.deviceId, requestId: c.requestId };
 
+/**
+ * Ids that would read or set an inherited member of the plain records keyed by track id
+ * (bundles, URL expiries): refused like malformed ids. protocol/ refuses them on the wire
+ * too; this keeps the actor safe whoever calls it.
+ */
+const RESERVED: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** `track:<id>` or a bare id of a command; '' when not a track uri. */
+export function trackIdOf(uri: unknown): string {
+  if (typeof uri !== 'string') return '';
+  const id = uri.startsWith('track:') ? uri.slice(6) : uri.includes(':') ? '' : uri;
+  return id.length > 0 && id.length <= 200 && !RESERVED.has(id) ? id : '';
+}
+
+/** A position field of a command: a finite number >= 0. */
+export const validPosition = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
 /** A command held until the pending play's context resolves. */
 export type DeferredCommand = Extract<
   SessionCommand,

@@ -3,52 +3,49 @@
  * playback state. Built once per process and shared by every actor.
  *
  * States (one compound region, `playback`): route -> idle | resolving (invoke
- *   resolveContext) | loading (check, fetch: invoke loadTracks) | playing (ticking: timer for
- *   threshold, 75 %, URL renewal, watchdog; held: the active device is lost, no timer) | paused. The state is derived from the context after each command
- *   (`route`), so every decision stays in the pure handlers (session-commands.ts,
- *   session-playback.ts, session-loads.ts).
+ *   resolveContext) | loading (check, fetch: invoke loadTracks) | playing (ticking: the one
+ *   timer, see timers.ts; held: the active device is lost, no timer) | paused. The state is
+ *   derived from the context after each step (`route`, `desiredPlayback`), so every
+ *   decision stays in the pure handlers (session-commands.ts and the modules it names).
  * Beside it, started and stopped by each step from the context it leaves (`housekeeping`):
  * - the background fetcher (child `loadAhead`): bundles of upcoming tracks and queue adds;
  * - autoplay (child `radio`): asked once when a context is about to run out;
  * - presence: the active device gone while playing -> delayed `grace.expired` -> pause.
  *
- * Effects are the one named action `emit` (sends, state broadcast, listening events) and the
- * actors `resolveContext`, `loadTracks`, `radio`, all bound by `.provide()`
- * (`createSessionMachine` does it from a ports object). `now()` and `signUrl` are pure
- * reads given at build time. No I/O, no await, no async work in actions.
+ * `setup()` names every effect: the action `emit` (one step's sends, state broadcast and
+ * listening events, in order) and the actors `resolveContext`, `loadTracks`, `radio`. They
+ * are unbound here (`emit` does nothing, the loads reject, radio answers []): the
+ * composition root binds them to the ports with `.provide()` (app/session-actor.ts).
+ * `now()`, `signUrl` and `peekTracks` are synchronous reads a step needs midway, given to
+ * `createSessionLogic`. No I/O, no await, no async work in actions.
  */
 
 import { enqueueActions, fromPromise, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 import { parseSessionConfig, type SessionConfig } from './config.ts';
+import { graceExpired } from './devices.ts';
 import type { SignUrl } from './playback-output.ts';
-import { noRadio, type SessionInput, type SessionPorts } from './ports.ts';
-import { handleCommand } from './session-commands.ts';
 import {
-  activeLost,
-  initialContext,
-  stateView,
-  upcomingIds,
-  type SessionContext,
-} from './session-context.ts';
-import { Effects, type Emission, type LogicEnv } from './session-effects.ts';
-import {
-  aheadIds,
-  aheadLoaded,
-  aheadLoadFailed,
   autoplayLoaded,
   autoplayNeeded,
   contextResolved,
-  loadAheadFromCache,
-  settleStartFromCache,
   radioSeeds,
   resolveFailed,
+} from './play-context.ts';
+import {
+  settleStart,
+  settleStartFromCache,
+  targetBatch,
   targetLoaded,
   targetLoadFailed,
-} from './session-loads.ts';
-import { graceExpired, sendPrefetch, settleStart, tick, tickDelay } from './session-playback.ts';
+} from './play-lifecycle.ts';
+import { noRadio, type SessionInput, type SessionPorts } from './ports.ts';
+import { aheadIds, aheadLoaded, aheadLoadFailed, loadAheadFromCache } from './prefetch.ts';
+import { applyDeferred, handleCommand } from './session-commands.ts';
+import { activeLost, initialContext, stateView, type SessionContext } from './session-context.ts';
+import { Effects, finishStep, type Emission, type LogicEnv } from './session-effects.ts';
 import { persistContext, restoredContext, type PersistedSession } from './session-snapshot.ts';
+import { tick, tickDelay } from './timers.ts';
 import type {
-  DeviceOutput,
   LoadTracksRequest,
   LoadTracksResult,
   RadioRequest,
@@ -85,28 +82,6 @@ export function desiredPlayback(c: SessionContext): PlaybackStateName {
   if (c.pendingStart) return 'loading';
   if (c.current) return c.position.playing ? 'playing' : 'paused';
   return 'idle';
-}
-
-/** Turn collected effects into emissions, after planning prefetch and bumping the version. */
-export function finishStep(d: SessionContext, now: number, env: LogicEnv, fx: Effects): Emission[] {
-  if (fx.replan) sendPrefetch(d, now, env, fx);
-  if (fx.changed) d.version += 1;
-  const out: Emission[] = [];
-  for (const e of fx.events) out.push({ kind: 'event', event: e });
-  const state = fx.welcomes.length > 0 || fx.changed ? stateView(d, now) : null;
-  // A welcome first: it answers the hello, and a device back without its player gets its
-  // playback in the same step.
-  if (state) {
-    for (const w of fx.welcomes) {
-      const output: DeviceOutput = { type: 'welcome', resumed: w.resumed, state };
-      if (w.requestId !== undefined) output.requestId = w.requestId;
-      out.push({ kind: 'send', deviceId: w.deviceId, output });
-    }
-  }
-  for (const m of fx.media) out.push({ kind: 'send', deviceId: m.deviceId, output: m.output });
-  for (const a of fx.answers) out.push({ kind: 'send', deviceId: a.deviceId, output: a.output });
-  if (state && fx.changed) out.push({ kind: 'broadcast', output: { type: 'state', state } });
-  return out;
 }
 
 const notProvided = (name: string) => async (): Promise<never> => {
@@ -242,11 +217,13 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         graceExpired(d, now, env, fx);
       }),
       onResolved: step((d, e, now, fx) => {
-        contextResolved(d, e.output as ResolvedContext | null, now, env, fx);
+        const held = contextResolved(d, e.output as ResolvedContext | null, now, env, fx);
+        applyDeferred(d, held, now, env, fx);
         settleStartFromCache(d, now, env, fx);
       }),
       onResolveFailed: step((d, _e, now, fx) => {
-        resolveFailed(d, now, env, fx);
+        // The play failed; what was sent after it still applies, to what plays now.
+        applyDeferred(d, resolveFailed(d, fx), now, env, fx);
         settleStartFromCache(d, now, env, fx);
       }),
       onTargetKnown: step((d, _e, now, fx) => settleStart(d, now, env, fx)),
@@ -259,7 +236,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         enqueue.stopChild(AHEAD);
         d.aheadLoading = false;
         const out = e.output as LoadedTracks;
-        aheadLoaded(d, out.result ?? {}, out.trackIds, env, fx);
+        aheadLoaded(d, out.result ?? {}, out.trackIds, fx);
       }),
       onAheadFailed: step((d, _e, _now, fx, enqueue) => {
         enqueue.stopChild(AHEAD);
@@ -378,15 +355,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
                 invoke: {
                   id: 'loadTarget',
                   src: 'loadTracks',
-                  input: ({ context }) => {
-                    // The pending track and what follows it, in one batch: playback and prefetch go out together.
-                    const target = context.pendingStart!.ref.trackId;
-                    const ids = [target];
-                    for (const id of upcomingIds(context, cfg.prefetchAhead)) {
-                      if (!ids.includes(id) && context.bundles[id] === undefined) ids.push(id);
-                    }
-                    return { trackIds: ids, country: context.country };
-                  },
+                  input: ({ context }) => ({ trackIds: targetBatch(context, env), country: context.country }),
                   onDone: { target: 'check', actions: 'onTargetLoaded' },
                   onError: { target: '#session.playback.route', actions: 'onTargetLoadFailed' },
                 },
@@ -413,41 +382,6 @@ export function createSessionLogic(deps: SessionLogicDeps) {
 export type SessionLogic = ReturnType<typeof createSessionLogic>;
 export type SessionActor = ActorRefFrom<SessionLogic>;
 export type SessionSnapshot = SnapshotFrom<SessionLogic>;
-
-/**
- * The machine session/ runs: `createSessionLogic` with every effect bound to the ports
- * through `.provide()`. Call once per process; `createActor(machine, { input })` per user.
- */
-export function createSessionMachine(ports: SessionPorts, config?: Partial<SessionConfig>): SessionLogic {
-  const logic = createSessionLogic({
-    now: ports.now,
-    signUrl: ports.signUrl,
-    ...(ports.peekTracks ? { peekTracks: ports.peekTracks.bind(ports) } : {}),
-    ...(config ? { config } : {}),
-  });
-  const radio = ports.radio ?? noRadio;
-  return logic.provide({
-    actions: {
-      emit: ({ context }, p) => {
-        for (const e of p.out) {
-          if (e.kind === 'send') ports.sendToDevice(context.userId, e.deviceId, e.output);
-          else if (e.kind === 'broadcast') ports.broadcastState(context.userId, e.output);
-          else ports.publishEvent(e.event);
-        }
-      },
-    },
-    actors: {
-      resolveContext: fromPromise<ResolvedContext | null, ResolveContextRequest>(({ input }) =>
-        ports.resolveContext(input),
-      ),
-      loadTracks: fromPromise<LoadedTracks, LoadTracksRequest>(async ({ input }) => ({
-        trackIds: input.trackIds,
-        result: await ports.loadTracks(input),
-      })),
-      radio: fromPromise<string[], RadioRequest>(({ input }) => radio(input)),
-    },
-  });
-}
 
 /** The session's state to save in the snapshot store (JSON-serialisable). */
 export function persistSession(snapshot: { context: SessionContext }, now: number): PersistedSession {

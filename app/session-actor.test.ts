@@ -1,10 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { createSessionMachine } from '../actors/session-machine.ts';
 import { CLIENT_FRAME_TYPES } from '../protocol/messages.ts';
 import { exampleClientFrames } from '../protocol/examples.ts';
 import { toCommand } from '../session/frames.ts';
 import { fakePorts, fakeWorld } from '../testkit/fake-ports.ts';
-import { handledInEveryState } from './session-actor.ts';
+import { createSessionMachine, handledInEveryState } from './session-actor.ts';
 
 describe('session actor binding', () => {
   const { ports } = fakePorts(fakeWorld([]), () => 0);

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { createActor, SimulatedClock } from 'xstate';
 import type { SessionConfig } from '../actors/config.ts';
 import type { SessionInput, SessionPorts } from '../actors/ports.ts';
-import { createSessionMachine, type SessionActor } from '../actors/session-machine.ts';
+import type { SessionActor } from '../actors/session-machine.ts';
+import { createSessionMachine } from '../app/session-actor.ts';
 import type { PersistedSession } from '../actors/session-snapshot.ts';
 import type {
   AudioFileRow,

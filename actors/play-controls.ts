@@ -1,0 +1,193 @@
+/**
+ * The commands that steer the current play: `pause`, `resume`, `seek`, `next`,
+ * `previous`, `logout`, and the reports of the device that plays it (`ended`,
+ * `progress`). Each validates, then changes the context through the play lifecycle
+ * (play-lifecycle.ts) and its position (play-position.ts); a new track to play is left as
+ * `pendingStart`, which the machine settles in the same step when its bundle is at hand.
+ */
+
+import { noteBandwidth } from './network.ts';
+import {
+  endPlay,
+  holdForResolve,
+  movePlay,
+  setPendingPlay,
+  supersedePending,
+  trackDone,
+} from './play-lifecycle.ts';
+import { advance, nextRef, previousRef } from './play-order.ts';
+import { accrue, positionNow, seekTo, setPlaying } from './play-position.ts';
+import { isConnected, validPosition, type Requester, type SessionContext } from './session-context.ts';
+import type { Effects, LogicEnv } from './session-effects.ts';
+import type { NextCommand, PreviousCommand, ProgressCommand, SeekCommand } from './types.ts';
+import { renewIfStale } from './url-renewal.ts';
+
+export function pause(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+  setPendingPlay(d, false, fx);
+  setPlaying(d, now, false, env, fx);
+  fx.ack(r);
+}
+
+export function resume(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+  if (d.pendingStart || d.pendingResolve) {
+    setPendingPlay(d, true, fx);
+    return fx.ack(r);
+  }
+  if (!d.current) return fx.error(r, 'conflict', 'nothing to resume');
+  // The active device is gone: the requester takes the play over (as a transfer here).
+  if (!isConnected(d, d.activeDeviceId) && d.activeDeviceId !== r.deviceId) {
+    return movePlay(d, r.deviceId, true, r, now, env, fx);
+  }
+  // Never playing without a playback: a restored play's bundle is loaded first (answered then).
+  if (d.bundles[d.current.track.id] === undefined) return continueCurrent(d, true, r, now, fx);
+  setPlaying(d, now, true, env, fx);
+  renewIfStale(d, now, env, fx);
+  fx.ack(r);
+}
+
+/** The current play's bundle is not loaded (a restored session): load it, then the same play goes on. */
+export function continueCurrent(
+  d: SessionContext,
+  play: boolean,
+  r: Requester | null,
+  now: number,
+  fx: Effects,
+): void {
+  d.pendingStart = {
+    ref: d.current!.ref,
+    positionMs: positionNow(d, now),
+    play,
+    requester: r,
+    skips: 0,
+    continuePlay: true,
+  };
+  fx.changed = true;
+}
+
+export function seek(
+  d: SessionContext,
+  c: SeekCommand,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  if (!validPosition(c.positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
+  if (d.pendingResolve) return holdForResolve(d, c, r, fx);
+  if (d.pendingStart) d.pendingStart = { ...d.pendingStart, positionMs: c.positionMs };
+  else if (d.current) seekTo(d, now, c.positionMs, env, fx);
+  else return fx.error(r, 'conflict', 'nothing is playing');
+  fx.changed = true;
+  fx.ack(r);
+}
+
+/** `next`: the play ends (`skip`) and what follows starts, even past a pending start. */
+export function next(
+  d: SessionContext,
+  c: NextCommand,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  if (d.pendingResolve) return holdForResolve(d, c, r, fx);
+  const base = d.pendingStart?.ref ?? d.current?.ref ?? null;
+  if (!base) return fx.error(r, 'conflict', 'nothing is playing');
+  if (d.pendingStart) {
+    // The pending track is skipped before it started: it leaves the queue / moves the cursor.
+    d.order = advance(d.order, base);
+    fx.ack(d.pendingStart.requester);
+  }
+  const target = nextRef(d.order, base, 'skip');
+  endPlay(d, now, 'skip', env, fx);
+  startTarget(d, target, r, fx);
+}
+
+/** `previous`: restart the track once past `previousRestartMs`, else the one before it. */
+export function previous(
+  d: SessionContext,
+  c: PreviousCommand,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  if (d.pendingResolve) return holdForResolve(d, c, r, fx);
+  const p = d.current;
+  if (!d.pendingStart && !p) return fx.error(r, 'conflict', 'nothing is playing');
+  if (p && !d.pendingStart && positionNow(d, now) > env.cfg.previousRestartMs) {
+    const ref = p.ref;
+    endPlay(d, now, 'skip', env, fx);
+    return startTarget(d, ref, r, fx);
+  }
+  const base = d.pendingStart?.ref ?? p!.ref;
+  if (d.pendingStart) fx.ack(d.pendingStart.requester);
+  const target = previousRef(d.order, base) ?? base;
+  endPlay(d, now, 'skip', env, fx);
+  startTarget(d, target, r, fx);
+}
+
+/** Set the next start (from its beginning, playing), or stop when there is nothing left. */
+function startTarget(
+  d: SessionContext,
+  target: ReturnType<typeof nextRef>,
+  r: Requester | null,
+  fx: Effects,
+): void {
+  d.pendingStart = target
+    ? { ref: target, positionMs: 0, play: true, requester: r, skips: 0, continuePlay: false }
+    : null;
+  if (!target) fx.ack(r);
+  fx.changed = true;
+}
+
+/** The device played the track to its end. */
+export function ended(
+  d: SessionContext,
+  playId: string | undefined,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  const p = d.current;
+  // Only the device that plays ends a play, and only the play it is playing.
+  if (!p || r.deviceId !== d.activeDeviceId || (playId !== undefined && playId !== p.playId))
+    return fx.ack(r);
+  trackDone(d, now, env, fx);
+  fx.ack(r);
+}
+
+/** A report of the device that plays: its position, and the bandwidth it measured. */
+export function progress(
+  d: SessionContext,
+  c: ProgressCommand,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  const { bandwidthKbps, positionMs, playId } = c;
+  if (
+    bandwidthKbps !== undefined &&
+    (typeof bandwidthKbps !== 'number' || !(bandwidthKbps >= 0) || !Number.isFinite(bandwidthKbps))
+  ) {
+    return fx.error(r, 'bad_request', 'bandwidthKbps must be a number >= 0');
+  }
+  if (!validPosition(positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
+  // Only the device that plays reports on the play.
+  if (c.deviceId !== d.activeDeviceId) return fx.ack(r);
+  // 0 is "no measurement" (the protocol allows it): the position still applies.
+  if (bandwidthKbps !== undefined && bandwidthKbps > 0) noteBandwidth(d, bandwidthKbps, env, fx);
+  const p = d.current;
+  if (p && !d.pendingStart && (playId === undefined || playId === p.playId))
+    accrue(d, now, env, fx, positionMs);
+  fx.ack(r);
+}
+
+export function logout(d: SessionContext, r: Requester, now: number, env: LogicEnv, fx: Effects): void {
+  supersedePending(d, fx);
+  endPlay(d, now, 'logout', env, fx);
+  fx.changed = true;
+  fx.ack(r);
+}

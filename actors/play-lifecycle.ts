@@ -1,0 +1,327 @@
+/**
+ * The life of a play, in the order it happens:
+ * 1. pending: a command (or a track end) sets `pendingStart`; a newer one supersedes it;
+ * 2. load: its bundle comes from the context's cache, the `peekTracks` port, or the
+ *    machine's invoked `loadTracks` (`targetLoaded`);
+ * 3. start: rights checked (a refused or missing track is passed over), bitrate chosen,
+ *    `playback` to the active device, `play.start`;
+ * 4. end: `play.end` with its reason (trackdone, skip, transfer, logout, blocked), by a
+ *    command, the device's `ended`, or the watchdog when a track overruns its end.
+ * Played time and position are in play-position.ts; URL renewal in url-renewal.ts.
+ *
+ * Pure steps over a draft context (a shallow copy the caller owns) and an Effects
+ * collector; nested values are replaced, never mutated.
+ */
+
+import { checkEntitlement, FORBIDDEN_MESSAGES } from './entitlement.ts';
+import { listeningEvent, makePlayId } from './listening-events.ts';
+import { bitrateFor, noteNetworkLimit } from './network.ts';
+import { buildPlayback, expiryFor, firstChunkKbps, rungs } from './playback-output.ts';
+import { advance, nextRef, type TrackRef } from './play-order.ts';
+import { accrue, decidePosition, endsAt, playFacts } from './play-position.ts';
+import { seekAnchor, stoppedAnchor } from './position.ts';
+import { pruneBundles, storeBundles } from './prefetch.ts';
+import {
+  requesterOf,
+  upcomingIds,
+  type CurrentPlay,
+  type DeferredCommand,
+  type Requester,
+  type SessionContext,
+} from './session-context.ts';
+import type { Effects, LogicEnv } from './session-effects.ts';
+import type { EndReason, LoadTracksResult, TrackBundle } from './types.ts';
+
+/** Skipping blocked tracks stops after this many in a row (an all-blocked context ends). */
+export const MAX_BLOCKED_SKIPS = 50;
+
+// ---- pending ----------------------------------------------------------------------------
+
+/** Answer a pending start that a newer command replaces: it was accepted, then overtaken. */
+export function supersedePending(d: SessionContext, fx: Effects): void {
+  if (d.pendingStart) fx.ack(d.pendingStart.requester);
+  if (d.pendingResolve) {
+    fx.ack(d.pendingResolve.requester);
+    // Commands held for the overtaken play were accepted, then overtaken with it.
+    for (const c of d.pendingResolve.deferred) fx.ack(requesterOf(c));
+  }
+  d.pendingStart = null;
+  d.pendingResolve = null;
+}
+
+/** At most this many commands wait for a context to resolve; more get `conflict`. */
+export const MAX_DEFERRED = 16;
+
+/**
+ * Hold a command until the pending play's context resolved (see PendingResolve.deferred);
+ * the machine applies the held commands in order then, and they are answered then.
+ */
+export function holdForResolve(d: SessionContext, c: DeferredCommand, r: Requester, fx: Effects): void {
+  const pending = d.pendingResolve!;
+  if (pending.deferred.length >= MAX_DEFERRED) {
+    return fx.error(
+      r,
+      'conflict',
+      `a play is still being resolved and ${MAX_DEFERRED} commands already wait for it`,
+      {
+        reason: 'too_many_pending',
+      },
+    );
+  }
+  d.pendingResolve = { ...pending, deferred: [...pending.deferred, c] };
+}
+
+/** Play or pause what is about to start (a play resolving, a track loading); no change, no new version. */
+export function setPendingPlay(d: SessionContext, play: boolean, fx: Effects): void {
+  if (d.pendingStart && d.pendingStart.play !== play) {
+    d.pendingStart = { ...d.pendingStart, play };
+    fx.changed = true;
+  } else if (d.pendingResolve && d.pendingResolve.play !== play) {
+    d.pendingResolve = { ...d.pendingResolve, play };
+    fx.changed = true;
+  }
+}
+
+// ---- load -------------------------------------------------------------------------------
+
+/** One batch for the pending start: its track and what follows it, so playback and prefetch go out together. */
+export function targetBatch(d: SessionContext, env: LogicEnv): string[] {
+  const ids = [d.pendingStart!.ref.trackId];
+  for (const id of upcomingIds(d, env.cfg.prefetchAhead)) {
+    if (!ids.includes(id) && d.bundles[id] === undefined) ids.push(id);
+  }
+  return ids;
+}
+
+/**
+ * Settle the pending start in this step when its bundle is loaded already or cached (the
+ * `peek` port): the start, or the blocked tracks it skips and the one after. Returns with
+ * the start still pending when a bundle is not cached (the invoked load takes over). Only
+ * in steps after which the machine routes, so the playback state follows.
+ */
+export function settleStartFromCache(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const peek = env.peek;
+  for (let i = 0; i <= MAX_BLOCKED_SKIPS && d.pendingStart && !d.pendingResolve; i++) {
+    if (d.bundles[d.pendingStart.ref.trackId] === undefined) {
+      if (!peek) return;
+      const ids = targetBatch(d, env);
+      const result = peek({ trackIds: ids, country: d.country });
+      if (!result) return;
+      storeBundles(d, result, ids);
+    }
+    settleStart(d, now, env, fx);
+  }
+}
+
+/** Bundles for the pending start (and what follows it) arrived from the invoked load. */
+export function targetLoaded(
+  d: SessionContext,
+  result: LoadTracksResult,
+  ids: readonly string[],
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  storeBundles(d, result, ids);
+  settleStart(d, now, env, fx);
+}
+
+export function targetLoadFailed(d: SessionContext, fx: Effects): void {
+  const pending = d.pendingStart;
+  d.pendingStart = null;
+  if (pending) fx.error(pending.requester, 'unavailable', 'the catalog is unavailable, try again');
+  fx.changed = true;
+}
+
+// ---- start ------------------------------------------------------------------------------
+
+/**
+ * Settle the pending start once its bundle is known: start it, or refuse it (error to the
+ * requester) and move on to the next track when it came from a context, queue or autoplay.
+ */
+export function settleStart(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const pending = d.pendingStart;
+  if (!pending) return;
+  const bundle = d.bundles[pending.ref.trackId];
+  if (bundle === undefined) return;
+  // An automatic start (track end, a skip past a refused track) has no requester: the
+  // active device is told, with no requestId, so it can say why the track was passed over.
+  const told = pending.requester ?? (d.activeDeviceId ? { deviceId: d.activeDeviceId } : null);
+  if (bundle === null) {
+    fx.error(told, 'not_found', `track ${pending.ref.trackId} does not exist`, {
+      trackId: pending.ref.trackId,
+    });
+    skipBlocked(d, pending.ref, fx);
+    return;
+  }
+  const verdict = checkEntitlement(bundle, d, now);
+  if (!verdict.ok) {
+    fx.error(told, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], {
+      reason: verdict.reason,
+      trackId: pending.ref.trackId,
+    });
+    skipBlocked(d, pending.ref, fx);
+    return;
+  }
+  startPlay(d, now, bundle, env, fx);
+}
+
+/** Refused track: go on with the one after it (greyed-out tracks are skipped), or stop. */
+function skipBlocked(d: SessionContext, ref: TrackRef, fx: Effects): void {
+  const pending = d.pendingStart!;
+  d.order = advance(d.order, ref);
+  const next = pending.skips < MAX_BLOCKED_SKIPS ? nextRef(d.order, ref, 'skip') : null;
+  d.pendingStart =
+    next && !(next.source === ref.source && next.pos === ref.pos && next.trackId === ref.trackId)
+      ? {
+          ...pending,
+          ref: next,
+          positionMs: 0,
+          requester: null,
+          skips: pending.skips + 1,
+          continuePlay: false,
+        }
+      : null;
+  fx.changed = true;
+}
+
+function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: LogicEnv, fx: Effects): void {
+  const pending = d.pendingStart!;
+  d.pendingStart = null;
+  const deviceId = d.activeDeviceId ?? pending.requester?.deviceId ?? '';
+  const choice = bitrateFor(d, rungs(bundle), env);
+  noteNetworkLimit(d, deviceId, choice, fx);
+  const trackId = bundle.track.id;
+  // The expiry a prefetch of this track signed with, while it is fresh: the same URLs.
+  const expiresAt = expiryFor(d.urlExpiry[trackId], now, env.cfg);
+  d.urlExpiry = { ...d.urlExpiry, [trackId]: expiresAt };
+  const dur = bundle.track.durationMs;
+  let play: CurrentPlay;
+  if (pending.continuePlay && d.current && d.current.track.id === trackId) {
+    play = { ...d.current, deviceId, bitrateKbps: choice.bitrateKbps, expiresAt };
+  } else {
+    d.order = advance(d.order, pending.ref);
+    d.playCounter += 1;
+    play = {
+      playId: makePlayId(d.userId, d.epoch, d.playCounter),
+      ref: pending.ref.source === 'queue' ? { ...pending.ref, pos: -1 } : pending.ref,
+      track: bundle.track,
+      contextUri: d.order.contextUri,
+      deviceId,
+      bitrateKbps: choice.bitrateKbps,
+      expiresAt,
+      msPlayed: 0,
+      progressSent: false,
+      fullPhase: false,
+    };
+    fx.event(listeningEvent('play.start', playFacts(d, play), now, 0));
+  }
+  d.current = play;
+  decidePosition(d, seekAnchor(pending.positionMs, now, dur, pending.play));
+  // After the 75 % prefetch the device holds this track's first chunks at the play bitrate.
+  const firstKbps =
+    d.fullPrefetched === trackId
+      ? choice.bitrateKbps
+      : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
+  d.fullPrefetched = null;
+  if (deviceId) sendPlayback(d, deviceId, bundle, firstKbps, false, env, fx);
+  fx.ack(pending.requester);
+  fx.changed = true;
+  fx.replan = true;
+  fx.forcePrefetch = true;
+  d.fetchFailed = [];
+  d.lastPrefetchKey = '';
+  pruneBundles(d);
+}
+
+/** The `playback` of the current play, from its anchor, URLs signed with its expiry. */
+export function sendPlayback(
+  d: SessionContext,
+  deviceId: string,
+  bundle: TrackBundle,
+  firstChunkKbps: number,
+  renewal: boolean,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  const p = d.current!;
+  fx.send(
+    deviceId,
+    buildPlayback(env.sign, {
+      playId: p.playId,
+      bundle,
+      bitrateKbps: p.bitrateKbps,
+      firstChunkKbps,
+      positionMs: d.position.positionMs,
+      playing: d.position.playing,
+      expiresAt: p.expiresAt,
+      renewal,
+    }),
+  );
+}
+
+// ---- end --------------------------------------------------------------------------------
+
+/** End the current play: play.end with its ms_played and reason. */
+export function endPlay(d: SessionContext, now: number, reason: EndReason, env: LogicEnv, fx: Effects): void {
+  if (!d.current) return;
+  accrue(d, now, env, fx);
+  const p = d.current;
+  fx.event(listeningEvent('play.end', playFacts(d, p), now, p.msPlayed, reason));
+  d.current = null;
+  decidePosition(d, stoppedAnchor(now));
+  fx.changed = true;
+}
+
+/**
+ * The current track played to its end: play.end (trackdone), then what plays next, or
+ * stop when nothing is left. From the device's `ended`, or from the watchdog.
+ */
+export function trackDone(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const p = d.current;
+  if (!p) return;
+  const target = nextRef(d.order, p.ref, 'trackdone');
+  endPlay(d, now, 'trackdone', env, fx);
+  d.pendingStart = target
+    ? { ref: target, positionMs: 0, play: true, requester: null, skips: 0, continuePlay: false }
+    : null;
+  fx.changed = true;
+}
+
+/**
+ * Watchdog: when a playing track with no `ended` from its device is ended by the server,
+ * `endWatchdogMs` past its end by the anchor (a device behind the wall clock is waited for).
+ */
+export const watchdogAt = (d: SessionContext, dur: number, env: LogicEnv): number =>
+  endsAt(d, dur) + env.cfg.endWatchdogMs;
+
+/**
+ * Move the play to another device (a transfer, or a resume from another device while the
+ * active one is gone): it ends there (`transfer`) and starts afresh here at its position.
+ * A start under way just changes device.
+ */
+export function movePlay(
+  d: SessionContext,
+  to: string,
+  playWanted: boolean | undefined,
+  r: Requester,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  // Folded while a lost device is still the active one: its gone time is not played.
+  accrue(d, now, env, fx);
+  d.activeDeviceId = to;
+  d.activeLostAt = null;
+  fx.changed = true;
+  if (d.pendingStart) {
+    if (playWanted !== undefined) setPendingPlay(d, playWanted, fx);
+    return fx.ack(r);
+  }
+  const p = d.current;
+  if (!p) return fx.ack(r);
+  const play = playWanted ?? d.position.playing;
+  const positionMs = d.position.positionMs;
+  endPlay(d, now, 'transfer', env, fx);
+  d.pendingStart = { ref: p.ref, positionMs, play, requester: r, skips: 0, continuePlay: false };
+}

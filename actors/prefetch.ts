@@ -1,0 +1,192 @@
+/**
+ * What lies ahead of the current play:
+ * - the bundle cache: bundles of the current, pending, next two and previous tracks kept
+ *   in the context (pruned on every start), so a skip or `previous` starts with no load;
+ * - the background fetcher's batch (upcoming tracks, queue adds) and its results;
+ * - the `prefetch` output to the active device: the next two plays by their first chunk,
+ *   at the start bitrate, then from the 75 % point (`fullPhase`) the next one's first
+ *   chunks at its play bitrate; sent when it differs from the last one.
+ */
+
+import { buildPrefetchItem, expiryFor, firstChunkKbps, rungs } from './playback-output.ts';
+import { previousRef, upcoming } from './play-order.ts';
+import { fullPhaseDelay, planPrefetch, type PrefetchPhase } from './prefetch-planner.ts';
+import { positionAt } from './position.ts';
+import { bitrateFor } from './network.ts';
+import { settleAdds } from './queue-options.ts';
+import { nowRef, type CurrentPlay, type SessionContext } from './session-context.ts';
+import type { Effects, LogicEnv } from './session-effects.ts';
+import type { LoadTracksResult, PrefetchItem, TrackBundle } from './types.ts';
+
+// ---- the bundle cache ----------------------------------------------------------------
+
+/** Keep the bundles a load returned (null: the track does not exist), then prune. */
+export function storeBundles(d: SessionContext, result: LoadTracksResult, ids: readonly string[]): void {
+  const bundles = { ...d.bundles };
+  for (const id of ids) {
+    const b = result[id];
+    bundles[id] = b && b.track && b.track.id === id ? b : null;
+  }
+  d.bundles = bundles;
+  // Queue adds in flight are kept by the prune until they are answered.
+  pruneBundles(d);
+}
+
+/** Keep only the bundles and expiries of tracks that are current, pending, upcoming or being added. */
+export function pruneBundles(d: SessionContext): void {
+  const keep = new Set<string>();
+  if (d.current) keep.add(d.current.track.id);
+  if (d.pendingStart) keep.add(d.pendingStart.ref.trackId);
+  const ref = nowRef(d);
+  if (ref) {
+    for (const r of upcoming(d.order, ref, 2)) keep.add(r.trackId);
+    // The track before stays too, so `previous` starts without a load.
+    const before = previousRef(d.order, ref);
+    if (before) keep.add(before.trackId);
+  }
+  for (const a of d.pendingAdds) keep.add(a.trackId);
+  const bundles: Record<string, TrackBundle | null> = {};
+  const urlExpiry: Record<string, number> = {};
+  for (const id of keep) {
+    const b = d.bundles[id];
+    if (b !== undefined) bundles[id] = b;
+    const e = d.urlExpiry[id];
+    if (e !== undefined) urlExpiry[id] = e;
+  }
+  d.bundles = bundles;
+  d.urlExpiry = urlExpiry;
+}
+
+// ---- the background fetcher -------------------------------------------------------------
+
+/** Upcoming tracks without a loaded bundle (and not known to have failed). */
+export function missingUpcoming(d: SessionContext, env: LogicEnv): string[] {
+  const ref = nowRef(d);
+  if (!ref) return [];
+  const out: string[] = [];
+  for (const r of upcoming(d.order, ref, env.cfg.prefetchAhead)) {
+    if (
+      d.bundles[r.trackId] === undefined &&
+      !d.fetchFailed.includes(r.trackId) &&
+      !out.includes(r.trackId)
+    ) {
+      out.push(r.trackId);
+    }
+  }
+  return out;
+}
+
+/** Ids the background fetcher should load now: pending queue adds and upcoming tracks. */
+export function aheadIds(d: SessionContext, env: LogicEnv): string[] {
+  // While the pending track loads, its batch already carries what follows it.
+  const targetLoading = d.pendingStart !== null && d.bundles[d.pendingStart.ref.trackId] === undefined;
+  const ids = targetLoading ? [] : missingUpcoming(d, env);
+  for (const a of d.pendingAdds) if (!ids.includes(a.trackId)) ids.push(a.trackId);
+  return ids;
+}
+
+/** Upcoming bundles and queue adds from cache, when the fetcher is not already loading them. */
+export function loadAheadFromCache(d: SessionContext, env: LogicEnv, fx: Effects): void {
+  const peek = env.peek;
+  if (!peek || d.aheadLoading) return;
+  const ids = aheadIds(d, env);
+  if (ids.length === 0) return;
+  const result = peek({ trackIds: ids, country: d.country });
+  if (result) aheadLoaded(d, result, ids, fx);
+}
+
+export function aheadLoaded(
+  d: SessionContext,
+  result: LoadTracksResult,
+  ids: readonly string[],
+  fx: Effects,
+): void {
+  storeBundles(d, result, ids);
+  settleAdds(d, fx, (trackId) => {
+    const b = d.bundles[trackId];
+    return b === undefined ? 'retry' : b === null ? 'missing' : 'ok';
+  });
+  fx.replan = true;
+}
+
+export function aheadLoadFailed(d: SessionContext, ids: readonly string[], fx: Effects): void {
+  d.fetchFailed = [...d.fetchFailed, ...ids.filter((id) => !d.fetchFailed.includes(id))];
+  settleAdds(d, fx, (trackId) => (ids.includes(trackId) ? 'failed' : 'retry'));
+}
+
+// ---- the prefetch output ------------------------------------------------------------------
+
+/** Time until the 75 % point of the current play (Infinity once it was reached). */
+export function fullPhaseDelayOf(p: CurrentPlay, positionMs: number, env: LogicEnv): number {
+  return p.fullPhase ? Infinity : fullPhaseDelay(positionMs, p.track.durationMs, env.cfg.prefetchFullAt);
+}
+
+/** Past the 75 % point: the next track's first chunks go out at its play bitrate. */
+export function enterFullPhase(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const p = d.current!;
+  const dur = p.track.durationMs;
+  if (!p.fullPhase && positionAt(d.position, now, dur) >= Math.ceil(dur * env.cfg.prefetchFullAt)) {
+    d.current = { ...p, fullPhase: true };
+    fx.replan = true;
+  }
+}
+
+/**
+ * The plays a prefetch may name, in order, and its phase. With repeat track the next play
+ * is the current track, already loaded: only what a `next` would play is named, by its
+ * first chunk (no 75 % prefetch), so a skip stays instant.
+ */
+function prefetchPlays(
+  d: SessionContext,
+  p: CurrentPlay,
+  env: LogicEnv,
+): { ids: string[]; phase: PrefetchPhase } {
+  if (d.order.repeat === 'track')
+    return {
+      ids: upcoming(d.order, p.ref, 2)
+        .slice(1)
+        .map((r) => r.trackId),
+      phase: 'start',
+    };
+  return {
+    ids: upcoming(d.order, p.ref, env.cfg.prefetchAhead).map((r) => r.trackId),
+    phase: p.fullPhase ? 'full' : 'start',
+  };
+}
+
+/** Build the prefetch for the active device; send it if it differs from the last one (or forced). */
+export function sendPrefetch(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const p = d.current;
+  const deviceId = d.activeDeviceId;
+  if (!p || !deviceId || d.pendingStart) return;
+  const { ids, phase } = prefetchPlays(d, p, env);
+  const plan = planPrefetch(ids, phase, {
+    ahead: env.cfg.prefetchAhead,
+    fullChunks: env.cfg.prefetchFullChunks,
+    currentTrackId: p.track.id,
+  });
+  const items: PrefetchItem[] = [];
+  let key = '';
+  let urlExpiry = d.urlExpiry;
+  for (const entry of plan) {
+    const bundle = d.bundles[entry.trackId];
+    if (!bundle) continue;
+    const choice = bitrateFor(d, rungs(bundle), env);
+    const kbps =
+      entry.kind === 'full'
+        ? choice.bitrateKbps
+        : firstChunkKbps(bundle, env.cfg.startBitrateKbps, choice.bitrateKbps);
+    // The same expiry as the later playback of the track, so the URLs are the same.
+    const exp = expiryFor(urlExpiry[entry.trackId], now, env.cfg);
+    if (urlExpiry[entry.trackId] !== exp) urlExpiry = { ...urlExpiry, [entry.trackId]: exp };
+    items.push(buildPrefetchItem(env.sign, bundle, kbps, entry.chunkCount, exp));
+    key += `${entry.trackId}/${entry.kind}/${kbps}/${exp};`;
+    if (entry.kind === 'full') d.fullPrefetched = entry.trackId;
+  }
+  d.urlExpiry = urlExpiry;
+  if (!fx.forcePrefetch && key === d.lastPrefetchKey) return;
+  d.lastPrefetchKey = key;
+  // A playback with nothing ahead needs no prefetch; a change to "nothing ahead" is still told.
+  if (items.length === 0 && fx.forcePrefetch) return;
+  fx.send(deviceId, { type: 'prefetch', items });
+}

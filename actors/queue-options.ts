@@ -1,0 +1,110 @@
+/**
+ * The queue and the listener's options: `queue.add` (answered at once when the track's
+ * bundle is known, else when the background fetcher has loaded it), `shuffle`, `repeat`
+ * and `quality`. A command that changes nothing is acked with no new version.
+ */
+
+import { QUALITY_KBPS } from './config.ts';
+import { checkNetwork } from './network.ts';
+import { addToQueue, rebaseRef, setRepeat, setShuffle } from './play-order.ts';
+import { hashString } from './prng.ts';
+import { nowRef, trackIdOf, type Requester, type SessionContext } from './session-context.ts';
+import type { Effects, LogicEnv } from './session-effects.ts';
+import type {
+  QualityCommand,
+  QueueAddCommand,
+  Quality,
+  RepeatCommand,
+  RepeatMode,
+  ShuffleCommand,
+} from './types.ts';
+
+export const MAX_QUEUE = 500;
+const QUALITIES = Object.keys(QUALITY_KBPS) as Quality[];
+const REPEATS: RepeatMode[] = ['off', 'context', 'track'];
+
+/** The seed of the next shuffle order: per session, never repeated (the counter is persisted). */
+export const nextShuffleSeed = (d: SessionContext): number => {
+  d.shuffleCounter += 1;
+  return hashString(`${d.userId}:${d.epoch}:${d.shuffleCounter}`);
+};
+
+export function queueAdd(d: SessionContext, c: QueueAddCommand, r: Requester, fx: Effects): void {
+  const trackId = trackIdOf(c.uri);
+  if (!trackId) return fx.error(r, 'bad_request', 'uri must be a track uri');
+  if (d.order.queue.length + d.pendingAdds.length >= MAX_QUEUE) {
+    return fx.error(r, 'bad_request', `the queue holds at most ${MAX_QUEUE} tracks`);
+  }
+  const known = d.bundles[trackId];
+  if (known === null) return fx.error(r, 'not_found', `track ${trackId} does not exist`, { trackId });
+  if (known === undefined) {
+    // Checked and loaded in the background (the fetcher); answered in `settleAdds`.
+    d.pendingAdds = [...d.pendingAdds, { trackId, requester: r }];
+    return;
+  }
+  d.order = addToQueue(d.order, trackId);
+  fx.changed = fx.replan = true;
+  fx.ack(r);
+}
+
+/** Answer the queue adds whose bundle load settled; the others keep waiting. */
+export function settleAdds(
+  d: SessionContext,
+  fx: Effects,
+  status: (id: string) => 'ok' | 'missing' | 'failed' | 'retry',
+): void {
+  const left = [];
+  for (const a of d.pendingAdds) {
+    const s = status(a.trackId);
+    if (s === 'ok') {
+      d.order = addToQueue(d.order, a.trackId);
+      fx.ack(a.requester);
+      fx.changed = true;
+    } else if (s === 'missing') {
+      fx.error(a.requester, 'not_found', `track ${a.trackId} does not exist`, { trackId: a.trackId });
+    } else if (s === 'failed') {
+      fx.error(a.requester, 'unavailable', 'the catalog is unavailable, try again');
+    } else left.push(a);
+  }
+  d.pendingAdds = left;
+}
+
+export function shuffle(d: SessionContext, c: ShuffleCommand, r: Requester, fx: Effects): void {
+  if (typeof c.on !== 'boolean') return fx.error(r, 'bad_request', 'on must be a boolean');
+  // Already so: no new order, so no shuffle seed is used up.
+  if (c.on === d.order.shuffle) return fx.ack(r);
+  const before = d.order;
+  // Around what plays now: the track loading, if any, else the current one.
+  d.order = setShuffle(d.order, c.on, nowRef(d), c.on ? nextShuffleSeed(d) : d.order.shuffleSeed);
+  if (d.current) d.current = { ...d.current, ref: rebaseRef(before, d.order, d.current.ref)! };
+  if (d.pendingStart)
+    d.pendingStart = { ...d.pendingStart, ref: rebaseRef(before, d.order, d.pendingStart.ref)! };
+  fx.changed = fx.replan = true;
+  fx.ack(r);
+}
+
+export function repeat(d: SessionContext, c: RepeatCommand, r: Requester, fx: Effects): void {
+  if (!REPEATS.includes(c.mode))
+    return fx.error(r, 'bad_request', `repeat mode must be one of ${REPEATS.join(', ')}`);
+  if (c.mode === d.order.repeat) return fx.ack(r);
+  d.order = setRepeat(d.order, c.mode);
+  fx.changed = fx.replan = true;
+  fx.ack(r);
+}
+
+/** The quality setting: applies from the next start; the network is checked against it now. */
+export function quality(
+  d: SessionContext,
+  c: QualityCommand,
+  r: Requester,
+  env: LogicEnv,
+  fx: Effects,
+): void {
+  if (!QUALITIES.includes(c.quality))
+    return fx.error(r, 'bad_request', `quality must be one of ${QUALITIES.join(', ')}`);
+  if (c.quality === d.quality) return fx.ack(r);
+  d.quality = c.quality;
+  checkNetwork(d, env, fx);
+  fx.changed = fx.replan = true;
+  fx.ack(r);
+}
