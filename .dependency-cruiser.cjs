@@ -132,10 +132,11 @@ module.exports = {
       name: 'deploy-stands-alone',
       comment:
         'deploy/ starts and probes the engines before any app exists (`npm run infra`, the test ' +
-        'runner); testkit/ builds on it, never the other way, so it imports nothing else of ours.',
+        'runner); testkit/ builds on it, never the other way. Its boot check of a built server ' +
+        'speaks to it as any outside client would (client/ and protocol/), never through services.',
       severity: 'error',
       from: { path: '^deploy/', pathNot: TEST },
-      to: { path: OURS, pathNot: '^deploy/' },
+      to: { path: OURS, pathNot: '^(deploy|client|protocol)/' },
     },
   ],
   options: {

@@ -1,6 +1,6 @@
 /**
  * The outputs one step of the session produces, collected while a pure handler runs
- * (`Effects`) and then turned by `finishStep` into the emissions of the machine's one
+ * (`Effects`) and then turned by `finishStep` (finish-step.ts) into the emissions of the machine's one
  * named action `emit` (bound to `sendToDevice`, `broadcastState`, `publishEvent`) in a
  * fixed order: welcomes first (a device back without its player gets its playback after
  * the welcome), then playback, prefetch and warnings, then answers (so an `ack` of a play
@@ -9,8 +9,7 @@
 
 import type { SessionConfig } from './config.ts';
 import type { SignUrl } from './playback-output.ts';
-import { sendPrefetch } from './prefetch.ts';
-import { stateView, type Requester, type SessionContext } from './session-context.ts';
+import type { Requester } from './session-context.ts';
 import type {
   DeviceOutput,
   ActorErrorCode as ErrorCode,
@@ -88,26 +87,4 @@ export class Effects {
   event(e: ListeningEvent): void {
     this.events.push(e);
   }
-}
-
-/** Turn collected effects into emissions, after planning prefetch and bumping the version. */
-export function finishStep(d: SessionContext, now: number, env: LogicEnv, fx: Effects): Emission[] {
-  if (fx.replan) sendPrefetch(d, now, env, fx);
-  if (fx.changed) d.version += 1;
-  const out: Emission[] = [];
-  for (const e of fx.events) out.push({ kind: 'event', event: e });
-  const state = fx.welcomes.length > 0 || fx.changed ? stateView(d, now) : null;
-  // A welcome first: it answers the hello, and a device back without its player gets its
-  // playback in the same step.
-  if (state) {
-    for (const w of fx.welcomes) {
-      const output: DeviceOutput = { type: 'welcome', resumed: w.resumed, state };
-      if (w.requestId !== undefined) output.requestId = w.requestId;
-      out.push({ kind: 'send', deviceId: w.deviceId, output });
-    }
-  }
-  for (const m of fx.media) out.push({ kind: 'send', deviceId: m.deviceId, output: m.output });
-  for (const a of fx.answers) out.push({ kind: 'send', deviceId: a.deviceId, output: a.output });
-  if (state && fx.changed) out.push({ kind: 'broadcast', output: { type: 'state', state } });
-  return out;
 }

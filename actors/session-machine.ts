@@ -42,7 +42,8 @@ import { noRadio, type SessionInput, type SessionPorts } from './ports.ts';
 import { aheadIds, aheadLoaded, aheadLoadFailed, loadAheadFromCache } from './prefetch.ts';
 import { applyDeferred, handleCommand } from './session-commands.ts';
 import { activeLost, initialContext, stateView, type SessionContext } from './session-context.ts';
-import { Effects, finishStep, type Emission, type LogicEnv } from './session-effects.ts';
+import { finishStep } from './finish-step.ts';
+import { Effects, type Emission, type LogicEnv } from './session-effects.ts';
 import { persistContext, restoredContext, type PersistedSession } from './session-snapshot.ts';
 import { tick, tickDelay } from './timers.ts';
 import type {
@@ -386,9 +387,4 @@ export type SessionSnapshot = SnapshotFrom<SessionLogic>;
 /** The session's state to save in the snapshot store (JSON-serialisable). */
 export function persistSession(snapshot: { context: SessionContext }, now: number): PersistedSession {
   return persistContext(snapshot.context, now);
-}
-
-/** The versioned state view of a running session (what a `welcome` carries). */
-export function sessionState(snapshot: { context: SessionContext }, now: number) {
-  return stateView(snapshot.context, now);
 }

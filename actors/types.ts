@@ -142,8 +142,6 @@ export type SessionCommand =
   | EndedCommand
   | LogoutCommand;
 
-export type SessionCommandType = SessionCommand['type'];
-
 // ---------------------------------------------------------------------------------------
 // What the ports load (shapes compatible with storage/catalog.ts rows)
 // ---------------------------------------------------------------------------------------

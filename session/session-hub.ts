@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { DeviceOutput, ListeningEvent, SessionCommand, StateOutput } from '../actors/types.ts';
 import type { SessionInput, SessionPorts } from '../actors/ports.ts';
 import { noRadio } from '../actors/ports.ts';
+import { isPersistedSession } from '../actors/session-snapshot.ts';
 import type { ClientFrame, DeviceHello, ResumePoint, ServerFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
@@ -162,18 +163,25 @@ export class SessionHub implements CommandSink {
   createHost(principal: Principal, restored: SessionSnapshot | undefined): SessionHost {
     const host = new Host(principal.userId, this);
     this.hosts.set(principal.userId, host);
+    // A snapshot of a foreign or older shape is refused here, before the actor reads it.
+    const readable = restored && isPersistedSession(restored.state) ? restored.state : undefined;
+    if (restored && !readable)
+      this.deps.log.warn(
+        { user: principal.userId },
+        'snapshot of an unknown shape; starting a fresh session',
+      );
     const input: SessionInput = {
       userId: principal.userId,
       plan: principal.plan,
       country: principal.country,
       epoch: this.now(),
-      ...(restored ? { restore: restored.state as SessionInput['restore'] } : {}),
+      ...(readable ? { restore: readable } : {}),
     };
     const onError = (err: unknown) => this.failed(host, err);
     try {
       host.actor = this.deps.startActor(this.ports, input, onError);
     } catch (err) {
-      if (!restored) throw err;
+      if (!readable) throw err;
       // A snapshot this build cannot read must not lock the user out: start fresh.
       this.deps.log.warn(
         { err, user: principal.userId },

@@ -113,13 +113,6 @@ export function readSint(buf: Uint8Array, el: EbmlElement): number {
   return negative ? u - 2 ** (8 * len) : u;
 }
 
-export function readFloat(buf: Uint8Array, el: EbmlElement): number {
-  const view = new DataView(buf.buffer, buf.byteOffset + el.dataStart, el.end - el.dataStart);
-  if (el.end - el.dataStart === 4) return view.getFloat32(0);
-  if (el.end - el.dataStart === 8) return view.getFloat64(0);
-  return 0;
-}
-
 export function readString(buf: Uint8Array, el: EbmlElement): string {
   return Buffer.from(buf.buffer, buf.byteOffset + el.dataStart, el.end - el.dataStart)
     .toString('utf8')

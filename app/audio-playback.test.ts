@@ -16,8 +16,8 @@ import { locateTools } from '../origin/ingest/ffmpeg.ts';
 import { Ingester } from '../origin/ingest/ingest.ts';
 import { defaultIngestOptions } from '../origin/ingest/ladder.ts';
 import { ObjectStore } from '../origin/object-store.ts';
-import { startApp, type App } from '../app/start-app.ts';
-import { parseConfig } from '../app/config.ts';
+import { startApp, type App } from './start-app.ts';
+import { parseConfig } from './config.ts';
 
 let app: App;
 let dir: string;
