@@ -41,7 +41,7 @@ import {
 import { noRadio, type SessionInput, type SessionPorts } from './ports.ts';
 import { aheadIds, aheadLoaded, aheadLoadFailed, loadAheadFromCache } from './prefetch.ts';
 import { applyDeferred, handleCommand } from './session-commands.ts';
-import { activeLost, initialContext, stateView, type SessionContext } from './session-context.ts';
+import { activeLost, initialContext, type SessionContext } from './session-context.ts';
 import { finishStep } from './finish-step.ts';
 import { Effects, type Emission, type LogicEnv } from './session-effects.ts';
 import { persistContext, restoredContext, type PersistedSession } from './session-snapshot.ts';

@@ -7,21 +7,12 @@
 import uWS from '@trufflesuite/uws-js-unofficial';
 import pino from 'pino';
 import { UrlSigner } from '../protocol/url-signer.ts';
-import { ConfigError, parseConfig } from './config.ts';
+import { configOrExit } from './entry-config.ts';
 import { HotObjects } from '../origin/hot-objects.ts';
 import { ObjectStore } from '../origin/object-store.ts';
 import { registerOriginRoutes } from '../origin/origin-routes.ts';
 
-let config;
-try {
-  config = parseConfig(process.env);
-} catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(`origin: bad configuration: ${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const config = configOrExit('origin');
 const log = pino({ name: 'origin', level: config.logLevel });
 const origin = config.origin;
 if (config.devDefaults.urlSigning)

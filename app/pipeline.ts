@@ -5,21 +5,12 @@
  * Stops cleanly on SIGINT/SIGTERM (in-flight batches finish and are acked).
  */
 import pino from 'pino';
-import { ConfigError, parseConfig } from './config.ts';
+import { configOrExit } from './entry-config.ts';
 import { openStores } from './open-stores.ts';
 import { JetStreamEventSource } from '../storage/event-source.jetstream.ts';
 import { startPipeline } from '../pipeline/start-pipeline.ts';
 
-let config;
-try {
-  config = parseConfig(process.env);
-} catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(`pipeline: bad configuration: ${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const config = configOrExit('pipeline');
 const log = pino({ name: 'pipeline', level: config.logLevel });
 const { natsUrl, stream } = config.eventLog;
 if (!natsUrl) {

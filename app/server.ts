@@ -6,18 +6,10 @@
  */
 import pino from 'pino';
 import { startApp } from './start-app.ts';
-import { ConfigError, configWarnings, parseConfig } from './config.ts';
+import { configWarnings } from './config.ts';
+import { configOrExit } from './entry-config.ts';
 
-let config;
-try {
-  config = parseConfig(process.env);
-} catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(`session: bad configuration: ${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const config = configOrExit('server');
 const log = pino({ level: config.logLevel });
 for (const w of configWarnings(config)) log.warn(`!!! ${w}`);
 
