@@ -19,7 +19,7 @@ export interface SessionConfig {
   /** A playing track's URLs are renewed this long before they expire. */
   urlRenewLeadMs: number;
   /** The active device disconnecting pauses playback after this long. */
-  disconnectGraceMs: number;
+  activeDeviceGraceMs: number;
   /** `previous` restarts the track when more than this has played. */
   previousRestartMs: number;
   /** ms_played at which `play.progress` is published (royalty threshold). */
@@ -55,7 +55,7 @@ export const DEFAULT_START_BITRATE_KBPS = 96;
 export const DEFAULT_URL_TTL_MS = 3_600_000;
 export const DEFAULT_URL_EXPIRY_BUCKET_MS = 60_000;
 export const DEFAULT_URL_RENEW_LEAD_MS = 300_000;
-export const DEFAULT_DISCONNECT_GRACE_MS = 10_000;
+export const DEFAULT_ACTIVE_DEVICE_GRACE_MS = 10_000;
 export const DEFAULT_PREVIOUS_RESTART_MS = 3_000;
 export const DEFAULT_PROGRESS_THRESHOLD_MS = 30_000;
 export const DEFAULT_PREFETCH_FULL_AT = 0.75;
@@ -86,7 +86,7 @@ export function defaultSessionConfig(): SessionConfig {
     urlTtlMs: DEFAULT_URL_TTL_MS,
     urlExpiryBucketMs: DEFAULT_URL_EXPIRY_BUCKET_MS,
     urlRenewLeadMs: DEFAULT_URL_RENEW_LEAD_MS,
-    disconnectGraceMs: DEFAULT_DISCONNECT_GRACE_MS,
+    activeDeviceGraceMs: DEFAULT_ACTIVE_DEVICE_GRACE_MS,
     previousRestartMs: DEFAULT_PREVIOUS_RESTART_MS,
     progressThresholdMs: DEFAULT_PROGRESS_THRESHOLD_MS,
     prefetchFullAt: DEFAULT_PREFETCH_FULL_AT,
@@ -123,7 +123,7 @@ export function parseSessionConfig(partial: Partial<SessionConfig> = {}): Sessio
     'urlTtlMs',
     'urlExpiryBucketMs',
     'urlRenewLeadMs',
-    'disconnectGraceMs',
+    'activeDeviceGraceMs',
     'previousRestartMs',
     'progressThresholdMs',
     'prefetchFullChunks',

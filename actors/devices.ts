@@ -4,7 +4,7 @@
  * (`claimActive`, `transfer`), and per-device `volume`.
  *
  * The active device plays; the others are remote controls (as in Spotify Connect). Lost
- * while playing, it is waited for `disconnectGraceMs` (nothing accrues meanwhile), then
+ * while playing, it is waited for `activeDeviceGraceMs` (nothing accrues meanwhile), then
  * the play pauses where it was lost. Back with a fresh hello (its app restarted, its
  * player empty) it is handed the current play again.
  */

@@ -477,7 +477,7 @@ describe('session devices', () => {
   });
 
   test('session - the active device leaving pauses playback after the grace period, at the position it was lost', async () => {
-    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+    const s = await playing({ config: { activeDeviceGraceMs: 10_000 } });
     s.clock.increment(20_000);
     s.send({ type: 'disconnect', deviceId: 'd1' });
     s.clock.increment(9_999);
@@ -491,7 +491,7 @@ describe('session devices', () => {
   });
 
   test('session - the active device back within the grace period keeps playing, and its timer runs again', async () => {
-    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+    const s = await playing({ config: { activeDeviceGraceMs: 10_000 } });
     s.send({ type: 'disconnect', deviceId: 'd1' });
     s.clock.increment(5_000);
     s.hello('d1', { resume: { version: ctx(s).version, epoch: 1 } });
@@ -507,7 +507,7 @@ describe('session devices', () => {
   });
 
   test('session - the active device back with a fresh hello gets the current play again, where it was lost, with the prefetch', async () => {
-    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+    const s = await playing({ config: { activeDeviceGraceMs: 10_000 } });
     const first = lastPlayback(s);
     s.clock.increment(5_000);
     s.send({ type: 'disconnect', deviceId: 'd1' });
@@ -535,7 +535,7 @@ describe('session devices', () => {
   });
 
   test('session - no timer runs while the active device is lost: a grace period with the 30 s threshold due in it is a handful of steps', async () => {
-    const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+    const s = await playing({ config: { activeDeviceGraceMs: 10_000 } });
     s.clock.increment(25_000);
     s.send({ type: 'disconnect', deviceId: 'd1' });
     expect(s.actor.getSnapshot().matches({ playback: { playing: 'held' } })).toBe(true);
@@ -561,7 +561,7 @@ describe('session devices', () => {
   test.each(inGrace)(
     'session - %s from another device in the grace period: the time the active device was gone is not played',
     async (_, cmd) => {
-      const s = await playing({ config: { disconnectGraceMs: 10_000 } });
+      const s = await playing({ config: { activeDeviceGraceMs: 10_000 } });
       s.hello('d2');
       s.clock.increment(20_000);
       s.send({ type: 'disconnect', deviceId: 'd1' });

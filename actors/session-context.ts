@@ -14,7 +14,7 @@ import type {
   Quality,
   RequestId,
   SessionCommand,
-  SessionStateView,
+  SessionView,
   TrackBundle,
   TrackRow,
 } from './types.ts';
@@ -220,7 +220,7 @@ export function upcomingIds(c: SessionContext, count: number): string[] {
   return upcoming(c.order, ref, count).map((r) => r.trackId);
 }
 
-export function stateView(c: SessionContext, now: number): SessionStateView {
+export function stateView(c: SessionContext, now: number): SessionView {
   const track = c.current?.track ?? null;
   return {
     version: c.version,

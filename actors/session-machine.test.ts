@@ -1,7 +1,7 @@
 import { initialTransition, transition } from 'xstate';
 import { describe, expect, test } from 'vitest';
 import { fakeSignUrl, fakeWorld, T0 } from '../testkit/fake-ports.ts';
-import { createSessionLogic, type SessionSnapshot } from './session-machine.ts';
+import { createSessionLogic, type SessionMachineSnapshot } from './session-machine.ts';
 import type { Emission } from './session-effects.ts';
 import type { SessionCommand } from './types.ts';
 
@@ -16,9 +16,10 @@ const world = fakeWorld(['t1', 't2', 't3', 't4'].map((id) => ({ id })));
 const bundles = Object.fromEntries([...world.tracks].map(([id, b]) => [id, b]));
 
 type Actions = ReturnType<typeof transition<typeof logic>>[1];
-const step = (s: SessionSnapshot, e: unknown): [SessionSnapshot, Actions] => transition(logic, s, e as never);
+const step = (s: SessionMachineSnapshot, e: unknown): [SessionMachineSnapshot, Actions] =>
+  transition(logic, s, e as never);
 
-function base(): SessionSnapshot {
+function base(): SessionMachineSnapshot {
   now = T0;
   let [s] = initialTransition(logic, { userId: 'u1', plan: 'premium', country: 'SE', epoch: 1 });
   for (const d of ['d1', 'd2']) {
@@ -40,7 +41,7 @@ const resolved = {
 };
 
 /** A snapshot in each playback state. */
-function snapshots(): Record<string, SessionSnapshot> {
+function snapshots(): Record<string, SessionMachineSnapshot> {
   const idle = base();
   const [resolving] = step(idle, { type: 'play', deviceId: 'd1', contextUri: 'playlist:p' });
   const [loading] = step(resolving, { type: 'xstate.done.actor.resolveContext', output: resolved });
@@ -53,7 +54,7 @@ function snapshots(): Record<string, SessionSnapshot> {
   return { idle, resolving, loading, playing, paused };
 }
 
-const playbackOf = (s: SessionSnapshot) => {
+const playbackOf = (s: SessionMachineSnapshot) => {
   const v = (s.value as { playback: string | Record<string, string> }).playback;
   return typeof v === 'string' ? v : Object.keys(v)[0]!;
 };
@@ -65,7 +66,7 @@ const emissions = (actions: Actions): Emission[] =>
   );
 
 /** 'ack', 'error:<code>', or 'deferred' (answered when a load settles). */
-function outcome(actions: Actions, after: SessionSnapshot, requestId: string): string {
+function outcome(actions: Actions, after: SessionMachineSnapshot, requestId: string): string {
   for (const e of emissions(actions)) {
     const o =
       e.kind === 'send' ? (e.output as { type: string; requestId?: unknown; code?: string }) : undefined;

@@ -166,7 +166,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
     const lost = activeLost(d);
     if (lost && !d.graceArmed) {
       d.graceArmed = true;
-      enqueue.raise({ type: 'grace.expired' }, { id: GRACE, delay: cfg.disconnectGraceMs });
+      enqueue.raise({ type: 'grace.expired' }, { id: GRACE, delay: cfg.activeDeviceGraceMs });
     } else if (!lost && d.graceArmed) {
       d.graceArmed = false;
       enqueue.cancel(GRACE);
@@ -382,7 +382,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
 
 export type SessionLogic = ReturnType<typeof createSessionLogic>;
 export type SessionActor = ActorRefFrom<SessionLogic>;
-export type SessionSnapshot = SnapshotFrom<SessionLogic>;
+export type SessionMachineSnapshot = SnapshotFrom<SessionLogic>;
 
 /** The session's state to save in the snapshot store (JSON-serialisable). */
 export function persistSession(snapshot: { context: SessionContext }, now: number): PersistedSession {

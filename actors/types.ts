@@ -278,7 +278,7 @@ export interface PositionAnchor {
 }
 
 /** The versioned state every device of the user sees. */
-export interface SessionStateView {
+export interface SessionView {
   version: number;
   epoch: number;
   devices: DeviceView[];
@@ -317,11 +317,11 @@ export interface WelcomeOutput {
   requestId?: RequestId;
   /** true when the device's resume point is in this epoch (nothing was lost). */
   resumed: boolean;
-  state: SessionStateView;
+  state: SessionView;
 }
 export interface StateOutput {
   type: 'state';
-  state: SessionStateView;
+  state: SessionView;
 }
 
 export interface SignedChunk {

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_DISCONNECT_GRACE_MS,
+  DEFAULT_ACTIVE_DEVICE_GRACE_MS,
   DEFAULT_END_WATCHDOG_MS,
   DEFAULT_START_BITRATE_KBPS,
   DEFAULT_URL_TTL_MS,
@@ -37,7 +37,7 @@ describe('config', () => {
     expect(c.actor).toEqual({
       startBitrateKbps: DEFAULT_START_BITRATE_KBPS,
       urlTtlS: DEFAULT_URL_TTL_MS / 1000,
-      activeDeviceGraceMs: DEFAULT_DISCONNECT_GRACE_MS,
+      activeDeviceGraceMs: DEFAULT_ACTIVE_DEVICE_GRACE_MS,
       endWatchdogMs: DEFAULT_END_WATCHDOG_MS,
     });
     expect(c.devDefaults).toEqual({ jwtSecret: true, urlSigning: true });

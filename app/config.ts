@@ -11,7 +11,7 @@
  */
 import type { LevelWithSilent } from 'pino';
 import {
-  DEFAULT_DISCONNECT_GRACE_MS,
+  DEFAULT_ACTIVE_DEVICE_GRACE_MS,
   DEFAULT_END_WATCHDOG_MS,
   DEFAULT_START_BITRATE_KBPS,
   DEFAULT_URL_TTL_MS,
@@ -314,7 +314,7 @@ export function parseConfig(env: Env): AppConfig {
     actor: {
       startBitrateKbps: int(env, 'START_BITRATE_KBPS', DEFAULT_START_BITRATE_KBPS, 8, 512),
       urlTtlS: int(env, 'URL_TTL_S', DEFAULT_URL_TTL_MS / 1000, 60, 7 * 24 * 3600),
-      activeDeviceGraceMs: int(env, 'ACTIVE_DEVICE_GRACE_MS', DEFAULT_DISCONNECT_GRACE_MS, 0, 3600_000),
+      activeDeviceGraceMs: int(env, 'ACTIVE_DEVICE_GRACE_MS', DEFAULT_ACTIVE_DEVICE_GRACE_MS, 0, 3600_000),
       endWatchdogMs: int(env, 'END_WATCHDOG_MS', DEFAULT_END_WATCHDOG_MS, 1, 3600_000),
     },
     stores: storeSection(env, layout),

@@ -175,7 +175,7 @@ describe('session server e2e', () => {
       }),
     );
     expect((await withTimeout(exp.closed, 'close')).code).toBe(CLOSE_CODES.token_expired.code);
-    expect(app.server.registry.host('u-expired')).toBeUndefined();
+    expect(app.server.registry.liveSession('u-expired')).toBeUndefined();
     expect(app.server.registry.size).toBe(sessions);
   });
 

@@ -25,7 +25,7 @@ import type {
   ResolvedContext,
 } from '../actors/types.ts';
 import type { ActorSettings } from './config.ts';
-import type { StartActor } from '../session/session-hub.ts';
+import type { StartActor } from '../session/session-router.ts';
 
 /** The session machine with every effect bound to `ports`. Call once per process; `createActor` per user. */
 export function createSessionMachine(ports: SessionPorts, config?: Partial<SessionConfig>): SessionLogic {
@@ -63,7 +63,7 @@ export function sessionActorStarter(config: ActorSettings): StartActor {
   const sessionConfig = parseSessionConfig({
     startBitrateKbps: config.startBitrateKbps,
     urlTtlMs: config.urlTtlS * 1000,
-    disconnectGraceMs: Math.max(1, config.activeDeviceGraceMs),
+    activeDeviceGraceMs: Math.max(1, config.activeDeviceGraceMs),
     endWatchdogMs: config.endWatchdogMs,
   });
   const machines = new WeakMap<SessionPorts, SessionLogic>();
@@ -76,7 +76,7 @@ export function sessionActorStarter(config: ActorSettings): StartActor {
     const everywhere = always;
     const actor = createActor(machine, { input });
     // An error observer keeps a fault inside one actor from becoming an uncaught exception
-    // of the process; the hub drops that session (see SessionHub.failed).
+    // of the process; the router drops that session (see SessionRouter.failed).
     actor.subscribe({ error: (err) => onError?.(err) });
     actor.start();
     return {

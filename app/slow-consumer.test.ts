@@ -168,13 +168,13 @@ async function floodUntil(
  * queueing: what the device receives is asserted on the wire.
  */
 function serverBuffered(userId: string, deviceId: string): number {
-  const host = app.server.registry.host(userId) as unknown as {
-    links?: Map<string, { bufferedBytes?: () => number }>;
+  const live = app.server.registry.liveSession(userId) as unknown as {
+    connections?: Map<string, { bufferedBytes?: () => number }>;
   };
-  const link = host?.links?.get(deviceId);
-  if (typeof link?.bufferedBytes !== 'function')
-    throw new Error(`no server-side socket for ${userId}/${deviceId} (session-hub Host.links moved?)`);
-  return link.bufferedBytes();
+  const conn = live?.connections?.get(deviceId);
+  if (typeof conn?.bufferedBytes !== 'function')
+    throw new Error(`no server-side socket for ${userId}/${deviceId} (LocalLiveSession.connections moved?)`);
+  return conn.bufferedBytes();
 }
 
 /** A state frame that lists `deviceId` as no longer connected. */
@@ -227,7 +227,7 @@ describe('slow consumers', () => {
       (f) => f.t === 'state' && f.state.devices.some((d) => d.id === 'driver' && d.volume_percent === 42),
     );
     expect(state.t === 'state' && state.state.devices.find((d) => d.id === 'stalled')?.connected).toBe(false);
-    expect(app.server.registry.host(user)?.connectedDevices()).toBe(1);
+    expect(app.server.registry.liveSession(user)?.connectedDevices()).toBe(1);
     expect(driver.ws.readyState).toBe(WebSocket.OPEN);
 
     // The process is alive and serving: health, and a new device can say hello.

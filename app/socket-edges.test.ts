@@ -220,7 +220,7 @@ describe('socket edges', () => {
     expect((await withTimeout(a.closed, 'close')).code).toBe(CLOSE_CODES.logged_out.code);
     b.send({ t: 'ping', id: 8 });
     expect(await b.frame((f) => f.t === 'pong' && f.id === 8)).toBeTruthy();
-    expect(app.server.registry.host('u2')?.connectedDevices()).toBeGreaterThanOrEqual(1);
+    expect(app.server.registry.liveSession('u2')?.connectedDevices()).toBeGreaterThanOrEqual(1);
     b.ws.close();
   });
 
@@ -244,7 +244,7 @@ describe('socket edges', () => {
   });
 
   it('socket edges - a failing session actor is dropped unsaved: its devices close with 4006 and reconnect; nothing else stops', async () => {
-    const before = app.server.registry.host('u1');
+    const before = app.server.registry.liveSession('u1');
     const token = await tokenFor(app, 'u1');
     const client = new SessionClient({
       url: app.server.wsUrl,
@@ -258,8 +258,8 @@ describe('socket edges', () => {
     await bystander.frame((f) => f.t === 'welcome');
     try {
       await client.connect();
-      const host = app.server.registry.host('u1');
-      expect(host).toBeDefined();
+      const live = app.server.registry.liveSession('u1');
+      expect(live).toBeDefined();
       const closed = client.waitFor('close');
       const welcomeAgain = client.waitFor('welcome', { timeoutMs: 10_000 });
       faulty.add('u1');
@@ -267,9 +267,9 @@ describe('socket edges', () => {
       void client.volume(10).catch(() => undefined);
       expect((await closed).code).toBe(CLOSE_CODES.session_reset.code);
       await welcomeAgain;
-      const after = app.server.registry.host('u1');
+      const after = app.server.registry.liveSession('u1');
       expect(after).toBeDefined();
-      expect(after).not.toBe(host);
+      expect(after).not.toBe(live);
       expect(after).not.toBe(before);
       // The new session works.
       await client.volume(20);

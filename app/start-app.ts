@@ -18,7 +18,7 @@ import { playlistApi } from '../session/playlist-api.ts';
 import type { AppConfig, DemoCatalogKind } from './config.ts';
 import { startSessionServer, type ServerOptions, type SessionServer } from '../session/server.ts';
 import { sessionActorStarter } from './session-actor.ts';
-import type { StartActor } from '../session/session-hub.ts';
+import type { StartActor } from '../session/session-router.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
 

@@ -12,7 +12,7 @@ import { isSupportedProtocol } from '../protocol/version.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import type { SessionMetrics } from './metrics.ts';
 import { TokenBucket } from './rate-limit.ts';
-import type { DeviceLink, SessionRegistry } from './registry.ts';
+import type { DeviceConnection, SessionRegistry } from './registry.ts';
 import type { Connection, SocketHandlers } from './transport.ts';
 
 /** `t`: the frame's type tag, when it could be read (a hello that fails validation closes). */
@@ -25,7 +25,7 @@ export interface Wire {
   encode(frame: ServerFrame): Uint8Array;
 }
 
-/** Commands after hello go to the user's session host. */
+/** Commands after hello go to the user's live session. */
 export interface CommandSink {
   command(userId: string, deviceId: string, frame: ClientFrame, receivedAt: number): void;
 }
@@ -121,7 +121,13 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
     if (st.helloTimer) clearTimeout(st.helloTimer);
     st.helloTimer = undefined;
     try {
-      await deps.registry.attach(result.principal, frame.device, conn as DeviceLink, frame.id, frame.resume);
+      await deps.registry.attach(
+        result.principal,
+        frame.device,
+        conn as DeviceConnection,
+        frame.id,
+        frame.resume,
+      );
     } catch (err) {
       const shutting = deps.registry.closing;
       if (!shutting) log.error({ err, user: result.principal.userId }, 'attaching session failed');
@@ -282,7 +288,7 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
       const wasReady = st.phase === 'ready' || st.phase === 'authenticating';
       st.phase = 'closed';
       if (wasReady && st.principal && st.deviceId) {
-        deps.registry.detach(st.principal.userId, st.deviceId, conn as DeviceLink);
+        deps.registry.detach(st.principal.userId, st.deviceId, conn as DeviceConnection);
       }
     },
   };

@@ -32,7 +32,7 @@ import type {
   PlaybackOutput,
   PrefetchOutput,
   SessionCommand,
-  SessionStateView,
+  SessionView,
   TrackRow,
   WarningOutput,
   WelcomeOutput,
@@ -73,7 +73,7 @@ export const wireEpoch = (epoch: number): string => String(epoch);
 /** A wire epoch that is not ours maps to -1, which never matches (full welcome). */
 export const actorEpoch = (epoch: string): number => (/^\d{1,15}$/.test(epoch) ? Number(epoch) : -1);
 
-export function wireState(s: SessionStateView, lookup: TrackLookup): SessionState {
+export function wireState(s: SessionView, lookup: TrackLookup): SessionState {
   const queued = new Set(s.queue);
   const next_tracks: SessionState['next_tracks'] = [];
   for (const id of s.next) {
@@ -103,7 +103,7 @@ export function wireState(s: SessionStateView, lookup: TrackLookup): SessionStat
   };
 }
 
-export const stateFrame = (s: SessionStateView, lookup: TrackLookup): StateFrame => ({
+export const stateFrame = (s: SessionView, lookup: TrackLookup): StateFrame => ({
   t: 'state',
   state: wireState(s, lookup),
 });
@@ -190,7 +190,7 @@ export function errorFrameOf(o: ErrorOutput, requestId: number | undefined): Err
 /**
  * A validated client frame as an actor command; `undefined` for frames the actor does not
  * see (hello and ping are answered by the socket layer, device-socket.ts, and never come
- * here; the hub answers any that does with an error). Exhaustive: a client frame type added
+ * here; the router answers any that does with an error). Exhaustive: a client frame type added
  * to protocol/schemas.ts fails to compile here until it is mapped. Built field by field (no
  * object spreads): this runs for every inbound command, and conditional spreads cost V8 a
  * slow path.

@@ -2,7 +2,7 @@
  * The session registry with its injected `Timers` (driven by hand: no sleeps) and the real
  * embedded snapshot adapter (LMDB in a temp dir, so puts and gets are the store's own async
  * behaviour). Hosts and device links are recording fakes: the registry only sees the
- * `SessionHost` / `DeviceLink` ports.
+ * `LiveSession` / `DeviceConnection` ports.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { openEmbeddedStores } from '../testkit/test-stores.ts';
 import type { Stores } from '../storage/stores.ts';
 import type { SessionSnapshot, SnapshotStore } from '../storage/snapshots.ts';
 import type { Principal } from './auth.ts';
-import { SessionRegistry, type DeviceLink, type SessionHost, type Timers } from './registry.ts';
+import { SessionRegistry, type DeviceConnection, type LiveSession, type Timers } from './registry.ts';
 
 const GRACE_MS = 30_000;
 
@@ -45,9 +45,9 @@ class ManualTimers implements Timers {
   }
 }
 
-/** A session host that records what the registry asks of it; its state stands in for the actor's. */
-class FakeHost implements SessionHost {
-  readonly devices = new Map<string, DeviceLink>();
+/** A live session that records what the registry asks of it; its state stands in for the actor's. */
+class FakeLiveSession implements LiveSession {
+  readonly devices = new Map<string, DeviceConnection>();
   readonly calls: string[] = [];
   version: number;
   state: unknown;
@@ -62,14 +62,14 @@ class FakeHost implements SessionHost {
 
   connect(
     device: DeviceHello,
-    link: DeviceLink,
+    conn: DeviceConnection,
     principal: Principal,
     helloId: number,
     resume?: ResumePoint,
   ): void {
     this.calls.push(`connect ${device.id} #${helloId}${resume ? ` from ${resume.version}` : ''}`);
     expect(principal.userId).toBe(this.userId);
-    this.devices.set(device.id, link);
+    this.devices.set(device.id, conn);
   }
 
   disconnect(deviceId: string): void {
@@ -98,7 +98,7 @@ class FakeHost implements SessionHost {
 
 let nextLinkId = 1;
 
-class FakeLink implements DeviceLink {
+class FakeLink implements DeviceConnection {
   readonly id = nextLinkId++;
   closed = false;
   readonly closes: { code: number; reason: string }[] = [];
@@ -176,16 +176,16 @@ function setup() {
   const user: Principal = { userId: `reg-u${++userSeq}`, plan: 'premium', country: 'SE', exp: 2e9 };
   const timers = new ManualTimers();
   const snapshots = new CountingSnapshots(stores.snapshots);
-  const hosts: FakeHost[] = [];
+  const liveSessions: FakeLiveSession[] = [];
   const counts: number[] = [];
   const registry = new SessionRegistry({
-    createHost: (p, restored) => {
-      const h = new FakeHost(p.userId, restored);
-      hosts.push(h);
+    createLiveSession: (p, restored) => {
+      const h = new FakeLiveSession(p.userId, restored);
+      liveSessions.push(h);
       return h;
     },
     snapshots,
-    graceMs: GRACE_MS,
+    sessionGraceMs: GRACE_MS,
     replacedCloseCode: CLOSE_CODES.replaced.code,
     log: pino({ level: 'silent' }),
     timers,
@@ -193,19 +193,19 @@ function setup() {
   });
   let helloId = 0;
   /** A hello of `deviceId` on `link`; resolves with the link once the registry bound it. */
-  const attach = async (deviceId: string, link = new FakeLink(), principal = user, resume?: ResumePoint) => {
+  const attach = async (deviceId: string, conn = new FakeLink(), principal = user, resume?: ResumePoint) => {
     const device: DeviceHello = { id: deviceId, name: `Device ${deviceId}`, type: 'computer' };
-    await registry.attach(principal, device, link, ++helloId, resume);
-    return link;
+    await registry.attach(principal, device, conn, ++helloId, resume);
+    return conn;
   };
-  const detach = (deviceId: string, link: DeviceLink, userId = user.userId) =>
-    registry.detach(userId, deviceId, link);
+  const detach = (deviceId: string, conn: DeviceConnection, userId = user.userId) =>
+    registry.detach(userId, deviceId, conn);
   /** The grace save is awaited by no one: wait for the store write it started, then read it back. */
   const saved = async (userId = user.userId) => {
     await snapshots.written.at(-1);
     return stores.snapshots.getSnapshot(userId);
   };
-  return { user, timers, snapshots, hosts, counts, registry, attach, detach, saved };
+  return { user, timers, snapshots, liveSessions, counts, registry, attach, detach, saved };
 }
 
 describe('session registry', () => {
@@ -215,14 +215,14 @@ describe('session registry', () => {
   });
 
   it('registry - the first hello creates a session and binds the device to it', async () => {
-    const link = await t.attach('d1', new FakeLink(), t.user, { version: 4, epoch: 'e1' });
+    const conn = await t.attach('d1', new FakeLink(), t.user, { version: 4, epoch: 'e1' });
 
-    expect(t.hosts).toHaveLength(1);
-    const host = t.hosts[0]!;
-    expect(host.restored).toBeUndefined();
-    expect(host.calls).toEqual(['connect d1 #1 from 4']);
-    expect(host.devices.get('d1')).toBe(link);
-    expect(t.registry.host(t.user.userId)).toBe(host);
+    expect(t.liveSessions).toHaveLength(1);
+    const live = t.liveSessions[0]!;
+    expect(live.restored).toBeUndefined();
+    expect(live.calls).toEqual(['connect d1 #1 from 4']);
+    expect(live.devices.get('d1')).toBe(conn);
+    expect(t.registry.liveSession(t.user.userId)).toBe(live);
     expect(t.registry.size).toBe(1);
     expect(t.counts).toEqual([1]);
     expect(t.snapshots.gets).toBe(1);
@@ -230,39 +230,39 @@ describe('session registry', () => {
 
     // A second device of the same user joins the live session: no second creation, no store read.
     await t.attach('d2');
-    expect(t.hosts).toHaveLength(1);
+    expect(t.liveSessions).toHaveLength(1);
     expect(t.snapshots.gets).toBe(1);
-    expect(host.connectedDevices()).toBe(2);
+    expect(live.connectedDevices()).toBe(2);
   });
 
   it('registry - concurrent first hellos of one user share one creation', async () => {
-    const links = await Promise.all(['c0', 'c1', 'c2'].map((id) => t.attach(id)));
+    const connections = await Promise.all(['c0', 'c1', 'c2'].map((id) => t.attach(id)));
 
-    expect(t.hosts).toHaveLength(1);
+    expect(t.liveSessions).toHaveLength(1);
     expect(t.snapshots.gets).toBe(1);
     expect(t.registry.size).toBe(1);
     expect(t.counts).toEqual([1]);
-    const host = t.hosts[0]!;
-    expect([...host.devices.keys()].sort()).toEqual(['c0', 'c1', 'c2']);
-    links.forEach((l, i) => expect(host.devices.get(`c${i}`)).toBe(l));
+    const live = t.liveSessions[0]!;
+    expect([...live.devices.keys()].sort()).toEqual(['c0', 'c1', 'c2']);
+    connections.forEach((l, i) => expect(live.devices.get(`c${i}`)).toBe(l));
   });
 
-  it('registry - the last device leaving saves nothing until the grace timer fires; then the snapshot is saved and the host stopped', async () => {
+  it('registry - the last device leaving saves nothing until the grace timer fires; then the snapshot is saved and the live session stopped', async () => {
     const a = await t.attach('a');
     const b = await t.attach('b');
-    const host = t.hosts[0]!;
-    host.version = 7;
-    host.state = { queue: ['t1', 't2'], position_ms: 4_200 };
+    const live = t.liveSessions[0]!;
+    live.version = 7;
+    live.state = { queue: ['t1', 't2'], position_ms: 4_200 };
 
     t.detach('a', a);
-    expect(host.calls).toContain('disconnect a');
+    expect(live.calls).toContain('disconnect a');
     expect(t.timers.pending.size).toBe(0); // b is still connected
 
     t.detach('b', b);
     expect(t.timers.delays()).toEqual([GRACE_MS]);
     expect(t.snapshots.puts).toBe(0);
-    expect(host.stopped).toBe(false);
-    expect(t.registry.host(t.user.userId)).toBe(host);
+    expect(live.stopped).toBe(false);
+    expect(t.registry.liveSession(t.user.userId)).toBe(live);
 
     t.timers.fire();
     expect(await t.saved()).toEqual({
@@ -272,17 +272,17 @@ describe('session registry', () => {
       state: { queue: ['t1', 't2'], position_ms: 4_200 },
     });
     expect(t.snapshots.puts).toBe(1);
-    expect(host.stopped).toBe(true);
-    // The snapshot is taken before the actor stops (SessionHost.stop's contract).
-    expect(host.calls.slice(-2)).toEqual(['snapshot', 'stop']);
-    expect(t.registry.host(t.user.userId)).toBeUndefined();
+    expect(live.stopped).toBe(true);
+    // The snapshot is taken before the actor stops (LiveSession.stop's contract).
+    expect(live.calls.slice(-2)).toEqual(['snapshot', 'stop']);
+    expect(t.registry.liveSession(t.user.userId)).toBeUndefined();
     expect(t.registry.size).toBe(0);
     expect(t.counts).toEqual([1, 0]);
   });
 
-  it('registry - a device reconnecting within the grace cancels the timer: no save, same host', async () => {
+  it('registry - a device reconnecting within the grace cancels the timer: no save, same live session', async () => {
     const first = await t.attach('d1');
-    const host = t.hosts[0]!;
+    const live = t.liveSessions[0]!;
     t.detach('d1', first);
     expect(t.timers.pending.size).toBe(1);
 
@@ -290,11 +290,11 @@ describe('session registry', () => {
     expect(t.timers.pending.size).toBe(0);
     t.timers.fire(); // the grace period passes: nothing is due any more
 
-    expect(t.hosts).toHaveLength(1);
-    expect(t.registry.host(t.user.userId)).toBe(host);
-    expect(host.devices.get('d1')).toBe(again);
-    expect(host.stopped).toBe(false);
-    expect(host.calls).not.toContain('snapshot');
+    expect(t.liveSessions).toHaveLength(1);
+    expect(t.registry.liveSession(t.user.userId)).toBe(live);
+    expect(live.devices.get('d1')).toBe(again);
+    expect(live.stopped).toBe(false);
+    expect(live.calls).not.toContain('snapshot');
     expect(t.snapshots.puts).toBe(0);
     expect(t.snapshots.gets).toBe(1);
     expect(t.counts).toEqual([1]);
@@ -305,17 +305,17 @@ describe('session registry', () => {
   });
 
   it('registry - after expiry the next hello restores the session from the saved snapshot', async () => {
-    const link = await t.attach('d1');
-    const first = t.hosts[0]!;
+    const conn = await t.attach('d1');
+    const first = t.liveSessions[0]!;
     first.version = 12;
     first.state = { queue: ['t9'], shuffle: true };
-    t.detach('d1', link);
+    t.detach('d1', conn);
     t.timers.fire();
     expect((await t.saved())?.version).toBe(12);
 
     await t.attach('d1');
-    expect(t.hosts).toHaveLength(2);
-    const second = t.hosts[1]!;
+    expect(t.liveSessions).toHaveLength(2);
+    const second = t.liveSessions[1]!;
     expect(second).not.toBe(first);
     expect(second.restored).toEqual({
       userId: t.user.userId,
@@ -323,16 +323,16 @@ describe('session registry', () => {
       savedAt: 1_012,
       state: { queue: ['t9'], shuffle: true },
     });
-    expect(t.registry.host(t.user.userId)).toBe(second);
+    expect(t.registry.liveSession(t.user.userId)).toBe(second);
     expect(t.counts).toEqual([1, 0, 1]);
   });
 
   it('registry - a hello arriving while the expired session is still being saved restores from that save', async () => {
-    const link = await t.attach('d1');
-    const first = t.hosts[0]!;
+    const conn = await t.attach('d1');
+    const first = t.liveSessions[0]!;
     first.version = 5;
     first.state = { queue: ['late'] };
-    t.detach('d1', link);
+    t.detach('d1', conn);
     const release = t.snapshots.holdPuts(t.user.userId);
     t.timers.fire();
     expect(first.stopped).toBe(true);
@@ -344,30 +344,30 @@ describe('session registry', () => {
     // While the save is in flight the new session must not read the store (it would get the old state).
     expect(attached).toBe(false);
     expect(t.snapshots.gets).toBe(1);
-    expect(t.hosts).toHaveLength(1);
+    expect(t.liveSessions).toHaveLength(1);
 
     release();
     await reattach;
-    expect(t.hosts).toHaveLength(2);
-    expect(t.hosts[1]!.restored).toMatchObject({ version: 5, state: { queue: ['late'] } });
+    expect(t.liveSessions).toHaveLength(2);
+    expect(t.liveSessions[1]!.restored).toMatchObject({ version: 5, state: { queue: ['late'] } });
   });
 
   it('registry - a second socket for a connected device id replaces the old one (closed with replaced)', async () => {
     const old = await t.attach('d1');
     const other = await t.attach('d2');
-    const host = t.hosts[0]!;
+    const live = t.liveSessions[0]!;
 
     const fresh = await t.attach('d1');
     expect(old.closes).toEqual([{ code: CLOSE_CODES.replaced.code, reason: 'replaced' }]);
     expect(fresh.closes).toEqual([]);
     expect(other.closes).toEqual([]);
-    expect(host.devices.get('d1')).toBe(fresh);
-    expect(t.hosts).toHaveLength(1);
+    expect(live.devices.get('d1')).toBe(fresh);
+    expect(t.liveSessions).toHaveLength(1);
 
     // The transport reports the old socket's close: it no longer counts for the device.
     t.detach('d1', old);
-    expect(host.calls.filter((c) => c.startsWith('disconnect'))).toEqual([]);
-    expect(host.devices.get('d1')).toBe(fresh);
+    expect(live.calls.filter((c) => c.startsWith('disconnect'))).toEqual([]);
+    expect(live.devices.get('d1')).toBe(fresh);
 
     // The same socket saying hello again is not a replacement.
     await t.attach('d2', other);
@@ -379,51 +379,51 @@ describe('session registry', () => {
   });
 
   it('registry - a socket that closed while the session loaded binds nothing; the grace still starts', async () => {
-    const link = new FakeLink();
-    const attaching = t.attach('d1', link);
-    link.close(1006, 'gone');
-    t.detach('d1', link); // the transport reported it before the session existed: nothing to unbind
+    const conn = new FakeLink();
+    const attaching = t.attach('d1', conn);
+    conn.close(1006, 'gone');
+    t.detach('d1', conn); // the transport reported it before the session existed: nothing to unbind
     await attaching;
 
-    expect(t.hosts).toHaveLength(1);
-    expect(t.hosts[0]!.devices.size).toBe(0);
-    expect(t.hosts[0]!.calls).toEqual([]);
+    expect(t.liveSessions).toHaveLength(1);
+    expect(t.liveSessions[0]!.devices.size).toBe(0);
+    expect(t.liveSessions[0]!.calls).toEqual([]);
     expect(t.timers.delays()).toEqual([GRACE_MS]);
     t.timers.fire();
     expect((await t.saved())?.version).toBe(0);
-    expect(t.hosts[0]!.stopped).toBe(true);
+    expect(t.liveSessions[0]!.stopped).toBe(true);
   });
 
   it('registry - a snapshot that cannot be taken still stops the actor and frees the session', async () => {
-    const link = await t.attach('d1');
-    const host = t.hosts[0]!;
-    host.state = 'unserialisable';
-    t.detach('d1', link);
+    const conn = await t.attach('d1');
+    const live = t.liveSessions[0]!;
+    live.state = 'unserialisable';
+    t.detach('d1', conn);
     t.timers.fire();
 
-    expect(host.stopped).toBe(true);
+    expect(live.stopped).toBe(true);
     expect(t.snapshots.puts).toBe(0);
-    expect(t.registry.host(t.user.userId)).toBeUndefined();
+    expect(t.registry.liveSession(t.user.userId)).toBeUndefined();
     await t.attach('d1');
-    expect(t.hosts).toHaveLength(2);
-    expect(t.hosts[1]!.restored).toBeUndefined();
+    expect(t.liveSessions).toHaveLength(2);
+    expect(t.liveSessions[1]!.restored).toBeUndefined();
   });
 
   it('registry - an unavailable store rejects the hello and creates nothing; the next hello retries', async () => {
     t.snapshots.failGets = true;
     await expect(t.attach('d1')).rejects.toThrow('store unavailable');
-    expect(t.hosts).toHaveLength(0);
+    expect(t.liveSessions).toHaveLength(0);
     expect(t.registry.size).toBe(0);
 
     t.snapshots.failGets = false;
     await t.attach('d1');
-    expect(t.hosts).toHaveLength(1);
+    expect(t.liveSessions).toHaveLength(1);
     expect(t.snapshots.gets).toBe(2);
   });
 
   it('registry - shutdown saves every live session, waits for saves already in flight, and refuses new hellos', async () => {
     const idle = await t.attach('d1');
-    const expiring = t.hosts[0]!;
+    const expiring = t.liveSessions[0]!;
     expiring.version = 3;
     t.detach('d1', idle);
     const release = t.snapshots.holdPuts(t.user.userId);
@@ -432,7 +432,7 @@ describe('session registry', () => {
 
     const live: Principal = { ...t.user, userId: `${t.user.userId}-live` };
     await t.attach('x1', new FakeLink(), live);
-    const liveHost = t.hosts[1]!;
+    const liveHost = t.liveSessions[1]!;
     liveHost.version = 9;
 
     let done = false;

@@ -15,20 +15,20 @@ import type { DeviceHello, ResumePoint } from '../protocol/messages.ts';
 import type { Principal } from './auth.ts';
 
 /** A socket as the session layer sends to it. */
-export interface DeviceLink {
+export interface DeviceConnection {
   readonly id: number;
   readonly closed: boolean;
   send(frame: Uint8Array, coalesce?: 'state'): void;
   close(code: number, reason: string): void;
 }
 
-/** One listener's session: the actor plus its devices. Implemented by `Host` in session-hub.ts. */
-export interface SessionHost {
+/** One listener's session: the actor plus its devices. Implemented by `Host` in session-router.ts. */
+export interface LiveSession {
   readonly userId: string;
-  /** A device said hello on `link`; the host answers `welcome` (resumed or full). */
+  /** A device said hello on `conn`; the live session answers `welcome` (resumed or full). */
   connect(
     device: DeviceHello,
-    link: DeviceLink,
+    conn: DeviceConnection,
     principal: Principal,
     helloId: number,
     resume?: ResumePoint,
@@ -43,7 +43,7 @@ export interface SessionHost {
   stop(): void;
 }
 
-export type CreateHost = (principal: Principal, restored: SessionSnapshot | undefined) => SessionHost;
+export type CreateLiveSession = (principal: Principal, restored: SessionSnapshot | undefined) => LiveSession;
 
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -59,16 +59,16 @@ export const realTimers: Timers = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-interface Entry {
-  host: SessionHost;
-  links: Map<string, DeviceLink>;
+interface LiveSessionEntry {
+  session: LiveSession;
+  connections: Map<string, DeviceConnection>;
   grace?: unknown;
 }
 
 export interface RegistryDeps {
-  createHost: CreateHost;
+  createLiveSession: CreateLiveSession;
   snapshots: SnapshotStore;
-  graceMs: number;
+  sessionGraceMs: number;
   replacedCloseCode: number;
   log: Logger;
   timers?: Timers;
@@ -77,8 +77,8 @@ export interface RegistryDeps {
 }
 
 export class SessionRegistry {
-  private readonly entries = new Map<string, Entry>();
-  private readonly pending = new Map<string, Promise<Entry>>();
+  private readonly entries = new Map<string, LiveSessionEntry>();
+  private readonly pending = new Map<string, Promise<LiveSessionEntry>>();
   /** Snapshot saves of retired sessions still in flight, by user. */
   private readonly saving = new Map<string, Promise<void>>();
   private readonly timers: Timers;
@@ -97,9 +97,9 @@ export class SessionRegistry {
     return this.entries.size;
   }
 
-  /** The live host of a user, if any (tests, metrics). */
-  host(userId: string): SessionHost | undefined {
-    return this.entries.get(userId)?.host;
+  /** The live session of a user, if any (tests, metrics). */
+  liveSession(userId: string): LiveSession | undefined {
+    return this.entries.get(userId)?.session;
   }
 
   /**
@@ -109,13 +109,13 @@ export class SessionRegistry {
   async attach(
     principal: Principal,
     device: DeviceHello,
-    link: DeviceLink,
+    conn: DeviceConnection,
     helloId: number,
     resume?: ResumePoint,
   ): Promise<void> {
     if (this.shuttingDown) throw new Error('registry is shutting down');
     const entry = this.entries.get(principal.userId) ?? (await this.open(principal));
-    if (link.closed) {
+    if (conn.closed) {
       // The socket died while the snapshot loaded: nothing to bind; the grace logic still holds.
       this.scheduleGraceIfIdle(principal.userId, entry);
       return;
@@ -124,21 +124,21 @@ export class SessionRegistry {
       this.timers.clearTimeout(entry.grace);
       entry.grace = undefined;
     }
-    const old = entry.links.get(device.id);
-    if (old && old !== link) {
-      entry.links.delete(device.id);
+    const old = entry.connections.get(device.id);
+    if (old && old !== conn) {
+      entry.connections.delete(device.id);
       old.close(this.deps.replacedCloseCode, 'replaced');
     }
-    entry.links.set(device.id, link);
-    entry.host.connect(device, link, principal, helloId, resume);
+    entry.connections.set(device.id, conn);
+    entry.session.connect(device, conn, principal, helloId, resume);
   }
 
   /** A device socket closed. Only the socket currently bound to the device counts. */
-  detach(userId: string, deviceId: string, link: DeviceLink): void {
+  detach(userId: string, deviceId: string, conn: DeviceConnection): void {
     const entry = this.entries.get(userId);
-    if (!entry || entry.links.get(deviceId) !== link) return;
-    entry.links.delete(deviceId);
-    entry.host.disconnect(deviceId);
+    if (!entry || entry.connections.get(deviceId) !== conn) return;
+    entry.connections.delete(deviceId);
+    entry.session.disconnect(deviceId);
     this.scheduleGraceIfIdle(userId, entry);
   }
 
@@ -153,9 +153,9 @@ export class SessionRegistry {
     if (entry.grace !== undefined) this.timers.clearTimeout(entry.grace);
     this.entries.delete(userId);
     this.deps.onCount?.(this.entries.size);
-    for (const link of entry.links.values()) link.close(code, reason);
+    for (const conn of entry.connections.values()) conn.close(code, reason);
     try {
-      entry.host.stop();
+      entry.session.stop();
     } catch (err) {
       this.deps.log.error({ err, user: userId }, 'stopping a failed session threw');
     }
@@ -171,7 +171,7 @@ export class SessionRegistry {
     await Promise.all([...this.saving.values()]);
   }
 
-  private open(principal: Principal): Promise<Entry> {
+  private open(principal: Principal): Promise<LiveSessionEntry> {
     const userId = principal.userId;
     const inFlight = this.pending.get(userId);
     if (inFlight) return inFlight;
@@ -179,8 +179,8 @@ export class SessionRegistry {
       // The previous session's save still in flight: read after it, not the state before it.
       await this.saving.get(userId);
       const restored = await this.deps.snapshots.getSnapshot(userId);
-      const host = this.deps.createHost(principal, restored);
-      const entry: Entry = { host, links: new Map() };
+      const session = this.deps.createLiveSession(principal, restored);
+      const entry: LiveSessionEntry = { session, connections: new Map() };
       this.entries.set(userId, entry);
       this.deps.onCount?.(this.entries.size);
       this.deps.log.debug({ user: userId, restored: restored !== undefined }, 'session created');
@@ -190,12 +190,12 @@ export class SessionRegistry {
     return p;
   }
 
-  private scheduleGraceIfIdle(userId: string, entry: Entry): void {
-    if (entry.links.size > 0 || entry.grace !== undefined) return;
+  private scheduleGraceIfIdle(userId: string, entry: LiveSessionEntry): void {
+    if (entry.connections.size > 0 || entry.grace !== undefined) return;
     entry.grace = this.timers.setTimeout(() => {
       entry.grace = undefined;
-      if (entry.links.size === 0 && this.entries.get(userId) === entry) void this.retire(userId);
-    }, this.deps.graceMs);
+      if (entry.connections.size === 0 && this.entries.get(userId) === entry) void this.retire(userId);
+    }, this.deps.sessionGraceMs);
   }
 
   /** Saves the snapshot, then stops the actor and forgets the session. */
@@ -207,12 +207,12 @@ export class SessionRegistry {
     this.deps.onCount?.(this.entries.size);
     const saved = (async () => {
       try {
-        // Snapshot first (SessionHost.stop runs after it); the actor stops even if it throws.
+        // Snapshot first (LiveSession.stop runs after it); the actor stops even if it throws.
         let snapshot: SessionSnapshot;
         try {
-          snapshot = entry.host.snapshot();
+          snapshot = entry.session.snapshot();
         } finally {
-          entry.host.stop();
+          entry.session.stop();
         }
         await this.deps.snapshots.putSnapshot(snapshot);
       } catch (err) {

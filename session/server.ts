@@ -1,6 +1,6 @@
 /**
  * Composition of the session server from its parts and ports: transport (uWS), device
- * socket edge, registry, hub (actor ports), HTTP routes. No env reads, no globals: the
+ * socket edge, registry, router (actor ports), HTTP routes. No env reads, no globals: the
  * caller (main.ts, tests, the demo, the benchmark) passes config and opened ports in.
  */
 import pino, { type Logger } from 'pino';
@@ -16,7 +16,7 @@ import { deviceSocketHandlers } from './device-socket.ts';
 import { healthzHandler, metricsHandler, notFound, withBearer, type AuthedHandler } from './http-routes.ts';
 import { createMetrics, type SessionMetrics } from './metrics.ts';
 import { SessionRegistry, type Timers } from './registry.ts';
-import { SessionHub, type StartActor } from './session-hub.ts';
+import { SessionRouter, type StartActor } from './session-router.ts';
 import { startTransport, type HttpHandler, type Transport } from './transport.ts';
 import { memoizeSigner } from './signed-url-memo.ts';
 import { UrlSigner } from '../protocol/url-signer.ts';
@@ -98,7 +98,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       log.warn({ err, trackId }, 'refreshing a cached track failed; serving the cached one'),
   });
 
-  const hub = new SessionHub({
+  const router = new SessionRouter({
     startActor: opts.startActor,
     catalog,
     eventLog: ports.eventLog,
@@ -112,9 +112,9 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       registry.evict(userId, CLOSE_CODES.session_reset.code, CLOSE_CODES.session_reset.reason),
   });
   const registry: SessionRegistry = new SessionRegistry({
-    createHost: (p, restored) => hub.createHost(p, restored),
+    createLiveSession: (p, restored) => router.createLiveSession(p, restored),
     snapshots: ports.snapshots,
-    graceMs: config.sessionGraceMs,
+    sessionGraceMs: config.sessionGraceMs,
     replacedCloseCode: CLOSE_CODES.replaced.code,
     log,
     timers: opts.timers,
@@ -150,7 +150,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       wire,
       auth,
       registry,
-      sink: hub,
+      sink: router,
       metrics,
       log,
       maxFrameBytes: config.maxFrameBytes,
@@ -179,7 +179,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
         transport!.close(CLOSE_CODES.server_shutdown.code, CLOSE_CODES.server_shutdown.reason);
         await registry.shutdown();
         // The actors' last events (play.end on logout) go to the log before the caller closes it.
-        hub.flushEvents();
+        router.flushEvents();
       })();
       return closed;
     },

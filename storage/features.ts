@@ -13,7 +13,7 @@
  */
 
 export interface SessionTail {
-  /** Most recent tracks of the user's current listening session, oldest first. */
+  /** Most recent tracks of the user's current listening run, oldest first. */
   tracks: string[];
   /** Epoch ms of the last play in the session. */
   lastTs: number;
@@ -58,7 +58,7 @@ export interface FeatureStore {
   cooccurring(trackId: string, limit?: number): Promise<{ trackId: string; count: number }[]>;
 }
 
-/** A listening session ends after this much silence. */
+/** A listening run (plays with no long silence between them) ends after this much silence. */
 export const SESSION_GAP_MS = 30 * 60_000;
 /** How many earlier tracks of a session pair with a new one. */
 export const SESSION_TAIL = 5;

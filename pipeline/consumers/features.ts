@@ -1,6 +1,6 @@
 /**
  * Features consumer: each finished play updates its track's play/skip counts and pairs the
- * track with the earlier tracks of the user's listening session (co-occurrence), for the radio
+ * track with the earlier tracks of the user's listening run (co-occurrence), for the radio
  * service. Plays of one user are applied in log order (the session tail depends on order);
  * different users run in parallel.
  */

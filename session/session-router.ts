@@ -1,6 +1,6 @@
 /**
- * The session hub: binds the shared session machine's ports to this server, and keeps one
- * `SessionHost` per live listener (its actor and its device sockets).
+ * The session router: binds the shared session machine's ports to this server, and keeps one
+ * `LiveSession` per live listener (its actor and its device sockets).
  *
  * - Commands from sockets become actor commands (frames.ts) and go to the user's actor.
  * - Actor outputs become protocol frames: device outputs to one socket, `state` encoded
@@ -34,13 +34,13 @@ import {
   welcomeFrame,
 } from './frames.ts';
 import type { SessionMetrics } from './metrics.ts';
-import type { DeviceLink, SessionHost } from './registry.ts';
+import type { DeviceConnection, LiveSession } from './registry.ts';
 
-/** A running session actor as the hub drives it (bound to actors/ in session-actor.ts). */
-export interface SessionActorHandle {
+/** A running session actor as the router drives it (bound to actors/ in session-actor.ts). */
+export interface SessionActorRef {
   /**
    * Hands the command to the actor; false when the actor has no handler for it in its
-   * current state (nothing happened, and no answer will come: the hub answers instead).
+   * current state (nothing happened, and no answer will come: the router answers instead).
    */
   send(command: SessionCommand): boolean;
   /** JSON-serialisable snapshot for the store. */
@@ -53,9 +53,9 @@ export type StartActor = (
   ports: SessionPorts,
   input: SessionInput,
   onError?: (err: unknown) => void,
-) => SessionActorHandle;
+) => SessionActorRef;
 
-export interface HubDeps {
+export interface RouterDeps {
   startActor: StartActor;
   catalog: CatalogPorts;
   eventLog: EventLog;
@@ -74,9 +74,9 @@ export interface HubDeps {
 const STARTS_TRACK = new Set<ClientFrame['t']>(['play', 'next', 'previous', 'ended', 'transfer']);
 const MAX_PLAYS_IN_FLIGHT = 8;
 
-class Host implements SessionHost {
-  readonly links = new Map<string, DeviceLink>();
-  actor!: SessionActorHandle;
+class LocalLiveSession implements LiveSession {
+  readonly connections = new Map<string, DeviceConnection>();
+  actor!: SessionActorRef;
   lastVersion = 0;
   playId: string | null = null;
   /**
@@ -89,17 +89,17 @@ class Host implements SessionHost {
 
   constructor(
     readonly userId: string,
-    private readonly hub: SessionHub,
+    private readonly router: SessionRouter,
   ) {}
 
   connect(
     device: DeviceHello,
-    link: DeviceLink,
+    conn: DeviceConnection,
     principal: Principal,
     helloId: number,
     resume?: ResumePoint,
   ): void {
-    this.links.set(device.id, link);
+    this.connections.set(device.id, conn);
     this.actor.send({
       type: 'hello',
       deviceId: device.id,
@@ -113,12 +113,12 @@ class Host implements SessionHost {
   }
 
   disconnect(deviceId: string): void {
-    this.links.delete(deviceId);
+    this.connections.delete(deviceId);
     this.actor.send({ type: 'disconnect', deviceId });
   }
 
   connectedDevices(): number {
-    return this.links.size;
+    return this.connections.size;
   }
 
   snapshot(): SessionSnapshot {
@@ -127,7 +127,7 @@ class Host implements SessionHost {
     return {
       userId: this.userId,
       version: this.lastVersion,
-      savedAt: this.hub.now(),
+      savedAt: this.router.now(),
       state: this.actor.persist(),
     };
   }
@@ -137,14 +137,14 @@ class Host implements SessionHost {
   }
 }
 
-export class SessionHub implements CommandSink {
-  private readonly hosts = new Map<string, Host>();
+export class SessionRouter implements CommandSink {
+  private readonly liveSessions = new Map<string, LocalLiveSession>();
   private outgoingEvents: ListeningEvent[] = [];
   private publishScheduled = false;
   readonly ports: SessionPorts;
   readonly now: () => number;
 
-  constructor(private readonly deps: HubDeps) {
+  constructor(private readonly deps: RouterDeps) {
     this.now = deps.now ?? Date.now;
     this.ports = {
       now: this.now,
@@ -160,9 +160,9 @@ export class SessionHub implements CommandSink {
   }
 
   /** Registry hook: a new (or restored) session for a user. */
-  createHost(principal: Principal, restored: SessionSnapshot | undefined): SessionHost {
-    const host = new Host(principal.userId, this);
-    this.hosts.set(principal.userId, host);
+  createLiveSession(principal: Principal, restored: SessionSnapshot | undefined): LiveSession {
+    const live = new LocalLiveSession(principal.userId, this);
+    this.liveSessions.set(principal.userId, live);
     // A snapshot of a foreign or older shape is refused here, before the actor reads it.
     const readable = restored && isPersistedSession(restored.state) ? restored.state : undefined;
     if (restored && !readable)
@@ -177,9 +177,9 @@ export class SessionHub implements CommandSink {
       epoch: this.now(),
       ...(readable ? { restore: readable } : {}),
     };
-    const onError = (err: unknown) => this.failed(host, err);
+    const onError = (err: unknown) => this.failed(live, err);
     try {
-      host.actor = this.deps.startActor(this.ports, input, onError);
+      live.actor = this.deps.startActor(this.ports, input, onError);
     } catch (err) {
       if (!readable) throw err;
       // A snapshot this build cannot read must not lock the user out: start fresh.
@@ -187,14 +187,14 @@ export class SessionHub implements CommandSink {
         { err, user: principal.userId },
         'snapshot not restorable; starting a fresh session',
       );
-      host.actor = this.deps.startActor(this.ports, { ...input, restore: undefined }, onError);
+      live.actor = this.deps.startActor(this.ports, { ...input, restore: undefined }, onError);
     }
-    const stop = host.stop.bind(host);
-    host.stop = () => {
+    const stop = live.stop.bind(live);
+    live.stop = () => {
       stop();
-      if (this.hosts.get(principal.userId) === host) this.hosts.delete(principal.userId);
+      if (this.liveSessions.get(principal.userId) === live) this.liveSessions.delete(principal.userId);
     };
-    return host;
+    return live;
   }
 
   /**
@@ -202,38 +202,38 @@ export class SessionHub implements CommandSink {
    * and its devices reconnect into a session restored from the last saved snapshot. The
    * process and every other session go on.
    */
-  private failed(host: Host, err: unknown): void {
-    host.failed = true;
+  private failed(live: LocalLiveSession, err: unknown): void {
+    live.failed = true;
     this.deps.metrics.sessionFailures.inc();
-    this.deps.log.error({ err, user: host.userId }, 'session actor failed; dropping the session unsaved');
+    this.deps.log.error({ err, user: live.userId }, 'session actor failed; dropping the session unsaved');
     // After the step that failed has unwound (the registry stops the actor).
-    queueMicrotask(() => this.deps.onSessionFailed?.(host.userId));
+    queueMicrotask(() => this.deps.onSessionFailed?.(live.userId));
   }
 
   command(userId: string, deviceId: string, frame: ClientFrame, receivedAt: number): void {
-    const host = this.hosts.get(userId);
-    // No host: its actor failed and the session is being dropped; its sockets close with
+    const live = this.liveSessions.get(userId);
+    // No live session: its actor failed and the session is being dropped; its sockets close with
     // session_reset, which tells the client that requests in flight are lost.
-    if (!host) return;
+    if (!live) return;
     const cmd = toCommand(frame, deviceId);
-    if (!cmd) return this.unhandled(host, deviceId, frame, 'is not a session command');
+    if (!cmd) return this.unhandled(live, deviceId, frame, 'is not a session command');
     const startsTrack = STARTS_TRACK.has(frame.t);
     if (startsTrack) {
-      const inFlight = (host.playsInFlight ??= new Map());
+      const inFlight = (live.playsInFlight ??= new Map());
       // Bounded: an answer that never comes (a dropped socket) must not grow the map.
       if (inFlight.size >= MAX_PLAYS_IN_FLIGHT) inFlight.delete(inFlight.keys().next().value!);
       inFlight.set(`${deviceId}:${frame.id}`, receivedAt);
     }
     // A fault inside the actor does not throw here: it reaches `failed` through the actor's
     // error observer, which drops the session (its sockets close with session_reset).
-    if (!host.actor.send(cmd)) {
-      if (startsTrack) host.playsInFlight?.delete(`${deviceId}:${frame.id}`);
-      return this.unhandled(host, deviceId, frame, 'has no handler in the session now');
+    if (!live.actor.send(cmd)) {
+      if (startsTrack) live.playsInFlight?.delete(`${deviceId}:${frame.id}`);
+      return this.unhandled(live, deviceId, frame, 'has no handler in the session now');
     }
     if (frame.t === 'logout') {
       // The device logged out: after its ack (already queued), its socket closes for good.
       const { code, reason } = CLOSE_CODES.logged_out;
-      host.links.get(deviceId)?.close(code, reason);
+      live.connections.get(deviceId)?.close(code, reason);
     }
   }
 
@@ -241,17 +241,17 @@ export class SessionHub implements CommandSink {
    * A valid request nothing handles (a server bug: an unmapped frame type, or a command the
    * machine has no transition for) is answered, never dropped: every request gets its answer.
    */
-  private unhandled(host: Host, deviceId: string, frame: ClientFrame, why: string): void {
-    this.deps.log.error({ user: host.userId, device: deviceId, frame: frame.t }, `${frame.t} ${why}`);
-    const link = host.links.get(deviceId);
-    if (!link || link.closed) return;
+  private unhandled(live: LocalLiveSession, deviceId: string, frame: ClientFrame, why: string): void {
+    this.deps.log.error({ user: live.userId, device: deviceId, frame: frame.t }, `${frame.t} ${why}`);
+    const conn = live.connections.get(deviceId);
+    if (!conn || conn.closed) return;
     const error = errorFrame({
       code: 'internal',
       reason: 'unhandled_command',
       message: `the server cannot handle \`${frame.t}\` now`,
       id: frame.id,
     });
-    link.send(this.encode(error));
+    conn.send(this.encode(error));
   }
 
   private encode(frame: ServerFrame): Uint8Array {
@@ -262,26 +262,26 @@ export class SessionHub implements CommandSink {
 
   private toDevice(userId: string, deviceId: string, output: DeviceOutput): void {
     try {
-      const host = this.hosts.get(userId);
-      const link = host?.links.get(deviceId);
-      if (!host || !link || link.closed) return;
-      const frame = this.frameOf(host, output);
-      if (frame) link.send(this.encode(frame));
+      const live = this.liveSessions.get(userId);
+      const conn = live?.connections.get(deviceId);
+      if (!live || !conn || conn.closed) return;
+      const frame = this.frameOf(live, output);
+      if (frame) conn.send(this.encode(frame));
       // The machine answers a request after the playback and prefetch it caused, so the
       // answer to a track-starting command closes its latency window.
       if (
         (output.type === 'ack' || output.type === 'error') &&
-        host.playsInFlight !== undefined &&
+        live.playsInFlight !== undefined &&
         output.requestId !== undefined
       ) {
-        this.observePlay(host, `${deviceId}:${output.requestId}`, output.type === 'ack');
+        this.observePlay(live, `${deviceId}:${output.requestId}`, output.type === 'ack');
       }
     } catch (err) {
       this.deps.log.error({ err, user: userId, output: output.type }, 'sending to device failed');
     }
   }
 
-  private frameOf(host: Host, output: DeviceOutput): ServerFrame | undefined {
+  private frameOf(live: LocalLiveSession, output: DeviceOutput): ServerFrame | undefined {
     const lookup = this.deps.catalog.lookup;
     switch (output.type) {
       case 'ack':
@@ -289,22 +289,22 @@ export class SessionHub implements CommandSink {
       case 'error':
         return errorFrameOf(output, output.requestId === undefined ? undefined : Number(output.requestId));
       case 'welcome':
-        host.lastVersion = Math.max(host.lastVersion, output.state.version);
+        live.lastVersion = Math.max(live.lastVersion, output.state.version);
         return welcomeFrame(output, Number(output.requestId ?? 0), PROTOCOL_VERSION, this.now(), lookup);
       case 'playback':
-        host.playId = output.playId;
+        live.playId = output.playId;
         return playbackFrame(output);
       case 'prefetch':
-        return prefetchFrame(output, host.playId);
+        return prefetchFrame(output, live.playId);
       case 'warning':
         return warningFrame(output);
     }
   }
 
-  private observePlay(host: Host, key: string, succeeded: boolean): void {
-    const started = host.playsInFlight!.get(key);
+  private observePlay(live: LocalLiveSession, key: string, succeeded: boolean): void {
+    const started = live.playsInFlight!.get(key);
     if (started === undefined) return;
-    host.playsInFlight!.delete(key);
+    live.playsInFlight!.delete(key);
     if (!succeeded) return;
     const ms = performance.now() - started;
     this.deps.metrics.playLatency.observe(ms / 1000);
@@ -313,13 +313,13 @@ export class SessionHub implements CommandSink {
 
   private broadcast(userId: string, output: StateOutput): void {
     try {
-      const host = this.hosts.get(userId);
-      if (!host) return;
-      host.lastVersion = Math.max(host.lastVersion, output.state.version);
-      host.playId = output.state.playId;
-      if (host.links.size === 0) return;
+      const live = this.liveSessions.get(userId);
+      if (!live) return;
+      live.lastVersion = Math.max(live.lastVersion, output.state.version);
+      live.playId = output.state.playId;
+      if (live.connections.size === 0) return;
       const bytes = this.encode(stateFrame(output.state, this.deps.catalog.lookup));
-      for (const link of host.links.values()) link.send(bytes, 'state');
+      for (const conn of live.connections.values()) conn.send(bytes, 'state');
     } catch (err) {
       this.deps.log.error({ err, user: userId }, 'broadcasting state failed');
     }
