@@ -25,8 +25,6 @@ import {
   type DemoTrack,
 } from './demo-tracks.ts';
 
-export { DEMO_PLAYLIST_ID, DEMO_COLLAB_PLAYLIST_ID, DEMO_USERS };
-
 export interface DemoCatalogConfig {
   objectDir: string;
   /** Parallel ffmpeg runs (default 2: our machines have 2 cores). */

@@ -13,6 +13,7 @@ import type { ObjectStore } from '../origin/object-store.ts';
 import type { AudioFile, Track } from '../storage/catalog.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { Stores } from './open-stores.ts';
+import { DEMO_PLAYLIST_ID } from './demo-tracks.ts';
 
 export interface DemoInfo {
   users: { id: string; plan: 'free' | 'premium'; country: string }[];
@@ -23,7 +24,6 @@ export interface DemoInfo {
   blockedInSeUri: string;
 }
 
-export const DEMO_PLAYLIST_ID = 'demo-mix';
 const ARTISTS = ['Aurora Lane', 'The Fjords', 'Kite Theory', 'Nightbus'];
 const TRACK_COUNT = 8;
 const LADDER = [24, 96, 160, 320];

@@ -27,7 +27,7 @@ export function clock(ms: number): string {
 const track = (t: TrackMeta): string => `"${t.title}" by ${t.artist}`;
 
 /** The position the anchor gives at `now` (server clock assumed close to ours on loopback). */
-export function positionAt(s: SessionState, now: number): number {
+function shownPositionMs(s: SessionState, now: number): number {
   const raw = s.position.position_ms + (s.is_playing ? Math.max(0, now - s.position.at) : 0);
   return s.track ? Math.min(raw, s.track.duration_ms) : raw;
 }
@@ -38,7 +38,7 @@ export function formatState(s: SessionState, now: number, selfId?: string): stri
       ? 'no active device'
       : `on ${s.active_device_id}${s.active_device_id === selfId ? ' (this device)' : ''}`;
   const what = s.track
-    ? `${s.is_playing ? 'playing' : 'paused'} ${track(s.track)} ${clock(positionAt(s, now))}/${clock(s.track.duration_ms)}`
+    ? `${s.is_playing ? 'playing' : 'paused'} ${track(s.track)} ${clock(shownPositionMs(s, now))}/${clock(s.track.duration_ms)}`
     : 'nothing loaded';
   const modes = `shuffle ${s.shuffle ? 'on' : 'off'}, repeat ${s.repeat}, quality ${s.quality}`;
   const next = s.next_tracks.length

@@ -1,22 +1,22 @@
 /**
  * A tiny typed event emitter that runs the same in Node and browsers (no node:events).
- * A throwing listener is reported through `onListenerError` and never breaks the others.
+ * A throwing listener is reported through `onHandlerError` and never breaks the others.
  */
-export type Listener<T> = (payload: T) => void;
+export type EventHandler<T> = (payload: T) => void;
 
 export class TypedEmitter<Events extends Record<string, unknown>> {
-  private readonly listeners = new Map<keyof Events, Set<Listener<never>>>();
+  private readonly listeners = new Map<keyof Events, Set<EventHandler<never>>>();
 
-  constructor(private readonly onListenerError: (err: unknown) => void = () => {}) {}
+  constructor(private readonly onHandlerError: (err: unknown) => void = () => {}) {}
 
-  on<K extends keyof Events>(event: K, fn: Listener<Events[K]>): () => void {
+  on<K extends keyof Events>(event: K, fn: EventHandler<Events[K]>): () => void {
     let set = this.listeners.get(event);
     if (!set) this.listeners.set(event, (set = new Set()));
-    set.add(fn as Listener<never>);
+    set.add(fn as EventHandler<never>);
     return () => this.off(event, fn);
   }
 
-  once<K extends keyof Events>(event: K, fn: Listener<Events[K]>): () => void {
+  once<K extends keyof Events>(event: K, fn: EventHandler<Events[K]>): () => void {
     const off = this.on(event, (p) => {
       off();
       fn(p);
@@ -24,8 +24,8 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
     return off;
   }
 
-  off<K extends keyof Events>(event: K, fn: Listener<Events[K]>): void {
-    this.listeners.get(event)?.delete(fn as Listener<never>);
+  off<K extends keyof Events>(event: K, fn: EventHandler<Events[K]>): void {
+    this.listeners.get(event)?.delete(fn as EventHandler<never>);
   }
 
   /**
@@ -56,9 +56,9 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
     if (!set) return;
     for (const fn of [...set]) {
       try {
-        (fn as Listener<Events[K]>)(payload);
+        (fn as EventHandler<Events[K]>)(payload);
       } catch (err) {
-        this.onListenerError(err);
+        this.onHandlerError(err);
       }
     }
   }

@@ -16,12 +16,12 @@ import type { DeviceConnection, SessionRegistry } from './registry.ts';
 import type { Connection, SocketHandlers } from './transport.ts';
 
 /** `t`: the frame's type tag, when it could be read (a hello that fails validation closes). */
-export type DecodeResult =
+export type InboundDecode =
   { ok: true; frame: ClientFrame } | { ok: false; error: ProtocolErrorBody & { t?: string } };
 
 /** The codec, as the socket layer needs it (bound to protocol/ in wire.ts). */
 export interface Wire {
-  decode(bytes: Uint8Array): DecodeResult;
+  decode(bytes: Uint8Array): InboundDecode;
   encode(frame: ServerFrame): Uint8Array;
 }
 

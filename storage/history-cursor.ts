@@ -1,10 +1,8 @@
 /** Shared history helpers: month partitions, cursor encoding, input checks. */
+import { monthOf } from './event-codec.ts';
 import { checkId } from './catalog-validate.ts';
 import { StorageError } from './errors.ts';
 import { DEFAULT_HISTORY_PAGE, type HistoryEntry, MAX_HISTORY_PAGE } from './history.ts';
-
-/** 'YYYY-MM' (UTC) of an epoch-ms timestamp: the partition a play lands in. */
-export const monthOf = (ts: number): string => new Date(ts).toISOString().slice(0, 7);
 
 /** Position of the last entry returned; the next page starts strictly after it. */
 export interface HistoryCursor {

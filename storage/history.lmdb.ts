@@ -1,5 +1,6 @@
 /** Embedded history adapter: key [userId, month, ts, playId], read in reverse (newest first). */
-import { decodeCursor, encodeCursor, monthOf, pageLimit, validateHistoryEntry } from './history-cursor.ts';
+import { monthOf } from './event-codec.ts';
+import { decodeCursor, encodeCursor, pageLimit, validateHistoryEntry } from './history-cursor.ts';
 import type { HistoryEntry, HistoryStore } from './history.ts';
 import { type EmbeddedEnv, MAX_KEY_PART, openTable } from './lmdb-env.ts';
 

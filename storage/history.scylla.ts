@@ -1,6 +1,7 @@
 /** CQL history adapter: listening_history ((user, month), ts desc, play_id desc) + history_months. */
 import type { Client, types } from 'cassandra-driver';
-import { decodeCursor, encodeCursor, monthOf, pageLimit, validateHistoryEntry } from './history-cursor.ts';
+import { monthOf } from './event-codec.ts';
+import { decodeCursor, encodeCursor, pageLimit, validateHistoryEntry } from './history-cursor.ts';
 import type { HistoryEntry, HistoryStore } from './history.ts';
 import { exec, execAllPages, IDEMPOTENT_WRITE, READ } from './cql-client.ts';
 
