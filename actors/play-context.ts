@@ -1,5 +1,5 @@
 /**
- * The play context (a playlist, an album, or an explicit list of track uris):
+ * The play context (a playlist, an album, an artist, or an explicit list of track uris):
  * - `play`: validated, then the context is resolved by the machine's invoked
  *   `resolveContext` (`pendingResolve`); commands sent meanwhile are held
  *   (`holdForResolve`) and the machine applies them once it resolved or failed;
@@ -38,9 +38,9 @@ export function play(
     return fx.error(r, 'bad_request', 'play needs a contextUri or uris');
   if (
     c.contextUri !== undefined &&
-    (typeof c.contextUri !== 'string' || !/^(playlist|album):[^\s]{1,200}$/.test(c.contextUri))
+    (typeof c.contextUri !== 'string' || !/^(playlist|album|artist):[^\s]{1,200}$/.test(c.contextUri))
   ) {
-    return fx.error(r, 'bad_request', 'contextUri must be playlist:<id> or album:<id>');
+    return fx.error(r, 'bad_request', 'contextUri must be playlist:<id>, album:<id> or artist:<id>');
   }
   const trackIds = uris.map(trackIdOf);
   if (trackIds.some((id) => !id)) return fx.error(r, 'bad_request', 'uris must be track uris');

@@ -11,13 +11,24 @@ import {
   endPlay,
   holdForResolve,
   movePlay,
+  refuseUnplayable,
   setPendingPlay,
   supersedePending,
   trackDone,
+  walkSkipKnown,
+  warnSkipped,
 } from './play-lifecycle.ts';
-import { advance, nextRef, previousRef } from './play-order.ts';
+import { MAX_PASSED_OVER, nextRef, previousRef, type TrackRef } from './play-order.ts';
 import { accrue, positionNow, seekTo, setPlaying } from './play-position.ts';
-import { isConnected, validPosition, type Requester, type SessionContext } from './session-context.ts';
+import {
+  isConnected,
+  nowRef,
+  playability,
+  validPosition,
+  type Playability,
+  type Requester,
+  type SessionContext,
+} from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import type { NextCommand, PreviousCommand, ProgressCommand, SeekCommand } from './types.ts';
 import { renewIfStale } from './url-renewal.ts';
@@ -81,7 +92,13 @@ export function seek(
   fx.ack(r);
 }
 
-/** `next`: the play ends (`skip`) and what follows starts, even past a pending start. */
+/**
+ * `next`: the play ends (`skip`) and what follows starts, even past a pending start. The
+ * tracks the listener may not play are passed over (a `track_skipped` warning each, and
+ * the skip is a success); when only such tracks are left, the skip is refused with the
+ * first one's reason and nothing changes: the play goes on. When a track on the way is not
+ * loaded yet, the skip waits for it (`heldSkip`), so the answer is the same either way.
+ */
 export function next(
   d: SessionContext,
   c: NextCommand,
@@ -91,16 +108,43 @@ export function next(
   fx: Effects,
 ): void {
   if (d.pendingResolve) return holdForResolve(d, c, r, fx);
-  const base = d.pendingStart?.ref ?? d.current?.ref ?? null;
+  const base = nowRef(d);
   if (!base) return fx.error(r, 'conflict', 'nothing is playing');
-  if (d.pendingStart) {
-    // The pending track is skipped before it started: it leaves the queue / moves the cursor.
-    d.order = advance(d.order, base);
-    fx.ack(d.pendingStart.requester);
+  const walk = walkSkipKnown(d, base, 'skip', now, env);
+  const target = walk.target;
+  if (target && playability(d, target.trackId, now) === 'unknown')
+    return holdSkip(d, c, r, target.trackId, walk.passed, fx);
+  const first = walk.passed[0];
+  if (!target && first) {
+    return refuseUnplayable(r, first.trackId, playability(d, first.trackId, now) as Refusal, fx);
   }
-  const target = nextRef(d.order, base, 'skip');
+  // The pending track is skipped before it started: it leaves the queue / moves the cursor.
+  if (d.pendingStart) fx.ack(d.pendingStart.requester);
+  for (const p of walk.passed)
+    warnSkipped(d, d.activeDeviceId, p.trackId, playability(d, p.trackId, now) as Refusal, fx);
+  d.order = walk.order;
   endPlay(d, now, 'skip', env, fx);
   startTarget(d, target, r, fx);
+}
+
+type Refusal = Exclude<Playability, 'ok' | 'unknown'>;
+
+/**
+ * Wait for the bundle of `trackId` before deciding the skip: the background fetcher loads
+ * it (aheadIds), and the machine applies the skip again once it is known (or failed).
+ */
+function holdSkip(
+  d: SessionContext,
+  c: NextCommand | PreviousCommand,
+  r: Requester,
+  trackId: string,
+  passed: readonly TrackRef[],
+  fx: Effects,
+): void {
+  if (d.fetchFailed.includes(trackId)) {
+    return fx.error(r, 'unavailable', 'the catalog is unavailable, try again');
+  }
+  d.heldSkip = { trackId, passed: passed.map((p) => p.trackId), commands: [c] };
 }
 
 /** `previous`: restart the track once past `previousRestartMs`, else the one before it. */
@@ -121,8 +165,25 @@ export function previous(
     return startTarget(d, ref, r, fx);
   }
   const base = d.pendingStart?.ref ?? p!.ref;
+  // Back past the tracks the listener may not play; none left before: restart this one.
+  const passed: TrackRef[] = [];
+  let target = previousRef(d.order, base) ?? base;
+  while (target !== base && playability(d, target.trackId, now) !== 'ok') {
+    const verdict = playability(d, target.trackId, now);
+    if (verdict === 'unknown') {
+      const cached = env.peek?.({ trackIds: [target.trackId], country: d.country });
+      if (cached) {
+        d.bundles = { ...d.bundles, ...cached };
+        continue;
+      }
+      return holdSkip(d, c, r, target.trackId, passed, fx);
+    }
+    passed.push(target);
+    target = (passed.length < MAX_PASSED_OVER && previousRef(d.order, target)) || base;
+  }
   if (d.pendingStart) fx.ack(d.pendingStart.requester);
-  const target = previousRef(d.order, base) ?? base;
+  for (const t of passed)
+    warnSkipped(d, d.activeDeviceId, t.trackId, playability(d, t.trackId, now) as Refusal, fx);
   endPlay(d, now, 'skip', env, fx);
   startTarget(d, target, r, fx);
 }

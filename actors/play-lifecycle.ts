@@ -13,27 +13,30 @@
  * collector; nested values are replaced, never mutated.
  */
 
-import { checkEntitlement, FORBIDDEN_MESSAGES } from './entitlement.ts';
+import { FORBIDDEN_MESSAGES } from './entitlement.ts';
 import { listeningEvent, makePlayId } from './listening-events.ts';
 import { bitrateFor, noteNetworkLimit } from './network.ts';
 import { buildPlayback, expiryFor, firstChunkKbps, rungs } from './playback-output.ts';
-import { advance, nextRef, type TrackRef } from './play-order.ts';
+import { advance, nextRef, MAX_PASSED_OVER, walkSkip, type SkipWalk, type TrackRef } from './play-order.ts';
 import { accrue, decidePosition, endsAt, playFacts } from './play-position.ts';
 import { seekAnchor, stoppedAnchor } from './position.ts';
 import { pruneBundles, storeBundles } from './prefetch.ts';
 import {
+  knownUnplayable,
+  playability,
   requesterOf,
   upcomingIds,
+  type Playability,
   type CurrentPlay,
   type DeferredCommand,
   type Requester,
   type SessionContext,
 } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
-import type { EndReason, LoadTracksResult, TrackBundle } from './types.ts';
+import type { EndReason, LoadTracksResult, TrackBundle, WarningOutput } from './types.ts';
 
 /** Skipping blocked tracks stops after this many in a row (an all-blocked context ends). */
-export const MAX_BLOCKED_SKIPS = 50;
+export const MAX_BLOCKED_SKIPS = MAX_PASSED_OVER;
 
 // ---- pending ----------------------------------------------------------------------------
 
@@ -45,8 +48,10 @@ export function supersedePending(d: SessionContext, fx: Effects): void {
     // Commands held for the overtaken play were accepted, then overtaken with it.
     for (const c of d.pendingResolve.deferred) fx.ack(requesterOf(c));
   }
+  if (d.heldSkip) for (const c of d.heldSkip.commands) fx.ack(requesterOf(c));
   d.pendingStart = null;
   d.pendingResolve = null;
+  d.heldSkip = null;
 }
 
 /** At most this many commands wait for a context to resolve; more get `conflict`. */
@@ -85,9 +90,9 @@ export function setPendingPlay(d: SessionContext, play: boolean, fx: Effects): v
 // ---- load -------------------------------------------------------------------------------
 
 /** One batch for the pending start: its track and what follows it, so playback and prefetch go out together. */
-export function targetBatch(d: SessionContext, env: LogicEnv): string[] {
+export function targetBatch(d: SessionContext, env: LogicEnv, now: number): string[] {
   const ids = [d.pendingStart!.ref.trackId];
-  for (const id of upcomingIds(d, env.cfg.prefetchAhead)) {
+  for (const id of upcomingIds(d, env.cfg.prefetchAhead, now)) {
     if (!ids.includes(id) && d.bundles[id] === undefined) ids.push(id);
   }
   return ids;
@@ -104,10 +109,10 @@ export function settleStartFromCache(d: SessionContext, now: number, env: LogicE
   for (let i = 0; i <= MAX_BLOCKED_SKIPS && d.pendingStart && !d.pendingResolve; i++) {
     if (d.bundles[d.pendingStart.ref.trackId] === undefined) {
       if (!peek) return;
-      const ids = targetBatch(d, env);
+      const ids = targetBatch(d, env, now);
       const result = peek({ trackIds: ids, country: d.country });
       if (!result) return;
-      storeBundles(d, result, ids);
+      storeBundles(d, result, ids, now);
     }
     settleStart(d, now, env, fx);
   }
@@ -122,7 +127,7 @@ export function targetLoaded(
   env: LogicEnv,
   fx: Effects,
 ): void {
-  storeBundles(d, result, ids);
+  storeBundles(d, result, ids, now);
   settleStart(d, now, env, fx);
 }
 
@@ -136,53 +141,102 @@ export function targetLoadFailed(d: SessionContext, fx: Effects): void {
 // ---- start ------------------------------------------------------------------------------
 
 /**
- * Settle the pending start once its bundle is known: start it, or refuse it (error to the
- * requester) and move on to the next track when it came from a context, queue or autoplay.
+ * Settle the pending start once its bundle is known: start it, or pass it over when the
+ * listener may not play it (see passOver).
  */
 export function settleStart(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
   const pending = d.pendingStart;
   if (!pending) return;
-  const bundle = d.bundles[pending.ref.trackId];
-  if (bundle === undefined) return;
-  // An automatic start (track end, a skip past a refused track) has no requester: the
-  // active device is told, with no requestId, so it can say why the track was passed over.
-  const told = pending.requester ?? (d.activeDeviceId ? { deviceId: d.activeDeviceId } : null);
-  if (bundle === null) {
-    fx.error(told, 'not_found', `track ${pending.ref.trackId} does not exist`, {
-      trackId: pending.ref.trackId,
-    });
-    skipBlocked(d, pending.ref, fx);
-    return;
-  }
-  const verdict = checkEntitlement(bundle, d, now);
-  if (!verdict.ok) {
-    fx.error(told, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], {
-      reason: verdict.reason,
-      trackId: pending.ref.trackId,
-    });
-    skipBlocked(d, pending.ref, fx);
-    return;
-  }
-  startPlay(d, now, bundle, env, fx);
+  const verdict = playability(d, pending.ref.trackId, now);
+  if (verdict === 'unknown') return;
+  if (verdict !== 'ok') return passOver(d, verdict, now, env, fx);
+  startPlay(d, now, d.bundles[pending.ref.trackId]!, env, fx);
 }
 
-/** Refused track: go on with the one after it (greyed-out tracks are skipped), or stop. */
-function skipBlocked(d: SessionContext, ref: TrackRef, fx: Effects): void {
+/** The `track_skipped` warning of a track passed over, to the active device. */
+export function warnSkipped(
+  d: SessionContext,
+  deviceId: string | null | undefined,
+  trackId: string,
+  why: Exclude<Playability, 'ok' | 'unknown'>,
+  fx: Effects,
+): void {
+  if (!deviceId) return;
+  const warning: WarningOutput = {
+    type: 'warning',
+    code: 'track_skipped',
+    message: `track ${trackId} was skipped: ${why === 'not_found' ? 'it does not exist' : FORBIDDEN_MESSAGES[why]}`,
+    trackId,
+    reason: why,
+  };
+  fx.send(deviceId, warning);
+}
+
+/** The refusal of a request whose every track is passed over: the reason of the first one. */
+export function refuseUnplayable(
+  r: Requester | null,
+  trackId: string,
+  why: Exclude<Playability, 'ok' | 'unknown'>,
+  fx: Effects,
+): void {
+  if (why === 'not_found') fx.error(r, 'not_found', `track ${trackId} does not exist`, { trackId });
+  else
+    fx.error(r, 'forbidden', `no track left that you may play: ${trackId}: ${FORBIDDEN_MESSAGES[why]}`, {
+      reason: why,
+      trackId,
+    });
+}
+
+/**
+ * The pending track may not be played (greyed out): the active device is warned
+ * (`track_skipped`) and the start goes on with the track after it; the requester is
+ * answered when one starts (a success), or refused when none is left. A restored play
+ * that may no longer be played ends (`blocked`).
+ */
+function passOver(
+  d: SessionContext,
+  why: Exclude<Playability, 'ok' | 'unknown'>,
+  now: number,
+  env: LogicEnv,
+  fx: Effects,
+): void {
   const pending = d.pendingStart!;
+  const ref = pending.ref;
+  warnSkipped(d, d.activeDeviceId ?? pending.requester?.deviceId, ref.trackId, why, fx);
+  if (pending.continuePlay && d.current) endPlay(d, now, 'blocked', env, fx);
   d.order = advance(d.order, ref);
   const next = pending.skips < MAX_BLOCKED_SKIPS ? nextRef(d.order, ref, 'skip') : null;
-  d.pendingStart =
-    next && !(next.source === ref.source && next.pos === ref.pos && next.trackId === ref.trackId)
-      ? {
-          ...pending,
-          ref: next,
-          positionMs: 0,
-          requester: null,
-          skips: pending.skips + 1,
-          continuePlay: false,
-        }
-      : null;
+  if (next && !(next.source === ref.source && next.pos === ref.pos && next.trackId === ref.trackId)) {
+    d.pendingStart = { ...pending, ref: next, positionMs: 0, skips: pending.skips + 1, continuePlay: false };
+  } else {
+    d.pendingStart = null;
+    refuseUnplayable(pending.requester, ref.trackId, why, fx);
+  }
   fx.changed = true;
+}
+
+/**
+ * Where a skip from `from` lands, past the tracks known unplayable, reading cached
+ * bundles (the `peek` port) for the ones not loaded. The target is 'unknown' when a
+ * bundle on the way is neither loaded nor cached: the caller waits for its load.
+ */
+export function walkSkipKnown(
+  d: SessionContext,
+  from: TrackRef,
+  reason: 'trackdone' | 'skip',
+  now: number,
+  env: LogicEnv,
+): SkipWalk {
+  // A pending ref has not started: its queue slot and cursor are used up all the same.
+  const order = advance(d.order, from);
+  for (let i = 0; ; i++) {
+    const walk = walkSkip(order, from, reason, knownUnplayable(d, now));
+    const target = walk.target;
+    if (!target || d.bundles[target.trackId] !== undefined || !env.peek || i > MAX_PASSED_OVER) return walk;
+    const result = env.peek({ trackIds: [target.trackId], country: d.country });
+    if (!result) return walk;
+    storeBundles(d, result, [target.trackId], now);
+  }
 }
 
 function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: LogicEnv, fx: Effects): void {
@@ -231,7 +285,7 @@ function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: Log
   fx.forcePrefetch = true;
   d.fetchFailed = [];
   d.lastPrefetchKey = '';
-  pruneBundles(d);
+  pruneBundles(d, now);
 }
 
 /** The `playback` of the current play, from its anchor, URLs signed with its expiry. */

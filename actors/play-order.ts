@@ -147,11 +147,22 @@ export function advance(o: PlayOrder, ref: TrackRef): PlayOrder {
   }
 }
 
+/** A walk passes over at most this many tracks in a row (an all-blocked context ends). */
+export const MAX_PASSED_OVER = 50;
+
 /**
  * The tracks that will really play after `current`, in order, at most `count`. With repeat
- * track the natural next is the current track again; the skip target follows it.
+ * track the natural next is the current track again; the skip target follows it. Tracks
+ * `passOver` names (the listener may not play them) are walked past, as a skip passes them
+ * over, at most MAX_PASSED_OVER of them; `passed` collects them.
  */
-export function upcoming(o: PlayOrder, current: TrackRef | null, count: number): TrackRef[] {
+export function upcoming(
+  o: PlayOrder,
+  current: TrackRef | null,
+  count: number,
+  passOver?: (trackId: string) => boolean,
+  passed?: TrackRef[],
+): TrackRef[] {
   const out: TrackRef[] = [];
   if (!current) return out;
   // A pending ref (not started yet) counts as started: its queue slot / cursor are used up.
@@ -161,14 +172,55 @@ export function upcoming(o: PlayOrder, current: TrackRef | null, count: number):
     out.push(current);
     if (out.length >= count) return out;
   }
+  let passedCount = 0;
   while (out.length < count) {
     const n = nextRef(order, at, 'skip');
     if (!n) break;
-    out.push(n);
+    if (passOver?.(n.trackId)) {
+      if (++passedCount > MAX_PASSED_OVER) break;
+      passed?.push(n);
+    } else out.push(n);
     order = advance(order, n);
     at = n;
   }
   return out;
+}
+
+/** Where a skip lands: the first track not passed over, the ones passed over, the order after them. */
+export interface SkipWalk {
+  target: TrackRef | null;
+  passed: TrackRef[];
+  /** The order advanced past the passed-over tracks (not past the target). */
+  order: PlayOrder;
+}
+
+/**
+ * The skip from `from` (`next`, or a track end) onto the first track that `verdict` does
+ * not pass over; 'unknown' stops the walk there too (the caller loads it and walks again).
+ */
+export function walkSkip(
+  o: PlayOrder,
+  from: TrackRef,
+  reason: 'trackdone' | 'skip',
+  passOver: (trackId: string) => boolean,
+): SkipWalk {
+  const passed: TrackRef[] = [];
+  let order = o;
+  let at = from;
+  let n = nextRef(order, at, reason);
+  while (n && passOver(n.trackId)) {
+    // The same track again (repeat track on a track end): nothing else would play either.
+    if (
+      passed.length >= MAX_PASSED_OVER ||
+      (n.source === at.source && n.pos === at.pos && n.trackId === at.trackId)
+    )
+      return { target: null, passed, order };
+    passed.push(n);
+    order = advance(order, n);
+    at = n;
+    n = nextRef(order, at, 'skip');
+  }
+  return { target: n, passed, order };
 }
 
 /** Context tracks still to come after the cursor (0 when repeat context wraps forever is irrelevant). */

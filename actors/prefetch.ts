@@ -9,19 +9,32 @@
  */
 
 import { buildPrefetchItem, expiryFor, firstChunkKbps, rungs } from './playback-output.ts';
-import { previousRef, upcoming } from './play-order.ts';
+import { previousRef, type TrackRef } from './play-order.ts';
 import { fullPhaseDelay, planPrefetch, type PrefetchPhase } from './prefetch-planner.ts';
 import { positionAt } from './position.ts';
 import { bitrateFor } from './network.ts';
 import { settleAdds } from './queue-options.ts';
-import { nowRef, type CurrentPlay, type SessionContext } from './session-context.ts';
+import {
+  nowRef,
+  playability,
+  previewIds,
+  upcomingIds,
+  upcomingRefs,
+  type CurrentPlay,
+  type SessionContext,
+} from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import type { LoadTracksResult, PrefetchItem, TrackBundle } from './types.ts';
 
 // ---- the bundle cache ----------------------------------------------------------------
 
 /** Keep the bundles a load returned (null: the track does not exist), then prune. */
-export function storeBundles(d: SessionContext, result: LoadTracksResult, ids: readonly string[]): void {
+export function storeBundles(
+  d: SessionContext,
+  result: LoadTracksResult,
+  ids: readonly string[],
+  now: number,
+): void {
   const bundles = { ...d.bundles };
   for (const id of ids) {
     const b = result[id];
@@ -29,22 +42,26 @@ export function storeBundles(d: SessionContext, result: LoadTracksResult, ids: r
   }
   d.bundles = bundles;
   // Queue adds in flight are kept by the prune until they are answered.
-  pruneBundles(d);
+  pruneBundles(d, now);
 }
 
 /** Keep only the bundles and expiries of tracks that are current, pending, upcoming or being added. */
-export function pruneBundles(d: SessionContext): void {
+export function pruneBundles(d: SessionContext, now: number): void {
   const keep = new Set<string>();
   if (d.current) keep.add(d.current.track.id);
   if (d.pendingStart) keep.add(d.pendingStart.ref.trackId);
   const ref = nowRef(d);
   if (ref) {
-    for (const r of upcoming(d.order, ref, 2)) keep.add(r.trackId);
+    // The tracks passed over stay known, or the walk would stop at them and load them again.
+    const passed: TrackRef[] = [];
+    for (const r of upcomingRefs(d, 2, now, passed)) keep.add(r.trackId);
+    for (const r of passed) keep.add(r.trackId);
     // The track before stays too, so `previous` starts without a load.
     const before = previousRef(d.order, ref);
     if (before) keep.add(before.trackId);
   }
   for (const a of d.pendingAdds) keep.add(a.trackId);
+  if (d.heldSkip) for (const id of [d.heldSkip.trackId, ...d.heldSkip.passed]) keep.add(id);
   const bundles: Record<string, TrackBundle | null> = {};
   const urlExpiry: Record<string, number> = {};
   for (const id of keep) {
@@ -59,12 +76,13 @@ export function pruneBundles(d: SessionContext): void {
 
 // ---- the background fetcher -------------------------------------------------------------
 
-/** Upcoming tracks without a loaded bundle (and not known to have failed). */
-export function missingUpcoming(d: SessionContext, env: LogicEnv): string[] {
-  const ref = nowRef(d);
-  if (!ref) return [];
+/**
+ * Upcoming tracks without a loaded bundle (and not known to have failed), past the ones
+ * known unplayable: a blocked track's load is followed by the load of the one after it.
+ */
+export function missingUpcoming(d: SessionContext, env: LogicEnv, now: number): string[] {
   const out: string[] = [];
-  for (const r of upcoming(d.order, ref, env.cfg.prefetchAhead)) {
+  for (const r of upcomingRefs(d, env.cfg.prefetchAhead, now)) {
     if (
       d.bundles[r.trackId] === undefined &&
       !d.fetchFailed.includes(r.trackId) &&
@@ -77,31 +95,43 @@ export function missingUpcoming(d: SessionContext, env: LogicEnv): string[] {
 }
 
 /** Ids the background fetcher should load now: pending queue adds and upcoming tracks. */
-export function aheadIds(d: SessionContext, env: LogicEnv): string[] {
+export function aheadIds(d: SessionContext, env: LogicEnv, now: number): string[] {
   // While the pending track loads, its batch already carries what follows it.
   const targetLoading = d.pendingStart !== null && d.bundles[d.pendingStart.ref.trackId] === undefined;
-  const ids = targetLoading ? [] : missingUpcoming(d, env);
+  const ids = targetLoading ? [] : missingUpcoming(d, env, now);
   for (const a of d.pendingAdds) if (!ids.includes(a.trackId)) ids.push(a.trackId);
+  // The track a held skip waits for (the one before, for `previous`, is no upcoming track).
+  const held = d.heldSkip?.trackId;
+  if (held && d.bundles[held] === undefined && !d.fetchFailed.includes(held) && !ids.includes(held))
+    ids.push(held);
   return ids;
 }
 
 /** Upcoming bundles and queue adds from cache, when the fetcher is not already loading them. */
-export function loadAheadFromCache(d: SessionContext, env: LogicEnv, fx: Effects): void {
+export function loadAheadFromCache(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
   const peek = env.peek;
   if (!peek || d.aheadLoading) return;
-  const ids = aheadIds(d, env);
-  if (ids.length === 0) return;
-  const result = peek({ trackIds: ids, country: d.country });
-  if (result) aheadLoaded(d, result, ids, fx);
+  // A blocked track found in the cache lets the walk reach the one after it: peek again.
+  for (let i = 0; i <= env.cfg.prefetchAhead; i++) {
+    const ids = aheadIds(d, env, now);
+    if (ids.length === 0) return;
+    const result = peek({ trackIds: ids, country: d.country });
+    if (!result) return;
+    aheadLoaded(d, result, ids, now, fx);
+  }
 }
 
 export function aheadLoaded(
   d: SessionContext,
   result: LoadTracksResult,
   ids: readonly string[],
+  now: number,
   fx: Effects,
 ): void {
-  storeBundles(d, result, ids);
+  // The preview grows by the tracks found playable (past those found not): the state says so.
+  const before = previewIds(d, now).join(',');
+  storeBundles(d, result, ids, now);
+  if (previewIds(d, now).join(',') !== before) fx.changed = true;
   settleAdds(d, fx, (trackId) => {
     const b = d.bundles[trackId];
     return b === undefined ? 'retry' : b === null ? 'missing' : 'ok';
@@ -140,16 +170,11 @@ function prefetchPlays(
   d: SessionContext,
   p: CurrentPlay,
   env: LogicEnv,
+  now: number,
 ): { ids: string[]; phase: PrefetchPhase } {
-  if (d.order.repeat === 'track')
-    return {
-      ids: upcoming(d.order, p.ref, 2)
-        .slice(1)
-        .map((r) => r.trackId),
-      phase: 'start',
-    };
+  if (d.order.repeat === 'track') return { ids: upcomingIds(d, 2, now).slice(1), phase: 'start' };
   return {
-    ids: upcoming(d.order, p.ref, env.cfg.prefetchAhead).map((r) => r.trackId),
+    ids: upcomingIds(d, env.cfg.prefetchAhead, now),
     phase: p.fullPhase ? 'full' : 'start',
   };
 }
@@ -159,7 +184,7 @@ export function sendPrefetch(d: SessionContext, now: number, env: LogicEnv, fx: 
   const p = d.current;
   const deviceId = d.activeDeviceId;
   if (!p || !deviceId || d.pendingStart) return;
-  const { ids, phase } = prefetchPlays(d, p, env);
+  const { ids, phase } = prefetchPlays(d, p, env, now);
   const plan = planPrefetch(ids, phase, {
     ahead: env.cfg.prefetchAhead,
     fullChunks: env.cfg.prefetchFullChunks,
@@ -170,7 +195,8 @@ export function sendPrefetch(d: SessionContext, now: number, env: LogicEnv, fx: 
   let urlExpiry = d.urlExpiry;
   for (const entry of plan) {
     const bundle = d.bundles[entry.trackId];
-    if (!bundle) continue;
+    // Never a URL for a track the listener may not play now (the walk passed it over already).
+    if (!bundle || playability(d, entry.trackId, now) !== 'ok') continue;
     const choice = bitrateFor(d, rungs(bundle), env);
     const kbps =
       entry.kind === 'full'

@@ -4,6 +4,7 @@
  * and `quality`. A command that changes nothing is acked with no new version.
  */
 
+import { targetKbps } from './bitrate.ts';
 import { QUALITY_KBPS } from './config.ts';
 import { checkNetwork } from './network.ts';
 import { addToQueue, rebaseRef, setRepeat, setShuffle } from './play-order.ts';
@@ -102,6 +103,17 @@ export function quality(
 ): void {
   if (!QUALITIES.includes(c.quality))
     return fx.error(r, 'bad_request', `quality must be one of ${QUALITIES.join(', ')}`);
+  // The plan caps it: the requester is told before the ack, every time it asks.
+  const capKbps = targetKbps(c.quality, d.plan);
+  if (capKbps < QUALITY_KBPS[c.quality]) {
+    fx.send(r.deviceId, {
+      type: 'warning',
+      code: 'quality_capped',
+      message: `${c.quality} (${QUALITY_KBPS[c.quality]} kbit/s) needs a premium plan: plays get at most ${capKbps} kbit/s`,
+      requestedKbps: QUALITY_KBPS[c.quality],
+      bitrateKbps: capKbps,
+    });
+  }
   if (c.quality === d.quality) return fx.ack(r);
   d.quality = c.quality;
   checkNetwork(d, env, fx);

@@ -212,27 +212,24 @@ describe('session play', () => {
 });
 
 describe('session entitlement', () => {
-  test('session - a region-blocked track gives forbidden/region_blocked and the context skips it', async () => {
+  test('session - a region-blocked first track is passed over: the play is acked, with a track_skipped warning', async () => {
     const specs = tracks(4);
     specs[0]!.rights = [
       { territory: 'SE', allowed: false },
       { territory: '*', allowed: true },
     ];
     const s = await playing({ specs });
-    const err = answers(s, 'p1').map((a) => a.output);
-    expect(err[0]).toMatchObject({
-      type: 'error',
-      code: 'forbidden',
-      reason: 'region_blocked',
-      trackId: 't1',
-    });
+    expect(answers(s, 'p1').map((a) => a.output)).toEqual([{ type: 'ack', requestId: 'p1' }]);
+    expect(s.rec.to('d1', 'warning')).toEqual([
+      expect.objectContaining({ code: 'track_skipped', reason: 'region_blocked', trackId: 't1' }),
+    ]);
     expect(lastPlayback(s).track.id).toBe('t2');
     s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
     await s.flush();
     expect(lastPlayback(s).track.id).toBe('t3');
   });
 
-  test('session - a blocked track reached on track end is skipped and the active device gets an error without requestId', async () => {
+  test('session - a blocked track reached on track end is skipped and the active device gets a track_skipped warning', async () => {
     const specs = tracks(3);
     specs[1]!.rights = [{ territory: 'SE', allowed: false }];
     const s = await playing({ specs });
@@ -240,11 +237,11 @@ describe('session entitlement', () => {
     s.send({ type: 'ended', deviceId: 'd1', requestId: 'e', playId: lastPlayback(s).playId });
     await s.flush();
     expect(lastPlayback(s).track.id).toBe('t3');
-    const told = s.rec.to('d1', 'error').filter((e) => e.trackId === 't2');
-    expect(told).toEqual([
+    expect(s.rec.to('d1', 'error')).toEqual([]);
+    expect(s.rec.to('d1', 'warning')).toEqual([
       {
-        type: 'error',
-        code: 'forbidden',
+        type: 'warning',
+        code: 'track_skipped',
         reason: 'region_blocked',
         message: expect.any(String),
         trackId: 't2',

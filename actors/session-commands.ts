@@ -16,7 +16,7 @@
 import { disconnect, hello, transfer, volume } from './devices.ts';
 import { play } from './play-context.ts';
 import { ended, logout, next, pause, previous, progress, resume, seek } from './play-controls.ts';
-import { holdForResolve } from './play-lifecycle.ts';
+import { holdForResolve, MAX_DEFERRED } from './play-lifecycle.ts';
 import { quality, queueAdd, repeat, shuffle } from './queue-options.ts';
 import {
   isConnected,
@@ -78,6 +78,25 @@ export function applyDeferred(
   for (const c of deferred) dispatch(d, c, requesterOf(c), now, env, fx);
 }
 
+const DEFERRABLE: ReadonlySet<string> = new Set(['next', 'previous', 'seek', 'transfer', 'pause', 'resume']);
+const isDeferrable = (c: SessionCommand): c is DeferredCommand => DEFERRABLE.has(c.type);
+
+/**
+ * The track a held skip waits for is known (or its load failed): the skip and the
+ * commands behind it apply now, in order (the machine routes after this).
+ */
+export function releaseHeldSkip(d: SessionContext, now: number, env: LogicEnv, fx: Effects): void {
+  const held = d.heldSkip;
+  if (!held) return;
+  d.heldSkip = null;
+  applyDeferred(d, held.commands, now, env, fx);
+}
+
+/** Whether a held skip can be decided now: its track's bundle is known, or its load failed. */
+export const heldSkipReady = (d: SessionContext): boolean =>
+  d.heldSkip !== null &&
+  (d.bundles[d.heldSkip.trackId] !== undefined || d.fetchFailed.includes(d.heldSkip.trackId));
+
 function dispatch(
   d: SessionContext,
   c: Exclude<SessionCommand, HelloCommand | DisconnectCommand>,
@@ -86,6 +105,16 @@ function dispatch(
   env: LogicEnv,
   fx: Effects,
 ): void {
+  // Behind a skip waiting for a track's load, what acts on what plays waits too, in order.
+  if (d.heldSkip && isDeferrable(c)) {
+    if (d.heldSkip.commands.length >= MAX_DEFERRED) {
+      return fx.error(r, 'conflict', `${MAX_DEFERRED} commands already wait for a skip`, {
+        reason: 'too_many_pending',
+      });
+    }
+    d.heldSkip = { ...d.heldSkip, commands: [...d.heldSkip.commands, c] };
+    return;
+  }
   // Behind a held command, pause and resume wait too: they apply to what it starts.
   if (
     (c.type === 'pause' || c.type === 'resume') &&

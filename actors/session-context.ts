@@ -4,11 +4,13 @@
  * resolution) is null outside it.
  */
 
-import { emptyPlayOrder, type PlayOrder, type TrackRef } from './play-order.ts';
+import { targetKbps } from './bitrate.ts';
+import { checkEntitlement } from './entitlement.ts';
+import { emptyPlayOrder, upcoming, type PlayOrder, type TrackRef } from './play-order.ts';
 import { positionAt, stoppedAnchor } from './position.ts';
-import { upcoming } from './play-order.ts';
 import type {
   DeviceView,
+  ForbiddenReason,
   Plan,
   PositionAnchor,
   Quality,
@@ -97,6 +99,19 @@ export type DeferredCommand = Extract<
   { type: 'next' | 'previous' | 'seek' | 'transfer' | 'pause' | 'resume' }
 >;
 
+/**
+ * A skip (`next`, `previous`) whose landing depends on a track not loaded yet: nothing
+ * changes until it is (a refusal must change nothing), then the commands are applied in
+ * order. `commands[0]` is the skip; the commands that act on what plays, sent after it,
+ * wait behind it.
+ */
+export interface HeldSkip {
+  trackId: string;
+  /** The tracks passed over on the way: kept loaded, so the walk again passes them. */
+  passed: string[];
+  commands: DeferredCommand[];
+}
+
 export interface PendingAdd {
   trackId: string;
   requester: Requester;
@@ -124,6 +139,7 @@ export interface SessionContext {
   pendingStart: PendingStart | null;
   pendingResolve: PendingResolve | null;
   pendingAdds: PendingAdd[];
+  heldSkip: HeldSkip | null;
   /** Loaded bundles of the current, pending and upcoming tracks; null = does not exist. */
   bundles: Record<string, TrackBundle | null>;
   /** Expiry each track's URLs were last signed with (prefetch and playback share it). */
@@ -174,6 +190,7 @@ export function initialContext(input: {
     pendingStart: null,
     pendingResolve: null,
     pendingAdds: [],
+    heldSkip: null,
     bundles: {},
     urlExpiry: {},
     fullPrefetched: null,
@@ -214,10 +231,55 @@ export const heardUntil = (c: SessionContext, now: number): number =>
 /** The ref that "now" is: the pending start if any, else the current play. */
 export const nowRef = (c: SessionContext): TrackRef | null => c.pendingStart?.ref ?? c.current?.ref ?? null;
 
-export function upcomingIds(c: SessionContext, count: number): string[] {
+/**
+ * What the listener may play now, as far as the session knows: a track whose bundle is
+ * loaded is playable or not by its rights (entitlement.ts, at `now`) and its audio; a
+ * track that does not exist is not; a track not loaded yet is unknown.
+ */
+export type Playability = 'ok' | 'unknown' | 'not_found' | ForbiddenReason;
+
+export function playability(c: SessionContext, trackId: string, now: number): Playability {
+  const bundle = c.bundles[trackId];
+  if (bundle === undefined) return 'unknown';
+  if (bundle === null) return 'not_found';
+  const verdict = checkEntitlement(bundle, c, now);
+  return verdict.ok ? 'ok' : verdict.reason;
+}
+
+/**
+ * The predicate of the walks over the play order (the preview, the prefetch, the
+ * background loads, a skip): true for a track known not to be playable now. They pass
+ * over it, so nothing names it and no URL is ever signed for it.
+ */
+export const knownUnplayable =
+  (c: SessionContext, now: number) =>
+  (trackId: string): boolean => {
+    const p = playability(c, trackId, now);
+    return p !== 'ok' && p !== 'unknown';
+  };
+
+/** The refs that will really play after what plays now, past the tracks known unplayable. */
+export function upcomingRefs(c: SessionContext, count: number, now: number, passed?: TrackRef[]): TrackRef[] {
   const ref = nowRef(c);
-  if (!ref) return [];
-  return upcoming(c.order, ref, count).map((r) => r.trackId);
+  return ref ? upcoming(c.order, ref, count, knownUnplayable(c, now), passed) : [];
+}
+
+export function upcomingIds(c: SessionContext, count: number, now: number): string[] {
+  return upcomingRefs(c, count, now).map((r) => r.trackId);
+}
+
+/**
+ * The preview of the state (`next_tracks`): the next two plays, as far as they are known to
+ * be playable: it stops at a track whose rights are not loaded yet, so it never names a
+ * track the listener may not play; the load that follows completes it (a new state).
+ */
+export function previewIds(c: SessionContext, now: number): string[] {
+  const out: string[] = [];
+  for (const id of upcomingIds(c, 2, now)) {
+    if (playability(c, id, now) !== 'ok') break;
+    out.push(id);
+  }
+  return out;
 }
 
 export function stateView(c: SessionContext, now: number): SessionView {
@@ -229,7 +291,7 @@ export function stateView(c: SessionContext, now: number): SessionView {
     activeDeviceId: c.activeDeviceId,
     track,
     playId: c.current?.playId ?? null,
-    loading: c.pendingStart !== null || c.pendingResolve !== null,
+    loading: c.pendingStart !== null || c.pendingResolve !== null || c.heldSkip !== null,
     position: c.current
       ? {
           positionMs: positionAt(c.position, now, c.current.track.durationMs),
@@ -241,7 +303,9 @@ export function stateView(c: SessionContext, now: number): SessionView {
     shuffle: c.order.shuffle,
     repeat: c.order.repeat,
     quality: c.quality,
+    // What is true: the current play's bitrate; with none, the setting capped by the plan.
+    bitrateKbps: c.current?.bitrateKbps ?? targetKbps(c.quality, c.plan),
     queue: c.order.queue,
-    next: upcomingIds(c, 2),
+    next: previewIds(c, now),
   };
 }

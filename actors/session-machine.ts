@@ -40,7 +40,7 @@ import {
 } from './play-lifecycle.ts';
 import { noRadio, type SessionInput, type SessionPorts } from './ports.ts';
 import { aheadIds, aheadLoaded, aheadLoadFailed, loadAheadFromCache } from './prefetch.ts';
-import { applyDeferred, handleCommand } from './session-commands.ts';
+import { applyDeferred, handleCommand, heldSkipReady, releaseHeldSkip } from './session-commands.ts';
 import { activeLost, initialContext, type SessionContext } from './session-context.ts';
 import { finishStep } from './finish-step.ts';
 import { Effects, type Emission, type LogicEnv } from './session-effects.ts';
@@ -59,7 +59,11 @@ import type {
 export interface GraceExpiredEvent {
   type: 'grace.expired';
 }
-export type SessionEvent = SessionCommand | GraceExpiredEvent;
+/** Internal event: the track a held skip waits for is known; the skip applies (and the state routes). */
+export interface SkipReleaseEvent {
+  type: 'skip.release';
+}
+export type SessionEvent = SessionCommand | GraceExpiredEvent | SkipReleaseEvent;
 
 /** Output of the `loadTracks` actor: the ids asked for travel with the result. */
 export interface LoadedTracks {
@@ -149,7 +153,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
    */
   function housekeeping(d: SessionContext, enqueue: Enqueue): void {
     if (!d.aheadLoading) {
-      const trackIds = aheadIds(d, env);
+      const trackIds = aheadIds(d, env, deps.now());
       if (trackIds.length > 0) {
         d.aheadLoading = true;
         enqueue.spawnChild('loadTracks', { id: AHEAD, input: { trackIds, country: d.country } });
@@ -181,7 +185,9 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       const d: SessionContext = { ...context };
       const fx = new Effects();
       fn(d, event, now, fx, enqueue);
-      loadAheadFromCache(d, env, fx);
+      loadAheadFromCache(d, now, env, fx);
+      // A skip held for a track's load is applied in a step of its own, which routes.
+      if (heldSkipReady(d)) enqueue.raise({ type: 'skip.release' });
       const out = finishStep(d, now, env, fx);
       housekeeping(d, enqueue);
       enqueue.assign(() => d);
@@ -227,22 +233,26 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         applyDeferred(d, resolveFailed(d, fx), now, env, fx);
         settleStartFromCache(d, now, env, fx);
       }),
+      onSkipRelease: step((d, _e, now, fx) => {
+        releaseHeldSkip(d, now, env, fx);
+        settleStartFromCache(d, now, env, fx);
+      }),
       onTargetKnown: step((d, _e, now, fx) => settleStart(d, now, env, fx)),
       onTargetLoaded: step((d, e, now, fx) => {
         const out = e.output as LoadedTracks;
         targetLoaded(d, out.result ?? {}, out.trackIds, now, env, fx);
       }),
       onTargetLoadFailed: step((d, _e, _now, fx) => targetLoadFailed(d, fx)),
-      onAheadLoaded: step((d, e, _now, fx, enqueue) => {
+      onAheadLoaded: step((d, e, now, fx, enqueue) => {
         enqueue.stopChild(AHEAD);
         d.aheadLoading = false;
         const out = e.output as LoadedTracks;
-        aheadLoaded(d, out.result ?? {}, out.trackIds, fx);
+        aheadLoaded(d, out.result ?? {}, out.trackIds, now, fx);
       }),
-      onAheadFailed: step((d, _e, _now, fx, enqueue) => {
+      onAheadFailed: step((d, _e, now, fx, enqueue) => {
         enqueue.stopChild(AHEAD);
         d.aheadLoading = false;
-        aheadLoadFailed(d, aheadIds(d, env), fx);
+        aheadLoadFailed(d, aheadIds(d, env, now), fx);
       }),
       onAutoplay: step((d, e, _now, fx, enqueue) => {
         enqueue.stopChild(RADIO);
@@ -306,6 +316,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
             ROUTED.map((type) => [type, { target: '.route', actions: 'onCommand' as const }]),
           ),
           'grace.expired': { target: '.route', actions: 'onGraceExpired' },
+          'skip.release': { target: '.route', actions: 'onSkipRelease' },
         },
         states: {
           route: {
@@ -356,7 +367,10 @@ export function createSessionLogic(deps: SessionLogicDeps) {
                 invoke: {
                   id: 'loadTarget',
                   src: 'loadTracks',
-                  input: ({ context }) => ({ trackIds: targetBatch(context, env), country: context.country }),
+                  input: ({ context }) => ({
+                    trackIds: targetBatch(context, env, deps.now()),
+                    country: context.country,
+                  }),
                   onDone: { target: 'check', actions: 'onTargetLoaded' },
                   onError: { target: '#session.playback.route', actions: 'onTargetLoadFailed' },
                 },

@@ -292,6 +292,11 @@ export interface SessionView {
   shuffle: boolean;
   repeat: RepeatMode;
   quality: Quality;
+  /**
+   * The effective bitrate, kbps: the current play's (the setting capped by the plan and
+   * the network when it started); with nothing playing, the setting capped by the plan.
+   */
+  bitrateKbps: number;
   /** User queue, track ids in play order. */
   queue: string[];
   /** The next tracks that will really play (queue, shuffle, repeat, autoplay), at most 2. */
@@ -372,13 +377,31 @@ export interface PrefetchOutput {
   items: PrefetchItem[];
 }
 
-export interface WarningOutput {
-  type: 'warning';
-  code: 'bandwidth_below_quality';
-  message: string;
-  requestedKbps: number;
-  sustainableKbps: number;
-}
+export type WarningOutput =
+  | {
+      type: 'warning';
+      /** The network sustains less than the quality setting (the wire's `bandwidth_insufficient`). */
+      code: 'bandwidth_below_quality';
+      message: string;
+      requestedKbps: number;
+      sustainableKbps: number;
+    }
+  | {
+      type: 'warning';
+      /** The plan caps the bitrate below the quality setting: plays get `bitrateKbps`. */
+      code: 'quality_capped';
+      message: string;
+      requestedKbps: number;
+      bitrateKbps: number;
+    }
+  | {
+      type: 'warning';
+      /** A track the listener may not play (or that does not exist) was passed over. */
+      code: 'track_skipped';
+      message: string;
+      trackId: string;
+      reason: ForbiddenReason | 'not_found';
+    };
 
 /** Outputs addressed to one device. */
 export type DeviceOutput =

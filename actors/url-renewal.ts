@@ -8,8 +8,8 @@
  * with prefetch) so a prefetched URL equals the later playback's; a renewal signs anew.
  */
 
-import { checkEntitlement, FORBIDDEN_MESSAGES } from './entitlement.ts';
-import { endPlay, sendPlayback } from './play-lifecycle.ts';
+import { checkEntitlement } from './entitlement.ts';
+import { endPlay, sendPlayback, warnSkipped } from './play-lifecycle.ts';
 import { accrue } from './play-position.ts';
 import { expiryFor, firstChunkKbps } from './playback-output.ts';
 import { nextRef } from './play-order.ts';
@@ -57,10 +57,7 @@ function resign(d: SessionContext, now: number, env: LogicEnv, fx: Effects, rene
     const ref = p.ref;
     const play = d.position.playing;
     endPlay(d, now, 'blocked', env, fx);
-    fx.error({ deviceId }, 'forbidden', FORBIDDEN_MESSAGES[verdict.reason], {
-      reason: verdict.reason,
-      trackId: p.track.id,
-    });
+    warnSkipped(d, deviceId, p.track.id, verdict.reason, fx);
     const next = nextRef(d.order, ref, 'skip');
     if (next)
       d.pendingStart = { ref: next, positionMs: 0, play, requester: null, skips: 0, continuePlay: false };

@@ -202,8 +202,17 @@ export const SessionStateSchema = Type.Object({
   quality: QualityEnum,
   /** The context uri being played (`spotify:playlist:ID`, ...), null for none or an ad-hoc uri list. */
   context_uri: Nullable(Str),
-  /** The next tracks in the order they will really play (user queue, context, autoplay); a preview, a few items. */
+  /**
+   * The next tracks in the order they will really play (user queue, context, autoplay),
+   * past the tracks the listener may not play; a preview, a few items.
+   */
   next_tracks: Type.Array(UpcomingTrackSchema),
+  /**
+   * The effective bitrate, kbps: the current play's, else what a play started now gets
+   * (the quality setting, capped by the plan and the measured bandwidth). Optional for
+   * older servers; this one always sends it.
+   */
+  bitrate_kbps: Type.Optional(Int),
 });
 
 export const WelcomeSchema = Type.Object({
@@ -293,6 +302,8 @@ export const WarningSchema = Type.Object({
   play_id: Type.Optional(Str),
   track_id: Type.Optional(Str),
   bitrate_kbps: Type.Optional(Int),
+  /** track_skipped: why the track was passed over (an `error` reason: `region_blocked`, `not_found`...). */
+  reason: Type.Optional(Str),
 });
 
 export const AckSchema = Type.Object({ t: Type.Literal('ack'), id: Int });

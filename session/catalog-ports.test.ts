@@ -33,13 +33,13 @@ const reset = () => {
   for (const k of Object.keys(calls)) delete calls[k];
 };
 
-async function addTrack(id: string, artistId: string, trackNumber: number): Promise<void> {
+async function addTrack(id: string, artistId: string, trackNumber: number, albumId = 'al1'): Promise<void> {
   await stores.catalog.putTrack({
     id,
     title: `Title ${id}`,
     artistId,
     artistName: `Artist ${artistId}`,
-    albumId: 'al1',
+    albumId,
     albumName: 'Album 1',
     trackNumber,
     durationMs: 180_000,
@@ -173,6 +173,25 @@ describe('catalog ports', () => {
     // Only the id the cache did not know went to the catalog.
     expect(calls.getTracks).toBe(1);
     expect(ports.lookup('t2')?.artistName).toBe('Artist a2');
+  });
+
+  it('catalog ports - an artist context plays the artist tracks album by album, each in track order', async () => {
+    await addTrack('t9a', 'a9', 2, 'al3');
+    await addTrack('t9c', 'a9', 2, 'al2');
+    await addTrack('t9b', 'a9', 1, 'al2');
+    const ports = createCatalogPorts({ catalog: stores.catalog, playlists: stores.playlists });
+    const artist = await ports.resolveContext({ userId: 'u1', contextUri: 'artist:a9', trackIds: [] });
+    expect(artist).toEqual({
+      uri: 'artist:a9',
+      tracks: [
+        { id: 't9b', artistId: 'a9' },
+        { id: 't9c', artistId: 'a9' },
+        { id: 't9a', artistId: 'a9' },
+      ],
+    });
+    expect(
+      await ports.resolveContext({ userId: 'u1', contextUri: 'artist:nobody', trackIds: [] }),
+    ).toBeNull();
   });
 
   it('catalog ports - an unknown or malformed context is null', async () => {

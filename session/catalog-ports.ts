@@ -215,6 +215,24 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
     return all;
   }
 
+  /**
+   * An artist's tracks, album by album (by album id), each album in track order: the
+   * catalog keeps them unordered, and a context needs one order that does not change.
+   */
+  async function artistTrackIds(artistId: string): Promise<string[]> {
+    const ids = await catalog.getArtistTrackIds(artistId);
+    const missing = ids.filter((t) => !metas.has(t));
+    if (missing.length > 0) rememberTracks(await catalog.getTracks(missing));
+    const rows = ids.flatMap((t) => metas.get(t) ?? []);
+    rows.sort(
+      (a, b) =>
+        (a.albumId < b.albumId ? -1 : a.albumId > b.albumId ? 1 : 0) ||
+        (a.trackNumber ?? 0) - (b.trackNumber ?? 0) ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+    return rows.map((r) => r.id);
+  }
+
   async function resolveContext(req: ResolveContextRequest): Promise<ResolvedContext | null> {
     if (req.contextUri === null) return { uri: null, tracks: await withArtists(req.trackIds) };
     const m = /^(?:spotify:)?(playlist|album|artist):(.+)$/.exec(req.contextUri);
@@ -224,7 +242,7 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
     try {
       if (kind === 'playlist') ids = await playlists.listPlaylistTrackIds(id, req.userId);
       else if (kind === 'album') ids = await catalog.getAlbumTrackIds(id);
-      else ids = (await catalog.getArtistTrackIds(id)).sort();
+      else ids = await artistTrackIds(id);
     } catch (err) {
       // A private playlist of someone else is "not there" to this user, like an unknown one.
       if (isStorageError(err, 'not_found') || isStorageError(err, 'forbidden')) return null;

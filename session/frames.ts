@@ -98,6 +98,7 @@ export function wireState(s: SessionView, lookup: TrackLookup): SessionState {
     shuffle: s.shuffle,
     repeat: s.repeat,
     quality: s.quality,
+    bitrate_kbps: s.bitrateKbps,
     context_uri: toWireUri(s.contextUri),
     next_tracks,
   };
@@ -170,12 +171,25 @@ export function prefetchFrame(o: PrefetchOutput, afterPlayId: string | null): Pr
 }
 
 export function warningFrame(o: WarningOutput): WarningFrame {
-  return {
-    t: 'warning',
-    code: 'bandwidth_insufficient',
-    message: o.message,
-    bitrate_kbps: o.sustainableKbps,
-  };
+  switch (o.code) {
+    case 'bandwidth_below_quality':
+      return {
+        t: 'warning',
+        code: 'bandwidth_insufficient',
+        message: o.message,
+        bitrate_kbps: o.sustainableKbps,
+      };
+    case 'quality_capped':
+      return { t: 'warning', code: 'quality_capped', message: o.message, bitrate_kbps: o.bitrateKbps };
+    case 'track_skipped':
+      return {
+        t: 'warning',
+        code: 'track_skipped',
+        message: o.message,
+        track_id: o.trackId,
+        reason: o.reason,
+      };
+  }
 }
 
 /** Default reason per code when the actor gives none (the wire always carries one). */

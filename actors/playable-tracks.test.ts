@@ -1,0 +1,239 @@
+/**
+ * The tracks a listener may not play now (territory, release window, plan): no URL, no
+ * preview, and a skip onto them that either passes them over as a success with a
+ * `track_skipped` warning or, when nothing playable is left, is refused and changes nothing.
+ * Also the artist context and the free plan's quality cap. Fake ports, simulated clock.
+ */
+import { describe, expect, test } from 'vitest';
+import { fakeWorld, startFakeSession, type FakeSession, type FakeTrackSpec } from '../testkit/fake-ports.ts';
+import type { DeviceOutput, RightsRow } from './types.ts';
+
+const BLOCKED_IN_SE: RightsRow[] = [
+  { territory: '*', allowed: true },
+  { territory: 'SE', allowed: false },
+];
+
+const specsOf = (n: number, blocked: readonly number[]): FakeTrackSpec[] =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `t${i + 1}`,
+    artistId: `a${(i % 3) + 1}`,
+    ...(blocked.includes(i + 1) ? { rights: BLOCKED_IN_SE } : {}),
+  }));
+
+function session(n: number, blocked: readonly number[], opts: { config?: object; plan?: 'free' } = {}) {
+  const specs = specsOf(n, blocked);
+  const world = fakeWorld(specs, {
+    'playlist:p1': specs.map((s) => s.id),
+    'artist:a1': specs.filter((s) => s.artistId === 'a1').map((s) => s.id),
+  });
+  const s = startFakeSession({
+    world,
+    country: 'SE',
+    ...(opts.config ? { config: opts.config } : {}),
+    ...(opts.plan ? { plan: opts.plan } : {}),
+  });
+  s.hello('d1');
+  return s;
+}
+
+async function playing(n: number, blocked: readonly number[], config?: object): Promise<FakeSession> {
+  const s = session(n, blocked, config ? { config } : {});
+  s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
+  await s.flush();
+  return s;
+}
+
+const answers = (s: FakeSession, requestId: string) =>
+  s.rec.sent
+    .map((x) => x.output)
+    .filter((o) => (o.type === 'ack' || o.type === 'error') && o.requestId === requestId);
+const ctx = (s: FakeSession) => s.actor.getSnapshot().context;
+const lastState = (s: FakeSession) => s.rec.states.at(-1)!.output.state;
+/** Every URL the session handed out, from every output it sent. */
+const urlsSent = (s: FakeSession): string[] =>
+  s.rec.sent.flatMap(({ output }) => JSON.stringify(output).match(/\/o\/[^"?]+/g) ?? []);
+const named = (o: DeviceOutput): string[] =>
+  o.type === 'prefetch' ? o.items.map((i) => i.trackId) : o.type === 'playback' ? [o.track.id] : [];
+
+describe('no URL for a track the listener may not play', () => {
+  test('rights - the prefetch passes over a track blocked in the country and no URL is signed for it', async () => {
+    const s = await playing(4, [2]);
+    const prefetches = s.rec.to('d1', 'prefetch');
+    expect(prefetches.at(-1)!.items.map((i) => i.trackId)).toEqual(['t3', 't4']);
+    expect(s.rec.sent.flatMap((x) => named(x.output))).not.toContain('t2');
+    expect(urlsSent(s).filter((u) => u.startsWith('/o/t2-'))).toEqual([]);
+  });
+
+  test('rights - at the 75 % point the full prefetch is of the next playable track, never the blocked one', async () => {
+    const s = await playing(4, [2]);
+    s.clock.increment(150_000);
+    await s.flush();
+    const full = s.rec.to('d1', 'prefetch').at(-1)!;
+    expect(full.items[0]!.trackId).toBe('t3');
+    expect(full.items[0]!.chunks.length).toBeGreaterThan(1);
+    expect(urlsSent(s).filter((u) => u.startsWith('/o/t2-'))).toEqual([]);
+  });
+});
+
+describe('the preview lists only what will really play', () => {
+  test('rights - next_tracks never names a blocked track, shuffle off', async () => {
+    const s = await playing(5, [2, 3]);
+    expect(lastState(s).next).toEqual(['t4', 't5']);
+    for (const st of s.rec.states) expect(st.output.state.next).not.toContain('t2');
+    for (const st of s.rec.states) expect(st.output.state.next).not.toContain('t3');
+  });
+
+  test('rights - next_tracks never names a blocked track, shuffle on, and fills up once the rights are known', async () => {
+    const blocked = [2, 3, 5, 7];
+    const s = await playing(8, blocked);
+    s.send({ type: 'shuffle', deviceId: 'd1', requestId: 'sh', on: true });
+    await s.flush();
+    const shown = s.rec.states.flatMap((st) => st.output.state.next);
+    for (const b of blocked) expect(shown).not.toContain(`t${b}`);
+    // The background loads found the playable ones: the preview holds two of them.
+    expect(lastState(s).next).toHaveLength(2);
+    const prefetched = s.rec.to('d1', 'prefetch').flatMap((p) => p.items.map((i) => i.trackId));
+    for (const b of blocked) expect(prefetched).not.toContain(`t${b}`);
+  });
+});
+
+describe('a skip onto a track the listener may not play', () => {
+  test('rights - next passes over the blocked track: ack, a track_skipped warning, no error', async () => {
+    const s = await playing(3, [2]);
+    s.rec.clear();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    expect(answers(s, 'n')).toEqual([{ type: 'ack', requestId: 'n' }]);
+    expect(s.rec.to('d1', 'warning')).toEqual([
+      expect.objectContaining({ code: 'track_skipped', trackId: 't2', reason: 'region_blocked' }),
+    ]);
+    expect(s.rec.to('d1', 'error')).toEqual([]);
+    expect(s.rec.to('d1', 'playback').at(-1)!.track.id).toBe('t3');
+  });
+
+  test('rights - next with only blocked tracks left is refused and changes nothing: the play goes on', async () => {
+    const s = await playing(3, [2, 3]);
+    const before = ctx(s);
+    s.rec.clear();
+    s.clock.increment(5_000);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    expect(answers(s, 'n')).toEqual([
+      expect.objectContaining({ type: 'error', code: 'forbidden', reason: 'region_blocked', trackId: 't2' }),
+    ]);
+    const after = ctx(s);
+    expect(after.current!.playId).toBe(before.current!.playId);
+    expect(after.position.playing).toBe(true);
+    expect(after.version).toBe(before.version);
+    expect(after.order).toEqual(before.order);
+    expect(s.rec.events).toEqual([]);
+    expect(s.rec.states).toEqual([]);
+    expect(s.rec.to('d1', 'playback')).toEqual([]);
+  });
+
+  /**
+   * Plays p1 with one track of prefetch and the background fetcher's load (of t3, past the
+   * blocked t2) held in flight; returns its release.
+   */
+  async function withAheadLoadHeld(s: FakeSession): Promise<() => void> {
+    let releaseTarget!: () => void;
+    let releaseAhead!: () => void;
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
+    s.world.holdLoads = new Promise<void>((r) => (releaseTarget = r));
+    await s.flush();
+    s.world.holdLoads = new Promise<void>((r) => (releaseAhead = r));
+    releaseTarget();
+    await s.flush();
+    expect(ctx(s).current!.track.id).toBe('t1');
+    expect(ctx(s).bundles['t3']).toBeUndefined();
+    return releaseAhead;
+  }
+
+  test('rights - a skip whose landing is not loaded yet waits for the load, then is refused with nothing changed', async () => {
+    const s = session(3, [2, 3], { config: { prefetchAhead: 1 } });
+    const release = await withAheadLoadHeld(s);
+    const before = ctx(s);
+    s.rec.clear();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    expect(answers(s, 'n')).toEqual([]);
+    release();
+    await s.flush();
+    expect(answers(s, 'n')).toEqual([
+      expect.objectContaining({ type: 'error', code: 'forbidden', reason: 'region_blocked', trackId: 't2' }),
+    ]);
+    expect(ctx(s).current!.playId).toBe(before.current!.playId);
+    expect(ctx(s).order).toEqual(before.order);
+    expect(s.rec.events).toEqual([]);
+    expect(s.rec.to('d1', 'playback')).toEqual([]);
+  });
+
+  test('rights - a skip waiting for a load goes on to the playable track once it is known, with the commands sent behind it', async () => {
+    const s = session(4, [2], { config: { prefetchAhead: 1 } });
+    const release = await withAheadLoadHeld(s);
+    s.rec.clear();
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    s.send({ type: 'pause', deviceId: 'd1', requestId: 'pa' });
+    await s.flush();
+    expect(answers(s, 'n')).toEqual([]);
+    release();
+    await s.flush();
+    expect(answers(s, 'n')).toEqual([{ type: 'ack', requestId: 'n' }]);
+    expect(answers(s, 'pa')).toEqual([{ type: 'ack', requestId: 'pa' }]);
+    expect(s.rec.to('d1', 'playback').at(-1)!.track.id).toBe('t3');
+    expect(ctx(s).position.playing).toBe(false);
+    expect(s.rec.to('d1', 'warning')).toEqual([
+      expect.objectContaining({ code: 'track_skipped', trackId: 't2' }),
+    ]);
+  });
+
+  test('rights - a play starting on a blocked track passes over it as a success, with the warning', async () => {
+    const s = session(3, [1]);
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p', contextUri: 'playlist:p1' });
+    await s.flush();
+    expect(answers(s, 'p')).toEqual([{ type: 'ack', requestId: 'p' }]);
+    expect(s.rec.to('d1', 'warning')).toEqual([
+      expect.objectContaining({ code: 'track_skipped', trackId: 't1', reason: 'region_blocked' }),
+    ]);
+    expect(s.rec.to('d1', 'playback').at(-1)!.track.id).toBe('t2');
+  });
+});
+
+describe('artist contexts', () => {
+  test('rights - play of an artist context plays the artist tracks', async () => {
+    const s = session(6, []);
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p', contextUri: 'artist:a1' });
+    await s.flush();
+    expect(answers(s, 'p')).toEqual([{ type: 'ack', requestId: 'p' }]);
+    expect(s.rec.to('d1', 'playback').at(-1)!.track.id).toBe('t1');
+    expect(ctx(s).order.contextUri).toBe('artist:a1');
+    expect(lastState(s).next).toEqual(['t4']);
+  });
+});
+
+describe('the quality a free listener gets', () => {
+  test('rights - very_high on a free plan: a quality_capped warning before the ack, the state says the setting and 160 kbps', async () => {
+    const s = session(3, [], { plan: 'free' });
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p', contextUri: 'playlist:p1' });
+    await s.flush();
+    s.rec.clear();
+    s.send({ type: 'quality', deviceId: 'd1', requestId: 'q', quality: 'very_high' });
+    await s.flush();
+    const out = s.rec.sent.filter((x) => x.deviceId === 'd1').map((x) => x.output);
+    expect(out.map((o) => o.type)).toEqual(['warning', 'ack']);
+    expect(out[0]).toMatchObject({ code: 'quality_capped', requestedKbps: 320, bitrateKbps: 160 });
+    expect(lastState(s)).toMatchObject({ quality: 'very_high', bitrateKbps: 96 });
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    expect(s.rec.to('d1', 'playback').at(-1)!.bitrateKbps).toBe(160);
+    expect(lastState(s)).toMatchObject({ quality: 'very_high', bitrateKbps: 160 });
+  });
+
+  test('rights - a premium listener choosing very_high gets no warning', async () => {
+    const s = session(3, []);
+    s.send({ type: 'quality', deviceId: 'd1', requestId: 'q', quality: 'very_high' });
+    await s.flush();
+    expect(s.rec.to('d1', 'warning')).toEqual([]);
+    expect(lastState(s)).toMatchObject({ quality: 'very_high', bitrateKbps: 320 });
+  });
+});
