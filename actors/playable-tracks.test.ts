@@ -199,6 +199,21 @@ describe('a skip onto a track the listener may not play', () => {
   });
 });
 
+describe('the queue', () => {
+  test('rights - queue.add of a blocked track is refused and queues nothing, loaded or not', async () => {
+    const s = await playing(6, [2, 6]);
+    expect(ctx(s).bundles['t6']).toBeUndefined();
+    s.send({ type: 'queue.add', deviceId: 'd1', requestId: 'q2', uri: 'track:t2' });
+    s.send({ type: 'queue.add', deviceId: 'd1', requestId: 'q6', uri: 'track:t6' });
+    await s.flush();
+    for (const id of ['q2', 'q6'])
+      expect(answers(s, id)).toEqual([
+        expect.objectContaining({ type: 'error', code: 'forbidden', reason: 'region_blocked' }),
+      ]);
+    expect(ctx(s).order.queue).toEqual([]);
+  });
+});
+
 describe('artist contexts', () => {
   test('rights - play of an artist context plays the artist tracks', async () => {
     const s = session(6, []);

@@ -132,16 +132,13 @@ export function aheadLoaded(
   const before = previewIds(d, now).join(',');
   storeBundles(d, result, ids, now);
   if (previewIds(d, now).join(',') !== before) fx.changed = true;
-  settleAdds(d, fx, (trackId) => {
-    const b = d.bundles[trackId];
-    return b === undefined ? 'retry' : b === null ? 'missing' : 'ok';
-  });
+  settleAdds(d, fx, (trackId) => playability(d, trackId, now));
   fx.replan = true;
 }
 
 export function aheadLoadFailed(d: SessionContext, ids: readonly string[], fx: Effects): void {
   d.fetchFailed = [...d.fetchFailed, ...ids.filter((id) => !d.fetchFailed.includes(id))];
-  settleAdds(d, fx, (trackId) => (ids.includes(trackId) ? 'failed' : 'retry'));
+  settleAdds(d, fx, (trackId) => (ids.includes(trackId) ? 'failed' : 'unknown'));
 }
 
 // ---- the prefetch output ------------------------------------------------------------------

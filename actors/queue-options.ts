@@ -9,7 +9,15 @@ import { QUALITY_KBPS } from './config.ts';
 import { checkNetwork } from './network.ts';
 import { addToQueue, rebaseRef, setRepeat, setShuffle } from './play-order.ts';
 import { hashString } from './prng.ts';
-import { nowRef, trackIdOf, type Requester, type SessionContext } from './session-context.ts';
+import { FORBIDDEN_MESSAGES } from './entitlement.ts';
+import {
+  nowRef,
+  playability,
+  trackIdOf,
+  type Playability,
+  type Requester,
+  type SessionContext,
+} from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import type {
   QualityCommand,
@@ -30,29 +38,47 @@ export const nextShuffleSeed = (d: SessionContext): number => {
   return hashString(`${d.userId}:${d.epoch}:${d.shuffleCounter}`);
 };
 
-export function queueAdd(d: SessionContext, c: QueueAddCommand, r: Requester, fx: Effects): void {
+export function queueAdd(
+  d: SessionContext,
+  c: QueueAddCommand,
+  r: Requester,
+  now: number,
+  fx: Effects,
+): void {
   const trackId = trackIdOf(c.uri);
   if (!trackId) return fx.error(r, 'bad_request', 'uri must be a track uri');
   if (d.order.queue.length + d.pendingAdds.length >= MAX_QUEUE) {
     return fx.error(r, 'bad_request', `the queue holds at most ${MAX_QUEUE} tracks`);
   }
-  const known = d.bundles[trackId];
-  if (known === null) return fx.error(r, 'not_found', `track ${trackId} does not exist`, { trackId });
-  if (known === undefined) {
+  const verdict = playability(d, trackId, now);
+  if (verdict === 'unknown') {
     // Checked and loaded in the background (the fetcher); answered in `settleAdds`.
     d.pendingAdds = [...d.pendingAdds, { trackId, requester: r }];
     return;
   }
+  if (verdict !== 'ok') return refuseAdd(r, trackId, verdict, fx);
   d.order = addToQueue(d.order, trackId);
   fx.changed = fx.replan = true;
   fx.ack(r);
+}
+
+/** A track the listener may not play is not queued: it would only be passed over. */
+function refuseAdd(
+  r: Requester,
+  trackId: string,
+  verdict: Exclude<Playability, 'ok' | 'unknown'>,
+  fx: Effects,
+) {
+  if (verdict === 'not_found')
+    return fx.error(r, 'not_found', `track ${trackId} does not exist`, { trackId });
+  fx.error(r, 'forbidden', FORBIDDEN_MESSAGES[verdict], { reason: verdict, trackId });
 }
 
 /** Answer the queue adds whose bundle load settled; the others keep waiting. */
 export function settleAdds(
   d: SessionContext,
   fx: Effects,
-  status: (id: string) => 'ok' | 'missing' | 'failed' | 'retry',
+  status: (id: string) => Playability | 'failed',
 ): void {
   const left = [];
   for (const a of d.pendingAdds) {
@@ -61,11 +87,10 @@ export function settleAdds(
       d.order = addToQueue(d.order, a.trackId);
       fx.ack(a.requester);
       fx.changed = true;
-    } else if (s === 'missing') {
-      fx.error(a.requester, 'not_found', `track ${a.trackId} does not exist`, { trackId: a.trackId });
     } else if (s === 'failed') {
       fx.error(a.requester, 'unavailable', 'the catalog is unavailable, try again');
-    } else left.push(a);
+    } else if (s === 'unknown') left.push(a);
+    else refuseAdd(a.requester, a.trackId, s, fx);
   }
   d.pendingAdds = left;
 }

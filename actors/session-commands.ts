@@ -151,7 +151,7 @@ function dispatch(
     case 'repeat':
       return repeat(d, c, r, fx);
     case 'queue.add':
-      return queueAdd(d, c, r, fx);
+      return queueAdd(d, c, r, now, fx);
     case 'quality':
       return quality(d, c, r, env, fx);
     default:
