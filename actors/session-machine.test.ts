@@ -79,6 +79,7 @@ function outcome(actions: Actions, after: SessionMachineSnapshot, requestId: str
     c.pendingResolve?.requester.requestId === requestId ||
     c.pendingResolve?.deferred.some((d) => d.requestId === requestId) ||
     c.pendingStart?.requester?.requestId === requestId ||
+    c.heldSkip?.commands.some((d) => d.requestId === requestId) ||
     c.pendingAdds.some((a) => a.requester.requestId === requestId);
   return waiting ? 'deferred' : 'none';
 }

@@ -151,9 +151,9 @@ export function createSessionLogic(deps: SessionLogicDeps) {
    * After a step: start the loads and arm or cancel the grace timer the new context calls
    * for. Flags in the context say what is running, so a step never starts a second one.
    */
-  function housekeeping(d: SessionContext, enqueue: Enqueue): void {
+  function housekeeping(d: SessionContext, now: number, enqueue: Enqueue): void {
     if (!d.aheadLoading) {
-      const trackIds = aheadIds(d, env, deps.now());
+      const trackIds = aheadIds(d, env, now);
       if (trackIds.length > 0) {
         d.aheadLoading = true;
         enqueue.spawnChild('loadTracks', { id: AHEAD, input: { trackIds, country: d.country } });
@@ -189,7 +189,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       // A skip held for a track's load is applied in a step of its own, which routes.
       if (heldSkipReady(d)) enqueue.raise({ type: 'skip.release' });
       const out = finishStep(d, now, env, fx);
-      housekeeping(d, enqueue);
+      housekeeping(d, now, enqueue);
       enqueue.assign(() => d);
       if (out.length > 0) enqueue({ type: 'emit', params: { out } });
       // `as never`: xstate cannot type an action factory built outside setup() against the
