@@ -188,6 +188,22 @@ describe('a skip onto a track the listener may not play', () => {
     ]);
   });
 
+  test('rights - previous passes back over a blocked track to the one before it, with the warning', async () => {
+    const s = session(3, [2]);
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p', contextUri: 'playlist:p1', offset: { index: 2 } });
+    await s.flush();
+    expect(s.rec.to('d1', 'playback').at(-1)!.track.id).toBe('t3');
+    s.rec.clear();
+    s.send({ type: 'previous', deviceId: 'd1', requestId: 'b' });
+    await s.flush();
+    expect(answers(s, 'b')).toEqual([{ type: 'ack', requestId: 'b' }]);
+    expect(s.rec.to('d1', 'playback').at(-1)!.track.id).toBe('t1');
+    expect(s.rec.to('d1', 'warning')).toEqual([
+      expect.objectContaining({ code: 'track_skipped', trackId: 't2', reason: 'region_blocked' }),
+    ]);
+    expect(urlsSent(s).filter((u) => u.startsWith('/o/t2-'))).toEqual([]);
+  });
+
   test('rights - a play starting on a blocked track passes over it as a success, with the warning', async () => {
     const s = session(3, [1]);
     s.send({ type: 'play', deviceId: 'd1', requestId: 'p', contextUri: 'playlist:p1' });
