@@ -136,7 +136,7 @@ describe('event log on NATS', () => {
         };
         await waitFor('the four consumers', async () => (await consumers()).length === 4);
         expect(await consumers()).toEqual(
-          ['export', 'features', 'history', 'royalties'].map((c) => `${name}_${c}`),
+          ['features', 'history', 'royalties', 'warehouse'].map((c) => `${name}_${c}`),
         );
         expect(app.eventLog.status().online).toBe(true);
       }
