@@ -2,6 +2,11 @@
  * Chooses the event log adapter from the config's event log section: JetStream when `natsUrl`
  * (NATS_URL) is set, else the embedded lmdb log in the data layout's events/. The returned log is also the way
  * to its consumer side (`source`), so the session process can run the pipeline beside it.
+ *
+ * Opening never waits for NATS: with NATS unreachable the JetStream log takes events into its
+ * outbox and reports itself offline (the readiness endpoint says so) until NATS is back. Only
+ * a NATS that answers and refuses the stream for good (its subjects overlap another stream's)
+ * fails the open, with that reason.
  */
 import type { Logger } from 'pino';
 import type { ListeningEvent } from '../actors/types.ts';
@@ -58,6 +63,12 @@ export async function openEventLog(config: EventLogConfig, deps: EventLogDeps = 
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     ...(deps.log ? { log: deps.log } : {}),
   });
+  try {
+    await log.start();
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
   let source: JetStreamEventSource | undefined;
   return {
     kind: 'jetstream',

@@ -16,6 +16,8 @@ import { openStores, type Stores } from './open-stores.ts';
 import { openTrackCache } from './open-track-cache.ts';
 import { playlistApi } from '../session/playlist-api.ts';
 import type { AppConfig, DemoCatalogKind } from './config.ts';
+import type { EventLogStatus } from '../storage/event-log.jetstream.ts';
+import type { ReadinessCheck } from '../session/http-routes.ts';
 import { startSessionServer, type ServerOptions, type SessionServer } from '../session/server.ts';
 import { sessionActorStarter } from './session-actor.ts';
 import type { StartActor } from '../session/session-router.ts';
@@ -109,10 +111,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         });
       },
       api: playlistApi({ stores, cache, log }),
-      checks: () => {
-        const s = eventLog.status();
-        return { event_log: { ok: !s.outboxFull, detail: s } };
-      },
+      checks: () => ({ event_log: eventLogReadiness(eventLog.status()) }),
       timers: opts.timers,
       now: opts.now,
       onPlayLatency: opts.onPlayLatency,
@@ -135,4 +134,25 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
     await unwind();
     throw err;
   }
+}
+
+/**
+ * The event log's part of /readyz: not ready while it is offline (events wait in the outbox)
+ * or its outbox is full (events are refused). Plays go on meanwhile; readiness only tells a
+ * load balancer to prefer another instance.
+ */
+function eventLogReadiness(s: EventLogStatus): ReadinessCheck {
+  if (s.outboxFull)
+    return {
+      ok: false,
+      reason: `event log outbox full (${s.outboxDepth}/${s.outboxMax} events): new listening events are refused`,
+      detail: s,
+    };
+  if (!s.online)
+    return {
+      ok: false,
+      reason: `event log offline (${s.offlineReason ?? 'connecting'}); ${s.outboxDepth} events wait in the outbox`,
+      detail: s,
+    };
+  return { ok: true, detail: s };
 }

@@ -4,6 +4,11 @@
  * (embedded log) or alone (`npm run pipeline`). Returns a stop function that lets in-flight
  * batches finish and be acked. The stores come opened from the caller (app/ wires them): a
  * consumer whose store is not given is not started.
+ *
+ * Starting never waits for the log's engine: on JetStream each consumer attaches in the
+ * background once NATS answers (storage/event-source.jetstream.ts), so a session process
+ * whose NATS is down still starts and its consumers catch up from their durable positions
+ * when NATS is back.
  */
 import pino, { type Logger } from 'pino';
 import type { ListeningEvent } from '../actors/types.ts';
@@ -80,7 +85,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<RunningPipeline
     for (const s of subs) await s.stop();
     throw err;
   }
-  log.info({ consumers: subs.length }, 'pipeline started');
+  log.info({ consumers: subs.length }, 'pipeline consumers subscribed');
   return {
     stop: async () => {
       await Promise.all(subs.map((s) => s.stop()));

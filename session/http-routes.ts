@@ -1,6 +1,7 @@
 /**
  * HTTP routes of the session server, written against the transport's request/response
- * shapes (no uWS here): /healthz, /metrics, and the /v1 API behind a Bearer JWT.
+ * shapes (no uWS here): /healthz (liveness), /readyz (readiness), /metrics, and the /v1 API
+ * behind a Bearer JWT.
  */
 import type { Authenticator, Principal } from './auth.ts';
 import { bearerToken } from './auth.ts';
@@ -13,24 +14,49 @@ const json = (status: number, body: unknown): HttpResponseLike => ({
   body: JSON.stringify(body),
 });
 
+/** One component's readiness, e.g. the event log: `ok: false` makes /readyz answer 503. */
+export interface ReadinessCheck {
+  ok: boolean;
+  /** Why it is not ready, for operators (e.g. "event log offline: NATS unreachable at ..."). */
+  reason?: string;
+  detail?: unknown;
+}
+
+export type ReadinessChecks = () => Record<string, ReadinessCheck>;
+
 export interface HealthSource {
   connections(): number;
   sessions(): number;
   startedAt: number;
-  /** Component checks, e.g. the event log's outbox state; `ok: false` answers 503. */
-  checks?: () => Record<string, { ok: boolean; detail?: unknown }>;
 }
 
+/**
+ * Liveness: 200 while the process serves HTTP, whatever its dependencies do (restarting the
+ * process would not bring NATS back; the outbox is there for that).
+ */
 export function healthzHandler(src: HealthSource): HttpHandler {
-  return () => {
-    const checks = src.checks?.() ?? {};
-    const ok = Object.values(checks).every((c) => c.ok);
-    return json(ok ? 200 : 503, {
-      status: ok ? 'ok' : 'degraded',
+  return () =>
+    json(200, {
+      status: 'ok',
       uptime_s: Math.round((Date.now() - src.startedAt) / 1000),
       connections: src.connections(),
       sessions: src.sessions(),
-      checks,
+    });
+}
+
+/**
+ * Readiness: 200 `ready` when every check is ok, else 503 `not_ready` with each failing
+ * check's reason (the event log offline, its outbox full), so a load balancer can send new
+ * listeners elsewhere while this process keeps serving the ones it has.
+ */
+export function readyzHandler(checks: ReadinessChecks | undefined): HttpHandler {
+  return () => {
+    const all = checks?.() ?? {};
+    const failing = Object.entries(all).filter(([, c]) => !c.ok);
+    return json(failing.length === 0 ? 200 : 503, {
+      status: failing.length === 0 ? 'ready' : 'not_ready',
+      reasons: failing.map(([name, c]) => `${name}: ${c.reason ?? 'not ready'}`),
+      checks: all,
     });
   };
 }

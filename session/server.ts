@@ -13,7 +13,15 @@ import type { SnapshotStore } from '../storage/snapshots.ts';
 import { createAuthenticator, type Authenticator } from './auth.ts';
 import { createCatalogPorts } from './catalog-ports.ts';
 import { deviceSocketHandlers } from './device-socket.ts';
-import { healthzHandler, metricsHandler, notFound, withBearer, type AuthedHandler } from './http-routes.ts';
+import {
+  healthzHandler,
+  metricsHandler,
+  notFound,
+  readyzHandler,
+  withBearer,
+  type AuthedHandler,
+  type ReadinessChecks,
+} from './http-routes.ts';
 import { createMetrics, type SessionMetrics } from './metrics.ts';
 import { SessionRegistry, type Timers } from './registry.ts';
 import { SessionRouter, type StartActor } from './session-router.ts';
@@ -59,8 +67,8 @@ export interface ServerOptions {
   mountRaw?: (app: TemplatedApp, signer: UrlSigner) => void;
   /** The /v1 HTTP API (playlists), behind the Bearer token. */
   api?: AuthedHandler;
-  /** Extra health checks (event log outbox, stores). */
-  checks?: () => Record<string, { ok: boolean; detail?: unknown }>;
+  /** Readiness checks answered on /readyz (the event log: online, outbox not full). */
+  checks?: ReadinessChecks;
   timers?: Timers;
   now?: () => number;
   onPlayLatency?: (ms: number) => void;
@@ -128,8 +136,8 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       startedAt,
       connections: () => transport?.connectionCount() ?? 0,
       sessions: () => registry.size,
-      checks: opts.checks,
     }),
+    '/readyz': readyzHandler(opts.checks),
     '/metrics': metricsHandler(metrics),
     '/v1/*': opts.api ? withBearer(auth, opts.api) : notFound,
   };

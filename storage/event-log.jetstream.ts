@@ -14,13 +14,17 @@
  *   outbox too, so they reach JetStream in publish order: the drainer sends them oldest first
  *   on reconnect. (Only a publish that fails mid-flight can land behind later events.)
  * - A full outbox rejects with `StorageError('unavailable')`, bumps the `outbox_full` metric and
- *   logs an error; `status()` reports it for the operators' health endpoint.
+ *   logs an error; `status()` reports it (and NATS being unreachable) for the readiness endpoint.
+ * - Nothing waits for NATS: the adapter works from its first call, into the outbox while NATS
+ *   is unreachable. `start()` waits for the first connect try only, so a stream that can never
+ *   be set up on a reachable NATS (subjects overlapping another stream's) stops start-up with
+ *   that reason instead of buffering forever.
  */
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ListeningEvent } from '../actors/types.ts';
 import type { EventLog, PublishResult } from './event-log.ts';
-import { StorageError } from './errors.ts';
+import { isStorageError, StorageError } from './errors.ts';
 import { encodeEvent, subjectFor, validateEvent } from './event-codec.ts';
 import { noMetrics, type EventLogMetrics } from './event-log-metrics.ts';
 import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
@@ -53,6 +57,8 @@ export interface EventLogStatus {
   outboxMax: number;
   /** Set once the outbox rejected an event, until it has room again. */
   outboxFull: boolean;
+  /** While offline: why (NATS unreachable at <url>, or the stream set-up failing and how). */
+  offlineReason?: string;
   lastError?: string;
 }
 
@@ -99,9 +105,22 @@ export class JetStreamEventLog implements EventLog {
     await this.conn.whenReady();
   }
 
+  /**
+   * Waits for the first connect try, never for NATS itself: resolves when NATS is unreachable
+   * (events go to the outbox until it is back) or the stream is set up; rejects with the
+   * `conflict` of a stream that cannot be set up on the NATS that answered (its subjects
+   * overlap another stream's), which no retry fixes.
+   */
+  async start(): Promise<void> {
+    const first = await this.conn.firstAttempt();
+    if (first.connected && isStorageError(first.setupError, 'conflict')) throw first.setupError;
+  }
+
   status(): EventLogStatus {
+    const offlineReason = this.online ? undefined : this.conn.downReason();
     return {
       online: this.online,
+      ...(offlineReason ? { offlineReason } : {}),
       outboxDepth: this.outbox.size(),
       outboxMax: this.outbox.maxEvents,
       outboxFull: this.full,

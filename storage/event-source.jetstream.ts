@@ -1,7 +1,10 @@
 /**
- * JetStream adapter of the event source port: one durable pull consumer per `spec.name`
- * (explicit ack, `ack_wait = spec.ackWaitMs`, unlimited redeliveries), created or updated
- * idempotently at subscribe. Messages come from `consumer.consume()` into a local buffer; a
+ * JetStream adapter of the event source port: one durable pull consumer per `spec.name`, named
+ * `<stream>_<spec.name>` (jetstream-stream.ts `durableName`: deployments on their own streams
+ * never share a consumer), with explicit ack, `ack_wait = spec.ackWaitMs`, unlimited
+ * redeliveries. `subscribe` returns at once; the consumer is created or updated idempotently in
+ * the background once NATS answers, retried until it works (NATS down at start-up, JetStream
+ * still recovering), so nothing waits for NATS to start. Messages come from `consumer.consume()` into a local buffer; a
  * worker hands whatever is buffered (up to `maxBatch`) to the handler, so batches grow under
  * load and stay at one message when idle (low latency). `max_ack_pending` bounds the buffer.
  *
@@ -28,12 +31,12 @@ import {
   type EventSource,
   type Subscription,
 } from './event-source.ts';
-import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
+import { durableName, ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
 import pino, { type Logger } from 'pino';
 import { KeptConnection } from './nats-connection.ts';
 
-/** Tries at setting up a durable consumer before giving up (backoff 250 ms x attempt). */
-const CONSUMER_SETUP_ATTEMPTS = 6;
+/** Longest wait between two tries of setting up a durable consumer. */
+const MAX_ATTACH_RETRY_MS = 5_000;
 
 export interface JetStreamEventSourceOptions {
   natsUrl: string;
@@ -41,11 +44,18 @@ export interface JetStreamEventSourceOptions {
   log?: Logger;
 }
 
+/** What a subscription consumes from once it is attached. */
+interface Attached {
+  messages: ConsumerMessages;
+  flush: () => Promise<void>;
+}
+
 export class JetStreamEventSource implements EventSource {
   readonly settings: StreamSettings;
   private readonly conn: KeptConnection;
   private readonly log: Logger;
   private readonly subs = new Set<JetStreamSubscription>();
+  private closed = false;
 
   constructor(opts: JetStreamEventSourceOptions) {
     this.settings = streamSettings(opts.stream);
@@ -59,42 +69,60 @@ export class JetStreamEventSource implements EventSource {
     });
   }
 
+  /**
+   * Returns at once, NATS or not: the subscription attaches its durable consumer in the
+   * background as soon as NATS answers and the stream is set up (retrying with backoff), so a
+   * process whose NATS is down still starts, and its consumers connect when NATS comes back.
+   */
   async subscribe(spec: ConsumerSpec, handler: BatchHandler): Promise<Subscription> {
     if (!CONSUMER_NAME.test(spec.name))
       throw new StorageError('bad_request', `bad consumer name ${spec.name}`);
-    await this.conn.whenReady();
-    const nc = this.conn.connection;
-    if (!nc) throw new StorageError('unavailable', 'event source is closed');
-    // JetStream answers its API only once it has recovered its streams from disk, which
-    // takes a moment after a server (re)start: retry the consumer setup with backoff
-    // instead of failing the subscriber on the first timeout.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.ensureConsumer(nc, spec);
-        break;
-      } catch (err) {
-        if (attempt >= CONSUMER_SETUP_ATTEMPTS) {
-          throw new StorageError('unavailable', `JetStream consumer ${spec.name} could not be set up`, {
-            cause: err,
-          });
-        }
-        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
-      }
-    }
-    const consumer = await jetstream(nc).consumers.get(this.settings.stream, spec.name);
-    const messages = await consumer.consume({ max_messages: Math.max(64, spec.maxBatch * 2) });
-    const flush = () => nc.flush();
-    const sub = new JetStreamSubscription(messages, spec, handler, this.log, flush, () =>
-      this.subs.delete(sub),
+    if (this.closed) throw new StorageError('unavailable', 'event source is closed');
+    const sub: JetStreamSubscription = new JetStreamSubscription(
+      (stopped) => this.attach(spec, stopped),
+      spec,
+      handler,
+      this.log,
+      () => this.subs.delete(sub),
     );
     this.subs.add(sub);
     return sub;
   }
 
-  private async ensureConsumer(nc: NatsConnection, spec: ConsumerSpec): Promise<void> {
+  /** Sets up the durable consumer and starts consuming; undefined when stopped first. */
+  private async attach(spec: ConsumerSpec, stopped: Promise<void>): Promise<Attached | undefined> {
+    let isStopped = false;
+    void stopped.then(() => (isStopped = true));
+    const durable = durableName(this.settings, spec.name);
+    let delay = 250;
+    for (let attempt = 1; ; attempt++) {
+      await Promise.race([this.conn.whenReady(), stopped]);
+      const nc = this.conn.connection;
+      if (isStopped || this.closed || !nc) return undefined;
+      try {
+        // JetStream answers its API only once it has recovered its streams from disk, a
+        // moment after a server (re)start: failures here are retried, never fatal.
+        await this.ensureConsumer(nc, spec, durable);
+        const consumer = await jetstream(nc).consumers.get(this.settings.stream, durable);
+        const messages = await consumer.consume({ max_messages: Math.max(64, spec.maxBatch * 2) });
+        if (attempt > 1) this.log.info({ consumer: durable, attempt }, 'jetstream consumer attached');
+        return { messages, flush: () => nc.flush() };
+      } catch (err) {
+        if (attempt === 1 || attempt % 10 === 0)
+          this.log.warn(
+            { err: String(err), consumer: durable, attempt },
+            'jetstream consumer not attached yet; retrying',
+          );
+        await Promise.race([new Promise((r) => setTimeout(r, delay)), stopped]);
+        delay = Math.min(delay * 2, MAX_ATTACH_RETRY_MS);
+      }
+    }
+  }
+
+  private async ensureConsumer(nc: NatsConnection, spec: ConsumerSpec, durable: string): Promise<void> {
     const jsm = await jetstreamManager(nc);
     const cfg = {
-      durable_name: spec.name,
+      durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(spec.ackWaitMs),
@@ -102,8 +130,8 @@ export class JetStreamEventSource implements EventSource {
       max_ack_pending: Math.max(1_000, spec.maxBatch * 4),
     };
     try {
-      await jsm.consumers.info(this.settings.stream, spec.name);
-      await jsm.consumers.update(this.settings.stream, spec.name, {
+      await jsm.consumers.info(this.settings.stream, durable);
+      await jsm.consumers.update(this.settings.stream, durable, {
         ack_wait: cfg.ack_wait,
         max_ack_pending: cfg.max_ack_pending,
       });
@@ -113,6 +141,7 @@ export class JetStreamEventSource implements EventSource {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const s of [...this.subs]) await s.stop();
     await this.conn.close();
   }
@@ -123,23 +152,38 @@ class JetStreamSubscription implements Subscription {
   private notify: (() => void) | undefined;
   private running = true;
   private aborted = false;
+  private attached: Attached | undefined;
+  private readonly stopped: Promise<void>;
+  private signalStopped!: () => void;
   private readonly loop: Promise<void>;
 
   constructor(
-    private readonly messages: ConsumerMessages,
+    private readonly attach: (stopped: Promise<void>) => Promise<Attached | undefined>,
     private readonly spec: ConsumerSpec,
     private readonly handler: BatchHandler,
     private readonly log: Logger,
-    private readonly flush: () => Promise<void>,
     private readonly onEnd: () => void,
   ) {
-    void this.fill();
-    this.loop = this.run();
+    this.stopped = new Promise<void>((r) => (this.signalStopped = r));
+    this.loop = this.start();
   }
 
-  private async fill(): Promise<void> {
+  private async start(): Promise<void> {
+    const attached = await this.attach(this.stopped);
+    if (!attached) return;
+    if (!this.running) {
+      // Stopped while attaching: consume nothing.
+      await attached.messages.close().catch(() => undefined);
+      return;
+    }
+    this.attached = attached;
+    void this.fill(attached.messages);
+    await this.run();
+  }
+
+  private async fill(messages: ConsumerMessages): Promise<void> {
     try {
-      for await (const m of this.messages) {
+      for await (const m of messages) {
         this.buffer.push(m);
         this.wake();
       }
@@ -199,17 +243,23 @@ class JetStreamSubscription implements Subscription {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.signalStopped();
     this.wake();
     await this.loop;
+    const attached = this.attached;
+    if (!attached) {
+      this.onEnd();
+      return;
+    }
     // Buffered, never handled: hand them back at once rather than after ack_wait.
     for (const m of this.buffer.splice(0)) m.nak();
-    await this.messages.close().catch(() => undefined);
+    await attached.messages.close().catch(() => undefined);
     // close() only queues the UNSUB of the pull inbox (and the acks/naks above are queued
     // publishes). Until the server has read them, its pending pull request of this
     // subscription still looks alive: an event published meanwhile (from any connection) is
     // handed to that dead inbox and comes back only after ack_wait, behind later events. A
     // PING round trip makes stop() mean "the server knows": acked, nak'ed, unsubscribed.
-    await this.flush().catch((err: unknown) => {
+    await attached.flush().catch((err: unknown) => {
       this.log.warn({ err: String(err), consumer: this.spec.name }, 'flush after stop failed');
     });
     this.onEnd();
@@ -218,8 +268,9 @@ class JetStreamSubscription implements Subscription {
   async abort(): Promise<void> {
     this.running = false;
     this.aborted = true;
+    this.signalStopped();
     this.wake();
-    this.messages.stop();
+    this.attached?.messages.stop();
     this.onEnd();
   }
 }

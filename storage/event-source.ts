@@ -5,7 +5,10 @@
  *
  * Contract (shared suite: storage/event-log.contract.ts):
  * - A subscription is a *durable* consumer named `spec.name`: its position survives a restart
- *   of the subscriber; two subscriptions of the same name share the work.
+ *   of the subscriber; two subscriptions of the same name share the work. (The JetStream
+ *   adapter names it `<stream>_<spec.name>` on the server, so deployments never share one.)
+ * - `subscribe` does not wait for the log's engine: a subscription made while it is
+ *   unreachable starts delivering once it is back.
  * - Delivery is at-least-once with explicit ack: the handler gets batches in log order; when
  *   it resolves, every delivery of the batch is acked; when it rejects, they are nak'ed and
  *   come back after `retryDelayMs`. A delivery that is neither acked nor nak'ed within
@@ -57,7 +60,7 @@ export interface Subscription {
 export interface EventSource {
   /**
    * Starts (or resumes) the durable consumer `spec.name` after its acked position and feeds
-   * `handler` batches of at most `spec.maxBatch`, in log order, with the delivery semantics
+   * `handler` batches (once the engine answers; resolving does not wait for it) of at most `spec.maxBatch`, in log order, with the delivery semantics
    * above. `bad_request` for a name that does not match CONSUMER_NAME.
    */
   subscribe(spec: ConsumerSpec, handler: BatchHandler): Promise<Subscription>;
