@@ -26,6 +26,8 @@ export interface CurrentPlay {
   contextUri: string | null;
   /** Device the play runs on (events carry it). */
   deviceId: string;
+  /** Every device the play ran on, in order: a transfer continues the play elsewhere. */
+  devices: string[];
   bitrateKbps: number;
   /** Expiry of the URLs the device holds. */
   expiresAt: number;
