@@ -8,7 +8,7 @@
  * another device with its play id and ms_played, so a listen split across a phone and a
  * speaker is one play (one stream once it reaches the threshold). `device` is the device
  * the play runs on when the event is emitted; `devices` (only once a transfer moved it)
- * lists every device it ran on, in order.
+ * lists every device it ran on, each once, in the order they first played it.
  */
 
 import type { EndReason, ListeningEvent, ListeningEventType, Plan } from './types.ts';
@@ -23,7 +23,7 @@ export interface PlayFacts {
   country: string;
   plan: Plan;
   deviceId: string;
-  /** Every device the play ran on, in order (the last is `deviceId`); absent: only `deviceId`. */
+  /** Every device the play ran on, each once, in the order they first played it; absent: only `deviceId`. */
   devices?: readonly string[];
 }
 

@@ -218,7 +218,8 @@ function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: Log
     play = {
       ...d.current,
       deviceId,
-      devices: devices[devices.length - 1] === deviceId ? devices : [...devices, deviceId],
+      // Each device once (bounded however often the play moves back and forth).
+      devices: devices.includes(deviceId) ? devices : [...devices, deviceId],
       bitrateKbps: choice.bitrateKbps,
       expiresAt,
     };

@@ -411,7 +411,7 @@ export interface ListeningEvent {
   product: Plan;
   /** The device the play runs on when the event is emitted. */
   device: string;
-  /** Every device the play ran on, in order; present only once a transfer moved it. */
+  /** Every device the play ran on, each once, in first-played order; only once a transfer moved it. */
   devices?: string[];
   reason?: EndReason;
 }
