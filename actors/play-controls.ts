@@ -12,6 +12,7 @@ import {
   holdForResolve,
   movePlay,
   refuseUnplayable,
+  refuseReport,
   setPendingPlay,
   supersedePending,
   trackDone,
@@ -211,10 +212,9 @@ export function ended(
   env: LogicEnv,
   fx: Effects,
 ): void {
-  const p = d.current;
   // Only the device that plays ends a play, and only the play it is playing.
-  if (!p || r.deviceId !== d.activeDeviceId || (playId !== undefined && playId !== p.playId))
-    return fx.ack(r);
+  if (refuseReport(d, playId, r, fx)) return;
+  if (!d.current || r.deviceId !== d.activeDeviceId) return fx.ack(r);
   trackDone(d, now, env, fx);
   fx.ack(r);
 }
@@ -236,13 +236,13 @@ export function progress(
     return fx.error(r, 'bad_request', 'bandwidthKbps must be a number >= 0');
   }
   if (!validPosition(positionMs)) return fx.error(r, 'bad_request', 'positionMs must be a number >= 0');
-  // Only the device that plays reports on the play.
+  // Only the device that plays reports on the play, and only on the play it is playing.
+  if (refuseReport(d, playId, r, fx)) return;
   if (c.deviceId !== d.activeDeviceId) return fx.ack(r);
   // 0 is "no measurement" (the protocol allows it): the position still applies.
   if (bandwidthKbps !== undefined && bandwidthKbps > 0) noteBandwidth(d, bandwidthKbps, env, fx);
   const p = d.current;
-  if (p && !d.pendingStart && (playId === undefined || playId === p.playId))
-    accrue(d, now, env, fx, positionMs);
+  if (p && !d.pendingStart) accrue(d, now, env, fx, positionMs);
   fx.ack(r);
 }
 

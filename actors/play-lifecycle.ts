@@ -14,7 +14,7 @@
  */
 
 import { FORBIDDEN_MESSAGES } from './entitlement.ts';
-import { listeningEvent, makePlayId } from './listening-events.ts';
+import { isPlayOfSession, listeningEvent, makePlayId } from './listening-events.ts';
 import { bitrateFor, noteNetworkLimit } from './network.ts';
 import { buildPlayback, expiryFor, firstChunkKbps, rungs } from './playback-output.ts';
 import { advance, nextRef, MAX_PASSED_OVER, walkSkip, type SkipWalk, type TrackRef } from './play-order.ts';
@@ -29,6 +29,7 @@ import {
   type Playability,
   type CurrentPlay,
   type DeferredCommand,
+  type PendingStart,
   type Requester,
   type SessionContext,
 } from './session-context.ts';
@@ -252,7 +253,16 @@ function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: Log
   const dur = bundle.track.durationMs;
   let play: CurrentPlay;
   if (pending.continuePlay && d.current && d.current.track.id === trackId) {
-    play = { ...d.current, deviceId, bitrateKbps: choice.bitrateKbps, expiresAt };
+    // The same play goes on (a restored play resumed, or a transfer): same id, ms_played kept.
+    const devices = d.current.devices ?? [d.current.deviceId];
+    play = {
+      ...d.current,
+      deviceId,
+      // Each device once (bounded however often the play moves back and forth).
+      devices: devices.includes(deviceId) ? devices : [...devices, deviceId],
+      bitrateKbps: choice.bitrateKbps,
+      expiresAt,
+    };
   } else {
     d.order = advance(d.order, pending.ref);
     d.playCounter += 1;
@@ -262,6 +272,7 @@ function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: Log
       track: bundle.track,
       contextUri: d.order.contextUri,
       deviceId,
+      devices: [deviceId],
       bitrateKbps: choice.bitrateKbps,
       expiresAt,
       msPlayed: 0,
@@ -343,6 +354,38 @@ export function trackDone(d: SessionContext, now: number, env: LogicEnv, fx: Eff
 }
 
 /**
+ * A device's report on a play (`progress`, `ended` with a `play_id`) is refused, with
+ * nothing changed, unless it names the current play and comes from the device it plays on:
+ * `conflict/stale_play` for a play this session started that is over, or that a transfer
+ * moved to another device; `not_found/unknown_play` for an id this session never started
+ * (another session's, or a play lost with a restart), so the device starts again. A report
+ * without a play id refuses nothing. Returns whether it refused.
+ */
+export function refuseReport(
+  d: SessionContext,
+  playId: string | undefined,
+  r: Requester,
+  fx: Effects,
+): boolean {
+  if (playId === undefined) return false;
+  const p = d.current;
+  if (p && p.playId === playId) {
+    if (r.deviceId === d.activeDeviceId) return false;
+    fx.error(r, 'conflict', `play ${playId} plays on device ${d.activeDeviceId ?? 'none'} now`, {
+      reason: 'stale_play',
+    });
+  } else if (isPlayOfSession(playId, d.userId, d.epoch, d.playCounter)) {
+    const now = p ? `; the current play is ${p.playId}` : '';
+    fx.error(r, 'conflict', `play ${playId} is over${now}`, { reason: 'stale_play' });
+  } else {
+    fx.error(r, 'not_found', `play ${playId} is unknown to this session; start it again with play`, {
+      reason: 'unknown_play',
+    });
+  }
+  return true;
+}
+
+/**
  * Watchdog: when a playing track with no `ended` from its device is ended by the server,
  * `endWatchdogMs` past its end by the anchor (a device behind the wall clock is waited for).
  */
@@ -351,8 +394,9 @@ export const watchdogAt = (d: SessionContext, dur: number, env: LogicEnv): numbe
 
 /**
  * Move the play to another device (a transfer, or a resume from another device while the
- * active one is gone): it ends there (`transfer`) and starts afresh here at its position.
- * A start under way just changes device.
+ * active one is gone): the same play continues there at its position, with its play id and
+ * ms_played (no play.end, no new play.start; its events name the devices it ran on). A
+ * start under way just changes device.
  */
 export function movePlay(
   d: SessionContext,
@@ -376,6 +420,8 @@ export function movePlay(
   if (!p) return fx.ack(r);
   const play = playWanted ?? d.position.playing;
   const positionMs = d.position.positionMs;
-  endPlay(d, now, 'transfer', env, fx);
-  d.pendingStart = { ref: p.ref, positionMs, play, requester: r, skips: 0, continuePlay: false };
+  // The play goes on there: same play id, its ms_played kept (one listen across devices is
+  // one play). Held still until its playback goes out to the new device.
+  decidePosition(d, seekAnchor(positionMs, now, p.track.durationMs, false));
+  d.pendingStart = { ref: p.ref, positionMs, play, requester: r, skips: 0, continuePlay: true };
 }

@@ -23,6 +23,7 @@ export const playFacts = (d: SessionContext, p: CurrentPlay): PlayFacts => ({
   country: d.country,
   plan: d.plan,
   deviceId: p.deviceId,
+  devices: p.devices,
 });
 
 /** When a playing track reaches its end by the anchor (wall time at the anchor's pace). */

@@ -6,6 +6,7 @@ import {
   type FakeSession,
   type FakeTrackSpec,
 } from '../testkit/fake-ports.ts';
+import { referenceLedger } from '../pipeline/royalty-rule.ts';
 import { persistSession } from './session-machine.ts';
 import type { PersistedSession } from './session-snapshot.ts';
 import type { PlaybackOutput, PrefetchOutput } from './types.ts';
@@ -454,13 +455,91 @@ describe('session devices', () => {
     expect(pb.playing).toBe(true);
     expect(pb.firstChunk.index).toBe(4);
     expect(s.rec.states.at(-1)!.output.state.activeDeviceId).toBe('d2');
-    expect(s.rec.events.filter((e) => e.type === 'play.end').at(-1)).toMatchObject({
-      reason: 'transfer',
-      device: 'd1',
-      ms_played: 42_000,
-    });
-    expect(s.rec.events.at(-1)).toMatchObject({ type: 'play.start', device: 'd2' });
     expect(answers(s, 'tr')[0]!.output.type).toBe('ack');
+  });
+
+  test('session - a transfer continues the same play: 20 s on a phone and 20 s on a speaker are one play of 40 s, one stream', async () => {
+    const s = await playing();
+    const playId = lastPlayback(s).playId;
+    s.hello('d2');
+    s.clock.increment(20_000);
+    s.send({ type: 'transfer', deviceId: 'd1', requestId: 'tr', toDeviceId: 'd2', play: true });
+    await s.flush();
+    const pb = lastPlayback(s, 'd2');
+    expect([pb.playId, pb.positionMs, pb.playing]).toEqual([playId, 20_000, true]);
+    expect(s.rec.states.at(-1)!.output.state.playId).toBe(playId);
+    // No play ends and none starts: the listen goes on on d2.
+    expect(s.rec.events.map((e) => e.type)).toEqual(['play.start']);
+    // The simulated clock runs a due timer at the end of an increment: step to the 30 s check first.
+    s.clock.increment(10_000);
+    s.clock.increment(10_000);
+    s.send({ type: 'next', deviceId: 'd2', requestId: 'n' });
+    await s.flush();
+    const ofPlay = s.rec.events.filter((e) => e.play_id === playId);
+    expect(ofPlay.map((e) => [e.type, e.ms_played, e.device, e.devices])).toEqual([
+      ['play.start', 0, 'd1', undefined],
+      ['play.progress', 30_000, 'd2', ['d1', 'd2']],
+      ['play.end', 40_000, 'd2', ['d1', 'd2']],
+    ]);
+    expect(ofPlay.at(-1)!.reason).toBe('skip');
+    // The royalty rule counts it once: one qualifying play.
+    const ledger = referenceLedger(s.rec.events);
+    expect([...ledger.keys()]).toEqual([playId]);
+    expect(ledger.get(playId)!.msPlayed).toBe(30_000);
+  });
+
+  test('session - progress and ended naming a play that is not playing on the sender are refused and change nothing', async () => {
+    const s = await playing();
+    const first = lastPlayback(s).playId;
+    s.clock.increment(10_000);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    await s.flush();
+    const second = lastPlayback(s).playId;
+    expect(second).not.toBe(first);
+    s.clock.increment(5_000);
+    const before = { position: ctx(s).position, current: ctx(s).current, version: ctx(s).version };
+    const refusal = (id: string) =>
+      answers(s, id).map((a) => a.output.type === 'error' && [a.output.code, a.output.reason]);
+
+    // A play of this session that is over: stale.
+    s.send({
+      type: 'progress',
+      deviceId: 'd1',
+      requestId: 'a',
+      playId: first,
+      positionMs: 1_000,
+      bandwidthKbps: 50,
+    });
+    s.send({ type: 'ended', deviceId: 'd1', requestId: 'b', playId: first });
+    // Ids this session never started: unknown (another epoch, a counter it has not reached, garbage).
+    s.send({ type: 'progress', deviceId: 'd1', requestId: 'c', playId: 'u1:zz:1', positionMs: 1_000 });
+    s.send({ type: 'progress', deviceId: 'd1', requestId: 'd', playId: 'u1:1:3', positionMs: 1_000 });
+    s.send({ type: 'ended', deviceId: 'd1', requestId: 'e', playId: 'nonsense' });
+    expect(refusal('a')).toEqual([['conflict', 'stale_play']]);
+    expect(refusal('b')).toEqual([['conflict', 'stale_play']]);
+    expect(refusal('c')).toEqual([['not_found', 'unknown_play']]);
+    expect(refusal('d')).toEqual([['not_found', 'unknown_play']]);
+    expect(refusal('e')).toEqual([['not_found', 'unknown_play']]);
+    expect({ position: ctx(s).position, current: ctx(s).current, version: ctx(s).version }).toEqual(before);
+    expect(ctx(s).bandwidthKbps).toBeNull();
+    expect(s.rec.events.filter((e) => e.play_id === second).map((e) => e.type)).toEqual(['play.start']);
+
+    // The current play from the device it plays on: applied.
+    s.send({ type: 'progress', deviceId: 'd1', requestId: 'f', playId: second, positionMs: 4_000 });
+    expect(answers(s, 'f').map((a) => a.output.type)).toEqual(['ack']);
+    expect(ctx(s).position.positionMs).toBe(4_000);
+
+    // Moved away by a transfer: the old device's reports on it are stale, the new one's apply.
+    s.hello('d2');
+    s.send({ type: 'transfer', deviceId: 'd1', requestId: 'tr', toDeviceId: 'd2', play: true });
+    await s.flush();
+    s.send({ type: 'progress', deviceId: 'd1', requestId: 'g', playId: second, positionMs: 4_000 });
+    s.send({ type: 'ended', deviceId: 'd1', requestId: 'h', playId: second });
+    s.send({ type: 'progress', deviceId: 'd2', requestId: 'i', playId: second, positionMs: 4_000 });
+    expect(refusal('g')).toEqual([['conflict', 'stale_play']]);
+    expect(refusal('h')).toEqual([['conflict', 'stale_play']]);
+    expect(answers(s, 'i').map((a) => a.output.type)).toEqual(['ack']);
+    expect(ctx(s).current!.playId).toBe(second);
   });
 
   test('session - transfer to an unknown device is not_found, to an offline one a conflict', async () => {

@@ -28,6 +28,8 @@ export interface CurrentPlay {
   contextUri: string | null;
   /** Device the play runs on (events carry it). */
   deviceId: string;
+  /** Every device the play ran on, each once, in first-played order (a transfer continues the play). */
+  devices: string[];
   bitrateKbps: number;
   /** Expiry of the URLs the device holds. */
   expiresAt: number;

@@ -93,7 +93,8 @@ export function restoredContext(
   c.activeDeviceId = p.activeDeviceId;
   c.activeLostAt = p.activeDeviceId ? p.savedAt : null;
   c.order = p.order;
-  c.current = p.current;
+  // Snapshots from before plays named their devices: the one it ran on.
+  c.current = p.current && { ...p.current, devices: p.current.devices ?? [p.current.deviceId] };
   c.position = c.ceiling = { positionMs: p.positionMs, at: now, playing: false };
   c.playCounter = p.playCounter;
   c.shuffleCounter = p.shuffleCounter;

@@ -256,7 +256,7 @@ export type ErrorReasonOf = {
   unauthorized: 'hello_required';
   forbidden: ForbiddenReason;
   not_found: 'unknown_track' | 'unknown_context' | 'unknown_device' | 'unknown_play';
-  conflict: 'nothing_playing' | 'device_offline' | 'too_many_pending' | 'no_active_device';
+  conflict: 'nothing_playing' | 'device_offline' | 'too_many_pending' | 'no_active_device' | 'stale_play';
   rate_limited: 'too_many_requests';
   unavailable: 'catalog_unavailable' | 'store_unavailable';
 };
@@ -412,6 +412,10 @@ export type DeviceOutput =
 // ---------------------------------------------------------------------------------------
 
 export type ListeningEventType = 'play.start' | 'play.progress' | 'play.end';
+/**
+ * Why a play ended. `transfer` is no longer emitted (a transfer continues the play on the
+ * other device); it stays so events stored before that still validate.
+ */
 export type EndReason = 'trackdone' | 'skip' | 'transfer' | 'logout' | 'blocked';
 
 export interface ListeningEvent {
@@ -428,6 +432,9 @@ export interface ListeningEvent {
   context: string;
   country: string;
   product: Plan;
+  /** The device the play runs on when the event is emitted. */
   device: string;
+  /** Every device the play ran on, each once, in first-played order; only once a transfer moved it. */
+  devices?: string[];
   reason?: EndReason;
 }

@@ -91,11 +91,12 @@ describe('session server e2e', () => {
 
       // Transfer to b keeps the position (anchors compared at the same server instant).
       const before = a.state!;
-      // A transfer ends the play on a and starts a new one (new play id) on b at the same position.
+      // A transfer continues the same play (same play id) on b at the same position.
       const onB = b.waitFor('playback', { filter: (p) => p.track.id === pb2.track.id });
       const aInactive = a.waitFor('state', { filter: (s) => s.active_device_id === 'e2e-b' });
       await a.transfer('e2e-b', true);
       const pbB = await onB;
+      expect(pbB.play_id).toBe(pb2.play_id);
       const after = (await aInactive).position;
       const expected = before.position.position_ms + (before.is_playing ? after.at - before.position.at : 0);
       expect(Math.abs(after.position_ms - expected)).toBeLessThanOrEqual(250);

@@ -1,6 +1,8 @@
 /**
  * The royalty counting rule, pure: a play counts as one stream once an event reports
- * ms_played >= 30 000, unless the play was blocked (no rights in the territory). Shared by
+ * ms_played >= 30 000, unless the play was blocked (no rights in the territory). A play is
+ * one listen whichever devices it ran on (a transfer keeps its play_id and ms_played), so
+ * a listen split across devices counts once, by its play_id. Shared by
  * the consumer, the reconcile job (recount from exported events) and the tests' reference.
  */
 import type { ListeningEvent } from '../actors/types.ts';

@@ -15,7 +15,13 @@ import { openEmbeddedStores } from '../testkit/test-stores.ts';
 import type { Stores } from '../storage/stores.ts';
 import type { SessionSnapshot, SnapshotStore } from '../storage/snapshots.ts';
 import type { Principal } from './auth.ts';
-import { SessionRegistry, type DeviceConnection, type LiveSession, type Timers } from './registry.ts';
+import {
+  DEFAULT_SAVE_DELAY_MS,
+  SessionRegistry,
+  type DeviceConnection,
+  type LiveSession,
+  type Timers,
+} from './registry.ts';
 
 const GRACE_MS = 30_000;
 
@@ -449,5 +455,92 @@ describe('session registry', () => {
     expect((await stores.snapshots.getSnapshot(t.user.userId))?.version).toBe(3);
     expect(t.registry.size).toBe(0);
     await expect(t.attach('d1')).rejects.toThrow('shutting down');
+  });
+
+  it('registry - a change saves the live session soon: one save for a burst, the session lives on', async () => {
+    await t.attach('d1');
+    const live = t.liveSessions[0]!;
+    live.version = 3;
+    live.state = { queue: ['t1'], position_ms: 12_000 };
+    t.registry.changed(t.user.userId);
+    t.registry.changed(t.user.userId);
+    t.registry.changed('someone-else'); // no live session: nothing
+    expect(t.timers.delays()).toEqual([DEFAULT_SAVE_DELAY_MS]);
+    expect(t.snapshots.puts).toBe(0);
+
+    t.timers.fire();
+    expect(await t.saved()).toMatchObject({ version: 3, state: { queue: ['t1'], position_ms: 12_000 } });
+    expect(t.snapshots.puts).toBe(1);
+    expect(live.stopped).toBe(false);
+    expect(t.registry.liveSession(t.user.userId)).toBe(live);
+    expect(t.timers.pending.size).toBe(0);
+  });
+
+  it('registry - a change while a live save is writing gets one more save after it', async () => {
+    await t.attach('d1');
+    const live = t.liveSessions[0]!;
+    live.version = 1;
+    const release = t.snapshots.holdPuts(t.user.userId);
+    t.registry.changed(t.user.userId);
+    t.timers.fire();
+    expect(t.snapshots.puts).toBe(1);
+    live.version = 2;
+    t.registry.changed(t.user.userId);
+    expect(t.timers.pending.size).toBe(0); // one save at a time
+    release();
+    await expect.poll(() => t.timers.pending.size, { timeout: 1_000, interval: 1 }).toBe(1);
+    t.timers.fire();
+    expect((await t.saved())?.version).toBe(2);
+    expect(t.snapshots.puts).toBe(2);
+  });
+
+  it('registry - a process killed with no shutdown and no grace comes back with the last live save', async () => {
+    await t.attach('d1');
+    const live = t.liveSessions[0]!;
+    live.version = 6;
+    live.state = { current: { playId: 'u:e:1' }, positionMs: 21_000 };
+    t.registry.changed(t.user.userId);
+    t.timers.fire();
+    await t.saved();
+
+    // A new process on the same store: nothing was retired, the live save is what it finds.
+    const restarted: FakeLiveSession[] = [];
+    const registry = new SessionRegistry({
+      createLiveSession: (p, restored) => {
+        const h = new FakeLiveSession(p.userId, restored);
+        restarted.push(h);
+        return h;
+      },
+      snapshots: stores.snapshots,
+      sessionGraceMs: GRACE_MS,
+      replacedCloseCode: CLOSE_CODES.replaced.code,
+      log: pino({ level: 'silent' }),
+      timers: new ManualTimers(),
+    });
+    await registry.attach(t.user, { id: 'd1', name: 'Device d1', type: 'computer' }, new FakeLink(), 1);
+    expect(restarted[0]!.restored).toMatchObject({
+      version: 6,
+      state: { current: { playId: 'u:e:1' }, positionMs: 21_000 },
+    });
+  });
+
+  it('registry - retiring while a live save writes saves the final state after it', async () => {
+    const conn = await t.attach('d1');
+    const live = t.liveSessions[0]!;
+    live.version = 2;
+    const release = t.snapshots.holdPuts(t.user.userId);
+    t.registry.changed(t.user.userId);
+    t.timers.fire(); // the live save (version 2) is in flight
+    live.version = 5;
+    t.detach('d1', conn);
+    t.registry.changed(t.user.userId); // a change as the last device leaves: the retire saves it
+    expect(t.timers.delays()).toEqual([GRACE_MS]);
+    t.timers.fire();
+    expect(live.stopped).toBe(false); // the retire waits for the live save first
+    release();
+    await expect.poll(() => t.snapshots.puts, { timeout: 1_000, interval: 1 }).toBe(2);
+    await t.snapshots.written[1];
+    expect(live.stopped).toBe(true);
+    expect((await stores.snapshots.getSnapshot(t.user.userId))?.version).toBe(5);
   });
 });

@@ -5,6 +5,11 @@
  *   exists; concurrent first hellos share one creation (no second actor).
  * - It lives while any device is connected and `graceMs` after the last one leaves; then its
  *   snapshot is saved through the SnapshotStore and the actor stops.
+ * - While it lives, every change that matters (`changed`: a play started, moved, paused or
+ *   seeked, the royalty threshold, a device's progress report) saves its snapshot too, at
+ *   most once per `saveDelayMs` and one save at a time, so a process killed without a
+ *   shutdown comes back with the sessions it had, their plays and ms_played as of the last
+ *   save (at most `saveDelayMs` plus one store write old).
  * - A second socket saying hello with a device id already connected replaces the old socket
  *   (closed with `replaced`).
  * Timers come from an injected `Timers` so tests drive the grace period without sleeping.
@@ -63,7 +68,16 @@ interface LiveSessionEntry {
   session: LiveSession;
   connections: Map<string, DeviceConnection>;
   grace?: unknown;
+  /** A change not saved yet. */
+  dirty?: boolean;
+  /** The save timer armed by the first unsaved change. */
+  saveTimer?: unknown;
+  /** The live save being written, if any (the final save on retire waits for it). */
+  liveSave?: Promise<void> | undefined;
 }
+
+/** How long after a change the live session's snapshot is saved (changes meanwhile share the save). */
+export const DEFAULT_SAVE_DELAY_MS = 1_000;
 
 export interface RegistryDeps {
   createLiveSession: CreateLiveSession;
@@ -74,6 +88,8 @@ export interface RegistryDeps {
   timers?: Timers;
   /** Called whenever the number of live sessions changes. */
   onCount?: (sessions: number) => void;
+  /** Saves of a live session after a change, at most one per this many ms (DEFAULT_SAVE_DELAY_MS). */
+  saveDelayMs?: number;
 }
 
 export class SessionRegistry {
@@ -143,6 +159,47 @@ export class SessionRegistry {
   }
 
   /**
+   * The session of `userId` changed in a way a crash must not lose (a play started, moved,
+   * paused, seeked, reached the royalty threshold, a progress report): its snapshot is saved
+   * soon (see the header). Unknown users and a registry shutting down are ignored.
+   */
+  changed(userId: string): void {
+    const entry = this.entries.get(userId);
+    if (!entry || this.shuttingDown) return;
+    entry.dirty = true;
+    if (entry.saveTimer !== undefined || entry.liveSave !== undefined) return;
+    entry.saveTimer = this.timers.setTimeout(() => {
+      entry.saveTimer = undefined;
+      void this.saveLive(userId, entry);
+    }, this.deps.saveDelayMs ?? DEFAULT_SAVE_DELAY_MS);
+  }
+
+  private async saveLive(userId: string, entry: LiveSessionEntry): Promise<void> {
+    if (this.entries.get(userId) !== entry || !entry.dirty) return;
+    entry.dirty = false;
+    const save = (async () => {
+      try {
+        const snapshot = entry.session.snapshot();
+        await this.deps.snapshots.putSnapshot(snapshot);
+        this.deps.log.debug({ user: userId, version: snapshot.version }, 'session snapshot saved');
+      } catch (err) {
+        this.deps.log.error({ err, user: userId }, 'saving live session snapshot failed');
+      }
+    })();
+    entry.liveSave = save;
+    await save;
+    entry.liveSave = undefined;
+    // Changes during the write: one more save for them.
+    if (entry.dirty) this.changed(userId);
+  }
+
+  private clearSave(entry: LiveSessionEntry): void {
+    if (entry.saveTimer !== undefined) this.timers.clearTimeout(entry.saveTimer);
+    entry.saveTimer = undefined;
+    entry.dirty = false;
+  }
+
+  /**
    * Drops a session whose actor failed, at once and without saving it (the state that failed
    * must not become the snapshot; the last saved one stays): its sockets close with `code`
    * so the devices reconnect, and the next hello starts from the store.
@@ -151,6 +208,7 @@ export class SessionRegistry {
     const entry = this.entries.get(userId);
     if (!entry) return;
     if (entry.grace !== undefined) this.timers.clearTimeout(entry.grace);
+    this.clearSave(entry);
     this.entries.delete(userId);
     this.deps.onCount?.(this.entries.size);
     for (const conn of entry.connections.values()) conn.close(code, reason);
@@ -203,10 +261,13 @@ export class SessionRegistry {
     const entry = this.entries.get(userId);
     if (!entry) return;
     if (entry.grace !== undefined) this.timers.clearTimeout(entry.grace);
+    this.clearSave(entry);
     this.entries.delete(userId);
     this.deps.onCount?.(this.entries.size);
     const saved = (async () => {
       try {
+        // A live save still writing goes first, so the final state is the one kept.
+        if (entry.liveSave) await entry.liveSave;
         // Snapshot first (LiveSession.stop runs after it); the actor stops even if it throws.
         let snapshot: SessionSnapshot;
         try {

@@ -118,6 +118,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     onPlayLatency: opts.onPlayLatency,
     onSessionFailed: (userId) =>
       registry.evict(userId, CLOSE_CODES.session_reset.code, CLOSE_CODES.session_reset.reason),
+    onSessionChanged: (userId) => registry.changed(userId),
   });
   const registry: SessionRegistry = new SessionRegistry({
     createLiveSession: (p, restored) => router.createLiveSession(p, restored),

@@ -68,6 +68,11 @@ export interface RouterDeps {
   onPlayLatency?: (ms: number) => void;
   /** A session's actor failed: drop the session unsaved (the registry's `evict`). */
   onSessionFailed?: (userId: string) => void;
+  /**
+   * A session changed in a way a crash must not lose (the registry's `changed`, which saves
+   * its snapshot soon): a new state, a listening event, a device's progress report.
+   */
+  onSessionChanged?: (userId: string) => void;
 }
 
 /** Commands that start a track: their latency is measured to playback + prefetch out. */
@@ -230,6 +235,8 @@ export class SessionRouter implements CommandSink {
       if (startsTrack) live.playsInFlight?.delete(`${deviceId}:${frame.id}`);
       return this.unhandled(live, deviceId, frame, 'has no handler in the session now');
     }
+    // A report moves the position and ms_played without a new state version.
+    if (frame.t === 'progress') this.deps.onSessionChanged?.(userId);
     if (frame.t === 'logout') {
       // The device logged out: after its ack (already queued), its socket closes for good.
       const { code, reason } = CLOSE_CODES.logged_out;
@@ -317,6 +324,7 @@ export class SessionRouter implements CommandSink {
       if (!live) return;
       live.lastVersion = Math.max(live.lastVersion, output.state.version);
       live.playId = output.state.playId;
+      this.deps.onSessionChanged?.(userId);
       if (live.connections.size === 0) return;
       const bytes = this.encode(stateFrame(output.state, this.deps.catalog.lookup));
       for (const conn of live.connections.values()) conn.send(bytes, 'state');
@@ -332,6 +340,8 @@ export class SessionRouter implements CommandSink {
    */
   private publish(event: ListeningEvent): void {
     this.outgoingEvents.push(event);
+    // play.progress changes no state version; the play's crossing must survive a crash.
+    this.deps.onSessionChanged?.(event.user);
     if (!this.publishScheduled) {
       this.publishScheduled = true;
       setImmediate(this.publishOutgoing);

@@ -45,6 +45,11 @@ export function validateEvent(e: unknown): ListeningEvent {
   if (!Number.isSafeInteger(o.ms_played) || (o.ms_played as number) < 0)
     bad('ms_played must be a non-negative integer');
   if (o.product !== 'free' && o.product !== 'premium') bad('product must be free or premium');
+  if (
+    o.devices !== undefined &&
+    (!Array.isArray(o.devices) || !o.devices.every((d: unknown) => typeof d === 'string'))
+  )
+    bad('devices must be an array of strings');
   if (o.reason !== undefined && !REASONS.includes(o.reason as string))
     bad(`reason must be one of ${REASONS.join(', ')}`);
   return o as unknown as ListeningEvent;
