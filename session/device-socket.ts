@@ -11,7 +11,7 @@ import type { ClientFrame, HelloFrame, ServerFrame } from '../protocol/messages.
 import { isSupportedProtocol } from '../protocol/version.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import type { SessionMetrics } from './metrics.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { InboundLimit } from './rate-limit.ts';
 import type { DeviceConnection, SessionRegistry } from './registry.ts';
 import type { Connection, SocketHandlers } from './transport.ts';
 
@@ -34,9 +34,7 @@ type Phase = 'hello' | 'authenticating' | 'ready' | 'closed';
 
 export interface DeviceSocketState {
   phase: Phase;
-  bucket: TokenBucket;
-  /** Frames refused by the rate limiter since the last accepted one. */
-  refusedInRow: number;
+  limit: InboundLimit;
   principal?: Principal;
   deviceId?: string;
   helloTimer?: NodeJS.Timeout;
@@ -179,8 +177,7 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
       metrics.connections.inc();
       const st: DeviceSocketState = {
         phase: 'hello',
-        bucket: new TokenBucket(deps.rateLimit.rate, deps.rateLimit.burst),
-        refusedInRow: 0,
+        limit: new InboundLimit(deps.rateLimit.rate, deps.rateLimit.burst),
       };
       st.helloTimer = setTimeout(() => {
         if (st.phase === 'hello' || st.phase === 'authenticating')
@@ -194,18 +191,19 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
       const st = conn.data;
       const receivedAt = performance.now();
       if (st.phase === 'closed') return;
-      if (!st.bucket.take()) {
+      const admission = st.limit.admit();
+      if (admission !== 'accept') {
         metrics.framesIn.inc({ type: 'rate_limited' });
         // A client that keeps pushing after being told is cut, so refusals cost us little:
-        // at most `burst` of them are read (for their id) before the cut.
-        if (++st.refusedInRow > deps.rateLimit.burst) {
+        // at most `burst` unpaid ones are read (for their id) before the cut.
+        if (admission === 'cut') {
           close(conn, 'flood');
           return;
         }
         // Every request is answered once: a refused one by id, so its caller can retry it.
         const decoded = isBinary && bytes.byteLength <= deps.maxFrameBytes ? wire.decode(bytes) : undefined;
         const id = decoded === undefined ? undefined : decoded.ok ? decoded.frame.id : decoded.error.id;
-        if (id !== undefined || st.refusedInRow === 1) {
+        if (id !== undefined || st.limit.firstRefusal) {
           const retry = Math.ceil(1000 / deps.rateLimit.rate);
           fail(conn, 'rate_limited', 'too_many_requests', 'too many requests on this connection', id, {
             retry_after_ms: retry,
@@ -213,7 +211,6 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
         }
         return;
       }
-      st.refusedInRow = 0;
       if (bytes.byteLength > deps.maxFrameBytes) {
         metrics.framesIn.inc({ type: 'oversized' });
         close(conn, 'frame_too_large');

@@ -28,3 +28,38 @@ export class TokenBucket {
     return true;
   }
 }
+
+export type Admission = 'accept' | 'refuse' | 'cut';
+
+/**
+ * A connection's inbound limit: its token bucket, plus the refusals not yet paid back
+ * (+1 per refused frame, -1 per accepted one). A client that keeps pushing after being told
+ * is cut once more than `burst` refusals are unpaid, even when a token refilled mid-flood let
+ * a frame through: a count reset by every accepted frame never reached the cut on a slow or
+ * loaded server. A client that backs off pays its refusals back and is never cut.
+ */
+export class InboundLimit {
+  private readonly bucket: TokenBucket;
+  private unpaid = 0;
+
+  constructor(
+    rate: number,
+    private readonly burst: number,
+    now?: () => number,
+  ) {
+    this.bucket = new TokenBucket(rate, burst, now);
+  }
+
+  admit(): Admission {
+    if (this.bucket.take()) {
+      if (this.unpaid > 0) this.unpaid -= 1;
+      return 'accept';
+    }
+    return ++this.unpaid > this.burst ? 'cut' : 'refuse';
+  }
+
+  /** The refusal just made was the first since the client was last in good standing. */
+  get firstRefusal(): boolean {
+    return this.unpaid === 1;
+  }
+}
