@@ -13,7 +13,14 @@ import type { SnapshotStore } from '../storage/snapshots.ts';
 import { createAuthenticator, type Authenticator } from './auth.ts';
 import { createCatalogPorts } from './catalog-ports.ts';
 import { deviceSocketHandlers } from './device-socket.ts';
-import { healthzHandler, metricsHandler, notFound, withBearer, type AuthedHandler } from './http-routes.ts';
+import {
+  healthzHandler,
+  metricsHandler,
+  notFound,
+  withBearer,
+  type ApiContext,
+  type AuthedHandler,
+} from './http-routes.ts';
 import { createMetrics, type SessionMetrics } from './metrics.ts';
 import { SessionRegistry, type Timers } from './registry.ts';
 import { SessionRouter, type StartActor } from './session-router.ts';
@@ -48,6 +55,13 @@ export interface SessionServerConfig {
   idleTimeoutS: number;
   /** Token bucket per connection: sustained frames per second and burst. */
   rateLimit: { rate: number; burst: number };
+  /**
+   * PUBLIC_BASE_URL: absolute base (no trailing slash) of every URL handed to clients.
+   * Unset: `http://<host>:<bound port>` (a wildcard host as loopback).
+   */
+  publicBaseUrl?: string;
+  /** ORIGIN_BASE_URL: base of the signed chunk URLs (a CDN in front of the origin). Unset: the public base. */
+  originBaseUrl?: string;
 }
 
 export interface ServerOptions {
@@ -74,6 +88,10 @@ export interface SessionServer {
   readonly port: number;
   /** http://host:port */
   readonly httpUrl: string;
+  /** Base of the URLs handed to clients (the API's hrefs). */
+  readonly publicBaseUrl: string;
+  /** Base of the signed chunk URLs. */
+  readonly originBaseUrl: string;
   /** ws://host:port/v1/ws */
   readonly wsUrl: string;
   readonly auth: Authenticator;
@@ -82,6 +100,13 @@ export interface SessionServer {
   readonly metrics: SessionMetrics;
   /** Closes every socket, saves every session snapshot, stops listening. Ports stay open. */
   close(): Promise<void>;
+}
+
+/** A host clients can reach this server by: a wildcard address means this machine's loopback. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 export async function startSessionServer(opts: ServerOptions): Promise<SessionServer> {
@@ -98,11 +123,15 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       log.warn({ err, trackId }, 'refreshing a cached track failed; serving the cached one'),
   });
 
+  // Known once the port is bound (PORT=0 picks one); nothing is signed or answered before.
+  const bases = { public: '', origin: '' };
+  const apiContext: ApiContext = { publicBaseUrl: '' };
   const router = new SessionRouter({
     startActor: opts.startActor,
     catalog,
     eventLog: ports.eventLog,
-    signUrl: memoizeSigner((path, exp) => signer.sign(path, exp)),
+    // Absolute: the signature covers the path (`/o/<key>`); the base says where it is served.
+    signUrl: memoizeSigner((path, exp) => bases.origin + signer.sign(path, exp)),
     wire,
     metrics,
     log,
@@ -131,7 +160,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       checks: opts.checks,
     }),
     '/metrics': metricsHandler(metrics),
-    '/v1/*': opts.api ? withBearer(auth, opts.api) : notFound,
+    '/v1/*': opts.api ? withBearer(auth, opts.api, apiContext) : notFound,
   };
 
   transport = await startTransport({
@@ -165,10 +194,16 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
 
   const port = transport.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const httpUrl = `http://${host}:${port}`;
+  bases.public = config.publicBaseUrl ?? `http://${reachableHost(config.host)}:${port}`;
+  bases.origin = config.originBaseUrl ?? bases.public;
+  apiContext.publicBaseUrl = bases.public;
   let closed: Promise<void> | undefined;
   return {
     port,
-    httpUrl: `http://${host}:${port}`,
+    httpUrl,
+    publicBaseUrl: bases.public,
+    originBaseUrl: bases.origin,
     wsUrl: `ws://${host}:${port}${DEVICE_WS_PATH}`,
     auth,
     signer,
