@@ -224,6 +224,9 @@ describe('config', () => {
     [{ PUBLIC_BASE_URL: 'ftp://x' }, 'PUBLIC_BASE_URL'],
     [{ PUBLIC_BASE_URL: 'https://x.example/?a=1' }, 'PUBLIC_BASE_URL'],
     [{ ORIGIN_BASE_URL: 'cdn.example.com' }, 'ORIGIN_BASE_URL'],
+    // Signed URLs on it would not fit in a frame's string (256 characters).
+    [{ ORIGIN_BASE_URL: `https://cdn.example.com/${'p'.repeat(120)}` }, 'ORIGIN_BASE_URL'],
+    [{ PUBLIC_BASE_URL: `https://cdn.example.com/${'p'.repeat(120)}` }, 'PUBLIC_BASE_URL'],
     // Signed URLs are renewed 300 s before expiry: twice that plus the 60 s bucket must fit.
     [{ URL_TTL_S: '60' }, 'URL_TTL_S'],
     [{ URL_TTL_S: '660' }, 'URL_TTL_S'],

@@ -23,6 +23,8 @@ import {
 } from '../actors/config.ts';
 import { DEFAULT_HOT_BYTES, DEFAULT_HOT_MAX_OBJECT_BYTES } from '../origin/hot-objects.ts';
 import { IngestConfigError, parseIngestOptions, type IngestOptions } from '../origin/ingest/ladder.ts';
+import { UrlSigner } from '../protocol/url-signer.ts';
+import { MAX_STRING_LENGTH } from '../protocol/version.ts';
 import type { SessionServerConfig } from '../session/server.ts';
 import {
   DEFAULT_KEYSPACE,
@@ -166,6 +168,12 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
   return n;
+}
+
+/** Length of the longest signed chunk path (`/o/<key>?exp=...&kid=...&sig=...`) with these keys. */
+function longestSignedPath(keys: { activeKid: string; keys: Record<string, string> }): number {
+  const exp = 9_999_999_999_000; // ten-digit seconds: until the year 2286
+  return new UrlSigner(keys).sign(`/o/${'f'.repeat(64)}`, exp).length;
 }
 
 /**
@@ -339,6 +347,18 @@ export function parseConfig(env: Env): AppConfig {
   // Unset, the server derives the base from the address it binds (PORT=0 picks the port).
   const publicBaseUrl = baseUrl(env, 'PUBLIC_BASE_URL');
   const originBaseUrl = baseUrl(env, 'ORIGIN_BASE_URL') ?? publicBaseUrl;
+  if (originBaseUrl !== undefined) {
+    // Chunk URLs travel in frames, whose strings the protocol bounds.
+    const longest = originBaseUrl.length + longestSignedPath(urlSigning);
+    if (longest > MAX_STRING_LENGTH) {
+      const variable = present(env, 'ORIGIN_BASE_URL') !== undefined ? 'ORIGIN_BASE_URL' : 'PUBLIC_BASE_URL';
+      throw new ConfigError(
+        variable,
+        `too long: signed chunk URLs on it would be ${longest} characters, frames carry at most ` +
+          `${MAX_STRING_LENGTH} (a base of at most ${MAX_STRING_LENGTH - longestSignedPath(urlSigning)})`,
+      );
+    }
+  }
   const logLevel = (present(env, 'LOG_LEVEL') ?? DEFAULT_LOG_LEVEL) as LevelWithSilent;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `expected ${LOG_LEVELS.join('|')}, got '${logLevel}'`);
