@@ -40,15 +40,13 @@ export interface TransportLimits {
   idleCloseCode: number;
   /** Largest HTTP request body accepted. */
   maxHttpBodyBytes?: number;
-  /**
-   * How long a server close waits for the bytes uWS still buffers to reach the kernel before
-   * its close frame is written behind them anyway (default CLOSE_DRAIN_MS).
-   */
-  closeDrainMs?: number;
 }
 
-/** Default of `closeDrainMs`: a reader this far behind is gone; its close frame may be lost. */
-export const CLOSE_DRAIN_MS = 10_000;
+/**
+ * How long a server close waits for the bytes uWS still buffers to reach the kernel before
+ * its close frame is written behind them anyway: a reader this far behind is gone.
+ */
+const CLOSE_DRAIN_MS = 10_000;
 
 /** What the session layer sees of a socket. */
 export interface Connection<D> {
@@ -71,7 +69,10 @@ export interface SocketHandlers<D> {
   open(conn: Connection<D | undefined>): D;
   /** One frame; `bytes` is valid only during this call (uWS neuters it afterwards). */
   message(conn: Connection<D>, bytes: Uint8Array, isBinary: boolean): void;
-  /** The socket is gone (any reason); never send from here. */
+  /**
+   * The socket is gone for the session: called exactly once, whoever closed it (a server
+   * close's frame may still be draining to a slow reader). Never send from here.
+   */
   close(conn: Connection<D>, code: number): void;
 }
 
@@ -310,7 +311,7 @@ class ConnectionImpl<D> implements Connection<D> {
    * a slow reader then saw 1006 instead of the code. So while uWS buffers, the close frame
    * waits (our queue is dropped, nothing more is sent) until the buffer has drained into the
    * kernel, then goes out with nothing behind it in user space; the session lets go of the
-   * device at once either way. A reader that drains nothing in `closeDrainMs` gets the
+   * device at once either way. A reader that drains nothing in CLOSE_DRAIN_MS gets the
    * close frame behind the buffer anyway.
    */
   close(code: number, reason: string): void {
@@ -334,7 +335,7 @@ class ConnectionImpl<D> implements Connection<D> {
       this.end();
       return;
     }
-    const timer = setTimeout(() => this.end(), this.limits.closeDrainMs ?? CLOSE_DRAIN_MS);
+    const timer = setTimeout(() => this.end(), CLOSE_DRAIN_MS);
     timer.unref();
     this.pendingEnd = { code, reason: why, timer };
     this.release(this, code);
@@ -386,15 +387,6 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
   const batcher = new SendBatcher<D>();
   const maxBody = limits.maxHttpBodyBytes ?? 1 << 20;
 
-  /** The session layer hears of a socket's end once, from a server close or uWS's close event. */
-  const release = (conn: ConnectionImpl<D>, code: number): void => {
-    if (conn.released) return;
-    conn.released = true;
-    conn.markClosed();
-    live.delete(conn);
-    guard('close', () => handlers.close(conn, code))();
-  };
-
   const guard =
     <A extends unknown[]>(what: string, fn: (...a: A) => void) =>
     (...a: A): void => {
@@ -404,6 +396,15 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
         log.error({ err }, `transport: ${what} handler failed`);
       }
     };
+
+  /** The session layer hears of a socket's end once, from a server close or uWS's close event. */
+  const release = (conn: ConnectionImpl<D>, code: number): void => {
+    if (conn.released) return;
+    conn.released = true;
+    conn.markClosed();
+    live.delete(conn);
+    guard('close', () => handlers.close(conn, code))();
+  };
 
   app.ws<SocketData<D>>(opts.wsPath, {
     // Well above our limit, so the device layer closes an oversized frame with its documented
