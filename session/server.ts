@@ -124,14 +124,13 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
   });
 
   // Known once the port is bound (PORT=0 picks one); nothing is signed or answered before.
-  const bases = { public: '', origin: '' };
-  const apiContext: ApiContext = { publicBaseUrl: '' };
+  const bases: ApiContext & { originBaseUrl: string } = { publicBaseUrl: '', originBaseUrl: '' };
   const router = new SessionRouter({
     startActor: opts.startActor,
     catalog,
     eventLog: ports.eventLog,
     // Absolute: the signature covers the path (`/o/<key>`); the base says where it is served.
-    signUrl: memoizeSigner((path, exp) => bases.origin + signer.sign(path, exp)),
+    signUrl: memoizeSigner((path, exp) => bases.originBaseUrl + signer.sign(path, exp)),
     wire,
     metrics,
     log,
@@ -160,7 +159,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       checks: opts.checks,
     }),
     '/metrics': metricsHandler(metrics),
-    '/v1/*': opts.api ? withBearer(auth, opts.api, apiContext) : notFound,
+    '/v1/*': opts.api ? withBearer(auth, opts.api, bases) : notFound,
   };
 
   transport = await startTransport({
@@ -195,15 +194,14 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
   const port = transport.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const httpUrl = `http://${host}:${port}`;
-  bases.public = config.publicBaseUrl ?? `http://${reachableHost(config.host)}:${port}`;
-  bases.origin = config.originBaseUrl ?? bases.public;
-  apiContext.publicBaseUrl = bases.public;
+  bases.publicBaseUrl = config.publicBaseUrl ?? `http://${reachableHost(config.host)}:${port}`;
+  bases.originBaseUrl = config.originBaseUrl ?? bases.publicBaseUrl;
   let closed: Promise<void> | undefined;
   return {
     port,
     httpUrl,
-    publicBaseUrl: bases.public,
-    originBaseUrl: bases.origin,
+    publicBaseUrl: bases.publicBaseUrl,
+    originBaseUrl: bases.originBaseUrl,
     wsUrl: `ws://${host}:${port}${DEVICE_WS_PATH}`,
     auth,
     signer,
