@@ -6,7 +6,7 @@
 import { sendPrefetch } from './prefetch.ts';
 import { stateView, type SessionContext } from './session-context.ts';
 import type { Effects, Emission, LogicEnv } from './session-effects.ts';
-import type { DeviceOutput } from './types.ts';
+import type { DeviceOutput, StateOutput } from './types.ts';
 
 /** Turn collected effects into emissions, after planning prefetch and bumping the version. */
 export function finishStep(d: SessionContext, now: number, env: LogicEnv, fx: Effects): Emission[] {
@@ -26,6 +26,11 @@ export function finishStep(d: SessionContext, now: number, env: LogicEnv, fx: Ef
   }
   for (const m of fx.media) out.push({ kind: 'send', deviceId: m.deviceId, output: m.output });
   for (const a of fx.answers) out.push({ kind: 'send', deviceId: a.deviceId, output: a.output });
-  if (state && fx.changed) out.push({ kind: 'broadcast', output: { type: 'state', state } });
+  if (state && fx.changed) {
+    // A device welcomed in this step already holds this version: it is not sent again.
+    const output: StateOutput = { type: 'state', state };
+    if (fx.welcomes.length > 0) output.welcomed = fx.welcomes.map((w) => w.deviceId);
+    out.push({ kind: 'broadcast', output });
+  }
   return out;
 }

@@ -12,7 +12,8 @@
  *   lets a prefetched URL equal the URL of the later playback.
  * - `sendToDevice(userId, deviceId, output)`: best-effort send to one device; a device that
  *   is gone is silently skipped. Must not throw.
- * - `broadcastState(userId, output)`: the same `state` to every connected device of the user.
+ * - `broadcastState(userId, output)`: the same `state` to every connected device of the user
+ *   but those in `output.welcomed` (their welcome of the same step carried this state).
  * - `publishEvent(event)`: hands a listening event to the event log (fire and forget; the
  *   adapter owns retries and the outbox). Must not throw.
  * - `loadTracks`: one batched read of track bundles (metadata, audio files, rights for the

@@ -327,6 +327,11 @@ export interface WelcomeOutput {
 export interface StateOutput {
   type: 'state';
   state: SessionView;
+  /**
+   * Devices that got this very state in their `welcome` of the same step: the broadcast
+   * skips them, so no device is sent the same version twice.
+   */
+  welcomed?: string[];
 }
 
 export interface SignedChunk {

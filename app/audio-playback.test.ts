@@ -64,8 +64,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function fetchBytes(path: string): Promise<Uint8Array> {
-  const res = await fetch(`${app.server.httpUrl}${path}`);
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  // Signed URLs are absolute (on the origin base).
+  const res = await fetch(url);
   expect(res.status).toBe(200);
   return new Uint8Array(await res.arrayBuffer());
 }
@@ -123,7 +124,7 @@ describe('session with real audio', () => {
         (_, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`,
       );
       expect(tamperedUrl).not.toBe(pb.first_chunk.url);
-      const tampered = await fetch(`${app.server.httpUrl}${tamperedUrl}`);
+      const tampered = await fetch(tamperedUrl);
       expect(tampered.status).toBe(403);
     } finally {
       client.close();

@@ -12,9 +12,11 @@ import {
   ConfigError,
   DEFAULT_ORIGIN_PORT,
   DEFAULT_PORT,
+  MIN_URL_TTL_S,
   configWarnings,
   parseConfig,
   parseReplication,
+  sessionConfigOf,
 } from './config.ts';
 import { dataLayout } from './data-layout.ts';
 
@@ -82,7 +84,7 @@ describe('config', () => {
       JWT_SECRET: 'x'.repeat(32),
       URL_SIGNING_KEYS: `a:${'s'.repeat(32)},b:${'t'.repeat(40)}`,
       URL_SIGNING_KID: 'b',
-      URL_TTL_S: '600',
+      URL_TTL_S: '900',
       START_BITRATE_KBPS: '24',
       SESSION_GRACE_MS: '5',
       ACTIVE_DEVICE_GRACE_MS: '7',
@@ -106,7 +108,8 @@ describe('config', () => {
       INGEST_CHUNK_MS: '2000',
       INGEST_WORKERS: '1',
       FFMPEG_PATH: '/opt/ffmpeg',
-      PUBLIC_BASE_URL: 'https://cdn.example.com/',
+      PUBLIC_BASE_URL: 'https://api.example.com/',
+      ORIGIN_BASE_URL: 'https://cdn.example.com/audio/',
       LOG_LEVEL: 'warn',
       DEMO_CATALOG: 'fixture',
     });
@@ -121,10 +124,12 @@ describe('config', () => {
       maxSendQueue: 8,
       idleTimeoutS: 0,
       rateLimit: { rate: 10, burst: 20 },
+      publicBaseUrl: 'https://api.example.com',
+      originBaseUrl: 'https://cdn.example.com/audio',
     });
     expect(c.actor).toEqual({
       startBitrateKbps: 24,
-      urlTtlS: 600,
+      urlTtlS: 900,
       activeDeviceGraceMs: 7,
       endWatchdogMs: 9,
     });
@@ -152,10 +157,35 @@ describe('config', () => {
     });
     expect(c.ingest).toMatchObject({ chunkMs: 2000, workers: 1 });
     expect(c.tools).toEqual({ FFMPEG_PATH: '/opt/ffmpeg' });
-    expect(c.publicBaseUrl).toBe('https://cdn.example.com');
     expect(c.logLevel).toBe('warn');
     expect(c.demoCatalog).toBe('fixture');
     expect(configWarnings(c)).toEqual([]);
+  });
+
+  it('config - the URL bases: unset, the server derives them from its address; the origin base defaults to the public one', () => {
+    const unset = parseConfig({});
+    expect(unset.server.publicBaseUrl).toBeUndefined();
+    expect(unset.server.originBaseUrl).toBeUndefined();
+    const one = parseConfig({ PUBLIC_BASE_URL: 'https://play.example.com/' });
+    expect(one.server.publicBaseUrl).toBe('https://play.example.com');
+    expect(one.server.originBaseUrl).toBe('https://play.example.com');
+    const cdn = parseConfig({ ORIGIN_BASE_URL: 'https://cdn.example.com' });
+    expect(cdn.server.publicBaseUrl).toBeUndefined();
+    expect(cdn.server.originBaseUrl).toBe('https://cdn.example.com');
+  });
+
+  it('config - URL_TTL_S is checked against the settings it depends on before any work, naming the variable', () => {
+    // The smallest lifetime the machine accepts passes; one second less names URL_TTL_S.
+    expect(parseConfig({ URL_TTL_S: String(MIN_URL_TTL_S) }).actor.urlTtlS).toBe(MIN_URL_TTL_S);
+    for (const ttl of [61, 300, 600, MIN_URL_TTL_S - 1]) {
+      const e = errorOf({ URL_TTL_S: String(ttl) });
+      expect(e.variable).toBe('URL_TTL_S');
+      expect(e.message).toMatch(new RegExp(`^URL_TTL_S: expected at least ${MIN_URL_TTL_S}, got ${ttl}`));
+      expect(e.message).not.toMatch(/urlRenewLeadMs|urlTtlMs/);
+    }
+    // The actor is built from the same settings by the same rules: what parses, starts.
+    const c = parseConfig({ URL_TTL_S: String(MIN_URL_TTL_S) });
+    expect(sessionConfigOf(c.actor).urlTtlMs).toBe(MIN_URL_TTL_S * 1000);
   });
 
   it('config - SCYLLA_REPLICATION: simple or per data centre, unset is one replica', () => {
@@ -192,6 +222,14 @@ describe('config', () => {
     [{ INGEST_CHUNK_MS: '1234' }, 'INGEST_CHUNK_MS'],
     [{ INGEST_WORKERS: '99' }, 'INGEST_WORKERS'],
     [{ PUBLIC_BASE_URL: 'ftp://x' }, 'PUBLIC_BASE_URL'],
+    [{ PUBLIC_BASE_URL: 'https://x.example/?a=1' }, 'PUBLIC_BASE_URL'],
+    [{ ORIGIN_BASE_URL: 'cdn.example.com' }, 'ORIGIN_BASE_URL'],
+    // Signed URLs on it would not fit in a frame's string (256 characters).
+    [{ ORIGIN_BASE_URL: `https://cdn.example.com/${'p'.repeat(120)}` }, 'ORIGIN_BASE_URL'],
+    [{ PUBLIC_BASE_URL: `https://cdn.example.com/${'p'.repeat(120)}` }, 'PUBLIC_BASE_URL'],
+    // Signed URLs are renewed 300 s before expiry: twice that plus the 60 s bucket must fit.
+    [{ URL_TTL_S: '60' }, 'URL_TTL_S'],
+    [{ URL_TTL_S: '660' }, 'URL_TTL_S'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ DEMO_CATALOG: 'none' }, 'DEMO_CATALOG'],
   ])('config - a bad value stops start-up naming the variable (%o)', (env, variable) => {

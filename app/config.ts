@@ -14,10 +14,17 @@ import {
   DEFAULT_ACTIVE_DEVICE_GRACE_MS,
   DEFAULT_END_WATCHDOG_MS,
   DEFAULT_START_BITRATE_KBPS,
+  DEFAULT_URL_EXPIRY_BUCKET_MS,
+  DEFAULT_URL_RENEW_LEAD_MS,
   DEFAULT_URL_TTL_MS,
+  parseSessionConfig,
+  SessionConfigError,
+  type SessionConfig,
 } from '../actors/config.ts';
 import { DEFAULT_HOT_BYTES, DEFAULT_HOT_MAX_OBJECT_BYTES } from '../origin/hot-objects.ts';
 import { IngestConfigError, parseIngestOptions, type IngestOptions } from '../origin/ingest/ladder.ts';
+import { UrlSigner } from '../protocol/url-signer.ts';
+import { MAX_STRING_LENGTH } from '../protocol/version.ts';
 import type { SessionServerConfig } from '../session/server.ts';
 import {
   DEFAULT_KEYSPACE,
@@ -93,12 +100,48 @@ export interface AppConfig {
    * milliseconds (its chunk objects are not audio).
    */
   demoCatalog: DemoCatalogKind;
-  /** Base URL clients use to reach this server (origin URLs are relative to it). */
-  publicBaseUrl: string;
   /** Which development defaults are in use (start-up warns about each). */
   devDefaults: { jwtSecret: boolean; urlSigning: boolean };
   /** Caps each demo track's length in seconds (tests, boot checks); undefined: full length. */
   demoTrackSeconds?: number;
+}
+
+/** The variable behind each machine setting an operator sets (the others are the machine's own). */
+const ACTOR_VARIABLES: Partial<Record<keyof SessionConfig, string>> = {
+  startBitrateKbps: 'START_BITRATE_KBPS',
+  urlTtlMs: 'URL_TTL_S',
+  // Not a variable: it bounds URL_TTL_S from below.
+  urlRenewLeadMs: 'URL_TTL_S',
+  urlExpiryBucketMs: 'URL_TTL_S',
+  activeDeviceGraceMs: 'ACTIVE_DEVICE_GRACE_MS',
+  endWatchdogMs: 'END_WATCHDOG_MS',
+};
+
+/**
+ * Signed URLs are renewed `DEFAULT_URL_RENEW_LEAD_MS` before they expire and their expiry is
+ * rounded down to a bucket: a shorter lifetime would renew them before they were used.
+ */
+export const MIN_URL_TTL_S =
+  Math.floor((2 * DEFAULT_URL_RENEW_LEAD_MS + DEFAULT_URL_EXPIRY_BUCKET_MS) / 1000) + 1;
+
+/**
+ * The session machine's config from its operator settings, validated by the machine's own
+ * rules; a violation names the variable. Called by parseConfig, so a bad combination stops
+ * start-up before any work, and by the actor starter (app/session-actor.ts).
+ */
+export function sessionConfigOf(settings: ActorSettings): SessionConfig {
+  try {
+    return parseSessionConfig({
+      startBitrateKbps: settings.startBitrateKbps,
+      urlTtlMs: settings.urlTtlS * 1000,
+      // 0 means "pause at once": the machine's timer needs at least 1 ms.
+      activeDeviceGraceMs: Math.max(1, settings.activeDeviceGraceMs),
+      endWatchdogMs: settings.endWatchdogMs,
+    });
+  } catch (e) {
+    if (!(e instanceof SessionConfigError)) throw e;
+    throw new ConfigError(ACTOR_VARIABLES[e.field] ?? 'session', e.message);
+  }
 }
 
 export class ConfigError extends Error {
@@ -125,6 +168,25 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
   return n;
+}
+
+/** Length of the longest signed chunk path (`/o/<key>?exp=...&kid=...&sig=...`) with these keys. */
+function longestSignedPath(keys: { activeKid: string; keys: Record<string, string> }): number {
+  const exp = 9_999_999_999_000; // ten-digit seconds: until the year 2286
+  return new UrlSigner(keys).sign(`/o/${'f'.repeat(64)}`, exp).length;
+}
+
+/**
+ * An absolute http(s) base handed to clients: no query or fragment, no trailing slash. A
+ * path is kept (a proxy that serves this server under a prefix strips it).
+ */
+function baseUrl(env: Env, name: string): string | undefined {
+  const raw = url(env, name, ['http:', 'https:']);
+  if (raw === undefined) return undefined;
+  const u = new URL(raw);
+  if (u.search || u.hash || raw.includes('?') || raw.includes('#'))
+    throw new ConfigError(name, `expected a base URL without query or fragment, got '${raw}'`);
+  return raw.replace(/\/+$/, '');
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -282,9 +344,21 @@ export function parseConfig(env: Env): AppConfig {
   }
 
   const layout = dataLayout(present(env, 'DATA_DIR'), present(env, 'OBJECT_DIR'));
-  const publicBaseUrl =
-    url(env, 'PUBLIC_BASE_URL', ['http:', 'https:']) ??
-    `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // Unset, the server derives the base from the address it binds (PORT=0 picks the port).
+  const publicBaseUrl = baseUrl(env, 'PUBLIC_BASE_URL');
+  const originBaseUrl = baseUrl(env, 'ORIGIN_BASE_URL') ?? publicBaseUrl;
+  if (originBaseUrl !== undefined) {
+    // Chunk URLs travel in frames, whose strings the protocol bounds.
+    const longest = originBaseUrl.length + longestSignedPath(urlSigning);
+    if (longest > MAX_STRING_LENGTH) {
+      const variable = present(env, 'ORIGIN_BASE_URL') !== undefined ? 'ORIGIN_BASE_URL' : 'PUBLIC_BASE_URL';
+      throw new ConfigError(
+        variable,
+        `too long: signed chunk URLs on it would be ${longest} characters, frames carry at most ` +
+          `${MAX_STRING_LENGTH} (a base of at most ${MAX_STRING_LENGTH - longestSignedPath(urlSigning)})`,
+      );
+    }
+  }
   const logLevel = (present(env, 'LOG_LEVEL') ?? DEFAULT_LOG_LEVEL) as LevelWithSilent;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `expected ${LOG_LEVELS.join('|')}, got '${logLevel}'`);
@@ -293,6 +367,23 @@ export function parseConfig(env: Env): AppConfig {
   const demoCatalog = present(env, 'DEMO_CATALOG') ?? DEFAULT_DEMO_CATALOG;
   if (demoCatalog !== 'audio' && demoCatalog !== 'fixture')
     throw new ConfigError('DEMO_CATALOG', `expected audio|fixture, got '${demoCatalog}'`);
+  const actor: ActorSettings = {
+    startBitrateKbps: int(env, 'START_BITRATE_KBPS', DEFAULT_START_BITRATE_KBPS, 8, 512),
+    urlTtlS: int(env, 'URL_TTL_S', DEFAULT_URL_TTL_MS / 1000, 1, 7 * 24 * 3600),
+    activeDeviceGraceMs: int(env, 'ACTIVE_DEVICE_GRACE_MS', DEFAULT_ACTIVE_DEVICE_GRACE_MS, 0, 3600_000),
+    endWatchdogMs: int(env, 'END_WATCHDOG_MS', DEFAULT_END_WATCHDOG_MS, 1, 3600_000),
+  };
+  if (actor.urlTtlS < MIN_URL_TTL_S) {
+    throw new ConfigError(
+      'URL_TTL_S',
+      `expected at least ${MIN_URL_TTL_S}, got ${actor.urlTtlS}: signed URLs are renewed ` +
+        `${DEFAULT_URL_RENEW_LEAD_MS / 1000} s before they expire (twice that lead, plus the ` +
+        `${DEFAULT_URL_EXPIRY_BUCKET_MS / 1000} s expiry rounding, must fit in their lifetime)`,
+    );
+  }
+  // Settings that depend on each other are checked here, by the machine's own rules, not
+  // when the first session starts (after the demo ingest).
+  sessionConfigOf(actor);
   const ffmpeg = present(env, 'FFMPEG_PATH');
   const ffprobe = present(env, 'FFPROBE_PATH');
 
@@ -310,13 +401,10 @@ export function parseConfig(env: Env): AppConfig {
       maxSendQueue: int(env, 'MAX_SEND_QUEUE', DEFAULT_MAX_SEND_QUEUE, 1, 100_000),
       idleTimeoutS: int(env, 'IDLE_TIMEOUT_S', DEFAULT_IDLE_TIMEOUT_S, 0, 960),
       rateLimit: rateLimit(env),
+      ...(publicBaseUrl ? { publicBaseUrl } : {}),
+      ...(originBaseUrl ? { originBaseUrl } : {}),
     },
-    actor: {
-      startBitrateKbps: int(env, 'START_BITRATE_KBPS', DEFAULT_START_BITRATE_KBPS, 8, 512),
-      urlTtlS: int(env, 'URL_TTL_S', DEFAULT_URL_TTL_MS / 1000, 60, 7 * 24 * 3600),
-      activeDeviceGraceMs: int(env, 'ACTIVE_DEVICE_GRACE_MS', DEFAULT_ACTIVE_DEVICE_GRACE_MS, 0, 3600_000),
-      endWatchdogMs: int(env, 'END_WATCHDOG_MS', DEFAULT_END_WATCHDOG_MS, 1, 3600_000),
-    },
+    actor,
     stores: storeSection(env, layout),
     eventLog: eventLogSection(env, layout),
     cache: redisUrl ? { redisUrl } : {},
@@ -336,7 +424,6 @@ export function parseConfig(env: Env): AppConfig {
       ...(env.PATH ? { PATH: env.PATH } : {}),
     },
     demoCatalog,
-    publicBaseUrl: publicBaseUrl.replace(/\/+$/, ''),
     devDefaults: { jwtSecret: jwtRaw === undefined, urlSigning: signing.dev },
     demoTrackSeconds: present(env, 'DEMO_TRACK_SECONDS')
       ? int(env, 'DEMO_TRACK_SECONDS', 0, 2, 60)

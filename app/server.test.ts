@@ -70,7 +70,14 @@ describe('session server e2e', () => {
       const pb = await playback;
       const pf = await prefetch;
       expect(pb.urls.length).toBe(pb.chunks.count);
-      expect(pb.first_chunk.url).toMatch(/^\/o\/[0-9a-f]{64}\?/);
+      // Absolute, on the origin base (PUBLIC_BASE_URL unset: the server's own address).
+      expect(app.server.originBaseUrl).toBe(app.server.httpUrl);
+      const handedOut = [pb.first_chunk.url, pb.first_chunk.init_url, pb.init_url, ...pb.urls];
+      for (const item of pf.items) handedOut.push(item.init_url, ...item.urls);
+      for (const url of handedOut.filter((u): u is string => !!u)) {
+        expect(url.startsWith(`${app.server.originBaseUrl}/o/`), url).toBe(true);
+        expect(new URL(url).pathname).toMatch(/^\/o\/[0-9a-f]{64}$/);
+      }
       expect(pf.items.length).toBeGreaterThanOrEqual(1);
       expect(pf.items.length).toBeLessThanOrEqual(2);
       // The other device sees the play in its state.

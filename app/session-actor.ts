@@ -14,7 +14,7 @@
  * actors/'s own versioned snapshot format.
  */
 import { createActor, fromPromise, type AnyStateMachine, type AnyStateNode } from 'xstate';
-import { parseSessionConfig, type SessionConfig } from '../actors/config.ts';
+import type { SessionConfig } from '../actors/config.ts';
 import { noRadio, type SessionPorts } from '../actors/ports.ts';
 import { createSessionLogic, type LoadedTracks, type SessionLogic } from '../actors/session-machine.ts';
 import { persistContext } from '../actors/session-snapshot.ts';
@@ -24,7 +24,7 @@ import type {
   ResolveContextRequest,
   ResolvedContext,
 } from '../actors/types.ts';
-import type { ActorSettings } from './config.ts';
+import { sessionConfigOf, type ActorSettings } from './config.ts';
 import type { StartActor } from '../session/session-router.ts';
 
 /** The session machine with every effect bound to `ports`. Call once per process; `createActor` per user. */
@@ -60,12 +60,7 @@ export function createSessionMachine(ports: SessionPorts, config?: Partial<Sessi
 }
 
 export function sessionActorStarter(config: ActorSettings): StartActor {
-  const sessionConfig = parseSessionConfig({
-    startBitrateKbps: config.startBitrateKbps,
-    urlTtlMs: config.urlTtlS * 1000,
-    activeDeviceGraceMs: Math.max(1, config.activeDeviceGraceMs),
-    endWatchdogMs: config.endWatchdogMs,
-  });
+  const sessionConfig = sessionConfigOf(config);
   const machines = new WeakMap<SessionPorts, SessionLogic>();
   const handled = new WeakMap<AnyStateMachine, ReadonlySet<string>>();
   return (ports, input, onError) => {

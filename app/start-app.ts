@@ -55,6 +55,8 @@ export interface AppOptions extends Pick<
 
 export async function startApp(config: AppConfig, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? pino({ level: config.logLevel });
+  // Built first: a bad actor setting stops start-up before any store, log or ingest work.
+  const startActor = (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor));
   const stores = await openStores(config.stores);
   const closers: (() => Promise<void>)[] = [() => stores.close()];
   const unwind = async () => {
@@ -100,7 +102,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
     const server = await startSessionServer({
       config: config.server,
       ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
-      startActor: (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor)),
+      startActor,
       log,
       mountRaw: (app, signer) => {
         registerOriginRoutes(app, {

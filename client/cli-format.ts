@@ -98,7 +98,8 @@ export function formatClose(c: Pick<CloseInfo, 'code' | 'reason' | 'action'>): s
 }
 
 export function formatChunk(url: string, r: ChunkFetchResult): string {
-  const key = url.replace(/\?.*$/, '');
+  // The path names the chunk (`/o/<sha256>`); the origin in front of it is the same for all.
+  const key = url.replace(/\?.*$/, '').replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i, '');
   const short = key.length > 24 ? `${key.slice(0, 15)}...${key.slice(-6)}` : key;
   if (r.ok) {
     const refetch = r.mismatches.length

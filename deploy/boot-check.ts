@@ -148,8 +148,9 @@ export async function bootAndPlay(opts: BootCheckOptions): Promise<BootCheckResu
       await client.play({ context: banner.playlistUri });
       const pb = await playback;
       if (!pb.first_chunk.init_url) throw new BootCheckError('playback frame without an init segment URL');
-      const init = await fetchBytes(`${banner.httpUrl}${pb.first_chunk.init_url}`);
-      const firstChunk = await fetchBytes(`${banner.httpUrl}${pb.first_chunk.url}`);
+      // Signed URLs are absolute; resolved against the server they still work if relative.
+      const init = await fetchBytes(new URL(pb.first_chunk.init_url, banner.httpUrl).href);
+      const firstChunk = await fetchBytes(new URL(pb.first_chunk.url, banner.httpUrl).href);
       const key = /\/o\/([0-9a-f]{64})/.exec(pb.first_chunk.url)?.[1];
       if (!key) throw new BootCheckError(`first chunk URL without an object key: ${pb.first_chunk.url}`);
       const verified = await verifyChunk(firstChunk, { bytes: firstChunk.byteLength, sha256: key });

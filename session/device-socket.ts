@@ -82,12 +82,11 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
     send(conn, errorFrame({ code, reason, message, id, ...extra }));
   };
 
+  // The phase is left as it is: the transport's close handler (below) runs for every close,
+  // this one included, and it is what detaches a device bound to a session. Marking the phase
+  // closed here made it skip the detach, so a device the server closed stayed connected.
   const close = (conn: Connection<DeviceSocketState>, name: CloseName) => {
     const info = CLOSE_CODES[name];
-    if (conn.data) {
-      conn.data.phase = 'closed';
-      if (conn.data.helloTimer) clearTimeout(conn.data.helloTimer);
-    }
     conn.close(info.code, info.reason);
   };
 
@@ -277,14 +276,17 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
       fail(conn, 'unauthorized', 'hello_required', 'the first frame must be hello', frame.id);
     },
 
+    // Every close, whoever starts it (the peer, this edge, the registry, the router), comes
+    // here exactly once: the transport calls it once per socket. The registry detaches only
+    // the connection bound to the device, so a replaced or never-bound socket changes nothing.
     close(conn) {
       metrics.connections.dec();
       const st = conn.data;
       if (!st) return;
       if (st.helloTimer) clearTimeout(st.helloTimer);
-      const wasReady = st.phase === 'ready' || st.phase === 'authenticating';
+      const wasBound = st.phase === 'ready' || st.phase === 'authenticating';
       st.phase = 'closed';
-      if (wasReady && st.principal && st.deviceId) {
+      if (wasBound && st.principal && st.deviceId) {
         deps.registry.detach(st.principal.userId, st.deviceId, conn as DeviceConnection);
       }
     },

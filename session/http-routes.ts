@@ -6,7 +6,7 @@
 import type { Authenticator, Principal } from './auth.ts';
 import { bearerToken } from './auth.ts';
 import type { SessionMetrics } from './metrics.ts';
-import type { HttpHandler, HttpRequestLike, HttpResponseLike } from './transport.ts';
+import { httpError, type HttpHandler, type HttpRequestLike, type HttpResponseLike } from './transport.ts';
 
 const json = (status: number, body: unknown): HttpResponseLike => ({
   status,
@@ -69,28 +69,32 @@ export function metricsHandler(metrics: SessionMetrics): HttpHandler {
   });
 }
 
+/** What an API handler needs of the server besides the request. */
+export interface ApiContext {
+  /** Absolute base of every URL the answer hands out (PUBLIC_BASE_URL), no trailing slash. */
+  publicBaseUrl: string;
+}
+
 /** An authenticated /v1 handler: the principal comes from the Bearer token. */
 export type AuthedHandler = (
   req: HttpRequestLike,
   principal: Principal,
+  ctx: ApiContext,
 ) => Promise<HttpResponseLike> | HttpResponseLike;
 
 /** Guards a handler with the Bearer JWT: 401 with a stable code when missing or bad. */
-export function withBearer(auth: Authenticator, handler: AuthedHandler): HttpHandler {
+export function withBearer(auth: Authenticator, handler: AuthedHandler, ctx: ApiContext): HttpHandler {
   return async (req) => {
     const token = bearerToken(req.headers['authorization']);
-    if (!token)
-      return json(401, {
-        error: { code: 'unauthorized', reason: 'token_missing', message: 'Bearer token required' },
-      });
+    if (!token) return httpError(401, 'unauthorized', 'Bearer token required', 'token_missing');
     const r = await auth.verify(token);
     if (!r.ok) {
       const reason = r.reason === 'expired' ? 'token_expired' : 'token_invalid';
-      return json(401, { error: { code: 'unauthorized', reason, message: r.message } });
+      return httpError(401, 'unauthorized', r.message, reason);
     }
-    return handler(req, r.principal);
+    return handler(req, r.principal, ctx);
   };
 }
 
 export const notFound: HttpHandler = (req) =>
-  json(404, { error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+  httpError(404, 'not_found', `no route for ${req.method} ${req.path}`.slice(0, 300));

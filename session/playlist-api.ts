@@ -9,6 +9,7 @@ import { createPlaylistViewer } from '../storage/hydration.ts';
 import type { Stores } from '../storage/stores.ts';
 import type { AuthedHandler } from './http-routes.ts';
 import { handlePlaylistRequest, isPlaylistPath } from './http/playlists.ts';
+import { httpError } from './transport.ts';
 
 const json = (status: number, body: unknown) => ({
   status,
@@ -23,15 +24,15 @@ export function playlistApi(deps: { stores: Stores; cache: TrackCache; log: Logg
     cache: deps.cache,
     onCacheError: (err) => deps.log.warn({ err }, 'track cache failed; reading the store'),
   });
-  return async (req, principal) => {
+  return async (req, principal, ctx) => {
     if (!isPlaylistPath(req.path))
-      return json(404, { error: { status: 404, code: 'not_found', message: `no route ${req.path}` } });
+      return httpError(404, 'not_found', `no route for ${req.method} ${req.path}`.slice(0, 300));
     let body: unknown;
     if (req.body.byteLength > 0) {
       try {
         body = JSON.parse(Buffer.from(req.body).toString('utf8'));
       } catch {
-        return json(400, { error: { status: 400, code: 'bad_request', message: 'body is not JSON' } });
+        return httpError(400, 'bad_request', 'body is not JSON');
       }
     }
     const res = await handlePlaylistRequest(
@@ -45,6 +46,7 @@ export function playlistApi(deps: { stores: Stores; cache: TrackCache; log: Logg
       {
         playlists: deps.stores.playlists,
         viewer,
+        publicBaseUrl: ctx.publicBaseUrl,
         onError: (err, r) => deps.log.error({ err, path: r.path }, 'playlist API failed'),
       },
     );

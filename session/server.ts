@@ -19,6 +19,7 @@ import {
   notFound,
   readyzHandler,
   withBearer,
+  type ApiContext,
   type AuthedHandler,
   type ReadinessChecks,
 } from './http-routes.ts';
@@ -56,6 +57,13 @@ export interface SessionServerConfig {
   idleTimeoutS: number;
   /** Token bucket per connection: sustained frames per second and burst. */
   rateLimit: { rate: number; burst: number };
+  /**
+   * PUBLIC_BASE_URL: absolute base (no trailing slash) of every URL handed to clients.
+   * Unset: `http://<host>:<bound port>` (a wildcard host as loopback).
+   */
+  publicBaseUrl?: string;
+  /** ORIGIN_BASE_URL: base of the signed chunk URLs (a CDN in front of the origin). Unset: the public base. */
+  originBaseUrl?: string;
 }
 
 export interface ServerOptions {
@@ -82,6 +90,10 @@ export interface SessionServer {
   readonly port: number;
   /** http://host:port */
   readonly httpUrl: string;
+  /** Base of the URLs handed to clients (the API's hrefs). */
+  readonly publicBaseUrl: string;
+  /** Base of the signed chunk URLs. */
+  readonly originBaseUrl: string;
   /** ws://host:port/v1/ws */
   readonly wsUrl: string;
   readonly auth: Authenticator;
@@ -90,6 +102,13 @@ export interface SessionServer {
   readonly metrics: SessionMetrics;
   /** Closes every socket, saves every session snapshot, stops listening. Ports stay open. */
   close(): Promise<void>;
+}
+
+/** A host clients can reach this server by: a wildcard address means this machine's loopback. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 export async function startSessionServer(opts: ServerOptions): Promise<SessionServer> {
@@ -106,11 +125,14 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       log.warn({ err, trackId }, 'refreshing a cached track failed; serving the cached one'),
   });
 
+  // Known once the port is bound (PORT=0 picks one); nothing is signed or answered before.
+  const bases: ApiContext & { originBaseUrl: string } = { publicBaseUrl: '', originBaseUrl: '' };
   const router = new SessionRouter({
     startActor: opts.startActor,
     catalog,
     eventLog: ports.eventLog,
-    signUrl: memoizeSigner((path, exp) => signer.sign(path, exp)),
+    // Absolute: the signature covers the path (`/o/<key>`); the base says where it is served.
+    signUrl: memoizeSigner((path, exp) => bases.originBaseUrl + signer.sign(path, exp)),
     wire,
     metrics,
     log,
@@ -140,7 +162,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     }),
     '/readyz': readyzHandler(opts.checks),
     '/metrics': metricsHandler(metrics),
-    '/v1/*': opts.api ? withBearer(auth, opts.api) : notFound,
+    '/v1/*': opts.api ? withBearer(auth, opts.api, bases) : notFound,
   };
 
   transport = await startTransport({
@@ -174,10 +196,15 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
 
   const port = transport.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const httpUrl = `http://${host}:${port}`;
+  bases.publicBaseUrl = config.publicBaseUrl ?? `http://${reachableHost(config.host)}:${port}`;
+  bases.originBaseUrl = config.originBaseUrl ?? bases.publicBaseUrl;
   let closed: Promise<void> | undefined;
   return {
     port,
-    httpUrl: `http://${host}:${port}`,
+    httpUrl,
+    publicBaseUrl: bases.publicBaseUrl,
+    originBaseUrl: bases.originBaseUrl,
     wsUrl: `ws://${host}:${port}${DEVICE_WS_PATH}`,
     auth,
     signer,

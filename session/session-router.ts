@@ -326,8 +326,15 @@ export class SessionRouter implements CommandSink {
       live.playId = output.state.playId;
       this.deps.onSessionChanged?.(userId);
       if (live.connections.size === 0) return;
-      const bytes = this.encode(stateFrame(output.state, this.deps.catalog.lookup));
-      for (const conn of live.connections.values()) conn.send(bytes, 'state');
+      const skip = output.welcomed;
+      // Encoded once, and only if some device is to get it.
+      let bytes: Uint8Array | undefined;
+      for (const [deviceId, conn] of live.connections) {
+        // Its welcome of this step carried this very state.
+        if (skip !== undefined && skip.includes(deviceId)) continue;
+        bytes ??= this.encode(stateFrame(output.state, this.deps.catalog.lookup));
+        conn.send(bytes, 'state');
+      }
     } catch (err) {
       this.deps.log.error({ err, user: userId }, 'broadcasting state failed');
     }

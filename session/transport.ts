@@ -9,7 +9,12 @@
  *   the queue; a queued `state` frame is replaced by a newer one (only the newest state
  *   matters); past `maxBackpressureBytes` buffered + queued, or `maxSendQueue` frames, the
  *   socket is closed with the slow-consumer close code given by the caller.
+ * - A server close reaches the peer with its code: its close frame waits until uWS's own
+ *   buffer has drained (uWS cuts a socket still buffering a few seconds after `end()`, close
+ *   frame and all: 1006), while the session lets go of the device at once. The session layer
+ *   hears of every socket's end exactly once, whoever closed it.
  * - send/close are guarded: on a closed socket they do nothing.
+ * - Routes nobody registered answer 404 with the error body (`httpError`).
  * - Handlers are wrapped: an exception is logged and never reaches uWS or the process.
  * - HTTP routes get a transport-independent request/response (`HttpRequestLike`), so handlers
  *   (healthz, metrics, the /v1 playlist API) know nothing of uWS.
@@ -37,6 +42,12 @@ export interface TransportLimits {
   maxHttpBodyBytes?: number;
 }
 
+/**
+ * How long a server close waits for the bytes uWS still buffers to reach the kernel before
+ * its close frame is written behind them anyway: a reader this far behind is gone.
+ */
+const CLOSE_DRAIN_MS = 10_000;
+
 /** What the session layer sees of a socket. */
 export interface Connection<D> {
   readonly id: number;
@@ -58,7 +69,10 @@ export interface SocketHandlers<D> {
   open(conn: Connection<D | undefined>): D;
   /** One frame; `bytes` is valid only during this call (uWS neuters it afterwards). */
   message(conn: Connection<D>, bytes: Uint8Array, isBinary: boolean): void;
-  /** The socket is gone (any reason); never send from here. */
+  /**
+   * The socket is gone for the session: called exactly once, whoever closed it (a server
+   * close's frame may still be draining to a slow reader). Never send from here.
+   */
   close(conn: Connection<D>, code: number): void;
 }
 
@@ -79,6 +93,18 @@ export interface HttpResponseLike {
 }
 
 export type HttpHandler = (req: HttpRequestLike) => Promise<HttpResponseLike> | HttpResponseLike;
+
+/**
+ * The one error body of every HTTP answer of the session server (the /v1 API, unknown
+ * routes, faults): `{"error": {"status", "code", "message"}}`, plus a `reason` where one narrows it.
+ */
+export function httpError(status: number, code: string, message: string, reason?: string): HttpResponseLike {
+  return {
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify({ error: { status, code, ...(reason ? { reason } : {}), message } }),
+  };
+}
 
 export interface TransportOptions<D> {
   host: string;
@@ -124,6 +150,14 @@ const STATUS_TEXT: Record<number, string> = {
 
 let nextConnectionId = 1;
 
+/**
+ * uWS's own limit, past which it DROPS a send (a close frame included: the peer then sees
+ * 1006). Never reached: we write to uWS only below the low-water mark (a step's frames at most
+ * past it), hold the rest in our queue, and cut a slow reader on our own limit.
+ */
+const uwsMaxBackpressure = (limits: TransportLimits): number =>
+  Math.max(limits.maxBackpressureBytes * 2, 8 << 20);
+
 /** Inbound frames up to this size reach the device layer (which refuses those past its limit). */
 export function hardFrameCap(maxFrameBytes: number): number {
   return Math.max(maxFrameBytes * 8, 1 << 20);
@@ -160,6 +194,10 @@ class ConnectionImpl<D> implements Connection<D> {
   readonly id = nextConnectionId++;
   data!: D;
   closed = false;
+  /** The session layer was told the socket is gone (once, whoever closed it). */
+  released = false;
+  /** A server close whose close frame waits for uWS's buffer to drain (see `close`). */
+  private pendingEnd: { code: number; reason: string; timer?: NodeJS.Timeout } | undefined;
   private queue: { frame: Uint8Array; state: boolean }[] = [];
   private queuedBytes = 0;
   /** Something (a frame, a pong) arrived since the idle sweep last looked. */
@@ -177,6 +215,8 @@ class ConnectionImpl<D> implements Connection<D> {
     readonly remote: string,
     private readonly onSlow: (conn: ConnectionImpl<D>) => void,
     private readonly batcher: SendBatcher<D>,
+    /** Tells the session layer the socket is gone (the transport's `release`). */
+    private readonly release: (conn: ConnectionImpl<D>, code: number) => void,
     private readonly onServerClose?: (code: number) => void,
   ) {}
 
@@ -251,6 +291,10 @@ class ConnectionImpl<D> implements Connection<D> {
 
   /** uWS drained some of its buffer: move queued frames while below the low-water mark. */
   drain(): void {
+    if (this.pendingEnd) {
+      if (this.ws.getBufferedAmount() === 0) this.end();
+      return;
+    }
     if (this.closed || this.queue.length === 0) return;
     this.ws.cork(() => {
       while (this.queue.length > 0 && this.ws.getBufferedAmount() < this.lowWater()) {
@@ -261,6 +305,15 @@ class ConnectionImpl<D> implements Connection<D> {
     });
   }
 
+  /**
+   * A server close. uWS writes the close frame behind whatever it still buffers, and a socket
+   * not done within a few seconds of `end()` is cut with that buffer, close frame included:
+   * a slow reader then saw 1006 instead of the code. So while uWS buffers, the close frame
+   * waits (our queue is dropped, nothing more is sent) until the buffer has drained into the
+   * kernel, then goes out with nothing behind it in user space; the session lets go of the
+   * device at once either way. A reader that drains nothing in CLOSE_DRAIN_MS gets the
+   * close frame behind the buffer anyway.
+   */
   close(code: number, reason: string): void {
     if (this.closed) return;
     // Frames sent before the close still leave first (an error frame before `bad_token`).
@@ -270,11 +323,40 @@ class ConnectionImpl<D> implements Connection<D> {
     this.queue = [];
     this.queuedBytes = 0;
     this.onServerClose?.(code);
+    const why = reason.slice(0, 120);
+    let buffered: number;
     try {
-      this.ws.end(code, reason.slice(0, 120));
+      buffered = this.ws.getBufferedAmount();
+    } catch {
+      return; // Already closed underneath us: its close handler ran.
+    }
+    if (buffered === 0) {
+      this.pendingEnd = { code, reason: why };
+      this.end();
+      return;
+    }
+    const timer = setTimeout(() => this.end(), CLOSE_DRAIN_MS);
+    timer.unref();
+    this.pendingEnd = { code, reason: why, timer };
+    this.release(this, code);
+  }
+
+  /** Writes the pending close frame (uWS then calls the close handler). */
+  private end(): void {
+    const pending = this.pendingEnd;
+    if (!pending) return;
+    this.settle();
+    try {
+      this.ws.end(pending.code, pending.reason);
     } catch {
       // Already closed underneath us: nothing to do.
     }
+  }
+
+  /** The socket is gone for good: no close frame is waiting any more. */
+  settle(): void {
+    if (this.pendingEnd?.timer !== undefined) clearTimeout(this.pendingEnd.timer);
+    this.pendingEnd = undefined;
   }
 
   markClosed(): void {
@@ -315,12 +397,21 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
       }
     };
 
+  /** The session layer hears of a socket's end once, from a server close or uWS's close event. */
+  const release = (conn: ConnectionImpl<D>, code: number): void => {
+    if (conn.released) return;
+    conn.released = true;
+    conn.markClosed();
+    live.delete(conn);
+    guard('close', () => handlers.close(conn, code))();
+  };
+
   app.ws<SocketData<D>>(opts.wsPath, {
     // Well above our limit, so the device layer closes an oversized frame with its documented
     // code (frame_too_large); only frames past this hard cap are cut by uWS itself (abrupt).
     maxPayloadLength: hardFrameCap(limits.maxFrameBytes),
     // Above our own limit: uWS must never drop a frame silently; we close slow readers first.
-    maxBackpressure: limits.maxBackpressureBytes + limits.maxFrameBytes * 4,
+    maxBackpressure: uwsMaxBackpressure(limits),
     closeOnBackpressureLimit: 0,
     compression: uWS.DISABLED,
     // Idle sockets are closed by our own sweep (below) with the documented code; uWS's timer
@@ -338,6 +429,7 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
           c.close(limits.slowConsumerCloseCode, 'slow consumer');
         },
         batcher,
+        release,
         opts.onServerClose,
       );
       ws.getUserData().conn = conn;
@@ -355,9 +447,8 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
     close: guard('close', (ws: WebSocket<SocketData<D>>, code: number) => {
       const conn = ws.getUserData().conn;
       if (!conn) return;
-      conn.markClosed();
-      live.delete(conn);
-      handlers.close(conn, code);
+      conn.settle();
+      release(conn, code);
     }),
   });
 
@@ -384,11 +475,7 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
           .then(() => handler({ method, path, query, headers, body: Buffer.concat(chunks) }))
           .then(respond, (err: unknown) => {
             log.error({ err, path }, 'http handler failed');
-            respond({
-              status: 500,
-              headers: { 'content-type': 'application/json' },
-              body: '{"error":"internal"}',
-            });
+            respond(httpError(500, 'internal', 'internal error'));
           });
       };
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') {
@@ -400,7 +487,7 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
         size += ab.byteLength;
         if (size > maxBody) {
           aborted = true;
-          writeHttp(res, { status: 413, body: 'payload too large' });
+          writeHttp(res, httpError(413, 'bad_request', `request body larger than ${maxBody} bytes`));
           return;
         }
         chunks.push(Buffer.from(ab.slice(0)));
@@ -410,6 +497,14 @@ export function startTransport<D>(opts: TransportOptions<D>): Promise<Transport>
   }
 
   opts.mountRaw?.(app);
+
+  // Anything no route above takes (uWS prefers every more specific pattern): a 404 with the
+  // error body, not an empty reply.
+  app.any('/*', (res, req) => {
+    const method = req.getCaseSensitiveMethod().toUpperCase();
+    const path = req.getUrl();
+    writeHttp(res, httpError(404, 'not_found', `no route for ${method} ${path}`.slice(0, 300)));
+  });
 
   // The idle sweep: a quiet socket gets a ping at half the limit; one with nothing inbound
   // (no frame, no pong) for the whole limit is closed with the idle close code.

@@ -13,6 +13,9 @@ import {
   type PlaylistRequest,
 } from './playlists.ts';
 
+/** PUBLIC_BASE_URL: every href handed out is absolute on it. */
+const BASE = 'https://api.example.com';
+
 describe('playlist http api', () => {
   let dir: string;
   let stores: Stores;
@@ -37,6 +40,7 @@ describe('playlist http api', () => {
       });
     }
     deps = {
+      publicBaseUrl: BASE,
       playlists: stores.playlists,
       viewer: createPlaylistViewer({
         playlists: stores.playlists,
@@ -64,6 +68,7 @@ describe('playlist http api', () => {
       public: false,
       snapshot_id: '0',
       owner: { id: 'ann' },
+      tracks: { href: `${BASE}/v1/playlists/${p.id}/tracks`, total: 0 },
     });
     const add = await call({
       method: 'POST',
@@ -99,8 +104,9 @@ describe('playlist http api', () => {
       offset: 1,
       limit: 2,
       total: 5,
-      next: `/v1/playlists/${p.id}/tracks?offset=3&limit=2`,
-      previous: `/v1/playlists/${p.id}/tracks?offset=0&limit=2`,
+      href: `${BASE}/v1/playlists/${p.id}/tracks?offset=1&limit=2`,
+      next: `${BASE}/v1/playlists/${p.id}/tracks?offset=3&limit=2`,
+      previous: `${BASE}/v1/playlists/${p.id}/tracks?offset=0&limit=2`,
     });
   });
 
@@ -240,6 +246,9 @@ describe('playlist http api', () => {
       ],
       [{ method: 'GET', path: `/v1/playlists/${p.id}/tracks`, query: { limit: '500' } }, /limit/],
       [{ method: 'DELETE', path: `/v1/playlists/${p.id}/tracks`, body: {} }, /tracks/],
+      // A malformed %-escape is the client's error (decodeURIComponent throws on it).
+      [{ method: 'GET', path: '/v1/playlists/%E0%A4%A' }, /malformed %-escape/],
+      [{ method: 'GET', path: '/v1/users/%zz/playlists' }, /malformed %-escape/],
     ];
     for (const [req, message] of cases) {
       const r = await call(req);

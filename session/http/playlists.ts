@@ -42,6 +42,8 @@ export interface PlaylistResponse {
 export interface PlaylistApiDeps {
   playlists: PlaylistStore;
   viewer: PlaylistViewer;
+  /** Absolute base (PUBLIC_BASE_URL, no trailing slash) of the `href`s handed out. */
+  publicBaseUrl: string;
   /** Told about unexpected failures (answered as a bare 500), for logs. */
   onError?: (e: unknown, req: PlaylistRequest) => void;
 }
@@ -89,9 +91,14 @@ function trackJson(t: Track) {
   };
 }
 
-function pagingJson(view: PlaylistView) {
+/** The absolute URL of a playlist's tracks (a page of them with `offset`). */
+const tracksHref = (base: string, playlistId: string, page?: { offset: number; limit: number }) =>
+  `${base}/v1/playlists/${encodeURIComponent(playlistId)}/tracks` +
+  (page ? `?offset=${page.offset}&limit=${page.limit}` : '');
+
+function pagingJson(view: PlaylistView, base: string) {
   const { playlist, offset, limit, total } = view;
-  const href = (o: number) => `/v1/playlists/${playlist.id}/tracks?offset=${o}&limit=${limit}`;
+  const href = (o: number) => tracksHref(base, playlist.id, { offset: o, limit });
   return {
     href: href(offset),
     limit,
@@ -204,8 +211,18 @@ async function view(deps: PlaylistApiDeps, id: string, req: PlaylistRequest) {
   return deps.viewer.viewPlaylist(id, { offset, limit }, req.userId);
 }
 
+/** A path segment decoded; a malformed %-escape is the client's error, not a fault. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`malformed %-escape in the path segment '${segment.slice(0, 100)}'`);
+  }
+}
+
 async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<PlaylistResponse> {
-  const parts = req.path.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = req.path.split('/').filter(Boolean).map(decodeSegment);
+  const base = deps.publicBaseUrl;
   const method = req.method.toUpperCase();
   const { playlists } = deps;
   const who = req.userId;
@@ -232,7 +249,7 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
         ...(b.collaborative !== undefined ? { collaborative: bool(b.collaborative, 'collaborative')! } : {}),
         ...(collaborators ? { collaborators: collaborators as string[] } : {}),
       });
-      return { status: 201, json: playlistJson(p, { href: `/v1/playlists/${p.id}/tracks`, total: 0 }) };
+      return { status: 201, json: playlistJson(p, { href: tracksHref(base, p.id), total: 0 }) };
     }
     if (method === 'GET') {
       if (owner !== who) throw new HttpError(403, 'forbidden', 'you can only list your own playlists');
@@ -256,7 +273,7 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
   if (sub === undefined) {
     if (method === 'GET') {
       const v = await view(deps, id, req);
-      return { status: 200, json: playlistJson(v.playlist, pagingJson(v)) };
+      return { status: 200, json: playlistJson(v.playlist, pagingJson(v, base)) };
     }
     if (method === 'PUT') {
       const b = object(req.body, true);
@@ -282,7 +299,7 @@ async function route(req: PlaylistRequest, deps: PlaylistApiDeps): Promise<Playl
     });
     return { status: 200, json: editJson(r) };
   } else if (sub === 'tracks') {
-    if (method === 'GET') return { status: 200, json: pagingJson(await view(deps, id, req)) };
+    if (method === 'GET') return { status: 200, json: pagingJson(await view(deps, id, req), base) };
     if (method === 'POST') {
       const b = object(req.body, false);
       // Spotify also accepts `uris` and `position` in the query string.
