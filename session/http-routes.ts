@@ -55,16 +55,23 @@ export function withBearer(auth: Authenticator, handler: AuthedHandler): HttpHan
     const token = bearerToken(req.headers['authorization']);
     if (!token)
       return json(401, {
-        error: { code: 'unauthorized', reason: 'token_missing', message: 'Bearer token required' },
+        error: {
+          status: 401,
+          code: 'unauthorized',
+          reason: 'token_missing',
+          message: 'Bearer token required',
+        },
       });
     const r = await auth.verify(token);
     if (!r.ok) {
       const reason = r.reason === 'expired' ? 'token_expired' : 'token_invalid';
-      return json(401, { error: { code: 'unauthorized', reason, message: r.message } });
+      return json(401, { error: { status: 401, code: 'unauthorized', reason, message: r.message } });
     }
     return handler(req, r.principal);
   };
 }
 
 export const notFound: HttpHandler = (req) =>
-  json(404, { error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+  json(404, {
+    error: { status: 404, code: 'not_found', message: `no route for ${req.method} ${req.path}` },
+  });

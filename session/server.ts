@@ -57,8 +57,10 @@ export interface ServerOptions {
   log?: Logger;
   /** Routes written against uWS itself (the origin's chunk routes). */
   mountRaw?: (app: TemplatedApp, signer: UrlSigner) => void;
-  /** The /v1 HTTP API (playlists), behind the Bearer token. */
+  /** The /v1 HTTP API (playlists, history, royalties), behind the Bearer token. */
   api?: AuthedHandler;
+  /** /v1 routes that need no token (the OpenAPI description), by exact path. */
+  publicHttp?: Record<string, HttpHandler>;
   /** Extra health checks (event log outbox, stores). */
   checks?: () => Record<string, { ok: boolean; detail?: unknown }>;
   timers?: Timers;
@@ -80,6 +82,8 @@ export interface SessionServer {
   readonly signer: UrlSigner;
   readonly registry: SessionRegistry;
   readonly metrics: SessionMetrics;
+  /** The HTTP route patterns registered (uWS syntax) and the device WebSocket's path. */
+  readonly httpRoutes: readonly string[];
   /** Closes every socket, saves every session snapshot, stops listening. Ports stay open. */
   close(): Promise<void>;
 }
@@ -131,6 +135,8 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
       checks: opts.checks,
     }),
     '/metrics': metricsHandler(metrics),
+    // Exact paths: uWS prefers them to the wildcard below.
+    ...opts.publicHttp,
     '/v1/*': opts.api ? withBearer(auth, opts.api) : notFound,
   };
 
@@ -174,6 +180,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     signer,
     registry,
     metrics,
+    httpRoutes: [...Object.keys(http), DEVICE_WS_PATH],
     close() {
       closed ??= (async () => {
         transport!.close(CLOSE_CODES.server_shutdown.code, CLOSE_CODES.server_shutdown.reason);

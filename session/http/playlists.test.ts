@@ -6,19 +6,17 @@ import { createLruTrackCache } from '../../storage/cache.lru.ts';
 import { createPlaylistViewer } from '../../storage/hydration.ts';
 import { openEmbeddedStores } from '../../testkit/test-stores.ts';
 import type { Stores } from '../../storage/stores.ts';
-import {
-  handlePlaylistRequest,
-  isPlaylistPath,
-  type PlaylistApiDeps,
-  type PlaylistRequest,
-} from './playlists.ts';
+import { createApiRouter, type ApiRequest, type ApiRouter } from './api-router.ts';
+import { playlistRoutes } from './playlists.ts';
+
+type PlaylistRequest = ApiRequest;
 
 describe('playlist http api', () => {
   let dir: string;
   let stores: Stores;
-  let deps: PlaylistApiDeps;
+  let router: ApiRouter;
   const call = (req: Omit<PlaylistRequest, 'userId'> & { userId?: string }) =>
-    handlePlaylistRequest({ userId: 'ann', ...req }, deps);
+    router.handle({ userId: 'ann', ...req });
   const uri = (id: string) => `spotify:track:${id}`;
 
   beforeAll(async () => {
@@ -36,14 +34,16 @@ describe('playlist http api', () => {
         durationMs: 200_000,
       });
     }
-    deps = {
-      playlists: stores.playlists,
-      viewer: createPlaylistViewer({
+    router = createApiRouter(
+      playlistRoutes({
         playlists: stores.playlists,
-        catalog: stores.catalog,
-        cache: createLruTrackCache(100),
+        viewer: createPlaylistViewer({
+          playlists: stores.playlists,
+          catalog: stores.catalog,
+          cache: createLruTrackCache(100),
+        }),
       }),
-    };
+    );
   });
   afterAll(async () => {
     await stores.close();
@@ -252,8 +252,21 @@ describe('playlist http api', () => {
     expect((await call({ method: 'GET', path: '/v1/playlists/nope' })).status).toBe(404);
     expect((await call({ method: 'GET', path: `/v1/playlists/${p.id}/followers` })).status).toBe(404);
     expect((await call({ method: 'PATCH', path: `/v1/playlists/${p.id}` })).status).toBe(405);
-    expect(isPlaylistPath(`/v1/playlists/${p.id}/tracks`)).toBe(true);
-    expect(isPlaylistPath('/v1/users/ann/playlists')).toBe(true);
-    expect(isPlaylistPath('/v1/me')).toBe(false);
+    // A malformed %-escape in the path is the client's error, not the server's.
+    expect(await call({ method: 'GET', path: '/v1/playlists/%E0%A4%A' })).toMatchObject({
+      status: 400,
+      json: { error: { status: 400, code: 'bad_request', message: expect.stringMatching(/%-escape/) } },
+    });
+    // The schemas refuse wrong types before any handler runs, naming the field.
+    expect(
+      await call({ method: 'PUT', path: `/v1/playlists/${p.id}`, body: { public: 'yes' } }),
+    ).toMatchObject({ status: 400, json: { error: { message: expect.stringMatching(/public/) } } });
+    expect(
+      await call({
+        method: 'PUT',
+        path: `/v1/playlists/${p.id}/collaborators`,
+        body: { collaborators: 'bob' },
+      }),
+    ).toMatchObject({ status: 400, json: { error: { message: expect.stringMatching(/collaborators/) } } });
   });
 });
