@@ -54,7 +54,8 @@ describe('demo catalog - data', () => {
     // Faded only on the outside: nothing dips at the boundary.
     expect(a.fades).toEqual({ in: true, out: false });
     expect(b.fades).toEqual({ in: false, out: true });
-    const playlist = DEMO_PLAYLISTS.find((p) => p.id === DEMO_LONG_PLAYLIST_ID)!.trackIds as readonly string[];
+    const playlist = DEMO_PLAYLISTS.find((p) => p.id === DEMO_LONG_PLAYLIST_ID)!
+      .trackIds as readonly string[];
     expect(playlist.indexOf(b.id)).toBe(playlist.indexOf(a.id) + 1);
     // Track b's samples from its own t = 0 are track a's samples continued past its end:
     // at full length and at every whole-second DEMO_TRACK_SECONDS cap (2-60).

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from './start-app.ts';
 import { parseConfig } from './config.ts';
 import { rawSocket, withTimeout } from '../testkit/raw-socket.ts';
+import { checkDocBlock } from '../testkit/doc-block.ts';
 
 type Json = Record<string, any>;
 
@@ -367,6 +368,21 @@ describe('http api - the OpenAPI description', () => {
       ),
     );
     expect(Object.keys(TRIGGERS).filter((k) => !documented.has(k))).toEqual([]);
+  });
+
+  it('http api - README.md lists every documented route', async () => {
+    const rows = operations().map(({ path, method, op }) => {
+      const ok = Object.keys(op.responses).filter((st) => /^[123]/.test(st));
+      const auth = op.security && op.security.length === 0 ? 'none' : 'Bearer';
+      return `| ${method.toUpperCase()} | \`${path}\` | ${auth} | ${ok.join(', ')} | ${op.summary} |`;
+    });
+    const table = [
+      '| method | path | auth | success | what |',
+      '| --- | --- | --- | --- | --- |',
+      ...rows,
+    ].join('\n');
+    const stale = await checkDocBlock(join(import.meta.dirname, '..', 'README.md'), 'http-routes', table);
+    expect(stale).toBeUndefined();
   });
 
   it('http api - the documented device socket upgrades without a token header', async () => {
