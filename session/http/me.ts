@@ -37,7 +37,7 @@ export function meRoutes(deps: MeApiDeps): ApiRoute[] {
         `page. At most ${MAX_HISTORY_LIMIT} per page.`,
       query: HistoryQuery,
       ok: { 200: { description: 'one page', schema: HistoryPage } },
-      errors: { 503: 'the store is unavailable' },
+      errors: {},
       async handle({ query, userId }) {
         const limit = query.limit ?? DEFAULT_HISTORY_LIMIT;
         const page = await deps.history.readHistory(userId, {
@@ -90,7 +90,7 @@ export function meRoutes(deps: MeApiDeps): ApiRoute[] {
         '(reports under DATA_DIR/reports).',
       query: RoyaltiesQuery,
       ok: { 200: { description: 'the counted streams', schema: RoyaltiesPage } },
-      errors: { 503: 'the store is unavailable' },
+      errors: {},
       async handle({ query, userId }) {
         const month = query.month ?? monthOf(now());
         const rows: CountedPlay[] = [];

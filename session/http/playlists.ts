@@ -35,7 +35,7 @@ export interface PlaylistApiDeps {
 
 // ---- shapes -------------------------------------------------------------------------------
 
-export function trackJson(t: Track) {
+function trackJson(t: Track) {
   return {
     type: 'track',
     id: t.id,
@@ -165,7 +165,7 @@ export function playlistRoutes(deps: PlaylistApiDeps): ApiRoute[] {
       summary: 'A playlist with one page of hydrated tracks',
       query: PageQuery,
       ok: { 200: { description: 'the playlist', schema: PlaylistObject } },
-      errors: { 403: NOT_VISIBLE, 404: 'no such playlist', 503: 'the store is unavailable' },
+      errors: { 403: NOT_VISIBLE, 404: 'no such playlist' },
       async handle({ params, query, userId }) {
         const v = await viewer.viewPlaylist(params.playlist_id!, query, userId);
         return { status: 200, json: playlistJson(v.playlist, pagingJson(v)) };

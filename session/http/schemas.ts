@@ -26,7 +26,6 @@ const named = <T extends TSchema>(name: string, schema: T): T => {
   return schema;
 };
 
-const Id = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH, pattern: '^[A-Za-z0-9_.-]+$' });
 const UserId = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH });
 const SnapshotId = Type.String({
   pattern: '^\\d{1,15}$',

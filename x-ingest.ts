@@ -1,0 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStores } from './app/open-stores.ts';
+import { ensureDemoCatalog } from './app/demo-catalog.ts';
+const dir = mkdtempSync(join(tmpdir(), 'ingest-time-'));
+const stores = await openStores({ dataDir: join(dir, 'store') } as never);
+const t = Date.now();
+const info = await ensureDemoCatalog(stores, { objectDir: join(dir, 'objects'), toolsEnv: process.env, log: (l) => console.log(l) });
+console.log('ingest s', (Date.now() - t) / 1000, 'failures', info.failures.length);
+const files = await stores.catalog.getAudioFiles('demo-t61');
+for (const f of files) console.log(f.bitrateKbps, f.chunkDurationMs, f.chunks.length, f.chunks.slice(0, 2).map((c) => c.bytes), f.chunks.at(-1)!.bytes, f.chunks.at(-1)!.durationMs);
+await stores.close();
+rmSync(dir, { recursive: true, force: true });
