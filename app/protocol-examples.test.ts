@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientFrame, PlaybackFrame, ServerFrame } from '../protocol/messages.ts';
+import type { ClientFrame, PlaybackFrame, PrefetchFrame, ServerFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { locateTools } from '../origin/ingest/ffmpeg.ts';
 import { Ingester } from '../origin/ingest/ingest.ts';
@@ -180,15 +180,27 @@ describe('protocol examples - generated from real frames', () => {
     );
     const pb = played.find((f): f is PlaybackFrame => f.t === 'playback')!;
 
+    const prefetched = played.find((f): f is PrefetchFrame => f.t === 'prefetch')!;
+    const skipped = await t.step(
+      'next: the prefetched track starts from the URL the prefetch named',
+      { t: 'next', id: 3 },
+      [(f) => f.t === 'ack' && f.id === 3, (f) => f.t === 'playback'],
+    );
+    const pb2 = skipped.find((f): f is PlaybackFrame => f.t === 'playback')!;
+    expect(pb2.first_chunk.url).toBe(prefetched.items[0]!.urls[0]);
+
     await t.step(
       'progress: position and the measured bandwidth (here too little for the chosen quality)',
-      { t: 'progress', id: 3, play_id: pb.play_id, position_ms: 4000, buffered_ms: 8000, bandwidth_kbps: 40 },
-      [(f) => (f.t === 'ack' || f.t === 'error') && f.id === 3],
+      {
+        t: 'progress',
+        id: 4,
+        play_id: pb2.play_id,
+        position_ms: 4000,
+        buffered_ms: 8000,
+        bandwidth_kbps: 40,
+      },
+      [(f) => (f.t === 'ack' || f.t === 'error') && f.id === 4],
     );
-    await t.step('next: the prefetched track starts from the URL the prefetch named', { t: 'next', id: 4 }, [
-      (f) => f.t === 'ack' && f.id === 4,
-      (f) => f.t === 'playback',
-    ]);
     const blocked = app.demo.blockedInSeUri;
     await t.step(
       `a refused request (${blocked} is blocked in SE): an error, and nothing changes`,
