@@ -33,7 +33,7 @@ export interface DemoCatalogConfig {
   scratchDir?: string;
   /** Where to look for ffmpeg (FFMPEG_PATH, FFPROBE_PATH, PATH); located only when tracks are missing. */
   toolsEnv: Record<string, string | undefined>;
-  /** Cut every track to at most this many seconds (default: full length, 20-28 s). */
+  /** Cut every track to at most this many seconds (default: full length, 17-90 s). */
   maxTrackSeconds?: number | undefined;
   /** Progress and summary lines (default console.log). */
   log?: (line: string) => void;
@@ -97,10 +97,10 @@ async function synthesize(tools: Tools, t: DemoTrack, path: string, maxSeconds =
   ];
   const l = (1 - t.pan).toFixed(2);
   const r = (1 + t.pan).toFixed(2);
-  args.push(
-    '-af',
-    `pan=stereo|c0=${l}*c0|c1=${r}*c0,afade=t=in:d=0.05,afade=t=out:st=${durationS - 1.5}:d=1.5`,
-  );
+  const filters = [`pan=stereo|c0=${l}*c0|c1=${r}*c0`];
+  if (t.fades?.in ?? true) filters.push('afade=t=in:d=0.05');
+  if (t.fades?.out ?? true) filters.push(`afade=t=out:st=${durationS - 1.5}:d=1.5`);
+  args.push('-af', filters.join(','));
   for (let i = 0; i < tags.length; i += 2) args.push('-metadata', `${tags[i]}=${tags[i + 1]}`);
   args.push('-c:a', 'flac', path);
   const res = await run(tools.ffmpeg, args, 120_000);

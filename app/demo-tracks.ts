@@ -1,8 +1,10 @@
 /**
- * The demo catalog as data: 12 artists x 5 tracks, each track a distinct piece synthesized
- * by ffmpeg's own `aevalsrc` generator (a plucked chord on a tempo grid, a two-chord
- * progression, a bass line), with its rights. Everything here is deterministic: same ids,
- * same sounds, same rights on every machine.
+ * The demo catalog as data: 12 artists x 5 short tracks (17-25 s), each a distinct piece
+ * synthesized by ffmpeg's own `aevalsrc` generator (a plucked chord on a tempo grid, a
+ * two-chord progression, a bass line), with its rights; an album of four long tracks
+ * (45-90 s, past the 30 s royalty threshold); and a gapless pair, one tone running across the
+ * track boundary. Everything here is deterministic: same ids, same sounds, same rights on
+ * every machine.
  */
 import type { RightsSpec } from '../origin/ingest/rights-sidecar.ts';
 
@@ -28,6 +30,8 @@ export interface DemoTrack {
   pan: number;
   isrc?: string;
   rights: RightsSpec[];
+  /** Fade in at the start / out at the end (default both); a gapless pair fades only outside. */
+  fades?: { in: boolean; out: boolean };
 }
 
 const NAMES: readonly [string, string][] = [
@@ -67,6 +71,7 @@ const TITLE_WORDS = [
   'Frost',
 ];
 
+/** The twelve artists of the short tracks (the long album and the gapless pair have their own). */
 export const DEMO_ARTISTS: readonly DemoArtist[] = NAMES.map(([name, album], a) => ({
   id: `demo-artist-${String(a + 1).padStart(2, '0')}`,
   name,
@@ -105,7 +110,7 @@ function rightsOf(a: number, t: number): RightsSpec[] {
   return rows;
 }
 
-export const DEMO_TRACKS: readonly DemoTrack[] = DEMO_ARTISTS.flatMap((artist, a) =>
+const SHORT_TRACKS: DemoTrack[] = DEMO_ARTISTS.flatMap((artist, a) =>
   Array.from({ length: 5 }, (_, t): DemoTrack => {
     const n = a * 5 + t;
     const root = 110 * 2 ** (((n * 7) % 24) / 12);
@@ -114,7 +119,7 @@ export const DEMO_TRACKS: readonly DemoTrack[] = DEMO_ARTISTS.flatMap((artist, a
       artist,
       trackNumber: t + 1,
       title: `${TITLE_WORDS[(a + t * 5) % TITLE_WORDS.length]} ${['I', 'II', 'III', 'IV', 'V'][t]}`,
-      durationS: 20 + ((n * 7) % 9),
+      durationS: 17 + ((n * 7) % 9),
       expr: expression(root, artist.chord, artist.bpm + t * 4, 3 + (t % 3) * 2),
       pan: ((n % 5) - 2) / 5,
       rights: rightsOf(a, t),
@@ -123,6 +128,70 @@ export const DEMO_TRACKS: readonly DemoTrack[] = DEMO_ARTISTS.flatMap((artist, a
     return track;
   }),
 );
+
+const LONG_ARTIST: DemoArtist = {
+  id: 'demo-artist-13',
+  name: 'Long Division',
+  albumId: 'demo-album-13',
+  album: 'Long Form',
+  bpm: 66,
+  chord: [0, 4, 7],
+};
+
+/** Past the 30 s royalty threshold, so a demo play can be counted; allowed everywhere. */
+const LONG_SECONDS = [45, 60, 75, 90] as const;
+
+const LONG_TRACKS: DemoTrack[] = LONG_SECONDS.map((durationS, t) => {
+  const n = 60 + t;
+  return {
+    id: `demo-t${n + 1}`,
+    artist: LONG_ARTIST,
+    trackNumber: t + 1,
+    title: `Long Form ${['I', 'II', 'III', 'IV'][t]}`,
+    durationS,
+    expr: expression(110 * 2 ** ((t * 5) / 12), LONG_ARTIST.chord, LONG_ARTIST.bpm + t * 6, 2 + t),
+    pan: 0,
+    isrc: `QZDMO26${String(n + 1).padStart(5, '0')}`,
+    rights: [{ territory: '*', allowed: true }],
+  };
+});
+
+/**
+ * The gapless pair's tone: partials at whole-hertz frequencies, so every partial completes a
+ * whole number of cycles in any whole number of seconds. The second track starts its own
+ * clock at 0 and still continues the first one's waveform sample for sample, whatever whole
+ * length DEMO_TRACK_SECONDS cuts the first to.
+ */
+export const GAPLESS_TONE: readonly { hz: number; amp: number }[] = [
+  { hz: 440, amp: 0.3 },
+  { hz: 660, amp: 0.12 },
+];
+
+const GAPLESS_ARTIST: DemoArtist = {
+  id: 'demo-artist-14',
+  name: 'Seamless',
+  albumId: 'demo-album-14',
+  album: 'Gapless Pair',
+  bpm: 60,
+  chord: [0, 7, 12],
+};
+
+const toneExpr = GAPLESS_TONE.map((p) => `${p.amp}*sin(2*PI*${p.hz}*t)`).join('+');
+
+const GAPLESS_TRACKS: DemoTrack[] = (['Across I', 'Across II'] as const).map((title, t) => ({
+  id: `demo-t${65 + t}`,
+  artist: GAPLESS_ARTIST,
+  trackNumber: t + 1,
+  title,
+  durationS: 20,
+  expr: toneExpr,
+  pan: 0,
+  rights: [{ territory: '*', allowed: true }],
+  // No fade at the shared boundary: the tone must run straight through it.
+  fades: { in: t === 0, out: t === 1 },
+}));
+
+export const DEMO_TRACKS: readonly DemoTrack[] = [...SHORT_TRACKS, ...LONG_TRACKS, ...GAPLESS_TRACKS];
 
 export const DEMO_USERS = [
   { id: 'u1', displayName: 'Astrid (premium, SE)', plan: 'premium', country: 'SE', quality: 'high' },
@@ -134,6 +203,7 @@ export const DEMO_USERS = [
 
 export const DEMO_PLAYLIST_ID = 'demo-mix';
 export const DEMO_COLLAB_PLAYLIST_ID = 'demo-collab';
+export const DEMO_LONG_PLAYLIST_ID = 'demo-long';
 
 const ids = (...n: number[]) => n.map((i) => `demo-t${String(i).padStart(2, '0')}`);
 
@@ -176,5 +246,15 @@ export const DEMO_PLAYLISTS = [
     collaborative: false,
     collaborators: [] as string[],
     trackIds: ids(5, 10, 15, 20),
+  },
+  {
+    // Long plays that reach the royalty threshold, then the gapless pair back to back.
+    id: DEMO_LONG_PLAYLIST_ID,
+    ownerId: 'u1',
+    name: 'Long Plays & Gapless',
+    public: true,
+    collaborative: false,
+    collaborators: [] as string[],
+    trackIds: ids(61, 62, 63, 64, 65, 66),
   },
 ] as const;

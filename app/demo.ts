@@ -2,7 +2,8 @@
  * `npm run demo`: starts the server in-process on embedded defaults (temp data dir),
  * connects two devices of one listener, plays the demo playlist, skips to the prefetched
  * track, transfers playback to the second device, and prints a timeline with the latency
- * of each step.
+ * of each step. `npm run demo -- catalog` prints the demo catalog (users, playlists, albums,
+ * rights, durations) instead.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,13 @@ import { startApp } from './start-app.ts';
 import { parseConfig } from './config.ts';
 import { PrefetchCache } from '../client/prefetch-cache.ts';
 import { SessionClient, type WebSocketCtor } from '../client/session-client.ts';
+import { demoCatalogMarkdown } from './demo-catalog-table.ts';
+
+// `npm run demo -- catalog`: the demo catalog `npm start` serves, then nothing else.
+if (process.argv[2] === 'catalog') {
+  console.log(demoCatalogMarkdown());
+  process.exit(0);
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'playback-demo-'));
 const t0 = performance.now();

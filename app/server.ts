@@ -8,6 +8,7 @@ import pino from 'pino';
 import { startApp } from './start-app.ts';
 import { configWarnings } from './config.ts';
 import { configOrExit } from './entry-config.ts';
+import { demoCatalogSummary } from './demo-catalog-table.ts';
 
 const config = configOrExit('server');
 const log = pino({ level: config.logLevel });
@@ -38,7 +39,15 @@ session server ready
   playlist    ${demo.playlistUri}
   dev token   (${u1.id}) ${token}
   more tokens npm run token -- --user u2 --plan free --country US
+  http api    ${server.httpUrl}/v1/openapi.json (OpenAPI 3.1; Bearer token)
 `);
+// The fixture catalog (DEMO_CATALOG=fixture) is a different, smaller one.
+if (config.demoCatalog === 'audio')
+  console.log(
+    `demo catalog\n${demoCatalogSummary()
+      .map((l) => `  ${l}`)
+      .join('\n')}\n`,
+  );
 
 let stopping = false;
 const stop = async (signal: string) => {

@@ -14,7 +14,8 @@ import { openEventLog, type OpenedEventLog } from './open-event-log.ts';
 import { startPipeline, type RunningPipeline } from '../pipeline/start-pipeline.ts';
 import { openStores, type Stores } from './open-stores.ts';
 import { openTrackCache } from './open-track-cache.ts';
-import { playlistApi } from '../session/playlist-api.ts';
+import { httpApi } from '../session/playlist-api.ts';
+import { STREAM_THRESHOLD_MS } from '../pipeline/royalty-rule.ts';
 import type { AppConfig, DemoCatalogKind } from './config.ts';
 import type { EventLogStatus } from '../storage/event-log.jetstream.ts';
 import type { ReadinessCheck } from '../session/http-routes.ts';
@@ -99,6 +100,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
           })
         : await seedDemo(stores, objects, log);
 
+    const api = httpApi({ stores, cache, log, streamThresholdMs: STREAM_THRESHOLD_MS });
     const server = await startSessionServer({
       config: config.server,
       ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
@@ -112,7 +114,8 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
           onError: (err, key) => log.error({ err, key }, 'origin object error'),
         });
       },
-      api: playlistApi({ stores, cache, log }),
+      api: api.authed,
+      publicHttp: api.public,
       checks: () => ({ event_log: eventLogReadiness(eventLog.status()) }),
       timers: opts.timers,
       now: opts.now,

@@ -73,10 +73,12 @@ export interface ServerOptions {
   log?: Logger;
   /** Routes written against uWS itself (the origin's chunk routes). */
   mountRaw?: (app: TemplatedApp, signer: UrlSigner) => void;
-  /** The /v1 HTTP API (playlists), behind the Bearer token. */
+  /** The /v1 HTTP API (playlists, history, royalties), behind the Bearer token. */
   api?: AuthedHandler;
   /** Readiness checks answered on /readyz (the event log: online, outbox not full). */
   checks?: ReadinessChecks;
+  /** /v1 routes that need no token (the OpenAPI description), by exact path. */
+  publicHttp?: Record<string, HttpHandler>;
   timers?: Timers;
   now?: () => number;
   onPlayLatency?: (ms: number) => void;
@@ -100,6 +102,8 @@ export interface SessionServer {
   readonly signer: UrlSigner;
   readonly registry: SessionRegistry;
   readonly metrics: SessionMetrics;
+  /** The HTTP route patterns registered (uWS syntax) and the device WebSocket's path. */
+  readonly httpRoutes: readonly string[];
   /** Closes every socket, saves every session snapshot, stops listening. Ports stay open. */
   close(): Promise<void>;
 }
@@ -162,6 +166,8 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     }),
     '/readyz': readyzHandler(opts.checks),
     '/metrics': metricsHandler(metrics),
+    // Exact paths: uWS prefers them to the wildcard below.
+    ...opts.publicHttp,
     '/v1/*': opts.api ? withBearer(auth, opts.api, bases) : notFound,
   };
 
@@ -210,6 +216,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     signer,
     registry,
     metrics,
+    httpRoutes: [...Object.keys(http), DEVICE_WS_PATH],
     close() {
       closed ??= (async () => {
         transport!.close(CLOSE_CODES.server_shutdown.code, CLOSE_CODES.server_shutdown.reason);

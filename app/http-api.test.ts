@@ -1,0 +1,394 @@
+/**
+ * The HTTP API against its OpenAPI description, end to end over a real socket to the real
+ * app: the document is served without a token; every route the server registers is in it;
+ * every documented operation answers every status it documents (a trigger per status below,
+ * and a documented status without one fails the test), with a body that validates against
+ * the documented schema, error bodies `{error: {status, code, message}}` included.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Compile } from 'typebox/compile';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from './start-app.ts';
+import { parseConfig } from './config.ts';
+import { rawSocket, withTimeout } from '../testkit/raw-socket.ts';
+import { checkDocBlock } from '../testkit/doc-block.ts';
+
+type Json = Record<string, any>;
+
+let app: App;
+let dir: string;
+let doc: Json;
+const tokens: Record<string, string> = {};
+/** A private playlist of u1 that u2 may not see; one made to be deleted. */
+let priv = '';
+let doomed = '';
+let chunkPath = '';
+
+interface Call {
+  method?: string;
+  path: string;
+  as?: 'u1' | 'u2' | 'none';
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+async function call(c: Call): Promise<{ status: number; body: unknown; type: string | null }> {
+  const headers: Record<string, string> = { ...c.headers };
+  const as = c.as ?? 'u1';
+  if (as !== 'none') headers.authorization = `Bearer ${tokens[as]}`;
+  if (c.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${app.server.httpUrl}${c.path}`, {
+    method: c.method ?? 'GET',
+    headers,
+    ...(c.body !== undefined ? { body: JSON.stringify(c.body) } : {}),
+  });
+  const text = await res.text();
+  const type = res.headers.get('content-type');
+  return { status: res.status, type, body: type?.includes('json') && text ? JSON.parse(text) : text };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'http-api-'));
+  app = await startApp(
+    parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', RATE_LIMIT: '1000/1000' }),
+    {
+      demo: 'fixture',
+    },
+  );
+  for (const u of app.demo.users)
+    tokens[u.id] = await app.server.auth.mint({ userId: u.id, plan: u.plan, country: u.country });
+  const made = await call({
+    method: 'POST',
+    path: '/v1/users/u1/playlists',
+    body: { name: 'Mine', public: false },
+  });
+  priv = (made.body as { id: string }).id;
+  await call({
+    method: 'POST',
+    path: `/v1/playlists/${priv}/tracks`,
+    body: { uris: app.demo.trackUris.slice(0, 3) },
+  });
+  doomed = (
+    (await call({ method: 'POST', path: '/v1/users/u1/playlists', body: { name: 'Doomed' } })).body as {
+      id: string;
+    }
+  ).id;
+  const file = (await app.stores.catalog.getAudioFiles(app.demo.trackUris[0]!.split(':')[2]!))[0]!;
+  const path = `/o/${file.chunks[0]!.key}`;
+  chunkPath = app.server.signer.sign(path, Date.now() + 600_000);
+  const got = await call({ path: '/v1/openapi.json', as: 'none' });
+  expect(got.status).toBe(200);
+  doc = got.body as Json;
+});
+
+afterAll(async () => {
+  await app?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const NOPE = '/v1/playlists/no-such-playlist';
+const P = () => `/v1/playlists/${priv}`;
+const track = (i: number) => app.demo.trackUris[i]!;
+const unknownObject = () => app.server.signer.sign(`/o/${'0'.repeat(64)}`, Date.now() + 600_000);
+
+/** One request per documented `METHOD path status`: what makes the server answer it. */
+const TRIGGERS: Record<string, () => Call> = {
+  'get /v1/users/{user_id}/playlists 200': () => ({ path: '/v1/users/u1/playlists' }),
+  'get /v1/users/{user_id}/playlists 401': () => ({ path: '/v1/users/u1/playlists', as: 'none' }),
+  'get /v1/users/{user_id}/playlists 403': () => ({ path: '/v1/users/u2/playlists' }),
+  'post /v1/users/{user_id}/playlists 201': () => ({
+    method: 'POST',
+    path: '/v1/users/u1/playlists',
+    body: { name: 'New' },
+  }),
+  'post /v1/users/{user_id}/playlists 400': () => ({
+    method: 'POST',
+    path: '/v1/users/u1/playlists',
+    body: {},
+  }),
+  'post /v1/users/{user_id}/playlists 401': () => ({
+    method: 'POST',
+    path: '/v1/users/u1/playlists',
+    as: 'none',
+  }),
+  'post /v1/users/{user_id}/playlists 403': () => ({
+    method: 'POST',
+    path: '/v1/users/u2/playlists',
+    body: { name: 'x' },
+  }),
+  'get /v1/playlists/{playlist_id} 200': () => ({ path: P() }),
+  'get /v1/playlists/{playlist_id} 400': () => ({ path: `${P()}?limit=0` }),
+  'get /v1/playlists/{playlist_id} 401': () => ({ path: P(), as: 'none' }),
+  'get /v1/playlists/{playlist_id} 403': () => ({ path: P(), as: 'u2' }),
+  'get /v1/playlists/{playlist_id} 404': () => ({ path: NOPE }),
+  'put /v1/playlists/{playlist_id} 200': () => ({ method: 'PUT', path: P(), body: { description: 'mine' } }),
+  'put /v1/playlists/{playlist_id} 400': () => ({ method: 'PUT', path: P(), body: { public: 'no' } }),
+  'put /v1/playlists/{playlist_id} 401': () => ({ method: 'PUT', path: P(), as: 'none', body: {} }),
+  'put /v1/playlists/{playlist_id} 403': () => ({ method: 'PUT', path: P(), as: 'u2', body: { name: 'x' } }),
+  'put /v1/playlists/{playlist_id} 404': () => ({ method: 'PUT', path: NOPE, body: { name: 'x' } }),
+  'delete /v1/playlists/{playlist_id} 200': () => ({ method: 'DELETE', path: `/v1/playlists/${doomed}` }),
+  'delete /v1/playlists/{playlist_id} 401': () => ({ method: 'DELETE', path: P(), as: 'none' }),
+  'delete /v1/playlists/{playlist_id} 403': () => ({ method: 'DELETE', path: P(), as: 'u2' }),
+  'delete /v1/playlists/{playlist_id} 404': () => ({ method: 'DELETE', path: NOPE }),
+  'put /v1/playlists/{playlist_id}/collaborators 200': () => ({
+    method: 'PUT',
+    path: `${P()}/collaborators`,
+    body: { collaborators: [] },
+  }),
+  'put /v1/playlists/{playlist_id}/collaborators 400': () => ({
+    method: 'PUT',
+    path: `${P()}/collaborators`,
+    body: {},
+  }),
+  'put /v1/playlists/{playlist_id}/collaborators 401': () => ({
+    method: 'PUT',
+    path: `${P()}/collaborators`,
+    as: 'none',
+  }),
+  'put /v1/playlists/{playlist_id}/collaborators 403': () => ({
+    method: 'PUT',
+    path: `${P()}/collaborators`,
+    as: 'u2',
+    body: { collaborators: ['u2'] },
+  }),
+  'put /v1/playlists/{playlist_id}/collaborators 404': () => ({
+    method: 'PUT',
+    path: `${NOPE}/collaborators`,
+    body: { collaborators: [] },
+  }),
+  'get /v1/playlists/{playlist_id}/tracks 200': () => ({ path: `${P()}/tracks?offset=1&limit=1` }),
+  'get /v1/playlists/{playlist_id}/tracks 400': () => ({ path: `${P()}/tracks?offset=x` }),
+  'get /v1/playlists/{playlist_id}/tracks 401': () => ({ path: `${P()}/tracks`, as: 'none' }),
+  'get /v1/playlists/{playlist_id}/tracks 403': () => ({ path: `${P()}/tracks`, as: 'u2' }),
+  'get /v1/playlists/{playlist_id}/tracks 404': () => ({ path: `${NOPE}/tracks` }),
+  'post /v1/playlists/{playlist_id}/tracks 201': () => ({
+    method: 'POST',
+    path: `${P()}/tracks`,
+    body: { uris: [track(4)] },
+  }),
+  'post /v1/playlists/{playlist_id}/tracks 400': () => ({
+    method: 'POST',
+    path: `${P()}/tracks`,
+    body: { uris: ['spotify:album:x'] },
+  }),
+  'post /v1/playlists/{playlist_id}/tracks 401': () => ({
+    method: 'POST',
+    path: `${P()}/tracks`,
+    as: 'none',
+  }),
+  'post /v1/playlists/{playlist_id}/tracks 403': () => ({
+    method: 'POST',
+    path: `${P()}/tracks`,
+    as: 'u2',
+    body: { uris: [track(0)] },
+  }),
+  'post /v1/playlists/{playlist_id}/tracks 404': () => ({
+    method: 'POST',
+    path: `${NOPE}/tracks`,
+    body: { uris: [track(0)] },
+  }),
+  'delete /v1/playlists/{playlist_id}/tracks 200': () => ({
+    method: 'DELETE',
+    path: `${P()}/tracks`,
+    body: { tracks: [{ uri: track(4) }] },
+  }),
+  'delete /v1/playlists/{playlist_id}/tracks 400': () => ({
+    method: 'DELETE',
+    path: `${P()}/tracks`,
+    body: {},
+  }),
+  'delete /v1/playlists/{playlist_id}/tracks 401': () => ({
+    method: 'DELETE',
+    path: `${P()}/tracks`,
+    as: 'none',
+  }),
+  'delete /v1/playlists/{playlist_id}/tracks 403': () => ({
+    method: 'DELETE',
+    path: `${P()}/tracks`,
+    as: 'u2',
+    body: { tracks: [{ uri: track(0) }] },
+  }),
+  'delete /v1/playlists/{playlist_id}/tracks 404': () => ({
+    method: 'DELETE',
+    path: `${NOPE}/tracks`,
+    body: { tracks: [{ uri: track(0) }] },
+  }),
+  'put /v1/playlists/{playlist_id}/tracks 200': () => ({
+    method: 'PUT',
+    path: `${P()}/tracks`,
+    body: { range_start: 0, insert_before: 2 },
+  }),
+  'put /v1/playlists/{playlist_id}/tracks 400': () => ({
+    method: 'PUT',
+    path: `${P()}/tracks`,
+    body: { range_start: -1 },
+  }),
+  'put /v1/playlists/{playlist_id}/tracks 401': () => ({ method: 'PUT', path: `${P()}/tracks`, as: 'none' }),
+  'put /v1/playlists/{playlist_id}/tracks 403': () => ({
+    method: 'PUT',
+    path: `${P()}/tracks`,
+    as: 'u2',
+    body: { range_start: 0, insert_before: 2 },
+  }),
+  'put /v1/playlists/{playlist_id}/tracks 404': () => ({
+    method: 'PUT',
+    path: `${NOPE}/tracks`,
+    body: { range_start: 0, insert_before: 1 },
+  }),
+  'get /v1/me/history 200': () => ({ path: '/v1/me/history?limit=5' }),
+  'get /v1/me/history 400': () => ({ path: '/v1/me/history?limit=0' }),
+  'get /v1/me/history 401': () => ({ path: '/v1/me/history', as: 'none' }),
+  'get /v1/me/royalties 200': () => ({ path: '/v1/me/royalties' }),
+  'get /v1/me/royalties 400': () => ({ path: '/v1/me/royalties?month=2026-13' }),
+  'get /v1/me/royalties 401': () => ({ path: '/v1/me/royalties', as: 'none' }),
+  'get /healthz 200': () => ({ path: '/healthz', as: 'none' }),
+  'get /readyz 200': () => ({ path: '/readyz', as: 'none' }),
+  'get /metrics 200': () => ({ path: '/metrics', as: 'none' }),
+  'get /v1/openapi.json 200': () => ({ path: '/v1/openapi.json', as: 'none' }),
+  'get /o/{key} 200': () => ({ path: chunkPath, as: 'none' }),
+  'get /o/{key} 206': () => ({ path: chunkPath, as: 'none', headers: { range: 'bytes=0-9' } }),
+  'get /o/{key} 304': () => ({
+    path: chunkPath,
+    as: 'none',
+    headers: { 'if-none-match': `"${chunkPath.slice(3, 67)}"` },
+  }),
+  'get /o/{key} 403': () => ({ path: chunkPath.split('?')[0]!, as: 'none' }),
+  'get /o/{key} 404': () => ({ path: unknownObject(), as: 'none' }),
+  'get /o/{key} 416': () => ({ path: chunkPath, as: 'none', headers: { range: 'bytes=99999999-' } }),
+  'head /o/{key} 200': () => ({ method: 'HEAD', path: chunkPath, as: 'none' }),
+  'head /o/{key} 206': () => ({
+    method: 'HEAD',
+    path: chunkPath,
+    as: 'none',
+    headers: { range: 'bytes=0-9' },
+  }),
+  'head /o/{key} 304': () => ({
+    method: 'HEAD',
+    path: chunkPath,
+    as: 'none',
+    headers: { 'if-none-match': `"${chunkPath.slice(3, 67)}"` },
+  }),
+  'head /o/{key} 403': () => ({ method: 'HEAD', path: chunkPath.split('?')[0]!, as: 'none' }),
+  'head /o/{key} 404': () => ({ method: 'HEAD', path: unknownObject(), as: 'none' }),
+  'head /o/{key} 416': () => ({
+    method: 'HEAD',
+    path: chunkPath,
+    as: 'none',
+    headers: { range: 'bytes=99999999-' },
+  }),
+};
+
+/** Documented answers no test can cause on a healthy server, with why. */
+const NOT_TRIGGERED: Record<string, string> = {
+  'get /readyz 503': 'needs NATS unreachable (app/nats-outage.engine.test.ts checks it)',
+  'get /v1/ws 101': 'a WebSocket upgrade, checked in its own test below',
+};
+
+/** The schema with every `$ref` to a component inlined. */
+function deref(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(deref);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const ref = (schema as { $ref?: string }).$ref;
+  if (ref) return deref(doc.components.schemas[ref.replace('#/components/schemas/', '')]);
+  return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, deref(v)]));
+}
+
+const operations = () =>
+  Object.entries(doc.paths as Json).flatMap(([path, item]) =>
+    Object.entries(item as Json).map(([method, op]) => ({ path, method, op: op as Json })),
+  );
+
+describe('http api - the OpenAPI description', () => {
+  it('http api - /v1/openapi.json is OpenAPI 3.1, served without a token, with the Bearer scheme', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(Object.keys(doc.components.schemas)).toContain('Error');
+  });
+
+  it('http api - every route the server registers is in the document', () => {
+    const documented = new Set(Object.keys(doc.paths).map((p) => p.replace(/\{(\w+)\}/g, ':$1')));
+    for (const pattern of app.server.httpRoutes) {
+      if (pattern === '/v1/*') {
+        // The wildcard mounts the route table; the table is the document's /v1 paths.
+        expect([...documented].filter((p) => p.startsWith('/v1/')).length).toBeGreaterThan(5);
+        continue;
+      }
+      expect(documented, pattern).toContain(pattern);
+    }
+    // The origin's routes (mounted on the same app by start-app).
+    expect(documented).toContain('/o/:key');
+  });
+
+  it('http api - an undocumented /v1 path or method answers 404/405 with the error body', async () => {
+    expect(await call({ path: '/v1/nothing/here' })).toMatchObject({
+      status: 404,
+      body: { error: { status: 404, code: 'not_found', message: expect.any(String) } },
+    });
+    expect(await call({ method: 'POST', path: `/v1/playlists/${priv}` })).toMatchObject({
+      status: 405,
+      body: { error: { status: 405, code: 'bad_request' } },
+    });
+    expect(await call({ path: '/v1/playlists/%E0%A4%A' })).toMatchObject({
+      status: 400,
+      body: { error: { status: 400, code: 'bad_request' } },
+    });
+  });
+
+  it('http api - every documented status of every operation answers, with a body of the documented schema', async () => {
+    const untested: string[] = [];
+    for (const { path, method, op } of operations()) {
+      for (const [status, response] of Object.entries(op.responses as Json)) {
+        if (status === 'default') continue;
+        const key = `${method} ${path} ${status}`;
+        const trigger = TRIGGERS[key];
+        if (!trigger) {
+          if (!NOT_TRIGGERED[key]) untested.push(key);
+          continue;
+        }
+        const res = await call(trigger());
+        expect(res.status, `${key}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(Number(status));
+        const schema = (response as Json).content?.['application/json']?.schema;
+        if (schema && method !== 'head') {
+          expect(res.type, key).toMatch(/application\/json/);
+          const validator = Compile(deref(schema) as never);
+          expect(validator.Check(res.body), `${key}: ${JSON.stringify(validator.Errors(res.body)[0])}`).toBe(
+            true,
+          );
+          if (Number(status) >= 400 && path.startsWith('/v1/'))
+            expect((res.body as { error: { status: number } }).error.status).toBe(Number(status));
+        }
+      }
+    }
+    expect(untested, 'documented statuses no trigger causes').toEqual([]);
+    // No trigger is left over for an answer the document does not list.
+    const documented = new Set(
+      operations().flatMap(({ path, method, op }) =>
+        Object.keys(op.responses).map((s) => `${method} ${path} ${s}`),
+      ),
+    );
+    expect(Object.keys(TRIGGERS).filter((k) => !documented.has(k))).toEqual([]);
+  });
+
+  it('http api - README.md lists every documented route', async () => {
+    const rows = operations().map(({ path, method, op }) => {
+      const ok = Object.keys(op.responses).filter((st) => /^[123]/.test(st));
+      const auth = op.security && op.security.length === 0 ? 'none' : 'Bearer';
+      return `| ${method.toUpperCase()} | \`${path}\` | ${auth} | ${ok.join(', ')} | ${op.summary} |`;
+    });
+    const table = [
+      '| method | path | auth | success | what |',
+      '| --- | --- | --- | --- | --- |',
+      ...rows,
+    ].join('\n');
+    const stale = await checkDocBlock(join(import.meta.dirname, '..', 'README.md'), 'http-routes', table);
+    expect(stale).toBeUndefined();
+  });
+
+  it('http api - the documented device socket upgrades without a token header', async () => {
+    const s = rawSocket(app.server.wsUrl);
+    await withTimeout(s.opened, 'the upgrade');
+    s.ws.close();
+  });
+});
