@@ -106,7 +106,8 @@ export function graceExpired(d: SessionContext, now: number, env: LogicEnv, fx: 
 /**
  * The device that plays: the active one while it is connected (the requester is then a
  * remote control, as in Spotify Connect), else the requester. The running play, if any,
- * ends when the new one starts.
+ * ends when the new one starts. Returns whether the requester took it. `announce` false:
+ * no new version for it (a `play` announces it with its playback, or puts it back).
  */
 export function claimActive(
   d: SessionContext,
@@ -114,13 +115,15 @@ export function claimActive(
   now: number,
   env: LogicEnv,
   fx: Effects,
-): void {
-  if (d.activeDeviceId === deviceId || isConnected(d, d.activeDeviceId)) return;
+  announce = true,
+): boolean {
+  if (d.activeDeviceId === deviceId || isConnected(d, d.activeDeviceId)) return false;
   // Folded while the lost device is still the active one: its gone time is not played.
   accrue(d, now, env, fx);
   d.activeDeviceId = deviceId;
   d.activeLostAt = null;
-  fx.changed = true;
+  if (announce) fx.changed = true;
+  return true;
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 
 import { claimActive } from './devices.ts';
-import { endPlay, supersedePending } from './play-lifecycle.ts';
+import { detachPlay, restoreActive, supersedePending } from './play-lifecycle.ts';
 import { appendAutoplay, loadContext, remainingInContext } from './play-order.ts';
 import { nextShuffleSeed } from './queue-options.ts';
 import {
@@ -59,7 +59,9 @@ export function play(
       return fx.error(r, 'bad_request', `offset.index ${index} is past the ${trackIds.length} uris`);
   }
   supersedePending(d, fx);
-  claimActive(d, c.deviceId, now, env, fx);
+  const before = { activeDeviceId: d.activeDeviceId, activeLostAt: d.activeLostAt, claimedBy: c.deviceId };
+  // Announced with the playback, or put back if the play is refused (nothing changed then).
+  const claimed = claimActive(d, c.deviceId, now, env, fx, false);
   d.pendingResolve = {
     contextUri: c.contextUri ?? null,
     trackIds,
@@ -68,6 +70,7 @@ export function play(
     positionMs: c.positionMs ?? 0,
     play: c.paused !== true,
     requester: r,
+    active: claimed ? before : null,
     deferred: [],
   };
   // No state broadcast yet: the one that matters goes out with the playback.
@@ -97,6 +100,7 @@ function startResolved(
   fx: Effects,
 ): void {
   if (!result || result.tracks.length === 0) {
+    restoreActive(d, req.active);
     const message =
       req.contextUri === null ? 'none of the uris names a known track' : `${req.contextUri} does not exist`;
     return fx.error(req.requester, 'not_found', message, {
@@ -107,18 +111,20 @@ function startResolved(
   if (req.startTrackId !== null) {
     startIndex = result.tracks.findIndex((t) => t.id === req.startTrackId);
     if (startIndex < 0) {
+      restoreActive(d, req.active);
       return fx.error(req.requester, 'not_found', `track ${req.startTrackId} does not exist in the context`, {
         trackId: req.startTrackId,
       });
     }
   } else if (startIndex !== null && startIndex >= result.tracks.length) {
+    restoreActive(d, req.active);
     return fx.error(
       req.requester,
       'bad_request',
       `offset.index ${startIndex} is past the ${result.tracks.length} tracks`,
     );
   }
-  endPlay(d, now, 'skip', env, fx);
+  const replaced = detachPlay(d, now, 'skip', env, fx);
   const seed = d.order.shuffle ? nextShuffleSeed(d) : d.order.shuffleSeed;
   const { order, start } = loadContext(
     d.order,
@@ -139,9 +145,15 @@ function startResolved(
         requester: req.requester,
         skips: 0,
         continuePlay: false,
+        replaced: { ...replaced, active: req.active },
       }
     : null;
-  if (!start) fx.ack(req.requester);
+  if (!start) {
+    // Nothing to start: the old play is over now, as the new (empty) order replaced it.
+    if (replaced.end) fx.event(replaced.end);
+    fx.changed = true;
+    fx.ack(req.requester);
+  }
 }
 
 /**
@@ -153,6 +165,7 @@ export function resolveFailed(d: SessionContext, fx: Effects): readonly Deferred
   d.pendingResolve = null;
   fx.changed = true;
   if (!req) return [];
+  restoreActive(d, req.active);
   fx.error(req.requester, 'unavailable', 'the catalog is unavailable, try again');
   return req.deferred;
 }

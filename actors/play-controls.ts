@@ -14,6 +14,7 @@ import {
   refuseUnplayable,
   refuseReport,
   setPendingPlay,
+  publishReplaced,
   supersedePending,
   trackDone,
   walkSkipKnown,
@@ -196,6 +197,8 @@ function startTarget(
   r: Requester | null,
   fx: Effects,
 ): void {
+  // Skipped past a pending play's first track: the play it replaces is over now.
+  publishReplaced(d, fx);
   d.pendingStart = target
     ? { ref: target, positionMs: 0, play: true, requester: r, skips: 0, continuePlay: false }
     : null;

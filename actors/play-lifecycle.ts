@@ -22,12 +22,15 @@ import { accrue, decidePosition, endsAt, playFacts } from './play-position.ts';
 import { seekAnchor, stoppedAnchor } from './position.ts';
 import { pruneBundles, storeBundles } from './prefetch.ts';
 import {
+  isConnected,
   knownUnplayable,
   playability,
   requesterOf,
   upcomingIds,
+  type ActiveBefore,
   type Playability,
   type CurrentPlay,
+  type ReplacedPlay,
   type DeferredCommand,
   type PendingStart,
   type Requester,
@@ -41,10 +44,15 @@ export const MAX_BLOCKED_SKIPS = MAX_PASSED_OVER;
 
 // ---- pending ----------------------------------------------------------------------------
 
-/** Answer a pending start that a newer command replaces: it was accepted, then overtaken. */
+/**
+ * Answer a pending start that a newer command replaces: it was accepted, then overtaken.
+ * What a pending `play` was to replace is put back: the newer command acts on it.
+ */
 export function supersedePending(d: SessionContext, fx: Effects): void {
   if (d.pendingStart) fx.ack(d.pendingStart.requester);
+  if (d.pendingStart?.replaced) restoreReplaced(d, d.pendingStart.replaced);
   if (d.pendingResolve) {
+    restoreActive(d, d.pendingResolve.active);
     fx.ack(d.pendingResolve.requester);
     // Commands held for the overtaken play were accepted, then overtaken with it.
     for (const c of d.pendingResolve.deferred) fx.ack(requesterOf(c));
@@ -136,6 +144,68 @@ export function targetLoadFailed(d: SessionContext, fx: Effects): void {
   const pending = d.pendingStart;
   d.pendingStart = null;
   if (pending) fx.error(pending.requester, 'unavailable', 'the catalog is unavailable, try again');
+  // A refused play changes nothing: what it was to replace goes on.
+  if (pending?.replaced) return restoreReplaced(d, pending.replaced);
+  fx.changed = true;
+}
+
+// ---- replace ----------------------------------------------------------------------------
+
+/**
+ * A `play`'s context loaded: fold the current play and detach it (it stops counting), its
+ * `play.end` built now but not published, with what the new context replaces (see
+ * ReplacedPlay): published when the new track starts, put back if none does.
+ */
+export function detachPlay(
+  d: SessionContext,
+  now: number,
+  reason: EndReason,
+  env: LogicEnv,
+  fx: Effects,
+): Omit<ReplacedPlay, 'active'> {
+  accrue(d, now, env, fx);
+  const p = d.current;
+  const replaced = {
+    current: p,
+    position: d.position,
+    ceiling: d.ceiling,
+    order: d.order,
+    autoplayRequested: d.autoplayRequested && d.radioFor === null,
+    fetchFailed: d.fetchFailed,
+    end: p ? listeningEvent('play.end', playFacts(d, p), now, p.msPlayed, reason) : null,
+  };
+  d.current = null;
+  decidePosition(d, stoppedAnchor(now));
+  return replaced;
+}
+
+/** Put back what a refused `play` was to replace; no new version (nothing changed). */
+export function restoreReplaced(d: SessionContext, r: ReplacedPlay): void {
+  d.pendingStart = null;
+  d.current = r.current;
+  d.position = r.position;
+  d.ceiling = r.ceiling;
+  d.order = r.order;
+  // contextGen stays counted on: a radio answer asked for the refused context is dropped.
+  d.autoplayRequested = r.autoplayRequested;
+  d.fetchFailed = r.fetchFailed;
+  restoreActive(d, r.active);
+}
+
+/** Give the active device back, unless a command moved the play since the claim. */
+export function restoreActive(d: SessionContext, a: ActiveBefore | null): void {
+  if (!a || d.activeDeviceId !== a.claimedBy) return;
+  d.activeDeviceId = a.activeDeviceId;
+  // Back meanwhile: connected, not lost.
+  d.activeLostAt = isConnected(d, a.activeDeviceId) ? null : a.activeLostAt;
+}
+
+/** The play a pending `play` replaces is over for good (the new one starts, or is skipped past). */
+export function publishReplaced(d: SessionContext, fx: Effects): void {
+  const pending = d.pendingStart;
+  if (!pending?.replaced) return;
+  if (pending.replaced.end) fx.event(pending.replaced.end);
+  d.pendingStart = { ...pending, replaced: undefined };
   fx.changed = true;
 }
 
@@ -212,8 +282,11 @@ function passOver(
   } else {
     d.pendingStart = null;
     refuseUnplayable(pending.requester, ref.trackId, why, fx);
+    // A refused play changes nothing: what it was to replace goes on.
+    if (pending.replaced) return restoreReplaced(d, pending.replaced);
   }
-  fx.changed = true;
+  // A play's start shows nothing until its track starts (or it is refused).
+  if (!pending.replaced) fx.changed = true;
 }
 
 /**
@@ -241,6 +314,7 @@ export function walkSkipKnown(
 }
 
 function startPlay(d: SessionContext, now: number, bundle: TrackBundle, env: LogicEnv, fx: Effects): void {
+  publishReplaced(d, fx);
   const pending = d.pendingStart!;
   d.pendingStart = null;
   const deviceId = d.activeDeviceId ?? pending.requester?.deviceId ?? '';

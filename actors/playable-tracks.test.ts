@@ -6,6 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { fakeWorld, startFakeSession, type FakeSession, type FakeTrackSpec } from '../testkit/fake-ports.ts';
+import { positionAt } from './position.ts';
 import type { DeviceOutput, RightsRow } from './types.ts';
 
 const BLOCKED_IN_SE: RightsRow[] = [
@@ -213,6 +214,140 @@ describe('a skip onto a track the listener may not play', () => {
       expect.objectContaining({ code: 'track_skipped', trackId: 't1', reason: 'region_blocked' }),
     ]);
     expect(s.rec.to('d1', 'playback').at(-1)!.track.id).toBe('t2');
+  });
+});
+
+describe('a play of tracks the listener may not play', () => {
+  /** Where the play is now, by the server clock. */
+  const positionNow = (s: FakeSession) => {
+    const c = ctx(s);
+    return positionAt(c.position, s.clock.now(), c.current!.track.durationMs);
+  };
+
+  for (const peek of [false, true]) {
+    test(`rights - a play of only blocked tracks is refused and changes nothing: the play before it goes on (${peek ? 'cached' : 'loaded'})`, async () => {
+      const s = await playing(4, [3, 4]);
+      s.world.peek = peek;
+      s.clock.increment(5_000);
+      const before = ctx(s);
+      const at = positionNow(s);
+      const next = lastState(s).next;
+      s.rec.clear();
+      s.send({ type: 'play', deviceId: 'd1', requestId: 'p2', uris: ['track:t3', 'track:t4'] });
+      await s.flush();
+      expect(answers(s, 'p2')).toEqual([
+        expect.objectContaining({
+          type: 'error',
+          code: 'forbidden',
+          reason: 'region_blocked',
+          trackId: 't4',
+        }),
+      ]);
+      const after = ctx(s);
+      expect(after.current!.playId).toBe(before.current!.playId);
+      expect(after.position.playing).toBe(true);
+      expect(positionNow(s)).toBe(at);
+      expect(after.order).toEqual(before.order);
+      expect(after.activeDeviceId).toBe('d1');
+      expect(after.version).toBe(before.version);
+      expect(s.rec.events).toEqual([]);
+      expect(s.rec.states).toEqual([]);
+      expect(s.rec.to('d1', 'playback')).toEqual([]);
+      // The play goes on as before: a next skips to its own next track.
+      s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+      await s.flush();
+      expect(s.rec.to('d1', 'playback').at(-1)!.track.id).toBe(next[0]);
+      expect(s.rec.events.map((e) => [e.type, e.play_id, e.reason])).toEqual([
+        ['play.end', before.current!.playId, 'skip'],
+        ['play.start', expect.any(String), undefined],
+      ]);
+    });
+  }
+
+  test('rights - a refused play from another device leaves the active device as it was', async () => {
+    const s = await playing(4, [3, 4]);
+    s.hello('d2');
+    s.send({ type: 'disconnect', deviceId: 'd1' });
+    await s.flush();
+    const before = ctx(s);
+    expect(before.activeLostAt).not.toBeNull();
+    s.rec.clear();
+    s.send({ type: 'play', deviceId: 'd2', requestId: 'p2', uris: ['track:t3'] });
+    s.send({ type: 'play', deviceId: 'd2', requestId: 'p3', uris: ['track:nope'] });
+    await s.flush();
+    expect(answers(s, 'p2')).toEqual([{ type: 'ack', requestId: 'p2' }]);
+    expect(answers(s, 'p3')).toEqual([
+      expect.objectContaining({ type: 'error', code: 'not_found', reason: 'unknown_track' }),
+    ]);
+    const after = ctx(s);
+    expect(after.activeDeviceId).toBe('d1');
+    expect(after.activeLostAt).toBe(before.activeLostAt);
+    expect(after.current!.playId).toBe(before.current!.playId);
+    expect(after.version).toBe(before.version);
+    expect(s.rec.events).toEqual([]);
+  });
+
+  test('rights - a play passing over a blocked track ends the play before it once, as a skip, and starts the playable one', async () => {
+    const s = await playing(4, [3]);
+    const old = ctx(s).current!.playId;
+    s.rec.clear();
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p2', uris: ['track:t3', 'track:t2'] });
+    await s.flush();
+    expect(answers(s, 'p2')).toEqual([{ type: 'ack', requestId: 'p2' }]);
+    expect(s.rec.to('d1', 'warning')).toEqual([
+      expect.objectContaining({ code: 'track_skipped', trackId: 't3', reason: 'region_blocked' }),
+    ]);
+    expect(s.rec.to('d1', 'playback').at(-1)!.track.id).toBe('t2');
+    expect(s.rec.events.map((e) => [e.type, e.play_id, e.track, e.reason])).toEqual([
+      ['play.end', old, 't1', 'skip'],
+      ['play.start', ctx(s).current!.playId, 't2', undefined],
+    ]);
+    expect(ctx(s).order.contextUri).toBeNull();
+  });
+});
+
+describe('what a play replaces while its first track loads', () => {
+  /** Playing t1, then a play of t7 (blocked) and t8 whose load is held in flight; returns its release. */
+  async function playHeld(s: FakeSession): Promise<() => void> {
+    let release!: () => void;
+    s.world.holdLoads = new Promise<void>((r) => (release = r));
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p2', uris: ['track:t7', 'track:t8'] });
+    await s.flush();
+    return release;
+  }
+
+  test('rights - a next while the play loads ends the play before it once, as a skip', async () => {
+    const s = await playing(9, [7]);
+    const old = ctx(s).current!.playId;
+    s.rec.clear();
+    const release = await playHeld(s);
+    expect(s.rec.events).toEqual([]);
+    s.send({ type: 'next', deviceId: 'd1', requestId: 'n' });
+    release();
+    await s.flush();
+    await s.flush();
+    expect(answers(s, 'n')).toEqual([{ type: 'ack', requestId: 'n' }]);
+    const ends = s.rec.events.filter((e) => e.type === 'play.end');
+    expect(ends.map((e) => [e.play_id, e.reason])).toEqual([[old, 'skip']]);
+    expect(ctx(s).current!.playId).not.toBe(old);
+  });
+
+  test('rights - a play overtaking a loading play ends the play before it once, when its own track starts', async () => {
+    const s = await playing(9, [7]);
+    const old = ctx(s).current!.playId;
+    s.rec.clear();
+    const release = await playHeld(s);
+    s.world.holdLoads = null;
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p3', uris: ['track:t9'] });
+    release();
+    await s.flush();
+    await s.flush();
+    expect(answers(s, 'p2')).toEqual([{ type: 'ack', requestId: 'p2' }]);
+    expect(answers(s, 'p3')).toEqual([{ type: 'ack', requestId: 'p3' }]);
+    expect(s.rec.events.map((e) => [e.type, e.play_id, e.track, e.reason])).toEqual([
+      ['play.end', old, 't1', 'skip'],
+      ['play.start', ctx(s).current!.playId, 't9', undefined],
+    ]);
   });
 });
 

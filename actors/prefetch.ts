@@ -47,6 +47,26 @@ export function storeBundles(
 
 /** Keep only the bundles and expiries of tracks that are current, pending, upcoming or being added. */
 export function pruneBundles(d: SessionContext, now: number): void {
+  const keep = keptIds(d, now);
+  // A play's start may be refused: what it replaces is put back with its bundles and URLs.
+  const replaced = d.pendingStart?.replaced;
+  if (replaced) {
+    const back = { ...d, current: replaced.current, order: replaced.order, position: replaced.position };
+    for (const id of keptIds({ ...back, pendingStart: null }, now)) keep.add(id);
+  }
+  const bundles: Record<string, TrackBundle | null> = {};
+  const urlExpiry: Record<string, number> = {};
+  for (const id of keep) {
+    const b = d.bundles[id];
+    if (b !== undefined) bundles[id] = b;
+    const e = d.urlExpiry[id];
+    if (e !== undefined) urlExpiry[id] = e;
+  }
+  d.bundles = bundles;
+  d.urlExpiry = urlExpiry;
+}
+
+function keptIds(d: SessionContext, now: number): Set<string> {
   const keep = new Set<string>();
   if (d.current) keep.add(d.current.track.id);
   if (d.pendingStart) keep.add(d.pendingStart.ref.trackId);
@@ -62,16 +82,7 @@ export function pruneBundles(d: SessionContext, now: number): void {
   }
   for (const a of d.pendingAdds) keep.add(a.trackId);
   if (d.heldSkip) for (const id of [d.heldSkip.trackId, ...d.heldSkip.passed]) keep.add(id);
-  const bundles: Record<string, TrackBundle | null> = {};
-  const urlExpiry: Record<string, number> = {};
-  for (const id of keep) {
-    const b = d.bundles[id];
-    if (b !== undefined) bundles[id] = b;
-    const e = d.urlExpiry[id];
-    if (e !== undefined) urlExpiry[id] = e;
-  }
-  d.bundles = bundles;
-  d.urlExpiry = urlExpiry;
+  return keep;
 }
 
 // ---- the background fetcher -------------------------------------------------------------

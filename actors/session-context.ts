@@ -11,6 +11,7 @@ import { positionAt, stoppedAnchor } from './position.ts';
 import type {
   DeviceView,
   ForbiddenReason,
+  ListeningEvent,
   Plan,
   PositionAnchor,
   Quality,
@@ -55,6 +56,39 @@ export interface PendingStart {
   skips: number;
   /** Resume the current play (restored session) instead of starting a new one. */
   continuePlay: boolean;
+  /** A `play`'s start: what it replaces, put back if it is refused (see ReplacedPlay). */
+  replaced?: ReplacedPlay;
+}
+
+/**
+ * The active device before a `play` claimed it (`claimActive`): put back when the play is
+ * refused, unless another command moved the play since.
+ */
+export interface ActiveBefore {
+  activeDeviceId: string | null;
+  activeLostAt: number | null;
+  /** The device that claimed it (the play's requester). */
+  claimedBy: string;
+}
+
+/**
+ * What a resolved `play` replaces until its first track starts: an `error` answer means
+ * nothing changed, so a play whose every track is refused puts all of it back and the play
+ * before it goes on (same play id, position, order, active device; no new version). The
+ * old play is folded and detached when the context loads; its `play.end` (built then, as
+ * it ends there) is published only when the new track starts.
+ */
+export interface ReplacedPlay {
+  current: CurrentPlay | null;
+  position: PositionAnchor;
+  ceiling: PositionAnchor;
+  order: PlayOrder;
+  /** Asked and answered for the old context (a radio call in flight is dropped with it). */
+  autoplayRequested: boolean;
+  fetchFailed: string[];
+  /** The old play's `play.end`, to publish when the new track starts. */
+  end: ListeningEvent | null;
+  active: ActiveBefore | null;
 }
 
 export interface PendingResolve {
@@ -65,6 +99,8 @@ export interface PendingResolve {
   positionMs: number;
   play: boolean;
   requester: Requester;
+  /** The active device before this play claimed it; null when it claimed nothing. */
+  active: ActiveBefore | null;
   /**
    * Commands that act on what plays (next, previous, seek, transfer, and pause/resume
    * behind them) sent while the context resolves: applied in order once it has, so a
