@@ -60,7 +60,7 @@ export const CLOSE_CODES = {
     action: 'reconnect',
     reason: 'flood',
     description:
-      'The client kept sending past its rate limit after being told (more than `burst` refusals in a row); ' +
+      'The client kept sending past its rate limit after being told (more than `burst` refusals not paid back by accepted frames); ' +
       'reconnect only after a backoff of several seconds.',
   },
   session_reset: {
