@@ -7,6 +7,7 @@ import { JetStreamEventSource } from './event-source.jetstream.ts';
 import {
   freePort,
   makeEvent,
+  openJetStreamPair,
   PrivateNats,
   publishAll,
   removeTempDirs,
@@ -20,23 +21,7 @@ const natsUrl = await requireNats();
 let run = 0;
 afterAll(removeTempDirs);
 
-eventLogContract('jetstream', async () => {
-  const stream = uniqueStream(`evlog${++run}`);
-  const log = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('outbox'), stream });
-  await log.whenOnline();
-  const source = new JetStreamEventSource({ natsUrl, stream });
-  return {
-    log,
-    source,
-    close: async () => {
-      await source.close();
-      await log.close();
-      const nc = await connect({ servers: natsUrl });
-      await (await jetstreamManager(nc)).streams.delete(stream.stream).catch(() => undefined);
-      await nc.close();
-    },
-  };
-});
+eventLogContract('jetstream', () => openJetStreamPair(natsUrl, `evlog${++run}`));
 
 describe('jetstream event log', () => {
   // Whatever a test leaves running is closed here, also when it failed half-way: the private

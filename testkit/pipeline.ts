@@ -8,9 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { ListeningEvent } from '../actors/types.ts';
 import type { EventLog } from '../storage/event-log.ts';
+import { JetStreamEventLog } from '../storage/event-log.jetstream.ts';
+import { JetStreamEventSource } from '../storage/event-source.jetstream.ts';
 import { requireEngine } from './engines.ts';
 import pino from 'pino';
 
@@ -71,6 +74,28 @@ export async function waitFor<T>(
 export function uniqueStream(tag: string): { stream: string; subjectPrefix: string } {
   const id = `${tag}_${process.pid}_${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_]/g, '_');
   return { stream: `T_${id}`, subjectPrefix: `t_${id}` };
+}
+
+/**
+ * A JetStream event log and its consumer side on a stream of their own (`uniqueStream(tag)`),
+ * online; `close` stops both and deletes the stream.
+ */
+export async function openJetStreamPair(natsUrl: string, tag: string) {
+  const stream = uniqueStream(tag);
+  const log = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('outbox'), stream, log: silentLogger });
+  await log.whenOnline();
+  const source = new JetStreamEventSource({ natsUrl, stream, log: silentLogger });
+  return {
+    log,
+    source,
+    close: async () => {
+      await source.close();
+      await log.close();
+      const nc = await connect({ servers: natsUrl });
+      await (await jetstreamManager(nc)).streams.delete(stream.stream).catch(() => undefined);
+      await nc.close();
+    },
+  };
 }
 
 /** The NATS URL for real-engine suites: fails loudly (naming `npm run infra -- up`) when unreachable. */
