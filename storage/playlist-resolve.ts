@@ -183,12 +183,16 @@ export function resolveEdit(edit: RebasedEdit, ctx: ResolveContext): Resolution 
       const rest = list.filter((_, i) => !moving.has(i));
       const keys = generateNKeysBetween(rest[to - 1]?.pos ?? null, rest[to]?.pos ?? null, from.length);
       const moved = from.map((i) => list[i]!);
+      // A scattered move can give an item back its own key (the new keys fill the gap it
+      // left). That row stays: deleting and re-putting it in one write would let the
+      // delete win on a CQL node (same timestamp) and lose the entry.
+      const changed = moved.flatMap((e, k) => (e.pos === keys[k] ? [] : [{ e, pos: keys[k]! }]));
       return {
         noop: false,
         effect: { kind: 'move', from, to },
         redo: {
-          puts: moved.map((e, k) => ({ ...e, pos: keys[k]! })),
-          deletes: moved.map(({ pos, entryId }) => ({ pos, entryId })),
+          puts: changed.map(({ e, pos }) => ({ ...e, pos })),
+          deletes: changed.map(({ e }) => ({ pos: e.pos, entryId: e.entryId })),
           header: next({}),
         },
         inserted: [],

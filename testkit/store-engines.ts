@@ -26,6 +26,8 @@ export interface OpenedPort<P> {
   port: P;
   /** Closes the adapter and opens it again on the same data (a process restart). */
   reopen(): Promise<P>;
+  /** A second adapter over the same data, as another process would open it (another node). */
+  peer(): P;
   /** Closes the adapter and removes what the factory created (temp dir, keyspace). */
   close(): Promise<void>;
 }
@@ -48,6 +50,7 @@ export function embeddedPort<P extends object>(
     };
     const opened: OpenedPort<P> = {
       port: create(env),
+      peer: () => create(env),
       async reopen() {
         await shut();
         env = await openEmbeddedEnv(dir);
@@ -91,6 +94,7 @@ export function cqlPort<P>(label: string, create: (client: Client, keyspace: str
     }
     const opened: OpenedPort<P> = {
       port: create(client, keyspace),
+      peer: () => create(client, keyspace),
       async reopen() {
         await client.shutdown();
         client = await connectTestCql();
