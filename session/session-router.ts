@@ -46,14 +46,27 @@ export interface SessionActorRef {
   /** JSON-serialisable snapshot for the store. */
   persist(): unknown;
   stop(): void;
+  /**
+   * Stops the actor and returns its state as plain data if nothing of it runs or is due (no
+   * timer, no load in flight); undefined, and it runs on, otherwise. For hibernation.ts.
+   */
+  suspend?(): unknown;
 }
 
-/** Starts an actor; `onError` is called (once) if it fails and stops. */
-export type StartActor = (
-  ports: SessionPorts,
-  input: SessionInput,
-  onError?: (err: unknown) => void,
-) => SessionActorRef;
+/**
+ * Starts an actor; `onError` is called (once) if it fails and stops. With `suspended` (what
+ * `suspend` returned), the actor resumes that state instead of starting from `input`.
+ */
+export interface StartActor {
+  (
+    ports: SessionPorts,
+    input: SessionInput,
+    onError?: (err: unknown) => void,
+    suspended?: unknown,
+  ): SessionActorRef;
+  /** What `persist` would return for a suspended actor, without resuming it. */
+  persistSuspended?(suspended: unknown, now: number): unknown;
+}
 
 export interface RouterDeps {
   startActor: StartActor;
