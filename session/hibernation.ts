@@ -132,6 +132,21 @@ export class Hibernation {
     };
   }
 
+  /**
+   * Hibernates every awake session that can be now, however recently used (memory pressure,
+   * tests); returns how many did.
+   */
+  hibernateNow(): number {
+    let n = 0;
+    for (const a of [...this.awake]) {
+      if (a.hibernate()) {
+        this.awake.delete(a);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Stops the sweeps (hibernated sessions stay as they are, and wake as usual). */
   close(): void {
     if (this.timer) clearInterval(this.timer);
@@ -247,11 +262,10 @@ class HibernatingActor implements SessionActorRef {
     this.actor = undefined;
     try {
       this.suspended = this.binding.hibernation.codec.encode(state);
-    } catch (err) {
+    } catch {
       // Not encodable (a bug): the actor resumes from the state itself, nothing is lost.
       this.actor = this.resume(state);
-      this.binding.hibernation.touch(this);
-      return true;
+      return false;
     }
     this.binding.hibernation.counted(1);
     return true;
