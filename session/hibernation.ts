@@ -69,8 +69,10 @@ const defaultContext = (): SessionContext =>
 export class SuspendedCodec {
   private readonly writer = new MessagePackWriter();
   private readonly reader = new MessagePackReader();
-  private readonly defaults: Record<string, string> = Object.fromEntries(
-    Object.entries(defaultContext()).map(([k, v]) => [k, JSON.stringify(v)]),
+  private readonly defaults: Record<string, unknown> = { ...defaultContext() };
+  /** The defaults that are objects, as JSON, for the few fields that may still equal them. */
+  private readonly defaultJson: Record<string, string> = Object.fromEntries(
+    Object.entries(this.defaults).map(([k, v]) => [k, JSON.stringify(v)]),
   );
 
   encode(state: unknown): string {
@@ -78,13 +80,22 @@ export class SuspendedCodec {
     if (isSuspendedState(state)) {
       const context: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(state.context)) {
-        const d = this.defaults[k];
-        if (d === undefined || typeof v === 'string' || JSON.stringify(v) !== d) context[k] = v;
+        if (!(k in this.defaults) || !this.isDefault(k, v)) context[k] = v;
       }
       value = { ...state, context };
     }
     const bytes = this.writer.encode(value);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  }
+
+  /** Cheap tests first: most fields differ by type, length or key count, or are primitives. */
+  private isDefault(k: string, v: unknown): boolean {
+    const d = this.defaults[k];
+    if (d === null || typeof d !== 'object') return v === d;
+    if (v === null || typeof v !== 'object') return false;
+    if (Array.isArray(d)) return Array.isArray(v) && v.length === 0 && d.length === 0;
+    if (Object.keys(v).length !== Object.keys(d).length) return false;
+    return JSON.stringify(v) === this.defaultJson[k];
   }
 
   decode(encoded: string): unknown {
