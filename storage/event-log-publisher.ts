@@ -6,8 +6,8 @@
  * Why not `js.publish` per event: each one is a full request (a mux entry, a timer, and two
  * Error objects whose stack traces are captured up front for async traces): 20 % of the CPU
  * of the events bench went to constructing those errors alone (loadtest/README.md). Here a
- * publish costs a map entry and the bytes on the wire; nats.js already coalesces the writes
- * of one event-loop turn into one socket write, so publishes go out in batches; one
+ * publish costs a map entry and the bytes on the wire. Publishes are batched: those of one
+ * event-loop turn are written together on the next (one socket write for all of them); one
  * interval timer expires overdue acks, oldest first.
  *
  * The PubAck semantics are JetStream's own: `duplicate: true` when the id was seen within the
@@ -29,6 +29,14 @@ interface Pending {
   deadline: number;
 }
 
+interface Queued {
+  subject: string;
+  data: Uint8Array;
+  msgId: string;
+  resolve: (ack: PubAck) => void;
+  reject: (err: Error) => void;
+}
+
 /** Header that JetStream deduplicates on within the stream's duplicate window. */
 const MSG_ID = 'Nats-Msg-Id';
 const decoder = new TextDecoder();
@@ -41,6 +49,8 @@ export class PipelinedPublisher {
   private nextId = 0;
   private readonly sweep: NodeJS.Timeout;
   private failed: Error | undefined;
+  private queue: Queued[] = [];
+  private scheduled = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -53,26 +63,44 @@ export class PipelinedPublisher {
     this.sweep.unref();
   }
 
-  /** Acks awaited now. */
-  get inFlight(): number {
-    return this.pending.size;
-  }
-
+  /**
+   * Queues the message and resolves with its PubAck. Messages queued within one event-loop
+   * turn are handed to the connection together on the next (`setImmediate`), so they leave
+   * in one socket write instead of one write per microtask that happened to publish.
+   */
   publish(subject: string, data: Uint8Array, msgId: string): Promise<PubAck> {
     if (this.failed) return Promise.reject(this.failed);
-    const id = ++this.nextId;
-    const h = headers();
-    h.set(MSG_ID, msgId);
     return new Promise<PubAck>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs });
-      try {
-        this.nc.publish(subject, data, { reply: this.prefix + id, headers: h });
-      } catch (err) {
-        this.pending.delete(id);
-        reject(err instanceof Error ? err : new Error(String(err)));
+      this.queue.push({ subject, data, msgId, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.flush);
       }
     });
   }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    const deadline = Date.now() + this.timeoutMs;
+    for (const m of batch) {
+      if (this.failed) {
+        m.reject(this.failed);
+        continue;
+      }
+      const id = ++this.nextId;
+      const h = headers();
+      h.set(MSG_ID, m.msgId);
+      this.pending.set(id, { resolve: m.resolve, reject: m.reject, deadline });
+      try {
+        this.nc.publish(m.subject, m.data, { reply: this.prefix + id, headers: h });
+      } catch (err) {
+        this.pending.delete(id);
+        m.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  };
 
   private onAck(err: Error | null, msg: Msg): void {
     if (err) {
@@ -115,8 +143,9 @@ export class PipelinedPublisher {
 
   /** Rejects every awaited ack (connection lost: whether they landed is unknown). */
   failPending(err: Error): void {
-    const all = [...this.pending.values()];
+    const all = [...this.pending.values(), ...this.queue];
     this.pending.clear();
+    this.queue = [];
     for (const p of all) p.reject(err);
   }
 

@@ -78,7 +78,9 @@ export class JetStreamEventLog implements EventLog {
   private pubConn: NatsConnection | undefined;
   private online = false;
   private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Callers waiting for a slot, oldest first from `waitingHead` (shift() is O(n) on a long queue). */
+  private waiting: (() => void)[] = [];
+  private waitingHead = 0;
   private draining: Promise<void> | undefined;
   private full = false;
   private lastError: string | undefined;
@@ -258,9 +260,17 @@ export class JetStreamEventLog implements EventLog {
   }
 
   private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.inFlight--;
+    if (this.waitingHead < this.waiting.length) {
+      const next = this.waiting[this.waitingHead++]!;
+      if (this.waitingHead === this.waiting.length) {
+        this.waiting = [];
+        this.waitingHead = 0;
+      } else if (this.waitingHead > 4_096 && this.waitingHead * 2 > this.waiting.length) {
+        this.waiting = this.waiting.slice(this.waitingHead);
+        this.waitingHead = 0;
+      }
+      next();
+    } else this.inFlight--;
   }
 
   async close(): Promise<void> {
