@@ -32,7 +32,7 @@ import { cqlCall, exec, execAllPages, READ } from './cql-client.ts';
 
 export const LEDGER_BUCKETS = 16;
 /** Statements per unlogged batch: about 4 KiB, under Cassandra's 5 KiB batch warning. */
-const BATCH_ROWS = 32;
+export const DEFAULT_BATCH_ROWS = 32;
 /** Plays per `IN` read of candidates. */
 const READ_CHUNK = 64;
 /** Batches and reads of one call in flight at once. */
@@ -45,6 +45,8 @@ const MONTH_ROW_TS = 1;
 
 export interface ScyllaRoyaltiesOptions {
   recordConcurrency?: number;
+  /** Statements per unlogged batch. */
+  batchRows?: number;
 }
 
 /** FNV-1a of the play id, mod the bucket count: spreads a month over partitions. */
@@ -99,6 +101,7 @@ export function createScyllaRoyalties(
   opts: ScyllaRoyaltiesOptions = {},
 ): RoyaltyStore {
   const concurrency = Math.max(1, opts.recordConcurrency ?? DEFAULT_RECORD_CONCURRENCY);
+  const batchRows = Math.max(1, opts.batchRows ?? DEFAULT_BATCH_ROWS);
   const q = {
     candidate:
       `UPDATE ${ks}.royalty_play_candidates SET month = ?, track_id = ?, artist_id = ?, user_id = ?, ` +
@@ -168,7 +171,7 @@ export function createScyllaRoyalties(
       if (list) list.push(stmt(p));
       else parts.set(key, [stmt(p)]);
     }
-    return [...parts.values()].flatMap((list) => chunks(list, BATCH_ROWS));
+    return [...parts.values()].flatMap((list) => chunks(list, batchRows));
   };
 
   /** The candidates of each play, earliest first (the ledger row first). */
@@ -225,7 +228,7 @@ export function createScyllaRoyalties(
         ...byPartition(plays, monthRowStmt),
         ...chunks(
           plays.map((p) => candidateStmt(p, token)),
-          BATCH_ROWS,
+          batchRows,
         ),
       ]);
       const candidates = await candidatesOf([...new Set(plays.map((p) => p.playId))]);
