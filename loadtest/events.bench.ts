@@ -15,6 +15,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createTestKeyspace, requireEngine } from '../testkit/engines.ts';
 import { openEmbeddedEnv } from '../storage/lmdb-env.ts';
@@ -101,6 +102,47 @@ async function consumeAll(
   return (n / ms) * 1000;
 }
 
+/**
+ * CPU seconds used so far by the engine process whose command line contains every `parts`
+ * (read from /proc; undefined elsewhere or when not found). On a machine shared with other
+ * work, wall-clock rates swing with the load; CPU per event does not.
+ */
+function engineCpuSeconds(parts: string[]): number | undefined {
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let cmd: string;
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      } catch {
+        continue;
+      }
+      if (!parts.every((p) => cmd.includes(p))) continue;
+      // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    }
+  } catch {
+    // no /proc
+  }
+  return undefined;
+}
+
+/** Runs `fn` and reports this process's and an engine's CPU microseconds per item. */
+async function cpuPer<T>(items: number, engine: string[], fn: () => Promise<T>) {
+  const e0 = engineCpuSeconds(engine);
+  const c0 = process.cpuUsage();
+  const result = await fn();
+  const c = process.cpuUsage(c0);
+  const e1 = engineCpuSeconds(engine);
+  return {
+    result,
+    nodeUs: (c.user + c.system) / items,
+    engineUs: e0 !== undefined && e1 !== undefined ? ((e1 - e0) * 1e6) / items : NaN,
+  };
+}
+
 const arg = (args: string[], name: string, dflt: number) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) || dflt : dflt;
@@ -127,7 +169,12 @@ export default async function bench(args: string[]): Promise<void> {
     data: encodeEvent(e),
     id: e.event_id,
   }));
-  const raw = await windowed(payloads, (p) => js.publish(p.subj, p.data, { msgID: p.id, timeout: 30_000 }));
+  // The shared nats-server, told apart from private ones (tests) by its port.
+  const natsProc = ['nats-server', `-p ${new URL(natsUrl).port}`];
+  const rawCpu = await cpuPer(n, natsProc, () =>
+    windowed(payloads, (p) => js.publish(p.subj, p.data, { msgID: p.id, timeout: 30_000 })),
+  );
+  const raw = rawCpu.result;
   const adStream = uniqueStream('bench_adapter');
   streams.push(adStream.stream);
   const log = new JetStreamEventLog({
@@ -138,7 +185,8 @@ export default async function bench(args: string[]): Promise<void> {
     publishTimeoutMs: 30_000,
   });
   await log.whenOnline();
-  const ours = await windowed(evs, (e) => log.publish(e));
+  const oursCpu = await cpuPer(n, natsProc, () => windowed(evs, (e) => log.publish(e)));
+  const ours = oursCpu.result;
   await log.close();
   const rawRate = (n / raw.ms) * 1000;
   const adapterRate = (n / ours.ms) * 1000;
@@ -204,15 +252,18 @@ export default async function bench(args: string[]): Promise<void> {
   await conLog.whenOnline();
   await windowed(events(royaltyN, `con${Date.now()}`), (e) => conLog.publish(e));
   await conLog.close();
-  const lmdbRate = await consumeAll(
-    natsUrl,
-    conStream,
-    createLmdbRoyalties(await openEmbeddedEnv(tempDir('bench-store2'))),
-    royaltyN,
+  const cassandra = ['CassandraDaemon'];
+  const lmdbStore = createLmdbRoyalties(await openEmbeddedEnv(tempDir('bench-store2')));
+  const lmdbCpu = await cpuPer(royaltyN, cassandra, () =>
+    consumeAll(natsUrl, conStream, lmdbStore, royaltyN),
   );
+  const lmdbRate = lmdbCpu.result;
   const ks = await createTestKeyspace('bench_events');
   await applyMigrations(ks.client, ks.name);
-  const cqlRate = await consumeAll(natsUrl, conStream, createScyllaRoyalties(ks.client, ks.name), royaltyN);
+  const cqlCpu = await cpuPer(royaltyN, cassandra, () =>
+    consumeAll(natsUrl, conStream, createScyllaRoyalties(ks.client, ks.name), royaltyN),
+  );
+  const cqlRate = cqlCpu.result;
   await ks.drop();
 
   for (const s of streams) await jsm.streams.delete(s).catch(() => undefined);
@@ -239,6 +290,16 @@ export default async function bench(args: string[]): Promise<void> {
       unit: 'ms',
     },
     { measure: 'ratio adapter / baseline', value: ratio, unit: '' },
+    {
+      measure: 'CPU per event, baseline: node / nats-server',
+      value: `${rawCpu.nodeUs.toFixed(1)} / ${rawCpu.engineUs.toFixed(1)}`,
+      unit: 'us',
+    },
+    {
+      measure: 'CPU per event, adapter: node / nats-server',
+      value: `${oursCpu.nodeUs.toFixed(1)} / ${oursCpu.engineUs.toFixed(1)}`,
+      unit: 'us',
+    },
     { measure: `lag p50 at ${Math.round(offered)} ev/s offered`, value: percentile(lags, 50), unit: 'ms' },
     { measure: 'lag p99 (target <= 1000)', value: percentile(lags, 99), unit: 'ms' },
     { measure: 'lag samples', value: lags.length, unit: `of ${lagN}` },
@@ -247,6 +308,12 @@ export default async function bench(args: string[]): Promise<void> {
       measure: 'royalty consumer, CQL store (target >= 20000)',
       value: Math.round(cqlRate),
       unit: 'events/s',
+    },
+    { measure: 'CPU per event, LMDB consumer: node', value: lmdbCpu.nodeUs.toFixed(1), unit: 'us' },
+    {
+      measure: 'CPU per event, CQL consumer: node / CQL node',
+      value: `${cqlCpu.nodeUs.toFixed(1)} / ${cqlCpu.engineUs.toFixed(1)}`,
+      unit: 'us',
     },
     { measure: 'load average (1 min)', value: load, unit: '' },
   ]);
@@ -261,6 +328,13 @@ export default async function bench(args: string[]): Promise<void> {
     raw_publish_p99_ms: percentile(raw.latencies, 99),
     adapter_publish_p50_ms: percentile(ours.latencies, 50),
     adapter_publish_p99_ms: percentile(ours.latencies, 99),
+    raw_cpu_us_per_event: rawCpu.nodeUs,
+    raw_nats_cpu_us_per_event: rawCpu.engineUs,
+    adapter_cpu_us_per_event: oursCpu.nodeUs,
+    adapter_nats_cpu_us_per_event: oursCpu.engineUs,
+    royalty_lmdb_cpu_us_per_event: lmdbCpu.nodeUs,
+    royalty_cql_cpu_us_per_event: cqlCpu.nodeUs,
+    royalty_cql_node_cpu_us_per_event: cqlCpu.engineUs,
     lag_p50_ms: percentile(lags, 50),
     lag_offered_per_s: offered,
     lag_samples: lags.length,
