@@ -15,9 +15,9 @@
  * >= 1.0 with origin p99 <= nginx p99).
  */
 import uWS from '@trufflesuite/uws-js-unofficial';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,31 @@ async function runWrk(
   if (code !== 0 || !line) throw new Error(`wrk failed (${code}): ${err || out}`);
   return JSON.parse(line.slice('WRKJSON '.length)) as WrkFigures;
 }
+
+/**
+ * CPU seconds (user + system) used so far by nginx's workers, from /proc: the master's
+ * children. Per request it is the figure load on the machine does not distort (throughput is).
+ */
+function nginxWorkerCpuSeconds(master: ChildProcess): number {
+  const tick = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  const children = readFileSync(`/proc/${master.pid}/task/${master.pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/);
+  let ticks = 0;
+  for (const pid of children.filter(Boolean)) {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / tick;
+}
+
+/** CPU seconds used so far by this process: the origin's event loop, its GC and its threads. */
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 async function startNginx(prefix: string, objectDir: string, port: number): Promise<ChildProcess> {
   for (const d of ['logs', 'tmp']) mkdirSync(join(prefix, d), { recursive: true });
@@ -254,12 +279,17 @@ export default async function bench(args: string[]): Promise<void> {
     console.log('');
     const best = { origin: undefined as WrkFigures | undefined, nginx: undefined as WrkFigures | undefined };
     const rows: Record<string, string | number>[] = [];
+    const cpuPerReq = { origin: [] as number[], nginx: [] as number[] };
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, base] of [
         ['origin', originBase],
         ['nginx', nginxBase],
       ] as const) {
+        const cpu = name === 'origin' ? ownCpuSeconds : () => nginxWorkerCpuSeconds(nginx);
+        const cpu0 = cpu();
         const f = await runWrk(base, script, seconds, connections);
+        const cpuUsPerReq = ((cpu() - cpu0) * 1e6) / f.requests;
+        cpuPerReq[name].push(cpuUsPerReq);
         const errors = f.errors_status + f.errors_connect + f.errors_read + f.errors_timeout;
         if (errors > 0) throw new Error(`${name}: ${errors} errors in round ${round}: ${JSON.stringify(f)}`);
         rows.push({
@@ -267,6 +297,7 @@ export default async function bench(args: string[]): Promise<void> {
           server: name,
           req_per_s: Math.round(rate(f)),
           mb_per_s: Number(mbs(f).toFixed(1)),
+          cpu_us_per_req: Number(cpuUsPerReq.toFixed(1)),
           ...latencyRow(f),
         });
         const prev = best[name];
@@ -279,8 +310,12 @@ export default async function bench(args: string[]): Promise<void> {
     const n = best.nginx!;
     const ratio = rate(o) / rate(n);
     const p99Met = o.p99_us <= n.p99_us;
+    const cpuMin = (xs: number[]) => Number(Math.min(...xs).toFixed(1));
     console.log(
       `\norigin ${Math.round(rate(o))} req/s (${mbs(o).toFixed(0)} MB/s, p50 ${ms(o.p50_us)} ms, p99 ${ms(o.p99_us)} ms) vs nginx ${Math.round(rate(n))} req/s (${mbs(n).toFixed(0)} MB/s, p50 ${ms(n.p50_us)} ms, p99 ${ms(n.p99_us)} ms): ratio ${ratio.toFixed(3)} (target >= 1.0), p99 ${p99Met ? '<=' : '>'} nginx's (target <=); best round of each`,
+    );
+    console.log(
+      `CPU per request (least of the rounds): origin ${cpuMin(cpuPerReq.origin)} us, nginx worker ${cpuMin(cpuPerReq.nginx)} us`,
     );
     writeResults('origin', {
       ratio: Number(ratio.toFixed(3)),
@@ -292,6 +327,8 @@ export default async function bench(args: string[]): Promise<void> {
       nginx_req_per_s: Math.round(rate(n)),
       origin_mb_per_s: Number(mbs(o).toFixed(1)),
       nginx_mb_per_s: Number(mbs(n).toFixed(1)),
+      origin_cpu_us_per_req: cpuMin(cpuPerReq.origin),
+      nginx_cpu_us_per_req: cpuMin(cpuPerReq.nginx),
       origin_floor_p50_ms: ms(floor.origin!.p50_us),
       nginx_floor_p50_ms: ms(floor.nginx!.p50_us),
       range_bytes: RANGE_BYTES,
