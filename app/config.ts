@@ -26,6 +26,7 @@ import { IngestConfigError, parseIngestOptions, type IngestOptions } from '../or
 import { UrlSigner } from '../protocol/url-signer.ts';
 import { MAX_STRING_LENGTH } from '../protocol/version.ts';
 import type { SessionServerConfig } from '../session/server.ts';
+import { DEFAULT_PLAYER_API_CONFIG, type PlayerApiConfig } from '../session/http/player-api.ts';
 import {
   DEFAULT_KEYSPACE,
   DEFAULT_LOCAL_DATA_CENTER,
@@ -83,6 +84,8 @@ export interface AppConfig {
   layout: DataLayout;
   logLevel: LevelWithSilent;
   server: SessionServerConfig;
+  /** The Spotify Web API player routes (PLAYER_API_RATE_LIMIT, PLAYER_API_MAX_WAIT_MS). */
+  playerApi: PlayerApiConfig;
   actor: ActorSettings;
   stores: StoreConfig;
   eventLog: EventLogConfig;
@@ -236,14 +239,18 @@ function signingKeys(env: Env): { activeKid: string; keys: Record<string, string
 }
 
 /** `RATE_LIMIT=<rate>/<burst>` (frames per second / bucket size), e.g. `50/100`. */
-function rateLimit(env: Env): { rate: number; burst: number } {
-  const raw = present(env, 'RATE_LIMIT');
-  if (raw === undefined) return { ...DEFAULT_RATE_LIMIT };
+function rateLimit(
+  env: Env,
+  name = 'RATE_LIMIT',
+  fallback: { rate: number; burst: number } = DEFAULT_RATE_LIMIT,
+): { rate: number; burst: number } {
+  const raw = present(env, name);
+  if (raw === undefined) return { ...fallback };
   const m = /^(\d+(?:\.\d+)?)\/(\d+)$/.exec(raw);
-  if (!m) throw new ConfigError('RATE_LIMIT', `expected '<rate per s>/<burst>', e.g. '50/100', got '${raw}'`);
+  if (!m) throw new ConfigError(name, `expected '<rate per s>/<burst>', e.g. '50/100', got '${raw}'`);
   const rate = Number(m[1]);
   const burst = Number(m[2]);
-  if (rate <= 0 || burst < 1) throw new ConfigError('RATE_LIMIT', 'rate must be > 0 and burst >= 1');
+  if (rate <= 0 || burst < 1) throw new ConfigError(name, 'rate must be > 0 and burst >= 1');
   return { rate, burst };
 }
 
@@ -403,6 +410,10 @@ export function parseConfig(env: Env): AppConfig {
       rateLimit: rateLimit(env),
       ...(publicBaseUrl ? { publicBaseUrl } : {}),
       ...(originBaseUrl ? { originBaseUrl } : {}),
+    },
+    playerApi: {
+      rateLimit: rateLimit(env, 'PLAYER_API_RATE_LIMIT', DEFAULT_PLAYER_API_CONFIG.rateLimit),
+      maxWaitMs: int(env, 'PLAYER_API_MAX_WAIT_MS', DEFAULT_PLAYER_API_CONFIG.maxWaitMs, 0, 8_000),
     },
     actor,
     stores: storeSection(env, layout),
