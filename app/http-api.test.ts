@@ -97,6 +97,11 @@ beforeAll(async () => {
     body: { uris: app.demo.trackUris.slice(0, 4) },
   });
   expect(played.status).toBe(204);
+  // Queued tracks for the queue edits to act on (a skip takes one).
+  for (const t of ['demo05', 'demo06', 'demo07', 'demo08'])
+    expect((await call({ method: 'POST', path: `/v1/me/player/queue?uri=spotify:track:${t}` })).status).toBe(
+      204,
+    );
   const got = await call({ path: '/v1/openapi.json', as: 'none' });
   expect(got.status).toBe(200);
   doc = got.body as Json;
@@ -131,6 +136,8 @@ const PLAYER_COMMANDS: [string, string, string, unknown?][] = [
   ['put', '/v1/me/player/shuffle', 'state=false'],
   ['put', '/v1/me/player/volume', 'volume_percent=50'],
   ['post', '/v1/me/player/queue', 'uri=spotify:track:demo03'],
+  ['put', '/v1/me/player/queue', '', { from: 0, to: 0 }],
+  ['delete', '/v1/me/player/queue', 'index=0'],
 ];
 const PLAYER_TRIGGERS: Record<string, () => Call> = {
   ...Object.fromEntries(
@@ -153,8 +160,8 @@ const PLAYER_TRIGGERS: Record<string, () => Call> = {
         [
           `${method} ${path} 400`,
           () =>
-            transfer || path.endsWith('/play')
-              ? { method: M, path, body: { device_ids: 7, uris: 7 } }
+            transfer || path.endsWith('/play') || body
+              ? { method: M, path, body: { device_ids: 7, uris: 7, from: -1 } }
               : { method: M, path: `${path}?device_id=` },
         ],
       ];

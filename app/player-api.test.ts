@@ -187,6 +187,31 @@ describe('player api - commands through the actor', () => {
     expect(q.body.queue[0]).toMatchObject({ id: 'demo07', uri: 'spotify:track:demo07' });
   });
 
+  it('player api - the queue: remove by index or uri, reorder, clear (extensions)', async () => {
+    for (const t of ['demo08', 'demo05', 'demo06', 'demo05'])
+      expect((await api('POST', `/v1/me/player/queue?uri=spotify:track:${t}`)).status).toBe(204);
+    const ids = async () =>
+      ((await api('GET', '/v1/me/player/queue')).body.queue as { id: string }[]).map((t) => t.id);
+    expect((await ids()).slice(0, 5)).toEqual(['demo07', 'demo08', 'demo05', 'demo06', 'demo05']);
+    const removed = await api('DELETE', '/v1/me/player/queue?index=0');
+    expect(removed.status).toBe(204);
+    expect((await stateAt(d2, version(removed))).state.version).toBe(version(removed));
+    expect((await ids()).slice(0, 4)).toEqual(['demo08', 'demo05', 'demo06', 'demo05']);
+    expect((await api('DELETE', '/v1/me/player/queue?uri=spotify:track:demo05')).status).toBe(204);
+    expect((await ids()).slice(0, 2)).toEqual(['demo08', 'demo06']);
+    expect((await api('PUT', '/v1/me/player/queue', { body: { from: 1, to: 0 } })).status).toBe(204);
+    expect((await ids()).slice(0, 2)).toEqual(['demo06', 'demo08']);
+    const past = await api('PUT', '/v1/me/player/queue', { body: { from: 0, to: 9 } });
+    expect(past.status).toBe(400);
+    const notQueued = await api('DELETE', '/v1/me/player/queue?uri=spotify:track:demo01');
+    expect(notQueued.status).toBe(404);
+    expect((await api('DELETE', '/v1/me/player/queue')).status).toBe(400);
+    expect((await api('DELETE', '/v1/me/player/queue?all=true')).status).toBe(204);
+    const left = (await api('GET', '/v1/me/player/queue')).body.queue as { id: string }[];
+    // Only the context's next tracks remain.
+    expect(left.every((t) => !['demo06', 'demo08'].includes(t.id))).toBe(true);
+  });
+
   it('player api - an idle connected device is listed and a transfer wakes it', async () => {
     const devices = (await api('GET', '/v1/me/player/devices')).body.devices as {
       id: string;

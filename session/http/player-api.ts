@@ -9,8 +9,8 @@
  * NOT_PLAYING_TRACK, UNKNOWN...), plus our stable `code`. Commands need a premium plan, as on
  * Spotify; every player route is rate limited per listener (429 with Retry-After).
  *
- * Extensions (Spotify lacks them; its users ask): queue removal, reorder and clear (see
- * player-queue-api.ts), `min_version` on `GET /v1/me/player` (wait, bounded, until the state
+ * Extensions (Spotify lacks them; its users ask, spotify/web-api #462, #1388, #492, #1127):
+ * queue removal, reorder and clear (`DELETE` and `PUT /v1/me/player/queue`), `min_version` on `GET /v1/me/player` (wait, bounded, until the state
  * has reached it), and the Server-Sent Events stream (player-events.ts).
  */
 import { Type } from 'typebox';
@@ -551,6 +551,53 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
           type: 'queue.add',
           deviceId,
           uri: (ctx.query.uri as string).slice('spotify:'.length),
+        }),
+    }),
+    command({
+      method: 'DELETE',
+      path: '/v1/me/player/queue',
+      operationId: 'removeFromQueue',
+      summary: 'Remove from the queue: one entry by index, every entry of a uri, or all (an extension)',
+      description:
+        'Exactly one of `index` (0 is the next to play), `uri` (every entry of that track) or ' +
+        '`all=true` (clear). Spotify has no such call (spotify/web-api #462, #1388).',
+      query: Type.Object({
+        index: Type.Optional(Type.Integer({ minimum: 0, description: 'the entry, 0-based' })),
+        uri: Type.Optional(Type.String({ pattern: TRACK_URI_PATTERN.source, description: 'a track uri' })),
+        all: Type.Optional(Type.Literal('true', { description: 'clear the queue' })),
+        ...DeviceQuery,
+      }),
+      act: async (ctx, { deviceId }) => {
+        const q = ctx.query as { index?: number; uri?: string; all?: 'true' };
+        const given = [q.index !== undefined, q.uri !== undefined, q.all !== undefined].filter(
+          Boolean,
+        ).length;
+        if (given !== 1)
+          throw new PlayerError(400, 'bad_request', 'query: give exactly one of index, uri, all');
+        const edit =
+          q.index !== undefined
+            ? { op: 'remove' as const, index: q.index }
+            : q.uri !== undefined
+              ? { op: 'remove' as const, uri: q.uri.slice('spotify:'.length) }
+              : { op: 'clear' as const };
+        return run(ctx.userId, { type: 'queue.edit', deviceId, edit });
+      },
+    }),
+    command({
+      method: 'PUT',
+      path: '/v1/me/player/queue',
+      operationId: 'reorderQueue',
+      summary: 'Move one queue entry to another place (an extension)',
+      query: Type.Object(DeviceQuery),
+      body: Type.Object({
+        from: Type.Integer({ minimum: 0, description: 'the entry to move, 0-based' }),
+        to: Type.Integer({ minimum: 0, description: 'its index once moved' }),
+      }),
+      act: async (ctx, { deviceId }) =>
+        run(ctx.userId, {
+          type: 'queue.edit',
+          deviceId,
+          edit: { op: 'move', from: ctx.body.from, to: ctx.body.to },
         }),
     }),
   ];
