@@ -86,6 +86,8 @@ export interface AppConfig {
   server: SessionServerConfig;
   /** The Spotify Web API player routes (PLAYER_API_RATE_LIMIT, PLAYER_API_MAX_WAIT_MS). */
   playerApi: PlayerApiConfig;
+  /** LISTENBRAINZ_ENDPOINTS: the ListenBrainz APIs a listener may link (the server calls them). */
+  scrobbles: { endpoints: string[] };
   actor: ActorSettings;
   stores: StoreConfig;
   eventLog: EventLogConfig;
@@ -254,6 +256,29 @@ function rateLimit(
   return { rate, burst };
 }
 
+export const DEFAULT_LISTENBRAINZ_ENDPOINT = 'https://api.listenbrainz.org';
+
+/**
+ * `LISTENBRAINZ_ENDPOINTS=<url>,<url>`: the only APIs a listener's link may name (the server
+ * calls them with the listener's token: an open choice would let anyone aim it anywhere).
+ */
+function listenBrainzEndpoints(env: Env): string[] {
+  const raw = present(env, 'LISTENBRAINZ_ENDPOINTS');
+  if (raw === undefined) return [DEFAULT_LISTENBRAINZ_ENDPOINT];
+  const urls = raw
+    .split(',')
+    .map((s) => s.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  for (const u of urls)
+    if (!/^https?:\/\/[^\s/]+$/.test(u))
+      throw new ConfigError(
+        'LISTENBRAINZ_ENDPOINTS',
+        `expected http(s) origins, e.g. ${DEFAULT_LISTENBRAINZ_ENDPOINT}, got '${u}'`,
+      );
+  if (urls.length === 0) throw new ConfigError('LISTENBRAINZ_ENDPOINTS', 'expected at least one URL');
+  return urls;
+}
+
 /** `SCYLLA_REPLICATION=simple:3` or `dc1:3,dc2:2` (NetworkTopologyStrategy); unset: SimpleStrategy RF 1. */
 export function parseReplication(value: string | undefined): Replication {
   if (value === undefined || value.trim() === '') return DEFAULT_REPLICATION;
@@ -415,6 +440,7 @@ export function parseConfig(env: Env): AppConfig {
       rateLimit: rateLimit(env, 'PLAYER_API_RATE_LIMIT', DEFAULT_PLAYER_API_CONFIG.rateLimit),
       maxWaitMs: int(env, 'PLAYER_API_MAX_WAIT_MS', DEFAULT_PLAYER_API_CONFIG.maxWaitMs, 0, 8_000),
     },
+    scrobbles: { endpoints: listenBrainzEndpoints(env) },
     actor,
     stores: storeSection(env, layout),
     eventLog: eventLogSection(env, layout),

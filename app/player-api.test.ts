@@ -389,6 +389,25 @@ describe('player api - tracks and recently played', () => {
   });
 });
 
+describe('player api - the ListenBrainz link', () => {
+  it('player api - link, read (no token shown), refuse an endpoint not allowed, unlink', async () => {
+    const linked = await api('PUT', '/v1/me/listenbrainz', { body: { token: 'secret-token' } });
+    expect(linked.status).toBe(200);
+    expect(linked.body).toMatchObject({
+      service: 'listenbrainz',
+      endpoint: 'https://api.listenbrainz.org',
+      active: true,
+    });
+    const got = await api('GET', '/v1/me/listenbrainz');
+    expect(JSON.stringify(got.body)).not.toContain('secret-token');
+    expect(await app.stores.scrobbles.getLink('u1')).toMatchObject({ token: 'secret-token', active: true });
+    for (const body of [{ token: '' }, { token: 7 }, { token: 't', endpoint: 'http://127.0.0.1:22' }, {}])
+      expect((await api('PUT', '/v1/me/listenbrainz', { body })).status, JSON.stringify(body)).toBe(400);
+    expect((await api('DELETE', '/v1/me/listenbrainz')).status).toBe(204);
+    expect((await api('GET', '/v1/me/listenbrainz')).status).toBe(404);
+  });
+});
+
 /** A Server-Sent Events reader over fetch: events in order, awaited by predicate. */
 function sse(token: string, lastEventId?: string) {
   const ctrl = new AbortController();

@@ -29,6 +29,7 @@ import { playerRoutes } from '../session/http/player-api.ts';
 import { playerHistoryRoutes } from '../session/http/player-history-api.ts';
 import { registerPlayerEvents } from '../session/http/player-events.ts';
 import { tracksRoutes } from '../session/http/tracks-api.ts';
+import { scrobbleLinkRoutes } from '../session/http/scrobble-api.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
 
 export interface App {
@@ -92,6 +93,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         features: stores.features,
         history: stores.history,
         exportDir: config.pipeline.warehouseDir,
+        scrobbles: { store: stores.scrobbles, getTracks: (ids) => stores.catalog.getTracks(ids) },
         log,
       });
       closers.push(() => pipeline!.stop());
@@ -124,6 +126,11 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         }),
         ...playerHistoryRoutes({ history: stores.history, catalog: stores.catalog }),
         ...tracksRoutes({ catalog: stores.catalog, ...(opts.now ? { now: opts.now } : {}) }),
+        ...scrobbleLinkRoutes({
+          store: stores.scrobbles,
+          endpoints: config.scrobbles.endpoints,
+          ...(opts.now ? { now: opts.now } : {}),
+        }),
       ],
     });
     let publicBaseUrl = '';
