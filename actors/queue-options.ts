@@ -22,6 +22,7 @@ import type { Effects, LogicEnv } from './session-effects.ts';
 import type {
   QualityCommand,
   QueueAddCommand,
+  QueueEditCommand,
   Quality,
   RepeatCommand,
   RepeatMode,
@@ -58,6 +59,41 @@ export function queueAdd(
   }
   if (verdict !== 'ok') return refuseAdd(r, trackId, verdict, fx);
   d.order = addToQueue(d.order, trackId);
+  fx.changed = fx.replan = true;
+  fx.ack(r);
+}
+
+/**
+ * Remove (by index, or every entry of a uri), move or clear the user queue. An index past
+ * the queue is `bad_request`; a uri not queued is `not_found`; an edit that changes nothing
+ * (clearing an empty queue, a move to the same place) is acked with no new version.
+ */
+export function queueEdit(d: SessionContext, c: QueueEditCommand, r: Requester, fx: Effects): void {
+  const q = d.order.queue;
+  const isIndex = (i: unknown): i is number =>
+    Number.isInteger(i) && (i as number) >= 0 && (i as number) < q.length;
+  let next: string[];
+  const e = c.edit;
+  if (e.op === 'clear') next = [];
+  else if (e.op === 'remove' && 'index' in e) {
+    if (!isIndex(e.index))
+      return fx.error(r, 'bad_request', `index must be below the queue's length ${q.length}`);
+    next = q.filter((_, i) => i !== e.index);
+  } else if (e.op === 'remove') {
+    const trackId = trackIdOf(e.uri);
+    if (!trackId) return fx.error(r, 'bad_request', 'uri must be a track uri');
+    next = q.filter((id) => id !== trackId);
+    if (next.length === q.length)
+      return fx.error(r, 'not_found', `track ${trackId} is not queued`, { trackId });
+  } else if (e.op === 'move') {
+    if (!isIndex(e.from) || !isIndex(e.to))
+      return fx.error(r, 'bad_request', `from and to must be below the queue's length ${q.length}`);
+    next = q.slice();
+    const [moved] = next.splice(e.from, 1);
+    next.splice(e.to, 0, moved!);
+  } else return fx.error(r, 'bad_request', 'unknown queue edit');
+  if (next.length === q.length && next.every((id, i) => id === q[i])) return fx.ack(r);
+  d.order = { ...d.order, queue: next };
   fx.changed = fx.replan = true;
   fx.ack(r);
 }

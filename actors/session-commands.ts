@@ -6,7 +6,8 @@
  *   pause resume seek next previous ended
  *   progress logout                           play-controls.ts
  *   hello disconnect transfer volume          devices.ts
- *   shuffle repeat queue.add quality          queue-options.ts
+ *   shuffle repeat queue.add queue.edit
+ *   quality                                   queue-options.ts
  *
  * Handlers are pure functions over a draft context: they validate, change the context and
  * record outputs; they never pick the machine state: the machine derives it from the
@@ -17,7 +18,7 @@ import { disconnect, hello, transfer, volume } from './devices.ts';
 import { play } from './play-context.ts';
 import { ended, logout, next, pause, previous, progress, resume, seek } from './play-controls.ts';
 import { holdForResolve, MAX_DEFERRED } from './play-lifecycle.ts';
-import { quality, queueAdd, repeat, shuffle } from './queue-options.ts';
+import { quality, queueAdd, queueEdit, repeat, shuffle } from './queue-options.ts';
 import {
   isConnected,
   requesterOf,
@@ -152,6 +153,8 @@ function dispatch(
       return repeat(d, c, r, fx);
     case 'queue.add':
       return queueAdd(d, c, r, now, fx);
+    case 'queue.edit':
+      return queueEdit(d, c, r, fx);
     case 'quality':
       return quality(d, c, r, env, fx);
     default:

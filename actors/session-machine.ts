@@ -300,6 +300,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       shuffle: { actions: 'onCommand' },
       repeat: { actions: 'onCommand' },
       'queue.add': { actions: 'onCommand' },
+      'queue.edit': { actions: 'onCommand' },
       quality: { actions: 'onCommand' },
       volume: { actions: 'onCommand' },
       progress: { actions: 'onCommand' },

@@ -87,6 +87,18 @@ export interface QueueAddCommand extends CommandBase {
   /** `track:<id>` or a bare track id. */
   uri: string;
 }
+/**
+ * Edits of the user queue (the Web API's extension; Spotify has only add): remove by index
+ * or by uri (every occurrence), move one entry, or clear it.
+ */
+export interface QueueEditCommand extends CommandBase {
+  type: 'queue.edit';
+  edit:
+    | { op: 'remove'; index: number }
+    | { op: 'remove'; uri: string }
+    | { op: 'move'; from: number; to: number }
+    | { op: 'clear' };
+}
 export interface QualityCommand extends CommandBase {
   type: 'quality';
   quality: Quality;
@@ -135,6 +147,7 @@ export type SessionCommand =
   | ShuffleCommand
   | RepeatCommand
   | QueueAddCommand
+  | QueueEditCommand
   | QualityCommand
   | VolumeCommand
   | TransferCommand

@@ -27,6 +27,7 @@ import { UrlSigner } from '../protocol/url-signer.ts';
 import { MAX_STRING_LENGTH } from '../protocol/version.ts';
 import { DEFAULT_HIBERNATE_AFTER_MS } from '../session/hibernation.ts';
 import type { SessionServerConfig } from '../session/server.ts';
+import { DEFAULT_PLAYER_API_CONFIG, type PlayerApiConfig } from '../session/http/player-api.ts';
 import {
   DEFAULT_KEYSPACE,
   DEFAULT_LOCAL_DATA_CENTER,
@@ -84,6 +85,10 @@ export interface AppConfig {
   layout: DataLayout;
   logLevel: LevelWithSilent;
   server: SessionServerConfig;
+  /** The Spotify Web API player routes (PLAYER_API_RATE_LIMIT, PLAYER_API_MAX_WAIT_MS). */
+  playerApi: PlayerApiConfig;
+  /** LISTENBRAINZ_ENDPOINTS: the ListenBrainz APIs a listener may link (the server calls them). */
+  scrobbles: { endpoints: string[] };
   actor: ActorSettings;
   stores: StoreConfig;
   eventLog: EventLogConfig;
@@ -237,15 +242,42 @@ function signingKeys(env: Env): { activeKid: string; keys: Record<string, string
 }
 
 /** `RATE_LIMIT=<rate>/<burst>` (frames per second / bucket size), e.g. `50/100`. */
-function rateLimit(env: Env): { rate: number; burst: number } {
-  const raw = present(env, 'RATE_LIMIT');
-  if (raw === undefined) return { ...DEFAULT_RATE_LIMIT };
+function rateLimit(
+  env: Env,
+  name = 'RATE_LIMIT',
+  fallback: { rate: number; burst: number } = DEFAULT_RATE_LIMIT,
+): { rate: number; burst: number } {
+  const raw = present(env, name);
+  if (raw === undefined) return { ...fallback };
   const m = /^(\d+(?:\.\d+)?)\/(\d+)$/.exec(raw);
-  if (!m) throw new ConfigError('RATE_LIMIT', `expected '<rate per s>/<burst>', e.g. '50/100', got '${raw}'`);
+  if (!m) throw new ConfigError(name, `expected '<rate per s>/<burst>', e.g. '50/100', got '${raw}'`);
   const rate = Number(m[1]);
   const burst = Number(m[2]);
-  if (rate <= 0 || burst < 1) throw new ConfigError('RATE_LIMIT', 'rate must be > 0 and burst >= 1');
+  if (rate <= 0 || burst < 1) throw new ConfigError(name, 'rate must be > 0 and burst >= 1');
   return { rate, burst };
+}
+
+export const DEFAULT_LISTENBRAINZ_ENDPOINT = 'https://api.listenbrainz.org';
+
+/**
+ * `LISTENBRAINZ_ENDPOINTS=<url>,<url>`: the only APIs a listener's link may name (the server
+ * calls them with the listener's token: an open choice would let anyone aim it anywhere).
+ */
+function listenBrainzEndpoints(env: Env): string[] {
+  const raw = present(env, 'LISTENBRAINZ_ENDPOINTS');
+  if (raw === undefined) return [DEFAULT_LISTENBRAINZ_ENDPOINT];
+  const urls = raw
+    .split(',')
+    .map((s) => s.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  for (const u of urls)
+    if (!/^https?:\/\/[^\s/]+$/.test(u))
+      throw new ConfigError(
+        'LISTENBRAINZ_ENDPOINTS',
+        `expected http(s) origins, e.g. ${DEFAULT_LISTENBRAINZ_ENDPOINT}, got '${u}'`,
+      );
+  if (urls.length === 0) throw new ConfigError('LISTENBRAINZ_ENDPOINTS', 'expected at least one URL');
+  return urls;
 }
 
 /** `SCYLLA_REPLICATION=simple:3` or `dc1:3,dc2:2` (NetworkTopologyStrategy); unset: SimpleStrategy RF 1. */
@@ -406,6 +438,11 @@ export function parseConfig(env: Env): AppConfig {
       ...(publicBaseUrl ? { publicBaseUrl } : {}),
       ...(originBaseUrl ? { originBaseUrl } : {}),
     },
+    playerApi: {
+      rateLimit: rateLimit(env, 'PLAYER_API_RATE_LIMIT', DEFAULT_PLAYER_API_CONFIG.rateLimit),
+      maxWaitMs: int(env, 'PLAYER_API_MAX_WAIT_MS', DEFAULT_PLAYER_API_CONFIG.maxWaitMs, 0, 8_000),
+    },
+    scrobbles: { endpoints: listenBrainzEndpoints(env) },
     actor,
     stores: storeSection(env, layout),
     eventLog: eventLogSection(env, layout),

@@ -12,7 +12,8 @@ import { Compile } from 'typebox/compile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from './start-app.ts';
 import { parseConfig } from './config.ts';
-import { rawSocket, withTimeout } from '../testkit/raw-socket.ts';
+import { rawSocket, withTimeout, type RawSocket } from '../testkit/raw-socket.ts';
+import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { checkDocBlock } from '../testkit/doc-block.ts';
 
 type Json = Record<string, any>;
@@ -25,6 +26,7 @@ const tokens: Record<string, string> = {};
 let priv = '';
 let doomed = '';
 let chunkPath = '';
+let device: RawSocket | undefined;
 
 interface Call {
   method?: string;
@@ -78,12 +80,35 @@ beforeAll(async () => {
   const file = (await app.stores.catalog.getAudioFiles(app.demo.trackUris[0]!.split(':')[2]!))[0]!;
   const path = `/o/${file.chunks[0]!.key}`;
   chunkPath = app.server.signer.sign(path, Date.now() + 600_000);
+  // A device of u1 playing, for the player routes' answers.
+  device = rawSocket(app.server.wsUrl);
+  await device.opened;
+  device.send({
+    t: 'hello',
+    id: 1,
+    token: tokens.u1!,
+    device: { id: 'doc-d1', name: 'doc', type: 'computer' },
+    protocol: PROTOCOL_VERSION,
+  });
+  await device.frame((f) => f.t === 'welcome');
+  const played = await call({
+    method: 'PUT',
+    path: '/v1/me/player/play?device_id=doc-d1',
+    body: { uris: app.demo.trackUris.slice(0, 4) },
+  });
+  expect(played.status).toBe(204);
+  // Queued tracks for the queue edits to act on (a skip takes one).
+  for (const t of ['demo05', 'demo06', 'demo07', 'demo08'])
+    expect((await call({ method: 'POST', path: `/v1/me/player/queue?uri=spotify:track:${t}` })).status).toBe(
+      204,
+    );
   const got = await call({ path: '/v1/openapi.json', as: 'none' });
   expect(got.status).toBe(200);
   doc = got.body as Json;
 });
 
 afterAll(async () => {
+  device?.ws.close();
   await app?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -92,6 +117,94 @@ const NOPE = '/v1/playlists/no-such-playlist';
 const P = () => `/v1/playlists/${priv}`;
 const track = (i: number) => app.demo.trackUris[i]!;
 const unknownObject = () => app.server.signer.sign(`/o/${'0'.repeat(64)}`, Date.now() + 600_000);
+
+/** The Web API player (session/http/player-api.ts): u1 has a device playing, u2 is free and has none. */
+const NO_DEVICE = 'device_id=no-such-device';
+const PLAYER_COMMANDS: [string, string, string, unknown?][] = [
+  ['put', '/v1/me/player', '', { device_ids: ['doc-d1'], play: true }],
+  [
+    'put',
+    '/v1/me/player/play',
+    '',
+    { uris: ['spotify:track:demo02', 'spotify:track:demo03', 'spotify:track:demo05'] },
+  ],
+  ['put', '/v1/me/player/pause', ''],
+  ['post', '/v1/me/player/next', ''],
+  ['post', '/v1/me/player/previous', ''],
+  ['put', '/v1/me/player/seek', 'position_ms=1000'],
+  ['put', '/v1/me/player/repeat', 'state=context'],
+  ['put', '/v1/me/player/shuffle', 'state=false'],
+  ['put', '/v1/me/player/volume', 'volume_percent=50'],
+  ['post', '/v1/me/player/queue', 'uri=spotify:track:demo03'],
+  ['put', '/v1/me/player/queue', '', { from: 0, to: 0 }],
+  ['delete', '/v1/me/player/queue', 'index=0'],
+];
+const PLAYER_TRIGGERS: Record<string, () => Call> = {
+  ...Object.fromEntries(
+    PLAYER_COMMANDS.flatMap(([method, path, query, body]) => {
+      const at = (q: string) => `${path}${q ? `?${q}` : ''}`;
+      const M = method.toUpperCase();
+      const ok: Call = { method: M, path: at(query), ...(body ? { body } : {}) };
+      const transfer = path === '/v1/me/player';
+      return [
+        [`${method} ${path} 204`, () => ok],
+        [`${method} ${path} 401`, () => ({ ...ok, as: 'none' as const })],
+        [`${method} ${path} 403`, () => ({ ...ok, as: 'u2' as const })],
+        [
+          `${method} ${path} 404`,
+          () =>
+            transfer
+              ? { method: M, path, body: { device_ids: ['no-such-device'] } }
+              : { ...ok, path: at([query, NO_DEVICE].filter(Boolean).join('&')) },
+        ],
+        [
+          `${method} ${path} 400`,
+          () =>
+            transfer || path.endsWith('/play') || body
+              ? { method: M, path, body: { device_ids: 7, uris: 7, from: -1 } }
+              : { method: M, path: `${path}?device_id=` },
+        ],
+      ];
+    }),
+  ),
+  'get /v1/me/player 200': () => ({ path: '/v1/me/player?min_version=0' }),
+  'get /v1/me/player 204': () => ({ path: '/v1/me/player', as: 'u2' }),
+  'get /v1/me/player 400': () => ({ path: '/v1/me/player?min_version=x' }),
+  'get /v1/me/player 401': () => ({ path: '/v1/me/player', as: 'none' }),
+  'get /v1/me/player/events 401': () => ({ path: '/v1/me/player/events', as: 'none' }),
+  'get /v1/me/player/currently-playing 200': () => ({ path: '/v1/me/player/currently-playing' }),
+  'get /v1/me/player/currently-playing 204': () => ({ path: '/v1/me/player/currently-playing', as: 'u2' }),
+  'get /v1/me/player/currently-playing 400': () => ({
+    path: '/v1/me/player/currently-playing?market=' + 'x'.repeat(0) + '&market',
+  }),
+  'get /v1/me/player/currently-playing 401': () => ({ path: '/v1/me/player/currently-playing', as: 'none' }),
+  'get /v1/me/player/devices 200': () => ({ path: '/v1/me/player/devices' }),
+  'get /v1/me/player/devices 401': () => ({ path: '/v1/me/player/devices', as: 'none' }),
+  'get /v1/me/player/queue 200': () => ({ path: '/v1/me/player/queue' }),
+  'get /v1/me/player/queue 401': () => ({ path: '/v1/me/player/queue', as: 'none' }),
+  'get /v1/me/player/recently-played 200': () => ({ path: '/v1/me/player/recently-played?limit=5' }),
+  'get /v1/me/player/recently-played 400': () => ({ path: '/v1/me/player/recently-played?limit=0' }),
+  'get /v1/me/player/recently-played 401': () => ({ path: '/v1/me/player/recently-played', as: 'none' }),
+  'put /v1/me/listenbrainz 200': () => ({ method: 'PUT', path: '/v1/me/listenbrainz', body: { token: 't' } }),
+  'put /v1/me/listenbrainz 400': () => ({
+    method: 'PUT',
+    path: '/v1/me/listenbrainz',
+    body: { token: 't', endpoint: 'http://169.254.169.254' },
+  }),
+  'put /v1/me/listenbrainz 401': () => ({ method: 'PUT', path: '/v1/me/listenbrainz', as: 'none' }),
+  'get /v1/me/listenbrainz 200': () => ({ path: '/v1/me/listenbrainz' }),
+  'get /v1/me/listenbrainz 401': () => ({ path: '/v1/me/listenbrainz', as: 'none' }),
+  'get /v1/me/listenbrainz 404': () => ({ path: '/v1/me/listenbrainz', as: 'u2' }),
+  'delete /v1/me/listenbrainz 204': () => ({ method: 'DELETE', path: '/v1/me/listenbrainz' }),
+  'delete /v1/me/listenbrainz 401': () => ({ method: 'DELETE', path: '/v1/me/listenbrainz', as: 'none' }),
+  'get /v1/tracks/{id} 200': () => ({ path: '/v1/tracks/demo01' }),
+  'get /v1/tracks/{id} 400': () => ({ path: '/v1/tracks/demo01?market=sweden' }),
+  'get /v1/tracks/{id} 401': () => ({ path: '/v1/tracks/demo01', as: 'none' }),
+  'get /v1/tracks/{id} 404': () => ({ path: '/v1/tracks/nope' }),
+  'get /v1/tracks 200': () => ({ path: '/v1/tracks?ids=demo01,demo02' }),
+  'get /v1/tracks 400': () => ({ path: '/v1/tracks' }),
+  'get /v1/tracks 401': () => ({ path: '/v1/tracks?ids=demo01', as: 'none' }),
+};
 
 /** One request per documented `METHOD path status`: what makes the server answer it. */
 const TRIGGERS: Record<string, () => Call> = {
@@ -243,6 +356,7 @@ const TRIGGERS: Record<string, () => Call> = {
   'get /v1/me/royalties 200': () => ({ path: '/v1/me/royalties' }),
   'get /v1/me/royalties 400': () => ({ path: '/v1/me/royalties?month=2026-13' }),
   'get /v1/me/royalties 401': () => ({ path: '/v1/me/royalties', as: 'none' }),
+  ...PLAYER_TRIGGERS,
   'get /healthz 200': () => ({ path: '/healthz', as: 'none' }),
   'get /readyz 200': () => ({ path: '/readyz', as: 'none' }),
   'get /metrics 200': () => ({ path: '/metrics', as: 'none' }),
@@ -282,6 +396,16 @@ const TRIGGERS: Record<string, () => Call> = {
 
 /** Documented answers no test can cause on a healthy server, with why. */
 const NOT_TRIGGERED: Record<string, string> = {
+  ...Object.fromEntries(
+    [
+      ...PLAYER_COMMANDS.map(([m, p]) => `${m} ${p}`),
+      'get /v1/me/player',
+      'get /v1/me/player/currently-playing',
+      'get /v1/me/player/devices',
+      'get /v1/me/player/queue',
+    ].map((op) => [`${op} 429`, 'the rate limit: app/player-api.test.ts floods a listener']),
+  ),
+  'get /v1/me/player/events 200': 'a stream that never ends: app/player-api.test.ts reads it',
   'get /readyz 503': 'needs NATS unreachable (app/nats-outage.engine.test.ts checks it)',
   'get /v1/ws 101': 'a WebSocket upgrade, checked in its own test below',
 };

@@ -47,6 +47,7 @@ async function openEmbeddedStores(dataDir: string): Promise<Stores> {
     { createLmdbSnapshots },
     { createLmdbRoyalties },
     { createLmdbFeatures },
+    { createLmdbScrobbles },
   ] = await Promise.all([
     import('../storage/lmdb-guard.ts'),
     import('../storage/lmdb-env.ts'),
@@ -57,6 +58,7 @@ async function openEmbeddedStores(dataDir: string): Promise<Stores> {
     import('../storage/snapshots.lmdb.ts'),
     import('../storage/royalties.lmdb.ts'),
     import('../storage/features.lmdb.ts'),
+    import('../storage/scrobbles.lmdb.ts'),
   ]);
   const env = await openEmbeddedEnv(dataDir);
   return {
@@ -67,6 +69,7 @@ async function openEmbeddedStores(dataDir: string): Promise<Stores> {
     snapshots: guardEmbedded(createLmdbSnapshots(env), 'snapshots'),
     royalties: createLmdbRoyalties(env),
     features: createLmdbFeatures(env),
+    scrobbles: createLmdbScrobbles(env),
     backend: { kind: 'embedded', env, dataDir },
     close: async () => {
       // Flush pending async writes before closing so an acknowledged write survives a reopen.
@@ -86,6 +89,7 @@ async function openScyllaStores(config: StoreConfig): Promise<Stores> {
     { createScyllaSnapshots },
     { createScyllaRoyalties },
     { createScyllaFeatures },
+    { createScyllaScrobbles },
   ] = await Promise.all([
     import('../storage/cql-client.ts'),
     import('../storage/catalog.scylla.ts'),
@@ -95,6 +99,7 @@ async function openScyllaStores(config: StoreConfig): Promise<Stores> {
     import('../storage/snapshots.scylla.ts'),
     import('../storage/royalties.scylla.ts'),
     import('../storage/features.scylla.ts'),
+    import('../storage/scrobbles.scylla.ts'),
   ]);
   const keyspace = config.keyspace ?? DEFAULT_KEYSPACE;
   const client = await client_.connectScylla({
@@ -118,6 +123,7 @@ async function openScyllaStores(config: StoreConfig): Promise<Stores> {
     snapshots: createScyllaSnapshots(client, keyspace),
     royalties: createScyllaRoyalties(client, keyspace),
     features: createScyllaFeatures(client, keyspace),
+    scrobbles: createScyllaScrobbles(client, keyspace),
     backend: { kind: 'scylla', client, keyspace },
     close: () => client.shutdown(),
   };

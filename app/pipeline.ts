@@ -27,6 +27,7 @@ const running = await startPipeline({
   features: stores.features,
   history: stores.history,
   exportDir: config.pipeline.warehouseDir,
+  scrobbles: { store: stores.scrobbles, getTracks: (ids) => stores.catalog.getTracks(ids) },
   log,
 });
 log.info({ natsUrl, warehouse: config.pipeline.warehouseDir }, 'pipeline running');

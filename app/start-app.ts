@@ -23,6 +23,13 @@ import { startSessionServer, type ServerOptions, type SessionServer } from '../s
 import { sessionActorStarter } from './session-actor.ts';
 import type { StartActor } from '../session/session-router.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
+import { createAuthenticator } from '../session/auth.ts';
+import { PlayerDoor } from '../session/http/player-door.ts';
+import { playerRoutes } from '../session/http/player-api.ts';
+import { playerHistoryRoutes } from '../session/http/player-history-api.ts';
+import { registerPlayerEvents } from '../session/http/player-events.ts';
+import { tracksRoutes } from '../session/http/tracks-api.ts';
+import { scrobbleLinkRoutes } from '../session/http/scrobble-api.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
 
 export interface App {
@@ -32,6 +39,8 @@ export interface App {
   pipeline: RunningPipeline | undefined;
   demo: DemoInfo;
   log: Logger;
+  /** The Web API player's way into the session actors (states, SSE subscribers). */
+  player: PlayerDoor;
   /** Graceful stop: sockets, snapshots, pipeline, event log, stores. */
   close(): Promise<void>;
 }
@@ -57,7 +66,9 @@ export interface AppOptions extends Pick<
 export async function startApp(config: AppConfig, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? pino({ level: config.logLevel });
   // Built first: a bad actor setting stops start-up before any store, log or ingest work.
-  const startActor = (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor));
+  // The HTTP player API reaches the same actors as the devices, through this door.
+  const player = new PlayerDoor();
+  const startActor = player.wrap((opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor)));
   const stores = await openStores(config.stores);
   const closers: (() => Promise<void>)[] = [() => stores.close()];
   const unwind = async () => {
@@ -82,6 +93,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         features: stores.features,
         history: stores.history,
         exportDir: config.pipeline.warehouseDir,
+        scrobbles: { store: stores.scrobbles, getTracks: (ids) => stores.catalog.getTracks(ids) },
         log,
       });
       closers.push(() => pipeline!.stop());
@@ -100,7 +112,28 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
           })
         : await seedDemo(stores, objects, log);
 
-    const api = httpApi({ stores, cache, log, streamThresholdMs: STREAM_THRESHOLD_MS });
+    const api = httpApi({
+      stores,
+      cache,
+      log,
+      streamThresholdMs: STREAM_THRESHOLD_MS,
+      routes: [
+        ...playerRoutes({
+          door: player,
+          config: config.playerApi,
+          getTracks: (ids) => stores.catalog.getTracks(ids),
+          ...(opts.now ? { now: opts.now } : {}),
+        }),
+        ...playerHistoryRoutes({ history: stores.history, catalog: stores.catalog }),
+        ...tracksRoutes({ catalog: stores.catalog, ...(opts.now ? { now: opts.now } : {}) }),
+        ...scrobbleLinkRoutes({
+          store: stores.scrobbles,
+          endpoints: config.scrobbles.endpoints,
+          ...(opts.now ? { now: opts.now } : {}),
+        }),
+      ],
+    });
+    let publicBaseUrl = '';
     const server = await startSessionServer({
       config: config.server,
       ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
@@ -113,6 +146,12 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
           hot: new HotObjects(),
           onError: (err, key) => log.error({ err, key }, 'origin object error'),
         });
+        registerPlayerEvents(app, {
+          door: player,
+          auth: createAuthenticator(config.server.jwtSecret, opts.now),
+          baseUrl: () => publicBaseUrl,
+          ...(opts.now ? { now: opts.now } : {}),
+        });
       },
       api: api.authed,
       publicHttp: api.public,
@@ -123,6 +162,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       onWake: opts.onWake,
       metrics,
     });
+    publicBaseUrl = server.publicBaseUrl;
 
     return {
       server,
@@ -131,6 +171,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       pipeline,
       demo,
       log,
+      player,
       async close() {
         await server.close();
         await unwind();

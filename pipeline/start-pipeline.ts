@@ -20,8 +20,9 @@ import { FEATURES_CONSUMER, featuresHandler } from './consumers/features.ts';
 import { HISTORY_CONSUMER, historyHandler } from './consumers/history.ts';
 import { ROYALTY_CONSUMER, royaltyHandler } from './consumers/royalties.ts';
 import { EXPORT_CONSUMER, exportHandler } from './consumers/warehouse-export.ts';
+import { SCROBBLE_CONSUMER, scrobbleHandler, type ScrobblerDeps } from './scrobbler.ts';
 
-export type ConsumerKind = 'royalties' | 'history' | 'features' | 'export';
+export type ConsumerKind = 'royalties' | 'history' | 'features' | 'export' | 'scrobbles';
 
 export interface PipelineDeps {
   source: EventSource;
@@ -30,6 +31,8 @@ export interface PipelineDeps {
   features?: FeatureStore;
   /** Warehouse export directory; unset disables the export consumer. */
   exportDir?: string;
+  /** The ListenBrainz scrobbler (pipeline/scrobbler.ts); unset leaves it out. */
+  scrobbles?: Omit<ScrobblerDeps, 'log'>;
   /** Per-consumer overrides (ack wait, batch size, name) or `false` to leave one out. */
   consumers?: Partial<Record<ConsumerKind, Partial<ConsumerSpec> | false>>;
   log?: Logger;
@@ -60,6 +63,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<RunningPipeline
     ['history', HISTORY_CONSUMER, deps.history && historyHandler(deps.history)],
     ['features', FEATURES_CONSUMER, deps.features && featuresHandler(deps.features)],
     ['export', EXPORT_CONSUMER, deps.exportDir ? exportHandler(deps.exportDir) : undefined],
+    ['scrobbles', SCROBBLE_CONSUMER, deps.scrobbles && scrobbleHandler({ ...deps.scrobbles, log })],
   ];
   const subs: Subscription[] = [];
   try {

@@ -9,17 +9,20 @@ import type { TrackCache } from '../storage/cache.ts';
 import { createPlaylistViewer } from '../storage/hydration.ts';
 import type { Stores } from '../storage/stores.ts';
 import type { AuthedHandler } from './http-routes.ts';
-import { createApiRouter, errorBody, type ApiRouter } from './http/api-router.ts';
+import { createApiRouter, errorBody, type ApiRoute, type ApiRouter } from './http/api-router.ts';
 import { meRoutes } from './http/me.ts';
 import { OPENAPI_PATH, openApiDocument } from './http/openapi.ts';
 import { playlistRoutes } from './http/playlists.ts';
 import type { HttpHandler } from './transport.ts';
 
-const json = (status: number, body: unknown) => ({
-  status,
-  headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-  body: JSON.stringify(body),
-});
+const json = (status: number, body: unknown, extra?: Record<string, string>) =>
+  status === 204
+    ? { status, headers: { 'cache-control': 'no-store', ...extra } }
+    : {
+        status,
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...extra },
+        body: JSON.stringify(body),
+      };
 
 export interface HttpApi {
   router: ApiRouter;
@@ -35,6 +38,8 @@ export interface HttpApiDeps {
   log: Logger;
   /** The royalty rule's threshold, reported by /v1/me/royalties. */
   streamThresholdMs: number;
+  /** More routes on the same table (the Web API player, session/http/player-api.ts). */
+  routes?: readonly ApiRoute[];
 }
 
 /** The /v1 API's version, in the OpenAPI description; the path carries the major. */
@@ -56,6 +61,7 @@ export function httpApi(deps: HttpApiDeps): HttpApi {
       catalog: stores.catalog,
       streamThresholdMs: deps.streamThresholdMs,
     }),
+    ...(deps.routes ?? []),
   ]);
   const document = JSON.stringify(openApiDocument(router.routes, { version: API_VERSION }));
   return {
@@ -76,11 +82,13 @@ export function httpApi(deps: HttpApiDeps): HttpApi {
           query: Object.fromEntries(req.query),
           body,
           userId: principal.userId,
+          plan: principal.plan,
+          country: principal.country,
           baseUrl: ctx.publicBaseUrl,
         },
         (err) => deps.log.error({ err, method: req.method, path: req.path }, 'HTTP API failed'),
       );
-      return json(res.status, res.json);
+      return json(res.status, res.json, res.headers);
     },
     public: {
       [OPENAPI_PATH]: (req) =>

@@ -8,6 +8,7 @@ import type { FeatureStore } from './features.ts';
 import type { HistoryStore } from './history.ts';
 import type { PlaylistStore } from './playlists.ts';
 import type { RoyaltyStore } from './royalties.ts';
+import type { ScrobbleStore } from './scrobbles.ts';
 import type { SnapshotStore } from './snapshots.ts';
 import type { UserStore } from './users.ts';
 
@@ -19,6 +20,8 @@ export interface Stores {
   snapshots: SnapshotStore;
   royalties: RoyaltyStore;
   features: FeatureStore;
+  /** Linked ListenBrainz accounts and the plays submitted (the scrobbler). */
+  scrobbles: ScrobbleStore;
   /** The engine handle. FOR storage/ ADAPTERS AND ENGINE TESTS ONLY (e.g. dropping a test keyspace). */
   backend: StoreBackend;
   /** Flushes pending writes and closes the engine. */

@@ -8,6 +8,7 @@
 import type { Static, TObject, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { TRACK_URI_PATTERN } from '../../protocol/uris.ts';
+import type { Plan } from '../../actors/types.ts';
 import { isStorageError, type StorageErrorCode } from '../../storage/errors.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -21,13 +22,19 @@ export interface ApiRequest {
   body?: unknown;
   /** The authenticated caller (from the Bearer JWT). */
   userId: string;
+  /** The caller's plan and country (token claims); free and nowhere when not given. */
+  plan?: Plan;
+  country?: string;
   /** Absolute base (PUBLIC_BASE_URL, no trailing slash) of every link an answer hands out. */
   baseUrl: string;
 }
 
 export interface ApiResponse {
   status: number;
+  /** The body; none for 204. */
   json: unknown;
+  /** Extra response headers (Retry-After, the player's state version). */
+  headers?: Record<string, string>;
 }
 
 export interface RouteContext<Q, B> {
@@ -36,6 +43,8 @@ export interface RouteContext<Q, B> {
   query: Q;
   body: B;
   userId: string;
+  plan: Plan;
+  country: string;
   /** Absolute base of the links the answer hands out (ApiRequest.baseUrl). */
   baseUrl: string;
 }
@@ -52,8 +61,8 @@ export interface ApiRoute {
   body?: TObject;
   /** False: the body may be left out (the query can carry it). */
   bodyRequired?: boolean;
-  /** Success answers, by status. */
-  ok: Record<number, { description: string; schema: TSchema }>;
+  /** Success answers, by status (no schema: no body, e.g. 204). */
+  ok: Record<number, { description: string; schema?: TSchema }>;
   /** Error statuses this route answers beyond the router's own (400, 401, 500), with when. */
   errors: Record<number, string>;
   handle(ctx: RouteContext<unknown, unknown>): Promise<ApiResponse>;
@@ -225,7 +234,15 @@ export function createApiRouter(routes: readonly ApiRoute[]): ApiRouter {
       body = parseBody(req.body, c.route.bodyRequired ?? true);
       if (!c.body.Check(body)) throw badRequest(describeInvalid(c.body, body, 'body'));
     }
-    return c.route.handle({ params, query, body, userId: req.userId, baseUrl: req.baseUrl });
+    return c.route.handle({
+      params,
+      query,
+      body,
+      userId: req.userId,
+      plan: req.plan ?? 'free',
+      country: req.country ?? 'ZZ',
+      baseUrl: req.baseUrl,
+    });
   }
 
   return {

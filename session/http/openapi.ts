@@ -61,7 +61,8 @@ function apiOperation(r: ApiRoute): Json {
     schema: { type: 'string', minLength: 1 },
   }));
   const responses: Json = {};
-  for (const [status, ok] of Object.entries(r.ok)) responses[status] = json(ok.schema, ok.description);
+  for (const [status, ok] of Object.entries(r.ok))
+    responses[status] = ok.schema ? json(ok.schema, ok.description) : { description: ok.description };
   if (r.query || r.body)
     responses['400'] = json(
       ErrorBody,
