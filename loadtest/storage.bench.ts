@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- storage [--views N] [--inserts N]`: the storage layer on the real engines.
- * 1. Warm view of a 100-track playlist (page and tracks from Redis in one round trip) beside a
+ * 1. Warm view of a 100-track playlist (page HGET and tracks MGET sent together) beside a
  *    bare Redis MGET of the same 100 track keys on its own connection, interleaved one for one
  *    so load hits both (target: view p99 <= 2 x MGET p99); and beside the view read from the
  *    CQL node alone (entries + batched catalog read).
@@ -207,7 +207,7 @@ export default async function storageBench(args: string[]): Promise<void> {
     };
     printTable([
       {
-        measure: 'view 100 tracks, warm (one Redis round trip)',
+        measure: 'view 100 tracks, warm (HGET + MGET, one round trip)',
         p50_ms: figures.view_warm_p50_ms,
         p99_ms: figures.view_warm_p99_ms,
         per_s: '',

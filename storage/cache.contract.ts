@@ -113,6 +113,33 @@ export function cacheContract(
       expect((await c.readPlaylistPage('other', 0, 3)).hit).toBe(false);
     });
 
+    it('cache page - a page read again after an edit carries exactly its own tracks', async () => {
+      const c = await fresh();
+      await c.putTracks([track('ga'), track('gb'), track('gc')]);
+      const fill = async (ids: string[], version: number) => {
+        const r = await c.readPlaylistPage('pg', 0, 3);
+        expect(await c.fillPlaylistPage('pg', 0, 3, r.hit ? '' : r.lease!, page('pg', version, ids))).toBe(
+          true,
+        );
+      };
+      await fill(['ga', 'gb'], 1);
+      expect(await c.readPlaylistPage('pg', 0, 3)).toMatchObject({ page: page('pg', 1, ['ga', 'gb']) });
+      const warm = await c.readPlaylistPage('pg', 0, 3); // read with what this process saw last
+      expect(warm.hit && [...warm.tracks.keys()].sort()).toEqual(['ga', 'gb']);
+      await c.beginPlaylistEdit('pg');
+      await c.endPlaylistEdit('pg');
+      await fill(['gc', 'gb', 'gx'], 2);
+      const after = await c.readPlaylistPage('pg', 0, 3);
+      expect(after).toEqual({
+        hit: true,
+        page: page('pg', 2, ['gc', 'gb', 'gx']),
+        tracks: new Map([
+          ['gc', track('gc')],
+          ['gb', track('gb')],
+        ]),
+      });
+    });
+
     it('cache page - a fill without the live lease stores nothing; a lease fills once', async () => {
       const c = await fresh();
       const r = await c.readPlaylistPage('pw', 0, 1);

@@ -48,10 +48,12 @@ describe('redis cache', () => {
   it('redis cache - an undecodable page is a miss', async () => {
     const prefix = `${ns.redisPrefix}badpage:`;
     const c = await createRedisTrackCache(redisUrl, prefix);
-    await admin.hset(`${prefix}${PLAYLIST_KEY_PREFIX}pb`, 'p:0:1', '{not json', 'i:0:1', '[]');
-    expect((await c.readPlaylistPage('pb', 0, 1)).hit).toBe(false);
-    await admin.hset(`${prefix}${PLAYLIST_KEY_PREFIX}pb`, 'p:0:1', '{}', 'i:0:1', 'nope');
-    expect((await c.readPlaylistPage('pb', 0, 1)).hit).toBe(false);
+    await admin.hset(`${prefix}${PLAYLIST_KEY_PREFIX}pb`, 'p:0:1', '{not json');
+    expect(await c.readPlaylistPage('pb', 0, 1)).toEqual({ hit: false });
+    await admin.hset(`${prefix}${PLAYLIST_KEY_PREFIX}pb`, 'p:0:1', '{"entries":7}');
+    expect(await c.readPlaylistPage('pb', 0, 1)).toEqual({ hit: false });
+    await admin.hset(`${prefix}${PLAYLIST_KEY_PREFIX}pb`, 'p:0:1', 'null');
+    expect(await c.readPlaylistPage('pb', 0, 1)).toEqual({ hit: false });
     await c.close();
   });
 

@@ -1,10 +1,10 @@
 /**
  * View cache port, read by playlist hydration (storage/hydration.ts): track metadata by id, and
  * pages of playlists (the header and the ordered entries a page was read under). Domain verbs,
- * not Redis commands: adapters are cache.redis.ts (ioredis: MGET and pipelines for tracks, one
- * Lua script per page read so a warm view is one round trip) and cache.lru.ts (in-process
- * lru-cache, the default when REDIS_URL is unset; app/open-track-cache.ts picks one); contract
- * suite storage/cache.contract.ts.
+ * not Redis commands: adapters are cache.redis.ts (ioredis: a warm page is one HGET for the
+ * page and one MGET for its tracks; Lua for the atomic lease steps) and cache.lru.ts
+ * (in-process lru-cache, the default when REDIS_URL is unset; app/open-track-cache.ts picks
+ * one); contract suite storage/cache.contract.ts.
  *
  * Tracks: `getTracks` returns the cached tracks among `ids` in ONE round trip (absent ids are
  * misses); `putTracks` writes them with a TTL; a value that cannot be decoded is a miss.
@@ -63,8 +63,9 @@ export interface TrackCache {
    */
   putTracks(tracks: readonly Track[], ttlSeconds?: number): Promise<void>;
   /**
-   * In one round trip: the page `offset`/`limit` of a playlist with the cached tracks of its
-   * entries, or a miss (with a lease when this reader may fill it). An undecodable page is a miss.
+   * The page `offset`/`limit` of a playlist with the cached tracks of its entries (one read for
+   * the page, one batched read for the tracks), or a miss (with a lease when this reader may
+   * fill it). An undecodable page is a miss.
    */
   readPlaylistPage(playlistId: string, offset: number, limit: number): Promise<PlaylistPageRead>;
   /**

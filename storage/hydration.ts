@@ -1,9 +1,9 @@
 /**
  * Playlist hydration: a page of a playlist with its track metadata.
  *
- * Warm, a view is one cache round trip: the page (header and entries, cached by the lease
- * protocol of cache.ts so it is never older than the last committed edit) and its tracks
- * together. On a page miss the entries come from the playlist store and the page is filled
+ * Warm, a view is two cache reads and no store read: the page (header and entries, cached by
+ * the lease protocol of cache.ts so it is never older than the last committed edit), then its
+ * tracks in one batched read. On a page miss the entries come from the playlist store and the page is filled
  * with the reader's lease; tracks missing from the cache are read through to the catalog in
  * one batched read and written back with a TTL. Concurrent misses for one track id share one
  * catalog load (single flight), so a cold playlist viewed 100 times at once reads each track
@@ -91,11 +91,14 @@ export function createPlaylistViewer(deps: HydrationDeps): PlaylistViewer {
     for (const id of ids) {
       const one = batch.then((m) => m.get(id));
       inflight.set(id, one);
-      // Removed only after the write-back: a view whose cache read raced it finds the flight.
+      // Removed only after the write-back, and one turn of the event loop later: a view whose
+      // cache read raced it (its reply in the same socket read as the write-back's) finds it.
       void one
-        .finally(() => {
-          if (inflight.get(id) === one) inflight.delete(id);
-        })
+        .finally(() =>
+          setImmediate(() => {
+            if (inflight.get(id) === one) inflight.delete(id);
+          }),
+        )
         .catch(() => undefined);
     }
   }
