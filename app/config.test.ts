@@ -19,6 +19,7 @@ import {
   sessionConfigOf,
 } from './config.ts';
 import { dataLayout } from './data-layout.ts';
+import { DEFAULT_HIBERNATE_AFTER_MS } from '../session/hibernation.ts';
 
 const errorOf = (env: Record<string, string>): ConfigError => {
   try {
@@ -187,6 +188,15 @@ describe('config', () => {
     // The actor is built from the same settings by the same rules: what parses, starts.
     const c = parseConfig({ URL_TTL_S: String(MIN_URL_TTL_S) });
     expect(sessionConfigOf(c.actor).urlTtlMs).toBe(MIN_URL_TTL_S * 1000);
+  });
+
+  it('config - HIBERNATE_AFTER_MS: a quiet time in ms, 0 turns hibernation off, anything else is refused by name', () => {
+    expect(parseConfig({}).server.hibernateAfterMs).toBe(DEFAULT_HIBERNATE_AFTER_MS);
+    expect(parseConfig({ HIBERNATE_AFTER_MS: '0' }).server.hibernateAfterMs).toBe(0);
+    expect(parseConfig({ HIBERNATE_AFTER_MS: '5000' }).server.hibernateAfterMs).toBe(5000);
+    for (const bad of ['-1', 'soon', '1.5', String(25 * 3600_000)]) {
+      expect(errorOf({ HIBERNATE_AFTER_MS: bad }).variable).toBe('HIBERNATE_AFTER_MS');
+    }
   });
 
   it('config - SCYLLA_REPLICATION: simple or per data centre, unset is one replica', () => {

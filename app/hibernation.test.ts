@@ -163,7 +163,29 @@ describe('hibernation', () => {
     const encoded = codec.encode(state);
     expect(encoded.length).toBeLessThan(JSON.stringify(state).length / 2);
     expect(codec.decode(encoded)).toEqual(state);
+    expect(codec.bundlesOf(state)).toBeUndefined();
     expect(() => codec.decode('\xc1')).toThrow();
+  });
+
+  test('hibernation - the codec keeps the loaded bundles of a paused play aside, by reference', async () => {
+    const t = twins();
+    t.send(hello('d1', 1));
+    t.send({ type: 'play', deviceId: 'd1', requestId: 2, contextUri: 'playlist:p1' });
+    await t.flush();
+    t.send({ type: 'pause', deviceId: 'd1', requestId: 3 });
+    await t.flush();
+    const codec = new SuspendedCodec();
+    const state = (t.plain.actor as { suspend(): unknown }).suspend() as { context: { bundles: object } };
+    expect(Object.keys(state.context.bundles).length).toBeGreaterThanOrEqual(2);
+    const encoded = codec.encode(state);
+    const bundles = codec.bundlesOf(state);
+    expect(bundles).toBe(state.context.bundles);
+    // The chunk tables stay out of the encoding: a paused play is still a few hundred bytes.
+    expect(encoded.length).toBeLessThan(1024);
+    expect(encoded.length).toBeLessThan(JSON.stringify(state).length / 10);
+    const decoded = codec.decode(encoded, bundles) as typeof state;
+    expect(decoded).toEqual(state);
+    expect(decoded.context.bundles).toBe(state.context.bundles);
   });
 });
 
