@@ -224,13 +224,15 @@ export function createScyllaRoyalties(
       for (const p of plays) validateCountedPlay(p);
       if (plays.length === 0) return [];
       const token = callToken();
-      await runBatches([
-        ...byPartition(plays, monthRowStmt),
-        ...chunks(
+      // Candidates before month rows: a month row then always has its candidate readable,
+      // which is what lets repairCounts tell an orphan from a play still being recorded.
+      await runBatches(
+        chunks(
           plays.map((p) => candidateStmt(p, token)),
           batchRows,
         ),
-      ]);
+      );
+      await runBatches(byPartition(plays, monthRowStmt));
       const candidates = await candidatesOf([...new Set(plays.map((p) => p.playId))]);
       const losers: CountedPlay[] = [];
       for (const list of candidates.values()) for (const c of list.slice(1)) losers.push(c.play);
@@ -256,8 +258,11 @@ export function createScyllaRoyalties(
     trackCounts: async (month) => countsFromLedger(await monthLedger(month)).tracks,
     artistCounts: async (month) => countsFromLedger(await monthLedger(month)).artists,
     async repairCounts(month, opts = {}): Promise<RepairReport> {
-      // The candidates are the truth: a play's ledger row is its earliest one. A full scan is
-      // fine for a batch job; rows of a partition come together, earliest first.
+      // Month rows first, then the candidates (the truth: a play's ledger row is its earliest
+      // one): a month row is written after its candidate, so every month row seen here has its
+      // candidate in the later scan, and consumers may keep running meanwhile. A full scan of
+      // the candidates is fine for a batch job.
+      const rows = await monthRows(month);
       const winners = new Map<string, CountedPlay>();
       for (const r of await execAllPages(client, q.allCandidates, [], 5_000)) {
         const p = rowToPlay(r);
@@ -269,16 +274,25 @@ export function createScyllaRoyalties(
       for (const p of winners.values()) if (p.month === month) want.set(key(p), p);
       const have = new Set<string>();
       const extra: CountedPlay[] = [];
-      for (const r of await monthRows(month)) {
+      for (const r of rows) {
         if (want.has(key(r))) have.add(key(r));
         else extra.push(r);
       }
       const missing = [...want].filter(([k]) => !have.has(k)).map(([, p]) => p);
+      // Reported is what changes counts. A losing candidate beside its play's winner in this
+      // month changes none (scans take a play's first row; its writer deletes it as its batch
+      // ends): deleted here too, reported only for a play whose winner is not in this month.
+      // Likewise a winner whose month row is not written yet while another row of its play is
+      // there: a batch in flight (candidates are written before month rows).
+      const counted = new Set([...want.values()].map((p) => p.playId));
+      const present = new Set(rows.map((r) => r.playId));
+      const removed = extra.filter((r) => !counted.has(r.playId)).length;
+      const added = missing.filter((p) => !present.has(p.playId)).length;
       if (!opts.dryRun) {
         await runBatches(byPartition(extra, deleteMonthRowStmt));
         await runBatches(byPartition(missing, monthRowStmt));
       }
-      return { added: missing.length, removed: extra.length };
+      return { added, removed };
     },
   } satisfies RoyaltyStore;
 }
