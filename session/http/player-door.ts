@@ -56,6 +56,8 @@ interface LiveEntry {
 
 interface Pending {
   userId: string;
+  /** The actor it was sent to. */
+  entry: LiveEntry;
   resolve: (a: CommandAnswer) => void;
   timer: NodeJS.Timeout;
 }
@@ -101,6 +103,17 @@ export class PlayerDoor {
           if (sub && sub.listeners.size === 0) this.subscriptions.delete(input.userId);
           for (const w of entry.waiters) w.done();
           entry.waiters.clear();
+          // Commands still waiting for this actor get their answer now, not at the timeout.
+          for (const [id, p] of this.pending) {
+            if (p.entry !== entry) continue;
+            this.pending.delete(id);
+            clearTimeout(p.timer);
+            p.resolve({
+              ok: false,
+              version: 0,
+              error: { code: 'unavailable', reason: 'store_unavailable', message: 'the session ended' },
+            });
+          }
         },
       };
     };
@@ -232,7 +245,7 @@ export class PlayerDoor {
         });
       }, this.answerTimeoutMs);
       timer.unref();
-      this.pending.set(requestId, { userId, resolve, timer });
+      this.pending.set(requestId, { userId, entry, resolve, timer });
       const sent = entry.actor.send({ ...command, requestId } as SessionCommand);
       if (!sent && this.pending.delete(requestId)) {
         clearTimeout(timer);
