@@ -119,6 +119,7 @@ describe('config', () => {
       jwtSecret: 'x'.repeat(32),
       urlSigning: { activeKid: 'b', keys: { a: 's'.repeat(32), b: 't'.repeat(40) } },
       sessionGraceMs: 5,
+      hibernateAfterMs: 60_000,
       maxFrameBytes: 4096,
       maxBackpressureBytes: 65536,
       maxSendQueue: 8,

@@ -6,7 +6,7 @@
  * `process.env` after this (nothing outside app/ reads it at all).
  *
  * Defaults that belong to a service stay in it and are imported here, not repeated: the
- * session actor's in actors/config.ts, the origin cache's in origin/hot-objects.ts, the CQL
+ * session actor's in actors/config.ts, hibernation's in session/hibernation.ts, the origin cache's in origin/hot-objects.ts, the CQL
  * client's in storage/cql-client.ts, the ingest ladder's in origin/ingest/ladder.ts.
  */
 import type { LevelWithSilent } from 'pino';
@@ -25,6 +25,7 @@ import { DEFAULT_HOT_BYTES, DEFAULT_HOT_MAX_OBJECT_BYTES } from '../origin/hot-o
 import { IngestConfigError, parseIngestOptions, type IngestOptions } from '../origin/ingest/ladder.ts';
 import { UrlSigner } from '../protocol/url-signer.ts';
 import { MAX_STRING_LENGTH } from '../protocol/version.ts';
+import { DEFAULT_HIBERNATE_AFTER_MS } from '../session/hibernation.ts';
 import type { SessionServerConfig } from '../session/server.ts';
 import { DEFAULT_PLAYER_API_CONFIG, type PlayerApiConfig } from '../session/http/player-api.ts';
 import {
@@ -428,6 +429,7 @@ export function parseConfig(env: Env): AppConfig {
       jwtSecret: jwtRaw ?? DEV_JWT_SECRET,
       urlSigning,
       sessionGraceMs: int(env, 'SESSION_GRACE_MS', DEFAULT_SESSION_GRACE_MS, 0, 24 * 3600_000),
+      hibernateAfterMs: int(env, 'HIBERNATE_AFTER_MS', DEFAULT_HIBERNATE_AFTER_MS, 0, 24 * 3600_000),
       maxFrameBytes,
       maxBackpressureBytes,
       maxSendQueue: int(env, 'MAX_SEND_QUEUE', DEFAULT_MAX_SEND_QUEUE, 1, 100_000),

@@ -13,10 +13,16 @@
  * The server's config maps onto the machine's SessionConfig here; persisting uses
  * actors/'s own versioned snapshot format.
  */
-import { createActor, fromPromise, type AnyStateMachine, type AnyStateNode } from 'xstate';
+import { createActor, fromPromise, type AnyStateMachine, type AnyStateNode, type Snapshot } from 'xstate';
 import type { SessionConfig } from '../actors/config.ts';
 import { noRadio, type SessionPorts } from '../actors/ports.ts';
-import { createSessionLogic, type LoadedTracks, type SessionLogic } from '../actors/session-machine.ts';
+import {
+  createSessionLogic,
+  type LoadedTracks,
+  type SessionLogic,
+  type SessionMachineSnapshot,
+} from '../actors/session-machine.ts';
+import type { SessionContext } from '../actors/session-context.ts';
 import { persistContext } from '../actors/session-snapshot.ts';
 import type {
   LoadTracksRequest,
@@ -63,13 +69,18 @@ export function sessionActorStarter(config: ActorSettings): StartActor {
   const sessionConfig = sessionConfigOf(config);
   const machines = new WeakMap<SessionPorts, SessionLogic>();
   const handled = new WeakMap<AnyStateMachine, ReadonlySet<string>>();
-  return (ports, input, onError) => {
+  const start: StartActor = (ports, input, onError, suspended) => {
     let machine = machines.get(ports);
     if (!machine) machines.set(ports, (machine = createSessionMachine(ports, sessionConfig)));
     let always = handled.get(machine);
     if (!always) handled.set(machine, (always = handledInEveryState(machine)));
     const everywhere = always;
-    const actor = createActor(machine, { input });
+    // A suspended actor resumes from its persisted snapshot exactly where it stopped: XState
+    // restores the state and context and runs no entry action again (nothing is sent).
+    const actor = createActor(
+      machine,
+      suspended === undefined ? { input } : { input, snapshot: suspended as Snapshot<unknown> },
+    );
     // An error observer keeps a fault inside one actor from becoming an uncaught exception
     // of the process; the router drops that session (see SessionRouter.failed).
     actor.subscribe({ error: (err) => onError?.(err) });
@@ -84,8 +95,40 @@ export function sessionActorStarter(config: ActorSettings): StartActor {
       },
       persist: () => persistContext(actor.getSnapshot().context, ports.now()),
       stop: () => actor.stop(),
+      suspend: () => {
+        if (!suspendable(actor.getSnapshot())) return undefined;
+        const persisted = actor.getPersistedSnapshot();
+        actor.stop();
+        return persisted;
+      },
     };
   };
+  start.persistSuspended = (suspended, now) =>
+    persistContext((suspended as { context: SessionContext }).context, now);
+  return start;
+}
+
+/**
+ * An actor may be suspended (stopped and kept as its persisted snapshot) only when nothing
+ * of it runs or is due: idle or paused, no child (background load, radio call), no pending
+ * start, resolve, held skip or queue add, and no grace timer. Then no timer of its own can
+ * come due while it is stopped (the one tick runs only while playing), so resuming it later
+ * from the same snapshot behaves as if it had never stopped.
+ */
+export function suspendable(s: SessionMachineSnapshot): boolean {
+  const c = s.context;
+  return (
+    s.status === 'active' &&
+    (s.matches({ playback: 'idle' }) || s.matches({ playback: 'paused' })) &&
+    Object.keys(s.children).length === 0 &&
+    !c.aheadLoading &&
+    c.radioFor === null &&
+    !c.graceArmed &&
+    c.pendingStart === null &&
+    c.pendingResolve === null &&
+    c.heldSkip === null &&
+    c.pendingAdds.length === 0
+  );
 }
 
 /**

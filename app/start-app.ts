@@ -47,7 +47,7 @@ export interface App {
 
 export interface AppOptions extends Pick<
   ServerOptions,
-  'timers' | 'now' | 'onPlayLatency' | 'defaultMetrics'
+  'timers' | 'now' | 'onPlayLatency' | 'onWake' | 'defaultMetrics'
 > {
   log?: Logger;
   /** Run the pipeline consumers in-process (default true). */
@@ -159,6 +159,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       timers: opts.timers,
       now: opts.now,
       onPlayLatency: opts.onPlayLatency,
+      onWake: opts.onWake,
       metrics,
     });
     publicBaseUrl = server.publicBaseUrl;

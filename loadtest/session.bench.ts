@@ -9,9 +9,14 @@
  *      `play_p99_ms` (target p99 <= 2 ms), and client-side round trips (send -> ack, matched
  *      by request id; they include the time a frame waits before the server reads it), plus
  *      server CPU per play; the same at half the rate, to separate queueing from cost.
- *   3. Heap per idle connected session (one device each), server heap delta after GC:
- *      `heap_per_session_bytes` (target <= 16 KiB), measured last; and the hello rate.
- *      Clients live in a separate process so they do not pollute the server's heap.
+ *   3. Heap per busy session (one device, playing): `heap_per_busy_session_bytes`.
+ *   4. Heap per idle connected session (one device each), server heap delta after GC, with
+ *      the sessions hibernated (`heap_per_session_bytes`, target <= 4 096 B at 19 400
+ *      sessions) beside the same sessions awake (the baseline); measured last; and the hello
+ *      rate. Then the first command to each of 2 000 hibernated sessions: the server's wake
+ *      time (`wake_p99_ms`) and the client round trip beside that of the same command to
+ *      the same sessions awake. Clients live in a separate process so they do not pollute
+ *      the server's heap.
  *
  * The server runs in this process; clients run in a child process (this same file with
  * `--worker <mode>`), talking JSON lines over stdio.
@@ -47,7 +52,7 @@ const HEAP_SESSIONS_TARGET = 20_000;
 // ---------------------------------------------------------------------------------------
 
 interface WorkerArgs {
-  mode: 'rt' | 'play' | 'idle';
+  mode: 'rt' | 'play' | 'idle' | 'busy';
   url: string;
   connections: number;
   userPrefix: string;
@@ -241,13 +246,68 @@ async function runPlays(a: WorkerArgs, sockets: WebSocket[]): Promise<void> {
   });
 }
 
+/**
+ * One request to each of the first `count` sockets, paced at `rate`/s: the round trip
+ * (send -> ack) of each. Used on hibernated sessions (the first command wakes them), then
+ * on the same sessions awake.
+ */
+async function requestEach(sockets: WebSocket[], count: number, rate: number, frame: Uint8Array) {
+  const rtts: number[] = [];
+  const n = Math.min(count, sockets.length);
+  await new Promise<void>((done) => {
+    let answered = 0;
+    for (let i = 0; i < n; i++) {
+      const ws = sockets[i]!;
+      const t = setTimeout(
+        () => {
+          const at = performance.now();
+          const onMessage = (data: Buffer) => {
+            if (data[0] !== 0x82) return; // the ack ({t, id}); the state broadcast is larger
+            ws.off('message', onMessage);
+            rtts.push(performance.now() - at);
+            if (++answered === n) done();
+          };
+          ws.on('message', onMessage);
+          ws.send(frame);
+        },
+        (i * 1000) / rate,
+      );
+      t.unref();
+    }
+  });
+  return { n, rttP50: percentile(rtts, 50), rttP99: percentile(rtts, 99) };
+}
+
+/** Idle sessions: held open, answering the main side's requests (one JSON line each on stdin). */
+async function holdIdle(sockets: WebSocket[]): Promise<void> {
+  const lines = createInterface({ input: process.stdin });
+  let volume = 10;
+  for await (const line of lines) {
+    const cmd = JSON.parse(line) as { t: 'exit' } | { t: 'volume'; count: number; rate: number };
+    if (cmd.t === 'exit') break;
+    volume = volume === 10 ? 20 : 10;
+    const frame = encodeFrame({ t: 'volume', id: 2, percent: volume });
+    out({ result: await requestEach(sockets, cmd.count, cmd.rate, frame) });
+  }
+  lines.close();
+}
+
+/** Busy sessions: each plays the context once (paced), then they are held open, playing. */
+async function startPlaying(a: WorkerArgs, sockets: WebSocket[]): Promise<void> {
+  const frame = encodeFrame({ t: 'play', id: 2, context: a.context!, offset: { index: 0 } });
+  const r = await requestEach(sockets, sockets.length, a.rate!, frame);
+  out({ result: r });
+  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+}
+
 async function worker(a: WorkerArgs): Promise<void> {
   const opening = performance.now();
   const sockets = await openMany(a);
   out({ ready: sockets.length, openSeconds: (performance.now() - opening) / 1000 });
   if (a.mode === 'rt') await runRoundTrips(a, sockets);
   else if (a.mode === 'play') await runPlays(a, sockets);
-  else await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  else if (a.mode === 'busy') await startPlaying(a, sockets);
+  else await holdIdle(sockets);
   for (const ws of sockets) ws.terminate();
   out({ done: true });
 }
@@ -339,6 +399,94 @@ async function heapAfterGc(gc: () => void): Promise<number> {
   return process.memoryUsage().heapUsed;
 }
 
+type BenchApp = Awaited<ReturnType<typeof import('../app/start-app.ts').startApp>>;
+
+/**
+ * Hibernates every live session that can be, until all have (the play phases' sessions
+ * pause once their device's grace is over), bounded: the heap is then measured with no
+ * session changing underneath. Returns how long the last pass took, per session hibernated.
+ */
+async function hibernateAll(
+  app: BenchApp,
+  timeoutMs: number,
+): Promise<{ usPerSession: number; all: boolean }> {
+  const { registry, hibernation } = app.server;
+  const deadline = performance.now() + timeoutMs;
+  let usPerSession = 0;
+  for (;;) {
+    const t0 = performance.now();
+    const n = hibernation.hibernateNow();
+    if (n > 0) usPerSession = ((performance.now() - t0) * 1000) / n;
+    if (hibernation.hibernated >= registry.size) return { usPerSession, all: true };
+    if (performance.now() > deadline) return { usPerSession, all: false };
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Heap per playing session: `count` listeners each start the demo context and keep playing. */
+async function busyHeap(app: BenchApp, gc: () => void, count: number) {
+  await hibernateAll(app, 30_000);
+  const base = await heapAfterGc(gc);
+  const busy = spawnWorker({
+    mode: 'busy',
+    url: app.server.wsUrl,
+    connections: count,
+    userPrefix: 'busy',
+    hello: true,
+    warmupMs: 0,
+    durationMs: 0,
+    context: app.demo.playlistUri,
+    rate: 500,
+  });
+  await busy.next(); // ready
+  await busy.next(); // every play answered
+  const loaded = await heapAfterGc(gc);
+  busy.child.stdin.write('x\n');
+  await busy.next(); // done
+  return { perSession: (loaded - base) / count, count };
+}
+
+/**
+ * The first command to hibernated sessions: each wakes its actor. Server side, the wake
+ * itself (decode + resume, from the server's hook); client side, the round trip beside that
+ * of the same command to the same sessions awake, right after. A first round, unmeasured,
+ * pays what any session's first command costs (its first snapshot save, a first encoding):
+ * measured, it made a never-hibernated session's first command look ~100x slower than its
+ * second on this machine.
+ */
+async function wakeLatency(
+  app: BenchApp,
+  idle: ReturnType<typeof spawnWorker>,
+  wakes: number[],
+  count: number,
+): Promise<{ wakeP50: number; wakeP99: number; asleep: PlayResultLite; awake: PlayResultLite; n: number }> {
+  const round = async () => {
+    idle.child.stdin.write(JSON.stringify({ t: 'volume', count, rate: 1000 }) + '\n');
+    return ((await idle.next()) as { result: PlayResultLite }).result;
+  };
+  await round();
+  // Their first saves, armed by the round above, written before the measured rounds.
+  await new Promise((r) => setTimeout(r, 2000));
+  app.server.hibernation.hibernateNow();
+  wakes.length = 0;
+  const asleep = await round();
+  const sample = [...wakes];
+  const awake = await round();
+  return {
+    wakeP50: percentile(sample, 50),
+    wakeP99: percentile(sample, 99),
+    asleep,
+    awake,
+    n: sample.length,
+  };
+}
+
+interface PlayResultLite {
+  n: number;
+  rttP50: number;
+  rttP99: number;
+}
+
 async function roundTrips(url: string, hello: boolean, prefix: string, quick: boolean): Promise<number> {
   const w = spawnWorker({
     mode: 'rt',
@@ -360,6 +508,7 @@ export default async function bench(args: string[]): Promise<void> {
   const { startApp } = await import('../app/start-app.ts');
   const dir = mkdtempSync(join(tmpdir(), 'session-bench-'));
   const samples: number[] = [];
+  const wakes: number[] = [];
   let recording = false;
   const app = await startApp(
     parseConfig({
@@ -368,8 +517,16 @@ export default async function bench(args: string[]): Promise<void> {
       LOG_LEVEL: 'silent',
       RATE_LIMIT: '100000/100000',
       SESSION_GRACE_MS: '600000',
+      // Past the time to open every idle session, so they are measured awake, then hibernated
+      // at once (hibernateAll): the same sessions both ways.
+      HIBERNATE_AFTER_MS: '300000',
     }),
-    { log: pino({ level: 'silent' }), demo: 'fixture', onPlayLatency: (ms) => recording && samples.push(ms) },
+    {
+      log: pino({ level: 'silent' }),
+      demo: 'fixture',
+      onPlayLatency: (ms) => recording && samples.push(ms),
+      onWake: (ms) => wakes.push(ms),
+    },
   );
   const gc = gcFn();
   const echo = await startEcho();
@@ -432,9 +589,16 @@ export default async function bench(args: string[]): Promise<void> {
       `[${((performance.now() - t0) / 1000).toFixed(1)} s] plays at ${PLAY_RATE}/s and ${PLAY_RATE / 2}/s done`,
     );
 
-    // 3. Heap per idle session, last: the latency figures above are measured on a server that
+    // 3. Heap per busy (playing) session.
+    const busy = await busyHeap(app, gc, quick ? 300 : 1000);
+    console.log(
+      `[${((performance.now() - t0) / 1000).toFixed(1)} s] heap: ${busy.count} playing sessions -> ${Math.round(busy.perSession)} B/session`,
+    );
+
+    // 4. Heap per idle session, last: the latency figures above are measured on a server that
     //    does not also hold ~20 000 unrelated sessions (their heap makes every full GC
-    //    slower). Baseline after a warm-up batch of sessions.
+    //    slower). Baseline after a warm-up batch of sessions, every earlier session hibernated
+    //    (those of the play phases once their device's grace is over).
     const fdLimit = 20_000;
     const sessions = Math.min(HEAP_SESSIONS_TARGET, quick ? 2000 : fdLimit - 600);
     const warm = spawnWorker({
@@ -447,6 +611,7 @@ export default async function bench(args: string[]): Promise<void> {
       durationMs: 0,
     });
     await warm.next();
+    const settled = await hibernateAll(app, 30_000);
     const base = await heapAfterGc(gc);
     const idle = spawnWorker({
       mode: 'idle',
@@ -459,13 +624,20 @@ export default async function bench(args: string[]): Promise<void> {
     });
     const opened = (await idle.next()) as { openSeconds: number };
     const hellosPerS = sessions / opened.openSeconds;
+    // Awake (opened within HIBERNATE_AFTER_MS), then hibernated at once: the same sessions.
+    const awakeHeap = await heapAfterGc(gc);
+    const external0 = process.memoryUsage().external;
+    const hibernating = await hibernateAll(app, 30_000);
     const loaded = await heapAfterGc(gc);
+    const externalPerSession = (process.memoryUsage().external - external0) / sessions;
     const heapPerSession = (loaded - base) / sessions;
+    const heapPerAwakeSession = (awakeHeap - base) / sessions;
     console.log(
-      `[${((performance.now() - t0) / 1000).toFixed(1)} s] heap: ${sessions} idle sessions, +${((loaded - base) / 1048576).toFixed(1)} MiB -> ${Math.round(heapPerSession)} B/session`,
+      `[${((performance.now() - t0) / 1000).toFixed(1)} s] heap: ${sessions} idle sessions, +${((loaded - base) / 1048576).toFixed(1)} MiB -> ${Math.round(heapPerSession)} B/session hibernated, ${Math.round(heapPerAwakeSession)} awake; all hibernated: ${settled.all && hibernating.all}`,
     );
-    idle.child.stdin.write('x\n');
-    warm.child.stdin.write('x\n');
+    const wake = await wakeLatency(app, idle, wakes, Math.min(2000, sessions));
+    idle.child.stdin.write(JSON.stringify({ t: 'exit' }) + '\n');
+    warm.child.stdin.write(JSON.stringify({ t: 'exit' }) + '\n');
     await Promise.all([idle.next(), warm.next()]);
 
     printTable([
@@ -507,11 +679,32 @@ export default async function bench(args: string[]): Promise<void> {
         target: '-',
       },
       {
-        measure: `heap per idle session, bytes (${sessions} sessions)`,
-        value: Math.round(heapPerSession),
+        measure: `heap per playing session, bytes (${busy.count} sessions)`,
+        value: Math.round(busy.perSession),
         baseline: '-',
         ratio: '-',
-        target: '<= 16384',
+        target: '-',
+      },
+      {
+        measure: `heap per idle session, bytes (${sessions} sessions): hibernated / awake`,
+        value: Math.round(heapPerSession),
+        baseline: Math.round(heapPerAwakeSession),
+        ratio: heapPerSession / heapPerAwakeSession,
+        target: '<= 4096',
+      },
+      {
+        measure: `wake ms, server: decode + resume (${wake.n} hibernated sessions) p50 / p99`,
+        value: `${wake.wakeP50.toFixed(3)} / ${wake.wakeP99.toFixed(3)}`,
+        baseline: '-',
+        ratio: '-',
+        target: '-',
+      },
+      {
+        measure: 'first command round trip ms p50 / p99: hibernated / awake',
+        value: `${wake.asleep.rttP50.toFixed(2)} / ${wake.asleep.rttP99.toFixed(2)}`,
+        baseline: `${wake.awake.rttP50.toFixed(2)} / ${wake.awake.rttP99.toFixed(2)}`,
+        ratio: wake.asleep.rttP99 / wake.awake.rttP99,
+        target: '-',
       },
       {
         measure: 'session opening, hellos/s (one client process)',
@@ -541,6 +734,18 @@ export default async function bench(args: string[]): Promise<void> {
       play_half_client_rtt_p50_ms: Number(half.r.rttP50.toFixed(3)),
       play_half_client_rtt_p99_ms: Number(half.r.rttP99.toFixed(3)),
       heap_per_session_bytes: Math.round(heapPerSession),
+      heap_per_awake_idle_session_bytes: Math.round(heapPerAwakeSession),
+      external_per_idle_session_bytes: Math.round(externalPerSession),
+      heap_per_busy_session_bytes: Math.round(busy.perSession),
+      heap_busy_sessions: busy.count,
+      hibernate_us_per_session: Number(hibernating.usPerSession.toFixed(1)),
+      wake_p50_ms: Number(wake.wakeP50.toFixed(3)),
+      wake_p99_ms: Number(wake.wakeP99.toFixed(3)),
+      wake_samples: wake.n,
+      wake_rtt_p50_ms: Number(wake.asleep.rttP50.toFixed(3)),
+      wake_rtt_p99_ms: Number(wake.asleep.rttP99.toFixed(3)),
+      awake_rtt_p50_ms: Number(wake.awake.rttP50.toFixed(3)),
+      awake_rtt_p99_ms: Number(wake.awake.rttP99.toFixed(3)),
       heap_sessions: sessions,
       heap_sessions_note:
         sessions < HEAP_SESSIONS_TARGET

@@ -6,7 +6,7 @@
  * the consumer, the reconcile job (recount from exported events) and the tests' reference.
  */
 import type { ListeningEvent } from '../actors/types.ts';
-import type { CountedPlay } from '../storage/royalties.ts';
+import { earlierPlay, type CountedPlay } from '../storage/royalties.ts';
 import { monthOf } from '../storage/event-codec.ts';
 
 export const STREAM_THRESHOLD_MS = 30_000;
@@ -31,11 +31,17 @@ export function countedPlayOf(e: ListeningEvent): CountedPlay {
 }
 
 /**
- * Reference computation over any sequence of events (duplicates and replays included): the
- * first qualifying event of each play, in the order given, decides its ledger row.
+ * Reference computation over any sequence of events (duplicates and replays included, in any
+ * order): the earliest qualifying event of each play (earlierPlay: ts, then event id) decides
+ * its ledger row, as in every RoyaltyStore.
  */
 export function referenceLedger(events: Iterable<ListeningEvent>): Map<string, CountedPlay> {
   const ledger = new Map<string, CountedPlay>();
-  for (const e of events) if (qualifies(e) && !ledger.has(e.play_id)) ledger.set(e.play_id, countedPlayOf(e));
+  for (const e of events) {
+    if (!qualifies(e)) continue;
+    const c = countedPlayOf(e);
+    const seen = ledger.get(e.play_id);
+    if (!seen || earlierPlay(c, seen)) ledger.set(e.play_id, c);
+  }
   return ledger;
 }

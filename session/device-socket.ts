@@ -174,9 +174,14 @@ export function deviceSocketHandlers(deps: DeviceSocketDeps): SocketHandlers<Dev
   return {
     open(conn) {
       metrics.connections.inc();
+      // Every field in the literal: fields added later would cost each socket a property store.
       const st: DeviceSocketState = {
         phase: 'hello',
         limit: new InboundLimit(deps.rateLimit.rate, deps.rateLimit.burst),
+        principal: undefined,
+        deviceId: undefined,
+        helloTimer: undefined,
+        held: undefined,
       };
       st.helloTimer = setTimeout(() => {
         if (st.phase === 'hello' || st.phase === 'authenticating')

@@ -8,6 +8,8 @@ export interface SessionMetrics {
   registry: Registry;
   connections: Gauge;
   sessions: Gauge;
+  /** Live sessions whose actor is hibernated (hibernation.ts). */
+  hibernatedSessions: Gauge;
   framesIn: Counter<'type'>;
   framesOut: Counter<'type'>;
   errors: Counter<'code'>;
@@ -60,6 +62,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): SessionM
     sessions: new Gauge({
       name: 'session_actors',
       help: 'Live session actors (one per listener)',
+      registers: [registry],
+    }),
+    hibernatedSessions: new Gauge({
+      name: 'session_hibernated',
+      help: 'Live sessions whose actor is hibernated (stopped, kept as its encoded snapshot)',
       registers: [registry],
     }),
     errors: new Counter({

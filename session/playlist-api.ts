@@ -54,7 +54,7 @@ export function httpApi(deps: HttpApiDeps): HttpApi {
     onCacheError: (err) => deps.log.warn({ err }, 'track cache failed; reading the store'),
   });
   const router = createApiRouter([
-    ...playlistRoutes({ playlists: stores.playlists, viewer }),
+    ...playlistRoutes({ playlists: viewer.playlists, viewer }),
     ...meRoutes({
       history: stores.history,
       royalties: stores.royalties,

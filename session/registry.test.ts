@@ -87,6 +87,14 @@ class FakeLiveSession implements LiveSession {
     return this.devices.size;
   }
 
+  connection(deviceId: string): DeviceConnection | undefined {
+    return this.devices.get(deviceId);
+  }
+
+  allConnections(): Iterable<DeviceConnection> {
+    return this.devices.values();
+  }
+
   snapshot(): SessionSnapshot {
     this.calls.push('snapshot');
     if (this.state === 'unserialisable') throw new Error('actor snapshot failed');

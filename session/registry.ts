@@ -42,6 +42,10 @@ export interface LiveSession {
   disconnect(deviceId: string): void;
   /** Number of devices connected now. */
   connectedDevices(): number;
+  /** The connection bound to a device now, if any (set by `connect`, cleared by `disconnect`). */
+  connection(deviceId: string): DeviceConnection | undefined;
+  /** Every connection bound now. */
+  allConnections(): Iterable<DeviceConnection>;
   /** Serialisable state for the snapshot store. */
   snapshot(): SessionSnapshot;
   /** Stops the actor (after snapshot): ends the current play with `logout`. */
@@ -64,9 +68,9 @@ export const realTimers: Timers = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/** A live session and the registry's timers for it. Its connections are the session's own (one map per session). */
 interface LiveSessionEntry {
   session: LiveSession;
-  connections: Map<string, DeviceConnection>;
   grace?: unknown;
   /** A change not saved yet. */
   dirty?: boolean;
@@ -140,20 +144,16 @@ export class SessionRegistry {
       this.timers.clearTimeout(entry.grace);
       entry.grace = undefined;
     }
-    const old = entry.connections.get(device.id);
-    if (old && old !== conn) {
-      entry.connections.delete(device.id);
-      old.close(this.deps.replacedCloseCode, 'replaced');
-    }
-    entry.connections.set(device.id, conn);
+    const old = entry.session.connection(device.id);
     entry.session.connect(device, conn, principal, helloId, resume);
+    // Closed once the new socket is bound, so its close (detach) finds itself replaced.
+    if (old && old !== conn) old.close(this.deps.replacedCloseCode, 'replaced');
   }
 
   /** A device socket closed. Only the socket currently bound to the device counts. */
   detach(userId: string, deviceId: string, conn: DeviceConnection): void {
     const entry = this.entries.get(userId);
-    if (!entry || entry.connections.get(deviceId) !== conn) return;
-    entry.connections.delete(deviceId);
+    if (!entry || entry.session.connection(deviceId) !== conn) return;
     entry.session.disconnect(deviceId);
     this.scheduleGraceIfIdle(userId, entry);
   }
@@ -211,7 +211,7 @@ export class SessionRegistry {
     this.clearSave(entry);
     this.entries.delete(userId);
     this.deps.onCount?.(this.entries.size);
-    for (const conn of entry.connections.values()) conn.close(code, reason);
+    for (const conn of [...entry.session.allConnections()]) conn.close(code, reason);
     try {
       entry.session.stop();
     } catch (err) {
@@ -238,7 +238,7 @@ export class SessionRegistry {
       await this.saving.get(userId);
       const restored = await this.deps.snapshots.getSnapshot(userId);
       const session = this.deps.createLiveSession(principal, restored);
-      const entry: LiveSessionEntry = { session, connections: new Map() };
+      const entry: LiveSessionEntry = { session };
       this.entries.set(userId, entry);
       this.deps.onCount?.(this.entries.size);
       this.deps.log.debug({ user: userId, restored: restored !== undefined }, 'session created');
@@ -249,10 +249,11 @@ export class SessionRegistry {
   }
 
   private scheduleGraceIfIdle(userId: string, entry: LiveSessionEntry): void {
-    if (entry.connections.size > 0 || entry.grace !== undefined) return;
+    if (entry.session.connectedDevices() > 0 || entry.grace !== undefined) return;
     entry.grace = this.timers.setTimeout(() => {
       entry.grace = undefined;
-      if (entry.connections.size === 0 && this.entries.get(userId) === entry) void this.retire(userId);
+      if (entry.session.connectedDevices() === 0 && this.entries.get(userId) === entry)
+        void this.retire(userId);
     }, this.deps.sessionGraceMs);
   }
 

@@ -24,6 +24,7 @@ import {
   type ReadinessChecks,
 } from './http-routes.ts';
 import { createMetrics, type SessionMetrics } from './metrics.ts';
+import { Hibernation } from './hibernation.ts';
 import { SessionRegistry, type Timers } from './registry.ts';
 import { SessionRouter, type StartActor } from './session-router.ts';
 import { startTransport, type HttpHandler, type Transport } from './transport.ts';
@@ -50,6 +51,8 @@ export interface SessionServerConfig {
   urlSigning: { activeKid: string; keys: Record<string, string> };
   /** How long a session actor outlives its last device before its snapshot is saved. */
   sessionGraceMs: number;
+  /** Quiet time after which an idle session hibernates (hibernation.ts); 0: never. */
+  hibernateAfterMs: number;
   maxFrameBytes: number;
   maxBackpressureBytes: number;
   /** Frames queued per connection while uWS reports backpressure. */
@@ -82,6 +85,8 @@ export interface ServerOptions {
   timers?: Timers;
   now?: () => number;
   onPlayLatency?: (ms: number) => void;
+  /** Extra sink for the duration (ms) of each wake of a hibernated session, e.g. the benchmark. */
+  onWake?: (ms: number) => void;
   /** Default process metrics (off in tests, on in main). */
   defaultMetrics?: boolean;
   /** A registry made by the caller, so other parts (the event log) report on the same /metrics. */
@@ -101,6 +106,7 @@ export interface SessionServer {
   readonly auth: Authenticator;
   readonly signer: UrlSigner;
   readonly registry: SessionRegistry;
+  readonly hibernation: Hibernation;
   readonly metrics: SessionMetrics;
   /** The HTTP route patterns registered (uWS syntax) and the device WebSocket's path. */
   readonly httpRoutes: readonly string[];
@@ -131,8 +137,13 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
 
   // Known once the port is bound (PORT=0 picks one); nothing is signed or answered before.
   const bases: ApiContext & { originBaseUrl: string } = { publicBaseUrl: '', originBaseUrl: '' };
+  const hibernation = new Hibernation({
+    afterMs: config.hibernateAfterMs,
+    onWake: opts.onWake,
+    onCount: (n) => metrics.hibernatedSessions.set(n),
+  });
   const router = new SessionRouter({
-    startActor: opts.startActor,
+    startActor: hibernation.wrap(opts.startActor),
     catalog,
     eventLog: ports.eventLog,
     // Absolute: the signature covers the path (`/o/<key>`); the base says where it is served.
@@ -215,11 +226,13 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     auth,
     signer,
     registry,
+    hibernation,
     metrics,
     httpRoutes: [...Object.keys(http), DEVICE_WS_PATH],
     close() {
       closed ??= (async () => {
         transport!.close(CLOSE_CODES.server_shutdown.code, CLOSE_CODES.server_shutdown.reason);
+        hibernation.close();
         await registry.shutdown();
         // The actors' last events (play.end on logout) go to the log before the caller closes it.
         router.flushEvents();

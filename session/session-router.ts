@@ -46,14 +46,27 @@ export interface SessionActorRef {
   /** JSON-serialisable snapshot for the store. */
   persist(): unknown;
   stop(): void;
+  /**
+   * Stops the actor and returns its state as plain data if nothing of it runs or is due (no
+   * timer, no load in flight); undefined, and it runs on, otherwise. For hibernation.ts.
+   */
+  suspend?(): unknown;
 }
 
-/** Starts an actor; `onError` is called (once) if it fails and stops. */
-export type StartActor = (
-  ports: SessionPorts,
-  input: SessionInput,
-  onError?: (err: unknown) => void,
-) => SessionActorRef;
+/**
+ * Starts an actor; `onError` is called (once) if it fails and stops. With `suspended` (what
+ * `suspend` returned), the actor resumes that state instead of starting from `input`.
+ */
+export interface StartActor {
+  (
+    ports: SessionPorts,
+    input: SessionInput,
+    onError?: (err: unknown) => void,
+    suspended?: unknown,
+  ): SessionActorRef;
+  /** What `persist` would return for a suspended actor, without resuming it. */
+  persistSuspended?(suspended: unknown, now: number): unknown;
+}
 
 export interface RouterDeps {
   startActor: StartActor;
@@ -80,6 +93,7 @@ const STARTS_TRACK = new Set<ClientFrame['t']>(['play', 'next', 'previous', 'end
 const MAX_PLAYS_IN_FLIGHT = 8;
 
 class LocalLiveSession implements LiveSession {
+  /** The one map of its devices' connections (the registry reads it through `connection`). */
   readonly connections = new Map<string, DeviceConnection>();
   actor!: SessionActorRef;
   lastVersion = 0;
@@ -126,6 +140,14 @@ class LocalLiveSession implements LiveSession {
     return this.connections.size;
   }
 
+  connection(deviceId: string): DeviceConnection | undefined {
+    return this.connections.get(deviceId);
+  }
+
+  allConnections(): Iterable<DeviceConnection> {
+    return this.connections.values();
+  }
+
   snapshot(): SessionSnapshot {
     // The state of a failed actor is not saved: the previous snapshot stays.
     if (this.failed) throw new Error(`session of ${this.userId} failed; not saved`);
@@ -139,6 +161,12 @@ class LocalLiveSession implements LiveSession {
 
   stop(): void {
     this.actor.stop();
+    this.router.stopped(this);
+  }
+
+  /** The actor's error observer (bound once per session: no closure, no context). */
+  actorFailed(err: unknown): void {
+    this.router.sessionFailed(this, err);
   }
 }
 
@@ -182,7 +210,7 @@ export class SessionRouter implements CommandSink {
       epoch: this.now(),
       ...(readable ? { restore: readable } : {}),
     };
-    const onError = (err: unknown) => this.failed(live, err);
+    const onError = live.actorFailed.bind(live);
     try {
       live.actor = this.deps.startActor(this.ports, input, onError);
     } catch (err) {
@@ -194,12 +222,12 @@ export class SessionRouter implements CommandSink {
       );
       live.actor = this.deps.startActor(this.ports, { ...input, restore: undefined }, onError);
     }
-    const stop = live.stop.bind(live);
-    live.stop = () => {
-      stop();
-      if (this.liveSessions.get(principal.userId) === live) this.liveSessions.delete(principal.userId);
-    };
     return live;
+  }
+
+  /** A live session stopped: forgotten (unless a newer one of the user took its place). */
+  stopped(live: LocalLiveSession): void {
+    if (this.liveSessions.get(live.userId) === live) this.liveSessions.delete(live.userId);
   }
 
   /**
@@ -207,7 +235,7 @@ export class SessionRouter implements CommandSink {
    * and its devices reconnect into a session restored from the last saved snapshot. The
    * process and every other session go on.
    */
-  private failed(live: LocalLiveSession, err: unknown): void {
+  sessionFailed(live: LocalLiveSession, err: unknown): void {
     live.failed = true;
     this.deps.metrics.sessionFailures.inc();
     this.deps.log.error({ err, user: live.userId }, 'session actor failed; dropping the session unsaved');

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TRACK_KEY_PREFIX } from './cache.ts';
+import { PLAYLIST_KEY_PREFIX, TRACK_KEY_PREFIX } from './cache.ts';
 import { createRedisTrackCache } from './cache.redis.ts';
 import { cacheContract } from './cache.contract.ts';
 import { track } from './catalog.contract.ts';
@@ -21,8 +21,15 @@ afterAll(async () => {
   await admin.quit();
 });
 
-cacheContract('redis', async () =>
-  createRedisTrackCache(redisUrl, `${ns.redisPrefix}${++n}:${TRACK_KEY_PREFIX}`),
+let namespace = '';
+cacheContract(
+  'redis',
+  async () => createRedisTrackCache(redisUrl, (namespace = `${ns.redisPrefix}${++n}:`)),
+  // What maxmemory eviction would do: the page hash (with its leases) and the edit mark go.
+  async (_cache, playlistId) => {
+    const key = `${namespace}${PLAYLIST_KEY_PREFIX}${playlistId}`;
+    await admin.del(key, `${key}:edit`);
+  },
 );
 
 describe('redis cache', () => {
@@ -30,11 +37,21 @@ describe('redis cache', () => {
     const prefix = `${ns.redisPrefix}corrupt:`;
     const c = await createRedisTrackCache(redisUrl, prefix);
     await c.putTracks([track('ok')]);
-    await admin.set(`${prefix}bad`, '{not json', 'EX', 60);
+    await admin.set(`${prefix}${TRACK_KEY_PREFIX}bad`, '{not json', 'EX', 60);
     const got = await c.getTracks(['bad', 'ok']);
     expect([...got.keys()]).toEqual(['ok']);
     await c.putTracks([track('bad')]);
     expect((await c.getTracks(['bad'])).get('bad')).toEqual(track('bad'));
+    await c.close();
+  });
+
+  it('redis cache - an undecodable page is a miss', async () => {
+    const prefix = `${ns.redisPrefix}badpage:`;
+    const c = await createRedisTrackCache(redisUrl, prefix);
+    await admin.hset(`${prefix}${PLAYLIST_KEY_PREFIX}pb`, 'p:0:1', '{not json', 'i:0:1', '[]');
+    expect((await c.readPlaylistPage('pb', 0, 1)).hit).toBe(false);
+    await admin.hset(`${prefix}${PLAYLIST_KEY_PREFIX}pb`, 'p:0:1', '{}', 'i:0:1', 'nope');
+    expect((await c.readPlaylistPage('pb', 0, 1)).hit).toBe(false);
     await c.close();
   });
 

@@ -3,8 +3,10 @@
  *
  * - The stream is created or updated idempotently whenever the connection comes up
  *   (jetstream-stream.ts; its header explains what `sync_interval` means for durability).
- * - `publish` sends to `<prefix>.<type>` with `msgID = event_id`, so JetStream drops a duplicate
- *   within its window and answers `duplicate: true`.
+ * - `publish` sends to `<prefix>.<type>` with `Nats-Msg-Id = event_id`, so JetStream drops a
+ *   duplicate within its window and answers `duplicate: true`. Publishes are pipelined
+ *   (event-log-publisher.ts): sent at once, batched into one socket write per event-loop turn,
+ *   their PubAcks awaited on one subscription; a publish resolves with its own ack.
  * - At most `maxInFlight` publishes await their PubAck at once; callers beyond that wait for a
  *   slot (backpressure instead of unbounded memory).
  * - A publish that fails (timeout, no responders, connection lost) goes to the on-disk outbox
@@ -20,13 +22,14 @@
  *   be set up on a reachable NATS (subjects overlapping another stream's) stops start-up with
  *   that reason instead of buffering forever.
  */
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ListeningEvent } from '../actors/types.ts';
 import type { EventLog, PublishResult } from './event-log.ts';
 import { isStorageError, StorageError } from './errors.ts';
 import { encodeEvent, subjectFor, validateEvent } from './event-codec.ts';
 import { noMetrics, type EventLogMetrics } from './event-log-metrics.ts';
+import { PipelinedPublisher } from './event-log-publisher.ts';
 import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
 import pino, { type Logger } from 'pino';
 import { KeptConnection } from './nats-connection.ts';
@@ -46,9 +49,9 @@ export interface JetStreamEventLogOptions {
   log?: Logger;
 }
 
-export const DEFAULT_MAX_IN_FLIGHT = 1_024;
+export const DEFAULT_MAX_IN_FLIGHT = 8_192;
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 5_000;
-export const DEFAULT_DRAIN_BATCH = 256;
+export const DEFAULT_DRAIN_BATCH = 1_024;
 const DRAIN_RETRY_MS = 500;
 
 export interface EventLogStatus {
@@ -71,10 +74,13 @@ export class JetStreamEventLog implements EventLog {
   private readonly maxInFlight: number;
   private readonly timeout: number;
   private readonly drainBatch: number;
-  private js: JetStreamClient | undefined;
+  private pub: PipelinedPublisher | undefined;
+  private pubConn: NatsConnection | undefined;
   private online = false;
   private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Callers waiting for a slot, oldest first from `waitingHead` (shift() is O(n) on a long queue). */
+  private waiting: (() => void)[] = [];
+  private waitingHead = 0;
   private draining: Promise<void> | undefined;
   private full = false;
   private lastError: string | undefined;
@@ -96,6 +102,9 @@ export class JetStreamEventLog implements EventLog {
       onUp: (nc) => this.up(nc),
       onDown: () => {
         this.online = false;
+        // Whether the awaited acks' events landed is unknown: they go to the outbox and their
+        // retry (same id) is answered as a duplicate if they did.
+        this.pub?.failPending(new Error('nats connection lost'));
       },
     });
   }
@@ -141,7 +150,12 @@ export class JetStreamEventLog implements EventLog {
 
   private async up(nc: NatsConnection): Promise<void> {
     await ensureStream(await jetstreamManager(nc), this.settings);
-    this.js = jetstream(nc);
+    // One publisher per connection: nats.js keeps its subscription across reconnects.
+    if (!this.pub || this.pubConn !== nc) {
+      this.pub?.close();
+      this.pub = new PipelinedPublisher(nc, this.timeout);
+      this.pubConn = nc;
+    }
     this.online = true;
     this.kickDrain();
   }
@@ -150,14 +164,17 @@ export class JetStreamEventLog implements EventLog {
     if (this.closed) throw new StorageError('unavailable', 'event log is closed');
     const event = validateEvent(input);
     if (!this.online || this.outbox.size() > 0 || this.draining) return this.toOutbox(event);
-    await this.acquire();
+    // The common case takes a slot without awaiting anything.
+    if (this.inFlight < this.maxInFlight) this.inFlight++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
-      const js = this.js;
-      if (!js || !this.online) return await this.toOutbox(event);
-      const ack = await js.publish(subjectFor(this.settings.subjectPrefix, event.type), encodeEvent(event), {
-        msgID: event.event_id,
-        timeout: this.timeout,
-      });
+      const pub = this.pub;
+      if (!pub || !this.online) return await this.toOutbox(event);
+      const ack = await pub.publish(
+        subjectFor(this.settings.subjectPrefix, event.type),
+        encodeEvent(event),
+        event.event_id,
+      );
       this.metrics.published(ack.duplicate);
       return { duplicate: ack.duplicate, seq: ack.seq };
     } catch (err) {
@@ -207,18 +224,19 @@ export class JetStreamEventLog implements EventLog {
   private async drain(): Promise<void> {
     let drained = 0;
     while (this.online && !this.closed && this.outbox.size() > 0) {
-      const js = this.js;
-      if (!js) return;
+      const pub = this.pub;
+      if (!pub) return;
       const entries = await this.outbox.head(this.drainBatch);
       // Nothing stored after all (head() waited for in-flight appends): stop here rather than
       // loop on `size() > 0`; kickDrain's follow-up covers appends that land meanwhile.
       if (entries.length === 0) break;
       const results = await Promise.allSettled(
         entries.map((e) =>
-          js.publish(subjectFor(this.settings.subjectPrefix, e.event.type), encodeEvent(e.event), {
-            msgID: e.event.event_id,
-            timeout: this.timeout,
-          }),
+          pub.publish(
+            subjectFor(this.settings.subjectPrefix, e.event.type),
+            encodeEvent(e.event),
+            e.event.event_id,
+          ),
         ),
       );
       const done: number[] = [];
@@ -241,24 +259,27 @@ export class JetStreamEventLog implements EventLog {
     if (drained > 0) this.log.info({ drained, left: this.outbox.size() }, 'event outbox drained');
   }
 
-  private acquire(): Promise<void> {
-    if (this.inFlight < this.maxInFlight) {
-      this.inFlight++;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
   private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.inFlight--;
+    if (this.waitingHead < this.waiting.length) {
+      const next = this.waiting[this.waitingHead++]!;
+      if (this.waitingHead === this.waiting.length) {
+        this.waiting = [];
+        this.waitingHead = 0;
+      } else if (this.waitingHead > 4_096 && this.waitingHead * 2 > this.waiting.length) {
+        this.waiting = this.waiting.slice(this.waitingHead);
+        this.waitingHead = 0;
+      }
+      next();
+    } else this.inFlight--;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.draining;
+    // Publishes awaiting their ack settle first (ack, or the timeout sends them to the outbox).
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+    this.pub?.close();
     await this.conn.close();
     await this.outbox.close();
   }

@@ -1,13 +1,27 @@
 /**
- * Playlist hydration: a page of entry ids from the playlist store, their track metadata from the
- * cache in one batched read, read-through to the catalog for misses (written back with a TTL).
- * Concurrent misses for one track id share one catalog load (single flight), so a cold
- * playlist viewed 100 times at once reads each track from the store once.
+ * Playlist hydration: a page of a playlist with its track metadata.
+ *
+ * Warm, a view is one cache round trip: the page (header and entries, cached by the lease
+ * protocol of cache.ts so it is never older than the last committed edit) and its tracks
+ * together. On a page miss the entries come from the playlist store and the page is filled
+ * with the reader's lease; tracks missing from the cache are read through to the catalog in
+ * one batched read and written back with a TTL. Concurrent misses for one track id share one
+ * catalog load (single flight), so a cold playlist viewed 100 times at once reads each track
+ * from the store once.
+ *
+ * Exactness needs every edit to go through `viewer.playlists` (the store with the cache's
+ * edit bracket around each write); writers that bypass it must not share the cache.
  */
-import { DEFAULT_TRACK_TTL_SECONDS, type TrackCache } from './cache.ts';
+import {
+  DEFAULT_TRACK_TTL_SECONDS,
+  type PlaylistPage,
+  type PlaylistPageRead,
+  type TrackCache,
+} from './cache.ts';
 import type { CatalogStore, Track } from './catalog.ts';
-import { isStorageError } from './errors.ts';
-import { DEFAULT_PAGE_LIMIT } from './playlist-commit.ts';
+import { isStorageError, StorageError } from './errors.ts';
+import { authorizeRead } from './playlist-access.ts';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './playlist-commit.ts';
 import type { Playlist, PlaylistStore } from './playlists.ts';
 
 export interface HydratedItem {
@@ -44,20 +58,26 @@ export interface PlaylistViewer {
   ): Promise<PlaylistView>;
   /** Metadata of `ids` (cache, then store); unknown ids are absent. */
   hydrateTracks(ids: readonly string[]): Promise<Map<string, Track>>;
+  /**
+   * The playlist store whose writes invalidate the cached pages: every edit, delete and create
+   * must go through it. An edit the cache cannot mark beforehand is refused (`unavailable`,
+   * nothing committed), since its pages could not be invalidated.
+   */
+  playlists: PlaylistStore;
 }
 
 export function createPlaylistViewer(deps: HydrationDeps): PlaylistViewer {
   const ttl = deps.ttlSeconds ?? DEFAULT_TRACK_TTL_SECONDS;
   const inflight = new Map<string, Promise<Track | undefined>>();
 
-  async function cached(ids: string[]): Promise<Map<string, Track>> {
+  /** `read`, or `fallback` when the cache is unavailable: an outage degrades to store reads. */
+  async function orFallback<T>(read: Promise<T>, fallback: T): Promise<T> {
     try {
-      return await deps.cache.getTracks(ids);
+      return await read;
     } catch (e) {
-      // A cache outage degrades to store reads; only the store's own failure fails the view.
       if (!isStorageError(e, 'unavailable')) throw e;
       deps.onCacheError?.(e);
-      return new Map();
+      return fallback;
     }
   }
 
@@ -80,10 +100,10 @@ export function createPlaylistViewer(deps: HydrationDeps): PlaylistViewer {
     }
   }
 
-  async function hydrateTracks(ids: readonly string[]): Promise<Map<string, Track>> {
-    const unique = [...new Set(ids)];
-    const out = await cached(unique);
-    const misses = unique.filter((id) => !out.has(id));
+  /** Adds to `out` the tracks among `ids` it lacks, from the catalog (single flight). */
+  async function readThrough(ids: readonly string[], out: Map<string, Track>): Promise<Map<string, Track>> {
+    const misses = [...new Set(ids)].filter((id) => !out.has(id));
+    if (misses.length === 0) return out;
     const toLoad = misses.filter((id) => !inflight.has(id));
     if (toLoad.length > 0) load(toLoad);
     const loaded = await Promise.all(misses.map((id) => inflight.get(id)!));
@@ -94,22 +114,100 @@ export function createPlaylistViewer(deps: HydrationDeps): PlaylistViewer {
     return out;
   }
 
-  return {
-    hydrateTracks,
-    async viewPlaylist(playlistId, page, requesterId) {
-      const { playlist, entries, offset, total } = await deps.playlists.listEntries(
-        playlistId,
-        requesterId,
-        page,
+  async function hydrateTracks(ids: readonly string[]): Promise<Map<string, Track>> {
+    const unique = [...new Set(ids)];
+    return readThrough(unique, await orFallback(deps.cache.getTracks(unique), new Map<string, Track>()));
+  }
+
+  const toView = (page: PlaylistPage, offset: number, limit: number, tracks: Map<string, Track>) => ({
+    playlist: page.playlist,
+    offset,
+    limit,
+    total: page.total,
+    items: page.entries.map((e) => ({
+      entryId: e.entryId,
+      trackId: e.trackId,
+      addedBy: e.addedBy,
+      addedAt: e.addedAt,
+      track: tracks.get(e.trackId) ?? null,
+    })),
+  });
+
+  async function viewPlaylist(
+    playlistId: string,
+    page: { offset?: number; limit?: number },
+    requesterId: string,
+  ): Promise<PlaylistView> {
+    const offset = page.offset ?? 0;
+    const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
+    // Checked here as the store checks them: a bad page must not reach the cache's keys.
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new StorageError('bad_request', 'offset must be a non-negative integer');
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
+      throw new StorageError('bad_request', `limit must be an integer in 1..${MAX_PAGE_LIMIT}`);
+
+    const read = await orFallback<PlaylistPageRead>(deps.cache.readPlaylistPage(playlistId, offset, limit), {
+      hit: false,
+    });
+    if (read.hit) {
+      // The cached header carries the playlist's visibility: the store's read rule, applied to it.
+      authorizeRead(read.page.playlist, requesterId);
+      const ids = read.page.entries.map((e) => e.trackId);
+      return toView(read.page, offset, limit, await readThrough(ids, read.tracks));
+    }
+    const stored = await deps.playlists.listEntries(playlistId, requesterId, { offset, limit });
+    const fresh: PlaylistPage = { playlist: stored.playlist, entries: stored.entries, total: stored.total };
+    const lease = read.lease;
+    const [tracks] = await Promise.all([
+      hydrateTracks(fresh.entries.map((e) => e.trackId)),
+      lease
+        ? orFallback(deps.cache.fillPlaylistPage(playlistId, offset, limit, lease, fresh), false)
+        : undefined,
+    ]);
+    return toView(fresh, offset, limit, tracks);
+  }
+
+  return { hydrateTracks, viewPlaylist, playlists: invalidating(deps) };
+}
+
+/**
+ * The store with each write bracketed by the cache's edit mark: begin before (refusing the
+ * write if the cache cannot take it), end after, whatever the outcome. A failed end leaves the
+ * mark to lapse: the pages were already dropped and no lease is granted meanwhile.
+ */
+function invalidating(deps: HydrationDeps): PlaylistStore {
+  const { playlists: store, cache } = deps;
+  async function bracket<T>(playlistId: string, write: () => Promise<T>): Promise<T> {
+    try {
+      await cache.beginPlaylistEdit(playlistId);
+    } catch (e) {
+      if (!isStorageError(e, 'unavailable')) throw e;
+      deps.onCacheError?.(e);
+      throw new StorageError(
+        'unavailable',
+        `playlist ${playlistId} was not changed: its cached pages cannot be invalidated (${(e as Error).message})`,
+        { cause: e },
       );
-      const tracks = await hydrateTracks(entries.map((e) => e.trackId));
-      return {
-        playlist,
-        offset,
-        limit: page.limit ?? DEFAULT_PAGE_LIMIT,
-        total,
-        items: entries.map((e) => ({ ...e, track: tracks.get(e.trackId) ?? null })),
-      };
-    },
+    }
+    try {
+      return await write();
+    } finally {
+      await cache.endPlaylistEdit(playlistId).catch((e) => deps.onCacheError?.(e));
+    }
+  }
+  return {
+    getPlaylist: (id, who) => store.getPlaylist(id, who),
+    listPlaylistTrackIds: (id, who) => store.listPlaylistTrackIds(id, who),
+    listEntries: (id, who, page) => store.listEntries(id, who, page),
+    listOwnedPlaylistIds: (ownerId) => store.listOwnedPlaylistIds(ownerId),
+    readOpLog: (id, who, afterVersion) => store.readOpLog(id, who, afterVersion),
+    editPlaylist: (id, who, edit, baseVersion) =>
+      bracket(id, () => store.editPlaylist(id, who, edit, baseVersion)),
+    deletePlaylist: (id, who) => bracket(id, () => store.deletePlaylist(id, who)),
+    // A new id has no pages; a given one may have had, under a deleted playlist of that id.
+    createPlaylist: (input) =>
+      input.id === undefined
+        ? store.createPlaylist(input)
+        : bracket(input.id, () => store.createPlaylist(input)),
   };
 }

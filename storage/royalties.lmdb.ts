@@ -5,8 +5,10 @@
  *   royalty_track_streams   [month, trackId, territory, product, playId]  -> 1
  *   royalty_artist_streams  [month, artistId, territory, product, playId] -> 1
  * The ledger check-and-insert and the derived rows commit in one LMDB transaction, so here
- * there is not even a crash window; the idempotent-row layout is kept so both adapters pass
- * the same contract and the same reconcile job works on both.
+ * there is not even a crash window: a play's earliest qualifying event (earlierPlay) is its
+ * ledger row, an earlier event recorded later replaces it and moves its count rows. The
+ * idempotent-row layout is kept so both adapters pass the same contract and the same reconcile
+ * job works on both.
  */
 import type { Key } from 'lmdb';
 import {
@@ -15,6 +17,7 @@ import {
   type RepairReport,
   type RoyaltyStore,
   type StreamCount,
+  earlierPlay,
   sortCounts,
   validateCountedPlay,
 } from './royalties.ts';
@@ -37,6 +40,13 @@ export function createLmdbRoyalties(env: EmbeddedEnv): RoyaltyStore {
     void byMonth.put([r.month, r.playId], r);
     void trackRows.put(k.track, 1);
     void artistRows.put(k.artist, 1);
+  };
+
+  const removeDerived = (r: CountedPlay) => {
+    const k = derivedKeys(r);
+    void byMonth.remove([r.month, r.playId]);
+    void trackRows.remove(k.track);
+    void artistRows.remove(k.artist);
   };
 
   const countRows = (table: typeof trackRows, month: string): StreamCount[] => {
@@ -71,10 +81,14 @@ export function createLmdbRoyalties(env: EmbeddedEnv): RoyaltyStore {
         env.transaction((): RecordResult[] =>
           plays.map((play) => {
             const existing = ledger.get([play.playId]);
-            const row = existing ?? play;
-            if (!existing) void ledger.put([play.playId], play);
-            writeDerived(row);
-            return { created: !existing, row };
+            if (existing && !earlierPlay(play, existing)) {
+              writeDerived(existing);
+              return { created: false, row: existing };
+            }
+            if (existing) removeDerived(existing);
+            void ledger.put([play.playId], play);
+            writeDerived(play);
+            return { created: true, row: play };
           }),
         ),
       );

@@ -4,20 +4,28 @@
  * Adapters: storage/royalties.lmdb.ts, storage/royalties.scylla.ts
  * (tables in storage/schema-pipeline.cql); contract suite storage/royalties.contract.ts.
  *
- * Exactly-once design (why replays cannot count twice):
- * - The ledger is keyed by play id and written first-writer-wins (`INSERT ... IF NOT EXISTS`):
- *   a play has one ledger row whatever number of events, duplicates or redeliveries arrive,
- *   and the row never changes afterwards (audit).
- * - Counts are NOT counters. Each counted play writes one idempotent row per count it
- *   contributes to, keyed by play id (`royalty_track_streams ((month, track), territory,
- *   product, play_id)`), and a count is the number of rows. Re-writing a row is a no-op, so
- *   there is nothing to "apply once". CQL counters were rejected because an increment cannot
- *   be made idempotent nor atomic with the ledger write: a crash between the two would either
- *   lose or double a stream.
- * - The count rows are always written from the *stored* ledger row (LWT returns it when the
- *   insert was not applied), in one logged batch. A crash after the ledger write and before the
- *   batch is repaired by the redelivery of the unacked event, which re-runs `recordStream`;
- *   `repairCounts` (the reconcile job) fixes any remaining drift from the ledger.
+ * Exactly-once design (why duplicates, redeliveries and crashes cannot count twice or lose a
+ * play), the same on every adapter and needing no consensus round per play:
+ * - A play counts once, whatever number of qualifying events, duplicates or redeliveries
+ *   arrive: its ledger row is its EARLIEST qualifying event by (ts, then event id), a choice
+ *   made by the events themselves, not by which write lands first. Recording the same event
+ *   again writes the same row (idempotent); recording another event of the play either loses
+ *   to the stored one or, being earlier, replaces it, in any order and concurrently.
+ * - Counts are NOT counters incremented per event: they are derived from rows (one per counted
+ *   play), so re-writing a row changes no count. CQL counters were rejected because an
+ *   increment can be made neither idempotent nor atomic with the ledger write.
+ * - CQL (royalties.scylla.ts): every qualifying event recorded is a candidate row in the play's
+ *   partition (the ledger row is the partition's first row: earliest by construction), plus a
+ *   row in its month's partition for scans and counts. After writing, the writer reads the
+ *   play's candidates back and deletes the month rows of all but the earliest, at a fixed write
+ *   timestamp that makes a delete win over the write whichever lands first. Of two writers of
+ *   different candidates of one play, the one that reads last sees both, so every losing month
+ *   row is deleted by someone, and the earliest is never deleted. Every step is an idempotent
+ *   write or a read, so a consumer that crashes anywhere is repaired by the redelivery of its
+ *   unacked events, which runs the steps again. No lightweight transaction: see
+ *   pipeline/README.md ("Why royalties are exact") for the measurements.
+ * - LMDB (royalties.lmdb.ts): the same rule inside one write transaction per batch.
+ * `repairCounts` (the reconcile job) rebuilds the month rows from the ledger if they ever drift.
  */
 import { StorageError } from './errors.ts';
 
@@ -51,9 +59,13 @@ export interface StreamCount {
 }
 
 export interface RecordResult {
-  /** True when this call created the ledger row (first qualifying event of the play). */
+  /**
+   * True when this call recorded the play's ledger row first (its event is the play's earliest
+   * qualifying one and no earlier call had recorded it). Informational: counts never depend on
+   * it. Of concurrent calls recording the same event, more than one may say true on CQL.
+   */
   created: boolean;
-  /** The stored ledger row (the first writer's, when `created` is false). */
+  /** The stored ledger row: the play's earliest qualifying event recorded so far. */
   row: CountedPlay;
 }
 
@@ -66,9 +78,10 @@ export interface RepairReport {
 
 export interface RoyaltyStore {
   /**
-   * Records a counted play: idempotent by playId (see the design above). The first writer's
-   * row is kept and returned to every later or concurrent call (`created: false`), and the
-   * play counts once. `bad_request` for a malformed play (validateCountedPlay).
+   * Records a counted play: idempotent by playId (see the design above). The play's earliest
+   * qualifying event (earlierPlay) is its ledger row, whichever order events are recorded in;
+   * it is returned to every call, and the play counts once. `bad_request` for a malformed play
+   * (validateCountedPlay).
    */
   recordStream(play: CountedPlay): Promise<RecordResult>;
   /**
@@ -92,6 +105,19 @@ export interface RoyaltyStore {
    * changed; `dryRun` only reports. {0, 0} when nothing drifted.
    */
   repairCounts(month: string, opts?: { dryRun?: boolean }): Promise<RepairReport>;
+}
+
+/**
+ * An event is identified by (play id, ts, event id): the log's event ids are deterministic
+ * and an event's details never change, so recording the same identity again with other
+ * details is a caller error whose outcome the CQL adapter does not define (the last write of
+ * that row wins there).
+ *
+ * Whether `a` is an earlier qualifying event of a play than `b`: by ts, then by event id (two
+ * events of one play may share a millisecond). The earliest recorded is the play's ledger row.
+ */
+export function earlierPlay(a: CountedPlay, b: CountedPlay): boolean {
+  return a.ts < b.ts || (a.ts === b.ts && a.eventId < b.eventId);
 }
 
 /** Canonical order for comparing and printing counts. */

@@ -4,7 +4,7 @@
  * a failure rejects the batch, which the log redelivers.
  */
 import type { ListeningEvent } from '../../actors/types.ts';
-import type { CountedPlay, RoyaltyStore } from '../../storage/royalties.ts';
+import { earlierPlay, type CountedPlay, type RoyaltyStore } from '../../storage/royalties.ts';
 import type { BatchHandler, ConsumerSpec } from '../../storage/event-source.ts';
 import { countedPlayOf, qualifies } from '../royalty-rule.ts';
 
@@ -27,13 +27,18 @@ export interface RoyaltyConsumerDeps {
 
 export function royaltyHandler(deps: RoyaltyConsumerDeps): BatchHandler {
   return async (batch) => {
-    // One write per play per batch: the first qualifying event in log order.
-    const firsts = new Map<string, ListeningEvent>();
-    for (const d of batch)
-      if (qualifies(d.event) && !firsts.has(d.event.play_id)) firsts.set(d.event.play_id, d.event);
-    const events = [...firsts.values()];
-    const results = await deps.store.recordStreams(events.map(countedPlayOf));
-    results.forEach(({ row, created }, i) => deps.onCounted?.(row, events[i]!, created));
+    // One write per play per batch: its earliest qualifying event (the store keeps the
+    // earliest of all batches: storage/royalties.ts).
+    const firsts = new Map<string, { event: ListeningEvent; play: CountedPlay }>();
+    for (const d of batch) {
+      if (!qualifies(d.event)) continue;
+      const play = countedPlayOf(d.event);
+      const seen = firsts.get(d.event.play_id);
+      if (!seen || earlierPlay(play, seen.play)) firsts.set(d.event.play_id, { event: d.event, play });
+    }
+    const chosen = [...firsts.values()];
+    const results = await deps.store.recordStreams(chosen.map((c) => c.play));
+    results.forEach(({ row, created }, i) => deps.onCounted?.(row, chosen[i]!.event, created));
     await deps.afterStored?.(firsts.size);
   };
 }

@@ -37,16 +37,13 @@ describe('playlist http api', () => {
         durationMs: 200_000,
       });
     }
-    router = createApiRouter(
-      playlistRoutes({
-        playlists: stores.playlists,
-        viewer: createPlaylistViewer({
-          playlists: stores.playlists,
-          catalog: stores.catalog,
-          cache: createLruTrackCache(100),
-        }),
-      }),
-    );
+    const viewer = createPlaylistViewer({
+      playlists: stores.playlists,
+      catalog: stores.catalog,
+      cache: createLruTrackCache(100),
+    });
+    // Writes through the viewer's store, as the app wires it, so they invalidate cached pages.
+    router = createApiRouter(playlistRoutes({ playlists: viewer.playlists, viewer }));
   });
   afterAll(async () => {
     await stores.close();
