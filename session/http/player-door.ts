@@ -87,15 +87,19 @@ export class PlayerDoor {
     this.answerTimeoutMs = opts.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
   }
 
-  /** The actor starter to give the session server: the standard one, seen through the door. */
+  /**
+   * The actor starter as the door sees it: wraps the server's (outside hibernation, so a
+   * command through the door wakes a hibernated session like a device's does).
+   */
   wrap(start: StartActor): StartActor {
-    return (ports, input, onError) => {
-      const ref = start(this.portsOf(ports), input, onError);
+    return (ports, input, onError, suspended) => {
+      const ref = start(this.portsOf(ports), input, onError, suspended);
       const entry: LiveEntry = { actor: ref, view: undefined, waiters: new Set() };
       this.live.set(input.userId, entry);
       return {
         send: (c) => ref.send(c),
         persist: () => ref.persist(),
+        ...(ref.suspend ? { suspend: () => ref.suspend!() } : {}),
         stop: () => {
           ref.stop();
           if (this.live.get(input.userId) === entry) this.live.delete(input.userId);
