@@ -281,6 +281,22 @@ describe('player api - commands through the actor', () => {
   });
 });
 
+describe('player api - hibernation', () => {
+  it('player api - a hibernated session is listed from its last state and a command wakes it', async () => {
+    const d = await device('u1', 'hib-d');
+    // Nothing plays for this listener's new device... but u1 plays: pause it so it can sleep.
+    await api('PUT', '/v1/me/player/pause').catch(() => undefined);
+    expect(app.server.hibernation.hibernateNow()).toBeGreaterThan(0);
+    expect(app.server.hibernation.hibernated).toBeGreaterThan(0);
+    const devices = (await api('GET', '/v1/me/player/devices')).body.devices as { id: string }[];
+    expect(devices.map((x) => x.id)).toContain('hib-d');
+    const r = await api('PUT', '/v1/me/player/volume?volume_percent=21&device_id=hib-d');
+    expect(r.status, JSON.stringify(r.body)).toBe(204);
+    const st = (await stateAt(d, version(r))).state;
+    expect(st.devices.find((x) => x.id === 'hib-d')?.volume_percent).toBe(21);
+  });
+});
+
 describe('player api - refusals', () => {
   it('player api - bad input is a 400 naming the field', async () => {
     for (const [method, path, body] of [

@@ -68,7 +68,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
   // Built first: a bad actor setting stops start-up before any store, log or ingest work.
   // The HTTP player API reaches the same actors as the devices, through this door.
   const player = new PlayerDoor();
-  const startActor = player.wrap((opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor)));
+  const startActor = (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor));
   const stores = await openStores(config.stores);
   const closers: (() => Promise<void>)[] = [() => stores.close()];
   const unwind = async () => {
@@ -138,6 +138,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       config: config.server,
       ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
       startActor,
+      wrapLiveActors: (start) => player.wrap(start),
       log,
       mountRaw: (app, signer) => {
         registerOriginRoutes(app, {

@@ -20,6 +20,22 @@ describe('auth', () => {
     expect(await auth.verify(token)).toMatchObject({ ok: false, reason: 'expired' });
   });
 
+  it('auth - a token verified once is remembered to its expiry second; a tampered copy is not', async () => {
+    let now = 1_700_000_000_000;
+    const auth = createAuthenticator(SECRET, () => now);
+    const token = await auth.mint({ userId: 'u1', plan: 'premium', country: 'SE' }, 60);
+    expect((await auth.verify(token)).ok).toBe(true);
+    const [h, p] = token.split('.');
+    expect(await auth.verify(`${h}.${p}.${'A'.repeat(43)}`)).toMatchObject({
+      ok: false,
+      reason: 'bad_signature',
+    });
+    now += 59_000;
+    expect((await auth.verify(token)).ok).toBe(true);
+    now += 1_000;
+    expect(await auth.verify(token)).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
   it('auth - other secrets, garbage and missing tokens are refused with a reason', async () => {
     const other = await createAuthenticator('another-secret-0123456789abcdef012345').mint({
       userId: 'u1',

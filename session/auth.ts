@@ -28,9 +28,16 @@ export interface Authenticator {
   mint(claims: { userId: string; plan: Plan; country: string }, ttlS?: number): Promise<string>;
 }
 
+/** Verified tokens remembered (HTTP clients send the same token with every request). */
+const VERIFIED_MEMO = 4096;
+
 /** Builds an authenticator over one HS256 secret; `now` is injectable for expiry tests. */
 export function createAuthenticator(secret: string, now: () => number = Date.now): Authenticator {
   const key = new TextEncoder().encode(secret);
+  // A token's claims never change, so one verified stays good until its expiry: the HMAC
+  // (a WebCrypto round trip, most of an HTTP request's cost) runs once per token, not per
+  // request. Keyed by the whole token, signature included; dropped wholesale when full.
+  const verified = new Map<string, Principal>();
   // Imported once: handing jose the raw bytes makes it import a WebCrypto key on every verify.
   const verifyKey = crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   return {
@@ -53,6 +60,13 @@ export function createAuthenticator(secret: string, now: () => number = Date.now
       if (token.length > 4096 || token.split('.').length !== 3) {
         return { ok: false, reason: 'malformed', message: 'token is not a compact JWS' };
       }
+      const known = verified.get(token);
+      if (known) {
+        // jose's rule: expired once `exp` is not after now (epoch seconds).
+        if (known.exp > Math.floor(now() / 1000)) return { ok: true, principal: known };
+        verified.delete(token);
+        return { ok: false, reason: 'expired', message: 'token expired' };
+      }
       try {
         const { payload } = await jwtVerify(token, await verifyKey, {
           algorithms: [ALG],
@@ -67,7 +81,10 @@ export function createAuthenticator(secret: string, now: () => number = Date.now
         if (typeof country !== 'string' || !COUNTRY.test(country)) {
           return { ok: false, reason: 'bad_claims', message: 'country must be ISO 3166-1 alpha-2' };
         }
-        return { ok: true, principal: { userId: sub, plan, country, exp: exp as number } };
+        const principal: Principal = { userId: sub, plan, country, exp: exp as number };
+        if (verified.size >= VERIFIED_MEMO) verified.clear();
+        verified.set(token, principal);
+        return { ok: true, principal };
       } catch (e) {
         if (e instanceof joseErrors.JWTExpired)
           return { ok: false, reason: 'expired', message: 'token expired' };

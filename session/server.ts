@@ -87,6 +87,12 @@ export interface ServerOptions {
   onPlayLatency?: (ms: number) => void;
   /** Extra sink for the duration (ms) of each wake of a hibernated session, e.g. the benchmark. */
   onWake?: (ms: number) => void;
+  /**
+   * Wraps the actor starter outside hibernation, so the wrapper holds each live session's
+   * actor as the router does (a command through it wakes a hibernated one): the HTTP player
+   * door (http/player-door.ts).
+   */
+  wrapLiveActors?: (start: StartActor) => StartActor;
   /** Default process metrics (off in tests, on in main). */
   defaultMetrics?: boolean;
   /** A registry made by the caller, so other parts (the event log) report on the same /metrics. */
@@ -143,7 +149,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     onCount: (n) => metrics.hibernatedSessions.set(n),
   });
   const router = new SessionRouter({
-    startActor: hibernation.wrap(opts.startActor),
+    startActor: (opts.wrapLiveActors ?? ((start) => start))(hibernation.wrap(opts.startActor)),
     catalog,
     eventLog: ports.eventLog,
     // Absolute: the signature covers the path (`/o/<key>`); the base says where it is served.

@@ -33,7 +33,7 @@ import {
 } from './player-objects.ts';
 
 /** The header every player answer carries: the listener's state version after the request. */
-export const STATE_VERSION_HEADER = 'player-state-version';
+const STATE_VERSION_HEADER = 'player-state-version';
 
 export interface PlayerApiConfig {
   /** Requests per second per listener, and the burst, over every player route. */

@@ -48,14 +48,41 @@ export type StateListener = (event: StateEvent) => void;
 /** How many recent states a listener with subscribers keeps for resumes. */
 export const STATE_RING = 32;
 
-interface LiveEntry {
-  actor: SessionActorRef;
-  view: SessionView | undefined;
-  waiters: Set<{ min: number; done: () => void }>;
+type Waiter = { min: number; done: () => void };
+
+/**
+ * One live session's actor as the router holds it, and what the door keeps of it: one object
+ * per session (its methods on the prototype, the waiters made only when someone waits), so a
+ * hibernated session costs the door little more than its last state.
+ */
+class LiveEntry implements SessionActorRef {
+  view: SessionView | undefined = undefined;
+  waiters: Set<Waiter> | undefined = undefined;
+
+  constructor(
+    readonly actor: SessionActorRef,
+    private readonly door: PlayerDoor,
+    readonly userId: string,
+  ) {}
+
+  send(command: SessionCommand): boolean {
+    return this.actor.send(command);
+  }
+
+  persist(): unknown {
+    return this.actor.persist();
+  }
+
+  stop(): void {
+    this.actor.stop();
+    this.door.stopped(this);
+  }
 }
 
 interface Pending {
   userId: string;
+  /** The actor it was sent to. */
+  entry: LiveEntry;
   resolve: (a: CommandAnswer) => void;
   timer: NodeJS.Timeout;
 }
@@ -85,25 +112,36 @@ export class PlayerDoor {
     this.answerTimeoutMs = opts.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
   }
 
-  /** The actor starter to give the session server: the standard one, seen through the door. */
+  /**
+   * The actor starter as the door sees it: wraps the server's (outside hibernation, so a
+   * command through the door wakes a hibernated session like a device's does).
+   */
   wrap(start: StartActor): StartActor {
-    return (ports, input, onError) => {
-      const ref = start(this.portsOf(ports), input, onError);
-      const entry: LiveEntry = { actor: ref, view: undefined, waiters: new Set() };
+    return (ports, input, onError, suspended) => {
+      const entry = new LiveEntry(start(this.portsOf(ports), input, onError, suspended), this, input.userId);
       this.live.set(input.userId, entry);
-      return {
-        send: (c) => ref.send(c),
-        persist: () => ref.persist(),
-        stop: () => {
-          ref.stop();
-          if (this.live.get(input.userId) === entry) this.live.delete(input.userId);
-          const sub = this.subscriptions.get(input.userId);
-          if (sub && sub.listeners.size === 0) this.subscriptions.delete(input.userId);
-          for (const w of entry.waiters) w.done();
-          entry.waiters.clear();
-        },
-      };
+      return entry;
     };
+  }
+
+  /** The session's actor stopped: waiters and commands waiting for it are answered now. */
+  stopped(entry: LiveEntry): void {
+    const userId = entry.userId;
+    if (this.live.get(userId) === entry) this.live.delete(userId);
+    const sub = this.subscriptions.get(userId);
+    if (sub && sub.listeners.size === 0) this.subscriptions.delete(userId);
+    for (const w of entry.waiters ?? []) w.done();
+    entry.waiters = undefined;
+    for (const [id, p] of this.pending) {
+      if (p.entry !== entry) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.resolve({
+        ok: false,
+        version: 0,
+        error: { code: 'unavailable', reason: 'store_unavailable', message: 'the session ended' },
+      });
+    }
   }
 
   private portsOf(ports: SessionPorts): SessionPorts {
@@ -158,7 +196,7 @@ export class PlayerDoor {
     if (!entry) return;
     if (entry.view && entry.view.epoch === view.epoch && entry.view.version >= view.version) return;
     entry.view = view;
-    for (const w of entry.waiters) if (view.version >= w.min) w.done();
+    if (entry.waiters) for (const w of entry.waiters) if (view.version >= w.min) w.done();
     const sub = this.subscriptions.get(userId);
     if (!sub) return;
     const event: StateEvent = {
@@ -190,16 +228,17 @@ export class PlayerDoor {
     const entry = this.live.get(userId);
     if (!entry || (entry.view?.version ?? 0) >= min || timeoutMs <= 0) return this.view(userId);
     await new Promise<void>((resolve) => {
-      const w = {
+      const waiters = (entry.waiters ??= new Set());
+      const w: Waiter = {
         min,
         done: () => {
           clearTimeout(timer);
-          entry.waiters.delete(w);
+          waiters.delete(w);
           resolve();
         },
       };
       const timer = setTimeout(w.done, timeoutMs);
-      entry.waiters.add(w);
+      waiters.add(w);
     });
     return this.view(userId);
   }
@@ -232,7 +271,7 @@ export class PlayerDoor {
         });
       }, this.answerTimeoutMs);
       timer.unref();
-      this.pending.set(requestId, { userId, resolve, timer });
+      this.pending.set(requestId, { userId, entry, resolve, timer });
       const sent = entry.actor.send({ ...command, requestId } as SessionCommand);
       if (!sent && this.pending.delete(requestId)) {
         clearTimeout(timer);
