@@ -24,9 +24,13 @@ import { sessionActorStarter } from './session-actor.ts';
 import type { StartActor } from '../session/session-router.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
+import { openRadio, type OpenedRadio } from './open-radio.ts';
+import type { RadioRequest } from '../actors/types.ts';
 
 export interface App {
   server: SessionServer;
+  /** The autoplay service as this process runs it (RADIO, app/open-radio.ts). */
+  radio: OpenedRadio;
   stores: Stores;
   eventLog: OpenedEventLog;
   pipeline: RunningPipeline | undefined;
@@ -57,7 +61,10 @@ export interface AppOptions extends Pick<
 export async function startApp(config: AppConfig, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? pino({ level: config.logLevel });
   // Built first: a bad actor setting stops start-up before any store, log or ingest work.
-  const startActor = (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor));
+  // The radio opens after the stores; sessions reach it through this late-bound port.
+  let radio: OpenedRadio | undefined;
+  const radioPort = (request: RadioRequest) => (radio ? radio.port(request) : Promise.resolve([]));
+  const startActor = (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor, radioPort));
   const stores = await openStores(config.stores);
   const closers: (() => Promise<void>)[] = [() => stores.close()];
   const unwind = async () => {
@@ -100,6 +107,16 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
           })
         : await seedDemo(stores, objects, log);
 
+    radio = await openRadio(config.radio, {
+      stores,
+      log,
+      ...((opts.demo ?? config.demoCatalog) === 'audio'
+        ? { audio: { objectDir: config.layout.objects, tools: config.tools } }
+        : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    closers.push(() => radio!.close());
+
     const api = httpApi({ stores, cache, log, streamThresholdMs: STREAM_THRESHOLD_MS });
     const server = await startSessionServer({
       config: config.server,
@@ -125,6 +142,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
 
     return {
       server,
+      radio,
       stores,
       eventLog,
       pipeline,
