@@ -15,7 +15,7 @@ export const DEFAULT_RADIO_SUBJECT = 'radio.autoplay';
 export const RADIO_QUEUE_GROUP = 'radio';
 
 export type RadioReply =
-  | { ok: true; trackIds: string[]; source: string }
+  | { ok: true; trackIds: string[]; source: string; instance: string }
   | { ok: false; code: 'bad_request' | 'internal'; message: string };
 
 /** The radio is down, slow or refused the request: the session goes on without autoplay. */
@@ -29,12 +29,15 @@ export class RadioUnavailableError extends Error {
 
 export interface ServeOptions {
   subject?: string;
+  /** Names this instance in its answers (logs, and the tests that watch the load shared). */
+  instance?: string;
   onError?: (err: unknown) => void;
 }
 
 /** Answers requests on `subject` in the radio queue group until the subscription ends. */
 export function serveRadio(nc: NatsConnection, service: RadioService, opts: ServeOptions = {}): Subscription {
   const encoder = new TextEncoder();
+  const instance = opts.instance ?? `radio-${process.pid}`;
   const reply = (msg: Msg, body: RadioReply) => {
     if (msg.reply) msg.respond(encoder.encode(JSON.stringify(body)));
   };
@@ -52,7 +55,7 @@ export function serveRadio(nc: NatsConnection, service: RadioService, opts: Serv
         }
         try {
           const a = await service.answer(request);
-          reply(msg, { ok: true, trackIds: a.trackIds, source: a.source });
+          reply(msg, { ok: true, trackIds: a.trackIds, source: a.source, instance });
         } catch (e) {
           opts.onError?.(e);
           reply(msg, { ok: false, code: 'internal', message: 'the radio failed to answer' });
