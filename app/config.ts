@@ -9,7 +9,7 @@
  * session actor's in actors/config.ts, the origin cache's in origin/hot-objects.ts, the CQL
  * client's in storage/cql-client.ts, the ingest ladder's in origin/ingest/ladder.ts.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import {
   DEFAULT_ACTIVE_DEVICE_GRACE_MS,
@@ -96,6 +96,8 @@ export interface RadioConfig {
   natsUrl?: string;
   /** How often the service looks for a newly published index. */
   pollMs: number;
+  /** ALS_PYTHON: the Python with `implicit` that trains Discover Weekly (the launcher's venv). */
+  alsPython: string;
 }
 
 export type DemoCatalogKind = 'audio' | 'fixture';
@@ -359,6 +361,10 @@ function radioSection(env: Env, layout: DataLayout): RadioConfig {
     subject,
     ...(natsUrl ? { natsUrl } : {}),
     pollMs: 5_000,
+    alsPython: resolve(
+      present(env, 'ALS_PYTHON') ??
+        join(present(env, 'INFRA_CACHE_DIR') ?? '.cache', 'python', 'venv', 'bin', 'python'),
+    ),
   };
 }
 
