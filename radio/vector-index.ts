@@ -266,9 +266,3 @@ export function loadIndex(dir: string, kind: IndexKind, version: string): Vector
   const popular = JSON.parse(bodies['popular.json']!.toString('utf8')) as PopularTracks;
   return new VectorIndex(meta, { ...tracks, dimensions: meta.dimensions, vectors }, hnsw, popular);
 }
-
-/** The current version of a kind, or undefined when none was published. */
-export function loadCurrent(dir: string, kind: IndexKind): VectorIndex | undefined {
-  const version = currentVersion(dir, kind);
-  return version === undefined ? undefined : loadIndex(dir, kind, version);
-}
