@@ -66,14 +66,14 @@ export async function openRadio(config: RadioConfig, deps: OpenRadioDeps): Promi
     });
     return { port, settled: Promise.resolve(), close: () => kept.close() };
   }
-  const { service, holder, settled } = await startRadioService(config, deps);
+  const { service, holder, settled, stop } = await startRadioService(config, deps);
   return {
     port: embeddedRadioPort(service, config.timeoutMs),
     service,
     holder,
     settled,
     close: async () => {
-      holder.stop();
+      stop();
       await settled;
     },
   };
@@ -83,8 +83,14 @@ export async function openRadio(config: RadioConfig, deps: OpenRadioDeps): Promi
 export async function startRadioService(
   config: RadioConfig,
   deps: OpenRadioDeps,
-): Promise<{ service: RadioService; holder: IndexHolder; settled: Promise<void> }> {
+): Promise<{ service: RadioService; holder: IndexHolder; settled: Promise<void>; stop: () => void }> {
   const holder = new IndexHolder(config.indexDir);
+  // Stops the poll and the background measures (between two tracks), so a close is quick.
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    holder.stop();
+  };
   const report = holder.refresh();
   for (const f of report.failed)
     deps.log.warn({ kind: f.kind, version: f.version }, `radio: ${f.error}; not used`);
@@ -96,8 +102,10 @@ export async function startRadioService(
   if (!covered) {
     installContent(config, holder, facts, deps.log);
     if (deps.audio && facts.length > 0)
-      settled = withAudio(config, deps.stores.catalog, facts, deps.audio, deps.log)
-        .then((measured) => installContent(config, holder, measured, deps.log))
+      settled = withAudio(config, deps.stores.catalog, facts, deps.audio, deps.log, () => stopped)
+        .then((measured) => {
+          if (!stopped) installContent(config, holder, measured, deps.log);
+        })
         .catch((err: unknown) =>
           deps.log.warn({ err }, 'radio: audio measures failed; metadata-only content index kept'),
         );
@@ -113,7 +121,7 @@ export async function startRadioService(
     indexes: holder,
     now: deps.now ?? Date.now,
   });
-  return { service, holder, settled };
+  return { service, holder, settled, stop };
 }
 
 function installContent(config: RadioConfig, holder: IndexHolder, facts: ContentFacts[], log: Logger): void {
@@ -140,6 +148,7 @@ async function withAudio(
   facts: ContentFacts[],
   audio: NonNullable<OpenRadioDeps['audio']>,
   log: Logger,
+  stopped: () => boolean,
 ): Promise<ContentFacts[]> {
   const ffmpeg = locateTools(audio.tools as Record<string, string | undefined>).ffmpeg;
   const objects = new ObjectStore(audio.objectDir);
@@ -156,6 +165,7 @@ async function withAudio(
   try {
     const out: ContentFacts[] = [];
     for (const f of facts) {
+      if (stopped()) return facts;
       const files = await catalog.getAudioFiles(f.trackId);
       const file = files[0];
       if (!file) {

@@ -21,7 +21,7 @@ if (!config.radio.natsUrl) {
   process.exit(2);
 }
 const stores = await openStores(config.stores);
-const { service, holder } = await startRadioService(config.radio, {
+const { service, holder, stop: stopRadio } = await startRadioService(config.radio, {
   stores,
   log,
   ...(config.demoCatalog === 'audio'
@@ -56,7 +56,7 @@ const kept = new KeptConnection({
 });
 
 const stop = async () => {
-  holder.stop();
+  stopRadio();
   await served?.sub.drain().catch(() => {});
   await kept.close();
   await stores.close();
