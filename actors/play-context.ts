@@ -23,7 +23,7 @@ import {
   type SessionContext,
 } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
-import type { PlayCommand, ResolvedContext } from './types.ts';
+import type { PlayCommand, RadioRequest, ResolvedContext } from './types.ts';
 
 export function play(
   d: SessionContext,
@@ -182,10 +182,15 @@ export function autoplayNeeded(d: SessionContext, env: LogicEnv): boolean {
   );
 }
 
-export function radioSeeds(d: SessionContext): { seedTrackIds: string[]; exclude: string[] } {
+/** Autoplay tracks a session remembers giving, so the radio never repeats one. */
+const AUTOPLAY_SERVED_MAX = 500;
+
+export function radioSeeds(
+  d: SessionContext,
+): Pick<RadioRequest, 'seedTrackIds' | 'exclude' | 'country' | 'plan'> {
   const seeds = d.order.tracks.slice(-5).map((t) => t.id);
-  const exclude = [...d.order.tracks.map((t) => t.id), ...d.order.queue];
-  return { seedTrackIds: seeds, exclude };
+  const exclude = [...d.order.tracks.map((t) => t.id), ...d.order.queue, ...d.autoplayServed];
+  return { seedTrackIds: seeds, exclude, country: d.country, plan: d.plan };
 }
 
 export function autoplayLoaded(d: SessionContext, trackIds: unknown, fx: Effects): void {
@@ -193,5 +198,20 @@ export function autoplayLoaded(d: SessionContext, trackIds: unknown, fx: Effects
   const ids = trackIds.filter((x): x is string => typeof x === 'string' && x.length > 0);
   const before = d.order;
   d.order = appendAutoplay(d.order, ids);
-  if (d.order !== before) fx.changed = fx.replan = true;
+  if (d.order !== before) {
+    fx.changed = fx.replan = true;
+    d.autoplayServed = [...d.autoplayServed, ...d.order.autoplay.slice(before.autoplay.length)].slice(
+      -AUTOPLAY_SERVED_MAX,
+    );
+  }
+}
+
+/** The radio did not answer: the context ends without autoplay, and the active device is told. */
+export function autoplayFailed(d: SessionContext, fx: Effects): void {
+  if (!d.activeDeviceId) return;
+  fx.send(d.activeDeviceId, {
+    type: 'warning',
+    code: 'autoplay_unavailable',
+    message: 'autoplay is unavailable now: playback stops when this context ends',
+  });
 }

@@ -200,6 +200,8 @@ export interface SessionContext {
   aheadLoading: boolean;
   /** The `contextGen` the radio call in flight was asked for; null when none is. */
   radioFor: number | null;
+  /** Autoplay tracks given to this session (newest last, bounded): never given twice. */
+  autoplayServed: string[];
   graceArmed: boolean;
 }
 
@@ -243,6 +245,7 @@ export function initialContext(input: {
     fetchFailed: [],
     aheadLoading: false,
     radioFor: null,
+    autoplayServed: [],
     graceArmed: false,
   };
 }

@@ -25,6 +25,7 @@ import { parseSessionConfig, type SessionConfig } from './config.ts';
 import { graceExpired } from './devices.ts';
 import type { SignUrl } from './playback-output.ts';
 import {
+  autoplayFailed,
   autoplayLoaded,
   autoplayNeeded,
   contextResolved,
@@ -261,10 +262,12 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         // Asked for an earlier context: dropped; the new one asks its own when it runs out.
         if (askedFor === d.contextGen) autoplayLoaded(d, e.output, fx);
       }),
-      onAutoplayFailed: step((d, _e, _now, _fx, enqueue) => {
+      onAutoplayFailed: step((d, _e, _now, fx, enqueue) => {
         // Asked once per context: a failed radio call is not retried until the next context.
         enqueue.stopChild(RADIO);
+        const askedFor = d.radioFor;
         d.radioFor = null;
+        if (askedFor === d.contextGen) autoplayFailed(d, fx);
       }),
       onTick: step((d, _e, now, fx) => tick(d, now, env, fx)),
     },

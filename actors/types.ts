@@ -246,10 +246,14 @@ export interface ResolvedContext {
 
 export interface RadioRequest {
   userId: string;
+  /** The context's last tracks, oldest first: the radio continues from them. */
   seedTrackIds: string[];
-  /** Track ids not to return (already in context, queue or autoplay). */
+  /** Track ids not to return: the context, the queue, what autoplay gave this session. */
   exclude: string[];
   count: number;
+  /** Where and on which plan the listener plays: the answer is playable there now. */
+  country: string;
+  plan: Plan;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -411,6 +415,12 @@ export type WarningOutput =
       message: string;
       requestedKbps: number;
       bitrateKbps: number;
+    }
+  | {
+      type: 'warning';
+      /** The radio service did not answer (down or slow): the context ends without autoplay. */
+      code: 'autoplay_unavailable';
+      message: string;
     }
   | {
       type: 'warning';

@@ -68,7 +68,9 @@ describe('config', () => {
       objects: '/data/x/objects',
       warehouse: '/data/x/warehouse',
       reports: '/data/x/reports',
+      radio: '/data/x/radio',
     });
+    expect(d.radio.indexDir).toBe(d.layout.radio);
     // Each service's section points into the same layout.
     expect(d.stores.dataDir).toBe(d.layout.store);
     expect(d.eventLog.dir).toBe(d.layout.events);

@@ -9,6 +9,7 @@
  * session actor's in actors/config.ts, hibernation's in session/hibernation.ts, the origin cache's in origin/hot-objects.ts, the CQL
  * client's in storage/cql-client.ts, the ingest ladder's in origin/ingest/ladder.ts.
  */
+import { join, resolve } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import {
   DEFAULT_ACTIVE_DEVICE_GRACE_MS,
@@ -77,6 +78,30 @@ export interface OriginConfig {
   hotMaxObjectBytes: number;
 }
 
+/**
+ * The radio (autoplay): RADIO=embedded runs the service in the server's process, `nats`
+ * asks `npm run radio` instances over NATS_URL, `off` plays no autoplay.
+ */
+export type RadioMode = 'embedded' | 'nats' | 'off';
+export const DEFAULT_RADIO_TIMEOUT_MS = 300;
+export const DEFAULT_RADIO_SUBJECT = 'radio.autoplay';
+export interface RadioConfig {
+  mode: RadioMode;
+  /** RADIO_INDEX_DIR: where the jobs publish the indexes and the service reads them. */
+  indexDir: string;
+  /** RADIO_TIMEOUT_MS: per attempt; an answer later than this is no answer. */
+  timeoutMs: number;
+  /** Tries per request over NATS (a second reaches another instance). */
+  attempts: number;
+  /** RADIO_SUBJECT: the NATS subject the instances answer on. */
+  subject: string;
+  natsUrl?: string;
+  /** How often the service looks for a newly published index. */
+  pollMs: number;
+  /** ALS_PYTHON: the Python with `implicit` that trains Discover Weekly (the launcher's venv). */
+  alsPython: string;
+}
+
 export type DemoCatalogKind = 'audio' | 'fixture';
 export const DEFAULT_DEMO_CATALOG: DemoCatalogKind = 'audio';
 
@@ -96,6 +121,7 @@ export interface AppConfig {
   origin: OriginConfig;
   /** Where the pipeline's warehouse export writes and the jobs read. */
   pipeline: { warehouseDir: string };
+  radio: RadioConfig;
   ingest: IngestOptions;
   /** FFMPEG_PATH / FFPROBE_PATH: preferred over the system's and the npm packages' binaries. */
   /** Where ingest looks for ffmpeg/ffprobe: FFMPEG_PATH, FFPROBE_PATH, then PATH, then npm's. */
@@ -349,6 +375,32 @@ function ingestSection(env: Env): IngestOptions {
   }
 }
 
+function radioSection(env: Env, layout: DataLayout): RadioConfig {
+  const mode = (present(env, 'RADIO') ?? 'embedded') as RadioMode;
+  if (!['embedded', 'nats', 'off'].includes(mode))
+    throw new ConfigError('RADIO', `expected embedded|nats|off, got '${mode}'`);
+  const natsUrl = url(env, 'NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']);
+  if (mode === 'nats' && !natsUrl)
+    throw new ConfigError('RADIO', 'RADIO=nats asks the radio service over NATS: set NATS_URL too');
+  const subject = present(env, 'RADIO_SUBJECT') ?? DEFAULT_RADIO_SUBJECT;
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subject))
+    throw new ConfigError('RADIO_SUBJECT', `not a NATS subject without wildcards: '${subject}'`);
+  const indexDir = present(env, 'RADIO_INDEX_DIR');
+  return {
+    mode,
+    indexDir: indexDir ? resolve(indexDir) : layout.radio,
+    timeoutMs: int(env, 'RADIO_TIMEOUT_MS', DEFAULT_RADIO_TIMEOUT_MS, 1, 60_000),
+    attempts: 2,
+    subject,
+    ...(natsUrl ? { natsUrl } : {}),
+    pollMs: 5_000,
+    alsPython: resolve(
+      present(env, 'ALS_PYTHON') ??
+        join(present(env, 'INFRA_CACHE_DIR') ?? '.cache', 'python', 'venv', 'bin', 'python'),
+    ),
+  };
+}
+
 const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Parses and validates every variable; throws ConfigError naming the first bad one. */
@@ -456,6 +508,7 @@ export function parseConfig(env: Env): AppConfig {
       hotMaxObjectBytes: int(env, 'ORIGIN_HOT_MAX_OBJECT_BYTES', DEFAULT_HOT_MAX_OBJECT_BYTES, 0, 1024 ** 3),
     },
     pipeline: { warehouseDir: layout.warehouse },
+    radio: radioSection(env, layout),
     ingest: ingestSection(env),
     tools: {
       ...(ffmpeg ? { FFMPEG_PATH: ffmpeg } : {}),

@@ -9,6 +9,7 @@
  *   <DATA_DIR>/objects/    content-addressed audio objects (OBJECT_DIR overrides)
  *   <DATA_DIR>/warehouse/  warehouse export of listening events, read by the jobs
  *   <DATA_DIR>/reports/    job reports
+ *   <DATA_DIR>/radio/      radio indexes (learned and content), published by the jobs
  */
 import { join, resolve } from 'node:path';
 
@@ -27,6 +28,7 @@ export interface DataLayout {
   objects: string;
   warehouse: string;
   reports: string;
+  radio: string;
 }
 
 /** The layout under `dataDir`; `objectDir` moves the audio objects elsewhere (OBJECT_DIR). */
@@ -40,5 +42,6 @@ export function dataLayout(dataDir: string = DEFAULT_DATA_DIR, objectDir?: strin
     objects: objectDir === undefined ? join(root, 'objects') : resolve(objectDir),
     warehouse: join(root, 'warehouse'),
     reports: join(root, 'reports'),
+    radio: join(root, 'radio'),
   };
 }

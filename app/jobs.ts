@@ -5,6 +5,8 @@
  *   reconcile --month YYYY-MM [--repair]                recount from ledger and exported events
  *   payouts   --month YYYY-MM --pool <minor units> [--currency EUR] [--no-fraud]
  *   fraud     --month YYYY-MM
+ *   discover-weekly --week YYYY-Www                     train ALS on the 3 weeks before, write every
+ *                                                      listener's Discover Weekly, publish the radio index
  * Common: --out <dir> (default <DATA_DIR>/reports), --export-dir <dir> (default <DATA_DIR>/warehouse).
  * Stores, log and export come from the one config and data layout `npm start` uses, so the
  * jobs read the ledger and the export the server's pipeline wrote.
@@ -24,12 +26,15 @@ import { detectFraud } from '../pipeline/jobs/fraud.ts';
 import { generateMonth } from '../pipeline/jobs/generate-month.ts';
 import { computePayouts, payoutsCsv } from '../pipeline/jobs/payouts.ts';
 import { reconcileMonth } from '../pipeline/jobs/reconcile.ts';
+import { DiscoverWeeklyError, isoWeek, type Play } from '../radio/discover-weekly.ts';
+import { runDiscoverWeekly, TRAIN_WEEKS } from '../radio/weekly-job.ts';
 
 const [name, ...rest] = process.argv.slice(2);
 const { values: o } = parseArgs({
   args: rest,
   options: {
     month: { type: 'string' },
+    week: { type: 'string' },
     pool: { type: 'string' },
     currency: { type: 'string', default: 'EUR' },
     repair: { type: 'boolean', default: false },
@@ -40,11 +45,17 @@ const { values: o } = parseArgs({
     'export-dir': { type: 'string' },
   },
 });
-const JOBS = ['generate', 'reconcile', 'payouts', 'fraud'];
+const JOBS = ['generate', 'reconcile', 'payouts', 'fraud', 'discover-weekly'];
 if (!name || !JOBS.includes(name))
-  fail(`usage: npm run job -- <${JOBS.join('|')}> --month YYYY-MM [options]`);
+  fail(`usage: npm run job -- <${JOBS.join('|')}> --month YYYY-MM | --week YYYY-Www [options]`);
 const month = o.month ?? '';
-if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) fail('--month YYYY-MM is required');
+if (name === 'discover-weekly') {
+  try {
+    isoWeek(o.week ?? '');
+  } catch (e) {
+    fail(e instanceof DiscoverWeeklyError ? e.message : String(e));
+  }
+} else if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) fail('--month YYYY-MM is required');
 
 function fail(msg: string): never {
   console.error(msg);
@@ -77,6 +88,14 @@ async function ledgerOf(m: string): Promise<CountedPlay[]> {
   for await (const r of royalties.scanLedger(m)) rows.push(r);
   return rows;
 }
+/** The plays (their `play.end` events) of the export's days in [fromDay, toDay]. */
+async function* playsFromExport(dir: string, fromDay: string, toDay: string): AsyncGenerator<Play> {
+  for await (const e of readExport(dir, (d) => d >= fromDay && d <= toDay)) {
+    if (e.type !== 'play.end') continue;
+    yield { userId: e.user, trackId: e.track, ts: e.ts, msPlayed: e.ms_played, country: e.country };
+  }
+}
+
 async function eventsOf(m: string) {
   const events = [];
   for await (const e of readExport(exportDir, (day) => day.startsWith(m))) events.push(e);
@@ -118,6 +137,38 @@ try {
     console.log(
       `published ${gen.events.length} events (${gen.plays} plays, ${gen.fraudUsers.size} fraud-like users)`,
     );
+  } else if (name === 'discover-weekly') {
+    try {
+      const week = o.week!;
+      const { start } = isoWeek(week);
+      const from = start - TRAIN_WEEKS * 7 * 86_400_000;
+      const day = (ts: number) => new Date(ts).toISOString().slice(0, 10);
+      bar.start(5, 0, { step: 'reading plays' });
+      let i = 0;
+      const report = await runDiscoverWeekly(week, {
+        plays: playsFromExport(exportDir, day(from), day(start)),
+        catalog: stores.catalog,
+        users: stores.users,
+        playlists: stores.playlists,
+        indexDir: config.radio.indexDir,
+        python: config.radio.alsPython,
+        progress: (step) => bar.update(++i, { step }),
+      });
+      bar.update(5, { step: 'done' });
+      bar.stop();
+      write(`discover-weekly-${week}.json`, JSON.stringify(report, null, 2) + '\n');
+      console.log(
+        `${report.listeners} listeners, ${report.tracks} tracks, ${report.plays} plays (${report.trainFrom.slice(0, 10)}..${report.trainTo.slice(0, 10)}); ` +
+          `trained in ${report.trainSeconds.toFixed(2)} s; ${report.playlistsWritten} playlists written, ${report.playlistsUnchanged} unchanged; ` +
+          `radio index ${report.indexVersion} published to ${config.radio.indexDir}`,
+      );
+    } catch (e) {
+      bar.stop();
+      // An empty history or a missing trainer is an outcome to state, not a crash.
+      if (!(e instanceof DiscoverWeeklyError)) throw e;
+      console.error(`discover-weekly: ${e.code}: ${e.message}`);
+      process.exitCode = 1;
+    }
   } else if (name === 'reconcile') {
     bar.start(4, 0, { step: '' });
     let i = 0;

@@ -65,13 +65,24 @@ export function createSessionMachine(ports: SessionPorts, config?: Partial<Sessi
   });
 }
 
-export function sessionActorStarter(config: ActorSettings): StartActor {
+/**
+ * `radio`: the autoplay port (app/open-radio.ts); it replaces the session server's default,
+ * which answers nothing.
+ */
+export function sessionActorStarter(
+  config: ActorSettings,
+  radio?: (request: RadioRequest) => Promise<string[]>,
+): StartActor {
   const sessionConfig = sessionConfigOf(config);
   const machines = new WeakMap<SessionPorts, SessionLogic>();
   const handled = new WeakMap<AnyStateMachine, ReadonlySet<string>>();
   const start: StartActor = (ports, input, onError, suspended) => {
     let machine = machines.get(ports);
-    if (!machine) machines.set(ports, (machine = createSessionMachine(ports, sessionConfig)));
+    if (!machine)
+      machines.set(
+        ports,
+        (machine = createSessionMachine(radio ? { ...ports, radio } : ports, sessionConfig)),
+      );
     let always = handled.get(machine);
     if (!always) handled.set(machine, (always = handledInEveryState(machine)));
     const everywhere = always;

@@ -31,9 +31,13 @@ import { registerPlayerEvents } from '../session/http/player-events.ts';
 import { tracksRoutes } from '../session/http/tracks-api.ts';
 import { scrobbleLinkRoutes } from '../session/http/scrobble-api.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
+import { openRadio, type OpenedRadio } from './open-radio.ts';
+import type { RadioRequest } from '../actors/types.ts';
 
 export interface App {
   server: SessionServer;
+  /** The autoplay service as this process runs it (RADIO, app/open-radio.ts). */
+  radio: OpenedRadio;
   stores: Stores;
   eventLog: OpenedEventLog;
   pipeline: RunningPipeline | undefined;
@@ -68,7 +72,10 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
   // Built first: a bad actor setting stops start-up before any store, log or ingest work.
   // The HTTP player API reaches the same actors as the devices, through this door.
   const player = new PlayerDoor();
-  const startActor = (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor));
+  // The radio opens after the stores; sessions reach it through this late-bound port.
+  let radio: OpenedRadio | undefined;
+  const radioPort = (request: RadioRequest) => (radio ? radio.port(request) : Promise.resolve([]));
+  const startActor = (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor, radioPort));
   const stores = await openStores(config.stores);
   const closers: (() => Promise<void>)[] = [() => stores.close()];
   const unwind = async () => {
@@ -111,6 +118,16 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
             log: (line) => log.info(line),
           })
         : await seedDemo(stores, objects, log);
+
+    radio = await openRadio(config.radio, {
+      stores,
+      log,
+      ...((opts.demo ?? config.demoCatalog) === 'audio'
+        ? { audio: { objectDir: config.layout.objects, tools: config.tools } }
+        : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    closers.push(() => radio!.close());
 
     const api = httpApi({
       stores,
@@ -167,6 +184,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
 
     return {
       server,
+      radio,
       stores,
       eventLog,
       pipeline,

@@ -36,7 +36,7 @@ describe('launcher - endpoints and names', () => {
   });
 
   it('launcher - engine names default to all and reject unknown ones', () => {
-    expect(parseEngineNames([])).toEqual(['nats', 'redis', 'cql', 'k6']);
+    expect(parseEngineNames([])).toEqual(['nats', 'redis', 'cql', 'k6', 'python']);
     expect(parseEngineNames(['cql', 'nats', 'cql'])).toEqual(['cql', 'nats']);
     expect(() => parseEngineNames(['nats', 'mongo'])).toThrow(/unknown engine mongo/);
   });

@@ -18,7 +18,8 @@ import {
   type ServerEngine,
   type ToolEngine,
 } from './engines/engine.ts';
-import { k6, k6Binary } from './engines/k6.ts';
+import { k6 } from './engines/k6.ts';
+import { python } from './engines/python.ts';
 import { nats } from './engines/nats.ts';
 import { redis } from './engines/redis.ts';
 import {
@@ -43,8 +44,8 @@ import {
 
 export type { EngineName } from './engines/engine.ts';
 
-export const ENGINES: Readonly<Record<EngineName, Engine>> = { nats, redis, cql: cassandra, k6 };
-export const ALL_ENGINES: readonly EngineName[] = ['nats', 'redis', 'cql', 'k6'];
+export const ENGINES: Readonly<Record<EngineName, Engine>> = { nats, redis, cql: cassandra, k6, python };
+export const ALL_ENGINES: readonly EngineName[] = ['nats', 'redis', 'cql', 'k6', 'python'];
 
 /** Short: a probe of something that is not there must not slow `up` or `status` down. */
 const QUICK_PROBE_MS = 1_500;
@@ -324,10 +325,10 @@ export async function status(
     names.map(async (name): Promise<StatusOutcome> => {
       const engine = ENGINES[name];
       if (engine.kind === 'tool') {
-        const path = k6Binary(cacheDir());
+        const path = engine.installedPath(cacheDir());
         return existsSync(path)
           ? { engine: name, status: 'installed', detail: path }
-          : { engine: name, status: 'missing', detail: 'run `npm run infra -- up k6`' };
+          : { engine: name, status: 'missing', detail: `run \`npm run infra -- up ${name}\`` };
       }
       const endpoint = engine.endpoint(urls);
       const instance = instanceOf(engine, urls);

@@ -19,10 +19,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { engineUrls } from './engine-urls.ts';
 import { k6Binary } from './engines/k6.ts';
+import { venvPython } from './engines/python.ts';
 import { cacheDir, stateRoot, takeLease } from './infra-state.ts';
 import { down, up, type EngineName, type UpOutcome } from './launcher.ts';
 
-const ENGINES_FOR_TESTS: readonly EngineName[] = ['nats', 'redis', 'cql', 'k6'];
+const ENGINES_FOR_TESTS: readonly EngineName[] = ['nats', 'redis', 'cql', 'k6', 'python'];
 
 const say = (message: string) => console.error(`[test-runner] ${message}`);
 
@@ -132,6 +133,7 @@ async function main(args: string[]): Promise<number> {
       REDIS_URL: urls.redisUrl,
       SCYLLA_CONTACT_POINTS: urls.scyllaContactPoints,
       K6_BIN: process.env.K6_BIN || k6Binary(cacheDir()),
+      ALS_PYTHON: process.env.ALS_PYTHON || venvPython(cacheDir()),
     };
     const code = await runVitest(args, env);
     if (launcherFailed) say('some engines did not start (see above): their suites fail');

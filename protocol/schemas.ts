@@ -44,7 +44,12 @@ export const QUEUE_SOURCES = ['queue', 'context', 'autoplay'] as const;
  * - quality_capped: the plan caps the bitrate below the quality setting.
  * - track_skipped: a track of the context was skipped (e.g. not playable in the country).
  */
-export const WARNING_CODES = ['bandwidth_insufficient', 'quality_capped', 'track_skipped'] as const;
+export const WARNING_CODES = [
+  'bandwidth_insufficient',
+  'quality_capped',
+  'track_skipped',
+  'autoplay_unavailable',
+] as const;
 
 // ---- building blocks ------------------------------------------------------------------
 

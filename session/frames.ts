@@ -181,6 +181,8 @@ export function warningFrame(o: WarningOutput): WarningFrame {
       };
     case 'quality_capped':
       return { t: 'warning', code: 'quality_capped', message: o.message, bitrate_kbps: o.bitrateKbps };
+    case 'autoplay_unavailable':
+      return { t: 'warning', code: 'autoplay_unavailable', message: o.message };
     case 'track_skipped':
       return {
         t: 'warning',

@@ -6,7 +6,7 @@
 import type { EngineUrls } from '../engine-urls.ts';
 import type { ProbedEngine } from '../engine-probes.ts';
 
-export type EngineName = ProbedEngine | 'k6';
+export type EngineName = ProbedEngine | 'k6' | 'python';
 
 export interface EngineContext {
   /** Repository root (for templates under deploy/). */
@@ -44,7 +44,9 @@ export interface ServerEngine {
 
 export interface ToolEngine {
   kind: 'tool';
-  name: 'k6';
+  name: 'k6' | 'python';
+  /** Where the installed tool lives (status reports it, or says it is missing). */
+  installedPath(cacheDir: string): string;
   /** Installs when missing; returns the binary path and its version line. */
   install(ctx: EngineContext): Promise<{ path: string; version: string }>;
 }

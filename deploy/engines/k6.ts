@@ -53,6 +53,7 @@ async function findGo(): Promise<string> {
 export const k6: ToolEngine = {
   kind: 'tool',
   name: 'k6',
+  installedPath: k6Binary,
   async install(ctx: EngineContext) {
     const binary = k6Binary(ctx.cacheDir);
     let version = await k6Version(binary);
