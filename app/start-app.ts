@@ -24,12 +24,16 @@ import { sessionActorStarter } from './session-actor.ts';
 import type { StartActor } from '../session/session-router.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
+import { CLOSE_CODES } from '../protocol/close-codes.ts';
+import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.ts';
 
 export interface App {
   server: SessionServer;
   stores: Stores;
   eventLog: OpenedEventLog;
   pipeline: RunningPipeline | undefined;
+  /** Cluster mode (NODE_ID): this node's leases and relay; undefined on one node. */
+  cluster: ClusterNode | undefined;
   demo: DemoInfo;
   log: Logger;
   /** Graceful stop: sockets, snapshots, pipeline, event log, stores. */
@@ -58,8 +62,17 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
   const log = opts.log ?? pino({ level: config.logLevel });
   // Built first: a bad actor setting stops start-up before any store, log or ingest work.
   const startActor = (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor));
-  const stores = await openStores(config.stores);
+  // Before any store work: a node id in use or NATS unreachable stops start-up at once.
+  const cluster = config.cluster ? await startClusterNode(config.cluster, log) : undefined;
+  let stores: Stores;
+  try {
+    stores = await openStores(config.stores);
+  } catch (err) {
+    await cluster?.close();
+    throw err;
+  }
   const closers: (() => Promise<void>)[] = [() => stores.close()];
+  if (cluster) closers.push(() => cluster.close());
   const unwind = async () => {
     for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'close failed'));
   };
@@ -103,7 +116,14 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
     const api = httpApi({ stores, cache, log, streamThresholdMs: STREAM_THRESHOLD_MS });
     const server = await startSessionServer({
       config: config.server,
-      ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
+      ports: {
+        catalog: stores.catalog,
+        playlists: stores.playlists,
+        // Cluster mode: writes fenced by this node's lease of the listener.
+        snapshots: cluster ? cluster.fenceSnapshots(stores.snapshots) : stores.snapshots,
+        eventLog: cluster ? cluster.fenceEvents(eventLog) : eventLog,
+      },
+      ...(cluster ? { placement: { ownership: cluster, remote: cluster.relay } } : {}),
       startActor,
       log,
       mountRaw: (app, signer) => {
@@ -122,16 +142,21 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       onPlayLatency: opts.onPlayLatency,
       metrics,
     });
+    cluster?.bind(server);
 
     return {
       server,
       stores,
       eventLog,
       pipeline,
+      cluster,
       demo,
       log,
       async close() {
-        await server.close();
+        // Cluster drain: no new listeners, relayed devices and local ones reconnect elsewhere
+        // at once; every session saved, then its lease released (the registry's retire).
+        cluster?.drain();
+        await server.close(cluster ? CLOSE_CODES.moved : undefined);
         await unwind();
       },
     };
