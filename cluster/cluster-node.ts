@@ -112,7 +112,7 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
 
   const userOf = new Map<string, string>();
   const leases = new LeaseTable(kv, cfg.nodeId, cfg.leaseTtlMs, log, (key) => {
-    if (key === nodeKey(cfg.nodeId)) return fatal?.('the node id lease was lost (taken by another process?)');
+    if (key === nodeKey(cfg.nodeId)) return void reclaimId();
     const userId = userOf.get(key);
     userOf.delete(key);
     // Lost without knowing (paused past the lease, NATS away): drop the session unsaved and
@@ -245,12 +245,27 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
     },
   };
   fatal = (why) => {
-    log.fatal({ node: cfg.nodeId, why }, 'cluster node cannot go on');
+    // No owner any more: sessions dropped unsaved, no new claims; devices are still relayed.
+    log.fatal({ node: cfg.nodeId, why }, 'cluster node can no longer own sessions');
+    draining = true;
     for (const key of leases.dropAll()) {
       const userId = userOf.get(key);
       if (userId !== undefined) registry?.evict(userId, CLOSE_CODES.moved.code, CLOSE_CODES.moved.reason);
     }
     userOf.clear();
+  };
+  // The id's lease ran out (a pause past it): take it again unless another process has it.
+  const reclaimId = async () => {
+    try {
+      const r = await leases.acquire(idKey);
+      if (r.ok) log.warn({ node: cfg.nodeId }, 'node id lease lost during a pause; taken again');
+      else
+        fatal?.(
+          `node id ${cfg.nodeId} was taken by node process of ${r.holder || 'unknown'} while this one was away`,
+        );
+    } catch (err) {
+      fatal?.(`node id lease could not be taken again: ${String(err)}`);
+    }
   };
   return node;
 }

@@ -41,6 +41,8 @@ export interface TestCluster {
   start(nodeId: string, env?: Record<string, string>): Promise<NodeProcess>;
   /** A device token of a demo user (the nodes share the development secret). */
   token(userId: string): Promise<string>;
+  /** The version of the listener's saved snapshot (0: none) and its fencing token, read from CQL. */
+  saved(userId: string): Promise<{ version: number; fence: number }>;
   /** Kills every node still running (SIGKILL, by pid), drops the keyspace, deletes the bucket and stream. */
   stop(): Promise<void>;
 }
@@ -83,10 +85,22 @@ export async function startTestCluster(
       return node;
     },
     token: (userId) => auth.mint({ userId, plan: 'premium', country: 'SE' }),
+    async saved(userId) {
+      const r = await keyspace.client.execute(
+        `SELECT version, fence, state FROM ${keyspace.name}.session_snapshots WHERE user_id = ?`,
+        [userId],
+        { prepare: true },
+      );
+      const row = r.first();
+      return {
+        version: row?.state == null ? 0 : Number(row.version),
+        fence: row?.fence == null ? 0 : Number(row.fence),
+      };
+    },
     async stop() {
       for (const n of nodes) n.signal('SIGKILL');
       await Promise.all(nodes.map((n) => n.exited));
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      for (const d of dirs) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
       await keyspace.drop().catch(() => undefined);
       const nc = await connect({ servers: natsUrl });
       try {
@@ -241,7 +255,10 @@ export class ClusterDevice {
   /** Resolves when `pred` holds (checked on every frame and close), rejects after `ms`. */
   until(pred: () => boolean, ms: number, what: string): Promise<void> {
     return new Promise((resolveUntil, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.deviceId}: timed out after ${ms} ms waiting for ${what}`)), ms);
+      const timer = setTimeout(
+        () => reject(new Error(`${this.deviceId}: timed out after ${ms} ms waiting for ${what}`)),
+        ms,
+      );
       const check = () => {
         if (pred()) {
           clearTimeout(timer);
@@ -258,8 +275,9 @@ export class ClusterDevice {
     this.socket!.send({ ...frame, id } as ClientFrame);
     let answer: ServerFrame | undefined;
     await this.until(
-      () => (answer = this.frames.find((f) => (f.t === 'ack' || f.t === 'error') && f.id === id)) !== undefined,
-      15_000,
+      () =>
+        (answer = this.frames.find((f) => (f.t === 'ack' || f.t === 'error') && f.id === id)) !== undefined,
+      30_000,
       `the answer to ${frame.t} #${id}`,
     );
     return answer!;
