@@ -170,7 +170,7 @@ export function spawnNode(
 /**
  * A device for the cluster tests: a raw socket to one node that, when closed with a
  * reconnect code (or refused: the node is dead), connects to the next node of `urls` at once
- * and says hello again with its resume point. Requests are numbered and answered in order.
+ * and says hello again with its resume point. Requests are numbered; answers are kept by id.
  */
 export class ClusterDevice {
   socket: RawSocket | undefined;
@@ -179,6 +179,8 @@ export class ClusterDevice {
   /** Every frame received (all connections), in order. */
   readonly frames: ServerFrame[] = [];
   readonly closes: { code: number; at: number }[] = [];
+  /** Answers (`ack` / `error`) by request id. */
+  private readonly answers = new Map<number, ServerFrame>();
   private nextId = 100;
   private stopped = false;
   private waiters: (() => void)[] = [];
@@ -239,6 +241,7 @@ export class ClusterDevice {
     const from = this.seen.get(s) ?? 0;
     for (const f of s.frames.slice(from)) {
       this.frames.push(f);
+      if ((f.t === 'ack' || f.t === 'error') && f.id !== undefined) this.answers.set(f.id, f);
       if (f.t === 'welcome') {
         this.welcomes.push({ at: performance.now(), frame: f, url });
         this.resume = { version: f.state.version, epoch: f.state.epoch };
@@ -256,7 +259,14 @@ export class ClusterDevice {
   until(pred: () => boolean, ms: number, what: string): Promise<void> {
     return new Promise((resolveUntil, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`${this.deviceId}: timed out after ${ms} ms waiting for ${what}`)),
+        () =>
+          reject(
+            new Error(
+              `${this.deviceId}: timed out after ${ms} ms waiting for ${what} (closes ${JSON.stringify(
+                this.closes.map((c) => c.code),
+              )}, last frames ${JSON.stringify(this.frames.slice(-3)).slice(0, 400)})`,
+            ),
+          ),
         ms,
       );
       const check = () => {
@@ -273,14 +283,8 @@ export class ClusterDevice {
   async request(frame: DistributiveOmit<ClientFrame, 'id'>): Promise<ServerFrame> {
     const id = this.nextId++;
     this.socket!.send({ ...frame, id } as ClientFrame);
-    let answer: ServerFrame | undefined;
-    await this.until(
-      () =>
-        (answer = this.frames.find((f) => (f.t === 'ack' || f.t === 'error') && f.id === id)) !== undefined,
-      30_000,
-      `the answer to ${frame.t} #${id}`,
-    );
-    return answer!;
+    await this.until(() => this.answers.has(id), 30_000, `the answer to ${frame.t} #${id}`);
+    return this.answers.get(id)!;
   }
 
   /** Sends without waiting; the id it used. */
