@@ -59,6 +59,8 @@ export async function startTestCluster(
   const cql = keyspace.endpoint.raw;
   const dirs: string[] = [];
   const nodes: NodeProcess[] = [];
+  /** Every process started, ready or not: stop() kills the ones still starting too. */
+  const spawned = new Map<ChildProcess, Promise<unknown>>();
   const auth = createAuthenticator(DEV_JWT_SECRET);
   return {
     name,
@@ -67,20 +69,25 @@ export async function startTestCluster(
     async start(nodeId, extra = {}) {
       const dir = mkdtempSync(join(tmpdir(), `node-${nodeId}-`));
       dirs.push(dir);
-      const node = await spawnNode(nodeId, {
-        PORT: '0',
-        DATA_DIR: dir,
-        LOG_LEVEL: 'warn',
-        DEMO_CATALOG: 'fixture',
-        NATS_URL: natsUrl,
-        NODE_ID: nodeId,
-        CLUSTER_NAME: name,
-        EVENTS_STREAM: stream,
-        SCYLLA_CONTACT_POINTS: cql,
-        SCYLLA_KEYSPACE: keyspace.name,
-        ...env,
-        ...extra,
-      });
+      const node = await spawnNode(
+        nodeId,
+        {
+          PORT: '0',
+          DATA_DIR: dir,
+          LOG_LEVEL: 'warn',
+          DEMO_CATALOG: 'fixture',
+          NATS_URL: natsUrl,
+          NODE_ID: nodeId,
+          CLUSTER_NAME: name,
+          EVENTS_STREAM: stream,
+          SCYLLA_CONTACT_POINTS: cql,
+          SCYLLA_KEYSPACE: keyspace.name,
+          ...env,
+          ...extra,
+        },
+        undefined,
+        (child, exited) => spawned.set(child, exited),
+      );
       nodes.push(node);
       return node;
     },
@@ -98,8 +105,11 @@ export async function startTestCluster(
       };
     },
     async stop() {
-      for (const n of nodes) n.signal('SIGKILL');
-      await Promise.all(nodes.map((n) => n.exited));
+      for (const [child, exited] of spawned) {
+        // Only a child still running: an exited one's pid may belong to another process now.
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await exited;
+      }
       for (const d of dirs) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
       await keyspace.drop().catch(() => undefined);
       const nc = await connect({ servers: natsUrl });
@@ -122,6 +132,7 @@ export function spawnNode(
   nodeId: string,
   env: Record<string, string>,
   readyTimeoutMs = 90_000,
+  onSpawn?: (child: ChildProcess, exited: Promise<unknown>) => void,
 ): Promise<NodeProcess> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'app/server.ts'], {
     cwd: ROOT,
@@ -132,6 +143,7 @@ export function spawnNode(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
     child.once('exit', (code, signal) => done({ code, signal })),
   );
+  onSpawn?.(child, exited);
   return new Promise<NodeProcess>((resolveReady, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
