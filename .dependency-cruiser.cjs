@@ -21,7 +21,7 @@ const TEST = '(\\.test\\.ts|\\.contract\\.ts)$|^testkit/';
  * production-never-imports-test-code) report imports of them once, under their name. Imports
  * that leave these folders are npm packages or node: builtins.
  */
-const OURS = '^(protocol|actors|client|session|pipeline|radio|origin|storage|deploy|loadtest)/';
+const OURS = '^(protocol|actors|client|session|pipeline|radio|origin|storage|cluster|deploy|loadtest)/';
 
 module.exports = {
   forbidden: [
@@ -81,6 +81,17 @@ module.exports = {
       to: { path: OURS, pathNot: '^($1|actors|protocol|storage)/' },
     },
     {
+      name: 'cluster-serves-the-session-layer',
+      comment:
+        'cluster/ (leases, relay between nodes, fencing on NATS) implements the placement ports ' +
+        'session/ declares (session/placement.ts) and drives the session layer through its ' +
+        'public interfaces; session/ never imports it (app/ wires the two). It knows no other ' +
+        'service.',
+      severity: 'error',
+      from: { path: '^cluster/', pathNot: TEST },
+      to: { path: OURS, pathNot: '^(cluster|session|actors|protocol|storage)/' },
+    },
+    {
       name: 'storage-uses-only-domain-and-wire-types',
       comment:
         'storage/ holds ports and their adapters; a port speaks in domain and wire types ' +
@@ -125,7 +136,10 @@ module.exports = {
         '`npm ci --omit=dev` installs no devDependencies, so code that ships must import only ' +
         '`dependencies` (msgpackr, for one, is kept for interop tests and benchmarks only).',
       severity: 'error',
-      from: { path: '^(app|protocol|actors|client|session|pipeline|radio|origin|storage)/', pathNot: TEST },
+      from: {
+        path: '^(app|protocol|actors|client|session|pipeline|radio|origin|storage|cluster)/',
+        pathNot: TEST,
+      },
       to: { dependencyTypes: ['npm-dev'] },
     },
     {

@@ -7,7 +7,7 @@ const embeddedOnly = process.env.TEST_ENGINES === 'embedded';
 export default defineConfig({
   test: {
     include: [
-      '{app,testkit,protocol,actors,session,storage,pipeline,radio,origin,client,loadtest,deploy}/**/*.test.ts',
+      '{app,testkit,protocol,actors,session,storage,pipeline,radio,origin,client,cluster,loadtest,deploy}/**/*.test.ts',
     ],
     exclude: embeddedOnly ? ['**/*.engine.test.ts', '**/node_modules/**'] : ['**/node_modules/**'],
     testTimeout: 30_000,

@@ -201,6 +201,27 @@ describe('config', () => {
     }
   });
 
+  it('config - cluster mode: NODE_ID with NATS_URL; a node id without NATS or of a bad shape names the variable', () => {
+    expect(parseConfig({}).cluster).toBeUndefined();
+    const c = parseConfig({
+      NODE_ID: 'node-1',
+      NATS_URL: 'nats://127.0.0.1:4222',
+      CLUSTER_LEASE_TTL_MS: '3000',
+    });
+    expect(c.cluster).toEqual({
+      natsUrl: 'nats://127.0.0.1:4222',
+      nodeId: 'node-1',
+      name: 'playback',
+      leaseTtlMs: 3000,
+    });
+    expect(configWarnings(c).join('\n')).toMatch(/NODE_ID is set without SCYLLA_CONTACT_POINTS/);
+    expect(errorOf({ NODE_ID: 'node-1' }).variable).toBe('NODE_ID');
+    expect(errorOf({ NODE_ID: 'node-1' }).message).toMatch(/needs NATS_URL/);
+    expect(errorOf({ NODE_ID: 'a.b', NATS_URL: 'nats://x:1' }).variable).toBe('NODE_ID');
+    expect(errorOf({ CLUSTER_NAME: 'a b' }).variable).toBe('CLUSTER_NAME');
+    expect(errorOf({ CLUSTER_LEASE_TTL_MS: '10' }).variable).toBe('CLUSTER_LEASE_TTL_MS');
+  });
+
   it('config - SCYLLA_REPLICATION: simple or per data centre, unset is one replica', () => {
     expect(parseReplication(undefined)).toEqual({ class: 'SimpleStrategy', replicationFactor: 1 });
     expect(parseReplication('simple:3')).toEqual({ class: 'SimpleStrategy', replicationFactor: 3 });

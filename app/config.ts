@@ -37,6 +37,7 @@ import {
 } from '../storage/cql-client.ts';
 import { dataLayout, type DataLayout } from './data-layout.ts';
 import type { EventLogConfig } from './open-event-log.ts';
+import { DEFAULT_CLUSTER_NAME, DEFAULT_LEASE_TTL_MS, type ClusterConfig } from '../cluster/cluster-config.ts';
 import type { StoreConfig } from './open-stores.ts';
 
 export const DEFAULT_PORT = 8080;
@@ -117,6 +118,8 @@ export interface AppConfig {
   actor: ActorSettings;
   stores: StoreConfig;
   eventLog: EventLogConfig;
+  /** Cluster mode (NODE_ID with NATS_URL); undefined: one node, every session here. */
+  cluster?: ClusterConfig;
   cache: { redisUrl?: string };
   origin: OriginConfig;
   /** Where the pipeline's warehouse export writes and the jobs read. */
@@ -364,6 +367,24 @@ function eventLogSection(env: Env, layout: DataLayout): EventLogConfig {
   };
 }
 
+/** NODE_ID turns cluster mode on; it needs NATS_URL (leases and the relay run on NATS). */
+function clusterSection(env: Env, eventLog: EventLogConfig): ClusterConfig | undefined {
+  const nodeId = present(env, 'NODE_ID');
+  const name = present(env, 'CLUSTER_NAME') ?? DEFAULT_CLUSTER_NAME;
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(name))
+    throw new ConfigError('CLUSTER_NAME', `expected [A-Za-z0-9_-]{1,32}, got '${name}'`);
+  const leaseTtlMs = int(env, 'CLUSTER_LEASE_TTL_MS', DEFAULT_LEASE_TTL_MS, 1_000, 60_000);
+  if (nodeId === undefined) return undefined;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId))
+    throw new ConfigError('NODE_ID', `expected [A-Za-z0-9_-]{1,64}, got '${nodeId}'`);
+  if (!eventLog.natsUrl)
+    throw new ConfigError(
+      'NODE_ID',
+      'cluster mode needs NATS_URL (leases and the relay between nodes run on NATS)',
+    );
+  return { natsUrl: eventLog.natsUrl, nodeId, name, leaseTtlMs };
+}
+
 /** INGEST_CHUNK_MS / INGEST_TARGET_LUFS / INGEST_WORKERS, validated by the ladder's own parse. */
 function ingestSection(env: Env): IngestOptions {
   try {
@@ -471,6 +492,8 @@ export function parseConfig(env: Env): AppConfig {
   sessionConfigOf(actor);
   const ffmpeg = present(env, 'FFMPEG_PATH');
   const ffprobe = present(env, 'FFPROBE_PATH');
+  const eventLog = eventLogSection(env, layout);
+  const cluster = clusterSection(env, eventLog);
 
   return {
     layout,
@@ -497,7 +520,8 @@ export function parseConfig(env: Env): AppConfig {
     scrobbles: { endpoints: listenBrainzEndpoints(env) },
     actor,
     stores: storeSection(env, layout),
-    eventLog: eventLogSection(env, layout),
+    eventLog,
+    ...(cluster ? { cluster } : {}),
     cache: redisUrl ? { redisUrl } : {},
     origin: {
       host,
@@ -529,6 +553,11 @@ export function configWarnings(config: AppConfig): string[] {
   if (config.devDefaults.jwtSecret) {
     out.push(
       'JWT_SECRET is not set: using the DEVELOPMENT secret. Anyone can mint tokens. Set JWT_SECRET in production!',
+    );
+  }
+  if (config.cluster && !config.stores.scyllaContactPoints) {
+    out.push(
+      'NODE_ID is set without SCYLLA_CONTACT_POINTS: each node keeps its snapshots in its own embedded store, so a session taken over by another node starts from what that node last saved. Use a shared CQL store for a cluster.',
     );
   }
   if (config.devDefaults.urlSigning) {

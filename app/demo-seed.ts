@@ -116,13 +116,18 @@ export async function seedDemo(stores: Stores, objects: ObjectStore, log?: Logge
     await stores.playlists.getPlaylist(DEMO_PLAYLIST_ID, 'u1');
   } catch (err) {
     if (!isStorageError(err, 'not_found')) throw err;
-    await stores.playlists.createPlaylist({
-      id: DEMO_PLAYLIST_ID,
-      ownerId: 'u1',
-      name: 'Demo Mix',
-      public: true,
-    });
-    await stores.playlists.editPlaylist(DEMO_PLAYLIST_ID, 'u1', { kind: 'insert', trackIds: ids });
+    try {
+      await stores.playlists.createPlaylist({
+        id: DEMO_PLAYLIST_ID,
+        ownerId: 'u1',
+        name: 'Demo Mix',
+        public: true,
+      });
+      await stores.playlists.editPlaylist(DEMO_PLAYLIST_ID, 'u1', { kind: 'insert', trackIds: ids });
+    } catch (created) {
+      // Cluster nodes sharing a store seed at once: the one that created it fills it.
+      if (!isStorageError(created, 'conflict')) throw created;
+    }
   }
   log?.debug({ tracks: ids.length }, 'demo catalog ready');
   return {

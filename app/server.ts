@@ -19,6 +19,8 @@ try {
   app = await startApp(config, { log, defaultMetrics: true });
 } catch (err) {
   log.fatal({ err }, 'start-up failed');
+  // pino writes asynchronously; the exit below would swallow the reason otherwise.
+  console.error(`start-up failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
 

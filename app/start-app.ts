@@ -33,6 +33,8 @@ import { scrobbleLinkRoutes } from '../session/http/scrobble-api.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
 import { openRadio, type OpenedRadio } from './open-radio.ts';
 import type { RadioRequest } from '../actors/types.ts';
+import { CLOSE_CODES } from '../protocol/close-codes.ts';
+import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.ts';
 
 export interface App {
   server: SessionServer;
@@ -41,6 +43,8 @@ export interface App {
   stores: Stores;
   eventLog: OpenedEventLog;
   pipeline: RunningPipeline | undefined;
+  /** Cluster mode (NODE_ID): this node's leases and relay; undefined on one node. */
+  cluster: ClusterNode | undefined;
   demo: DemoInfo;
   log: Logger;
   /** The Web API player's way into the session actors (states, SSE subscribers). */
@@ -76,8 +80,17 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
   let radio: OpenedRadio | undefined;
   const radioPort = (request: RadioRequest) => (radio ? radio.port(request) : Promise.resolve([]));
   const startActor = (opts.wrapStartActor ?? ((s) => s))(sessionActorStarter(config.actor, radioPort));
-  const stores = await openStores(config.stores);
+  // Before any store work: a node id in use or NATS unreachable stops start-up at once.
+  const cluster = config.cluster ? await startClusterNode(config.cluster, log) : undefined;
+  let stores: Stores;
+  try {
+    stores = await openStores(config.stores);
+  } catch (err) {
+    await cluster?.close();
+    throw err;
+  }
   const closers: (() => Promise<void>)[] = [() => stores.close()];
+  if (cluster) closers.push(() => cluster.close());
   const unwind = async () => {
     for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'close failed'));
   };
@@ -153,7 +166,14 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
     let publicBaseUrl = '';
     const server = await startSessionServer({
       config: config.server,
-      ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
+      ports: {
+        catalog: stores.catalog,
+        playlists: stores.playlists,
+        // Cluster mode: writes fenced by this node's lease of the listener.
+        snapshots: cluster ? cluster.fenceSnapshots(stores.snapshots) : stores.snapshots,
+        eventLog: cluster ? cluster.fenceEvents(eventLog) : eventLog,
+      },
+      ...(cluster ? { placement: { ownership: cluster, remote: cluster.relay } } : {}),
       startActor,
       wrapLiveActors: (start) => player.wrap(start),
       log,
@@ -181,6 +201,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       metrics,
     });
     publicBaseUrl = server.publicBaseUrl;
+    cluster?.bind(server);
 
     return {
       server,
@@ -188,11 +209,15 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       stores,
       eventLog,
       pipeline,
+      cluster,
       demo,
       log,
       player,
       async close() {
-        await server.close();
+        // Cluster drain: no new listeners, relayed devices and local ones reconnect elsewhere
+        // at once; every session saved, then its lease released (the registry's retire).
+        cluster?.drain();
+        await server.close(cluster ? CLOSE_CODES.moved : undefined);
         await unwind();
       },
     };

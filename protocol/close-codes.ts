@@ -70,6 +70,14 @@ export const CLOSE_CODES = {
     description:
       'The session hit an internal fault and was dropped without saving; reconnect: it restarts from its last saved state.',
   },
+  moved: {
+    code: 4007,
+    action: 'reconnect',
+    reason: 'moved',
+    description:
+      'Reconnect now, elsewhere: this node is draining (a rolling restart) or the session moved to another node; ' +
+      'reconnect at once (no backoff) to any node and resume: nothing acknowledged is lost.',
+  },
   token_expired: {
     code: 4400,
     action: 'reauth',

@@ -48,7 +48,8 @@ export const MAX_HELD_FRAMES = 32;
 export interface DeviceSocketDeps {
   wire: Wire;
   auth: Authenticator;
-  registry: SessionRegistry;
+  /** Binds hellos to sessions: the registry itself, or placement over it (placement.ts). */
+  registry: Pick<SessionRegistry, 'attach' | 'detach' | 'closing'>;
   sink: CommandSink;
   metrics: SessionMetrics;
   log: Logger;

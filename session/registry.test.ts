@@ -143,6 +143,10 @@ class CountingSnapshots implements SnapshotStore {
 
   constructor(private readonly inner: SnapshotStore) {}
 
+  claimFence(userId: string, fence: number): Promise<void> {
+    return this.inner.claimFence(userId, fence);
+  }
+
   async getSnapshot(userId: string): Promise<SessionSnapshot | undefined> {
     this.gets++;
     if (this.failGets) throw new Error('store unavailable');

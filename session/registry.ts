@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { SessionSnapshot, SnapshotStore } from '../storage/snapshots.ts';
 import type { DeviceHello, ResumePoint } from '../protocol/messages.ts';
 import type { Principal } from './auth.ts';
+import type { SessionOwnership } from './placement.ts';
 
 /** A socket as the session layer sends to it. */
 export interface DeviceConnection {
@@ -94,6 +95,12 @@ export interface RegistryDeps {
   onCount?: (sessions: number) => void;
   /** Saves of a live session after a change, at most one per this many ms (DEFAULT_SAVE_DELAY_MS). */
   saveDelayMs?: number;
+  /**
+   * Cluster placement: a session is claimed before it is opened (rejects with `OwnedElsewhere`
+   * when another node runs it) and released once it left (after its final save, or dropped).
+   * Unset: one node, every session runs here.
+   */
+  ownership?: SessionOwnership;
 }
 
 export class SessionRegistry {
@@ -217,6 +224,7 @@ export class SessionRegistry {
     } catch (err) {
       this.deps.log.error({ err, user: userId }, 'stopping a failed session threw');
     }
+    this.deps.ownership?.release(userId);
   }
 
   /** Saves every live session's snapshot and stops its actor (graceful shutdown). */
@@ -236,8 +244,17 @@ export class SessionRegistry {
     const p = (async () => {
       // The previous session's save still in flight: read after it, not the state before it.
       await this.saving.get(userId);
-      const restored = await this.deps.snapshots.getSnapshot(userId);
-      const session = this.deps.createLiveSession(principal, restored);
+      // Owner first, then the snapshot: what the previous owner saved before it let go is read.
+      await this.deps.ownership?.claim(userId);
+      let session: LiveSession;
+      let restored: SessionSnapshot | undefined;
+      try {
+        restored = await this.deps.snapshots.getSnapshot(userId);
+        session = this.deps.createLiveSession(principal, restored);
+      } catch (err) {
+        this.deps.ownership?.release(userId);
+        throw err;
+      }
       const entry: LiveSessionEntry = { session };
       this.entries.set(userId, entry);
       this.deps.onCount?.(this.entries.size);
@@ -280,6 +297,7 @@ export class SessionRegistry {
       } catch (err) {
         this.deps.log.error({ err, user: userId }, 'saving session snapshot failed');
       }
+      this.deps.ownership?.release(userId);
     })();
     this.saving.set(userId, saved);
     await saved;

@@ -12,7 +12,7 @@ import type { PlaylistStore } from '../storage/playlists.ts';
 import type { SnapshotStore } from '../storage/snapshots.ts';
 import { createAuthenticator, type Authenticator } from './auth.ts';
 import { createCatalogPorts } from './catalog-ports.ts';
-import { deviceSocketHandlers } from './device-socket.ts';
+import { deviceSocketHandlers, type CommandSink } from './device-socket.ts';
 import {
   healthzHandler,
   metricsHandler,
@@ -25,6 +25,8 @@ import {
 } from './http-routes.ts';
 import { createMetrics, type SessionMetrics } from './metrics.ts';
 import { Hibernation } from './hibernation.ts';
+import type { SessionOwnership } from './placement.ts';
+import { placedSessions, type RemoteSessions } from './remote-sessions.ts';
 import { SessionRegistry, type Timers } from './registry.ts';
 import { SessionRouter, type StartActor } from './session-router.ts';
 import { startTransport, type HttpHandler, type Transport } from './transport.ts';
@@ -97,6 +99,8 @@ export interface ServerOptions {
   defaultMetrics?: boolean;
   /** A registry made by the caller, so other parts (the event log) report on the same /metrics. */
   metrics?: SessionMetrics;
+  /** Cluster mode: who owns each listener, and the relay to owners elsewhere (placement.ts). */
+  placement?: { ownership: SessionOwnership; remote: RemoteSessions };
 }
 
 export interface SessionServer {
@@ -113,11 +117,16 @@ export interface SessionServer {
   readonly signer: UrlSigner;
   readonly registry: SessionRegistry;
   readonly hibernation: Hibernation;
+  /** Commands into the local session actors (the owner's end of a relay uses it). */
+  readonly commands: CommandSink;
   readonly metrics: SessionMetrics;
   /** The HTTP route patterns registered (uWS syntax) and the device WebSocket's path. */
   readonly httpRoutes: readonly string[];
-  /** Closes every socket, saves every session snapshot, stops listening. Ports stay open. */
-  close(): Promise<void>;
+  /**
+   * Closes every socket (with `code`, default `server_shutdown`), saves every session snapshot,
+   * stops listening. Ports stay open.
+   */
+  close(code?: { code: number; reason: string }): Promise<void>;
 }
 
 /** A host clients can reach this server by: a wildcard address means this machine's loopback. */
@@ -171,7 +180,12 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     log,
     timers: opts.timers,
     onCount: (n) => metrics.sessions.set(n),
+    ...(opts.placement ? { ownership: opts.placement.ownership } : {}),
   });
+  // Cluster mode: hellos are placed (here, or relayed to the owner), commands follow them.
+  const placed = opts.placement
+    ? placedSessions(registry, router, opts.placement.ownership, opts.placement.remote)
+    : undefined;
 
   const startedAt = Date.now();
   let transport: Transport | undefined;
@@ -203,8 +217,8 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     handlers: deviceSocketHandlers({
       wire,
       auth,
-      registry,
-      sink: router,
+      registry: placed ?? registry,
+      sink: placed ?? router,
       metrics,
       log,
       maxFrameBytes: config.maxFrameBytes,
@@ -233,11 +247,12 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     signer,
     registry,
     hibernation,
+    commands: router,
     metrics,
     httpRoutes: [...Object.keys(http), DEVICE_WS_PATH],
-    close() {
+    close(code = CLOSE_CODES.server_shutdown) {
       closed ??= (async () => {
-        transport!.close(CLOSE_CODES.server_shutdown.code, CLOSE_CODES.server_shutdown.reason);
+        transport!.close(code.code, code.reason);
         hibernation.close();
         await registry.shutdown();
         // The actors' last events (play.end on logout) go to the log before the caller closes it.

@@ -27,3 +27,15 @@ export function snapshotStateJson(s: SessionSnapshot): string {
 
 export const staleSnapshot = (userId: string, stored: number, offered: number): StorageError =>
   new StorageError('conflict', `snapshot of ${userId}: stored version ${stored} is newer than ${offered}`);
+
+/** A fencing token: a non-negative integer (a lease revision). */
+export function checkFence(fence: number | undefined): void {
+  if (fence !== undefined && (!Number.isSafeInteger(fence) || fence < 0))
+    throw new StorageError('bad_request', 'fencing token must be a non-negative integer');
+}
+
+export const fencedOut = (userId: string, stored: number, offered: number): StorageError =>
+  new StorageError(
+    'conflict',
+    `snapshot of ${userId}: fenced out (token ${offered}, a newer owner holds ${stored})`,
+  );

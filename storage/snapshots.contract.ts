@@ -71,6 +71,39 @@ export function snapshotsContract(adapter: string, open: PortFactory<SnapshotSto
       expect(await s.getSnapshot('s5')).toEqual(snap('s5', 1));
     });
 
+    it('snapshots - fencing: after a claim, a write with a lower token is a conflict and changes nothing', async () => {
+      await s.putSnapshot(snap('f1', 3), 10);
+      await s.claimFence('f1', 20);
+      expect(await storageErrorCode(s.putSnapshot(snap('f1', 9, 'old owner'), 10))).toBe('conflict');
+      expect(await s.getSnapshot('f1')).toEqual(snap('f1', 3));
+      await s.putSnapshot(snap('f1', 4), 20);
+      expect(await s.getSnapshot('f1')).toEqual(snap('f1', 4));
+      expect(await storageErrorCode(s.claimFence('f1', 15))).toBe('conflict');
+      await s.claimFence('f1', 20);
+    });
+
+    it('snapshots - fencing: a claim before any snapshot stores none; legacy rows take a first token', async () => {
+      await s.claimFence('f2', 7);
+      expect(await s.getSnapshot('f2')).toBeUndefined();
+      expect(await storageErrorCode(s.putSnapshot(snap('f2', 1), 6))).toBe('conflict');
+      await s.putSnapshot(snap('f2', 1), 7);
+      expect(await s.getSnapshot('f2')).toEqual(snap('f2', 1));
+      await s.putSnapshot(snap('f3', 5));
+      await s.putSnapshot(snap('f3', 6), 2);
+      await s.claimFence('f3', 3);
+      expect(await storageErrorCode(s.putSnapshot(snap('f3', 7), 2))).toBe('conflict');
+      expect(await storageErrorCode(s.claimFence('f3', -1))).toBe('bad_request');
+      expect(await storageErrorCode(s.putSnapshot(snap('f3', 8), 1.5))).toBe('bad_request');
+      expect(await s.getSnapshot('f3')).toEqual(snap('f3', 6));
+    });
+
+    it('snapshots - fencing: concurrent claims, the highest token wins', async () => {
+      const tokens = [4, 9, 2, 7];
+      await Promise.allSettled(tokens.map((t) => s.claimFence('f4', t)));
+      expect(await storageErrorCode(s.putSnapshot(snap('f4', 1), 8))).toBe('conflict');
+      await s.putSnapshot(snap('f4', 1), 9);
+    });
+
     it('snapshots - bad input is bad_request and stores nothing', async () => {
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;

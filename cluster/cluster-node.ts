@@ -1,0 +1,280 @@
+/**
+ * One session node of a cluster on NATS: its unique node id, the leases of the listeners whose
+ * session actors it runs, and the relay of devices to and from other nodes. It implements the
+ * session layer's placement ports (session/placement.ts); app/ wires it.
+ *
+ * Placement of a listener (`claim`, on the first hello a node sees for a listener with no
+ * live session here):
+ *   1. create the lease key: this node is the owner; its revision is the fencing token, which
+ *      the snapshot store records before the snapshot is read (an old owner's writes fail);
+ *   2. the key exists: probe its holder on its node subject.
+ *      - it answers: the session runs there; the device is relayed (`OwnedElsewhere`);
+ *      - no responders: the holder's NATS connection closed (its process died, at once on
+ *        `kill -9`): delete the key with compare-and-set on the revision read, create it again;
+ *      - silent (paused, partitioned) or draining: wait until the key changes (the holder
+ *        renews it, releases it, or it expires with the bucket TTL), then place again.
+ *
+ * A node id is a lease too (`n.<id>`): a second live process with the same id is refused at
+ * start (`NodeIdInUse`); a dead one's key is taken over as above.
+ */
+import { Kvm, type KV } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
+import { CLOSE_CODES } from '../protocol/close-codes.ts';
+import type { EventLog } from '../storage/event-log.ts';
+import type { SnapshotStore } from '../storage/snapshots.ts';
+import { StorageError } from '../storage/errors.ts';
+import type { CommandSink } from '../session/device-socket.ts';
+import { OwnedElsewhere, type SessionOwnership } from '../session/placement.ts';
+import type { SessionRegistry } from '../session/registry.ts';
+import type { ClusterConfig } from './cluster-config.ts';
+import { LeaseTable, listenerKey, nodeKey } from './lease-table.ts';
+import { jsonBytes, nodeSubject, readJson, type NodeReply, type NodeRequest } from './link-messages.ts';
+import { HostedLinks, probeNode, RelayLinks, type RelayContext } from './relay.ts';
+
+/** Start-up refused: the node id is held by a live node, or NATS is unreachable or unfit. */
+export class ClusterStartError extends Error {
+  override readonly name = 'ClusterStartError';
+}
+
+/** How long a holder gets to answer a probe before it counts as silent. */
+const PROBE_TIMEOUT_MS = 500;
+/** How often a silent holder's key is read while waiting for it to change. */
+const WAIT_POLL_MS = 100;
+
+export interface ClusterNode extends SessionOwnership {
+  readonly nodeId: string;
+  readonly relay: RelayLinks;
+  /** The local session server, once it runs: relayed devices attach to it. */
+  bind(server: { registry: SessionRegistry; commands: CommandSink }): void;
+  /** Snapshot writes fenced by this node's lease of the listener. */
+  fenceSnapshots(store: SnapshotStore): SnapshotStore;
+  /** Listening events of listeners this node no longer holds are dropped. */
+  fenceEvents(log: EventLog): EventLog;
+  /** Graceful drain, step one: refuse new listeners and send relayed devices elsewhere. */
+  drain(): void;
+  /** Releases every lease and the node id, closes NATS (after the server closed). */
+  close(): Promise<void>;
+}
+
+export async function startClusterNode(cfg: ClusterConfig, log: Logger): Promise<ClusterNode> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: cfg.natsUrl,
+      name: `session-node-${cfg.nodeId}`,
+      timeout: 3_000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 5_000,
+    });
+  } catch (err) {
+    throw new ClusterStartError(
+      `cluster mode (NODE_ID=${cfg.nodeId}) needs NATS, and NATS is unreachable at ${cfg.natsUrl}: ${String(err)}`,
+      { cause: err },
+    );
+  }
+  try {
+    return await startOn(nc, cfg, log);
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function openBucket(nc: NatsConnection, cfg: ClusterConfig): Promise<KV> {
+  const bucket = `${cfg.name}_leases`;
+  let kv: KV;
+  try {
+    kv = await new Kvm(nc).create(bucket, { ttl: cfg.leaseTtlMs, history: 1 });
+  } catch (err) {
+    throw new ClusterStartError(
+      `the lease bucket ${bucket} could not be created or opened (does the NATS server run JetStream?): ${String(err)}`,
+      { cause: err },
+    );
+  }
+  const status = await kv.status();
+  if (status.ttl !== cfg.leaseTtlMs)
+    throw new ClusterStartError(
+      `the lease bucket ${bucket} has a TTL of ${status.ttl} ms, this node is configured for ${cfg.leaseTtlMs} ms ` +
+        `(CLUSTER_LEASE_TTL_MS must be the same on every node of a cluster)`,
+    );
+  return kv;
+}
+
+async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Promise<ClusterNode> {
+  const kv = await openBucket(nc, cfg);
+  const ctx: RelayContext = { nc, name: cfg.name, nodeId: cfg.nodeId, log };
+  let registry: SessionRegistry | undefined;
+  let draining = false;
+  let fatal: ((why: string) => void) | undefined;
+
+  const userOf = new Map<string, string>();
+  const leases = new LeaseTable(kv, cfg.nodeId, cfg.leaseTtlMs, log, (key) => {
+    if (key === nodeKey(cfg.nodeId)) return void reclaimId();
+    const userId = userOf.get(key);
+    userOf.delete(key);
+    // Lost without knowing (paused past the lease, NATS away): drop the session unsaved and
+    // silent; the devices reconnect to the new owner.
+    if (userId !== undefined) registry?.evict(userId, CLOSE_CODES.moved.code, CLOSE_CODES.moved.reason);
+  });
+
+  // The node id, as a lease of its own: a live holder is a clash.
+  const idKey = nodeKey(cfg.nodeId);
+  for (let i = 0; ; i++) {
+    const r = await leases.acquire(idKey);
+    if (r.ok) break;
+    const probe = r.holder ? await probeNode(ctx, cfg.nodeId, PROBE_TIMEOUT_MS) : 'gone';
+    if (probe === 'alive' || probe === 'draining' || i >= 3)
+      throw new ClusterStartError(
+        `node id ${cfg.nodeId} is already in use by a running node of cluster ${cfg.name}; give every node its own NODE_ID`,
+      );
+    if (probe === 'gone') await leases.takeOver(idKey, r.revision);
+    else await waitForChange(leases, idKey, r.revision, cfg.leaseTtlMs * 2);
+  }
+
+  const relay = new RelayLinks(ctx, 500);
+  const hosted = new HostedLinks(ctx);
+  const control = nc.subscribe(nodeSubject(cfg.name, cfg.nodeId), {
+    callback: (err, msg) => {
+      if (!err) void answer(msg);
+    },
+  });
+  const answer = async (msg: Msg) => {
+    let req: NodeRequest;
+    try {
+      req = readJson<NodeRequest>(msg.data);
+    } catch {
+      return;
+    }
+    const reply: NodeReply =
+      req.t === 'ping'
+        ? { t: 'pong', draining }
+        : draining
+          ? { t: 'refused', owner: '', why: 'draining' }
+          : await hosted.attach(req);
+    msg.respond(jsonBytes(reply));
+  };
+  leases.start();
+
+  const claim = async (userId: string): Promise<void> => {
+    if (draining) throw new Error('this node is draining');
+    const key = listenerKey(userId);
+    const deadline = performance.now() + cfg.leaseTtlMs * 3;
+    while (performance.now() < deadline) {
+      const r = await leases.acquire(key);
+      if (r.ok) {
+        userOf.set(key, userId);
+        try {
+          await fencedStore?.claimFence(userId, r.fence);
+        } catch (err) {
+          userOf.delete(key);
+          await leases.release(key);
+          throw err;
+        }
+        return;
+      }
+      if (!r.holder) continue; // expired or released between create and read
+      const probe = r.holder === cfg.nodeId ? 'gone' : await probeNode(ctx, r.holder, PROBE_TIMEOUT_MS);
+      if (probe === 'alive') throw new OwnedElsewhere(userId, r.holder);
+      if (probe === 'gone') {
+        if (await leases.takeOver(key, r.revision))
+          log.info({ user: userId, from: r.holder }, 'took over a session of a node that is gone');
+      } else await waitForChange(leases, key, r.revision, deadline - performance.now());
+    }
+    throw new StorageError('unavailable', `the session of ${userId} could not be placed in time`);
+  };
+
+  let fencedStore: SnapshotStore | undefined;
+  let closed = false;
+  const node: ClusterNode = {
+    nodeId: cfg.nodeId,
+    relay,
+    claim,
+    release(userId) {
+      const key = listenerKey(userId);
+      userOf.delete(key);
+      void leases.release(key);
+    },
+    holds: (userId) => leases.holds(listenerKey(userId)),
+    bind(server) {
+      registry = server.registry;
+      hosted.bind({ registry: server.registry, commands: server.commands, holds: node.holds });
+    },
+    fenceSnapshots(store) {
+      fencedStore = store;
+      return {
+        getSnapshot: (userId) => store.getSnapshot(userId),
+        deleteSnapshot: (userId) => store.deleteSnapshot(userId),
+        claimFence: (userId, fence) => store.claimFence(userId, fence),
+        async putSnapshot(snapshot) {
+          const fence = leases.fenceOf(listenerKey(snapshot.userId));
+          if (fence === undefined)
+            throw new StorageError(
+              'conflict',
+              `not saved: this node no longer holds the lease of ${snapshot.userId}`,
+            );
+          await store.putSnapshot(snapshot, fence);
+        },
+      };
+    },
+    fenceEvents(eventLog) {
+      return {
+        publish: (event) =>
+          node.holds(event.user)
+            ? eventLog.publish(event)
+            : Promise.reject(new StorageError('conflict', `event of ${event.user} dropped: lease lost`)),
+        close: () => eventLog.close(),
+      };
+    },
+    drain() {
+      draining = true;
+      relay.close(CLOSE_CODES.moved);
+      hosted.closeAll(CLOSE_CODES.moved);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      draining = true;
+      leases.stop();
+      hosted.stop();
+      control.unsubscribe();
+      await Promise.all(leases.heldKeys().map((k) => leases.release(k)));
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+  fatal = (why) => {
+    // No owner any more: sessions dropped unsaved, no new claims; devices are still relayed.
+    log.fatal({ node: cfg.nodeId, why }, 'cluster node can no longer own sessions');
+    draining = true;
+    for (const key of leases.dropAll()) {
+      const userId = userOf.get(key);
+      if (userId !== undefined) registry?.evict(userId, CLOSE_CODES.moved.code, CLOSE_CODES.moved.reason);
+    }
+    userOf.clear();
+  };
+  // The id's lease ran out (a pause past it): take it again unless another process has it.
+  const reclaimId = async () => {
+    try {
+      const r = await leases.acquire(idKey);
+      if (r.ok) log.warn({ node: cfg.nodeId }, 'node id lease lost during a pause; taken again');
+      else
+        fatal?.(
+          `node id ${cfg.nodeId} was taken by node process of ${r.holder || 'unknown'} while this one was away`,
+        );
+    } catch (err) {
+      fatal?.(`node id lease could not be taken again: ${String(err)}`);
+    }
+  };
+  return node;
+}
+
+/** Waits until `key` is no longer at `revision` (renewed, released, expired), or `ms` passed. */
+async function waitForChange(leases: LeaseTable, key: string, revision: number, ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+    if ((await leases.revisionOf(key)) !== revision) return;
+  }
+}
