@@ -282,7 +282,8 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         if (!p || context.bundles[p.ref.trackId] !== undefined) return false;
         return env.peek?.({ trackIds: [p.ref.trackId], country: context.country }) === undefined;
       },
-      deviceLost: ({ context }) => context.activeLostAt !== null,
+      /** Playing, with the active device lost: held, no timer (see `playing`). */
+      wantsHeld: ({ context }) => context.activeLostAt !== null && desiredPlayback(context) === 'playing',
     },
     delays: {
       tick: ({ context }) => tickDelay(context, deps.now(), env),
@@ -323,7 +324,9 @@ export function createSessionLogic(deps: SessionLogicDeps) {
             always: [
               { guard: wants('resolving'), target: 'resolving' },
               { guard: wants('loading'), target: 'loading' },
-              { guard: wants('playing'), target: 'playing' },
+              // Straight to the playing sub-state: one microstep fewer on every start.
+              { guard: 'wantsHeld', target: 'playing.held' },
+              { guard: wants('playing'), target: 'playing.ticking' },
               { guard: wants('paused'), target: 'paused' },
               { target: 'idle' },
             ],
@@ -380,9 +383,8 @@ export function createSessionLogic(deps: SessionLogicDeps) {
           playing: {
             // While the active device is lost nothing is heard and no timer runs: the grace
             // timer decides (a tick due then would fire every millisecond, doing nothing).
-            initial: 'check',
+            initial: 'ticking',
             states: {
-              check: { always: [{ guard: 'deviceLost', target: 'held' }, { target: 'ticking' }] },
               ticking: { after: { tick: { target: '#session.playback.route', actions: 'onTick' } } },
               held: {},
             },

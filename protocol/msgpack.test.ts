@@ -92,6 +92,20 @@ describe('msgpack - writer', () => {
 
   it('msgpack - a lone surrogate becomes U+FFFD rather than invalid UTF-8', () => {
     expect(standardDecode(writer.encode('a\ud800b'))).toBe('a\ufffdb');
+    expect(standardDecode(writer.encode('a'.repeat(40) + '\udc00'))).toBe('a'.repeat(40) + '\ufffd');
+  });
+
+  it('msgpack - long strings (the native write path) with non-ASCII anywhere match the standard bytes', () => {
+    // The native path guesses ASCII; a string whose UTF-8 is longer than its units, by one
+    // byte or by a character that does not fit at the end, must fall back exactly.
+    const strings: string[] = [];
+    for (const n of [24, 31, 32, 40, 255, 256]) {
+      for (const c of ['é', '日', '🎵']) {
+        strings.push(c + 'a'.repeat(n - c.length), 'a'.repeat(n - c.length) + c);
+        strings.push('a'.repeat(n - 2 * c.length) + c + c, 'a'.repeat(Math.floor(n / 2)) + c + 'a'.repeat(n));
+      }
+    }
+    for (const s of strings) expect(hex(writer.encode(s)), JSON.stringify(s)).toBe(hex(standardEncode(s)));
   });
 
   it('msgpack - maps of 16+ fields and arrays of 16+ items use the wide headers', () => {
