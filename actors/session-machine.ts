@@ -23,7 +23,7 @@
 import { enqueueActions, fromPromise, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 import { parseSessionConfig, type SessionConfig } from './config.ts';
 import { graceExpired } from './devices.ts';
-import type { SignUrl } from './playback-output.ts';
+import { fileSigner, type SignUrl } from './playback-output.ts';
 import {
   autoplayLoaded,
   autoplayNeeded,
@@ -141,7 +141,12 @@ const GRACE = 'grace';
  */
 export function createSessionLogic(deps: SessionLogicDeps) {
   const cfg = parseSessionConfig(deps.config);
-  const env: LogicEnv = { cfg, sign: deps.signUrl, peek: deps.peekTracks };
+  const env: LogicEnv = {
+    cfg,
+    sign: deps.signUrl,
+    signFile: fileSigner(deps.signUrl),
+    peek: deps.peekTracks,
+  };
 
   type Enqueue = Parameters<
     Parameters<typeof enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent>>[0]

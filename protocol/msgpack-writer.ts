@@ -29,10 +29,22 @@ const hasNativeUtf8 = (b: Uint8Array): b is NativeSlab =>
 const NATIVE_MIN_LENGTH = 24;
 
 export class MessagePackWriter {
+  /** Arrays marked by `remember`: their bytes are kept after their first encoding. */
+  private readonly remembered = new WeakSet<readonly unknown[]>();
+  private readonly encoded = new WeakMap<readonly unknown[], Uint8Array>();
   private buf = allocSlab(SLAB_BYTES);
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 0;
   private start = 0;
+
+  /**
+   * Marks an array that will not change and is written often (the signed URLs of a file,
+   * shared by every play of it): it is encoded once, and later frames copy those bytes.
+   * Kept only as long as the array itself.
+   */
+  remember(items: readonly unknown[]): void {
+    this.remembered.add(items);
+  }
 
   /** Encodes `value`; fields whose value is `undefined` are left out of maps. */
   encode(value: unknown): Uint8Array {
@@ -179,9 +191,19 @@ export class MessagePackWriter {
   }
 
   private writeArray(items: unknown[]): void {
+    const known = this.encoded.get(items);
+    if (known !== undefined) {
+      this.ensure(known.length);
+      this.buf.set(known, this.pos);
+      this.pos += known.length;
+      return;
+    }
+    // Offset from the frame start: a slab change while writing the items moves the frame.
+    const rel = this.pos - this.start;
     const n = items.length;
     this.writeLengthHeader(n, 0x90, 0xdc);
     for (let i = 0; i < n; i++) this.write(items[i]);
+    if (this.remembered.has(items)) this.encoded.set(items, this.buf.slice(this.start + rel, this.pos));
   }
 
   private writeMap(obj: Record<string, unknown>): void {

@@ -90,6 +90,18 @@ describe('msgpack - writer', () => {
     for (const s of strings) expect(hex(writer.encode(s)), `${s.length} units`).toBe(hex(standardEncode(s)));
   });
 
+  it('msgpack - a remembered array is written with the same bytes in every frame, across slab changes', () => {
+    const w = new MessagePackWriter();
+    const urls = Array.from({ length: 40 }, (_, i) => `https://cdn.example/o/${'k'.repeat(60)}${i}?sig=${i}`);
+    w.remember(urls);
+    const frame = (pad: number) => ({ t: 'playback', pad: 'p'.repeat(pad), urls, n: pad });
+    // Enough frames to roll over several 64 KiB slabs, the array at every offset in them.
+    for (let pad = 0; pad < 600; pad += 7) {
+      const f = frame(pad);
+      expect(hex(w.encode(f)), `pad ${pad}`).toBe(hex(standardEncode(f)));
+    }
+  });
+
   it('msgpack - a lone surrogate becomes U+FFFD rather than invalid UTF-8', () => {
     expect(standardDecode(writer.encode('a\ud800b'))).toBe('a\ufffdb');
     expect(standardDecode(writer.encode('a'.repeat(40) + '\udc00'))).toBe('a'.repeat(40) + '\ufffd');
