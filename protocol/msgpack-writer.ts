@@ -51,7 +51,9 @@ export class MessagePackWriter {
     this.start = this.pos;
     if (this.buf.length - this.pos < 1024) this.newSlab(SLAB_BYTES);
     this.write(value);
-    return this.buf.subarray(this.start, this.pos);
+    // A plain Uint8Array view, whatever the slab is: a Buffer's `slice()` does not copy,
+    // and callers copy frames they keep with `slice()`.
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.start, this.pos - this.start);
   }
 
   private newSlab(minBytes: number): void {
@@ -203,7 +205,9 @@ export class MessagePackWriter {
     const n = items.length;
     this.writeLengthHeader(n, 0x90, 0xdc);
     for (let i = 0; i < n; i++) this.write(items[i]);
-    if (this.remembered.has(items)) this.encoded.set(items, this.buf.slice(this.start + rel, this.pos));
+    // A copy (`new Uint8Array(view)`), not a view that would pin the slab.
+    if (this.remembered.has(items))
+      this.encoded.set(items, new Uint8Array(this.buf.subarray(this.start + rel, this.pos)));
   }
 
   private writeMap(obj: Record<string, unknown>): void {

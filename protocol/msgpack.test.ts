@@ -90,6 +90,13 @@ describe('msgpack - writer', () => {
     for (const s of strings) expect(hex(writer.encode(s)), `${s.length} units`).toBe(hex(standardEncode(s)));
   });
 
+  it('msgpack - encoded bytes are a plain Uint8Array: slice() copies them off the shared slab', () => {
+    const bytes = writer.encode({ t: 'ack', id: 1, long: 'x'.repeat(100) });
+    expect(Object.getPrototypeOf(bytes)).toBe(Uint8Array.prototype);
+    const kept = bytes.slice();
+    expect(kept.buffer.byteLength).toBe(bytes.byteLength);
+  });
+
   it('msgpack - a remembered array is written with the same bytes in every frame, across slab changes', () => {
     const w = new MessagePackWriter();
     const urls = Array.from({ length: 40 }, (_, i) => `https://cdn.example/o/${'k'.repeat(60)}${i}?sig=${i}`);
