@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- session [--quick] [--plays] [--profile <file>]`: the session server under
- * load, on 127.0.0.1. `--plays` runs only part 2 (no results file); `--profile` writes a CPU
- * profile of the server over the full-rate play window (loadtest/README.md).
+ * `npm run bench -- session [--quick] [--plays | --round-trips] [--profile <file>]`: the
+ * session server under load, on 127.0.0.1. `--plays` runs only part 2, `--round-trips` only
+ * part 1 (no results file); `--profile` writes a CPU profile of the server over the
+ * full-rate play window, or the second session round trip run (loadtest/README.md).
  *
  *   1. Round-trip command throughput through the full path (decode, validate, actor,
  *      encode ack + state) with 500 connections, beside a raw uWebSockets.js echo server
@@ -408,6 +409,7 @@ async function measureRoundTrips(
   echoPort: number,
   quick: boolean,
   t0: number,
+  profileFile?: string,
 ): Promise<RoundTripFigures> {
   const echoRuns: number[] = [];
   const sessionRuns: number[] = [];
@@ -417,7 +419,9 @@ async function measureRoundTrips(
   await roundTrips(app.server.wsUrl, true, 'rtwarm-', true);
   for (let round = 0; round < 2; round++) {
     echoRuns.push(await roundTrips(`ws://127.0.0.1:${echoPort}/`, false, `echo${round}-`, quick));
+    const profiler = profileFile && round === 1 ? await startProfile() : undefined;
     sessionRuns.push(await roundTrips(app.server.wsUrl, true, `rt${round}-`, quick));
+    if (profiler) await profiler.stop(profileFile!);
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const echoRt = mean(echoRuns);
@@ -649,6 +653,16 @@ export default async function bench(args: string[]): Promise<void> {
   const echo = await startEcho();
   const t0 = performance.now();
   try {
+    if (args.includes('--round-trips')) {
+      // Only part 1, no results file; `--profile` covers the second measured session round.
+      const rt = await measureRoundTrips(app, echo.port, quick, t0, profileFile);
+      console.log(
+        `ratio ${rt.ratio.toFixed(3)}; load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
+      );
+      return;
+    }
     if (playsOnly) {
       const plays = await measurePlays(app, config.pipeline.warehouseDir, quick, recorder, profileFile);
       printTable(playRows(plays));
