@@ -386,7 +386,7 @@ export function sendPlayback(
   const p = d.current!;
   fx.send(
     deviceId,
-    buildPlayback(env.sign, {
+    buildPlayback(env.signFile, {
       playId: p.playId,
       bundle,
       bitrateKbps: p.bitrateKbps,

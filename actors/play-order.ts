@@ -165,8 +165,11 @@ export function upcoming(
 ): TrackRef[] {
   const out: TrackRef[] = [];
   if (!current) return out;
-  // A pending ref (not started yet) counts as started: its queue slot / cursor are used up.
-  let order = advance(o, current);
+  // One copy of the order, advanced in place as the walk goes (this runs several times per
+  // step: a copy per advanced track was most of its cost). A pending ref (not started yet)
+  // counts as started: its queue slot / cursor are used up.
+  const order: PlayOrder = { ...o };
+  advanceInPlace(order, current);
   let at: TrackRef = current;
   if (o.repeat === 'track') {
     out.push(current);
@@ -180,10 +183,24 @@ export function upcoming(
       if (++passedCount > MAX_PASSED_OVER) break;
       passed?.push(n);
     } else out.push(n);
-    order = advance(order, n);
+    advanceInPlace(order, n);
     at = n;
   }
   return out;
+}
+
+/** `advance` on a walk's own copy of the order: the same moves, no new order. */
+function advanceInPlace(o: PlayOrder, ref: TrackRef): void {
+  switch (ref.source) {
+    case 'context':
+      o.cursor = ref.pos;
+      return;
+    case 'queue':
+      if (ref.pos === 0 && o.queue[0] === ref.trackId) o.queue = o.queue.slice(1);
+      return;
+    case 'autoplay':
+      o.autoplayPos = ref.pos;
+  }
 }
 
 /** Where a skip lands: the first track not passed over, the ones passed over, the order after them. */

@@ -53,6 +53,43 @@ export function chunkIndexAt(file: AudioFileRow, positionMs: number): number {
   return Math.min(Math.max(0, i), file.chunks.length - 1);
 }
 
+/**
+ * A file's chunk URLs, chunk sizes and init URL, signed for one expiry. Shared by every
+ * play that uses the file at that expiry: never mutated.
+ */
+export interface SignedFile {
+  exp: number;
+  urls: string[];
+  sizes: number[];
+  init: string;
+}
+
+export type FileSigner = (file: AudioFileRow, exp: number) => SignedFile;
+
+/**
+ * Signs whole files once per expiry. Bundles are the catalog cache's shared objects, and
+ * expiries are bucketed, so every play of a track in one bucket, by any listener, reuses the
+ * same arrays: one signature per chunk per bucket instead of one per chunk per play, and
+ * the session layer can encode the URL list once (protocol/ `encodeOnce`). A pure memo:
+ * `sign` is deterministic (same path and expiry, same URL).
+ */
+export function fileSigner(sign: SignUrl): FileSigner {
+  const signed = new WeakMap<AudioFileRow, SignedFile>();
+  return (file, exp) => {
+    let s = signed.get(file);
+    if (s === undefined || s.exp !== exp) {
+      s = {
+        exp,
+        urls: file.chunks.map((c) => sign(chunkPath(c.key), exp)),
+        sizes: file.chunks.map((c) => c.bytes),
+        init: sign(chunkPath(file.init.key), exp),
+      };
+      signed.set(file, s);
+    }
+    return s;
+  };
+}
+
 function signChunk(sign: SignUrl, file: AudioFileRow, index: number, exp: number): SignedChunk {
   const c = file.chunks[index]!;
   return { index: c.index, url: sign(chunkPath(c.key), exp), bytes: c.bytes };
@@ -70,17 +107,13 @@ export interface PlaybackSpec {
   renewal: boolean;
 }
 
-export function buildPlayback(sign: SignUrl, s: PlaybackSpec): PlaybackOutput {
+export function buildPlayback(signFile: FileSigner, s: PlaybackSpec): PlaybackOutput {
   const file = fileAt(s.bundle, s.bitrateKbps);
   const first = fileAt(s.bundle, s.firstChunkKbps);
-  const urls = new Array<string>(file.chunks.length);
-  const bytes = new Array<number>(file.chunks.length);
-  for (let i = 0; i < file.chunks.length; i++) {
-    const c = file.chunks[i]!;
-    urls[i] = sign(chunkPath(c.key), s.expiresAt);
-    bytes[i] = c.bytes;
-  }
+  const signed = signFile(file, s.expiresAt);
+  const signedFirst = first === file ? signed : signFile(first, s.expiresAt);
   const firstIndex = chunkIndexAt(first, s.positionMs);
+  const firstChunk = first.chunks[firstIndex]!;
   return {
     type: 'playback',
     playId: s.playId,
@@ -91,12 +124,19 @@ export function buildPlayback(sign: SignUrl, s: PlaybackSpec): PlaybackOutput {
     bitrateKbps: file.bitrateKbps,
     positionMs: s.positionMs,
     playing: s.playing,
-    init: { url: sign(chunkPath(file.init.key), s.expiresAt), bytes: file.init.bytes },
-    chunks: { count: file.chunks.length, durationMs: file.chunkDurationMs, bytes, urls },
+    init: { url: signed.init, bytes: file.init.bytes },
+    chunks: {
+      count: file.chunks.length,
+      durationMs: file.chunkDurationMs,
+      bytes: signed.sizes,
+      urls: signed.urls,
+    },
     firstChunk: {
-      ...signChunk(sign, first, firstIndex, s.expiresAt),
+      index: firstChunk.index,
+      url: signedFirst.urls[firstIndex]!,
+      bytes: firstChunk.bytes,
       bitrateKbps: first.bitrateKbps,
-      init: { url: sign(chunkPath(first.init.key), s.expiresAt), bytes: first.init.bytes },
+      init: { url: signedFirst.init, bytes: first.init.bytes },
     },
     expiresAt: s.expiresAt,
     gapless: {

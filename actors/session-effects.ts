@@ -8,7 +8,7 @@
  */
 
 import type { SessionConfig } from './config.ts';
-import type { SignUrl } from './playback-output.ts';
+import type { FileSigner, SignUrl } from './playback-output.ts';
 import type { Requester } from './session-context.ts';
 import type {
   DeviceOutput,
@@ -35,6 +35,8 @@ const DEFAULT_REASONS: { [C in ErrorCode]: ErrorReasonOf[C] } = {
 export interface LogicEnv {
   cfg: SessionConfig;
   sign: SignUrl;
+  /** Whole files signed once per expiry (playback-output.ts `fileSigner`). */
+  signFile: FileSigner;
   /** Synchronous read of cached bundles (see SessionClockPorts.peekTracks). */
   peek?: ((request: LoadTracksRequest) => LoadTracksResult | undefined) | undefined;
 }

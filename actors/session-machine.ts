@@ -23,7 +23,7 @@
 import { enqueueActions, fromPromise, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 import { parseSessionConfig, type SessionConfig } from './config.ts';
 import { graceExpired } from './devices.ts';
-import type { SignUrl } from './playback-output.ts';
+import { fileSigner, type SignUrl } from './playback-output.ts';
 import {
   autoplayFailed,
   autoplayLoaded,
@@ -142,7 +142,12 @@ const GRACE = 'grace';
  */
 export function createSessionLogic(deps: SessionLogicDeps) {
   const cfg = parseSessionConfig(deps.config);
-  const env: LogicEnv = { cfg, sign: deps.signUrl, peek: deps.peekTracks };
+  const env: LogicEnv = {
+    cfg,
+    sign: deps.signUrl,
+    signFile: fileSigner(deps.signUrl),
+    peek: deps.peekTracks,
+  };
 
   type Enqueue = Parameters<
     Parameters<typeof enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent>>[0]
@@ -285,7 +290,8 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         if (!p || context.bundles[p.ref.trackId] !== undefined) return false;
         return env.peek?.({ trackIds: [p.ref.trackId], country: context.country }) === undefined;
       },
-      deviceLost: ({ context }) => context.activeLostAt !== null,
+      /** Playing, with the active device lost: held, no timer (see `playing`). */
+      wantsHeld: ({ context }) => context.activeLostAt !== null && desiredPlayback(context) === 'playing',
     },
     delays: {
       tick: ({ context }) => tickDelay(context, deps.now(), env),
@@ -327,7 +333,9 @@ export function createSessionLogic(deps: SessionLogicDeps) {
             always: [
               { guard: wants('resolving'), target: 'resolving' },
               { guard: wants('loading'), target: 'loading' },
-              { guard: wants('playing'), target: 'playing' },
+              // Straight to the playing sub-state: one microstep fewer on every start.
+              { guard: 'wantsHeld', target: 'playing.held' },
+              { guard: wants('playing'), target: 'playing.ticking' },
               { guard: wants('paused'), target: 'paused' },
               { target: 'idle' },
             ],
@@ -384,9 +392,8 @@ export function createSessionLogic(deps: SessionLogicDeps) {
           playing: {
             // While the active device is lost nothing is heard and no timer runs: the grace
             // timer decides (a tick due then would fire every millisecond, doing nothing).
-            initial: 'check',
+            initial: 'ticking',
             states: {
-              check: { always: [{ guard: 'deviceLost', target: 'held' }, { target: 'ticking' }] },
               ticking: { after: { tick: { target: '#session.playback.route', actions: 'onTick' } } },
               held: {},
             },

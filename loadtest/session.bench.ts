@@ -1,14 +1,21 @@
 /**
- * `npm run bench -- session [--quick]`: the session server under load, on 127.0.0.1.
+ * `npm run bench -- session [--quick] [--plays | --round-trips] [--profile <file>]`: the
+ * session server under load, on 127.0.0.1. `--plays` runs only part 2, `--round-trips` only
+ * part 1 (no results file); `--profile` writes a CPU profile of the server over the
+ * full-rate play window, or the second session round trip run (loadtest/README.md).
  *
  *   1. Round-trip command throughput through the full path (decode, validate, actor,
  *      encode ack + state) with 500 connections, beside a raw uWebSockets.js echo server
- *      answering the same frames, in the same run: `throughput_ratio` (target >= 0.5).
+ *      answering the same frames, in the same run: `throughput_ratio` (target >= 0.7).
  *   2. Play latency at 1 000 plays/s over 500 listeners: server-side (play frame in ->
  *      playback + prefetch + ack out, from the server's own hook) `play_p50_ms`,
  *      `play_p99_ms` (target p99 <= 2 ms), and client-side round trips (send -> ack, matched
  *      by request id; they include the time a frame waits before the server reads it), plus
- *      server CPU per play; the same at half the rate, to separate queueing from cost.
+ *      server CPU per play (`play_cpu_us`: the session path with its listening events
+ *      published to the event log; the pipeline's consumers do not run during the window,
+ *      their CPU is measured apart afterwards on the backlog the plays left,
+ *      `pipeline_cpu_us_per_play`; target <= 100 us), with its split by thread (Linux); the
+ *      same at half the rate, to separate queueing from cost.
  *   3. Heap per busy session (one device, playing): `heap_per_busy_session_bytes`.
  *   4. Heap per idle connected session (one device each), server heap delta after GC, with
  *      the sessions hibernated (`heap_per_session_bytes`, target <= 4 096 B at 19 400
@@ -23,11 +30,12 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import uWS from '@trufflesuite/uws-js-unofficial';
@@ -38,6 +46,8 @@ import { decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { createAuthenticator } from '../session/auth.ts';
 import { parseConfig } from '../app/config.ts';
+import { startPipeline } from '../pipeline/start-pipeline.ts';
+import type { App } from '../app/start-app.ts';
 import { percentile, printTable, writeResults } from './report.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -503,88 +513,326 @@ async function roundTrips(url: string, hello: boolean, prefix: string, quick: bo
   return m.result.roundTripsPerS;
 }
 
+/**
+ * CPU of the pipeline's consumers per play, measured apart from the session path: started
+ * after the plays on the backlog they left in the event log, until the process has been
+ * quiet (below 5 % of a core) for half a second, then stopped.
+ */
+async function consumerCpuPerPlay(app: App, warehouseDir: string, plays: number): Promise<number> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const pipeline = await startPipeline({
+    source: app.eventLog.source,
+    royalties: app.stores.royalties,
+    features: app.stores.features,
+    history: app.stores.history,
+    exportDir: warehouseDir,
+    log: pino({ level: 'silent' }),
+  });
+  let quietTicks = 0;
+  let last = process.cpuUsage();
+  while (quietTicks < 5 && performance.now() - t0 < 60_000) {
+    await new Promise((r) => setTimeout(r, 100));
+    const d = process.cpuUsage(last);
+    last = process.cpuUsage();
+    quietTicks = d.user + d.system < 5_000 ? quietTicks + 1 : 0;
+  }
+  await pipeline.stop();
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / plays;
+}
+
+interface RoundTripFigures {
+  sessionRt: number;
+  echoRt: number;
+  ratio: number;
+}
+
+/**
+ * Round trips: session full path vs raw uWS echo on the same frames. Interleaved, twice
+ * each, so a change in the machine's load (it is shared) falls on both sides of the ratio.
+ */
+async function measureRoundTrips(
+  app: App,
+  echoPort: number,
+  quick: boolean,
+  t0: number,
+  profileFile?: string,
+): Promise<RoundTripFigures> {
+  const echoRuns: number[] = [];
+  const sessionRuns: number[] = [];
+  // One unmeasured session round first: the first commands through the server compile its
+  // whole path (measured at a tenth of the later rounds' rate), which the echo has no
+  // counterpart of; a server in production is warm.
+  await roundTrips(app.server.wsUrl, true, 'rtwarm-', true);
+  for (let round = 0; round < 2; round++) {
+    echoRuns.push(await roundTrips(`ws://127.0.0.1:${echoPort}/`, false, `echo${round}-`, quick));
+    const profiler = profileFile && round === 1 ? await startProfile() : undefined;
+    sessionRuns.push(await roundTrips(app.server.wsUrl, true, `rt${round}-`, quick));
+    if (profiler) await profiler.stop(profileFile!);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const echoRt = mean(echoRuns);
+  const sessionRt = mean(sessionRuns);
+  console.log(
+    `[${((performance.now() - t0) / 1000).toFixed(1)} s] round trips: session ${sessionRuns.map(Math.round).join(', ')}/s, echo ${echoRuns.map(Math.round).join(', ')}/s`,
+  );
+  return { sessionRt, echoRt, ratio: sessionRt / echoRt };
+}
+
+/**
+ * A CPU profile of this process (the server) over one window, written as a .cpuprofile:
+ * `--profile <file>` profiles the full-rate play window only, not start-up or the clients.
+ */
+async function startProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      console.log(`wrote ${file}`);
+    },
+  };
+}
+
+/**
+ * CPU by thread of this process (Linux /proc; empty elsewhere), in microseconds: where the
+ * CPU of a play goes besides the main thread (lmdb's writer, V8's GC helpers, libuv's pool).
+ */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime are fields 14 and 15 of stat (11 and 12 after the name), in ticks of 10 ms.
+      const us = (Number(fields[11]) + Number(fields[12])) * 10_000;
+      const key = tid === String(process.pid) ? 'main' : name.replace(/\d+$/, '#');
+      out.set(key, (out.get(key) ?? 0) + us);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+const threadCpuSince = (before: Map<string, number>, plays: number): Record<string, number> => {
+  const after = threadCpu();
+  const out: Record<string, number> = {};
+  for (const [k, v] of after) {
+    const d = Math.round((v - (before.get(k) ?? 0)) / plays);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+};
+
+interface PlayFigures {
+  full: { r: PlayResult; server: number[]; cpuPerPlayUs: number; threads: Record<string, number> };
+  half: { r: PlayResult; server: number[]; cpuPerPlayUs: number; threads: Record<string, number> };
+  /** CPU of the pipeline's consumers per play of the full-rate run, measured apart. */
+  pipelineCpuPerPlayUs: number;
+}
+
+/**
+ * Play latency at the target rate, then at half of it: the pair tells queueing in a
+ * saturated event loop (grows with the rate) from a fixed cost per play. `onPlayLatency`
+ * samples come through `recorder`.
+ */
+async function measurePlays(
+  app: App,
+  warehouseDir: string,
+  quick: boolean,
+  recorder: { samples: number[]; recording: boolean },
+  profileFile?: string,
+): Promise<PlayFigures> {
+  const playAt = async (rate: number, prefix: string, durationMs: number, profile?: string) => {
+    const play = spawnWorker({
+      mode: 'play',
+      url: app.server.wsUrl,
+      connections: PLAY_CONNECTIONS,
+      userPrefix: prefix,
+      hello: true,
+      warmupMs: 1000,
+      durationMs,
+      context: app.demo.playlistUri,
+      // Offsets before the SE-blocked 4th track, so no play is skipped or refused.
+      contextLength: 3,
+      rate,
+    });
+    await play.next();
+    recorder.samples.length = 0;
+    setTimeout(() => (recorder.recording = true), 1000);
+    const profiler = profile ? await startProfile() : undefined;
+    const threads0 = threadCpu();
+    const cpu0 = process.cpuUsage();
+    const pr = (await play.next()) as { result: PlayResult };
+    const cpu = process.cpuUsage(cpu0);
+    const threads = threadCpuSince(threads0, pr.result.sent);
+    if (profiler) await profiler.stop(profile!);
+    recorder.recording = false;
+    await play.next();
+    return {
+      r: pr.result,
+      server: [...recorder.samples],
+      // Server CPU (this process, every thread: session path, event log writes, GC) per
+      // play sent; the pipeline's consumers are not running.
+      cpuPerPlayUs: (cpu.user + cpu.system) / pr.result.sent,
+      threads,
+    };
+  };
+  const full = await playAt(PLAY_RATE, 'play', quick ? 3000 : 8000, profileFile);
+  const fullConsumers = await consumerCpuPerPlay(app, warehouseDir, full.r.sent);
+  const half = await playAt(PLAY_RATE / 2, 'half', quick ? 2000 : 4000);
+  return { full, half, pipelineCpuPerPlayUs: fullConsumers };
+}
+
+function playRows(p: PlayFigures): Record<string, string | number>[] {
+  const { full, half } = p;
+  return [
+    {
+      measure: `play p50 ms, server: frame in -> playback+prefetch+ack out (${full.server.length} @ ${PLAY_RATE}/s)`,
+      value: percentile(full.server, 50),
+      baseline: '-',
+      ratio: '-',
+      target: '-',
+    },
+    {
+      measure: 'play p99 ms, server',
+      value: percentile(full.server, 99),
+      baseline: '-',
+      ratio: '-',
+      target: '<= 2',
+    },
+    {
+      measure: `play p50 ms, client round trip (${full.r.measured} plays)`,
+      value: full.r.rttP50,
+      baseline: '-',
+      ratio: '-',
+      target: '-',
+    },
+    {
+      measure: 'play p99 ms, client round trip',
+      value: full.r.rttP99,
+      baseline: '-',
+      ratio: '-',
+      target: '-',
+    },
+    {
+      measure: 'server CPU per play, us (session path, events published)',
+      value: Math.round(full.cpuPerPlayUs),
+      baseline: 1205,
+      ratio: full.cpuPerPlayUs / 1205,
+      target: '<= 100',
+    },
+    {
+      measure: 'pipeline consumers CPU per play, us (measured apart)',
+      value: Math.round(p.pipelineCpuPerPlayUs),
+      baseline: '-',
+      ratio: '-',
+      target: '-',
+    },
+    {
+      measure: `play p99 ms at ${PLAY_RATE / 2}/s: server / client round trip`,
+      value: `${percentile(half.server, 99).toFixed(3)} / ${half.r.rttP99.toFixed(3)}`,
+      baseline: '-',
+      ratio: '-',
+      target: '-',
+    },
+  ];
+}
+
+function playResults(p: PlayFigures): Record<string, unknown> {
+  const { full, half } = p;
+  return {
+    play_cpu_us: Math.round(full.cpuPerPlayUs),
+    play_cpu_note: 'session path with events published to the event log; pipeline consumers measured apart',
+    pipeline_cpu_us_per_play: Math.round(p.pipelineCpuPerPlayUs),
+    play_p50_ms: Number(percentile(full.server, 50).toFixed(3)),
+    play_p99_ms: Number(percentile(full.server, 99).toFixed(3)),
+    play_samples: full.server.length,
+    play_client_rtt_p50_ms: Number(full.r.rttP50.toFixed(3)),
+    play_client_rtt_p99_ms: Number(full.r.rttP99.toFixed(3)),
+    play_unanswered: full.r.unanswered,
+    play_half_rate_per_s: PLAY_RATE / 2,
+    play_half_p50_ms: Number(percentile(half.server, 50).toFixed(3)),
+    play_half_p99_ms: Number(percentile(half.server, 99).toFixed(3)),
+    play_half_client_rtt_p50_ms: Number(half.r.rttP50.toFixed(3)),
+    play_half_client_rtt_p99_ms: Number(half.r.rttP99.toFixed(3)),
+    play_half_cpu_us: Math.round(half.cpuPerPlayUs),
+    play_cpu_us_by_thread: full.threads,
+  };
+}
+
 export default async function bench(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
+  // `--plays`: only the play measurements, no results file (profiling the per-play path).
+  const playsOnly = args.includes('--plays');
+  const profileAt = args.indexOf('--profile');
+  const profileFile = profileAt >= 0 ? args[profileAt + 1] : undefined;
   const { startApp } = await import('../app/start-app.ts');
   const dir = mkdtempSync(join(tmpdir(), 'session-bench-'));
-  const samples: number[] = [];
+  const recorder = { samples: [] as number[], recording: false };
   const wakes: number[] = [];
-  let recording = false;
-  const app = await startApp(
-    parseConfig({
-      PORT: '0',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
-      RATE_LIMIT: '100000/100000',
-      SESSION_GRACE_MS: '600000',
-      // Past the time to open every idle session, so they are measured awake, then hibernated
-      // at once (hibernateAll): the same sessions both ways.
-      HIBERNATE_AFTER_MS: '300000',
-    }),
-    {
-      log: pino({ level: 'silent' }),
-      demo: 'fixture',
-      onPlayLatency: (ms) => recording && samples.push(ms),
-      onWake: (ms) => wakes.push(ms),
-    },
-  );
+  const config = parseConfig({
+    PORT: '0',
+    DATA_DIR: dir,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT: '100000/100000',
+    SESSION_GRACE_MS: '600000',
+    // Past the time to open every idle session, so they are measured awake, then hibernated
+    // at once (hibernateAll): the same sessions both ways.
+    HIBERNATE_AFTER_MS: '300000',
+  });
+  // The pipeline's consumers are measured apart (consumerCpuPerPlay), not during the plays.
+  const app = await startApp(config, {
+    log: pino({ level: 'silent' }),
+    demo: 'fixture',
+    pipeline: false,
+    onPlayLatency: (ms) => recorder.recording && recorder.samples.push(ms),
+    onWake: (ms) => wakes.push(ms),
+  });
   const gc = gcFn();
   const echo = await startEcho();
   const t0 = performance.now();
   try {
-    // 1. Round trips: session full path vs raw uWS echo on the same frames.
-    //    Interleaved, twice each, so a change in the machine's load (it is shared) falls on
-    //    both sides of the ratio.
-    const echoRuns: number[] = [];
-    const sessionRuns: number[] = [];
-    for (let round = 0; round < 2; round++) {
-      echoRuns.push(await roundTrips(`ws://127.0.0.1:${echo.port}/`, false, `echo${round}-`, quick));
-      sessionRuns.push(await roundTrips(app.server.wsUrl, true, `rt${round}-`, quick));
+    if (args.includes('--round-trips')) {
+      // Only part 1, no results file; `--profile` covers the second measured session round.
+      const rt = await measureRoundTrips(app, echo.port, quick, t0, profileFile);
+      console.log(
+        `ratio ${rt.ratio.toFixed(3)}; load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
+      );
+      return;
     }
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const echoRt = mean(echoRuns);
-    const sessionRt = mean(sessionRuns);
-    const ratio = sessionRt / echoRt;
-    console.log(
-      `[${((performance.now() - t0) / 1000).toFixed(1)} s] round trips: session ${sessionRuns.map(Math.round).join(', ')}/s, echo ${echoRuns.map(Math.round).join(', ')}/s`,
-    );
+    if (playsOnly) {
+      const plays = await measurePlays(app, config.pipeline.warehouseDir, quick, recorder, profileFile);
+      printTable(playRows(plays));
+      console.log(`CPU per play by thread, us: ${JSON.stringify(plays.full.threads)}`);
+      console.log(
+        `load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
+      );
+      return;
+    }
+    // 1. Round trips.
+    const rt = await measureRoundTrips(app, echo.port, quick, t0);
 
-    // 2. Play latency at the target rate, then at half of it: the pair tells queueing in a
-    //    saturated event loop (grows with the rate) from a fixed cost per play.
-    const playAt = async (rate: number, prefix: string, durationMs: number) => {
-      const play = spawnWorker({
-        mode: 'play',
-        url: app.server.wsUrl,
-        connections: PLAY_CONNECTIONS,
-        userPrefix: prefix,
-        hello: true,
-        warmupMs: 1000,
-        durationMs,
-        context: app.demo.playlistUri,
-        // Offsets before the SE-blocked 4th track, so no play is skipped or refused.
-        contextLength: 3,
-        rate,
-      });
-      await play.next();
-      samples.length = 0;
-      setTimeout(() => (recording = true), 1000);
-      const cpu0 = process.cpuUsage();
-      const pr = (await play.next()) as { result: PlayResult };
-      const cpu = process.cpuUsage(cpu0);
-      recording = false;
-      await play.next();
-      return {
-        r: pr.result,
-        server: [...samples],
-        // Server CPU (this process: session, event log, pipeline consumers) per play sent.
-        cpuPerPlayUs: (cpu.user + cpu.system) / pr.result.sent,
-      };
-    };
-    const full = await playAt(PLAY_RATE, 'play', quick ? 3000 : 8000);
-    const half = await playAt(PLAY_RATE / 2, 'half', quick ? 2000 : 4000);
-    const { r, cpuPerPlayUs } = full;
-    const p50 = percentile(full.server, 50);
-    const p99 = percentile(full.server, 99);
+    // 2. Plays.
+    const plays = await measurePlays(app, config.pipeline.warehouseDir, quick, recorder, profileFile);
+    const { r } = plays.full;
     console.log(
       `[${((performance.now() - t0) / 1000).toFixed(1)} s] plays at ${PLAY_RATE}/s and ${PLAY_RATE / 2}/s done`,
     );
@@ -643,41 +891,12 @@ export default async function bench(args: string[]): Promise<void> {
     printTable([
       {
         measure: 'round trips/s, session full path (500 conns)',
-        value: Math.round(sessionRt),
-        baseline: Math.round(echoRt),
-        ratio,
-        target: '>= 0.5',
+        value: Math.round(rt.sessionRt),
+        baseline: Math.round(rt.echoRt),
+        ratio: rt.ratio,
+        target: '>= 0.7',
       },
-      {
-        measure: `play p50 ms, server: frame in -> playback+prefetch+ack out (${full.server.length} @ ${PLAY_RATE}/s)`,
-        value: p50,
-        baseline: '-',
-        ratio: '-',
-        target: '-',
-      },
-      { measure: 'play p99 ms, server', value: p99, baseline: '-', ratio: '-', target: '<= 2' },
-      {
-        measure: `play p50 ms, client round trip (${r.measured} plays)`,
-        value: r.rttP50,
-        baseline: '-',
-        ratio: '-',
-        target: '-',
-      },
-      { measure: 'play p99 ms, client round trip', value: r.rttP99, baseline: '-', ratio: '-', target: '-' },
-      {
-        measure: 'server CPU per play, us (incl. event log + pipeline)',
-        value: Math.round(cpuPerPlayUs),
-        baseline: '-',
-        ratio: '-',
-        target: '-',
-      },
-      {
-        measure: `play p99 ms at ${PLAY_RATE / 2}/s: server / client round trip`,
-        value: `${percentile(half.server, 99).toFixed(3)} / ${half.r.rttP99.toFixed(3)}`,
-        baseline: '-',
-        ratio: '-',
-        target: '-',
-      },
+      ...playRows(plays),
       {
         measure: `heap per playing session, bytes (${busy.count} sessions)`,
         value: Math.round(busy.perSession),
@@ -718,21 +937,10 @@ export default async function bench(args: string[]): Promise<void> {
       `plays sent ${r.sent}, acked ${r.acks}, error frames ${r.errors}, unanswered after 5 s ${r.unanswered}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     writeResults('session', {
-      throughput_ratio: Number(ratio.toFixed(3)),
-      session_round_trips_per_s: Math.round(sessionRt),
-      echo_round_trips_per_s: Math.round(echoRt),
-      play_p50_ms: Number(p50.toFixed(3)),
-      play_p99_ms: Number(p99.toFixed(3)),
-      play_samples: full.server.length,
-      play_client_rtt_p50_ms: Number(r.rttP50.toFixed(3)),
-      play_client_rtt_p99_ms: Number(r.rttP99.toFixed(3)),
-      play_unanswered: r.unanswered,
-      play_server_cpu_us_per_play: Math.round(cpuPerPlayUs),
-      play_half_rate_per_s: PLAY_RATE / 2,
-      play_half_p50_ms: Number(percentile(half.server, 50).toFixed(3)),
-      play_half_p99_ms: Number(percentile(half.server, 99).toFixed(3)),
-      play_half_client_rtt_p50_ms: Number(half.r.rttP50.toFixed(3)),
-      play_half_client_rtt_p99_ms: Number(half.r.rttP99.toFixed(3)),
+      throughput_ratio: Number(rt.ratio.toFixed(3)),
+      session_round_trips_per_s: Math.round(rt.sessionRt),
+      echo_round_trips_per_s: Math.round(rt.echoRt),
+      ...playResults(plays),
       heap_per_session_bytes: Math.round(heapPerSession),
       heap_per_awake_idle_session_bytes: Math.round(heapPerAwakeSession),
       external_per_idle_session_bytes: Math.round(externalPerSession),

@@ -59,6 +59,15 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return writer.encode(frame);
 }
 
+/**
+ * Marks an array that never changes and goes out in many frames (a file's signed URLs): the
+ * encoder writes it once and copies those bytes into later frames (same bytes, no re-encoding).
+ */
+export function encodeOnce<T extends readonly unknown[]>(items: T): T {
+  writer.remember(items);
+  return items;
+}
+
 function refuse(
   reason: FrameError['reason'],
   message: string,

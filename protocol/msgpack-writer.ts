@@ -15,27 +15,54 @@
 
 const SLAB_BYTES = 64 * 1024;
 
+/**
+ * Node's Buffer writes a string's UTF-8 natively (`utf8Write`), several times faster than
+ * a loop over char codes for the long strings of our frames (signed URLs, ~150 bytes):
+ * used when present, so the same writer still runs in a browser (the client SDK).
+ */
+type NativeSlab = Uint8Array & { utf8Write(s: string, offset: number, length: number): number };
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
+const allocSlab = (n: number): Uint8Array => (NodeBuffer ? NodeBuffer.allocUnsafeSlow(n) : new Uint8Array(n));
+const hasNativeUtf8 = (b: Uint8Array): b is NativeSlab =>
+  typeof (b as Partial<NativeSlab>).utf8Write === 'function';
+/** Strings at least this long go to the native writer; shorter ones are cheaper in the loop. */
+const NATIVE_MIN_LENGTH = 24;
+
 export class MessagePackWriter {
-  private buf = new Uint8Array(SLAB_BYTES);
-  private view = new DataView(this.buf.buffer);
+  /** Arrays marked by `remember`: their bytes are kept after their first encoding. */
+  private readonly remembered = new WeakSet<readonly unknown[]>();
+  private readonly encoded = new WeakMap<readonly unknown[], Uint8Array>();
+  private buf = allocSlab(SLAB_BYTES);
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 0;
   private start = 0;
+
+  /**
+   * Marks an array that will not change and is written often (the signed URLs of a file,
+   * shared by every play of it): it is encoded once, and later frames copy those bytes.
+   * Kept only as long as the array itself.
+   */
+  remember(items: readonly unknown[]): void {
+    this.remembered.add(items);
+  }
 
   /** Encodes `value`; fields whose value is `undefined` are left out of maps. */
   encode(value: unknown): Uint8Array {
     this.start = this.pos;
     if (this.buf.length - this.pos < 1024) this.newSlab(SLAB_BYTES);
     this.write(value);
-    return this.buf.subarray(this.start, this.pos);
+    // A plain Uint8Array view, whatever the slab is: a Buffer's `slice()` does not copy,
+    // and callers copy frames they keep with `slice()`.
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.start, this.pos - this.start);
   }
 
   private newSlab(minBytes: number): void {
     const size = Math.max(SLAB_BYTES, minBytes);
     const inFlight = this.buf.subarray(this.start, this.pos);
-    const next = new Uint8Array(size);
+    const next = allocSlab(size);
     next.set(inFlight);
     this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
     this.pos = inFlight.length;
     this.start = 0;
   }
@@ -125,8 +152,21 @@ export class MessagePackWriter {
     // Optimistic ASCII pass: then the byte length is the string length and the header is
     // known up front. On the first non-ASCII unit, start over with the exact UTF-8 length.
     const header = strHeaderBytes(length);
-    this.ensure(header + length);
+    // 4 spare bytes: see below.
+    this.ensure(header + length + 4);
     const buf = this.buf;
+    if (length >= NATIVE_MIN_LENGTH && hasNativeUtf8(buf)) {
+      // Room for 4 bytes more than units: a string with any non-ASCII unit is at least one
+      // byte longer than its units, and the write stops only where a character (<= 4 bytes)
+      // does not fit, so it writes more than `length` bytes. Exactly `length`: all ASCII.
+      const written = buf.utf8Write(s, this.pos + header, length + 4);
+      if (written === length) {
+        this.writeStrHeader(length);
+        this.pos += length;
+        return;
+      }
+      return this.writeUtf8String(s);
+    }
     let p = this.pos + header;
     for (let i = 0; i < length; i++) {
       const c = s.charCodeAt(i);
@@ -153,9 +193,21 @@ export class MessagePackWriter {
   }
 
   private writeArray(items: unknown[]): void {
+    const known = this.encoded.get(items);
+    if (known !== undefined) {
+      this.ensure(known.length);
+      this.buf.set(known, this.pos);
+      this.pos += known.length;
+      return;
+    }
+    // Offset from the frame start: a slab change while writing the items moves the frame.
+    const rel = this.pos - this.start;
     const n = items.length;
     this.writeLengthHeader(n, 0x90, 0xdc);
     for (let i = 0; i < n; i++) this.write(items[i]);
+    // A copy (`new Uint8Array(view)`), not a view that would pin the slab.
+    if (this.remembered.has(items))
+      this.encoded.set(items, new Uint8Array(this.buf.subarray(this.start + rel, this.pos)));
   }
 
   private writeMap(obj: Record<string, unknown>): void {

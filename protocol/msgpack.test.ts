@@ -90,8 +90,41 @@ describe('msgpack - writer', () => {
     for (const s of strings) expect(hex(writer.encode(s)), `${s.length} units`).toBe(hex(standardEncode(s)));
   });
 
+  it('msgpack - encoded bytes are a plain Uint8Array: slice() copies them off the shared slab', () => {
+    const bytes = writer.encode({ t: 'ack', id: 1, long: 'x'.repeat(100) });
+    expect(Object.getPrototypeOf(bytes)).toBe(Uint8Array.prototype);
+    const kept = bytes.slice();
+    expect(kept.buffer.byteLength).toBe(bytes.byteLength);
+  });
+
+  it('msgpack - a remembered array is written with the same bytes in every frame, across slab changes', () => {
+    const w = new MessagePackWriter();
+    const urls = Array.from({ length: 40 }, (_, i) => `https://cdn.example/o/${'k'.repeat(60)}${i}?sig=${i}`);
+    w.remember(urls);
+    const frame = (pad: number) => ({ t: 'playback', pad: 'p'.repeat(pad), urls, n: pad });
+    // Enough frames to roll over several 64 KiB slabs, the array at every offset in them.
+    for (let pad = 0; pad < 600; pad += 7) {
+      const f = frame(pad);
+      expect(hex(w.encode(f)), `pad ${pad}`).toBe(hex(standardEncode(f)));
+    }
+  });
+
   it('msgpack - a lone surrogate becomes U+FFFD rather than invalid UTF-8', () => {
     expect(standardDecode(writer.encode('a\ud800b'))).toBe('a\ufffdb');
+    expect(standardDecode(writer.encode('a'.repeat(40) + '\udc00'))).toBe('a'.repeat(40) + '\ufffd');
+  });
+
+  it('msgpack - long strings (the native write path) with non-ASCII anywhere match the standard bytes', () => {
+    // The native path guesses ASCII; a string whose UTF-8 is longer than its units, by one
+    // byte or by a character that does not fit at the end, must fall back exactly.
+    const strings: string[] = [];
+    for (const n of [24, 31, 32, 40, 255, 256]) {
+      for (const c of ['é', '日', '🎵']) {
+        strings.push(c + 'a'.repeat(n - c.length), 'a'.repeat(n - c.length) + c);
+        strings.push('a'.repeat(n - 2 * c.length) + c + c, 'a'.repeat(Math.floor(n / 2)) + c + 'a'.repeat(n));
+      }
+    }
+    for (const s of strings) expect(hex(writer.encode(s)), JSON.stringify(s)).toBe(hex(standardEncode(s)));
   });
 
   it('msgpack - maps of 16+ fields and arrays of 16+ items use the wide headers', () => {

@@ -19,6 +19,7 @@ import type {
   RepeatMode,
 } from '../protocol/messages.ts';
 import { DEVICE_TYPES } from '../protocol/messages.ts';
+import { encodeOnce } from '../protocol/codec.ts';
 import type { ErrorReason } from '../protocol/errors.ts';
 import type {
   Quality as ActorQuality,
@@ -134,9 +135,10 @@ export function playbackFrame(o: PlaybackOutput): PlaybackFrame {
     codec: o.codec,
     mime: o.mimeType,
     bitrate_kbps: o.bitrateKbps,
-    chunks: { count: o.chunks.count, duration_ms: o.chunks.durationMs, sizes: o.chunks.bytes },
+    // Shared by every playback of this file and expiry (actors/ `fileSigner`): encoded once.
+    chunks: { count: o.chunks.count, duration_ms: o.chunks.durationMs, sizes: encodeOnce(o.chunks.bytes) },
     init_url: o.init.url || null,
-    urls: o.chunks.urls,
+    urls: encodeOnce(o.chunks.urls),
     first_chunk: {
       url: o.firstChunk.url,
       bitrate_kbps: o.firstChunk.bitrateKbps,
