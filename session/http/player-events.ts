@@ -50,6 +50,16 @@ function refuse(res: HttpResponse, status: string, code: string, message: string
 export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps): void {
   const now = deps.now ?? Date.now;
   const heartbeatMs = deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  // One state goes to every subscriber of the listener: built and serialised once.
+  const frames = new WeakMap<StateEvent, string>();
+  const frame = (e: StateEvent): string => {
+    let text = frames.get(e);
+    if (text === undefined) {
+      text = `id: ${e.id}\nevent: state\ndata: ${JSON.stringify(playbackState(e.view, deps.baseUrl(), now()))}\n\n`;
+      frames.set(e, text);
+    }
+    return text;
+  };
 
   app.get(PLAYER_EVENTS_PATH, (res, req) => {
     // Headers are readable only now, before the first await.
@@ -74,8 +84,6 @@ export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps):
       let choked = false;
       let waiting: StateEvent | undefined;
 
-      const frame = (e: StateEvent) =>
-        `id: ${e.id}\nevent: state\ndata: ${JSON.stringify(playbackState(e.view, deps.baseUrl(), now()))}\n\n`;
       const write = (text: string): void => {
         if (closed) return;
         res.cork(() => {
