@@ -24,6 +24,7 @@ import { sessionActorStarter } from './session-actor.ts';
 import type { StartActor } from '../session/session-router.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
+import { playerPageRoutes } from './player-page.ts';
 
 export interface App {
   server: SessionServer;
@@ -101,7 +102,12 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         : await seedDemo(stores, objects, log);
 
     const api = httpApi({ stores, cache, log, streamThresholdMs: STREAM_THRESHOLD_MS });
-    const server = await startSessionServer({
+    const player = playerPageRoutes({
+      mint: (claims, ttlS) => server.auth.mint(claims, ttlS),
+      demo,
+      demoMode: config.demoMode,
+    });
+    const server: SessionServer = await startSessionServer({
       config: config.server,
       ports: { catalog: stores.catalog, playlists: stores.playlists, snapshots: stores.snapshots, eventLog },
       startActor,
@@ -115,7 +121,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         });
       },
       api: api.authed,
-      publicHttp: api.public,
+      publicHttp: { ...api.public, ...player },
       checks: () => ({ event_log: eventLogReadiness(eventLog.status()) }),
       timers: opts.timers,
       now: opts.now,

@@ -10,6 +10,7 @@ import { createPlaylistViewer } from '../storage/hydration.ts';
 import type { Stores } from '../storage/stores.ts';
 import type { AuthedHandler } from './http-routes.ts';
 import { createApiRouter, errorBody, type ApiRouter } from './http/api-router.ts';
+import { catalogRoutes } from './http/catalog.ts';
 import { meRoutes } from './http/me.ts';
 import { OPENAPI_PATH, openApiDocument } from './http/openapi.ts';
 import { playlistRoutes } from './http/playlists.ts';
@@ -50,6 +51,7 @@ export function httpApi(deps: HttpApiDeps): HttpApi {
   });
   const router = createApiRouter([
     ...playlistRoutes({ playlists: stores.playlists, viewer }),
+    ...catalogRoutes({ catalog: stores.catalog }),
     ...meRoutes({
       history: stores.history,
       royalties: stores.royalties,
@@ -76,6 +78,7 @@ export function httpApi(deps: HttpApiDeps): HttpApi {
           query: Object.fromEntries(req.query),
           body,
           userId: principal.userId,
+          listener: { country: principal.country, plan: principal.plan },
           baseUrl: ctx.publicBaseUrl,
         },
         (err) => deps.log.error({ err, method: req.method, path: req.path }, 'HTTP API failed'),

@@ -7,6 +7,7 @@
  */
 import type { Static, TObject, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
+import type { Listener } from '../../actors/entitlement.ts';
 import { TRACK_URI_PATTERN } from '../../protocol/uris.ts';
 import { isStorageError, type StorageErrorCode } from '../../storage/errors.ts';
 
@@ -21,6 +22,8 @@ export interface ApiRequest {
   body?: unknown;
   /** The authenticated caller (from the Bearer JWT). */
   userId: string;
+  /** The caller's plan and country (token claims), for answers that depend on entitlement. */
+  listener?: Listener;
   /** Absolute base (PUBLIC_BASE_URL, no trailing slash) of every link an answer hands out. */
   baseUrl: string;
 }
@@ -36,6 +39,8 @@ export interface RouteContext<Q, B> {
   query: Q;
   body: B;
   userId: string;
+  /** ApiRequest.listener; routes that need it answer 401 without it. */
+  listener?: Listener;
   /** Absolute base of the links the answer hands out (ApiRequest.baseUrl). */
   baseUrl: string;
 }
@@ -225,7 +230,14 @@ export function createApiRouter(routes: readonly ApiRoute[]): ApiRouter {
       body = parseBody(req.body, c.route.bodyRequired ?? true);
       if (!c.body.Check(body)) throw badRequest(describeInvalid(c.body, body, 'body'));
     }
-    return c.route.handle({ params, query, body, userId: req.userId, baseUrl: req.baseUrl });
+    return c.route.handle({
+      params,
+      query,
+      body,
+      userId: req.userId,
+      baseUrl: req.baseUrl,
+      ...(req.listener ? { listener: req.listener } : {}),
+    });
   }
 
   return {
