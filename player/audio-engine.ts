@@ -94,6 +94,8 @@ export class AudioEngine {
   private bandwidthKbps = 0;
   /** Chunk fetches that went to the network (not served from memory). */
   networkFetches = 0;
+  /** The last start of a track here, and whether its first chunk and init came from memory. */
+  lastStart: { trackId: string; fromMemory: boolean } | undefined;
   private stopped = true;
 
   constructor(
@@ -152,6 +154,7 @@ export class AudioEngine {
       const f = this.following;
       if (f && f.nextChunk > 0) {
         // Already appended right after the current track: jump into it.
+        this.lastStart = { trackId: f.trackId, fromMemory: true };
         this.current = f;
         this.following = undefined;
         f.ended = false;
@@ -311,6 +314,11 @@ export class AudioEngine {
     this.following = undefined;
     this.stopped = false;
     if (p.frame) this.setGain(p.frame);
+    const first = this.urlFor(p, p.nextChunk);
+    this.lastStart = {
+      trackId: p.trackId,
+      fromMemory: !!first && this.cache.has(first.url) && (!first.init || this.cache.has(first.init)),
+    };
     await this.appendNext(p);
     if (this.current !== p) return;
     this.audio.currentTime = p.startS + positionMs / 1000;
@@ -445,7 +453,8 @@ export class AudioEngine {
         ? [p.frame.first_chunk.url, p.frame.first_chunk.init_url, p.frame.init_url, ...p.frame.urls]
         : [];
       const again = fresh.find((u) => u && keyOf(u) === key);
-      if (again && again !== url) r = await this.cache.fetchChunk(again);
+      // The renewal may sign the same URL again (same expiry bucket): retried all the same.
+      if (again) r = await this.cache.fetchChunk(again);
     }
     if (!r.ok) {
       this.events.onError(`could not fetch audio: ${r.error.message}`);

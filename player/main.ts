@@ -9,6 +9,7 @@
  * its own update model and weight for nothing the page needs.
  */
 import { PrefetchCache } from '../client/prefetch-cache.ts';
+import { SessionRequestError } from '../client/errors.ts';
 import { SessionClient } from '../client/session-client.ts';
 import { QUALITIES, REPEAT_MODES } from '../protocol/schemas.ts';
 import type { Quality, RepeatMode, SessionState } from '../protocol/messages.ts';
@@ -175,13 +176,35 @@ async function start(userId: string, token: () => Promise<string> | string): Pro
 
 // ---- commands ----------------------------------------------------------------------------
 
-function run(p: Promise<unknown>): void {
-  p.catch((err: unknown) => notice((err as Error).message));
+/**
+ * Runs a command; one the server refused because the token had just expired (it was not
+ * applied) runs again once the SDK has reconnected with a fresh token.
+ */
+function run(command: () => Promise<unknown>): void {
+  command()
+    .catch(async (err: unknown) => {
+      if (!(err instanceof SessionRequestError) || err.reason !== 'token_expired' || !player) throw err;
+      await player.client.waitFor('welcome', { timeoutMs: 15_000 });
+      return command();
+    })
+    .catch((err: unknown) => notice((err as Error).message));
 }
 
+/**
+ * Plays on the active device, as any remote does; when no connected device is active (none
+ * yet, or it went away), this tab takes over first, so a tap here is heard here.
+ */
 function playContext(context: string, offsetUri?: string): void {
-  if (!player) return;
-  run(player.client.play({ context, ...(offsetUri ? { offset: { uri: offsetUri } } : {}) }));
+  const p = player;
+  const s = p?.client.state;
+  if (!p || !s) return;
+  const active = s.devices.find((d) => d.id === s.active_device_id);
+  const takeOver = !active?.connected && s.active_device_id !== p.client.deviceId;
+  run(() =>
+    (takeOver ? p.client.transfer(p.client.deviceId, false) : Promise.resolve()).then(() =>
+      p.client.play({ context, ...(offsetUri ? { offset: { uri: offsetUri } } : {}) }),
+    ),
+  );
 }
 
 function togglePlay(): void {
@@ -190,10 +213,10 @@ function togglePlay(): void {
   if (!p || !s) return;
   if (s.is_playing) {
     if (p.engine.isActive) p.engine.audio.pause();
-    run(p.client.pause());
+    run(() => p.client.pause());
   } else if (s.track) {
     if (p.engine.isActive) void p.engine.audio.play().catch(() => {});
-    run(p.client.resume());
+    run(() => p.client.resume());
   }
 }
 
@@ -229,7 +252,7 @@ function trackRow(t: api.TrackInfo, play: () => void): HTMLElement {
         class: 'queue-add',
         'aria-label': `Add ${label} to the queue`,
         disabled: !!reason,
-        onclick: () => player && run(player.client.queueAdd(t.uri)),
+        onclick: () => player && run(() => player!.client.queueAdd(t.uri)),
       },
       '+',
     ),
@@ -342,7 +365,7 @@ function render(): void {
               {
                 class: 'transfer',
                 'aria-label': `Transfer playback to ${d.name}${mine ? ' (this tab)' : ''}`,
-                onclick: () => run(p.client.transfer(d.id, true)),
+                onclick: () => run(() => p.client.transfer(d.id, true)),
               },
               mine ? 'Play here' : 'Transfer',
             )
@@ -379,23 +402,23 @@ function renderNowPlaying(): void {
 
 function wireControls(): void {
   $('play').onclick = togglePlay;
-  $('next').onclick = () => player && run(player.engine.next());
-  $('previous').onclick = () => player && run(player.client.previous());
-  $('shuffle').onclick = () => player && run(player.client.shuffle(!player.client.state?.shuffle));
+  $('next').onclick = () => player && run(() => player!.engine.next());
+  $('previous').onclick = () => player && run(() => player!.client.previous());
+  $('shuffle').onclick = () => player && run(() => player!.client.shuffle(!player!.client.state?.shuffle));
   $('repeat').onclick = () => {
     const s = player?.client.state;
     if (!player || !s) return;
     const next = REPEAT_MODES[(REPEAT_MODES.indexOf(s.repeat) + 1) % REPEAT_MODES.length] as RepeatMode;
-    run(player.client.repeat(next));
+    run(() => player!.client.repeat(next));
   };
   const seek = $('seek') as HTMLInputElement;
-  seek.onchange = () => player && run(player.engine.seek(Number(seek.value)));
+  seek.onchange = () => player && run(() => player!.engine.seek(Number(seek.value)));
   const volume = $('volume') as HTMLInputElement;
-  volume.onchange = () => player && run(player.client.volume(Number(volume.value)));
+  volume.onchange = () => player && run(() => player!.client.volume(Number(volume.value)));
   volume.oninput = () => player?.probe.setVolume(Number(volume.value));
   const quality = $('quality') as HTMLSelectElement;
   fill(quality, ...QUALITIES.map((q) => h('option', { value: q }, q.replace('_', ' '))));
-  quality.onchange = () => player && run(player.client.quality(quality.value as Quality));
+  quality.onchange = () => player && run(() => player!.client.quality(quality.value as Quality));
   // Keyboard: space plays or pauses, arrows seek 5 s, n / p next and previous (not while typing).
   document.addEventListener('keydown', (ev) => {
     const target = ev.target as HTMLElement;
@@ -407,9 +430,10 @@ function wireControls(): void {
       const s = player.client.state;
       if (!s?.track) return;
       const to = positionOf(s, player) + (ev.key === 'ArrowRight' ? 5000 : -5000);
-      run(player.engine.seek(Math.max(0, Math.min(s.track.duration_ms - 500, to))));
-    } else if (ev.key === 'n') run(player.engine.next());
-    else if (ev.key === 'p') run(player.client.previous());
+      const last = s.track.duration_ms - 500;
+      run(() => player!.engine.seek(Math.max(0, Math.min(last, to))));
+    } else if (ev.key === 'n') run(() => player!.engine.next());
+    else if (ev.key === 'p') run(() => player!.client.previous());
   });
 }
 

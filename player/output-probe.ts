@@ -16,24 +16,34 @@ const SILENCE = 0.0005;
  */
 const MIN_SILENT_SAMPLES = 8;
 
+/** A block peak this many times above or below the last steady level is a level step. */
+const LEVEL_STEP = 1.6;
+
 const WORKLET = `
 class OutputProbe extends AudioWorkletProcessor {
-  constructor() { super(); this.silent = 1e9; this.peak = 0; this.blocks = 0; }
+  constructor() { super(); this.silent = 1e9; this.peak = 0; this.blocks = 0; this.steady = 0; }
   process(inputs, outputs) {
     const input = inputs[0], output = outputs[0];
     const n = input.length > 0 ? input[0].length : 128;
     for (let c = 0; c < output.length; c++) {
       if (input[c]) output[c].set(input[c]); else output[c].fill(0);
     }
+    let blockPeak = 0;
     for (let i = 0; i < n; i++) {
       let m = 0;
       for (let c = 0; c < input.length; c++) { const v = Math.abs(input[c][i]); if (v > m) m = v; }
       if (m > this.peak) this.peak = m;
+      if (m > blockPeak) blockPeak = m;
       if (m < ${SILENCE}) { this.silent++; continue; }
       if (this.silent >= ${MIN_SILENT_SAMPLES}) {
         this.port.postMessage({ t: 'onset', at: currentTime + i / sampleRate, silentSamples: this.silent, rate: sampleRate });
       }
       this.silent = 0;
+    }
+    // A level step (a track of another loudness, another part of one) is reported at once.
+    if (blockPeak > ${SILENCE} && (blockPeak > this.steady * ${LEVEL_STEP} || blockPeak * ${LEVEL_STEP} < this.steady)) {
+      this.port.postMessage({ t: 'step', at: currentTime, peak: blockPeak });
+      this.steady = blockPeak;
     }
     if (++this.blocks % 16 === 0) { this.port.postMessage({ t: 'level', peak: this.peak }); this.peak = 0; }
     return true;
@@ -51,8 +61,16 @@ export interface Onset {
   silenceMs: number;
 }
 
+/** A change of level (block peak) by more than LEVEL_STEP times. */
+export interface LevelStep {
+  perfMs: number;
+  contextTime: number;
+  peak: number;
+}
+
 export class OutputProbe {
   readonly onsets: Onset[] = [];
+  readonly steps: LevelStep[] = [];
   /** Peak level (0..1) of the last ~50 ms. */
   level = 0;
   private readonly gain: GainNode;
@@ -74,6 +92,11 @@ export class OutputProbe {
       const m = ev.data;
       if (m.t === 'level') {
         this.level = m.peak;
+        return;
+      }
+      if (m.t === 'step') {
+        this.steps.push({ perfMs: performance.now(), contextTime: m.at, peak: m.peak });
+        if (this.steps.length > 1000) this.steps.splice(0, 500);
         return;
       }
       const onset: Onset = {

@@ -38,6 +38,8 @@ export interface ToneSpec {
   /** aevalsrc expression of the mono signal. */
   expr: string;
   rights?: RightsSpec[];
+  /** Position on the one test album (album contexts play in this order). */
+  trackNumber?: number;
 }
 
 /** A sine at amplitude `amp`, or `amp` until `switchS` and `amp2` after it. */
@@ -85,7 +87,12 @@ export async function startPlayerApp(
       const outcome = await ingester.ingest({
         path: source,
         trackId: `tone-${t.key}`,
-        metadata: { title: t.title, artistName: 'Test Tones', albumName: 'Level Coded', trackNumber: 1 },
+        metadata: {
+          title: t.title,
+          artistName: 'Test Tones',
+          albumName: 'Level Coded',
+          trackNumber: t.trackNumber ?? 1,
+        },
         rights: t.rights ?? [{ territory: '*', allowed: true }],
       });
       if (outcome.status === 'failed') throw new Error(`ingesting ${t.key} failed: ${outcome.reason}`);
