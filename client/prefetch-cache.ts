@@ -89,11 +89,9 @@ export class PrefetchCache {
       const size = frame.chunks.sizes[i];
       if (size !== undefined) this.sizes.set(PrefetchCache.keyOf(url), size);
     });
-    // The first chunk is at the start bitrate; its size is in this table only at the same bitrate.
-    const first = frame.chunks.sizes[0];
-    if (frame.first_chunk.bitrate_kbps === frame.bitrate_kbps && first !== undefined) {
-      this.sizes.set(PrefetchCache.keyOf(frame.first_chunk.url), first);
-    }
+    // The first chunk (the chunk holding the start position, at the start bitrate) is in this
+    // table only at the same bitrate, where its URL is one of `urls`: sized above. At another
+    // bitrate its size is unknown here and its hash alone checks it.
   }
 
   /** What is known about a chunk: hash from its content address, size from a learned table. */
@@ -118,6 +116,12 @@ export class PrefetchCache {
     const running = this.inFlight.get(key);
     if (running) return running.then((r) => (r.ok ? r.chunk : undefined));
     return Promise.resolve(this.chunks.get(key));
+  }
+
+  /** Forgets every cached chunk (a listener signing out; a benchmark's cold start). */
+  clear(): void {
+    this.chunks.clear();
+    this.bytes = 0;
   }
 
   get size(): { chunks: number; bytes: number } {

@@ -72,6 +72,8 @@ interface Placement {
   complete: boolean;
   /** `ended` was sent for it. */
   ended: boolean;
+  /** Being placed (jumpTo): the element still holds the old position until it is done. */
+  starting: boolean;
 }
 
 export interface EngineEvents {
@@ -214,14 +216,23 @@ export class AudioEngine {
       return;
     }
     const c = this.current;
-    if (!c || c.playId !== s.play_id || !c.playId) return;
+    // While a track is being placed the element still plays the old position: jumpTo applies
+    // the newest state when it is done.
+    if (!c || c.playId !== s.play_id || !c.playId || c.starting) return;
     if (s.is_playing && this.audio.paused) void this.audio.play().catch(() => {});
     if (!s.is_playing && !this.audio.paused) this.audio.pause();
-    // Another device moved the position: follow it.
-    if (was && s.position.at !== was.position.at) {
-      const expected = s.position.position_ms + (s.is_playing ? Date.now() - s.position.at : 0);
-      if (Math.abs(expected - this.positionMs) > FOLLOW_DRIFT_MS)
-        void this.seekLocal(c, s.position.position_ms);
+    // Another device seeked: a jump in the server's own timeline (its anchor moved otherwise
+    // than time passing). Re-anchoring alone (pause, progress) is not followed: the server's
+    // clock runs from the playback frame, ahead of what this device has played.
+    if (was && was.play_id === s.play_id && s.position.at !== was.position.at) {
+      const carried = was.position.position_ms + (was.is_playing ? s.position.at - was.position.at : 0);
+      const now = s.position.position_ms + (s.is_playing ? Date.now() - s.position.at : 0);
+      // ...and lands away from here (a re-anchor on this device's own report does not).
+      if (
+        Math.abs(s.position.position_ms - carried) > FOLLOW_DRIFT_MS &&
+        Math.abs(now - this.positionMs) > FOLLOW_DRIFT_MS
+      )
+        void this.seekLocal(c, now);
     }
   }
 
@@ -254,6 +265,7 @@ export class AudioEngine {
       busy: false,
       complete: false,
       ended: false,
+      starting: false,
     };
   }
 
@@ -299,6 +311,7 @@ export class AudioEngine {
       busy: false,
       complete: false,
       ended: false,
+      starting: false,
     };
   }
 
@@ -313,6 +326,7 @@ export class AudioEngine {
     this.current = p;
     this.following = undefined;
     this.stopped = false;
+    p.starting = true;
     if (p.frame) this.setGain(p.frame);
     const first = this.urlFor(p, p.nextChunk);
     this.lastStart = {
@@ -320,10 +334,16 @@ export class AudioEngine {
       fromMemory: !!first && this.cache.has(first.url) && (!first.init || this.cache.has(first.init)),
     };
     await this.appendNext(p);
+    p.starting = false;
     if (this.current !== p) return;
     this.audio.currentTime = p.startS + positionMs / 1000;
+    // A state newer than the frame (a pause sent meanwhile) wins over the frame's is_playing.
+    const s = this.state;
+    if (s && p.playId && s.play_id === p.playId) play = s.is_playing;
     if (play) await this.audio.play().catch(() => {});
     else this.audio.pause();
+    // The server counts from its playback frame; tell it where the audio really starts.
+    this.reportProgress();
     this.startProgress();
     this.events.onChange();
     this.pump();
@@ -345,7 +365,9 @@ export class AudioEngine {
       }
     }
     this.following = undefined;
-    await this.jumpTo(p, positionMs, !this.audio.paused || (this.state?.is_playing ?? true));
+    // A copy: a fetch still under way for the old place must not append into the new one.
+    const again: Placement = { ...p, busy: false, complete: false, ended: false, starting: false };
+    await this.jumpTo(again, positionMs, !this.audio.paused || (this.state?.is_playing ?? true));
   }
 
   /** Keeps BUFFER_AHEAD_S buffered: the current track's next chunk, then the next track. */
@@ -384,7 +406,9 @@ export class AudioEngine {
   private urlFor(p: Placement, i: number): { url: string; init: string | null; kbps: number } | undefined {
     const f = p.frame;
     if (f) {
-      if (i === 0)
+      // `first_chunk` is the chunk holding the frame's start position, at the start bitrate.
+      const first = Math.min(f.chunks.count - 1, Math.floor(f.position_ms / f.chunks.duration_ms));
+      if (i === first)
         return { url: f.first_chunk.url, init: f.first_chunk.init_url, kbps: f.first_chunk.bitrate_kbps };
       const url = f.urls[i];
       return url ? { url, init: f.init_url, kbps: f.bitrate_kbps } : undefined;
@@ -549,17 +573,21 @@ export class AudioEngine {
   private startProgress(): void {
     if (this.progressTimer) return;
     this.progressTimer = setInterval(() => {
-      const cur = this.current;
-      if (!cur?.playId || this.audio.paused || !this.isActive) return;
-      void this.client
-        .progress({
-          play_id: cur.playId,
-          position_ms: Math.round(this.positionMs),
-          buffered_ms: Math.round(this.bufferedAhead() * 1000),
-          bandwidth_kbps: Math.round(this.bandwidthKbps * 10) / 10,
-        })
-        .catch(() => {});
+      if (!this.audio.paused) this.reportProgress();
     }, PROGRESS_EVERY_MS);
+  }
+
+  private reportProgress(): void {
+    const cur = this.current;
+    if (!cur?.playId || !this.isActive) return;
+    void this.client
+      .progress({
+        play_id: cur.playId,
+        position_ms: Math.round(this.positionMs),
+        buffered_ms: Math.round(this.bufferedAhead() * 1000),
+        bandwidth_kbps: Math.round(this.bandwidthKbps * 10) / 10,
+      })
+      .catch(() => {});
   }
 
   private gainListener: ((gainDb: number, peak: number) => void) | undefined;

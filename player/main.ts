@@ -35,8 +35,11 @@ declare global {
   interface Window {
     /** For the browser tests and the benchmark: the running player's parts. */
     __player?: Player;
+    /** The benchmark measures its naive baseline (a plain audio element) with the same probe. */
+    __OutputProbe?: typeof OutputProbe;
   }
 }
+window.__OutputProbe = OutputProbe;
 
 let player: Player | undefined;
 const params = new URLSearchParams(location.search);
