@@ -216,6 +216,7 @@ export default async function run(args: string[]): Promise<void> {
   const browser = await launchChromium();
   const naive = await naiveServer(pa);
   const figures: Record<string, number | string> = {};
+  const samples: Record<string, Record<string, number[]>> = {};
   const rows: Record<string, string | number>[] = [];
   const load = [loadavg()[0]!];
   try {
@@ -258,6 +259,15 @@ export default async function run(args: string[]): Promise<void> {
         Math.round((percentile(t.naiveSkip, 95) / Math.max(1, percentile(t.skip, 95))) * 10) / 10;
       figures[`ttfa_speedup${suffix}`] =
         Math.round((percentile(t.naiveTtfa, 95) / Math.max(1, percentile(t.ttfa, 95))) * 10) / 10;
+      // Every trial, rounded, for reading a p95 against its sample.
+      const r = (xs: number[]) => xs.map((x) => Math.round(x));
+      samples[net] = {
+        ttfa: r(t.ttfa),
+        skip: r(t.skip),
+        seek: r(t.seek),
+        naive_ttfa: r(t.naiveTtfa),
+        naive_skip: r(t.naiveSkip),
+      };
       rows.push({
         network: net,
         ttfa_p50: p(t.ttfa, 50),
@@ -296,5 +306,5 @@ export default async function run(args: string[]): Promise<void> {
   console.log(
     `gap p50 ${figures.gap_p50_ms} ms, p95 ${figures.gap_p95_ms} ms, max ${figures.gap_max_ms} ms; load ${figures.load_avg_1m}`,
   );
-  writeResults('player', figures);
+  writeResults('player', { ...figures, samples_ms: samples });
 }
