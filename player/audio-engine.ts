@@ -467,7 +467,6 @@ export class AudioEngine {
   /** A verified chunk from the SDK's cache (memory or network); a 403 gets fresh URLs once. */
   private async fetchVerified(p: Placement, url: string): Promise<Uint8Array | undefined> {
     const inMemory = this.cache.has(url);
-    const t0 = performance.now();
     let r: ChunkFetchResult = await this.cache.fetchChunk(url);
     if (!r.ok && r.error.detail.status === 403 && p.playId) {
       // Expired or refused: the same chunk under fresh URLs (its key is its content address).
@@ -486,10 +485,22 @@ export class AudioEngine {
     }
     if (!inMemory && r.attempts > 0) {
       this.networkFetches++;
-      const ms = performance.now() - t0;
-      if (ms > 0) this.bandwidthKbps = (r.chunk.bytes.byteLength * 8) / ms;
+      this.measureBandwidth(url);
     }
     return r.chunk.bytes;
+  }
+
+  /**
+   * Throughput of one chunk download, from the browser's resource timing of that request
+   * (request sent to last byte): the time a caller waited says nothing when it joined a
+   * prefetch already under way.
+   */
+  private measureBandwidth(url: string): void {
+    const abs = new URL(url, location.href).href;
+    const entry = performance.getEntriesByName(abs).at(-1) as PerformanceResourceTiming | undefined;
+    if (entry && entry.responseEnd > entry.requestStart && entry.encodedBodySize > 0)
+      this.bandwidthKbps = (entry.encodedBodySize * 8) / (entry.responseEnd - entry.requestStart);
+    if (performance.getEntriesByType('resource').length > 200) performance.clearResourceTimings();
   }
 
   private renewUrls(): Promise<unknown> {
@@ -579,7 +590,8 @@ export class AudioEngine {
 
   private reportProgress(): void {
     const cur = this.current;
-    if (!cur?.playId || !this.isActive) return;
+    // Nothing measured yet (every chunk came from memory): no figure is better than a wrong one.
+    if (!cur?.playId || !this.isActive || this.bandwidthKbps <= 0) return;
     void this.client
       .progress({
         play_id: cur.playId,
