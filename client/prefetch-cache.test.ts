@@ -117,6 +117,26 @@ describe('prefetch cache - chunk verification', () => {
     expect(cache.expectationOf(other)).toEqual({ bytes: 64_870, sha256: 'b'.repeat(64) });
   });
 
+  it('prefetch cache - a held prefetch starts once the hold is released; a direct fetch does not wait', async () => {
+    script = ['good', 'good'];
+    const cache = new PrefetchCache({ baseUrl });
+    let release!: () => void;
+    cache.holdPrefetch(new Promise<void>((r) => (release = r)));
+    const applied = cache.apply({
+      t: 'prefetch',
+      after_play_id: 'p1',
+      items: [
+        { track_id: 't2', position: 1, bitrate_kbps: 96, urls: [signed], init_url: null, expires_at: 0 },
+      ],
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(requests).toHaveLength(0);
+    release();
+    await applied;
+    expect(requests).toHaveLength(1);
+    expect(cache.has(signed)).toBe(true);
+  });
+
   it('prefetch cache - clear forgets every chunk', async () => {
     script = ['good'];
     const cache = new PrefetchCache({ baseUrl });

@@ -57,6 +57,7 @@ export class PrefetchCache {
   private readonly chunks = new Map<string, CachedChunk>();
   private readonly inFlight = new Map<string, Promise<ChunkFetchResult>>();
   private readonly sizes = new Map<string, number>();
+  private hold: Promise<void> = Promise.resolve();
   private bytes = 0;
   private readonly fetchFn: typeof fetch;
   private readonly maxBytes: number;
@@ -76,10 +77,25 @@ export class PrefetchCache {
     return path.replace(/^[a-z]+:\/\/[^/]+/i, '');
   }
 
-  /** Starts fetching every URL of a prefetch frame; resolves when all have settled. */
+  /**
+   * Starts fetching every URL of a prefetch frame (once the hold, if any, is released);
+   * resolves when all have settled.
+   */
   apply(frame: PrefetchFrame): Promise<void> {
     const urls = frame.items.flatMap((i) => (i.init_url ? [i.init_url, ...i.urls] : i.urls));
-    return Promise.all(urls.map((u) => this.fetchChunk(u))).then(() => undefined);
+    return this.hold.then(() => Promise.all(urls.map((u) => this.fetchChunk(u)))).then(() => undefined);
+  }
+
+  /**
+   * Holds prefetching until `until` settles: a player starting a track wants the whole link
+   * for the chunk it is about to play, not shared with the next track's prefetch. A chunk
+   * asked for with fetchChunk is fetched at once all the same.
+   */
+  holdPrefetch(until: Promise<unknown>): void {
+    this.hold = until.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Records the byte sizes of a playback frame's chunk table, so its chunks are size-checked too. */

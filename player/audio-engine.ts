@@ -333,7 +333,10 @@ export class AudioEngine {
       trackId: p.trackId,
       fromMemory: !!first && this.cache.has(first.url) && (!first.init || this.cache.has(first.init)),
     };
-    await this.appendNext(p);
+    const started = this.appendNext(p);
+    // The prefetch that follows a playback frame waits for this start's chunk.
+    if (!this.lastStart.fromMemory) this.cache.holdPrefetch(started);
+    await started;
     p.starting = false;
     if (this.current !== p) return;
     this.audio.currentTime = p.startS + positionMs / 1000;
