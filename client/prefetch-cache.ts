@@ -57,7 +57,7 @@ export class PrefetchCache {
   private readonly chunks = new Map<string, CachedChunk>();
   private readonly inFlight = new Map<string, Promise<ChunkFetchResult>>();
   private readonly sizes = new Map<string, number>();
-  private hold: Promise<void> = Promise.resolve();
+  private hold: Promise<void> | undefined;
   private bytes = 0;
   private readonly fetchFn: typeof fetch;
   private readonly maxBytes: number;
@@ -83,7 +83,9 @@ export class PrefetchCache {
    */
   apply(frame: PrefetchFrame): Promise<void> {
     const urls = frame.items.flatMap((i) => (i.init_url ? [i.init_url, ...i.urls] : i.urls));
-    return this.hold.then(() => Promise.all(urls.map((u) => this.fetchChunk(u)))).then(() => undefined);
+    const fetchAll = () => Promise.all(urls.map((u) => this.fetchChunk(u))).then(() => undefined);
+    // Unheld, the fetches start now (whenReady sees them in flight at once).
+    return this.hold ? this.hold.then(fetchAll) : fetchAll();
   }
 
   /**
@@ -92,10 +94,15 @@ export class PrefetchCache {
    * asked for with fetchChunk is fetched at once all the same.
    */
   holdPrefetch(until: Promise<unknown>): void {
-    this.hold = until.then(
-      () => undefined,
-      () => undefined,
+    const hold: Promise<void> = until.then(
+      () => {
+        if (this.hold === hold) this.hold = undefined;
+      },
+      () => {
+        if (this.hold === hold) this.hold = undefined;
+      },
     );
+    this.hold = hold;
   }
 
   /** Records the byte sizes of a playback frame's chunk table, so its chunks are size-checked too. */
