@@ -195,7 +195,6 @@ async function screenshot(browser: Browser, page: Page, pa: PlayerApp): Promise<
   await until(page, '(p) => p.client.state.is_playing && p.engine.positionMs > 1500');
   await inPage(page, '(p, uri) => p.client.queueAdd(uri)', `spotify:track:${pa.tracks.g1}`);
   await until(page, '(p) => p.client.state.devices.length >= 2');
-  await page.evaluate(`document.querySelector('[aria-label="Album Level Coded"]')?.scrollIntoView()`);
   const dir = join(here, '..', 'player', 'screenshots');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'player.png');

@@ -501,8 +501,11 @@ export class AudioEngine {
   private measureBandwidth(url: string): void {
     const abs = new URL(url, location.href).href;
     const entry = performance.getEntriesByName(abs).at(-1) as PerformanceResourceTiming | undefined;
-    if (entry && entry.responseEnd > entry.requestStart && entry.encodedBodySize > 0)
-      this.bandwidthKbps = (entry.encodedBodySize * 8) / (entry.responseEnd - entry.requestStart);
+    // startTime is the fetch's start (requestStart can be 0 when the browser withholds it);
+    // small objects (init segments) measure latency, not throughput.
+    const ms = entry ? entry.responseEnd - entry.startTime : 0;
+    if (entry && ms > 0 && entry.encodedBodySize >= 8192)
+      this.bandwidthKbps = (entry.encodedBodySize * 8) / ms;
     if (performance.getEntriesByType('resource').length > 200) performance.clearResourceTimings();
   }
 
