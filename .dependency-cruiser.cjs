@@ -21,7 +21,8 @@ const TEST = '(\\.test\\.ts|\\.contract\\.ts)$|^testkit/';
  * production-never-imports-test-code) report imports of them once, under their name. Imports
  * that leave these folders are npm packages or node: builtins.
  */
-const OURS = '^(protocol|actors|client|session|pipeline|radio|origin|storage|cluster|deploy|loadtest)/';
+const OURS =
+  '^(protocol|actors|client|session|pipeline|radio|origin|storage|cluster|deploy|loadtest|player)/';
 
 module.exports = {
   forbidden: [
@@ -69,6 +70,15 @@ module.exports = {
       severity: 'error',
       from: { path: '^client/', pathNot: TEST },
       to: { path: OURS, pathNot: '^(client|protocol)/' },
+    },
+    {
+      name: 'player-imports-only-client-and-protocol',
+      comment:
+        'player/ is the web player page, bundled for browsers: it plays through the SDK (client/) ' +
+        'and speaks the wire (protocol/), and knows nothing of the server.',
+      severity: 'error',
+      from: { path: '^player/', pathNot: TEST },
+      to: { path: OURS, pathNot: '^(player|client|protocol)/' },
     },
     {
       name: 'services-use-only-inner-layers',

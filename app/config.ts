@@ -139,6 +139,12 @@ export interface AppConfig {
   devDefaults: { jwtSecret: boolean; urlSigning: boolean };
   /** Caps each demo track's length in seconds (tests, boot checks); undefined: full length. */
   demoTrackSeconds?: number;
+  /**
+   * DEMO_MODE (`on`|`off`): serve `/dev/token`, which mints a token for any demo listener, so
+   * the web player at `/` can offer a listener picker. Default: on exactly when JWT_SECRET is
+   * unset (the development secret is public, so anyone can mint tokens anyway).
+   */
+  demoMode: boolean;
 }
 
 /** The variable behind each machine setting an operator sets (the others are the machine's own). */
@@ -471,6 +477,9 @@ export function parseConfig(env: Env): AppConfig {
   }
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
   const demoCatalog = present(env, 'DEMO_CATALOG') ?? DEFAULT_DEMO_CATALOG;
+  const demoModeRaw = present(env, 'DEMO_MODE');
+  if (demoModeRaw !== undefined && demoModeRaw !== 'on' && demoModeRaw !== 'off')
+    throw new ConfigError('DEMO_MODE', `expected on|off, got '${demoModeRaw}'`);
   if (demoCatalog !== 'audio' && demoCatalog !== 'fixture')
     throw new ConfigError('DEMO_CATALOG', `expected audio|fixture, got '${demoCatalog}'`);
   const actor: ActorSettings = {
@@ -544,6 +553,7 @@ export function parseConfig(env: Env): AppConfig {
     demoTrackSeconds: present(env, 'DEMO_TRACK_SECONDS')
       ? int(env, 'DEMO_TRACK_SECONDS', 0, 2, 60)
       : undefined,
+    demoMode: demoModeRaw === undefined ? jwtRaw === undefined : demoModeRaw === 'on',
   };
 }
 
@@ -563,6 +573,11 @@ export function configWarnings(config: AppConfig): string[] {
   if (config.devDefaults.urlSigning) {
     out.push(
       'URL_SIGNING_KEYS is not set: using the DEVELOPMENT URL signing key. Set URL_SIGNING_KEYS in production!',
+    );
+  }
+  if (config.demoMode && !config.devDefaults.jwtSecret) {
+    out.push(
+      'DEMO_MODE=on with a real JWT_SECRET: /dev/token mints tokens for the demo listeners to anyone.',
     );
   }
   return out;

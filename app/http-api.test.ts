@@ -208,6 +208,13 @@ const PLAYER_TRIGGERS: Record<string, () => Call> = {
 
 /** One request per documented `METHOD path status`: what makes the server answer it. */
 const TRIGGERS: Record<string, () => Call> = {
+  'get /v1/catalog/tracks 200': () => ({ path: '/v1/catalog/tracks?limit=5' }),
+  'get /v1/catalog/tracks 400': () => ({ path: '/v1/catalog/tracks?limit=0' }),
+  'get /v1/catalog/tracks 401': () => ({ path: '/v1/catalog/tracks', as: 'none' }),
+  'get / 200': () => ({ path: '/', as: 'none' }),
+  'get /dev/token 200': () => ({ path: '/dev/token?user=u1', as: 'none' }),
+  'get /dev/token 400': () => ({ path: '/dev/token?user=u1&ttl_s=0', as: 'none' }),
+  'get /dev/token 404': () => ({ path: '/dev/token?user=nobody', as: 'none' }),
   'get /v1/users/{user_id}/playlists 200': () => ({ path: '/v1/users/u1/playlists' }),
   'get /v1/users/{user_id}/playlists 401': () => ({ path: '/v1/users/u1/playlists', as: 'none' }),
   'get /v1/users/{user_id}/playlists 403': () => ({ path: '/v1/users/u2/playlists' }),

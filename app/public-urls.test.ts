@@ -98,7 +98,8 @@ describe('public urls', () => {
       ['GET', '/nope'],
       ['POST', '/nope/deeper'],
       ['DELETE', '/o/not-a-key'],
-      ['GET', '/'],
+      // `/` is the web player's page (app/player-page.ts).
+      ['GET', '/index.html'],
     ] as const) {
       const res = await fetch(`${app.server.httpUrl}${path}`, { method });
       expect(res.status, `${method} ${path}`).toBe(404);

@@ -33,6 +33,7 @@ const token = await server.auth.mint({ userId: u1.id, plan: u1.plan, country: u1
 const cql = config.stores.scyllaContactPoints;
 console.log(`
 session server ready
+  web player  ${server.httpUrl}/${config.demoMode ? '  (demo mode: pick a demo listener)' : '  (paste a device token)'}
   websocket   ${server.wsUrl}
   http        ${server.httpUrl}/healthz  ${server.httpUrl}/metrics  ${server.httpUrl}/o/<chunk>
   data dir    ${config.layout.root}${cql ? ` (stores on CQL ${cql.join(',')})` : ' (embedded stores)'}

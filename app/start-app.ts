@@ -35,6 +35,7 @@ import { openRadio, type OpenedRadio } from './open-radio.ts';
 import type { RadioRequest } from '../actors/types.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.ts';
+import { playerPageRoutes } from './player-page.ts';
 
 export interface App {
   server: SessionServer;
@@ -164,7 +165,12 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       ],
     });
     let publicBaseUrl = '';
-    const server = await startSessionServer({
+    const playerPage = playerPageRoutes({
+      mint: (claims, ttlS) => server.auth.mint(claims, ttlS),
+      demo,
+      demoMode: config.demoMode,
+    });
+    const server: SessionServer = await startSessionServer({
       config: config.server,
       ports: {
         catalog: stores.catalog,
@@ -192,7 +198,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         });
       },
       api: api.authed,
-      publicHttp: api.public,
+      publicHttp: { ...api.public, ...playerPage },
       checks: () => ({ event_log: eventLogReadiness(eventLog.status()) }),
       timers: opts.timers,
       now: opts.now,

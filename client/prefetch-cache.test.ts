@@ -102,6 +102,51 @@ describe('prefetch cache - chunk verification', () => {
     if (!r.ok) expect(r.error.code).toBe('size_mismatch');
   });
 
+  it('prefetch cache - a first chunk of another chunk than 0 at another bitrate is not given chunk 0 size', () => {
+    const cache = new PrefetchCache({ baseUrl });
+    const other = `${baseUrl}/o/${'b'.repeat(64)}?exp=1&kid=k1&sig=x`;
+    // A play from 4.5 s: the first chunk is chunk 1 at the start bitrate, the table is at 160.
+    cache.learn({
+      urls: [other, `${baseUrl}/o/${'c'.repeat(64)}?exp=1&kid=k1&sig=x`],
+      chunks: { count: 2, duration_ms: 4000, sizes: [64_870, 32_805] },
+      bitrate_kbps: 160,
+      position_ms: 4500,
+      first_chunk: { url: signed, bitrate_kbps: 96, init_url: null },
+    } as Partial<PlaybackFrame> as PlaybackFrame);
+    expect(cache.expectationOf(signed)).toEqual({ sha256: address });
+    expect(cache.expectationOf(other)).toEqual({ bytes: 64_870, sha256: 'b'.repeat(64) });
+  });
+
+  it('prefetch cache - a held prefetch starts once the hold is released; a direct fetch does not wait', async () => {
+    script = ['good', 'good'];
+    const cache = new PrefetchCache({ baseUrl });
+    let release!: () => void;
+    cache.holdPrefetch(new Promise<void>((r) => (release = r)));
+    const applied = cache.apply({
+      t: 'prefetch',
+      after_play_id: 'p1',
+      items: [
+        { track_id: 't2', position: 1, bitrate_kbps: 96, urls: [signed], init_url: null, expires_at: 0 },
+      ],
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(requests).toHaveLength(0);
+    release();
+    await applied;
+    expect(requests).toHaveLength(1);
+    expect(cache.has(signed)).toBe(true);
+  });
+
+  it('prefetch cache - clear forgets every chunk', async () => {
+    script = ['good'];
+    const cache = new PrefetchCache({ baseUrl });
+    expect((await cache.fetchChunk(signed)).ok).toBe(true);
+    expect(cache.size.chunks).toBe(1);
+    cache.clear();
+    expect(cache.has(signed)).toBe(false);
+    expect(cache.size).toEqual({ chunks: 0, bytes: 0 });
+  });
+
   it('prefetch cache - a prefetch frame fetches through verification and whenReady sees the verdict', async () => {
     script = ['truncated', 'good'];
     const cache = new PrefetchCache({ baseUrl });

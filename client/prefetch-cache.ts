@@ -57,6 +57,7 @@ export class PrefetchCache {
   private readonly chunks = new Map<string, CachedChunk>();
   private readonly inFlight = new Map<string, Promise<ChunkFetchResult>>();
   private readonly sizes = new Map<string, number>();
+  private hold: Promise<void> | undefined;
   private bytes = 0;
   private readonly fetchFn: typeof fetch;
   private readonly maxBytes: number;
@@ -76,10 +77,32 @@ export class PrefetchCache {
     return path.replace(/^[a-z]+:\/\/[^/]+/i, '');
   }
 
-  /** Starts fetching every URL of a prefetch frame; resolves when all have settled. */
+  /**
+   * Starts fetching every URL of a prefetch frame (once the hold, if any, is released);
+   * resolves when all have settled.
+   */
   apply(frame: PrefetchFrame): Promise<void> {
     const urls = frame.items.flatMap((i) => (i.init_url ? [i.init_url, ...i.urls] : i.urls));
-    return Promise.all(urls.map((u) => this.fetchChunk(u))).then(() => undefined);
+    const fetchAll = () => Promise.all(urls.map((u) => this.fetchChunk(u))).then(() => undefined);
+    // Unheld, the fetches start now (whenReady sees them in flight at once).
+    return this.hold ? this.hold.then(fetchAll) : fetchAll();
+  }
+
+  /**
+   * Holds prefetching until `until` settles: a player starting a track wants the whole link
+   * for the chunk it is about to play, not shared with the next track's prefetch. A chunk
+   * asked for with fetchChunk is fetched at once all the same.
+   */
+  holdPrefetch(until: Promise<unknown>): void {
+    const hold: Promise<void> = until.then(
+      () => {
+        if (this.hold === hold) this.hold = undefined;
+      },
+      () => {
+        if (this.hold === hold) this.hold = undefined;
+      },
+    );
+    this.hold = hold;
   }
 
   /** Records the byte sizes of a playback frame's chunk table, so its chunks are size-checked too. */
@@ -89,11 +112,9 @@ export class PrefetchCache {
       const size = frame.chunks.sizes[i];
       if (size !== undefined) this.sizes.set(PrefetchCache.keyOf(url), size);
     });
-    // The first chunk is at the start bitrate; its size is in this table only at the same bitrate.
-    const first = frame.chunks.sizes[0];
-    if (frame.first_chunk.bitrate_kbps === frame.bitrate_kbps && first !== undefined) {
-      this.sizes.set(PrefetchCache.keyOf(frame.first_chunk.url), first);
-    }
+    // The first chunk (the chunk holding the start position, at the start bitrate) is in this
+    // table only at the same bitrate, where its URL is one of `urls`: sized above. At another
+    // bitrate its size is unknown here and its hash alone checks it.
   }
 
   /** What is known about a chunk: hash from its content address, size from a learned table. */
@@ -118,6 +139,12 @@ export class PrefetchCache {
     const running = this.inFlight.get(key);
     if (running) return running.then((r) => (r.ok ? r.chunk : undefined));
     return Promise.resolve(this.chunks.get(key));
+  }
+
+  /** Forgets every cached chunk (a listener signing out; a benchmark's cold start). */
+  clear(): void {
+    this.chunks.clear();
+    this.bytes = 0;
   }
 
   get size(): { chunks: number; bytes: number } {

@@ -82,6 +82,24 @@ describe('SessionClient against a real server', () => {
     expect(stale.sockets()).toBe(2);
   });
 
+  it('renewUrls - the playing device gets its play again (same play id) on a fresh hello', async () => {
+    const { c, sockets } = client('sdk-renew', await mint());
+    await c.connect();
+    const first = c.waitFor('playback');
+    await c.play({ uris: [app.demo.trackUris[0]!] });
+    const playing = await first;
+    const again = c.waitFor('playback', { timeoutMs: 10_000 });
+    const welcome = await c.renewUrls();
+    expect(welcome.resumed).toBe(false);
+    const renewed = await again;
+    expect(renewed.play_id).toBe(playing.play_id);
+    expect(renewed.urls).toHaveLength(playing.urls.length);
+    expect(sockets()).toBe(2);
+    // Still a working connection: commands are acked.
+    await c.pause();
+    c.close();
+  });
+
   it('close codes - a bad token (4500, terminal) ends without a second attempt', async () => {
     const { c, sockets } = client('sdk-bad', 'x.y.z');
     const ended = c.waitFor('ended');

@@ -181,6 +181,8 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
   /** Reauth closes (or unauthorized hellos) since the last welcome. */
   private reauths = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The next hello goes without a resume point (renewUrls). */
+  private freshHello = false;
   private readonly wire: ClientWire;
   private readonly Ctor: WebSocketCtor;
 
@@ -255,6 +257,27 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
       ws.close(code, reason);
     }
     this.failRequests(err);
+  }
+
+  /**
+   * Gets the current play's URLs signed afresh, for a device whose chunk fetch was refused
+   * (403: expired, or a key rotated) before the server's own renewal came: reconnects with a
+   * fresh hello (no resume point), which the server answers, for the active device, with the
+   * play's `playback` again (same `play_id`, new URLs, the position of now). Requests in
+   * flight on the old connection reject with ConnectionClosedError, as on any lost
+   * connection. Resolves with the new welcome.
+   */
+  renewUrls(): Promise<WelcomeFrame> {
+    const ws = this.ws;
+    if (this.phase !== 'ready' || !ws) return this.connect();
+    this.ws = undefined;
+    ws.onmessage = null;
+    ws.onclose = null;
+    ws.close(1000, 'renewing urls');
+    this.failPending(new ConnectionClosedError(1000, 'renewing urls'));
+    this.freshHello = true;
+    this.phase = 'connecting';
+    return this.connect();
   }
 
   // ---- commands ---------------------------------------------------------------------
@@ -415,9 +438,11 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
     this.ws = ws;
     ws.onopen = () => {
       if (this.ws !== ws || attempt.done) return;
-      const resume = this.lastState
-        ? { version: this.lastState.version, epoch: this.lastState.epoch }
-        : undefined;
+      const resume =
+        this.lastState && !this.freshHello
+          ? { version: this.lastState.version, epoch: this.lastState.epoch }
+          : undefined;
+      this.freshHello = false;
       attempt.helloId = this.takeId();
       ws.send(
         this.wire.encode({

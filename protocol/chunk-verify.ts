@@ -23,7 +23,7 @@ export async function verifyChunk(bytes: Uint8Array, expect: ChunkExpectation): 
   if (bytes.byteLength !== expect.bytes)
     return { ok: false, reason: 'size_mismatch', expected: expect.bytes, actual: bytes.byteLength };
   if (expect.sha256 === undefined) return { ok: true };
-  const actual = hex(await globalThis.crypto.subtle.digest('SHA-256', bytes));
+  const actual = hex(await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
   const expected = expect.sha256.toLowerCase();
   return actual === expected ? { ok: true } : { ok: false, reason: 'hash_mismatch', expected, actual };
 }

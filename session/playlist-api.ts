@@ -10,6 +10,7 @@ import { createPlaylistViewer } from '../storage/hydration.ts';
 import type { Stores } from '../storage/stores.ts';
 import type { AuthedHandler } from './http-routes.ts';
 import { createApiRouter, errorBody, type ApiRoute, type ApiRouter } from './http/api-router.ts';
+import { catalogRoutes } from './http/catalog.ts';
 import { meRoutes } from './http/me.ts';
 import { OPENAPI_PATH, openApiDocument } from './http/openapi.ts';
 import { playlistRoutes } from './http/playlists.ts';
@@ -55,6 +56,7 @@ export function httpApi(deps: HttpApiDeps): HttpApi {
   });
   const router = createApiRouter([
     ...playlistRoutes({ playlists: viewer.playlists, viewer }),
+    ...catalogRoutes({ catalog: stores.catalog }),
     ...meRoutes({
       history: stores.history,
       royalties: stores.royalties,

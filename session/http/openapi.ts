@@ -171,6 +171,47 @@ export const SERVER_ROUTES: Record<string, Json> = {
       responses: { 101: { description: 'switching protocols' } },
     },
   },
+  '/': {
+    get: {
+      operationId: 'playerPage',
+      tags: ['server'],
+      summary: 'The web player (one HTML page built by `npm run build:player`)',
+      description: 'Until the bundle is built, a page that names the command to build it.',
+      security: [],
+      responses: {
+        200: { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } },
+      },
+    },
+  },
+  '/dev/token': {
+    get: {
+      operationId: 'devToken',
+      tags: ['server'],
+      summary: 'Demo mode only: the demo listeners, or a device token for one (`?user=`)',
+      description:
+        'Served only when the server runs in demo mode (DEMO_MODE, on by default exactly when ' +
+        'JWT_SECRET is unset); otherwise 404 like any unknown path. `ttl_s` (1-86400, default 3600) ' +
+        'sets the token lifetime.',
+      security: [],
+      parameters: [
+        { name: 'user', in: 'query', required: false, schema: { type: 'string' } },
+        {
+          name: 'ttl_s',
+          in: 'query',
+          required: false,
+          schema: { type: 'integer', minimum: 1, maximum: 86400 },
+        },
+      ],
+      responses: {
+        200: {
+          description: '`{listeners: [{id, plan, country}]}`, or with `user`: `{token, user, ttl_s}`',
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+        400: json(ErrorBody, '`ttl_s` out of range'),
+        404: json(ErrorBody, 'no demo listener with that id'),
+      },
+    },
+  },
   [OPENAPI_PATH]: {
     get: {
       operationId: 'openapi',
@@ -227,6 +268,7 @@ export function openApiDocument(routes: readonly ApiRoute[], info: { version: st
     security: [{ bearer: [] }],
     tags: [
       { name: 'playlists', description: 'playlists, shaped like the Spotify Web API' },
+      { name: 'catalog', description: 'the catalog, with what the caller may play' },
       { name: 'me', description: 'the caller’s listening history and royalty streams' },
       { name: 'server', description: 'health, metrics, the device socket, this document' },
       { name: 'origin', description: 'the chunk origin (content-addressed, signed URLs)' },

@@ -35,7 +35,7 @@ export interface PlaylistApiDeps {
 
 // ---- shapes -------------------------------------------------------------------------------
 
-function trackJson(t: Track) {
+export function trackJson(t: Track) {
   return {
     type: 'track',
     id: t.id,

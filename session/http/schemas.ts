@@ -252,6 +252,37 @@ export const AddTracksQuery = Type.Object({
   position: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
+// ---- the catalog, as the caller may play it -------------------------------------------------
+
+export const CatalogTracksPage = named(
+  'CatalogTracksPage',
+  Type.Object({
+    href: Type.String(),
+    limit: Type.Integer(),
+    offset: Type.Integer(),
+    total: Type.Integer(),
+    next: Type.Union([Type.String(), Type.Null()]),
+    items: Type.Array(
+      Type.Object({
+        track: TrackObject,
+        is_playable: Type.Boolean({
+          description: "whether the caller (the token's country and plan) may play it now",
+        }),
+        restrictions: Type.Optional(
+          Type.Object({
+            reason: Type.Union([
+              Type.Literal('region_blocked'),
+              Type.Literal('not_available'),
+              Type.Literal('premium_required'),
+            ]),
+            message: Type.String(),
+          }),
+        ),
+      }),
+    ),
+  }),
+);
+
 // ---- the listener's history and royalties ---------------------------------------------------
 
 export const MAX_HISTORY_LIMIT = 50;
