@@ -134,9 +134,9 @@ describe('event log on NATS', () => {
           for await (const c of jsm.consumers.list(name)) names.push(c.name);
           return names.sort();
         };
-        await waitFor('the four consumers', async () => (await consumers()).length === 4);
+        await waitFor('the five consumers', async () => (await consumers()).length === 5);
         expect(await consumers()).toEqual(
-          ['features', 'history', 'royalties', 'warehouse'].map((c) => `${name}_${c}`),
+          ['features', 'history', 'royalties', 'scrobbles', 'warehouse'].map((c) => `${name}_${c}`),
         );
         expect(app.eventLog.status().online).toBe(true);
       }

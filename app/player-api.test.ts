@@ -143,7 +143,9 @@ describe('player api - commands through the actor', () => {
       repeat_state: 'off',
       shuffle_state: false,
     });
-    expect(version(got)).toBe(v);
+    // At least the answer's state: the radio's autoplay tracks (asked for as the 3-track
+    // context nears its end) may have moved it on since.
+    expect(version(got)).toBeGreaterThanOrEqual(v);
   });
 
   it('player api - pause, resume and their restrictions (ALREADY_PAUSED, NOT_PAUSED)', async () => {
