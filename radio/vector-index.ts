@@ -98,14 +98,14 @@ export class VectorIndex {
 
   /** Approximate k nearest by cosine distance, nearest first. One thread: a request is small. */
   search(query: Float32Array, k: number): Neighbour[] {
-    return this.neighbours(this.hnsw.search(query, Math.min(k, this.size), 1));
+    return this.neighbours(this.hnsw.search(own(query), Math.min(k, this.size), 1));
   }
 
   /** Exact k nearest over the same vectors (the recall reference). */
   exact(query: Float32Array, k: number): Neighbour[] {
     const m = exactSearch(
       this.set.vectors,
-      query,
+      own(query),
       this.set.dimensions,
       Math.min(k, this.size),
       MetricKind.Cos,
@@ -129,6 +129,13 @@ export class VectorIndex {
     return out;
   }
 }
+
+/**
+ * The native binding reads a vector from the start of its buffer: a view into a larger
+ * array (`subarray`) is copied first, or the search would run on the wrong vector.
+ */
+const own = (v: Float32Array): Float32Array =>
+  v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : v.slice();
 
 function newHnsw(dimensions: number) {
   return new Index({
