@@ -30,7 +30,11 @@ function startInstance(): Promise<ChildProcess> {
   // node itself (tsx as a loader), so a kill reaches the process that serves.
   const child = spawn(process.execPath, ['--import', 'tsx', 'app/radio.ts'], {
     env: {
-      ...process.env,
+      // The catalog is seeded into the embedded store below: not the CQL node or Redis that
+      // `npm test` points every suite at.
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => k !== 'SCYLLA_CONTACT_POINTS' && k !== 'REDIS_URL'),
+      ),
       DATA_DIR: dir,
       NATS_URL: natsUrl,
       RADIO_SUBJECT: subject,
