@@ -21,7 +21,11 @@ if (!config.radio.natsUrl) {
   process.exit(2);
 }
 const stores = await openStores(config.stores);
-const { service, holder, stop: stopRadio } = await startRadioService(config.radio, {
+const {
+  service,
+  holder,
+  stop: stopRadio,
+} = await startRadioService(config.radio, {
   stores,
   log,
   ...(config.demoCatalog === 'audio'
