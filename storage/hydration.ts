@@ -21,7 +21,7 @@ import {
 import type { CatalogStore, Track } from './catalog.ts';
 import { isStorageError, StorageError } from './errors.ts';
 import { authorizeRead } from './playlist-access.ts';
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './playlist-commit.ts';
+import { pageBounds } from './playlist-commit.ts';
 import type { Playlist, PlaylistStore } from './playlists.ts';
 
 export interface HydratedItem {
@@ -141,13 +141,8 @@ export function createPlaylistViewer(deps: HydrationDeps): PlaylistViewer {
     page: { offset?: number; limit?: number },
     requesterId: string,
   ): Promise<PlaylistView> {
-    const offset = page.offset ?? 0;
-    const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
     // Checked here as the store checks them: a bad page must not reach the cache's keys.
-    if (!Number.isSafeInteger(offset) || offset < 0)
-      throw new StorageError('bad_request', 'offset must be a non-negative integer');
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
-      throw new StorageError('bad_request', `limit must be an integer in 1..${MAX_PAGE_LIMIT}`);
+    const { offset, limit } = pageBounds(page);
 
     const read = await orFallback<PlaylistPageRead>(deps.cache.readPlaylistPage(playlistId, offset, limit), {
       hit: false,

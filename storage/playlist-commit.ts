@@ -62,6 +62,17 @@ export const DEFAULT_MAX_COMMIT_ATTEMPTS = 256;
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 100;
 
+/** A page request made whole and checked (the store and the cached view page alike). */
+export function pageBounds(page: { offset?: number; limit?: number }): { offset: number; limit: number } {
+  const offset = page.offset ?? 0;
+  const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
+  if (!Number.isSafeInteger(offset) || offset < 0)
+    throw new StorageError('bad_request', 'offset must be a non-negative integer');
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
+    throw new StorageError('bad_request', `limit must be an integer in 1..${MAX_PAGE_LIMIT}`);
+  return { offset, limit };
+}
+
 export interface CommitOptions {
   maxAttempts?: number;
   now?: () => number;
@@ -208,12 +219,7 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
     },
 
     async listEntries(id, who, page = {}) {
-      const offset = page.offset ?? 0;
-      const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
-      if (!Number.isSafeInteger(offset) || offset < 0)
-        throw new StorageError('bad_request', 'offset must be a non-negative integer');
-      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
-        throw new StorageError('bad_request', `limit must be an integer in 1..${MAX_PAGE_LIMIT}`);
+      const { offset, limit } = pageBounds(page);
       // Header and entries in parallel (one round trip); the entries are only returned if allowed.
       const [playlist, rowsRead] = await Promise.all([
         readable(id, who),

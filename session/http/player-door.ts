@@ -216,6 +216,15 @@ export class PlayerDoor {
   }
 
   /** The listener's current state version (0 with no live session). */
+  /** The answer to a command the session could not take or did not answer. */
+  private unavailable(userId: string, message: string): CommandAnswer {
+    return {
+      ok: false,
+      version: this.version(userId),
+      error: { code: 'unavailable', reason: 'store_unavailable', message },
+    };
+  }
+
   version(userId: string): number {
     return this.live.get(userId)?.view?.version ?? 0;
   }
@@ -260,30 +269,14 @@ export class PlayerDoor {
     return new Promise<CommandAnswer>((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        resolve({
-          ok: false,
-          version: this.version(userId),
-          error: {
-            code: 'unavailable',
-            reason: 'store_unavailable',
-            message: 'the session did not answer in time',
-          },
-        });
+        resolve(this.unavailable(userId, 'the session did not answer in time'));
       }, this.answerTimeoutMs);
       timer.unref();
       this.pending.set(requestId, { userId, entry, resolve, timer });
       const sent = entry.actor.send({ ...command, requestId } as SessionCommand);
       if (!sent && this.pending.delete(requestId)) {
         clearTimeout(timer);
-        resolve({
-          ok: false,
-          version: this.version(userId),
-          error: {
-            code: 'unavailable',
-            reason: 'store_unavailable',
-            message: 'the session cannot take this command now',
-          },
-        });
+        resolve(this.unavailable(userId, 'the session cannot take this command now'));
       }
     });
   }
