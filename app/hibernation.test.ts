@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import type { SessionCommand } from '../actors/types.ts';
 import { Hibernation, SuspendedCodec } from '../session/hibernation.ts';
 import type { SessionActorRef } from '../session/session-router.ts';
+import { waitFor } from '../testkit/pipeline.ts';
 import { fakePorts, fakeWorld, T0, type FakeWorld, type Recorder } from '../testkit/fake-ports.ts';
 import { parseConfig } from './config.ts';
 import { sessionActorStarter } from './session-actor.ts';
@@ -143,12 +144,12 @@ describe('hibernation', () => {
       const start = hibernation.wrap(sessionActorStarter(parseConfig({}).actor));
       const actor = start(ports, { userId: 'u1', plan: 'premium', country: 'SE', epoch: 1 });
       actor.send(hello('d1', 1));
-      await until(() => hibernation.hibernated === 1);
+      await waitFor('the session to hibernate', () => hibernation.hibernated === 1);
       expect(actor.send({ type: 'volume', deviceId: 'd1', requestId: 2, volume: 10 })).toBe(true);
       expect(hibernation.hibernated).toBe(0);
       expect(wakes).toHaveLength(1);
       expect(rec.to('d1', 'ack').map((a) => a.requestId)).toEqual([2]);
-      await until(() => hibernation.hibernated === 1);
+      await waitFor('the session to hibernate', () => hibernation.hibernated === 1);
       actor.stop();
     } finally {
       hibernation.close();
@@ -188,12 +189,3 @@ describe('hibernation', () => {
     expect(decoded.context.bundles).toBe(state.context.bundles);
   });
 });
-
-/** Resolves once `cond` holds, checked each macrotask; rejects after `ms`. */
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error('timed out waiting for the condition');
-    await new Promise<void>((resolve) => setTimeout(resolve, 2));
-  }
-}

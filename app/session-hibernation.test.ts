@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientFrame, ServerFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
+import { waitFor } from '../testkit/pipeline.ts';
 import { rawSocket, withTimeout, type RawSocket } from '../testkit/raw-socket.ts';
 import { parseConfig } from './config.ts';
 import { startApp, type App } from './start-app.ts';
@@ -54,15 +55,6 @@ afterAll(async () => {
   }
 });
 
-/** Resolves once `cond` holds, checked each few ms; rejects after `ms` (generous: CI machines are loaded). */
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await cond())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** Runs the script on one server; returns every frame each device received, in order. */
 async function script(r: Rig, sleeps: boolean) {
   const { app, clock } = r;
@@ -81,7 +73,7 @@ async function script(r: Rig, sleeps: boolean) {
       const id = nextId++;
       s.send({ t: 'ping', id });
       await s.frame((f) => f.t === 'pong' && f.id === id);
-      await until('the prefetch after the playback', () => {
+      await waitFor('the prefetch after the playback', () => {
         const i = s.frames.findLastIndex((f) => f.t === 'playback');
         return i < 0 || s.frames.slice(i).some((f) => f.t === 'prefetch');
       });
@@ -112,7 +104,7 @@ async function script(r: Rig, sleeps: boolean) {
   };
   /** The sleepy server: wait until the session has hibernated (it has nothing to do). */
   const hibernated = async () => {
-    if (sleeps) await until('the session to hibernate', () => app.server.hibernation.hibernated === 1);
+    if (sleeps) await waitFor('the session to hibernate', () => app.server.hibernation.hibernated === 1);
   };
 
   await connect('a');
@@ -126,7 +118,7 @@ async function script(r: Rig, sleeps: boolean) {
   await hibernated();
   // The save armed by the pause comes due while the session sleeps: it is written all the
   // same, from the hibernated state, and leaves it asleep.
-  await until('the paused state to be saved', async () => {
+  await waitFor('the paused state to be saved', async () => {
     const saved = await app.stores.snapshots.getSnapshot(user.id);
     return saved?.version === paused.state.version;
   });
@@ -152,7 +144,7 @@ async function script(r: Rig, sleeps: boolean) {
   const c = devices.get('c')!;
   c.ws.close();
   await c.closed;
-  await until('the others to see c leave', () =>
+  await waitFor('the others to see c leave', () =>
     devices
       .get('a')!
       .frames.some((f) => f.t === 'state' && f.state.devices.some((d) => d.id === 'c' && !d.connected)),
