@@ -118,34 +118,6 @@ describe('web player in chromium', () => {
     await Promise.all([page.context().close(), other.context().close()]);
   }, 90_000);
 
-  it('web player - the queue: add from the catalog, move up and remove from the page (through the Web API queue calls)', async () => {
-    const page = await openPlayer(browser, pa.baseUrl);
-    await page.getByRole('button', { name: 'Play Quiet One by Test Tones' }).first().click();
-    await heard(page);
-    const queued = (p: any) =>
-      p.client.state.next_tracks.filter((n: any) => n.source === 'queue').map((n: any) => n.track.title);
-    await page.getByRole('button', { name: 'Add Loud Two by Test Tones to the queue' }).first().click();
-    await page.getByRole('button', { name: 'Add Quiet One by Test Tones to the queue' }).first().click();
-    await until(
-      page,
-      (p) => p.client.state.next_tracks.filter((n: any) => n.source === 'queue').length === 2,
-    );
-    expect(await probe(page, queued)).toEqual(['Loud Two', 'Quiet One']);
-    // The first entry cannot move up; the second can.
-    const list = page.locator('#queue');
-    await expect(list.getByRole('button', { name: 'Move up Loud Two' }).count()).resolves.toBe(0);
-    await list.getByRole('button', { name: 'Move up Quiet One' }).click();
-    await until(page, (p) => p.client.state.next_tracks[0]?.track.title === 'Quiet One');
-    expect(await probe(page, queued)).toEqual(['Quiet One', 'Loud Two']);
-    await list.getByRole('button', { name: 'Remove Loud Two' }).click();
-    await until(
-      page,
-      (p) => p.client.state.next_tracks.filter((n: any) => n.source === 'queue').length === 1,
-    );
-    expect(await probe(page, queued)).toEqual(['Quiet One']);
-    await page.context().close();
-  }, 90_000);
-
   it('web player - a token expiring mid-session: the player gets a fresh one and plays on without a stop', async () => {
     const page = await openPlayer(browser, pa.baseUrl, { listener: 'u2', tokenTtlS: 2 });
     const closes: number[] = [];

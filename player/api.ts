@@ -47,32 +47,6 @@ async function getJson<T>(path: string, token?: string): Promise<T> {
   return body as T;
 }
 
-/** A Web API player command (answered 204 once the listener's actor has applied it). */
-async function command(method: 'PUT' | 'DELETE', path: string, token: string, body?: unknown): Promise<void> {
-  const res = await fetch(path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  if (res.ok) return;
-  const err = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-  throw new ApiError(res.status, err.error?.message ?? `HTTP ${res.status} for ${method} ${path}`);
-}
-
-/**
- * Queue edits go through the Web API's queue calls (the device protocol only adds): `index`
- * counts user-queue entries only, 0 the next to play.
- */
-export const removeQueued = (token: string, deviceId: string, index: number): Promise<void> =>
-  command(
-    'DELETE',
-    `/v1/me/player/queue?${new URLSearchParams({ index: String(index), device_id: deviceId })}`,
-    token,
-  );
-
-export const moveQueued = (token: string, deviceId: string, from: number, to: number): Promise<void> =>
-  command('PUT', `/v1/me/player/queue?${new URLSearchParams({ device_id: deviceId })}`, token, { from, to });
-
 /** The demo listeners, or undefined when the server is not in demo mode. */
 export async function demoListeners(): Promise<DemoListener[] | undefined> {
   try {

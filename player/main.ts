@@ -29,8 +29,6 @@ interface Player {
   catalog: api.CatalogEntry[];
   blocked: Map<string, string>;
   playlists: api.PlaylistInfo[];
-  /** The token the session runs on now (renewed by the SDK), for the Web API calls. */
-  bearer: () => string;
 }
 
 declare global {
@@ -139,17 +137,7 @@ async function start(userId: string, token: () => Promise<string> | string): Pro
     return;
   }
   engine.onTrackGain((db, peak) => probe.setTrackGain(db, peak));
-  player = {
-    client,
-    engine,
-    probe,
-    cache,
-    userId,
-    catalog: [],
-    blocked: new Map(),
-    playlists: [],
-    bearer: () => current,
-  };
+  player = { client, engine, probe, cache, userId, catalog: [], blocked: new Map(), playlists: [] };
   window.__player = player;
   client.on('state', () => render());
   client.on('warning', (w) => notice(w.message, 'info'));
@@ -351,38 +339,17 @@ function render(): void {
   const vol = $('volume') as HTMLInputElement;
   if (me && document.activeElement !== vol) vol.value = String(me.volume_percent);
   if (me) p.probe.setVolume(me.volume_percent);
-  let queued = 0;
   fill(
     $('queue'),
-    ...s.next_tracks.map((n) => {
-      // Index among the user-queue entries: what the Web API's queue calls count.
-      const qi = n.source === 'queue' ? queued++ : -1;
-      const edit = (label: string, cls: string, call: () => Promise<void>) =>
-        h(
-          'button',
-          { class: cls, 'aria-label': `${label} ${n.track.title}`, onclick: () => run(call) },
-          label,
-        );
-      return h(
+    ...s.next_tracks.map((n) =>
+      h(
         'li',
         {},
         h('span', { class: 'title' }, n.track.title),
         ` ${n.track.artist} `,
         h('small', {}, n.source),
-        ...(qi < 0
-          ? []
-          : [
-              edit('Remove', 'queue-remove', () => api.removeQueued(p.bearer(), p.client.deviceId, qi)),
-              ...(qi > 0
-                ? [
-                    edit('Move up', 'queue-up', () =>
-                      api.moveQueued(p.bearer(), p.client.deviceId, qi, qi - 1),
-                    ),
-                  ]
-                : []),
-            ]),
-      );
-    }),
+      ),
+    ),
   );
   if (s.next_tracks.length === 0) $('queue').append(h('li', { class: 'empty' }, 'nothing next'));
   fill(
