@@ -149,7 +149,10 @@ function holdSkip(
   d.heldSkip = { trackId, passed: passed.map((p) => p.trackId), commands: [c] };
 }
 
-/** `previous`: restart the track once past `previousRestartMs`, else the one before it. */
+/**
+ * `previous`: restart the track once past `previousRestartMs`, else the one before it; with
+ * none before, restart it, or refuse when the command says so (`atFirst`).
+ */
 export function previous(
   d: SessionContext,
   c: PreviousCommand,
@@ -183,6 +186,8 @@ export function previous(
     passed.push(target);
     target = (passed.length < MAX_PASSED_OVER && previousRef(d.order, target)) || base;
   }
+  if (target === base && c.atFirst === 'refuse')
+    return fx.error(r, 'conflict', 'there is no previous track', { reason: 'no_previous_track' });
   if (d.pendingStart) fx.ack(d.pendingStart.requester);
   for (const t of passed)
     warnSkipped(d, d.activeDeviceId, t.trackId, playability(d, t.trackId, now) as Refusal, fx);

@@ -73,6 +73,12 @@ export interface NextCommand extends CommandBase {
 }
 export interface PreviousCommand extends CommandBase {
   type: 'previous';
+  /**
+   * With no track before this one (and not past `previousRestartMs`): `restart` it (a
+   * device's button, the default) or `refuse` (`conflict` `no_previous_track`: the Web
+   * API's NO_PREV_TRACK, which leaves the play alone).
+   */
+  atFirst?: 'restart' | 'refuse';
 }
 export interface ShuffleCommand extends CommandBase {
   type: 'shuffle';
@@ -273,7 +279,13 @@ export type ErrorReasonOf = {
   unauthorized: 'hello_required';
   forbidden: ForbiddenReason;
   not_found: 'unknown_track' | 'unknown_context' | 'unknown_device' | 'unknown_play';
-  conflict: 'nothing_playing' | 'device_offline' | 'too_many_pending' | 'no_active_device' | 'stale_play';
+  conflict:
+    | 'nothing_playing'
+    | 'device_offline'
+    | 'too_many_pending'
+    | 'no_active_device'
+    | 'stale_play'
+    | 'no_previous_track';
   rate_limited: 'too_many_requests';
   unavailable: 'catalog_unavailable' | 'store_unavailable';
 };

@@ -283,6 +283,59 @@ describe('player api - commands through the actor', () => {
   });
 });
 
+describe('player api - previous at the first track', () => {
+  it('player api - previous with no track before is 403 NO_PREV_TRACK and changes nothing; past 3 s it restarts; a device restarts', async () => {
+    tokens.prev = await app.server.auth.mint({ userId: 'prev', plan: 'premium', country: 'SE' });
+    const d = await device('prev', 'prev-d');
+    const as = { as: 'prev' };
+    const play = await api('PUT', '/v1/me/player/play?device_id=prev-d', {
+      ...as,
+      body: { uris: app.demo.trackUris.slice(0, 3) },
+    });
+    expect(play.status, JSON.stringify(play.body)).toBe(204);
+    // Paused at 0: the position does not move, however slow this machine is.
+    expect((await api('PUT', '/v1/me/player/pause', as)).status).toBe(204);
+    const atZero = await api('PUT', '/v1/me/player/seek?position_ms=0', as);
+    expect(atZero.status).toBe(204);
+    const refused = await api('POST', '/v1/me/player/previous', as);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toEqual({
+      error: { status: 403, code: 'forbidden', message: expect.any(String), reason: 'NO_PREV_TRACK' },
+    });
+    expect(version(refused)).toBe(version(atZero));
+    const still = await api('GET', '/v1/me/player', as);
+    expect(still.body).toMatchObject({ item: { id: 'demo01' }, is_playing: false, progress_ms: 0 });
+
+    // Past the first 3 s: the track restarts (a new play of it), as on a device.
+    const playId = (await stateAt(d, version(atZero))).state.play_id;
+    expect((await api('PUT', '/v1/me/player/seek?position_ms=5000', as)).status).toBe(204);
+    const restart = await api('POST', '/v1/me/player/previous', as);
+    expect(restart.status, JSON.stringify(restart.body)).toBe(204);
+    const restarted = (await stateAt(d, version(restart))).state;
+    expect(restarted.track?.id).toBe('demo01');
+    expect(restarted.play_id).not.toBe(playId);
+
+    // With a track before: it goes back to it.
+    const next = await api('POST', '/v1/me/player/next', as);
+    expect((await stateAt(d, version(next))).state.track?.id).toBe('demo02');
+    expect((await api('PUT', '/v1/me/player/pause', as)).status).toBe(204);
+    expect((await api('PUT', '/v1/me/player/seek?position_ms=0', as)).status).toBe(204);
+    const back = await api('POST', '/v1/me/player/previous', as);
+    expect(back.status).toBe(204);
+    expect((await stateAt(d, version(back))).state.track?.id).toBe('demo01');
+
+    // A device's own previous at the first track still restarts it (its button's behaviour).
+    expect((await api('PUT', '/v1/me/player/pause', as)).status).toBe(204);
+    expect((await api('PUT', '/v1/me/player/seek?position_ms=0', as)).status).toBe(204);
+    d.send({ t: 'previous', id: 77 });
+    const answer = await withTimeout(
+      d.frame((f) => (f.t === 'ack' || f.t === 'error') && f.id === 77),
+      'the answer to the device previous',
+    );
+    expect(answer.t).toBe('ack');
+  });
+});
+
 describe('player api - hibernation', () => {
   it('player api - a hibernated session is listed from its last state and a command wakes it', async () => {
     const d = await device('u1', 'hib-d');

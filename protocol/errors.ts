@@ -71,6 +71,7 @@ export const ERROR_REASONS = {
     'version_mismatch',
     'device_offline', // a transfer to a device that is not connected
     'too_many_pending', // too many commands wait for a play that is still being resolved
+    'no_previous_track', // Web API `previous` at the first track (NO_PREV_TRACK); devices restart it
   ],
   rate_limited: ['too_many_requests'],
   unavailable: ['store_unavailable', 'catalog_unavailable', 'event_log_unavailable', 'shutting_down'],

@@ -111,6 +111,8 @@ export function actorError(e: Pick<ErrorOutput, 'code' | 'reason' | 'message'>):
     case 'conflict':
       if (e.reason === 'no_active_device' || e.reason === 'device_offline')
         return new PlayerError(404, 'not_found', m, 'NO_ACTIVE_DEVICE');
+      if (e.reason === 'no_previous_track')
+        return new PlayerError(403, 'forbidden', 'Player command failed: No previous track', 'NO_PREV_TRACK');
       if (e.reason === 'nothing_playing' || e.reason === 'stale_play')
         return new PlayerError(403, 'forbidden', m, 'NOT_PLAYING_TRACK');
       return new PlayerError(409, e.code, m, 'UNKNOWN');
@@ -143,7 +145,7 @@ const Market = Type.Optional(
 
 const ERR = {
   401: 'Bad or expired token (Spotify: re-authenticate)',
-  403: 'PREMIUM_REQUIRED: a free listener; or a restriction (ALREADY_PAUSED, NOT_PAUSED, NO_NEXT_TRACK, NOT_PLAYING_TRACK)',
+  403: 'PREMIUM_REQUIRED: a free listener; or a restriction (ALREADY_PAUSED, NOT_PAUSED, NO_NEXT_TRACK, NO_PREV_TRACK, NOT_PLAYING_TRACK)',
   404: 'NO_ACTIVE_DEVICE: no connected active device, or `device_id` names no connected device',
   429: 'Too many requests from this listener; Retry-After says when to try again',
 };
@@ -460,8 +462,12 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
       path: '/v1/me/player/previous',
       operationId: 'skipToPrevious',
       summary: 'Skip to the previous track (or restart this one past its first seconds)',
+      description:
+        'Past its first 3 s the track restarts, as a device does; ' +
+        'before that, with no track before it in the context, 403 `NO_PREV_TRACK` and nothing changes.',
       query: Type.Object(DeviceQuery),
-      act: async (ctx, { deviceId }) => run(ctx.userId, { type: 'previous', deviceId }),
+      // Spotify's Web API refuses at the first track where a device's button restarts it.
+      act: async (ctx, { deviceId }) => run(ctx.userId, { type: 'previous', deviceId, atFirst: 'refuse' }),
     }),
     command({
       method: 'PUT',
