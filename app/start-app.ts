@@ -25,7 +25,7 @@ import type { StartActor } from '../session/session-router.ts';
 import { seedDemo, type DemoInfo } from './demo-seed.ts';
 import { createAuthenticator } from '../session/auth.ts';
 import { PlayerDoor } from '../session/http/player-door.ts';
-import { playerRoutes } from '../session/http/player-api.ts';
+import { ListenerRateLimit, playerRoutes } from '../session/http/player-api.ts';
 import { playerHistoryRoutes } from '../session/http/player-history-api.ts';
 import { registerPlayerEvents } from '../session/http/player-events.ts';
 import { tracksRoutes } from '../session/http/tracks-api.ts';
@@ -143,6 +143,8 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
     });
     closers.push(() => radio!.close());
 
+    // One budget per listener over the Web API routes, as Spotify counts them.
+    const webApiLimit = new ListenerRateLimit(config.playerApi.rateLimit);
     const api = httpApi({
       stores,
       cache,
@@ -152,11 +154,14 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         ...playerRoutes({
           door: player,
           config: config.playerApi,
+          limit: webApiLimit,
           getTracks: (ids) => stores.catalog.getTracks(ids),
           ...(opts.now ? { now: opts.now } : {}),
         }),
-        ...playerHistoryRoutes({ history: stores.history, catalog: stores.catalog }),
-        ...tracksRoutes({ catalog: stores.catalog, ...(opts.now ? { now: opts.now } : {}) }),
+        ...webApiLimit.routes([
+          ...playerHistoryRoutes({ history: stores.history, catalog: stores.catalog }),
+          ...tracksRoutes({ catalog: stores.catalog, ...(opts.now ? { now: opts.now } : {}) }),
+        ]),
         ...scrobbleLinkRoutes({
           store: stores.scrobbles,
           endpoints: config.scrobbles.endpoints,

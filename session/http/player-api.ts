@@ -50,6 +50,8 @@ export const DEFAULT_PLAYER_API_CONFIG: PlayerApiConfig = {
 export interface PlayerApiDeps {
   door: PlayerDoor;
   config: PlayerApiConfig;
+  /** The per-listener limit, shared with the other Web API routes (`limit.routes`). */
+  limit?: ListenerRateLimit;
   /** Track rows by id (the queue's metadata). */
   getTracks(ids: readonly string[]): Promise<Map<string, TrackInfo>>;
   now?: () => number;
@@ -156,25 +158,54 @@ const NoContent = {
   204: { description: 'Command applied by the session; `Player-State-Version` is the new state version' },
 };
 
-export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
-  const { door, config } = deps;
-  const now = deps.now ?? Date.now;
-  const buckets = new Map<string, TokenBucket>();
+/**
+ * One token bucket per listener over every Web API route (player, recently played, tracks):
+ * past it, 429 with Retry-After, as Spotify's rolling limit answers.
+ */
+export class ListenerRateLimit {
+  private readonly buckets = new Map<string, TokenBucket>();
 
-  function admit(userId: string): void {
-    let b = buckets.get(userId);
+  constructor(private readonly limit: PlayerApiConfig['rateLimit']) {}
+
+  /** Takes one request of the listener's budget; a PlayerError 429 when it is spent. */
+  admit(userId: string): void {
+    let b = this.buckets.get(userId);
     if (!b) {
       // Bounded: a flood of distinct callers must not grow this without end.
-      if (buckets.size >= 100_000) buckets.clear();
-      buckets.set(userId, (b = new TokenBucket(config.rateLimit.rate, config.rateLimit.burst)));
+      if (this.buckets.size >= 100_000) this.buckets.clear();
+      this.buckets.set(userId, (b = new TokenBucket(this.limit.rate, this.limit.burst)));
     }
     if (!b.take()) {
-      const retry = String(Math.max(1, Math.ceil(1 / config.rateLimit.rate)));
+      const retry = String(Math.max(1, Math.ceil(1 / this.limit.rate)));
       throw new PlayerError(429, 'rate_limited', 'API rate limit exceeded', undefined, {
         'retry-after': retry,
       });
     }
   }
+
+  /** The routes with this limit in front of their handlers (for routes built elsewhere). */
+  routes(routes: readonly ApiRoute[]): ApiRoute[] {
+    return routes.map((r) => ({
+      ...r,
+      errors: { ...r.errors, 429: ERR[429] },
+      handle: async (ctx) => {
+        try {
+          this.admit(ctx.userId);
+        } catch (e) {
+          if (!(e instanceof PlayerError)) throw e;
+          return { status: e.status, json: playerErrorBody(e.status, e.code, e.message), headers: e.headers };
+        }
+        return r.handle(ctx);
+      },
+    }));
+  }
+}
+
+export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
+  const { door, config } = deps;
+  const now = deps.now ?? Date.now;
+  const limit = deps.limit ?? new ListenerRateLimit(config.rateLimit);
+  const admit = (userId: string) => limit.admit(userId);
 
   const versionHeader = (userId: string) => ({ [STATE_VERSION_HEADER]: String(door.version(userId)) });
 
@@ -222,6 +253,8 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
 
   const command = (
     spec: Omit<Parameters<typeof route>[0], 'handle' | 'ok' | 'errors' | 'tag'> & {
+      /** Request checks the schema cannot say: a 400 comes before any device or plan check. */
+      check?: (ctx: RouteContext<any, any>) => void;
       act: (ctx: RouteContext<any, any>, t: { view: SessionView; deviceId: string }) => Promise<ApiResponse>;
     },
   ): ApiRoute =>
@@ -230,7 +263,10 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
       tag: 'player',
       ok: NoContent,
       errors: commandErrors,
-      handle: guarded(async (ctx) => spec.act(ctx, target(ctx as never))),
+      handle: guarded(async (ctx) => {
+        spec.check?.(ctx);
+        return spec.act(ctx, target(ctx as never));
+      }),
     });
 
   return [
@@ -382,10 +418,10 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
       ok: NoContent,
       errors: commandErrors,
       handle: guarded(async (ctx) => {
-        const { view, deviceId } = target(ctx);
         const b = ctx.body;
         if (b.context_uri !== undefined && b.uris !== undefined)
           throw new PlayerError(400, 'bad_request', 'give context_uri or uris, not both');
+        const { view, deviceId } = target(ctx);
         const moving = deviceId !== view.activeDeviceId;
         if (b.context_uri === undefined && b.uris === undefined) {
           // Resume, where the play is or on the device named.
@@ -573,13 +609,16 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
         all: Type.Optional(Type.Literal('true', { description: 'clear the queue' })),
         ...DeviceQuery,
       }),
-      act: async (ctx, { deviceId }) => {
+      check: (ctx) => {
         const q = ctx.query as { index?: number; uri?: string; all?: 'true' };
         const given = [q.index !== undefined, q.uri !== undefined, q.all !== undefined].filter(
           Boolean,
         ).length;
         if (given !== 1)
           throw new PlayerError(400, 'bad_request', 'query: give exactly one of index, uri, all');
+      },
+      act: async (ctx, { deviceId }) => {
+        const q = ctx.query as { index?: number; uri?: string; all?: 'true' };
         const edit =
           q.index !== undefined
             ? { op: 'remove' as const, index: q.index }
