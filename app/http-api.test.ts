@@ -172,6 +172,12 @@ const PLAYER_TRIGGERS: Record<string, () => Call> = {
   'get /v1/me/player 400': () => ({ path: '/v1/me/player?min_version=x' }),
   'get /v1/me/player 401': () => ({ path: '/v1/me/player', as: 'none' }),
   'get /v1/me/player/events 401': () => ({ path: '/v1/me/player/events', as: 'none' }),
+  'post /v1/me/player/events/ticket 200': () => ({ method: 'POST', path: '/v1/me/player/events/ticket' }),
+  'post /v1/me/player/events/ticket 401': () => ({
+    method: 'POST',
+    path: '/v1/me/player/events/ticket',
+    as: 'none',
+  }),
   'get /v1/me/player/currently-playing 200': () => ({ path: '/v1/me/player/currently-playing' }),
   'get /v1/me/player/currently-playing 204': () => ({ path: '/v1/me/player/currently-playing', as: 'u2' }),
   'get /v1/me/player/currently-playing 400': () => ({
@@ -413,6 +419,7 @@ const NOT_TRIGGERED: Record<string, string> = {
       'get /v1/me/player/recently-played',
       'get /v1/tracks/{id}',
       'get /v1/tracks',
+      'post /v1/me/player/events/ticket',
     ].map((op) => [
       `${op} 429`,
       'the rate limit: app/player-api-endpoints.test.ts spends a listener’s budget',

@@ -480,12 +480,17 @@ describe('player api - the ListenBrainz link', () => {
 });
 
 /** A Server-Sent Events reader over fetch: events in order, awaited by predicate. */
-function sse(token: string, lastEventId?: string) {
+/** The event stream, opened with a Bearer token, or with `{ ticket }` and no header (as EventSource). */
+function sse(auth: string | { ticket: string }, lastEventId?: string) {
   const ctrl = new AbortController();
   const events: { id: string; data: any }[] = [];
   const waiters: (() => void)[] = [];
-  const done = fetch(`${app.server.httpUrl}/v1/me/player/events`, {
-    headers: { authorization: `Bearer ${token}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+  const query = typeof auth === 'string' ? '' : `?ticket=${encodeURIComponent(auth.ticket)}`;
+  const done = fetch(`${app.server.httpUrl}/v1/me/player/events${query}`, {
+    headers: {
+      ...(typeof auth === 'string' ? { authorization: `Bearer ${auth}` } : {}),
+      ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+    },
     signal: ctrl.signal,
   })
     .then(async (res) => {
@@ -560,6 +565,37 @@ describe('player api - Server-Sent Events', () => {
     expect(c.events[0]!.id).toBe(`${epoch}.${version(m2)}`);
     await c.close();
     expect(v0).toBeGreaterThan(0);
+  });
+
+  it('player api - a browser opens the stream with a single-use ticket got with the token, never the token in the URL', async () => {
+    await device('u1', 'ticket-d');
+    const got = await api('POST', '/v1/me/player/events/ticket');
+    expect(got.status).toBe(200);
+    expect(got.headers.get('cache-control')).toBe('no-store');
+    expect(got.body).toEqual({ ticket: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), expires_in: 30 });
+    const ticket = got.body.ticket as string;
+    expect(ticket).not.toContain(tokens.u1!.slice(0, 20));
+
+    const a = sse({ ticket });
+    await a.until(() => a.events.length >= 1, 'the current state over a ticket');
+    // The ticket's listener's stream: u1's devices, and the states that follow.
+    expect(a.events[0]!.data.device.id).not.toBeNull();
+    const r = await api('PUT', '/v1/me/player/repeat?state=track');
+    await a.until(() => a.events.some((e) => e.id.endsWith(`.${version(r)}`)), 'the next state');
+    await a.close();
+
+    // Spent: the same URL (from a log, or an EventSource's own reconnect) opens nothing.
+    const again = await fetch(`${app.server.httpUrl}/v1/me/player/events?ticket=${ticket}`);
+    expect(again.status).toBe(401);
+    expect(((await again.json()) as any).error).toMatchObject({ status: 401, reason: 'ticket_invalid' });
+    const forged = await fetch(`${app.server.httpUrl}/v1/me/player/events?ticket=${'A'.repeat(43)}`);
+    expect(forged.status).toBe(401);
+    // The ticket route itself needs the token.
+    expect((await api('POST', '/v1/me/player/events/ticket', { token: '' })).status).toBe(401);
+    // A token in the query is not read: the header or a ticket only.
+    const inUrl = await fetch(`${app.server.httpUrl}/v1/me/player/events?access_token=${tokens.u1}`);
+    expect(inUrl.status).toBe(401);
+    await api('PUT', '/v1/me/player/repeat?state=off');
   });
 
   it('player api - the stream refuses a missing or bad token', async () => {

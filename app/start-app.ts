@@ -27,7 +27,8 @@ import { createAuthenticator } from '../session/auth.ts';
 import { PlayerDoor } from '../session/http/player-door.ts';
 import { ListenerRateLimit, playerRoutes } from '../session/http/player-api.ts';
 import { playerHistoryRoutes } from '../session/http/player-history-api.ts';
-import { registerPlayerEvents } from '../session/http/player-events.ts';
+import { registerPlayerEvents, streamTicketRoute } from '../session/http/player-events.ts';
+import { StreamTickets } from '../session/http/stream-tickets.ts';
 import { tracksRoutes } from '../session/http/tracks-api.ts';
 import { scrobbleLinkRoutes } from '../session/http/scrobble-api.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
@@ -145,6 +146,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
 
     // One budget per listener over the Web API routes, as Spotify counts them.
     const webApiLimit = new ListenerRateLimit(config.playerApi.rateLimit);
+    const streamTickets = new StreamTickets(undefined, opts.now);
     const api = httpApi({
       stores,
       cache,
@@ -159,6 +161,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
           ...(opts.now ? { now: opts.now } : {}),
         }),
         ...webApiLimit.routes([
+          streamTicketRoute(streamTickets),
           ...playerHistoryRoutes({ history: stores.history, catalog: stores.catalog }),
           ...tracksRoutes({ catalog: stores.catalog, ...(opts.now ? { now: opts.now } : {}) }),
         ]),
@@ -197,6 +200,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         });
         registerPlayerEvents(app, {
           door: player,
+          tickets: streamTickets,
           auth: createAuthenticator(config.server.jwtSecret, opts.now),
           baseUrl: () => publicBaseUrl,
           ...(opts.now ? { now: opts.now } : {}),

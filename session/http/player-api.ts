@@ -312,12 +312,18 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
       description:
         '`text/event-stream`: `event: state`, `id: <epoch>.<version>`, `data:` the object of ' +
         '`GET /v1/me/player`. The current state first; reconnect with `Last-Event-ID` to get the ' +
-        'states missed (or the current one when they are no longer kept). A comment line every 5 s.',
+        'states missed (or the current one when they are no longer kept). A comment line every 5 s. ' +
+        "Auth: the Bearer header, or `?ticket=` from `POST /v1/me/player/events/ticket` (a browser's " +
+        'EventSource cannot set headers; the ticket is single-use and short-lived, never the token).',
       ok: { 200: { description: 'the event stream (text/event-stream)' } },
       errors: {},
       // The stream itself is a raw uWS route (player-events.ts), which takes every GET first.
       handle: async () => {
-        throw new PlayerError(400, 'bad_request', 'the event stream answers GET with a Bearer token');
+        throw new PlayerError(
+          400,
+          'bad_request',
+          'the event stream answers GET with a Bearer token or a ticket',
+        );
       },
     }),
     route({

@@ -12,21 +12,32 @@
  * - A slow reader is never buffered without bound: while the socket is backed up only the
  *   newest state waits, and it goes out when uWS says the socket drained.
  *
+ * - Auth: the Bearer header, or, for a browser's `EventSource` (which cannot set headers),
+ *   `?ticket=` with a single-use, 30-second stream ticket got with the Bearer token from
+ *   `POST /v1/me/player/events/ticket` (stream-tickets.ts): the token never goes in a URL.
+ *
  * Mounted on the raw uWS app (a stream does not fit the request/answer route table); the
  * route is documented in the table (player-api.ts) all the same.
  */
 import type { HttpResponse, TemplatedApp } from '@trufflesuite/uws-js-unofficial';
+import { Type } from 'typebox';
 import type { Authenticator } from '../auth.ts';
 import { bearerToken } from '../auth.ts';
+import { route, type ApiRoute } from './api-router.ts';
 import type { PlayerDoor, StateEvent } from './player-door.ts';
 import { playbackState } from './player-objects.ts';
+import type { StreamTickets } from './stream-tickets.ts';
 
 export const PLAYER_EVENTS_PATH = '/v1/me/player/events';
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 
+export const STREAM_TICKET_PATH = `${PLAYER_EVENTS_PATH}/ticket`;
+
 export interface PlayerEventsDeps {
   door: PlayerDoor;
   auth: Authenticator;
+  /** The stream tickets `POST /v1/me/player/events/ticket` issues (streamTicketRoute). */
+  tickets: StreamTickets;
   /** Absolute base of the links in the states (PUBLIC_BASE_URL), read when a state goes out. */
   baseUrl: () => string;
   now?: () => number;
@@ -62,8 +73,9 @@ export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps):
   };
 
   app.get(PLAYER_EVENTS_PATH, (res, req) => {
-    // Headers are readable only now, before the first await.
+    // Headers and query are readable only now, before the first await.
     const token = bearerToken(req.getHeader('authorization'));
+    const ticket = req.getQuery('ticket');
     const lastId = LAST_EVENT_ID.exec(req.getHeader('last-event-id'));
     let closed = false;
     let cleanup = () => {};
@@ -71,16 +83,37 @@ export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps):
       closed = true;
       cleanup();
     });
-    if (!token)
-      return refuse(res, '401 Unauthorized', 'unauthorized', 'Bearer token required', 'token_missing');
+    let who: Promise<{ ok: true; userId: string } | { ok: false; message: string; reason: string }>;
+    if (token) {
+      who = deps.auth.verify(token).then((r) =>
+        r.ok
+          ? { ok: true, userId: r.principal.userId }
+          : {
+              ok: false,
+              message: r.message,
+              reason: r.reason === 'expired' ? 'token_expired' : 'token_invalid',
+            },
+      );
+    } else if (ticket) {
+      // Spent here, before the stream opens: a ticket opens one stream, once.
+      const r = deps.tickets.redeem(ticket);
+      who = Promise.resolve(
+        r.ok ? r : { ok: false, message: 'the stream ticket is unknown, spent or expired', reason: r.reason },
+      );
+    } else {
+      return refuse(
+        res,
+        '401 Unauthorized',
+        'unauthorized',
+        `Bearer token or ?ticket= (POST ${STREAM_TICKET_PATH}) required`,
+        'token_missing',
+      );
+    }
 
-    void deps.auth.verify(token).then((r) => {
+    void who.then((r) => {
       if (closed) return;
-      if (!r.ok) {
-        const reason = r.reason === 'expired' ? 'token_expired' : 'token_invalid';
-        return refuse(res, '401 Unauthorized', 'unauthorized', r.message, reason);
-      }
-      const userId = r.principal.userId;
+      if (!r.ok) return refuse(res, '401 Unauthorized', 'unauthorized', r.message, r.reason);
+      const userId = r.userId;
       let choked = false;
       let waiting: StateEvent | undefined;
 
@@ -129,5 +162,37 @@ export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps):
         sub.unsubscribe();
       };
     });
+  });
+}
+
+/** `POST /v1/me/player/events/ticket`: a single-use stream ticket for a browser's EventSource. */
+export function streamTicketRoute(tickets: StreamTickets): ApiRoute {
+  return route({
+    method: 'POST',
+    path: STREAM_TICKET_PATH,
+    operationId: 'playerEventsTicket',
+    tag: 'player',
+    summary: 'A ticket to open the event stream without a header (an extension)',
+    description:
+      'For `EventSource`, which cannot send an Authorization header: open ' +
+      `\`${PLAYER_EVENTS_PATH}?ticket=<ticket>\`. The ticket opens one stream of the caller, once, ` +
+      `within \`expires_in\` seconds; it is no token, so a logged URL gives nothing away. Ask for ` +
+      'a new one before each reconnect.',
+    ok: {
+      200: {
+        description: 'the ticket',
+        schema: Type.Object({
+          ticket: Type.String({ description: 'opaque, URL-safe' }),
+          expires_in: Type.Integer({ description: 'seconds it stays valid if unused' }),
+        }),
+      },
+    },
+    errors: {},
+    handle: async ({ userId }) => ({
+      status: 200,
+      json: { ticket: tickets.issue(userId), expires_in: Math.round(tickets.ttlMs / 1000) },
+      // A ticket is a credential for a moment: never cached.
+      headers: { 'cache-control': 'no-store' },
+    }),
   });
 }
