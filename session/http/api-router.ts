@@ -189,35 +189,60 @@ export function createApiRouter(routes: readonly ApiRoute[]): ApiRouter {
     ...(r.body ? { body: Compile(r.body) } : {}),
   }));
 
-  const match = (c: CompiledRoute, parts: string[]): Record<string, string> | undefined => {
-    if (c.segments.length !== parts.length) return undefined;
+  // Routes by segment count: a request is matched against those of its own length only
+  // (matching runs on every request; the player commands are the hot path).
+  const bySize = new Map<number, CompiledRoute[]>();
+  for (const c of compiled) {
+    const list = bySize.get(c.segments.length);
+    if (list) list.push(c);
+    else bySize.set(c.segments.length, [c]);
+  }
+
+  const matches = (c: CompiledRoute, parts: string[]): boolean => {
+    for (let i = 0; i < parts.length; i++) {
+      const seg = c.segments[i]!;
+      if (seg.charCodeAt(0) !== 123 /* { */ && seg !== parts[i]) return false;
+    }
+    return true;
+  };
+  const paramsOf = (c: CompiledRoute, parts: string[]): Record<string, string> => {
     const params: Record<string, string> = {};
-    for (const [i, seg] of c.segments.entries()) {
-      const part = parts[i]!;
-      if (seg.startsWith('{')) params[seg.slice(1, -1)] = part;
-      else if (seg !== part) return undefined;
+    for (let i = 0; i < parts.length; i++) {
+      const seg = c.segments[i]!;
+      if (seg.charCodeAt(0) === 123) params[seg.slice(1, -1)] = parts[i]!;
     }
     return params;
   };
 
   async function dispatch(req: ApiRequest): Promise<ApiResponse> {
     const method = req.method.toUpperCase();
-    let parts: string[];
-    try {
-      parts = req.path.split('/').filter(Boolean).map(decodeURIComponent);
-    } catch {
-      throw badRequest('the path has a malformed %-escape');
+    let parts = req.path.split('/').filter(Boolean);
+    if (req.path.includes('%')) {
+      try {
+        parts = parts.map(decodeURIComponent);
+      } catch {
+        throw badRequest('the path has a malformed %-escape');
+      }
     }
-    const candidates = compiled
-      .map((c) => ({ c, params: match(c, parts) }))
-      .filter((m): m is { c: CompiledRoute; params: Record<string, string> } => m.params !== undefined);
-    if (candidates.length === 0) throw new HttpError(404, 'not_found', `no route for ${method} ${req.path}`);
-    const hit = candidates.find((m) => m.c.route.method === method);
-    if (!hit) {
-      const allowed = candidates.map((m) => m.c.route.method).join(', ');
-      throw new HttpError(405, 'bad_request', `${method} not allowed on ${req.path} (allowed: ${allowed})`);
+    let c: CompiledRoute | undefined;
+    let allowed: string[] | undefined;
+    for (const candidate of bySize.get(parts.length) ?? []) {
+      if (!matches(candidate, parts)) continue;
+      if (candidate.route.method === method) {
+        c = candidate;
+        break;
+      }
+      (allowed ??= []).push(candidate.route.method);
     }
-    const { c, params } = hit;
+    if (!c) {
+      if (!allowed) throw new HttpError(404, 'not_found', `no route for ${method} ${req.path}`);
+      throw new HttpError(
+        405,
+        'bad_request',
+        `${method} not allowed on ${req.path} (allowed: ${allowed.join(', ')})`,
+      );
+    }
+    const params = paramsOf(c, parts);
 
     let query: Record<string, unknown> = {};
     if (c.query) {

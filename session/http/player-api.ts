@@ -94,6 +94,12 @@ const noActiveDevice = () =>
 const deviceNotFound = (id: string) =>
   new PlayerError(404, 'not_found', `Device not found: ${id.slice(0, 64)}`, 'NO_ACTIVE_DEVICE');
 
+/** Whether the listener's device `id` is connected (no list built: this runs per command). */
+const connected = (view: SessionView, id: string): boolean => {
+  for (const d of view.devices) if (d.id === id) return d.connected;
+  return false;
+};
+
 /** The actor's refusal as Spotify's status and reason. */
 export function actorError(e: Pick<ErrorOutput, 'code' | 'reason' | 'message'>): PlayerError {
   const m = `Player command failed: ${e.message}`;
@@ -237,11 +243,11 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
     if (!view) throw noActiveDevice();
     const wanted = ctx.query.device_id;
     if (wanted !== undefined) {
-      if (!reachableDevices(view).some((d) => d.id === wanted)) throw deviceNotFound(wanted);
+      if (!connected(view, wanted)) throw deviceNotFound(wanted);
       return { view, deviceId: wanted };
     }
     const active = view.activeDeviceId;
-    if (!active || !reachableDevices(view).some((d) => d.id === active)) throw noActiveDevice();
+    if (!active || !connected(view, active)) throw noActiveDevice();
     return { view, deviceId: active };
   }
 

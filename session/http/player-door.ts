@@ -84,7 +84,8 @@ interface Pending {
   /** The actor it was sent to. */
   entry: LiveEntry;
   resolve: (a: CommandAnswer) => void;
-  timer: NodeJS.Timeout;
+  /** performance.now() past which it settles as `unavailable` (the sweep checks). */
+  deadline: number;
 }
 
 interface Subscription {
@@ -107,6 +108,8 @@ export class PlayerDoor {
   private readonly wrapped = new WeakMap<SessionPorts, SessionPorts>();
   private nextId = 0;
   private readonly answerTimeoutMs: number;
+  /** One timer for every command waiting (a timer per command cost ~4 % of its path). */
+  private sweep: NodeJS.Timeout | undefined = undefined;
 
   constructor(opts: PlayerDoorOptions = {}) {
     this.answerTimeoutMs = opts.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
@@ -135,7 +138,6 @@ export class PlayerDoor {
     for (const [id, p] of this.pending) {
       if (p.entry !== entry) continue;
       this.pending.delete(id);
-      clearTimeout(p.timer);
       p.resolve({
         ok: false,
         version: 0,
@@ -173,7 +175,6 @@ export class PlayerDoor {
     const p = this.pending.get(id);
     if (!p) return true;
     this.pending.delete(id);
-    clearTimeout(p.timer);
     // Settled after the step's broadcast: the promise's reaction runs once the actor's emit
     // (ack, then the state) has returned, so `version` is the state this command made.
     queueMicrotask(() => {
@@ -267,18 +268,37 @@ export class PlayerDoor {
     }
     const requestId = `${HTTP_ID}${++this.nextId}`;
     return new Promise<CommandAnswer>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(requestId);
-        resolve(this.unavailable(userId, 'the session did not answer in time'));
-      }, this.answerTimeoutMs);
-      timer.unref();
-      this.pending.set(requestId, { userId, entry, resolve, timer });
+      this.pending.set(requestId, {
+        userId,
+        entry,
+        resolve,
+        deadline: performance.now() + this.answerTimeoutMs,
+      });
+      this.sweep ??= this.startSweep();
       const sent = entry.actor.send({ ...command, requestId } as SessionCommand);
-      if (!sent && this.pending.delete(requestId)) {
-        clearTimeout(timer);
+      if (!sent && this.pending.delete(requestId))
         resolve(this.unavailable(userId, 'the session cannot take this command now'));
-      }
     });
+  }
+
+  /** Settles the commands past their deadline; stops once none wait. */
+  private startSweep(): NodeJS.Timeout {
+    const every = Math.max(10, Math.min(1_000, this.answerTimeoutMs / 4));
+    const timer = setInterval(() => {
+      const now = performance.now();
+      for (const [id, p] of this.pending) {
+        // Insertion order is deadline order (one timeout for all): the rest are not due.
+        if (p.deadline > now) break;
+        this.pending.delete(id);
+        p.resolve(this.unavailable(p.userId, 'the session did not answer in time'));
+      }
+      if (this.pending.size === 0) {
+        clearInterval(timer);
+        this.sweep = undefined;
+      }
+    }, every);
+    timer.unref();
+    return timer;
   }
 
   /**

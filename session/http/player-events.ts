@@ -61,15 +61,17 @@ function refuse(res: HttpResponse, status: string, code: string, message: string
 export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps): void {
   const now = deps.now ?? Date.now;
   const heartbeatMs = deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-  // One state goes to every subscriber of the listener: built and serialised once.
-  const frames = new WeakMap<StateEvent, string>();
-  const frame = (e: StateEvent): string => {
-    let text = frames.get(e);
-    if (text === undefined) {
-      text = `id: ${e.id}\nevent: state\ndata: ${JSON.stringify(playbackState(e.view, deps.baseUrl(), now()))}\n\n`;
-      frames.set(e, text);
+  // One state goes to every subscriber of the listener: built, serialised and UTF-8 encoded
+  // once (uWS would encode a string again for each of them).
+  const frames = new WeakMap<StateEvent, Buffer>();
+  const frame = (e: StateEvent): Buffer => {
+    let bytes = frames.get(e);
+    if (bytes === undefined) {
+      const json = JSON.stringify(playbackState(e.view, deps.baseUrl(), now()));
+      bytes = Buffer.from(`id: ${e.id}\nevent: state\ndata: ${json}\n\n`);
+      frames.set(e, bytes);
     }
-    return text;
+    return bytes;
   };
 
   app.get(PLAYER_EVENTS_PATH, (res, req) => {
@@ -117,7 +119,7 @@ export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps):
       let choked = false;
       let waiting: StateEvent | undefined;
 
-      const write = (text: string): void => {
+      const write = (text: string | Buffer): void => {
         if (closed) return;
         res.cork(() => {
           if (!res.write(text)) choked = true;
