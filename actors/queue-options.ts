@@ -52,8 +52,9 @@ export function queueAdd(
     return fx.error(r, 'bad_request', `the queue holds at most ${MAX_QUEUE} tracks`);
   }
   const verdict = playability(d, trackId, now);
-  if (verdict === 'unknown') {
-    // Checked and loaded in the background (the fetcher); answered in `settleAdds`.
+  // Checked and loaded in the background (the fetcher); answered in `settleAdds`. Behind an
+  // add still waiting, even a known track waits: adds land in the order they were sent.
+  if (verdict === 'unknown' || d.pendingAdds.length > 0) {
     d.pendingAdds = [...d.pendingAdds, { trackId, requester: r }];
     return;
   }
@@ -110,7 +111,10 @@ function refuseAdd(
   fx.error(r, 'forbidden', FORBIDDEN_MESSAGES[verdict], { reason: verdict, trackId });
 }
 
-/** Answer the queue adds whose bundle load settled; the others keep waiting. */
+/**
+ * Answer the queue adds whose bundle load settled, in the order they were sent: from the
+ * first still unknown on, every add keeps waiting (a later one must not land before it).
+ */
 export function settleAdds(
   d: SessionContext,
   fx: Effects,
@@ -118,7 +122,7 @@ export function settleAdds(
 ): void {
   const left = [];
   for (const a of d.pendingAdds) {
-    const s = status(a.trackId);
+    const s = left.length > 0 ? 'unknown' : status(a.trackId);
     if (s === 'ok') {
       d.order = addToQueue(d.order, a.trackId);
       fx.ack(a.requester);
