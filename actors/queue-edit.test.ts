@@ -86,6 +86,21 @@ describe('queue edit', () => {
     expect(edit(queued(), { op: 'remove', uri: 'track:t9' }).answer).toBe('error:not_found');
     expect(edit(queued(), { op: 'shuffle' } as never).answer).toBe('error:bad_request');
   });
+
+  test('queue edit - an edit by index with `expect` is refused when another track is there now (a stale view)', () => {
+    let r = edit(queued(), { op: 'remove', index: 1, expect: 'track:t3' });
+    expect([r.answer, r.s.context.order.queue]).toEqual(['ack', ['t2', 't2']]);
+    r = edit(queued(), { op: 'remove', index: 1, expect: 'track:t2' });
+    expect([r.answer, r.version, r.s.context.order.queue]).toEqual([
+      'error:conflict',
+      false,
+      ['t2', 't3', 't2'],
+    ]);
+    r = edit(queued(), { op: 'move', from: 2, to: 1, expect: 'track:t2' });
+    expect([r.answer, r.s.context.order.queue]).toEqual(['ack', ['t2', 't2', 't3']]);
+    r = edit(queued(), { op: 'move', from: 1, to: 0, expect: 'track:t2' });
+    expect([r.answer, r.s.context.order.queue]).toEqual(['error:conflict', ['t2', 't3', 't2']]);
+  });
 });
 
 describe('queue add', () => {

@@ -75,10 +75,19 @@ export function queueEdit(d: SessionContext, c: QueueEditCommand, r: Requester, 
     Number.isInteger(i) && (i as number) >= 0 && (i as number) < q.length;
   let next: string[];
   const e = c.edit;
+  /** With `expect`, the entry at `i` must be that track: else the caller's view is stale. */
+  const staleAt = (i: number, expect: string | undefined): boolean => {
+    if (expect === undefined || q[i] === trackIdOf(expect)) return false;
+    fx.error(r, 'conflict', `the queue changed: entry ${i} is not ${expect} any more`, {
+      reason: 'version_mismatch',
+    });
+    return true;
+  };
   if (e.op === 'clear') next = [];
   else if (e.op === 'remove' && 'index' in e) {
     if (!isIndex(e.index))
       return fx.error(r, 'bad_request', `index must be below the queue's length ${q.length}`);
+    if (staleAt(e.index, e.expect)) return;
     next = q.filter((_, i) => i !== e.index);
   } else if (e.op === 'remove') {
     const trackId = trackIdOf(e.uri);
@@ -89,6 +98,7 @@ export function queueEdit(d: SessionContext, c: QueueEditCommand, r: Requester, 
   } else if (e.op === 'move') {
     if (!isIndex(e.from) || !isIndex(e.to))
       return fx.error(r, 'bad_request', `from and to must be below the queue's length ${q.length}`);
+    if (staleAt(e.from, e.expect)) return;
     next = q.slice();
     const [moved] = next.splice(e.from, 1);
     next.splice(e.to, 0, moved!);
