@@ -86,4 +86,67 @@ describe('queue edit', () => {
     expect(edit(queued(), { op: 'remove', uri: 'track:t9' }).answer).toBe('error:not_found');
     expect(edit(queued(), { op: 'shuffle' } as never).answer).toBe('error:bad_request');
   });
+
+  test('queue edit - an edit by index with `expect` is refused when another track is there now (a stale view)', () => {
+    let r = edit(queued(), { op: 'remove', index: 1, expect: 'track:t3' });
+    expect([r.answer, r.s.context.order.queue]).toEqual(['ack', ['t2', 't2']]);
+    r = edit(queued(), { op: 'remove', index: 1, expect: 'track:t2' });
+    expect([r.answer, r.version, r.s.context.order.queue]).toEqual([
+      'error:conflict',
+      false,
+      ['t2', 't3', 't2'],
+    ]);
+    r = edit(queued(), { op: 'move', from: 2, to: 1, expect: 'track:t2' });
+    expect([r.answer, r.s.context.order.queue]).toEqual(['ack', ['t2', 't2', 't3']]);
+    r = edit(queued(), { op: 'move', from: 1, to: 0, expect: 'track:t2' });
+    expect([r.answer, r.s.context.order.queue]).toEqual(['error:conflict', ['t2', 't3', 't2']]);
+  });
 });
+
+describe('queue add', () => {
+  test('queue add - adds land in the order sent: a known track added behind one still loading waits for it', () => {
+    let [s] = initialTransition(logic, { userId: 'u1', plan: 'premium', country: 'SE', epoch: 1 });
+    [s] = step(s, {
+      type: 'hello',
+      deviceId: 'd1',
+      name: 'd1',
+      deviceType: 'phone',
+      plan: 'premium',
+      country: 'SE',
+    });
+    [s] = step(s, { type: 'play', deviceId: 'd1', uris: ['track:t1', 'track:t4'] });
+    [s] = step(s, {
+      type: 'xstate.done.actor.resolveContext',
+      output: { uri: null, tracks: ['t1', 't4'].map((id) => ({ id, artistId: `a-${id}` })) },
+    });
+    [s] = step(s, {
+      type: 'xstate.done.actor.loadTarget',
+      output: { trackIds: ['t1', 't4'], result: { t1: bundles.t1, t4: bundles.t4 } },
+    });
+    const acks: unknown[] = [];
+    for (const [i, t] of ['t3', 't1', 't4'].entries()) {
+      const [next, actions] = step(s, { type: 'queue.add', deviceId: 'd1', requestId: i, uri: `track:${t}` });
+      s = next;
+      acks.push(...answers(actions));
+    }
+    // t3's bundle is not known yet: t1 and t4, known, wait behind it, unanswered.
+    expect(s.context.order.queue).toEqual([]);
+    expect(acks).toEqual([]);
+    const [after, actions] = step(s, {
+      type: 'xstate.done.actor.loadAhead',
+      output: { trackIds: ['t3'], result: { t3: bundles.t3 } },
+    });
+    expect(after.context.order.queue).toEqual(['t3', 't1', 't4']);
+    expect(answers(actions)).toEqual([0, 1, 2]);
+  });
+});
+
+/** The request ids acked by a step's emissions, in order. */
+function answers(actions: unknown): unknown[] {
+  return (actions as Array<{ type: string; params?: { out?: Emission[] } }>)
+    .flatMap((a) => (a.type === 'emit' ? a.params!.out! : []))
+    .flatMap((o) => {
+      const out = o.kind === 'send' ? (o.output as { type?: string; requestId?: unknown }) : undefined;
+      return out?.type === 'ack' ? [out.requestId] : [];
+    });
+}

@@ -52,8 +52,9 @@ export function queueAdd(
     return fx.error(r, 'bad_request', `the queue holds at most ${MAX_QUEUE} tracks`);
   }
   const verdict = playability(d, trackId, now);
-  if (verdict === 'unknown') {
-    // Checked and loaded in the background (the fetcher); answered in `settleAdds`.
+  // Checked and loaded in the background (the fetcher); answered in `settleAdds`. Behind an
+  // add still waiting, even a known track waits: adds land in the order they were sent.
+  if (verdict === 'unknown' || d.pendingAdds.length > 0) {
     d.pendingAdds = [...d.pendingAdds, { trackId, requester: r }];
     return;
   }
@@ -74,10 +75,19 @@ export function queueEdit(d: SessionContext, c: QueueEditCommand, r: Requester, 
     Number.isInteger(i) && (i as number) >= 0 && (i as number) < q.length;
   let next: string[];
   const e = c.edit;
+  /** With `expect`, the entry at `i` must be that track: else the caller's view is stale. */
+  const staleAt = (i: number, expect: string | undefined): boolean => {
+    if (expect === undefined || q[i] === trackIdOf(expect)) return false;
+    fx.error(r, 'conflict', `the queue changed: entry ${i} is not ${expect} any more`, {
+      reason: 'version_mismatch',
+    });
+    return true;
+  };
   if (e.op === 'clear') next = [];
   else if (e.op === 'remove' && 'index' in e) {
     if (!isIndex(e.index))
       return fx.error(r, 'bad_request', `index must be below the queue's length ${q.length}`);
+    if (staleAt(e.index, e.expect)) return;
     next = q.filter((_, i) => i !== e.index);
   } else if (e.op === 'remove') {
     const trackId = trackIdOf(e.uri);
@@ -88,6 +98,7 @@ export function queueEdit(d: SessionContext, c: QueueEditCommand, r: Requester, 
   } else if (e.op === 'move') {
     if (!isIndex(e.from) || !isIndex(e.to))
       return fx.error(r, 'bad_request', `from and to must be below the queue's length ${q.length}`);
+    if (staleAt(e.from, e.expect)) return;
     next = q.slice();
     const [moved] = next.splice(e.from, 1);
     next.splice(e.to, 0, moved!);
@@ -110,7 +121,10 @@ function refuseAdd(
   fx.error(r, 'forbidden', FORBIDDEN_MESSAGES[verdict], { reason: verdict, trackId });
 }
 
-/** Answer the queue adds whose bundle load settled; the others keep waiting. */
+/**
+ * Answer the queue adds whose bundle load settled, in the order they were sent: from the
+ * first still unknown on, every add keeps waiting (a later one must not land before it).
+ */
 export function settleAdds(
   d: SessionContext,
   fx: Effects,
@@ -118,7 +132,7 @@ export function settleAdds(
 ): void {
   const left = [];
   for (const a of d.pendingAdds) {
-    const s = status(a.trackId);
+    const s = left.length > 0 ? 'unknown' : status(a.trackId);
     if (s === 'ok') {
       d.order = addToQueue(d.order, a.trackId);
       fx.ack(a.requester);

@@ -95,14 +95,16 @@ export interface QueueAddCommand extends CommandBase {
 }
 /**
  * Edits of the user queue (the Web API's extension; Spotify has only add): remove by index
- * or by uri (every occurrence), move one entry, or clear it.
+ * or by uri (every occurrence), move one entry, or clear it. `expect` (a track uri) on an
+ * edit by index says which track the caller saw there: another track there now (the queue
+ * changed meanwhile) refuses the edit instead of touching the wrong entry.
  */
 export interface QueueEditCommand extends CommandBase {
   type: 'queue.edit';
   edit:
-    | { op: 'remove'; index: number }
+    | { op: 'remove'; index: number; expect?: string }
     | { op: 'remove'; uri: string }
-    | { op: 'move'; from: number; to: number }
+    | { op: 'move'; from: number; to: number; expect?: string }
     | { op: 'clear' };
 }
 export interface QualityCommand extends CommandBase {
@@ -285,7 +287,8 @@ export type ErrorReasonOf = {
     | 'too_many_pending'
     | 'no_active_device'
     | 'stale_play'
-    | 'no_previous_track';
+    | 'no_previous_track'
+    | 'version_mismatch';
   rate_limited: 'too_many_requests';
   unavailable: 'catalog_unavailable' | 'store_unavailable';
 };

@@ -99,6 +99,7 @@ describe('player api - with no session live', () => {
     expect((await api('GET', '/v1/me/player/queue', { token: fresh })).body).toEqual({
       currently_playing: null,
       queue: [],
+      user_queue_length: 0,
     });
     const r = await api('PUT', '/v1/me/player/pause', { token: fresh });
     expect(r.status).toBe(404);
@@ -203,6 +204,22 @@ describe('player api - commands through the actor', () => {
     expect((await ids()).slice(0, 2)).toEqual(['demo08', 'demo06']);
     expect((await api('PUT', '/v1/me/player/queue', { body: { from: 1, to: 0 } })).status).toBe(204);
     expect((await ids()).slice(0, 2)).toEqual(['demo06', 'demo08']);
+    expect((await api('GET', '/v1/me/player/queue')).body.user_queue_length).toBe(2);
+    // An edit by index made on a stale view (`expect` names another track than the one there
+    // now) is refused and changes nothing; with the right one it applies.
+    const stale = await api('PUT', '/v1/me/player/queue', {
+      body: { from: 1, to: 0, expect: 'spotify:track:demo06' },
+    });
+    expect([stale.status, stale.body.error.code]).toEqual([409, 'conflict']);
+    const staleRemove = await api('DELETE', '/v1/me/player/queue?index=0&expect=spotify:track:demo08');
+    expect(staleRemove.status).toBe(409);
+    expect((await ids()).slice(0, 2)).toEqual(['demo06', 'demo08']);
+    expect((await api('DELETE', '/v1/me/player/queue?expect=spotify:track:demo08')).status).toBe(400);
+    const moved = await api('PUT', '/v1/me/player/queue', {
+      body: { from: 1, to: 0, expect: 'spotify:track:demo08' },
+    });
+    expect(moved.status).toBe(204);
+    expect((await ids()).slice(0, 2)).toEqual(['demo08', 'demo06']);
     const past = await api('PUT', '/v1/me/player/queue', { body: { from: 0, to: 9 } });
     expect(past.status).toBe(400);
     const notQueued = await api('DELETE', '/v1/me/player/queue?uri=spotify:track:demo01');
@@ -210,6 +227,7 @@ describe('player api - commands through the actor', () => {
     expect((await api('DELETE', '/v1/me/player/queue')).status).toBe(400);
     expect((await api('DELETE', '/v1/me/player/queue?all=true')).status).toBe(204);
     const left = (await api('GET', '/v1/me/player/queue')).body.queue as { id: string }[];
+    expect((await api('GET', '/v1/me/player/queue')).body.user_queue_length).toBe(0);
     // Only the context's next tracks remain.
     expect(left.every((t) => !['demo06', 'demo08'].includes(t.id))).toBe(true);
   });

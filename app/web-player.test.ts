@@ -7,7 +7,15 @@
  */
 import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, openPlayer, startPlayerApp, tone, type PlayerApp } from '../testkit/web-player.ts';
+import {
+  addListener,
+  launchChromium,
+  openPlayer,
+  startPlayerApp,
+  tone,
+  type PlayerApp,
+} from '../testkit/web-player.ts';
+import { waitFor } from '../testkit/pipeline.ts';
 
 let pa: PlayerApp;
 let browser: Browser;
@@ -31,6 +39,9 @@ beforeAll(async () => {
     ]),
     launchChromium(),
   ]);
+  // Each test plays as its own listener: a session (its queue, its active device) outlives
+  // the test's pages, and must not steer the next test.
+  for (const id of ['wp-play', 'wp-queue', 'wp-origin', 'wp-autoplay']) await addListener(pa, id);
 }, 180_000);
 
 afterAll(async () => {
@@ -54,7 +65,7 @@ const heard = (page: Page) => until(page, (p) => p.probe.onsets.length > 0);
 
 describe('web player in chromium', () => {
   it('web player - play is heard, a skip plays the prefetched next track from memory, a transfer plays on from the position', async () => {
-    const page = await openPlayer(browser, pa.baseUrl);
+    const page = await openPlayer(browser, pa.baseUrl, { listener: 'wp-play' });
 
     // A region-blocked track is greyed with its reason and cannot be played.
     const blocked = page.locator(`li[data-track="${pa.tracks.blocked}"]`).first();
@@ -96,7 +107,7 @@ describe('web player in chromium', () => {
     expect(await probe(page, (p) => p.client.state.track.id)).toBe(pa.tracks.loud);
 
     // A second tab is a second device: transfer there, it plays on from the position.
-    const other = await openPlayer(browser, pa.baseUrl);
+    const other = await openPlayer(browser, pa.baseUrl, { listener: 'wp-play' });
     const otherId = await probe(other, (p) => p.client.deviceId);
     await until(page, (p) => p.client.state.devices.length === 2);
     await page.waitForTimeout(1000); // some position into the track before the transfer
@@ -116,6 +127,72 @@ describe('web player in chromium', () => {
     await other.getByRole('button', { name: 'Pause' }).click();
     await until(page, (p) => p.client.state.is_playing === false);
     await Promise.all([page.context().close(), other.context().close()]);
+  }, 90_000);
+
+  it('web player - the queue: the whole user queue shown; move and remove by keyboard; an edit on a stale view is refused, never hits another entry', async () => {
+    const page = await openPlayer(browser, pa.baseUrl, { listener: 'wp-queue' });
+    await page.getByRole('button', { name: 'Play Quiet One by Test Tones' }).first().click();
+    await heard(page);
+    // Paused, so no track ends meanwhile and takes the queue's head.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await until(page, (p) => p.client.state.is_playing === false);
+    const queued = () => page.locator('#queue li.queued .title').allTextContents();
+    // Three adds, sent at once: they land in the order sent (a known track added behind one
+    // whose rights are still loading waits for it) and all show, past the state's preview.
+    for (const title of ['Loud Two', 'Quiet One', 'Loud Two'])
+      await page
+        .getByRole('button', { name: `Add ${title} by Test Tones to the queue` })
+        .first()
+        .click();
+    await until(page, (p) => p.queue.view?.userQueueLength === 3 && !p.queue.busy);
+    expect(await queued()).toEqual(['Loud Two', 'Quiet One', 'Loud Two']);
+    const list = page.getByRole('list', { name: 'Queue' });
+    await expect(
+      list.getByRole('button', { name: 'Move Loud Two up (queue entry 1)' }).isDisabled(),
+    ).resolves.toBe(true);
+
+    // By keyboard: focus a button, Enter; the focus follows the entry moved.
+    await list.getByRole('button', { name: 'Move Quiet One up (queue entry 2)' }).focus();
+    await page.keyboard.press('Enter');
+    await until(page, (p) => p.queue.view?.queue[0]?.name === 'Quiet One' && !p.queue.busy);
+    expect(await queued()).toEqual(['Quiet One', 'Loud Two', 'Loud Two']);
+    const focused = () =>
+      page.evaluate(`document.activeElement?.getAttribute('aria-label')`) as Promise<string | null>;
+    expect(await focused()).toBe('Move Quiet One down (queue entry 1)');
+    await page.keyboard.press('Enter');
+    await until(page, (p) => p.queue.view?.queue[1]?.name === 'Quiet One' && !p.queue.busy);
+    expect(await queued()).toEqual(['Loud Two', 'Quiet One', 'Loud Two']);
+    expect(await focused()).toBe('Move Quiet One down (queue entry 2)');
+    await list.getByRole('button', { name: 'Remove Loud Two from the queue (entry 3)' }).focus();
+    await page.keyboard.press('Enter');
+    await until(page, (p) => p.queue.view?.userQueueLength === 2 && !p.queue.busy);
+    expect(await queued()).toEqual(['Loud Two', 'Quiet One']);
+
+    // A stale view: another client removes entry 1 while this page's reread is held back;
+    // the page's remove of entry 1 (Loud Two, as it last saw) is refused, not applied to
+    // Quiet One, which is there now; the page then shows the queue as it is.
+    const held: Array<() => Promise<void>> = [];
+    let hold = true;
+    await page.route('**/v1/me/player/queue*', (route) => {
+      if (hold && route.request().method() === 'GET') held.push(() => route.continue());
+      else return route.continue();
+    });
+    const status = await probe(page, (p) => {
+      const q = new URLSearchParams({ index: '0', device_id: p.client.deviceId });
+      return fetch(`/v1/me/player/queue?${q}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${p.queue.deps.bearer()}` },
+      }).then((r) => r.status);
+    });
+    expect(status).toBe(204);
+    await until(page, (p) => p.queue.view?.queue[0]?.name === 'Loud Two'); // still the old view
+    await list.getByRole('button', { name: 'Remove Loud Two from the queue (entry 1)' }).click();
+    await page.getByText('the queue changed meanwhile').waitFor({ timeout: 15_000 });
+    hold = false;
+    for (const go of held.splice(0)) await go();
+    await until(page, (p) => p.queue.view?.userQueueLength === 1 && !p.queue.busy);
+    expect(await queued()).toEqual(['Quiet One']);
+    await page.context().close();
   }, 90_000);
 
   it('web player - a token expiring mid-session: the player gets a fresh one and plays on without a stop', async () => {
@@ -141,7 +218,7 @@ describe('web player in chromium', () => {
   }, 60_000);
 
   it('web player - the origin refusing a URL once: fresh URLs through the SDK, no audible stop', async () => {
-    const page = await openPlayer(browser, pa.baseUrl);
+    const page = await openPlayer(browser, pa.baseUrl, { listener: 'wp-origin' });
     const refused: string[] = [];
     const seen: string[] = [];
     let target: string | undefined;
@@ -173,6 +250,47 @@ describe('web player in chromium', () => {
     await page.waitForTimeout(500);
     expect(await probe(page, (p) => p.probe.onsets.length)).toBe(1);
     await page.context().close();
+  }, 60_000);
+
+  it('web player - a tab never clicked in, under a real autoplay policy: the refused start asks to click, the click plays', async () => {
+    const strict = await launchChromium('user-gesture-required');
+    try {
+      const page = await strict.newPage();
+      // Playwright's own evaluations and locators run as a user gesture (they would unlock
+      // audio): until the click, the page is read through CDP's Runtime.evaluate, which does not.
+      const cdp = await page.context().newCDPSession(page);
+      const ask = async <T>(expression: string): Promise<T> => {
+        const r = await cdp.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true });
+        return r.result.value as T;
+      };
+      const waitUntil = (expression: string) => waitFor(expression, () => ask<boolean>(`!!(${expression})`));
+      // `?listener=` signs in without a click.
+      await page.goto(`${pa.baseUrl}/?listener=wp-autoplay`);
+      await waitUntil(`window.__player?.client.state && document.querySelector('#catalog li')`);
+      const deviceId = await ask<string>('window.__player.client.deviceId');
+      // A remote (the Web API) starts playback on it.
+      const { token } = (await (await fetch(`${pa.baseUrl}/dev/token?user=wp-autoplay`)).json()) as {
+        token: string;
+      };
+      const res = await fetch(`${pa.baseUrl}/v1/me/player/play?device_id=${deviceId}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ uris: [`spotify:track:${pa.tracks.quiet}`] }),
+      });
+      expect(res.status).toBe(204);
+      await waitUntil('window.__player.engine.autoplayBlocked');
+      expect(await ask('navigator.userActivation.hasBeenActive')).toBe(false);
+      expect(await ask(`document.getElementById('enable-audio').hidden`)).toBe(false);
+      expect(await ask('window.__player.probe.onsets.length')).toBe(0);
+      // The click is the gesture the browser waits for.
+      const prompt = page.getByRole('button', { name: 'Click to enable audio' });
+      await prompt.click();
+      await heard(page);
+      await prompt.waitFor({ state: 'hidden', timeout: 5_000 });
+      expect(await probe(page, (p) => p.engine.autoplayBlocked)).toBe(false);
+    } finally {
+      await strict.close();
+    }
   }, 60_000);
 
   it('web player - a browser without Opus in Media Source Extensions gets a clear message', async () => {

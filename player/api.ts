@@ -47,6 +47,49 @@ async function getJson<T>(path: string, token?: string): Promise<T> {
   return body as T;
 }
 
+/** The Web API's queue: the user queue (its first `user_queue_length` entries), then what follows. */
+export interface QueueView {
+  /** The listener's state version this view is of (`Player-State-Version`). */
+  version: number;
+  queue: TrackInfo[];
+  userQueueLength: number;
+}
+
+const stateVersion = (res: Response) => Number(res.headers.get('player-state-version') ?? -1);
+
+async function failure(res: Response, what: string): Promise<ApiError> {
+  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+  return new ApiError(res.status, body.error?.message ?? `HTTP ${res.status} for ${what}`);
+}
+
+export async function queue(token: string): Promise<QueueView> {
+  const res = await fetch('/v1/me/player/queue', { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw await failure(res, 'GET /v1/me/player/queue');
+  const body = (await res.json()) as { queue: TrackInfo[]; user_queue_length?: number };
+  return { version: stateVersion(res), queue: body.queue, userQueueLength: body.user_queue_length ?? 0 };
+}
+
+/**
+ * A Web API queue edit (the device protocol only adds): answered once the listener's actor
+ * has applied it, with the state version it made. `expect` is the track seen at the index,
+ * so an edit made on a view that went stale is refused (409) rather than hitting another entry.
+ */
+async function queueEdit(token: string, method: 'PUT' | 'DELETE', query: URLSearchParams, body?: unknown) {
+  const res = await fetch(`/v1/me/player/queue?${query}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!res.ok) throw await failure(res, `${method} /v1/me/player/queue`);
+  return stateVersion(res);
+}
+
+export const removeQueued = (token: string, deviceId: string, index: number, expect: string) =>
+  queueEdit(token, 'DELETE', new URLSearchParams({ index: String(index), expect, device_id: deviceId }));
+
+export const moveQueued = (token: string, deviceId: string, from: number, to: number, expect: string) =>
+  queueEdit(token, 'PUT', new URLSearchParams({ device_id: deviceId }), { from, to, expect });
+
 /** The demo listeners, or undefined when the server is not in demo mode. */
 export async function demoListeners(): Promise<DemoListener[] | undefined> {
   try {

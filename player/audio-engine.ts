@@ -79,6 +79,8 @@ interface Placement {
 export interface EngineEvents {
   onError(message: string): void;
   onChange(): void;
+  /** The browser refused to start audio (its autoplay policy: no click in this tab yet). */
+  onAutoplayBlocked(): void;
 }
 
 export class AudioEngine {
@@ -96,6 +98,8 @@ export class AudioEngine {
   private bandwidthKbps = 0;
   /** Chunk fetches that went to the network (not served from memory). */
   networkFetches = 0;
+  /** The browser's autoplay policy refused the last start (cleared by one that works). */
+  autoplayBlocked = false;
   /** The last start of a track here, and whether its first chunk and init came from memory. */
   lastStart: { trackId: string; fromMemory: boolean } | undefined;
   private stopped = true;
@@ -161,7 +165,7 @@ export class AudioEngine {
         this.following = undefined;
         f.ended = false;
         this.audio.currentTime = f.startS;
-        if (this.audio.paused) await this.audio.play().catch(() => {});
+        if (this.audio.paused) await this.startElement();
         this.events.onChange();
       } else {
         const placed = await this.placePrefetched(true);
@@ -219,7 +223,7 @@ export class AudioEngine {
     // While a track is being placed the element still plays the old position: jumpTo applies
     // the newest state when it is done.
     if (!c || c.playId !== s.play_id || !c.playId || c.starting) return;
-    if (s.is_playing && this.audio.paused) void this.audio.play().catch(() => {});
+    if (s.is_playing && this.audio.paused) void this.startElement();
     if (!s.is_playing && !this.audio.paused) this.audio.pause();
     // Another device seeked: a jump in the server's own timeline (its anchor moved otherwise
     // than time passing). Re-anchoring alone (pause, progress) is not followed: the server's
@@ -315,6 +319,28 @@ export class AudioEngine {
     };
   }
 
+  /** Starts what should be playing, on the click the autoplay prompt asked for. */
+  async unblock(): Promise<void> {
+    if (this.isActive && this.state?.is_playing && this.audio.paused) await this.startElement();
+    if (this.autoplayBlocked) throw new Error('the browser still refuses to start audio');
+  }
+
+  /**
+   * Starts the element. A tab nobody has clicked in may not start audio (autoplay policy):
+   * `play()` is refused with NotAllowedError, which the page turns into a prompt; other
+   * refusals (a pause racing the start) need nothing.
+   */
+  private async startElement(): Promise<void> {
+    try {
+      await this.audio.play();
+      this.autoplayBlocked = false;
+    } catch (err) {
+      if ((err as DOMException).name !== 'NotAllowedError') return;
+      this.autoplayBlocked = true;
+      this.events.onAutoplayBlocked();
+    }
+  }
+
   /** Places `p` in a fresh region after everything buffered, at `positionMs`, and plays it. */
   private async jumpTo(p: Placement, positionMs: number, play = true): Promise<void> {
     const sb = this.sb!;
@@ -343,7 +369,7 @@ export class AudioEngine {
     // A state newer than the frame (a pause sent meanwhile) wins over the frame's is_playing.
     const s = this.state;
     if (s && p.playId && s.play_id === p.playId) play = s.is_playing;
-    if (play) await this.audio.play().catch(() => {});
+    if (play) await this.startElement();
     else this.audio.pause();
     // The server counts from its playback frame; tell it where the audio really starts.
     this.reportProgress();

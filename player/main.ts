@@ -17,6 +17,7 @@ import * as api from './api.ts';
 import { AudioEngine, checkSupport, UnsupportedBrowserError } from './audio-engine.ts';
 import { fill, formatMs, h } from './dom.ts';
 import { OutputProbe } from './output-probe.ts';
+import { QueuePanel } from './queue-panel.ts';
 
 const $ = (id: string) => document.getElementById(id)!;
 
@@ -29,6 +30,7 @@ interface Player {
   catalog: api.CatalogEntry[];
   blocked: Map<string, string>;
   playlists: api.PlaylistInfo[];
+  queue: QueuePanel;
 }
 
 declare global {
@@ -131,13 +133,15 @@ async function start(userId: string, token: () => Promise<string> | string): Pro
     engine = new AudioEngine(audio, client, cache, {
       onError: (m) => notice(m),
       onChange: () => renderNowPlaying(),
+      onAutoplayBlocked: () => askForAudio(),
     });
   } catch (err) {
     notice(err instanceof UnsupportedBrowserError ? err.message : `audio failed: ${String(err)}`);
     return;
   }
   engine.onTrackGain((db, peak) => probe.setTrackGain(db, peak));
-  player = { client, engine, probe, cache, userId, catalog: [], blocked: new Map(), playlists: [] };
+  const queue = new QueuePanel($('queue'), { bearer: () => current, deviceId: client.deviceId, notice });
+  player = { client, engine, probe, cache, userId, catalog: [], blocked: new Map(), playlists: [], queue };
   window.__player = player;
   client.on('state', () => render());
   client.on('warning', (w) => notice(w.message, 'info'));
@@ -171,10 +175,36 @@ async function start(userId: string, token: () => Promise<string> | string): Pro
   );
   renderLibrary();
   render();
-  setInterval(() => renderNowPlaying(), 250);
+  setInterval(() => {
+    renderNowPlaying();
+    // The element plays but the audio graph it goes through was not allowed to start.
+    if (engine.isActive && !audio.paused && probe.context.state === 'suspended') askForAudio();
+  }, 250);
   $('level').hidden = false;
   const meter = $('level-bar');
   setInterval(() => (meter.style.width = `${Math.min(100, Math.round(probe.level * 100))}%`), 100);
+}
+
+/**
+ * A browser's autoplay policy (Chrome's: no sound before the user has interacted with the
+ * page) refused to start audio, as in a tab opened with `?listener=` and never clicked: say
+ * so, and start it on the click, which is the gesture the browser waits for.
+ */
+function askForAudio(): void {
+  const prompt = $('enable-audio');
+  if (!prompt.hidden) return;
+  prompt.hidden = false;
+  $('enable-audio-button').onclick = async () => {
+    const p = player;
+    if (!p) return;
+    try {
+      await p.probe.context.resume();
+      await p.engine.unblock();
+      prompt.hidden = true;
+    } catch (err) {
+      notice(`audio could not start: ${(err as Error).message}`);
+    }
+  };
 }
 
 // ---- commands ----------------------------------------------------------------------------
@@ -339,19 +369,7 @@ function render(): void {
   const vol = $('volume') as HTMLInputElement;
   if (me && document.activeElement !== vol) vol.value = String(me.volume_percent);
   if (me) p.probe.setVolume(me.volume_percent);
-  fill(
-    $('queue'),
-    ...s.next_tracks.map((n) =>
-      h(
-        'li',
-        {},
-        h('span', { class: 'title' }, n.track.title),
-        ` ${n.track.artist} `,
-        h('small', {}, n.source),
-      ),
-    ),
-  );
-  if (s.next_tracks.length === 0) $('queue').append(h('li', { class: 'empty' }, 'nothing next'));
+  p.queue.update(s);
   fill(
     $('devices'),
     ...s.devices.map((d) => {

@@ -118,8 +118,30 @@ export async function startPlayerApp(
   }
 }
 
-/** Debian's Chromium, or a clear failure naming the package. */
-export async function launchChromium(): Promise<Browser> {
+/**
+ * One more demo listener, so each browser test has a session of its own: a listener's
+ * session (its queue, its active device) outlives the test's pages, and one test's leftovers
+ * must not steer the next.
+ */
+export async function addListener(
+  pa: PlayerApp,
+  id: string,
+  plan: 'free' | 'premium' = 'premium',
+  country = 'SE',
+): Promise<string> {
+  await pa.app.stores.users.putUser({ id, displayName: `Test ${id}`, plan, country, quality: 'high' });
+  pa.app.demo.users.push({ id, plan, country });
+  return id;
+}
+
+/**
+ * Debian's Chromium, or a clear failure naming the package. Autoplay is allowed unless
+ * `autoplay` says otherwise (`user-gesture-required` is a real browser's policy for a tab
+ * nobody has clicked in).
+ */
+export async function launchChromium(
+  autoplay: 'no-user-gesture-required' | 'user-gesture-required' = 'no-user-gesture-required',
+): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH))
     throw new Error(
       `Chromium is not installed at ${CHROMIUM_PATH}: the web player's browser tests need it ` +
@@ -127,7 +149,7 @@ export async function launchChromium(): Promise<Browser> {
     );
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: ['--autoplay-policy=no-user-gesture-required'],
+    args: [`--autoplay-policy=${autoplay}`],
   });
 }
 

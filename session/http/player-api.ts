@@ -577,16 +577,22 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
       handle: guarded(async ({ userId, baseUrl }) => {
         const view = door.view(userId);
         const headers = versionHeader(userId);
-        if (!view) return { status: 200, json: { currently_playing: null, queue: [] }, headers };
+        if (!view)
+          return { status: 200, json: { currently_playing: null, queue: [], user_queue_length: 0 }, headers };
         const ids = [...view.queue, ...view.next.filter((id) => !view.queue.includes(id))];
         const rows = await deps.getTracks(ids);
-        const queue = ids.flatMap((id) => {
-          const t = rows.get(id);
-          return t ? [webTrack(t, baseUrl)] : [];
-        });
+        const known = ids.filter((id) => rows.has(id));
+        const queue = known.map((id) => webTrack(rows.get(id)!, baseUrl));
+        // An extension: how many of `queue` are the user queue (the rest, what the context
+        // plays next), so a client can edit it by index.
+        const userQueue = view.queue.filter((id) => rows.has(id)).length;
         return {
           status: 200,
-          json: { currently_playing: view.track ? webTrack(view.track, baseUrl) : null, queue },
+          json: {
+            currently_playing: view.track ? webTrack(view.track, baseUrl) : null,
+            queue,
+            user_queue_length: userQueue,
+          },
           headers,
         };
       }),
@@ -614,26 +620,37 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
       summary: 'Remove from the queue: one entry by index, every entry of a uri, or all (an extension)',
       description:
         'Exactly one of `index` (0 is the next to play), `uri` (every entry of that track) or ' +
-        '`all=true` (clear). Spotify has no such call (spotify/web-api #462, #1388).',
+        '`all=true` (clear). With `index`, `expect` (the track the caller saw there) refuses ' +
+        'the edit with 409 when the queue changed meanwhile. Spotify has no such call ' +
+        '(spotify/web-api #462, #1388).',
       query: Type.Object({
         index: Type.Optional(Type.Integer({ minimum: 0, description: 'the entry, 0-based' })),
+        expect: Type.Optional(
+          Type.String({ pattern: TRACK_URI_PATTERN.source, description: 'the track at index' }),
+        ),
         uri: Type.Optional(Type.String({ pattern: TRACK_URI_PATTERN.source, description: 'a track uri' })),
         all: Type.Optional(Type.Literal('true', { description: 'clear the queue' })),
         ...DeviceQuery,
       }),
       check: (ctx) => {
-        const q = ctx.query as { index?: number; uri?: string; all?: 'true' };
+        const q = ctx.query as { index?: number; uri?: string; all?: 'true'; expect?: string };
         const given = [q.index !== undefined, q.uri !== undefined, q.all !== undefined].filter(
           Boolean,
         ).length;
         if (given !== 1)
           throw new PlayerError(400, 'bad_request', 'query: give exactly one of index, uri, all');
+        if (q.expect !== undefined && q.index === undefined)
+          throw new PlayerError(400, 'bad_request', 'query: expect goes with index');
       },
       act: async (ctx, { deviceId }) => {
-        const q = ctx.query as { index?: number; uri?: string; all?: 'true' };
+        const q = ctx.query as { index?: number; uri?: string; all?: 'true'; expect?: string };
         const edit =
           q.index !== undefined
-            ? { op: 'remove' as const, index: q.index }
+            ? {
+                op: 'remove' as const,
+                index: q.index,
+                ...(q.expect ? { expect: q.expect.slice('spotify:'.length) } : {}),
+              }
             : q.uri !== undefined
               ? { op: 'remove' as const, uri: q.uri.slice('spotify:'.length) }
               : { op: 'clear' as const };
@@ -649,12 +666,23 @@ export function playerRoutes(deps: PlayerApiDeps): ApiRoute[] {
       body: Type.Object({
         from: Type.Integer({ minimum: 0, description: 'the entry to move, 0-based' }),
         to: Type.Integer({ minimum: 0, description: 'its index once moved' }),
+        expect: Type.Optional(
+          Type.String({
+            pattern: TRACK_URI_PATTERN.source,
+            description: 'the track the caller saw at from: another there now is a 409',
+          }),
+        ),
       }),
       act: async (ctx, { deviceId }) =>
         run(ctx.userId, {
           type: 'queue.edit',
           deviceId,
-          edit: { op: 'move', from: ctx.body.from, to: ctx.body.to },
+          edit: {
+            op: 'move',
+            from: ctx.body.from,
+            to: ctx.body.to,
+            ...(ctx.body.expect ? { expect: ctx.body.expect.slice('spotify:'.length) } : {}),
+          },
         }),
     }),
   ];

@@ -136,7 +136,12 @@ export const PlaybackState = named(
 
 export const QueueObject = named(
   'QueueObject',
-  Type.Object({ currently_playing: Nullable(WebTrack), queue: Type.Array(WebTrack) }),
+  Type.Object({
+    currently_playing: Nullable(WebTrack),
+    queue: Type.Array(WebTrack),
+    /** An extension: how many entries at the head of `queue` are the user queue. */
+    user_queue_length: Type.Optional(Type.Integer({ minimum: 0 })),
+  }),
 );
 
 export const RecentlyPlayed = named(
