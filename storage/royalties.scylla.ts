@@ -132,6 +132,9 @@ export function createScyllaRoyalties(
     candidatesOf:
       `SELECT ${COLS}, recorded_by FROM ${ks}.royalty_candidates ` +
       `WHERE month = ? AND bucket = ? AND play_id IN ?`,
+    candidateIdsOf:
+      `SELECT play_id, ts, event_id, recorded_by FROM ${ks}.royalty_candidates ` +
+      `WHERE month = ? AND bucket = ? AND play_id IN ?`,
     deleteCandidate:
       `DELETE FROM ${ks}.royalty_candidates USING TIMESTAMP ${CANDIDATE_TS} ` +
       `WHERE month = ? AND bucket = ? AND play_id = ? AND ts = ? AND event_id = ?`,
@@ -196,25 +199,65 @@ export function createScyllaRoyalties(
   /**
    * Every candidate of each play, in every listed month, earliest first (the ledger row first).
    * One query per (month, bucket) partition and chunk of plays: the cost grows with partitions
-   * and months, not with plays.
+   * and months, not with plays. With `known` (plays just written, by play id), only the
+   * clustering key and `recorded_by` are read and a candidate equal in identity to a known play
+   * takes its details (an event's details never change: storage/royalties.ts); the details of
+   * other candidates are read again only when one of them wins.
    */
-  async function candidatesOf(playIds: readonly string[]): Promise<Map<string, Candidate[]>> {
+  async function candidatesOf(
+    playIds: readonly string[],
+    known?: ReadonlyMap<string, CountedPlay>,
+  ): Promise<Map<string, Candidate[]>> {
     const months = await knownMonths();
     const reads: { month: string; bucket: number; ids: string[] }[] = [];
     for (const [bucket, ids] of groupBy(playIds, (id) => bucketOf(id)))
       for (const part of chunks(ids, READ_CHUNK))
         for (const month of months) reads.push({ month, bucket: bucket as number, ids: part });
     const out = new Map<string, Candidate[]>();
+    const partial = new WeakSet<CountedPlay>();
     await bounded(reads, concurrency, async ({ month, bucket, ids }) => {
-      const rs = await exec(client, q.candidatesOf, [month, bucket, ids], READ);
+      const rs = await exec(client, known ? q.candidateIdsOf : q.candidatesOf, [month, bucket, ids], READ);
       for (const r of rs.rows) {
-        const c = { play: rowToPlay(r), recordedBy: (r.recorded_by as string[] | null) ?? [] };
+        let play: CountedPlay;
+        if (!known) play = rowToPlay(r);
+        else {
+          const mine = known.get(r.play_id as string);
+          const ts = Number(r.ts);
+          if (mine && mine.ts === ts && mine.eventId === r.event_id && mine.month === month) play = mine;
+          else {
+            // Identity only: ordering needs no more. Completed below if it wins.
+            play = {
+              playId: r.play_id,
+              month,
+              ts,
+              eventId: r.event_id,
+              trackId: '',
+              artistId: '',
+              userId: '',
+              territory: '',
+              product: 'free',
+              msPlayed: 0,
+            };
+            partial.add(play);
+          }
+        }
+        const c = { play, recordedBy: (r.recorded_by as string[] | null) ?? [] };
         const list = out.get(c.play.playId);
         if (list) list.push(c);
         else out.set(c.play.playId, [c]);
       }
     });
     for (const list of out.values()) list.sort((a, b) => (earlierPlay(a.play, b.play) ? -1 : 1));
+    // A winner this call did not write (an earlier event recorded by another call): its
+    // details read in full. Losers keep their identity only, which is all a deletion needs.
+    const needDetails = [...out].filter(([, list]) => partial.has(list[0]!.play)).map(([id]) => id);
+    if (needDetails.length > 0) {
+      const full = await candidatesOf(needDetails);
+      for (const id of needDetails) {
+        const list = full.get(id);
+        if (list) out.set(id, list);
+      }
+    }
     return out;
   }
 
@@ -257,7 +300,8 @@ export function createScyllaRoyalties(
       // the list last then finds both months (each reads after its own writes).
       await listMonths(plays.map((p) => p.month));
       await runBatches(byPartition(plays, (p) => candidateStmt(p, token)));
-      const candidates = await candidatesOf([...new Set(plays.map((p) => p.playId))]);
+      const mine = new Map(plays.map((p) => [p.playId, p]));
+      const candidates = await candidatesOf([...mine.keys()], mine);
       const losers: CountedPlay[] = [];
       for (const list of candidates.values()) for (const c of list.slice(1)) losers.push(c.play);
       if (losers.length > 0) await runBatches(byPartition(losers, deleteStmt));
