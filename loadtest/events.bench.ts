@@ -260,10 +260,13 @@ export default async function bench(args: string[]): Promise<void> {
   const lmdbRate = lmdbCpu.result;
   const ks = await createTestKeyspace('bench_events');
   await applyMigrations(ks.client, ks.name);
-  const cqlCpu = await cpuPer(royaltyN, cassandra, () =>
-    consumeAll(natsUrl, conStream, createScyllaRoyalties(ks.client, ks.name), royaltyN),
-  );
+  const cqlStore = createScyllaRoyalties(ks.client, ks.name);
+  const cqlCpu = await cpuPer(royaltyN, cassandra, () => consumeAll(natsUrl, conStream, cqlStore, royaltyN));
   const cqlRate = cqlCpu.result;
+  // Exact counts: every play counted once in its month (the bench's events are all of 2025-01).
+  const streamsCounted = async (store: RoyaltyStore) =>
+    (await store.trackCounts('2025-01')).reduce((sum, c) => sum + c.streams, 0);
+  const [cqlStreams, lmdbStreams] = [await streamsCounted(cqlStore), await streamsCounted(lmdbStore)];
   await ks.drop();
 
   for (const s of streams) await jsm.streams.delete(s).catch(() => undefined);
@@ -309,6 +312,11 @@ export default async function bench(args: string[]): Promise<void> {
       value: Math.round(cqlRate),
       unit: 'events/s',
     },
+    {
+      measure: 'royalty streams counted, CQL / LMDB',
+      value: `${cqlStreams} / ${lmdbStreams}`,
+      unit: `of ${royaltyN} plays`,
+    },
     { measure: 'CPU per event, LMDB consumer: node', value: lmdbCpu.nodeUs.toFixed(1), unit: 'us' },
     {
       measure: 'CPU per event, CQL consumer: node / CQL node',
@@ -323,6 +331,7 @@ export default async function bench(args: string[]): Promise<void> {
     lag_p99_ms: percentile(lags, 99),
     royalty_events_per_s: cqlRate,
     royalty_events_per_s_lmdb: lmdbRate,
+    royalty_counts_exact: cqlStreams === royaltyN && lmdbStreams === royaltyN,
     raw_publish_per_s: rawRate,
     raw_publish_p50_ms: percentile(raw.latencies, 50),
     raw_publish_p99_ms: percentile(raw.latencies, 99),

@@ -158,6 +158,27 @@ describe('origin - ranges and bodies', () => {
     expect(origin.hot.hits).toBeGreaterThan(0);
   });
 
+  it('origin - a hot object answers each repeat of a plain GET (prepared once per range) as it did first', async () => {
+    const { key, bytes } = small;
+    const answer = async (range: string | undefined) => {
+      const r = await get(url(key), range === undefined ? {} : { Range: range });
+      const headers = [...r.headers].filter(([name]) => name !== 'date');
+      return { status: r.status, headers, bytes: await body(r) };
+    };
+    const cases = [undefined, 'bytes=0-99', 'bytes=100-', 'bytes=-10', `bytes=${bytes.length}-`, 'items=1-2'];
+    for (const range of cases) {
+      const first = await answer(range);
+      for (let i = 0; i < 3; i++) expect(await answer(range), String(range)).toEqual(first);
+    }
+    const hits = origin.hot.hits;
+    const r = await answer('bytes=100-199');
+    expect(origin.hot.hits).toBe(hits + 1);
+    expect(r.status).toBe(206);
+    expect(r.headers).toContainEqual(['content-range', `bytes 100-199/${bytes.length}`]);
+    expect(r.bytes.equals(bytes.subarray(100, 200))).toBe(true);
+    expect((await answer('items=1-2')).bytes.equals(bytes)).toBe(true); // unknown unit: the whole object
+  });
+
   it('origin - HEAD reports length and headers without a body', async () => {
     const r = await get(url(large.key), {}, 'HEAD');
     expect(r.status).toBe(200);

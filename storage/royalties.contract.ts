@@ -96,6 +96,28 @@ export function royaltiesContract(adapter: string, open: PortFactory<RoyaltyStor
       }
     });
 
+    it('royalties - an earlier event months before the later one still wins (a play paused for months)', async () => {
+      const [early, , late] = [nextMonth(), nextMonth(), nextMonth()];
+      const first = play({ month: early });
+      const second = {
+        ...first,
+        month: late,
+        ts: first.ts + 62 * 86_400_000,
+        eventId: `${first.eventId}-end`,
+      };
+      await store.recordStream(second);
+      expect(await scan(store, late)).toEqual([second]);
+      expect(await store.recordStreams([play({ month: late }), first])).toMatchObject([
+        { created: true },
+        { created: true, row: first },
+      ]);
+      expect((await scan(store, late)).map((r) => r.playId)).not.toContain(first.playId);
+      expect(await scan(store, early)).toEqual([first]);
+      expect((await store.recordStream(second)).row).toEqual(first);
+      expect(await store.getLedgerRow(first.playId)).toEqual(first);
+      expect(await store.repairCounts(late, { dryRun: true })).toEqual({ added: 0, removed: 0 });
+    });
+
     it('royalties - recordStreams answers in input order and is idempotent per play', async () => {
       const month = nextMonth();
       const first = play({ month });

@@ -1,19 +1,20 @@
 /**
- * CQL royalty adapter (tables `royalty_play_candidates` and `royalty_month_plays` in
- * schema-pipeline.cql; why it is exact: storage/royalties.ts). No lightweight transaction: a
- * batch of plays costs blind writes grouped into batches, one read of the plays' candidates,
- * and deletes only for plays that turn out to have several candidates.
+ * CQL royalty adapter (tables `royalty_candidates` and `royalty_candidate_months` in
+ * schema-pipeline.cql; why it is exact: storage/royalties.ts and pipeline/README.md). No
+ * lightweight transaction and no partition per play: a play's candidates live in its month's
+ * partition, one of LEDGER_BUCKETS by play id hash, so a batch of plays touches a bounded
+ * number of partitions whatever its size.
  *
  * `recordStreams(plays)`:
- * 1. Writes each play as a candidate (`royalty_play_candidates`, keyed by play id then
- *    (ts, event_id), adding this call's token to `recorded_by`) and its month row
- *    (`royalty_month_plays`, at write timestamp 1), in unlogged batches: month rows grouped
- *    by partition, candidates a few plays per batch.
- * 2. Reads the candidates of those plays back (`IN`, a chunk of plays per query). Each play's
- *    ledger row is its earliest candidate; the month row of every other candidate is deleted at
- *    write timestamp 1, which shadows that row whenever its write lands.
+ * 1. Lists each month of the batch in `royalty_candidate_months` (once per process and month).
+ * 2. Writes each play as a candidate in its (month, bucket) partition, in unlogged batches that
+ *    each hold one partition's rows (one mutation per batch on the node).
+ * 3. Reads the months list, then the plays' candidates in every listed month: one query per
+ *    (month, bucket) partition with `play_id IN`. Each play's ledger row is its earliest
+ *    candidate; every other candidate is deleted at write timestamp 1, which shadows that row
+ *    whenever its write lands (all candidate writes use timestamp 1).
  * Every step is idempotent, so a crash anywhere is repaired by the redelivery of the unacked
- * events, which runs both steps again.
+ * events, which runs the steps again.
  */
 import type { Client, types } from 'cassandra-driver';
 import { randomBytes } from 'node:crypto';
@@ -31,17 +32,22 @@ import {
 import { cqlCall, exec, execAllPages, READ } from './cql-client.ts';
 
 export const LEDGER_BUCKETS = 16;
-/** Statements per unlogged batch: about 4 KiB, under Cassandra's 5 KiB batch warning. */
+/**
+ * Statements per unlogged batch: about 4 KiB, under Cassandra's 5 KiB batch warning (a warning
+ * is a log line per batch on the node).
+ */
 export const DEFAULT_BATCH_ROWS = 32;
-/** Plays per `IN` read of candidates. */
-const READ_CHUNK = 64;
+/** Plays per `IN` read of one partition. */
+const READ_CHUNK = 128;
 /** Batches and reads of one call in flight at once. */
 export const DEFAULT_RECORD_CONCURRENCY = 32;
 /**
- * Month rows are written and deleted at this fixed timestamp only: a deletion wins over a write
+ * Candidates are written and deleted at this fixed timestamp only: a deletion wins over a write
  * of the same timestamp in Cassandra and ScyllaDB alike, whatever order they arrive in.
  */
-const MONTH_ROW_TS = 1;
+const CANDIDATE_TS = 1;
+/** The months list is one partition. */
+const MONTHS_SHARD = 0;
 
 export interface ScyllaRoyaltiesOptions {
   recordConcurrency?: number;
@@ -95,6 +101,22 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+function groupBy<T>(items: Iterable<T>, keyOf: (x: T) => string | number): Map<string | number, T[]> {
+  const out = new Map<string | number, T[]>();
+  for (const x of items) {
+    const k = keyOf(x);
+    const list = out.get(k);
+    if (list) list.push(x);
+    else out.set(k, [x]);
+  }
+  return out;
+}
+
+interface Candidate {
+  play: CountedPlay;
+  recordedBy: string[];
+}
+
 export function createScyllaRoyalties(
   client: Client,
   ks: string,
@@ -104,25 +126,29 @@ export function createScyllaRoyalties(
   const batchRows = Math.max(1, opts.batchRows ?? DEFAULT_BATCH_ROWS);
   const q = {
     candidate:
-      `UPDATE ${ks}.royalty_play_candidates SET month = ?, track_id = ?, artist_id = ?, user_id = ?, ` +
-      `territory = ?, product = ?, ms_played = ?, recorded_by = recorded_by + ? ` +
-      `WHERE play_id = ? AND ts = ? AND event_id = ?`,
-    candidatesOf: `SELECT ${COLS}, recorded_by FROM ${ks}.royalty_play_candidates WHERE play_id IN ?`,
-    ledgerRow: `SELECT ${COLS} FROM ${ks}.royalty_play_candidates WHERE play_id = ? LIMIT 1`,
-    allCandidates: `SELECT ${COLS} FROM ${ks}.royalty_play_candidates`,
-    monthRow:
-      `INSERT INTO ${ks}.royalty_month_plays (${COLS}, bucket) ` +
-      `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ${MONTH_ROW_TS}`,
-    deleteMonthRow:
-      `DELETE FROM ${ks}.royalty_month_plays USING TIMESTAMP ${MONTH_ROW_TS} ` +
+      `UPDATE ${ks}.royalty_candidates USING TIMESTAMP ${CANDIDATE_TS} SET track_id = ?, artist_id = ?, ` +
+      `user_id = ?, territory = ?, product = ?, ms_played = ?, recorded_by = recorded_by + ? ` +
       `WHERE month = ? AND bucket = ? AND play_id = ? AND ts = ? AND event_id = ?`,
-    scanMonth: `SELECT ${COLS} FROM ${ks}.royalty_month_plays WHERE month = ? AND bucket = ?`,
+    candidatesOf:
+      `SELECT ${COLS}, recorded_by FROM ${ks}.royalty_candidates ` +
+      `WHERE month = ? AND bucket = ? AND play_id IN ?`,
+    candidateIdsOf:
+      `SELECT play_id, ts, event_id, recorded_by FROM ${ks}.royalty_candidates ` +
+      `WHERE month = ? AND bucket = ? AND play_id IN ?`,
+    deleteCandidate:
+      `DELETE FROM ${ks}.royalty_candidates USING TIMESTAMP ${CANDIDATE_TS} ` +
+      `WHERE month = ? AND bucket = ? AND play_id = ? AND ts = ? AND event_id = ?`,
+    scanMonth: `SELECT ${COLS} FROM ${ks}.royalty_candidates WHERE month = ? AND bucket = ?`,
+    listMonth: `INSERT INTO ${ks}.royalty_candidate_months (shard, month) VALUES (${MONTHS_SHARD}, ?)`,
+    months: `SELECT month FROM ${ks}.royalty_candidate_months WHERE shard = ${MONTHS_SHARD}`,
   };
+  /** Months this adapter has listed: a listing is never undone, so once is enough. */
+  const listed = new Set<string>();
 
-  const candidateStmt = (p: CountedPlay, token: string) => ({
+  type Stmt = { query: string; params: unknown[] };
+  const candidateStmt = (p: CountedPlay, token: string): Stmt => ({
     query: q.candidate,
     params: [
-      p.month,
       p.trackId,
       p.artistId,
       p.userId,
@@ -130,67 +156,112 @@ export function createScyllaRoyalties(
       p.product,
       p.msPlayed,
       [token],
-      p.playId,
-      p.ts,
-      p.eventId,
-    ],
-  });
-  const monthRowStmt = (p: CountedPlay) => ({
-    query: q.monthRow,
-    params: [
-      p.playId,
-      p.ts,
-      p.eventId,
       p.month,
-      p.trackId,
-      p.artistId,
-      p.userId,
-      p.territory,
-      p.product,
-      p.msPlayed,
       bucketOf(p.playId),
+      p.playId,
+      p.ts,
+      p.eventId,
     ],
   });
-  const deleteMonthRowStmt = (p: CountedPlay) => ({
-    query: q.deleteMonthRow,
+  const deleteStmt = (p: CountedPlay): Stmt => ({
+    query: q.deleteCandidate,
     params: [p.month, bucketOf(p.playId), p.playId, p.ts, p.eventId],
   });
 
-  type Stmt = { query: string; params: unknown[] };
   const runBatches = (batches: Stmt[][]) =>
     bounded(batches, concurrency, (b) =>
       cqlCall('royalty rows', () => client.batch(b, { prepare: true, logged: false, isIdempotent: true })),
     );
 
-  /** Month-row statements grouped by partition, then cut into batches. */
-  const byPartition = (plays: readonly CountedPlay[], stmt: (p: CountedPlay) => Stmt): Stmt[][] => {
-    const parts = new Map<string, Stmt[]>();
-    for (const p of plays) {
-      const key = `${p.month}\u0000${bucketOf(p.playId)}`;
-      const list = parts.get(key);
-      if (list) list.push(stmt(p));
-      else parts.set(key, [stmt(p)]);
-    }
-    return [...parts.values()].flatMap((list) => chunks(list, batchRows));
-  };
+  /** Statements grouped by partition (month, bucket), then cut into batches. */
+  const byPartition = (plays: readonly CountedPlay[], stmt: (p: CountedPlay) => Stmt): Stmt[][] =>
+    [...groupBy(plays, (p) => `${p.month}\u0000${bucketOf(p.playId)}`).values()].flatMap((list) =>
+      chunks(list.map(stmt), batchRows),
+    );
 
-  /** The candidates of each play, earliest first (the ledger row first). */
-  async function candidatesOf(playIds: readonly string[]) {
-    const out = new Map<string, { play: CountedPlay; recordedBy: string[] }[]>();
-    await bounded(chunks(playIds, READ_CHUNK), concurrency, async (ids) => {
-      const rs = await exec(client, q.candidatesOf, [ids], READ);
+  async function listMonths(months: Iterable<string>) {
+    const fresh = [...new Set(months)].filter((m) => !listed.has(m));
+    if (fresh.length === 0) return;
+    await runBatches(
+      chunks(
+        fresh.map((m) => ({ query: q.listMonth, params: [m] })),
+        batchRows,
+      ),
+    );
+    for (const m of fresh) listed.add(m);
+  }
+
+  async function knownMonths(): Promise<string[]> {
+    const rs = await exec(client, q.months, [], READ);
+    return rs.rows.map((r) => r.month as string);
+  }
+
+  /**
+   * Every candidate of each play, in every listed month, earliest first (the ledger row first).
+   * One query per (month, bucket) partition and chunk of plays: the cost grows with partitions
+   * and months, not with plays. With `known` (plays just written, by play id), only the
+   * clustering key and `recorded_by` are read and a candidate equal in identity to a known play
+   * takes its details (an event's details never change: storage/royalties.ts); the details of
+   * other candidates are read again only when one of them wins.
+   */
+  async function candidatesOf(
+    playIds: readonly string[],
+    known?: ReadonlyMap<string, CountedPlay>,
+  ): Promise<Map<string, Candidate[]>> {
+    const months = await knownMonths();
+    const reads: { month: string; bucket: number; ids: string[] }[] = [];
+    for (const [bucket, ids] of groupBy(playIds, (id) => bucketOf(id)))
+      for (const part of chunks(ids, READ_CHUNK))
+        for (const month of months) reads.push({ month, bucket: bucket as number, ids: part });
+    const out = new Map<string, Candidate[]>();
+    const partial = new WeakSet<CountedPlay>();
+    await bounded(reads, concurrency, async ({ month, bucket, ids }) => {
+      const rs = await exec(client, known ? q.candidateIdsOf : q.candidatesOf, [month, bucket, ids], READ);
       for (const r of rs.rows) {
-        const c = { play: rowToPlay(r), recordedBy: (r.recorded_by as string[] | null) ?? [] };
+        let play: CountedPlay;
+        if (!known) play = rowToPlay(r);
+        else {
+          const mine = known.get(r.play_id as string);
+          const ts = Number(r.ts);
+          if (mine && mine.ts === ts && mine.eventId === r.event_id && mine.month === month) play = mine;
+          else {
+            // Identity only: ordering needs no more. Completed below if it wins.
+            play = {
+              playId: r.play_id,
+              month,
+              ts,
+              eventId: r.event_id,
+              trackId: '',
+              artistId: '',
+              userId: '',
+              territory: '',
+              product: 'free',
+              msPlayed: 0,
+            };
+            partial.add(play);
+          }
+        }
+        const c = { play, recordedBy: (r.recorded_by as string[] | null) ?? [] };
         const list = out.get(c.play.playId);
         if (list) list.push(c);
         else out.set(c.play.playId, [c]);
       }
     });
     for (const list of out.values()) list.sort((a, b) => (earlierPlay(a.play, b.play) ? -1 : 1));
+    // A winner this call did not write (an earlier event recorded by another call): its
+    // details read in full. Losers keep their identity only, which is all a deletion needs.
+    const needDetails = [...out].filter(([, list]) => partial.has(list[0]!.play)).map(([id]) => id);
+    if (needDetails.length > 0) {
+      const full = await candidatesOf(needDetails);
+      for (const id of needDetails) {
+        const list = full.get(id);
+        if (list) out.set(id, list);
+      }
+    }
     return out;
   }
 
-  /** Every month row of a month, each play's earliest first (the clustering order). */
+  /** Every candidate of a month, each play's earliest of the month first (the clustering order). */
   async function monthRows(month: string): Promise<CountedPlay[]> {
     const rows: CountedPlay[] = [];
     for (let b = 0; b < LEDGER_BUCKETS; b++) {
@@ -200,9 +271,10 @@ export function createScyllaRoyalties(
   }
 
   /**
-   * The month's ledger rows: the first month row of each play. A play has one once its batch is
-   * done; a loser not yet deleted (its batch still running) is skipped here if it is in the
-   * same month, and is deleted before that batch is acknowledged otherwise.
+   * The month's ledger rows: the first candidate of each play in the month. A play has one
+   * candidate left once its batch is done; a loser not yet deleted (its batch still running) is
+   * skipped here if it is in the same month, and is deleted before that batch is acknowledged
+   * otherwise.
    */
   async function monthLedger(month: string): Promise<CountedPlay[]> {
     const out: CountedPlay[] = [];
@@ -224,22 +296,17 @@ export function createScyllaRoyalties(
       for (const p of plays) validateCountedPlay(p);
       if (plays.length === 0) return [];
       const token = callToken();
-      // Candidates before month rows: a month row then always has its candidate readable,
-      // which is what lets repairCounts tell an orphan from a play still being recorded.
-      await runBatches(
-        chunks(
-          plays.map((p) => candidateStmt(p, token)),
-          batchRows,
-        ),
-      );
-      await runBatches(byPartition(plays, monthRowStmt));
-      const candidates = await candidatesOf([...new Set(plays.map((p) => p.playId))]);
+      // Listed before its candidates are written: whichever of two writers of one play reads
+      // the list last then finds both months (each reads after its own writes).
+      await listMonths(plays.map((p) => p.month));
+      await runBatches(byPartition(plays, (p) => candidateStmt(p, token)));
+      const mine = new Map(plays.map((p) => [p.playId, p]));
+      const candidates = await candidatesOf([...mine.keys()], mine);
       const losers: CountedPlay[] = [];
       for (const list of candidates.values()) for (const c of list.slice(1)) losers.push(c.play);
-      if (losers.length > 0) await runBatches(byPartition(losers, deleteMonthRowStmt));
+      if (losers.length > 0) await runBatches(byPartition(losers, deleteStmt));
       return plays.map((p): RecordResult => {
-        const list = candidates.get(p.playId);
-        const first = list?.[0];
+        const first = candidates.get(p.playId)?.[0];
         // Read after our own write: a play with no candidate means the node lost the write.
         if (!first) throw new StorageError('unavailable', `royalty candidate of ${p.playId} not readable`);
         const mine = first.play.ts === p.ts && first.play.eventId === p.eventId;
@@ -248,9 +315,7 @@ export function createScyllaRoyalties(
       });
     },
     async getLedgerRow(playId) {
-      const rs = await exec(client, q.ledgerRow, [playId], READ);
-      const r = rs.first();
-      return r ? rowToPlay(r) : undefined;
+      return (await candidatesOf([playId])).get(playId)?.[0]?.play;
     },
     async *scanLedger(month) {
       for (const r of await monthLedger(month)) yield r;
@@ -258,41 +323,22 @@ export function createScyllaRoyalties(
     trackCounts: async (month) => countsFromLedger(await monthLedger(month)).tracks,
     artistCounts: async (month) => countsFromLedger(await monthLedger(month)).artists,
     async repairCounts(month, opts = {}): Promise<RepairReport> {
-      // Month rows first, then the candidates (the truth: a play's ledger row is its earliest
-      // one): a month row is written after its candidate, so every month row seen here has its
-      // candidate in the later scan, and consumers may keep running meanwhile. A full scan of
-      // the candidates is fine for a batch job.
+      // Candidates are the only rows, so nothing derived can be missing (`added` is 0): what
+      // can drift is a loser left behind (its writer crashed before deleting it and its events
+      // were never redelivered). Each play of the month is checked against its candidates in
+      // every month, and every candidate but the earliest is deleted.
       const rows = await monthRows(month);
-      const winners = new Map<string, CountedPlay>();
-      for (const r of await execAllPages(client, q.allCandidates, [], 5_000)) {
-        const p = rowToPlay(r);
-        const seen = winners.get(p.playId);
-        if (!seen || earlierPlay(p, seen)) winners.set(p.playId, p);
-      }
-      const key = (p: CountedPlay) => `${p.playId}\u0000${p.ts}\u0000${p.eventId}`;
-      const want = new Map<string, CountedPlay>();
-      for (const p of winners.values()) if (p.month === month) want.set(key(p), p);
-      const have = new Set<string>();
+      const all = await candidatesOf([...new Set(rows.map((r) => r.playId))]);
       const extra: CountedPlay[] = [];
-      for (const r of rows) {
-        if (want.has(key(r))) have.add(key(r));
-        else extra.push(r);
+      const miscounted = new Set<string>();
+      for (const [playId, list] of all) {
+        const winner = list[0]!.play;
+        for (const c of list.slice(1)) if (c.play.month === month) extra.push(c.play);
+        // Scans count a play's first row of the month: wrong only when its winner is elsewhere.
+        if (winner.month !== month && list.some((c) => c.play.month === month)) miscounted.add(playId);
       }
-      const missing = [...want].filter(([k]) => !have.has(k)).map(([, p]) => p);
-      // Reported is what changes counts. A losing candidate beside its play's winner in this
-      // month changes none (scans take a play's first row; its writer deletes it as its batch
-      // ends): deleted here too, reported only for a play whose winner is not in this month.
-      // Likewise a winner whose month row is not written yet while another row of its play is
-      // there: a batch in flight (candidates are written before month rows).
-      const counted = new Set([...want.values()].map((p) => p.playId));
-      const present = new Set(rows.map((r) => r.playId));
-      const removed = extra.filter((r) => !counted.has(r.playId)).length;
-      const added = missing.filter((p) => !present.has(p.playId)).length;
-      if (!opts.dryRun) {
-        await runBatches(byPartition(extra, deleteMonthRowStmt));
-        await runBatches(byPartition(missing, monthRowStmt));
-      }
-      return { added, removed };
+      if (!opts.dryRun) await runBatches(byPartition(extra, deleteStmt));
+      return { added: 0, removed: miscounted.size };
     },
   } satisfies RoyaltyStore;
 }

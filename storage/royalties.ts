@@ -14,18 +14,19 @@
  * - Counts are NOT counters incremented per event: they are derived from rows (one per counted
  *   play), so re-writing a row changes no count. CQL counters were rejected because an
  *   increment can be made neither idempotent nor atomic with the ledger write.
- * - CQL (royalties.scylla.ts): every qualifying event recorded is a candidate row in the play's
- *   partition (the ledger row is the partition's first row: earliest by construction), plus a
- *   row in its month's partition for scans and counts. After writing, the writer reads the
- *   play's candidates back and deletes the month rows of all but the earliest, at a fixed write
- *   timestamp that makes a delete win over the write whichever lands first. Of two writers of
- *   different candidates of one play, the one that reads last sees both, so every losing month
- *   row is deleted by someone, and the earliest is never deleted. Every step is an idempotent
- *   write or a read, so a consumer that crashes anywhere is repaired by the redelivery of its
- *   unacked events, which runs the steps again. No lightweight transaction: see
- *   pipeline/README.md ("Why royalties are exact") for the measurements.
+ * - CQL (royalties.scylla.ts): every qualifying event recorded is a candidate row in its
+ *   month's partition (one of 16 buckets by play id), clustered by play then (ts, event id):
+ *   a play's earliest candidate of a month is its first row there. After writing, the writer
+ *   reads the plays' candidates back in every month that holds candidates (one query per
+ *   partition, not per play) and deletes all but the earliest, at a fixed write timestamp
+ *   that makes a delete win over the write whichever lands first. Of two writers of different
+ *   candidates of one play, the one that reads last sees both, so every loser is deleted by
+ *   someone, and the earliest is never deleted. Every step is an idempotent write or a read,
+ *   so a consumer that crashes anywhere is repaired by the redelivery of its unacked events,
+ *   which runs the steps again. No lightweight transaction: see pipeline/README.md ("Why
+ *   royalties are exact").
  * - LMDB (royalties.lmdb.ts): the same rule inside one write transaction per batch.
- * `repairCounts` (the reconcile job) rebuilds the month rows from the ledger if they ever drift.
+ * `repairCounts` (the reconcile job) makes a month's rows equal to its ledger if they ever drift.
  */
 import { StorageError } from './errors.ts';
 
