@@ -32,6 +32,7 @@ export function createLmdbPlaylistRows(env: EmbeddedEnv): PlaylistRows {
     async readHeader(id) {
       return headers.get([id]);
     },
+    headerNow: (id) => headers.get([id]),
     async readState(id, afterVersion) {
       const header = headers.get([id]);
       if (!header) return undefined;
