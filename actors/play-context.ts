@@ -1,8 +1,9 @@
 /**
  * The play context (a playlist, an album, an artist, or an explicit list of track uris):
- * - `play`: validated, then the context is resolved by the machine's invoked
- *   `resolveContext` (`pendingResolve`); commands sent meanwhile are held
- *   (`holdForResolve`) and the machine applies them once it resolved or failed;
+ * - `play`: validated, then the context is resolved: in the same step when the
+ *   `peekContext` port knows it, else by the machine's invoked `resolveContext`
+ *   (`pendingResolve`); commands sent meanwhile are held (`holdForResolve`) and the machine
+ *   applies them once it resolved or failed;
  * - resolved: the play order is loaded (shuffled when shuffle is on) and the start track
  *   becomes the pending start;
  * - autoplay: asked of the radio port once per context (`contextGen` tags the call) when
@@ -73,6 +74,12 @@ export function play(
     active: claimed ? before : null,
     deferred: [],
   };
+  // A context known in memory resolves now: nothing can have been held behind it yet.
+  const known = env.peekContext?.({ userId: d.userId, contextUri: c.contextUri ?? null, trackIds });
+  if (known !== undefined) {
+    contextResolved(d, known, now, env, fx);
+    return;
+  }
   // No state broadcast yet: the one that matters goes out with the playback.
 }
 

@@ -25,6 +25,10 @@
  *   one of them is in memory already; undefined otherwise (then `loadTracks` runs). With it a
  *   play, skip or queue add whose tracks are cached settles in the step of its command,
  *   with no invoked load and no extra event. A pure read of a cache, like `now()`.
+ * - `peekContext` (optional): the same answer as `resolveContext`, synchronously, when it is
+ *   in memory and known to be current (a playlist's cached track list whose version is the
+ *   stored one); undefined otherwise (then `resolveContext` runs). With it (and the bundles
+ *   at hand) a play settles in the step of its command: no invoked resolve, no second step.
  */
 
 import type {
@@ -45,6 +49,7 @@ export interface SessionClockPorts {
   now(): number;
   signUrl(path: string, expiresAtMs: number): string;
   peekTracks?(request: LoadTracksRequest): LoadTracksResult | undefined;
+  peekContext?(request: ResolveContextRequest): ResolvedContext | undefined;
 }
 
 export interface SessionEffectPorts {

@@ -9,7 +9,7 @@ import {
 import { referenceLedger } from '../pipeline/royalty-rule.ts';
 import { persistSession } from './session-machine.ts';
 import type { PersistedSession } from './session-snapshot.ts';
-import type { PlaybackOutput, PrefetchOutput } from './types.ts';
+import type { PlaybackOutput, PrefetchOutput, SessionCommand } from './types.ts';
 
 const tracks = (n: number, extra: Partial<FakeTrackSpec> = {}): FakeTrackSpec[] =>
   Array.from({ length: n }, (_, i) => ({ id: `t${i + 1}`, artistId: `a${(i % 3) + 1}`, ...extra }));
@@ -854,6 +854,88 @@ describe('session with cached tracks (peekTracks)', () => {
     expect(s.rec.loads[0]).toEqual(['t4', 't5', 't6']);
     expect(lastPlayback(s).track.id).toBe('t4');
     expect(answers(s, 'p1').map((a) => a.output.type)).toEqual(['ack']);
+  });
+});
+
+describe('session with known contexts (peekContext)', () => {
+  /** Same world twice, bundles cached in both (peekTracks): one session knows contexts, one resolves each. */
+  async function pair() {
+    const specs = tracks(6);
+    specs[2]!.rights = [{ territory: 'SE', allowed: false }];
+    const contexts = { 'playlist:p1': specs.map((s) => s.id), 'playlist:p2': ['t5', 't6', 't1'] };
+    const peeking = fakeWorld(specs, contexts);
+    peeking.peek = peeking.peekContexts = true;
+    const resolving = fakeWorld(specs, contexts);
+    resolving.peek = true;
+    for (const sp of specs) for (const w of [peeking, resolving]) w.cached.add(sp.id);
+    const fast = startFakeSession({ world: peeking });
+    const slow = startFakeSession({ world: resolving });
+    for (const s of [fast, slow]) {
+      s.hello('d1');
+      s.hello('d2');
+    }
+    return { fast, slow };
+  }
+  const outputs = (s: FakeSession) => ({ sent: s.rec.sent, states: s.rec.states, events: s.rec.events });
+
+  test('session - a play of a known context settles inside send(), with the frames and events of the invoked path', async () => {
+    const { fast, slow } = await pair();
+    const plays: SessionCommand[] = [
+      { type: 'play', deviceId: 'd1', requestId: 'a', contextUri: 'playlist:p1' },
+      { type: 'play', deviceId: 'd2', requestId: 'b', contextUri: 'playlist:p2', offset: { index: 1 } },
+      { type: 'next', deviceId: 'd2', requestId: 'c' },
+      { type: 'play', deviceId: 'd1', requestId: 'd', contextUri: 'playlist:p1', positionMs: 5_000 },
+      {
+        type: 'play',
+        deviceId: 'd1',
+        requestId: 'e',
+        contextUri: 'playlist:p1',
+        offset: { uri: 'track:t4' },
+        paused: true,
+      },
+      {
+        type: 'play',
+        deviceId: 'd1',
+        requestId: 'f',
+        contextUri: 'playlist:p1',
+        offset: { uri: 'track:t9' },
+      },
+      { type: 'play', deviceId: 'd1', requestId: 'g', contextUri: 'playlist:p2', offset: { index: 7 } },
+    ];
+    for (const c of plays) {
+      for (const s of [fast, slow]) {
+        s.clock.increment(1_000);
+        s.send(c);
+        await s.flush();
+      }
+    }
+    expect(outputs(fast)).toEqual(outputs(slow));
+    // Each context was read once; the later plays of it were known and settled in their own step.
+    expect(fast.rec.resolves).toEqual(['playlist:p1', 'playlist:p2']);
+    expect(fast.rec.contextPeeks).toEqual(['playlist:p1', 'playlist:p1', 'playlist:p1', 'playlist:p2']);
+    expect(slow.rec.resolves).toHaveLength(plays.length - 1);
+    expect(answers(fast, 'f')[0]!.output).toMatchObject({ type: 'error', code: 'not_found' });
+    expect(answers(fast, 'g')[0]!.output).toMatchObject({ type: 'error', code: 'bad_request' });
+  });
+
+  test('session - a known context and cached tracks: the playback is sent before send() returns', async () => {
+    const { fast } = await pair();
+    fast.send({ type: 'play', deviceId: 'd1', requestId: 'a', contextUri: 'playlist:p1' });
+    await fast.flush();
+    fast.rec.clear();
+    // No flush between send and the checks: everything happened in the command's own step.
+    fast.send({
+      type: 'play',
+      deviceId: 'd1',
+      requestId: 'b',
+      contextUri: 'playlist:p1',
+      offset: { index: 1 },
+    });
+    expect(lastPlayback(fast).track.id).toBe('t2');
+    expect(answers(fast, 'b').map((a) => a.output.type)).toEqual(['ack']);
+    expect(stateOf(fast)).toBe('playing');
+    expect(fast.rec.resolves).toEqual([]);
+    expect(fast.rec.loads).toEqual([]);
   });
 });
 

@@ -18,6 +18,8 @@ import type {
   LoadTracksRequest,
   LoadTracksResult,
   RequestId,
+  ResolveContextRequest,
+  ResolvedContext,
   StateOutput,
 } from './types.ts';
 
@@ -39,6 +41,8 @@ export interface LogicEnv {
   signFile: FileSigner;
   /** Synchronous read of cached bundles (see SessionClockPorts.peekTracks). */
   peek?: ((request: LoadTracksRequest) => LoadTracksResult | undefined) | undefined;
+  /** Synchronous read of a known context (see SessionClockPorts.peekContext). */
+  peekContext?: ((request: ResolveContextRequest) => ResolvedContext | undefined) | undefined;
 }
 
 export type Emission =

@@ -16,7 +16,7 @@
  * listening events, in order) and the actors `resolveContext`, `loadTracks`, `radio`. They
  * are unbound here (`emit` does nothing, the loads reject, radio answers []): the
  * composition root binds them to the ports with `.provide()` (app/session-actor.ts).
- * `now()`, `signUrl` and `peekTracks` are synchronous reads a step needs midway, given to
+ * `now()`, `signUrl`, `peekTracks` and `peekContext` are synchronous reads a step needs midway, given to
  * `createSessionLogic`. No I/O, no await, no async work in actions.
  */
 
@@ -77,6 +77,8 @@ export interface SessionLogicDeps {
   signUrl: SignUrl;
   /** Cached bundles, synchronously (SessionPorts.peekTracks); without it every load is invoked. */
   peekTracks?: SessionPorts['peekTracks'];
+  /** A known context, synchronously (SessionPorts.peekContext); without it every play is invoked. */
+  peekContext?: SessionPorts['peekContext'];
   config?: Partial<SessionConfig>;
 }
 
@@ -147,6 +149,7 @@ export function createSessionLogic(deps: SessionLogicDeps) {
     sign: deps.signUrl,
     signFile: fileSigner(deps.signUrl),
     peek: deps.peekTracks,
+    peekContext: deps.peekContext,
   };
 
   type Enqueue = Parameters<

@@ -39,6 +39,7 @@ export function createSessionMachine(ports: SessionPorts, config?: Partial<Sessi
     now: ports.now,
     signUrl: ports.signUrl,
     ...(ports.peekTracks ? { peekTracks: ports.peekTracks.bind(ports) } : {}),
+    ...(ports.peekContext ? { peekContext: ports.peekContext.bind(ports) } : {}),
     ...(config ? { config } : {}),
   });
   const radio = ports.radio ?? noRadio;

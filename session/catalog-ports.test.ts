@@ -194,6 +194,49 @@ describe('catalog ports', () => {
     ).toBeNull();
   });
 
+  it('catalog ports - a playlist read once is known while its version is the stored one, and only to its readers', async () => {
+    await stores.playlists.createPlaylist({ id: 'pk1', ownerId: 'u1', name: 'Known', public: false });
+    await stores.playlists.editPlaylist('pk1', 'u1', { kind: 'insert', trackIds: ['t1', 't2'] });
+    const ports = createCatalogPorts({ catalog: stores.catalog, playlists: stores.playlists });
+    const req = { userId: 'u1', contextUri: 'playlist:pk1', trackIds: [] };
+    // Not read yet: not known.
+    expect(ports.peekContext(req)).toBeUndefined();
+    const read = await ports.resolveContext(req);
+    expect(read?.tracks.map((t) => t.id)).toEqual(['t1', 't2']);
+    expect(ports.peekContext(req)).toEqual(read);
+    expect(ports.peekContext({ ...req, contextUri: 'spotify:playlist:pk1' })).toEqual(read);
+    // Private: another user is not served from memory (the awaited path refuses it).
+    expect(ports.peekContext({ ...req, userId: 'u2' })).toBeUndefined();
+    expect(await ports.resolveContext({ ...req, userId: 'u2' })).toBeNull();
+    // An edit moves the version: the list is read again, then known at the new version.
+    await stores.playlists.editPlaylist('pk1', 'u1', { kind: 'insert', trackIds: ['t3'], index: 0 });
+    expect(ports.peekContext(req)).toBeUndefined();
+    const edited = await ports.resolveContext(req);
+    expect(edited?.tracks.map((t) => t.id)).toEqual(['t3', 't1', 't2']);
+    expect(ports.peekContext(req)).toEqual(edited);
+    // Deleted and created again under the same id (version 0 again): not the old list.
+    await stores.playlists.deletePlaylist('pk1', 'u1');
+    expect(ports.peekContext(req)).toBeUndefined();
+    await stores.playlists.createPlaylist({ id: 'pk1', ownerId: 'u1', name: 'Again' });
+    expect(ports.peekContext(req)).toBeUndefined();
+    expect(await ports.resolveContext(req)).toEqual({ uri: 'playlist:pk1', tracks: [] });
+  });
+
+  it('catalog ports - a playlist with a track the catalog lacks is not kept; an explicit list of known tracks is known', async () => {
+    await stores.playlists.createPlaylist({ id: 'pk2', ownerId: 'u1', name: 'Ghost' });
+    await stores.playlists.editPlaylist('pk2', 'u1', { kind: 'insert', trackIds: ['t1', 'ghost'] });
+    const ports = createCatalogPorts({ catalog: stores.catalog, playlists: stores.playlists });
+    const req = { userId: 'u1', contextUri: 'playlist:pk2', trackIds: [] };
+    expect((await ports.resolveContext(req))?.tracks.map((t) => t.id)).toEqual(['t1']);
+    expect(ports.peekContext(req)).toBeUndefined();
+    const list = { userId: 'u1', contextUri: null, trackIds: ['t2', 't1'] };
+    expect(ports.peekContext(list)).toBeUndefined();
+    const resolved = await ports.resolveContext(list);
+    expect(ports.peekContext(list)).toEqual(resolved);
+    expect(ports.peekContext({ ...list, trackIds: ['t1', 'ghost'] })).toBeUndefined();
+    expect(ports.peekContext({ ...req, contextUri: 'album:al1' })).toBeUndefined();
+  });
+
   it('catalog ports - an unknown or malformed context is null', async () => {
     const ports = createCatalogPorts({ catalog: stores.catalog, playlists: stores.playlists });
     expect(await ports.resolveContext({ userId: 'u1', contextUri: 'album:none', trackIds: [] })).toBeNull();

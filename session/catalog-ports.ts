@@ -10,6 +10,10 @@
  * - concurrent misses of one bundle share one read;
  * - the metadata cache answers the artist of each context track (shuffle spacing) and the
  *   metadata lookups of state frames; only ids it does not know go to the catalog.
+ * - a playlist's resolved track list is kept with the header version it was read under;
+ *   `peekContext` serves it synchronously while the store's header (read synchronously,
+ *   where the store can: `headerNow`) still has that version and lets the user read it, so
+ *   a play of a known playlist settles in its command's step without reading the entries.
  * The embedded store's batched reads (`getMany`) hop through the libuv thread pool, which
  * fsync'ing commits keep busy: measured at 200-800 ms per play under load before this cache.
  */
@@ -25,11 +29,14 @@ import type {
 } from '../actors/types.ts';
 import type { CatalogStore, Track } from '../storage/catalog.ts';
 import { isStorageError } from '../storage/errors.ts';
+import { canRead } from '../storage/playlist-access.ts';
 import type { PlaylistStore } from '../storage/playlists.ts';
 
 export const DEFAULT_BUNDLE_TTL_MS = 30_000;
 export const DEFAULT_BUNDLE_CACHE_MAX = 5000;
 export const DEFAULT_META_CACHE_MAX = 20_000;
+/** Playlists whose track lists are kept (each up to 10 000 ids: a few MB at most). */
+export const DEFAULT_CONTEXT_CACHE_MAX = 1000;
 
 export interface CatalogPortsDeps {
   catalog: CatalogStore;
@@ -50,6 +57,12 @@ export interface CatalogPorts {
    */
   peekTracks(req: LoadTracksRequest): LoadTracksResult | undefined;
   resolveContext(req: ResolveContextRequest): Promise<ResolvedContext | null>;
+  /**
+   * The answer `resolveContext` would give, synchronously, when it is known to be current: an
+   * explicit list whose tracks are all known, a playlist read before at the version it has
+   * now (and readable by the user); undefined otherwise.
+   */
+  peekContext(req: ResolveContextRequest): ResolvedContext | undefined;
   /** Metadata of a track seen recently (synchronous, for state frames). */
   lookup(trackId: string): TrackRow | undefined;
   /** Warms the metadata cache for ids about to be shown. */
@@ -67,6 +80,15 @@ const meta = (t: Track): TrackRow => ({
   durationMs: t.durationMs,
 });
 
+/** A playlist's resolved tracks and the header (version, creation) they were read under. */
+interface KnownPlaylist {
+  version: number;
+  createdAt: number;
+  context: ResolvedContext;
+}
+
+const PLAYLIST_URI = /^(?:spotify:)?playlist:(.+)$/;
+
 interface CachedBundle {
   bundle: TrackBundle;
   fetchedAt: number;
@@ -80,6 +102,16 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
   const metas = new LRUCache<string, TrackRow>({
     max: Math.max(deps.cacheMax ?? 0, DEFAULT_META_CACHE_MAX),
   });
+  const playlistsKnown = new LRUCache<string, KnownPlaylist>({ max: DEFAULT_CONTEXT_CACHE_MAX });
+  /** The header as committed now, when the store reads it synchronously; undefined if not (or failing). */
+  const headerNow = (id: string) => {
+    try {
+      return playlists.headerNow?.(id);
+    } catch {
+      // Unavailable: the awaited path reads again and reports it.
+      return undefined;
+    }
+  };
   /** Reads in flight by `${country}:${id}`: concurrent misses and refreshes share them. */
   const inflight = new Map<string, Promise<TrackBundle | null>>();
 
@@ -233,11 +265,38 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
     return rows.map((r) => r.id);
   }
 
+  /** Tracks with artists when every id is known (what withArtists answers without a read). */
+  function knownArtists(ids: readonly string[]): ContextTrack[] | undefined {
+    const out: ContextTrack[] = [];
+    for (const id of ids) {
+      const m = metas.get(id);
+      if (!m) return undefined;
+      out.push({ id, artistId: m.artistId });
+    }
+    return out;
+  }
+
+  function peekContext(req: ResolveContextRequest): ResolvedContext | undefined {
+    if (req.contextUri === null) {
+      const tracks = knownArtists(req.trackIds);
+      return tracks && { uri: null, tracks };
+    }
+    const id = PLAYLIST_URI.exec(req.contextUri)?.[1];
+    const known = id === undefined ? undefined : playlistsKnown.get(id);
+    if (!known) return undefined;
+    const h = headerNow(id!);
+    if (!h || h.version !== known.version || h.createdAt !== known.createdAt || !canRead(h, req.userId))
+      return undefined;
+    return known.context;
+  }
+
   async function resolveContext(req: ResolveContextRequest): Promise<ResolvedContext | null> {
     if (req.contextUri === null) return { uri: null, tracks: await withArtists(req.trackIds) };
     const m = /^(?:spotify:)?(playlist|album|artist):(.+)$/.exec(req.contextUri);
     if (!m) return null;
     const [, kind, id] = m as unknown as [string, string, string];
+    // Read before the entries: if the version is the same after, the entries are of that version.
+    const before = kind === 'playlist' ? headerNow(id) : undefined;
     let ids: string[];
     try {
       if (kind === 'playlist') ids = await playlists.listPlaylistTrackIds(id, req.userId);
@@ -249,13 +308,21 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
       throw err;
     }
     if (ids.length === 0 && kind !== 'playlist') return null;
-    return { uri: `${kind}:${id}`, tracks: await withArtists(ids) };
+    const context = { uri: `${kind}:${id}`, tracks: await withArtists(ids) };
+    // Kept only when whole: a track the catalog does not know yet may appear there later.
+    if (before && context.tracks.length === ids.length) {
+      const after = headerNow(id);
+      if (after && after.version === before.version && after.createdAt === before.createdAt)
+        playlistsKnown.set(id, { version: before.version, createdAt: before.createdAt, context });
+    }
+    return context;
   }
 
   return {
     loadTracks,
     peekTracks,
     resolveContext,
+    peekContext,
     lookup: (id) => metas.get(id),
     async warm(ids) {
       const unknown = ids.filter((id) => !metas.has(id));

@@ -187,6 +187,7 @@ export class SessionRouter implements CommandSink {
       publishEvent: (event) => this.publish(event),
       loadTracks: (req) => deps.catalog.loadTracks(req),
       peekTracks: (req) => deps.catalog.peekTracks(req),
+      peekContext: (req) => deps.catalog.peekContext(req),
       resolveContext: (req) => deps.catalog.resolveContext(req),
       radio: noRadio,
     };

@@ -5,9 +5,28 @@
  */
 import { StorageError } from './errors.ts';
 
+/** Port methods that answer synchronously (a read of the map on the hot path): kept synchronous. */
+const SYNCHRONOUS: ReadonlySet<string> = new Set(['headerNow']);
+
+const unavailable = (name: string, key: string, e: unknown) =>
+  new StorageError('unavailable', `embedded ${name}.${key}: ${(e as Error)?.message ?? String(e)}`, {
+    cause: e,
+  });
+
 export function guardEmbedded<T extends object>(port: T, name: string): T {
   const guarded = {} as Record<string, unknown>;
   for (const [key, value] of Object.entries(port)) {
+    if (typeof value === 'function' && SYNCHRONOUS.has(key)) {
+      guarded[key] = (...args: unknown[]) => {
+        try {
+          return (value as (...a: unknown[]) => unknown).apply(port, args);
+        } catch (e) {
+          if (e instanceof StorageError) throw e;
+          throw unavailable(name, key, e);
+        }
+      };
+      continue;
+    }
     guarded[key] =
       typeof value !== 'function'
         ? value
@@ -16,11 +35,7 @@ export function guardEmbedded<T extends object>(port: T, name: string): T {
               return await (value as (...a: unknown[]) => Promise<unknown>).apply(port, args);
             } catch (e) {
               if (e instanceof StorageError) throw e;
-              throw new StorageError(
-                'unavailable',
-                `embedded ${name}.${key}: ${(e as Error)?.message ?? String(e)}`,
-                { cause: e },
-              );
+              throw unavailable(name, key, e);
             }
           };
   }

@@ -42,6 +42,8 @@ export interface StoredOp extends OpLogRecord {
 export interface PlaylistRows {
   /** The header as last advanced (readers; no roll-forward), undefined when unknown. */
   readHeader(id: string): Promise<Playlist | undefined>;
+  /** The same, synchronously, where the engine reads synchronously (PlaylistStore.headerNow). */
+  headerNow?(id: string): Playlist | undefined;
   readState(id: string, afterVersion?: number): Promise<{ header: Playlist; ops: StoredOp[] } | undefined>;
   /** Entries in list order: all, the first `limit`, or only the last one. */
   readEntries(id: string, need: { limit?: number; last?: boolean }): Promise<EntryRow[]>;
@@ -277,5 +279,6 @@ export function createPlaylistStore(rows: PlaylistRows, options: CommitOptions =
       }));
     },
   };
+  if (rows.headerNow) store.headerNow = rows.headerNow.bind(rows);
   return store;
 }

@@ -5,6 +5,7 @@
  * `commitOp` claims the version, applies the rows and advances the header in ONE write
  * transaction, so nothing is ever pending and no roll-forward is needed.
  */
+import { LRUCache } from 'lru-cache';
 import {
   createPlaylistStore,
   type CommitOptions,
@@ -17,11 +18,20 @@ import { type EmbeddedEnv, openTable, prefixEnd } from './lmdb-env.ts';
 
 type EntryValue = Omit<EntryRow, 'pos' | 'entryId'>;
 
+/** Headers remembered by `headerNow` (one per playlist played lately). */
+const HEADERS_SEEN_MAX = 1000;
+
 export function createLmdbPlaylistRows(env: EmbeddedEnv): PlaylistRows {
   const headers = openTable<Playlist>(env, 'playlists');
   const entries = openTable<EntryValue>(env, 'playlist_entries');
   const ops = openTable<StoredOp>(env, 'playlist_ops');
   const owned = openTable<true>(env, 'user_playlists');
+  /**
+   * The last header `headerNow` decoded per playlist, with its stored bytes: a row whose bytes
+   * are the same is the same header, not decoded again (the decode was most of a play's
+   * version check). Versions only grow, so bytes once replaced never come back.
+   */
+  const seen = new LRUCache<string, { bytes: Uint8Array; header: Playlist }>({ max: HEADERS_SEEN_MAX });
 
   const toRow = (key: unknown, v: EntryValue): EntryRow => {
     const k = key as [string, string, string];
@@ -31,6 +41,16 @@ export function createLmdbPlaylistRows(env: EmbeddedEnv): PlaylistRows {
   return {
     async readHeader(id) {
       return headers.get([id]);
+    },
+    headerNow(id) {
+      // The stored bytes (a copy of ~100 bytes), compared before any decode.
+      const bytes = headers.getBinary([id]);
+      if (!bytes) return undefined;
+      const hit = seen.get(id);
+      if (hit && Buffer.compare(hit.bytes, bytes) === 0) return hit.header;
+      const header = headers.get([id]);
+      if (header) seen.set(id, { bytes, header: Object.freeze(header) });
+      return header;
     },
     async readState(id, afterVersion) {
       const header = headers.get([id]);

@@ -149,4 +149,10 @@ export interface PlaylistStore {
   listOwnedPlaylistIds(ownerId: string): Promise<string[]>;
   /** Committed log records with version > `afterVersion`, ascending (same read rules). */
   readOpLog(playlistId: string, requesterId: string, afterVersion?: number): Promise<OpLogRecord[]>;
+  /**
+   * The header as committed now, read synchronously (no authorization: the caller checks
+   * `canRead`); undefined when unknown. Only adapters whose header read is synchronous (the
+   * embedded one) offer it: a cache keyed by version checks itself with it on the hot path.
+   */
+  headerNow?(playlistId: string): Playlist | undefined;
 }

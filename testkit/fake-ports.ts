@@ -14,6 +14,7 @@ import type { PersistedSession } from '../actors/session-snapshot.ts';
 import type {
   AudioFileRow,
   ContextTrack,
+  ResolvedContext,
   DeviceOutput,
   HelloCommand,
   ListeningEvent,
@@ -85,6 +86,13 @@ export interface FakeWorld {
    */
   peek: boolean;
   cached: Set<string>;
+  /**
+   * Offer the synchronous `peekContext` port, answering the contexts `resolveContext`
+   * answered before (like session/'s version-checked cache: the fake's contexts are its
+   * current version); off by default.
+   */
+  peekContexts: boolean;
+  known: Set<string>;
 }
 
 export function fakeWorld(specs: FakeTrackSpec[], contexts: Record<string, string[]> = {}): FakeWorld {
@@ -96,6 +104,8 @@ export function fakeWorld(specs: FakeTrackSpec[], contexts: Record<string, strin
     holdLoads: null,
     peek: false,
     cached: new Set(),
+    peekContexts: false,
+    known: new Set(),
   };
 }
 
@@ -108,6 +118,8 @@ export interface Recorder {
   resolves: string[];
   /** Batches answered by `peekTracks` (misses not recorded). */
   peeks: string[][];
+  /** Contexts answered by `peekContext` (misses not recorded). */
+  contextPeeks: string[];
   /** Outputs sent to one device, of one type. */
   to<T extends DeviceOutput['type']>(deviceId: string, type: T): Extract<DeviceOutput, { type: T }>[];
   clear(): void;
@@ -118,6 +130,16 @@ export const fakeSignUrl = (path: string, expiresAtMs: number): string =>
   `${path}?exp=${Math.floor(expiresAtMs / 1000)}&sig=${createHash('sha256').update(`${path}|${expiresAtMs}`).digest('base64url').slice(0, 16)}`;
 
 export function fakePorts(world: FakeWorld, now: () => number): { ports: SessionPorts; rec: Recorder } {
+  const resolveNow = (contextUri: string | null, trackIds: string[]): ResolvedContext | null => {
+    const ids = contextUri ? world.contexts.get(contextUri) : trackIds;
+    if (!ids) return null;
+    const tracks: ContextTrack[] = [];
+    for (const id of ids) {
+      const b = world.tracks.get(id);
+      if (b) tracks.push({ id, artistId: b.track.artistId });
+    }
+    return { uri: contextUri, tracks };
+  };
   const rec: Recorder = {
     sent: [],
     states: [],
@@ -125,6 +147,7 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
     loads: [],
     resolves: [],
     peeks: [],
+    contextPeeks: [],
     to(deviceId, type) {
       return this.sent
         .filter((s) => s.deviceId === deviceId && s.output.type === type)
@@ -137,6 +160,7 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
       this.loads.length = 0;
       this.resolves.length = 0;
       this.peeks.length = 0;
+      this.contextPeeks.length = 0;
     },
   };
   const ports: SessionPorts = {
@@ -159,14 +183,9 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
     resolveContext: async ({ contextUri, trackIds }) => {
       rec.resolves.push(contextUri ?? trackIds.join(','));
       if (world.failLoads) throw new Error('store unavailable');
-      const ids = contextUri ? world.contexts.get(contextUri) : trackIds;
-      if (!ids) return null;
-      const tracks: ContextTrack[] = [];
-      for (const id of ids) {
-        const b = world.tracks.get(id);
-        if (b) tracks.push({ id, artistId: b.track.artistId });
-      }
-      return { uri: contextUri, tracks };
+      const resolved = resolveNow(contextUri, trackIds);
+      if (resolved && contextUri) world.known.add(contextUri);
+      return resolved;
     },
     radio: async ({ exclude, count }) =>
       world.radioTracks.filter((id) => !exclude.includes(id)).slice(0, count),
@@ -176,6 +195,13 @@ export function fakePorts(world: FakeWorld, now: () => number): { ports: Session
       if (!trackIds.every((id) => world.cached.has(id))) return undefined;
       rec.peeks.push(trackIds);
       return Object.fromEntries(trackIds.map((id) => [id, world.tracks.get(id)!]));
+    };
+  }
+  if (world.peekContexts) {
+    ports.peekContext = ({ contextUri, trackIds }) => {
+      if (contextUri === null || !world.known.has(contextUri)) return undefined;
+      rec.contextPeeks.push(contextUri);
+      return resolveNow(contextUri, trackIds) ?? undefined;
     };
   }
   return { ports, rec };
