@@ -747,6 +747,43 @@ describe('session devices', () => {
     expect(lastPlayback(r).playId).toBe('u1:1:2');
   });
 
+  test('session - a restored session is never given an autoplay track the radio gave it before the save', async () => {
+    const world = fakeWorld(tracks(6), { 'playlist:p1': ['t1', 't2'], 'playlist:p2': ['t1'] });
+    world.radioTracks = ['t4', 't5'];
+    const s = startFakeSession({ world });
+    s.hello('d1');
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p', contextUri: 'playlist:p1' });
+    await s.flush();
+    expect(ctx(s).order.autoplay).toEqual(['t4', 't5']);
+    // Through JSON, as the snapshot store keeps it.
+    const saved = JSON.parse(
+      JSON.stringify(persistSession(s.actor.getSnapshot(), s.clock.now())),
+    ) as PersistedSession;
+    s.actor.stop();
+    expect(saved.autoplayServed).toEqual(['t4', 't5']);
+    const r = startFakeSession({ world, restore: saved, epoch: 99 });
+    r.hello('d1', { resume: { epoch: saved.epoch, version: saved.version } });
+    world.radioTracks = ['t4', 't5', 't6'];
+    r.send({ type: 'play', deviceId: 'd1', requestId: 'p2', contextUri: 'playlist:p2' });
+    await r.flush();
+    expect(ctx(r).order.autoplay).toEqual(['t6']);
+    expect(ctx(r).autoplayServed).toEqual(['t4', 't5', 't6']);
+  });
+
+  test('session - a snapshot without (or with a malformed) served list restores with none remembered', async () => {
+    const { saved } = await restored();
+    const older = { ...saved } as Partial<PersistedSession>;
+    delete older.autoplayServed;
+    const r1 = startFakeSession({ world: fakeWorld(tracks(3)), restore: older as PersistedSession });
+    expect(ctx(r1).autoplayServed).toEqual([]);
+    const bad = { ...saved, autoplayServed: 'not a list' } as unknown as PersistedSession;
+    const r2 = startFakeSession({ world: fakeWorld(tracks(3)), restore: bad });
+    expect(ctx(r2).autoplayServed).toEqual([]);
+    const mixed = { ...saved, autoplayServed: ['t1', 7, null, 't2'] } as unknown as PersistedSession;
+    const r3 = startFakeSession({ world: fakeWorld(tracks(3)), restore: mixed });
+    expect(ctx(r3).autoplayServed).toEqual(['t1', 't2']);
+  });
+
   test('session - transfer with play to the active device of a restored session is a resume: the bundle loads, one playback, no busy timer', async () => {
     const { r, saved, helloResumed } = await restored(2 * 3_600_000);
     helloResumed();

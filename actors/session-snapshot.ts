@@ -6,7 +6,9 @@
  *
  * What survives: devices (all offline), the active device, the play order (context,
  * shuffle order, queue, repeat), the current play (same play id: a resume continues it)
- * paused at its position, quality, counters (so play ids never repeat) and the version.
+ * paused at its position, quality, counters (so play ids never repeat), the version, and the
+ * autoplay tracks the radio already gave (bounded, as in memory), so a restored session is
+ * never given one of them again.
  * What does not: loaded bundles, pending loads, timers (a restored session is paused).
  */
 
@@ -30,6 +32,8 @@ export interface PersistedSession {
   positionMs: number;
   playCounter: number;
   shuffleCounter: number;
+  /** Autoplay track ids given in this session, oldest first; absent in older snapshots. */
+  autoplayServed?: string[];
   savedAt: number;
 }
 
@@ -55,6 +59,7 @@ export function persistContext(c: SessionContext, now: number): PersistedSession
     positionMs,
     playCounter: c.playCounter,
     shuffleCounter: c.shuffleCounter,
+    ...(c.autoplayServed.length ? { autoplayServed: c.autoplayServed } : {}),
     savedAt: now,
   };
 }
@@ -98,5 +103,8 @@ export function restoredContext(
   c.position = c.ceiling = { positionMs: p.positionMs, at: now, playing: false };
   c.playCounter = p.playCounter;
   c.shuffleCounter = p.shuffleCounter;
+  // A malformed list is dropped, not trusted: it only widens what the radio may repeat.
+  if (Array.isArray(p.autoplayServed))
+    c.autoplayServed = p.autoplayServed.filter((x): x is string => typeof x === 'string');
   return c;
 }

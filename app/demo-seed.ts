@@ -41,7 +41,7 @@ function chunkBytes(trackId: string, kbps: number, index: number, size: number):
   return out;
 }
 
-async function audioFile(objects: ObjectStore, trackId: string, kbps: number): Promise<AudioFile> {
+export async function audioFile(objects: ObjectStore, trackId: string, kbps: number): Promise<AudioFile> {
   const chunks: AudioFile['chunks'] = [];
   const count = TRACK_MS / CHUNK_MS;
   // Small synthetic chunks (kbps / 8 bytes per ms / 16) keep the demo light on disk.

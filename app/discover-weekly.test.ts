@@ -1,95 +1,61 @@
 /**
- * The weekly job on a generated world, into a running app's stores: every listener gets a
- * Discover Weekly playlist that keeps the rules, is readable through the playlist API and
- * plays like any playlist; a re-run of the week changes nothing; the published item vectors
- * become the radio's learned index without a restart.
+ * The weekly job end to end through the entry points, on a fresh DATA_DIR with embedded
+ * engines: `npm run job -- generate` writes a month with planted tastes (its catalog,
+ * listeners and plays), `npm run job -- discover-weekly --week 2026-W49` trains on its last
+ * three weeks; every listener's Discover Weekly playlist keeps the rules, is readable through
+ * the playlist API and plays like any playlist; a re-run of the week changes nothing; the
+ * published item vectors are the radio's learned index on the next start. A small world
+ * (60 listeners, 200 tracks) keeps it fast.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionClient, type WebSocketCtor } from '../client/session-client.ts';
+import { generateMonth, type GeneratedMonth } from '../pipeline/jobs/generate-month.ts';
 import { isoWeek, MAX_PER_ARTIST, PLAYLIST_LENGTH } from '../radio/discover-weekly.ts';
-import { generateTasteWorld, type TasteWorld } from '../radio/taste-world.ts';
-import { discoverWeeklyId, runDiscoverWeekly, type WeeklyReport } from '../radio/weekly-job.ts';
-import { parseConfig, type AppConfig } from './config.ts';
+import { discoverWeeklyId, TRAIN_WEEKS, type WeeklyReport } from '../radio/weekly-job.ts';
+import { parseConfig } from './config.ts';
 import { startApp, type App } from './start-app.ts';
 
+const ROOT = join(import.meta.dirname, '..');
 const WEEK = '2026-W49';
+const MONTH = ['--month', '2026-11', '--seed', '5', '--users', '60'];
 let app: App;
-let config: AppConfig;
 let dir: string;
-let world: TasteWorld;
+let world: GeneratedMonth;
 let report: WeeklyReport;
+let again: WeeklyReport;
 
-const job = () =>
-  runDiscoverWeekly(WEEK, {
-    plays: world.plays,
-    catalog: app.stores.catalog,
-    users: app.stores.users,
-    playlists: app.stores.playlists,
-    indexDir: config.radio.indexDir,
-    python: config.radio.alsPython,
-    als: { factors: 16, iterations: 8, regularization: 0.05, alpha: 20, seed: 7, candidates: 80 },
+/** Runs `npm run job -- <args>` (its entry) to its end with only DATA_DIR and the ALS venv set. */
+function job(args: string[]): WeeklyReport | undefined {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dir };
+  for (const k of ['ALS_PYTHON', 'INFRA_CACHE_DIR'] as const) if (process.env[k]) env[k] = process.env[k];
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'app/jobs.ts', ...args], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
   });
+  expect(run.status, `job ${args.join(' ')}:\n${run.stdout}\n${run.stderr}`).toBe(0);
+  if (args[0] !== 'discover-weekly') return undefined;
+  return JSON.parse(
+    readFileSync(join(dir, 'reports', `discover-weekly-${WEEK}.json`), 'utf8'),
+  ) as WeeklyReport;
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dw-e2e-'));
-  // Embedded engines; only where the launcher put the ALS venv comes from the environment.
-  const venv = { ALS_PYTHON: process.env.ALS_PYTHON, INFRA_CACHE_DIR: process.env.INFRA_CACHE_DIR };
-  config = parseConfig({ ...venv, PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' });
+  job(['generate', ...MONTH]);
+  report = job(['discover-weekly', '--week', WEEK])!;
+  again = job(['discover-weekly', '--week', WEEK])!;
+  // The same world in memory (the generator is deterministic), to check the playlists against.
+  world = generateMonth({ month: '2026-11', seed: 5, users: 60 });
+  const config = parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' });
   app = await startApp(config, { demo: 'fixture' });
-  // Three training weeks before W49.
-  world = generateTasteWorld({
-    seed: 5,
-    users: 120,
-    tracks: 300,
-    communities: 6,
-    start: isoWeek('2026-W46').start,
-    weeks: 3,
-  });
-  for (const u of world.users)
-    await app.stores.users.putUser({
-      id: u.id,
-      displayName: u.id,
-      plan: u.plan,
-      country: u.country,
-      quality: 'normal',
-    });
-  for (const [i, t] of world.tracks.entries()) {
-    await app.stores.catalog.putTrack({
-      id: t.id,
-      title: t.id,
-      artistId: t.artistId,
-      artistName: t.artistId,
-      albumId: t.albumId,
-      albumName: t.albumId,
-      trackNumber: 1,
-      durationMs: 180_000,
-    });
-    const key = (n: number) => (i * 10 + n).toString(16).padStart(64, '0');
-    await app.stores.catalog.putAudioFile({
-      trackId: t.id,
-      bitrateKbps: 96,
-      codec: 'opus',
-      container: 'webm',
-      mimeType: 'audio/webm; codecs="opus"',
-      init: { key: key(0), bytes: 10 },
-      chunkDurationMs: 2000,
-      chunks: [{ index: 0, key: key(1), bytes: 10, durationMs: 2000 }],
-      encoderDelaySamples: 0,
-      paddingSamples: 0,
-      sampleRate: 48000,
-      loudness: { integratedLufs: -14, replayGainDb: 0 },
-      contentAddress: key(2),
-    });
-    await app.stores.catalog.putRights({ trackId: t.id, territory: '*', allowed: true });
-    for (const c of t.blockedIn)
-      await app.stores.catalog.putRights({ trackId: t.id, territory: c, allowed: false });
-  }
-  report = await job();
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await app?.close();
@@ -97,19 +63,28 @@ afterAll(async () => {
 });
 
 describe('discover weekly e2e', () => {
-  it('weekly - every listener gets 30 unplayed, playable tracks, at most 2 per artist', async () => {
-    expect(report.listeners).toBe(world.users.length);
-    expect(report.playlistsWritten).toBe(world.users.length);
+  it('weekly - generate then discover-weekly: every listener gets 30 unplayed, playable tracks, at most 2 per artist', async () => {
+    const start = isoWeek(WEEK).start;
+    const from = start - TRAIN_WEEKS * 7 * 86_400_000;
+    const training = world.plays.filter((p) => p.ts >= from && p.ts < start);
+    const listeners = new Set(training.map((p) => p.userId));
+    expect(report.listeners).toBe(listeners.size);
+    expect(report.playlistsWritten).toBe(listeners.size);
+    // Only a round-the-clock bot can have played nearly all 200 tracks: its list may be short.
+    expect(report.shortPlaylists).toBeLessThanOrEqual(world.fraudUsers.size);
     const trackById = new Map(world.tracks.map((t) => [t.id, t]));
     for (const u of world.users) {
+      if (!listeners.has(u.id)) continue;
       const list = await app.stores.playlists.listPlaylistTrackIds(discoverWeeklyId(u.id), u.id);
-      const played = new Set(world.plays.filter((p) => p.userId === u.id).map((p) => p.trackId));
+      // "Never played" as the job knows it: the training weeks it reads.
+      const played = new Set(training.filter((p) => p.userId === u.id).map((p) => p.trackId));
       expect(list).toHaveLength(PLAYLIST_LENGTH);
       const perArtist = new Map<string, number>();
       for (const id of list) {
+        const t = trackById.get(id)!;
         expect(played.has(id)).toBe(false);
-        expect(trackById.get(id)!.blockedIn).not.toContain(u.country);
-        perArtist.set(trackById.get(id)!.artistId, (perArtist.get(trackById.get(id)!.artistId) ?? 0) + 1);
+        expect(t.blockedIn).not.toContain(u.country);
+        perArtist.set(t.artistId, (perArtist.get(t.artistId) ?? 0) + 1);
       }
       expect(Math.max(...perArtist.values())).toBeLessThanOrEqual(MAX_PER_ARTIST);
     }
@@ -124,6 +99,7 @@ describe('discover weekly e2e', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { name: string; tracks: { items: { track: { id: string } }[] } };
     expect(body.name).toBe('Discover Weekly');
+    expect(body.tracks.items).toHaveLength(PLAYLIST_LENGTH);
     const client = new SessionClient({
       url: app.server.wsUrl,
       token,
@@ -135,24 +111,21 @@ describe('discover weekly e2e', () => {
       const playback = client.waitFor('playback');
       await client.play({ context: `spotify:playlist:${discoverWeeklyId(u.id)}` });
       const pb = await playback;
-      const list = await app.stores.playlists.listPlaylistTrackIds(discoverWeeklyId(u.id), u.id);
-      expect(pb.track.id).toBe(list[0]);
+      expect(pb.track.id).toBe(body.tracks.items[0]!.track.id);
+      expect(pb.urls.length).toBeGreaterThan(0);
     } finally {
       client.close();
     }
   });
 
   it('weekly - a re-run of the same week writes nothing new; the radio uses the published vectors', async () => {
-    const again = await job();
     expect(again.playlistsWritten).toBe(0);
-    expect(again.playlistsUnchanged).toBe(world.users.length);
+    expect(again.playlistsUnchanged).toBe(report.listeners);
     expect(again.indexVersion).toBe(report.indexVersion);
-    const loaded = app.radio.holder!.refresh();
-    expect(loaded.failed).toEqual([]);
     expect(app.radio.holder!.current().learned?.meta.version).toBe(report.indexVersion);
     const u = world.users[1]!;
     const seeds = world.plays
-      .filter((p) => p.userId === u.id)
+      .filter((p) => p.userId === u.id && p.ts < isoWeek(WEEK).start)
       .slice(-3)
       .map((p) => p.trackId);
     const answer = await app.radio.service!.answer({

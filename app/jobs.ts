@@ -1,7 +1,9 @@
 /**
  * `npm run job -- <name> [options]`: batch jobs over one month, with a progress bar.
- *   generate  --month YYYY-MM [--seed N] [--users N]   publish a synthetic month to the event log
- *                                                      and (embedded log) consume it into the stores
+ *   generate  --month YYYY-MM [--seed N] [--users N]   a synthetic month with planted tastes: its
+ *                                                      catalog and listeners into the stores, its
+ *                                                      events to the event log and (embedded log)
+ *                                                      consumed into the stores and the export
  *   reconcile --month YYYY-MM [--repair]                recount from ledger and exported events
  *   payouts   --month YYYY-MM --pool <minor units> [--currency EUR] [--no-fraud]
  *   fraud     --month YYYY-MM
@@ -20,6 +22,8 @@ import { openStores } from './open-stores.ts';
 import type { CountedPlay } from '../storage/royalties.ts';
 import { readExport } from '../pipeline/consumers/warehouse-export.ts';
 import { openEventLog } from './open-event-log.ts';
+import { writeGeneratedCatalog } from './generated-catalog.ts';
+import { ObjectStore } from '../origin/object-store.ts';
 import { referenceLedger } from '../pipeline/royalty-rule.ts';
 import { startPipeline } from '../pipeline/start-pipeline.ts';
 import { detectFraud } from '../pipeline/jobs/fraud.ts';
@@ -105,6 +109,8 @@ async function eventsOf(m: string) {
 try {
   if (name === 'generate') {
     const gen = generateMonth({ month, seed: Number(o.seed), users: Number(o.users) });
+    bar.start(1, 0, { step: 'catalog' });
+    await writeGeneratedCatalog(stores, new ObjectStore(config.layout.objects), gen);
     const log = await openEventLog(config.eventLog);
     bar.start(gen.events.length, 0, { step: 'publishing' });
     for (let i = 0; i < gen.events.length; i += 256) {
@@ -121,21 +127,26 @@ try {
         history: stores.history,
         exportDir,
       });
-      bar.setTotal(expected);
+      // Complete when the ledger holds every counted play and the export every play's end:
+      // consumers run at their own pace, and the export writes after a linger.
+      const ends = gen.plays.length;
+      bar.setTotal(expected + ends);
       bar.update(0, { step: 'consuming' });
       for (;;) {
-        const n = (await ledgerOf(month)).length;
-        bar.update(n);
-        if (n >= expected) break;
+        const counted = (await ledgerOf(month)).length;
+        const exported = new Set<string>();
+        for (const e of await eventsOf(month)) if (e.type === 'play.end') exported.add(e.event_id);
+        bar.update(Math.min(counted, expected) + Math.min(exported.size, ends));
+        if (counted >= expected && exported.size >= ends) break;
         await new Promise((r) => setTimeout(r, 200));
       }
-      await new Promise((r) => setTimeout(r, 1_500)); // let the export's linger flush
       await pipeline.stop();
     }
     bar.stop();
     await log.close();
     console.log(
-      `published ${gen.events.length} events (${gen.plays} plays, ${gen.fraudUsers.size} fraud-like users)`,
+      `${gen.tracks.length} tracks and ${gen.users.length} listeners in the catalog; published ${gen.events.length} events ` +
+        `(${gen.plays.length} plays, ${gen.fraudUsers.size} fraud-like users)`,
     );
   } else if (name === 'discover-weekly') {
     try {

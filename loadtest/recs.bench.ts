@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- recs [users]`: recommendations, measured honestly in one run.
  *
- * 1. Discover Weekly on a taste world (radio/taste-world.ts: communities, popularity skew,
- *    noise): implicit ALS trained on weeks 1-3, tested on week 4's streams of tracks new to
+ * 1. Discover Weekly on the month generator's world with planted tastes
+ *    (pipeline/jobs/generate-month.ts: communities, popularity skew, noise), November 2026:
+ *    implicit ALS trained on the plays before W48, tested on W48's streams of tracks new to
  *    each listener; precision@10, NDCG@10, recall@30 beside popularity and random under the
  *    same rules (target dw_lift = DW / popularity precision >= 3).
  * 2. Autoplay on that world's learned index: the share of answered tracks whose artist
@@ -34,7 +35,7 @@ import { IndexHolder } from '../radio/index-holder.ts';
 import { RadioService } from '../radio/radio-service.ts';
 import { natsRadioPort, serveRadio } from '../radio/radio-transport.ts';
 import { evaluateWorld } from '../radio/recs-eval.ts';
-import { generateTasteWorld } from '../radio/taste-world.ts';
+import { generateMonth } from '../pipeline/jobs/generate-month.ts';
 import { buildIndex, publishIndex, type VectorIndex } from '../radio/vector-index.ts';
 import type { Stores } from '../storage/stores.ts';
 import { percentile, printTable, writeResults } from './report.ts';
@@ -109,19 +110,21 @@ export default async function recsBench(args: string[]): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'recs-bench-'));
   try {
     // 1. Discover Weekly.
-    console.log(`taste world: ${users} listeners, 4 weeks; training ALS on weeks 1-3...`);
-    const world = generateTasteWorld({
+    console.log(`generated month 2026-11: ${users} listeners; training ALS on the weeks before W48...`);
+    // The month generator's planted tastes (communities, popularity skew, noise); no bots.
+    const world = generateMonth({
+      month: '2026-11',
       seed: 11,
       users,
       tracks: Math.round(users * 0.6),
+      artists: Math.round(users * 0.06),
       communities: 20,
-      playsPerWeek: 12,
+      playsPerUser: 48,
       noise: 0.15,
-      start: isoWeek('2026-W45').start,
-      weeks: 4,
+      fraudUsersPerKind: 0,
     });
     const started = performance.now();
-    const ev = await evaluateWorld(config.radio.alsPython, world);
+    const ev = await evaluateWorld(config.radio.alsPython, world, isoWeek('2026-W48').start);
     const jobSeconds = (performance.now() - started) / 1000;
     const lift = ev.dw.precisionAt10 / Math.max(1e-9, ev.popularity.precisionAt10);
 

@@ -1,5 +1,5 @@
 /**
- * Discover Weekly on a generated world with planted tastes, through the real trainer
+ * Discover Weekly on the month generator's world with planted tastes, through the real trainer
  * (implicit ALS in the launcher's venv, ALS_PYTHON): the playlists keep the rules, and the
  * model finds the planted tastes better than popularity does.
  */
@@ -16,7 +16,7 @@ import {
   trainAls,
 } from './discover-weekly.ts';
 import { evaluateWorld } from './recs-eval.ts';
-import { generateTasteWorld } from './taste-world.ts';
+import { generateMonth } from '../pipeline/jobs/generate-month.ts';
 
 const python = process.env.ALS_PYTHON ?? join('.cache', 'python', 'venv', 'bin', 'python');
 
@@ -42,15 +42,19 @@ describe('discover weekly', () => {
 
   it('weekly - playlists on a generated world: 30 unplayed, playable tracks, at most 2 per artist; beats popularity', async () => {
     expect(existsSync(python), `no ALS venv at ${python}: npm run infra -- up python`).toBe(true);
-    const world = generateTasteWorld({
+    // November 2026: train on its weeks before W48, test on W48 (23-29 November).
+    const world = generateMonth({
+      month: '2026-11',
       seed: 3,
       users: 400,
       tracks: 800,
+      artists: 80,
       communities: 8,
-      start: isoWeek('2026-W46').start,
-      weeks: 4,
+      playsPerUser: 48,
+      fraudUsersPerKind: 0,
     });
-    const ev = await evaluateWorld(python, world, {
+    const testStart = isoWeek('2026-W48').start;
+    const ev = await evaluateWorld(python, world, testStart, {
       factors: 32,
       iterations: 10,
       regularization: 0.05,
@@ -78,7 +82,7 @@ describe('discover weekly', () => {
     expect(ev.dw.precisionAt10).toBeGreaterThan(ev.popularity.precisionAt10);
     expect(ev.popularity.precisionAt10).toBeGreaterThanOrEqual(ev.random.precisionAt10);
     // Same input, same model: a re-run of the week writes the same playlists.
-    const again = await evaluateWorld(python, world, {
+    const again = await evaluateWorld(python, world, testStart, {
       factors: 32,
       iterations: 10,
       regularization: 0.05,

@@ -1,6 +1,7 @@
 /**
- * Honest evaluation of Discover Weekly on a taste world: train on every week but the last,
- * test on the last week's streams of tracks the listener had not played before. Reports
+ * Honest evaluation of Discover Weekly on a world with planted tastes (the month generator's,
+ * pipeline/jobs/generate-month.ts, handed in by the caller): train on the plays before the
+ * test week, test on that week's streams of tracks the listener had not played before. Reports
  * precision@10, NDCG@10 and recall@30 of the playlists beside a popularity baseline (the
  * most streamed tracks they have not played, under the same rules) and random picks, all in
  * the same run.
@@ -16,9 +17,19 @@ import {
   weeklyPlaylists,
   type AlsParams,
   type Interactions,
+  type Play,
   type TrainResult,
 } from './discover-weekly.ts';
-import type { TasteWorld } from './taste-world.ts';
+
+/** What the evaluation reads of a generated world. */
+export interface EvalWorld {
+  users: readonly { id: string; country: string }[];
+  tracks: readonly { id: string; artistId: string; blockedIn: readonly string[] }[];
+  /** In time order. */
+  plays: readonly Play[];
+}
+
+const WEEK_MS = 7 * 86_400_000;
 
 export interface RankingScores {
   precisionAt10: number;
@@ -63,10 +74,12 @@ function score(lists: string[][], truth: Set<string>[]): RankingScores {
 
 export async function evaluateWorld(
   python: string,
-  world: TasteWorld,
+  world: EvalWorld,
+  /** Monday 00:00 UTC of the test week (radio/discover-weekly.ts `isoWeek`). */
+  testStart: number,
   params: AlsParams = DEFAULT_ALS,
 ): Promise<RecsEvaluation> {
-  const testStart = world.start + (world.weeks - 1) * 7 * 86_400_000;
+  const testEnd = testStart + WEEK_MS;
   const data = buildInteractions(world.plays.filter((p) => p.ts < testStart));
   const train = await trainAls(python, data, params);
   const trackById = new Map(world.tracks.map((t) => [t.id, t]));
@@ -80,7 +93,7 @@ export async function evaluateWorld(
   const userIndex = new Map(data.users.map((u, i) => [u, i]));
   const truth = data.users.map(() => new Set<string>());
   for (const p of world.plays) {
-    if (p.ts < testStart || p.msPlayed < STREAM_MS) continue;
+    if (p.ts < testStart || p.ts >= testEnd || p.msPlayed < STREAM_MS) continue;
     const u = userIndex.get(p.userId);
     if (u === undefined) continue;
     const ii = data.items.indexOf(p.trackId);

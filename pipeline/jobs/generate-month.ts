@@ -1,11 +1,22 @@
 /**
- * Synthetic month of listening, deterministic from a seed: ordinary listeners in sessions
- * (plays under and over 30 s, skips, plays on blocked tracks, free and premium, several
- * territories), a few fraud-like listeners (round the clock, one track on loop, streams just
- * past 30 s, never a skip), and duplicate events re-sent later in the stream (same event ids).
- * Used by tests (reference computations) and by `npm run job -- generate` to demo the jobs.
+ * Synthetic month of listening with planted tastes, deterministic from a seed. One world for
+ * every job: the royalty jobs (reconcile, payouts, fraud) and Discover Weekly's training and
+ * honest evaluation (radio/recs-eval.ts).
+ *
+ * - Ordinary listeners in sessions (plays under and over 30 s, skips, plays on blocked
+ *   tracks, free and premium, several territories). Each belongs to a community; each
+ *   community favours a set of artists, and a third of the artists are shared by two
+ *   communities (overlapping tastes). Popularity is skewed (Zipf across artists and within
+ *   each artist's catalogue); a share of every listener's plays is noise (any track, by
+ *   global popularity).
+ * - Rights: some tracks blocked in every territory, some in one country (a play there ends
+ *   `blocked`).
+ * - A few fraud-like listeners (round the clock, one track on loop, streams just past 30 s,
+ *   never a skip), and duplicate events re-sent later in the stream (same event ids).
+ * Used by tests (reference computations), the recs benchmark and `npm run job -- generate`,
+ * which also writes the world's catalog and listeners into the stores (app/generated-catalog.ts).
  */
-import type { EndReason, ListeningEvent } from '../../actors/types.ts';
+import type { EndReason, ListeningEvent, Plan } from '../../actors/types.ts';
 import { createPrng } from '../../actors/prng.ts';
 
 export interface GenerateOptions {
@@ -15,30 +26,65 @@ export interface GenerateOptions {
   users?: number;
   tracks?: number;
   artists?: number;
+  /** Taste communities among ordinary listeners. */
+  communities?: number;
+  /** Share of an ordinary listener's plays that ignore their community. */
+  noise?: number;
   /** Average plays per ordinary user over the month. */
   playsPerUser?: number;
   /** Share of events sent a second (or third) time. */
   duplicateRate?: number;
   /** Share of tracks blocked in every territory. */
   blockedRate?: number;
+  /** Share of tracks blocked in one country. */
+  blockedInCountryRate?: number;
   /** Fraud-like users of each kind. */
   fraudUsersPerKind?: number;
 }
 
 export type FraudKind = 'round_the_clock' | 'loop' | 'just_past_30s';
 
+export interface GeneratedTrack {
+  id: string;
+  artistId: string;
+  albumId: string;
+  /** The home community of its artist. */
+  community: number;
+  /** Countries where it is blocked; every country for the tracks in `blockedTracks`. */
+  blockedIn: string[];
+}
+
+export interface GeneratedUser {
+  id: string;
+  country: string;
+  plan: Plan;
+  community: number;
+}
+
+/** One distinct play as its `play.end` event says it; `ts` is the end. */
+export interface GeneratedPlay {
+  userId: string;
+  trackId: string;
+  ts: number;
+  msPlayed: number;
+  country: string;
+}
+
 export interface GeneratedMonth {
   month: string;
   /** In publish order, duplicates included. */
   events: ListeningEvent[];
+  /** Distinct plays, in time order (fraud-like listeners included). */
+  plays: GeneratedPlay[];
+  tracks: GeneratedTrack[];
+  /** Ordinary listeners (fraud-like ones are in `fraudUsers`). */
+  users: GeneratedUser[];
   trackArtist: Map<string, string>;
   blockedTracks: Set<string>;
   fraudUsers: Map<string, FraudKind>;
-  /** Distinct plays generated. */
-  plays: number;
 }
 
-const COUNTRIES = ['SE', 'US', 'DE', 'BR', 'JP'];
+export const COUNTRIES = ['SE', 'US', 'DE', 'BR', 'JP'];
 const HOUR = 3600_000;
 
 export function generateMonth(opts: GenerateOptions): GeneratedMonth {
@@ -49,25 +95,78 @@ export function generateMonth(opts: GenerateOptions): GeneratedMonth {
   const end = Date.UTC(y, m, 1);
   const nTracks = opts.tracks ?? 200;
   const nArtists = opts.artists ?? 40;
-  const trackArtist = new Map<string, string>();
-  for (let i = 0; i < nTracks; i++) trackArtist.set(`trk${i}`, `art${i % nArtists}`);
-  const tracks = [...trackArtist.keys()];
-  const blockedTracks = new Set(tracks.filter(() => rnd() < (opts.blockedRate ?? 0.03)));
-  const playable = tracks.filter((t) => !blockedTracks.has(t));
+  const nComm = Math.max(1, opts.communities ?? 8);
+  const noise = opts.noise ?? 0.15;
+
+  // Artists: a home community, and a second one for a third of them (overlapping tastes).
+  const artistComms: number[][] = [];
+  for (let a = 0; a < nArtists; a++) {
+    const home = a % nComm;
+    artistComms.push(rnd() < 0.33 ? [home, Math.floor(rnd() * nComm)] : [home]);
+  }
+  const tracks: GeneratedTrack[] = [];
+  // Zipf over artists (the first of each community most popular) and inside each catalogue.
+  const weight: number[] = [];
+  const perArtist = new Map<number, number>();
+  const blockedTracks = new Set<string>();
+  for (let i = 0; i < nTracks; i++) {
+    const a = i % nArtists;
+    const k = perArtist.get(a) ?? 0;
+    perArtist.set(a, k + 1);
+    const id = `trk${i}`;
+    let blockedIn: string[] = [];
+    if (rnd() < (opts.blockedRate ?? 0.03)) {
+      blockedTracks.add(id);
+      blockedIn = [...COUNTRIES];
+    } else if (rnd() < (opts.blockedInCountryRate ?? 0.03)) blockedIn = [pick(COUNTRIES)];
+    tracks.push({
+      id,
+      artistId: `art${a}`,
+      albumId: `alb${a}-${Math.floor(k / 10)}`,
+      community: artistComms[a]![0]!,
+      blockedIn,
+    });
+    weight.push(1 / (1 + Math.floor(a / nComm)) ** 0.8 / (1 + k) ** 0.9);
+  }
+  const trackArtist = new Map(tracks.map((t) => [t.id, t.artistId]));
+  const sampler = (ids: number[]) => {
+    const cum: number[] = [];
+    let s = 0;
+    for (const i of ids) cum.push((s += weight[i]!));
+    return () => {
+      const x = rnd() * s;
+      let lo = 0;
+      let hi = cum.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cum[mid]! < x) lo = mid + 1;
+        else hi = mid;
+      }
+      return tracks[ids[lo]!]!.id;
+    };
+  };
+  const open = tracks.map((t, i) => ({ t, i })).filter(({ t }) => !blockedTracks.has(t.id));
+  const anyTrack = sampler(open.map(({ i }) => i));
+  const byComm = Array.from({ length: nComm }, (_, c) => {
+    const ids = open.filter(({ i }) => artistComms[i % nArtists]!.includes(c)).map(({ i }) => i);
+    return ids.length ? sampler(ids) : anyTrack;
+  });
+  const blockedIn = new Map(tracks.map((t) => [t.id, t.blockedIn]));
   const events: ListeningEvent[] = [];
+  const plays: GeneratedPlay[] = [];
   const fraudUsers = new Map<string, FraudKind>();
-  let plays = 0;
+  let playN = 0;
 
   const emitPlay = (
     user: string,
     country: string,
-    product: 'free' | 'premium',
+    product: Plan,
     track: string,
     at: number,
     ms: number,
     reason: EndReason,
   ) => {
-    const play_id = `${user}-p${++plays}`;
+    const play_id = `${user}-p${++playN}`;
     const base = {
       play_id,
       user,
@@ -96,22 +195,33 @@ export function generateMonth(opts: GenerateOptions): GeneratedMonth {
       ms_played: ms,
       reason,
     });
+    plays.push({ userId: user, trackId: track, ts: at + ms, msPlayed: ms, country });
   };
 
+  const users: GeneratedUser[] = [];
   const nUsers = opts.users ?? 50;
   const perUser = opts.playsPerUser ?? 40;
   for (let u = 0; u < nUsers; u++) {
-    const user = `usr${u}`;
-    const country = pick(COUNTRIES);
-    const product = rnd() < 0.4 ? 'free' : 'premium';
+    const user: GeneratedUser = {
+      id: `usr${u}`,
+      country: pick(COUNTRIES),
+      plan: rnd() < 0.4 ? 'free' : 'premium',
+      community: Math.floor(rnd() * nComm),
+    };
+    users.push(user);
     let left = Math.max(1, Math.round(perUser * (0.5 + rnd())));
     while (left > 0) {
       // A session: a few consecutive plays starting at a random time of the month.
       let at = start + Math.floor(rnd() * (end - start - 6 * HOUR));
       const len = Math.min(left, 1 + Math.floor(rnd() * 8));
       for (let i = 0; i < len; i++) {
-        const blocked = rnd() < 0.04 && blockedTracks.size > 0;
-        const track = blocked ? pick([...blockedTracks]) : pick(playable);
+        const track =
+          rnd() < 0.04 && blockedTracks.size > 0
+            ? pick([...blockedTracks])
+            : rnd() < noise
+              ? anyTrack()
+              : byComm[user.community]!();
+        const blocked = blockedIn.get(track)!.includes(user.country);
         const r = rnd();
         const ms = blocked
           ? 0
@@ -121,13 +231,14 @@ export function generateMonth(opts: GenerateOptions): GeneratedMonth {
               ? 30_000
               : 30_001 + Math.floor(rnd() * 240_000);
         const reason: EndReason = blocked ? 'blocked' : ms < 30_000 || rnd() < 0.1 ? 'skip' : 'trackdone';
-        emitPlay(user, country, product, track, at, ms, reason);
+        emitPlay(user.id, user.country, user.plan, track, at, ms, reason);
         at += ms + 1_000;
       }
       left -= len;
     }
   }
 
+  const playable = open.map(({ t }) => t.id);
   const fraudN = opts.fraudUsersPerKind ?? 1;
   for (let f = 0; f < fraudN; f++) {
     const clock = `bot-clock${f}`;
@@ -160,5 +271,6 @@ export function generateMonth(opts: GenerateOptions): GeneratedMonth {
     later.sort((a, b) => a.at - b.at);
   });
   for (const l of later) out.push(l.e);
-  return { month: opts.month, events: out, trackArtist, blockedTracks, fraudUsers, plays };
+  plays.sort((a, b) => a.ts - b.ts || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+  return { month: opts.month, events: out, plays, tracks, users, trackArtist, blockedTracks, fraudUsers };
 }
