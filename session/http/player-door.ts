@@ -96,6 +96,11 @@ interface Subscription {
 export interface PlayerDoorOptions {
   /** An answer that never comes (a bug, a stuck load) settles as `unavailable` after this. */
   answerTimeoutMs?: number;
+  /**
+   * Resolves once what the listener's session produced so far is durable (cluster mode's
+   * journal; session-router.ts): a command is answered only after it.
+   */
+  journaled?: (userId: string) => Promise<void>;
 }
 
 export const DEFAULT_ANSWER_TIMEOUT_MS = 10_000;
@@ -107,9 +112,11 @@ export class PlayerDoor {
   private readonly wrapped = new WeakMap<SessionPorts, SessionPorts>();
   private nextId = 0;
   private readonly answerTimeoutMs: number;
+  private readonly journaled: ((userId: string) => Promise<void>) | undefined;
 
   constructor(opts: PlayerDoorOptions = {}) {
     this.answerTimeoutMs = opts.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+    this.journaled = opts.journaled;
   }
 
   /**
@@ -175,20 +182,27 @@ export class PlayerDoor {
     this.pending.delete(id);
     clearTimeout(p.timer);
     // Settled after the step's broadcast: the promise's reaction runs once the actor's emit
-    // (ack, then the state) has returned, so `version` is the state this command made.
-    queueMicrotask(() => {
-      const version = this.version(p.userId);
-      p.resolve(
-        output.type === 'ack'
-          ? { ok: true, version }
-          : {
-              ok: false,
-              version,
-              error: { code: output.code, reason: output.reason, message: output.message },
-            },
-      );
-    });
+    // (ack, then the state) has returned, so `version` is the state this command made; and,
+    // with a journal, once that state is journaled (asked now, so it joins this very step).
+    const durable = this.journaled?.(p.userId) ?? Promise.resolve();
+    void durable.then(
+      () => this.settle(p, output),
+      () => p.resolve(this.unavailable(p.userId, 'the command could not be made durable')),
+    );
     return true;
+  }
+
+  private settle(p: Pending, output: Extract<DeviceOutput, { type: 'ack' | 'error' }>): void {
+    const version = this.version(p.userId);
+    p.resolve(
+      output.type === 'ack'
+        ? { ok: true, version }
+        : {
+            ok: false,
+            version,
+            error: { code: output.code, reason: output.reason, message: output.message },
+          },
+    );
   }
 
   private observe(userId: string, view: SessionView): void {
