@@ -213,7 +213,14 @@ describe('config', () => {
       nodeId: 'node-1',
       name: 'playback',
       leaseTtlMs: 3000,
+      journal: true,
     });
+    expect(
+      parseConfig({ NODE_ID: 'n', NATS_URL: 'nats://x:1', CLUSTER_JOURNAL: 'off' }).cluster?.journal,
+    ).toBe(false);
+    expect(errorOf({ NODE_ID: 'n', NATS_URL: 'nats://x:1', CLUSTER_JOURNAL: 'yes' }).variable).toBe(
+      'CLUSTER_JOURNAL',
+    );
     expect(configWarnings(c).join('\n')).toMatch(/NODE_ID is set without SCYLLA_CONTACT_POINTS/);
     expect(errorOf({ NODE_ID: 'node-1' }).variable).toBe('NODE_ID');
     expect(errorOf({ NODE_ID: 'node-1' }).message).toMatch(/needs NATS_URL/);

@@ -388,7 +388,10 @@ function clusterSection(env: Env, eventLog: EventLogConfig): ClusterConfig | und
       'NODE_ID',
       'cluster mode needs NATS_URL (leases and the relay between nodes run on NATS)',
     );
-  return { natsUrl: eventLog.natsUrl, nodeId, name, leaseTtlMs };
+  const journal = present(env, 'CLUSTER_JOURNAL') ?? 'on';
+  if (journal !== 'on' && journal !== 'off')
+    throw new ConfigError('CLUSTER_JOURNAL', `expected on or off, got '${journal}'`);
+  return { natsUrl: eventLog.natsUrl, nodeId, name, leaseTtlMs, journal: journal === 'on' };
 }
 
 /** INGEST_CHUNK_MS / INGEST_TARGET_LUFS / INGEST_WORKERS, validated by the ladder's own parse. */

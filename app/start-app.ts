@@ -77,7 +77,9 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
   const log = opts.log ?? pino({ level: config.logLevel });
   // Built first: a bad actor setting stops start-up before any store, log or ingest work.
   // The HTTP player API reaches the same actors as the devices, through this door.
-  const player = new PlayerDoor();
+  // In cluster mode with the journal on, an HTTP command's answer waits for it like an ack.
+  let journaled: ((userId: string) => Promise<void>) | undefined;
+  const player = new PlayerDoor({ journaled: (userId) => journaled?.(userId) ?? Promise.resolve() });
   // The radio opens after the stores; sessions reach it through this late-bound port.
   let radio: OpenedRadio | undefined;
   const radioPort = (request: RadioRequest) => (radio ? radio.port(request) : Promise.resolve([]));
@@ -187,7 +189,15 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         snapshots: cluster ? cluster.fenceSnapshots(stores.snapshots) : stores.snapshots,
         eventLog: cluster ? cluster.fenceEvents(eventLog) : eventLog,
       },
-      ...(cluster ? { placement: { ownership: cluster, remote: cluster.relay } } : {}),
+      ...(cluster
+        ? {
+            placement: {
+              ownership: cluster,
+              remote: cluster.relay,
+              ...(cluster.journal ? { journal: cluster.journal } : {}),
+            },
+          }
+        : {}),
       startActor,
       wrapLiveActors: (start) => player.wrap(start),
       log,
@@ -216,6 +226,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       metrics,
     });
     publicBaseUrl = server.publicBaseUrl;
+    journaled = (userId) => server.journaled(userId);
     cluster?.bind(server);
 
     return {

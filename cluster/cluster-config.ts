@@ -12,4 +12,6 @@ export interface ClusterConfig {
   name: string;
   /** Lease lifetime without renewal (the bucket's TTL); renewed every quarter of it. */
   leaseTtlMs: number;
+  /** The acknowledged-command journal on JetStream (CLUSTER_JOURNAL, default on). */
+  journal: boolean;
 }

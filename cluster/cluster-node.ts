@@ -14,6 +14,13 @@
  *      - silent (paused, partitioned) or draining: wait until the key changes (the holder
  *        renews it, releases it, or it expires with the bucket TTL), then place again.
  *
+ * The acknowledged-command journal (storage/journal.jetstream.ts, on unless CLUSTER_JOURNAL=off):
+ * a claim opens the listener's journal with the lease's fence, which fences every older owner
+ * out of it (JetStream's compare-and-set on the subject's last sequence); the snapshot read
+ * after the claim is the newer of the stored snapshot and the journal's last entry; appends
+ * are refused locally once the lease is no longer held; a session that leaves after a final
+ * snapshot that covers its journal has its entries purged.
+ *
  * A node id is a lease too (`n.<id>`): a second live process with the same id is refused at
  * start (`NodeIdInUse`); a dead one's key is taken over as above.
  */
@@ -23,7 +30,9 @@ import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import type { EventLog } from '../storage/event-log.ts';
-import type { SnapshotStore } from '../storage/snapshots.ts';
+import type { SessionSnapshot, SnapshotStore } from '../storage/snapshots.ts';
+import { newerSnapshot, type SessionJournal } from '../storage/journal.ts';
+import { JetStreamJournal } from '../storage/journal.jetstream.ts';
 import { StorageError } from '../storage/errors.ts';
 import type { CommandSink } from '../session/device-socket.ts';
 import { OwnedElsewhere, type SessionOwnership } from '../session/placement.ts';
@@ -46,6 +55,8 @@ const WAIT_POLL_MS = 100;
 export interface ClusterNode extends SessionOwnership {
   readonly nodeId: string;
   readonly relay: RelayLinks;
+  /** The acknowledged-command journal, fenced by this node's leases (undefined: off). */
+  readonly journal: Pick<SessionJournal, 'append'> | undefined;
   /** The local session server, once it runs: relayed devices attach to it. */
   bind(server: { registry: SessionRegistry; commands: CommandSink }): void;
   /** Snapshot writes fenced by this node's lease of the listener. */
@@ -105,6 +116,26 @@ async function openBucket(nc: NatsConnection, cfg: ClusterConfig): Promise<KV> {
 
 async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Promise<ClusterNode> {
   const kv = await openBucket(nc, cfg);
+  let journal: SessionJournal | undefined;
+  try {
+    journal = cfg.journal
+      ? await JetStreamJournal.open(nc, {
+          stream: `${cfg.name}_journal`,
+          subjectPrefix: `${cfg.name}.journal`,
+        })
+      : undefined;
+  } catch (err) {
+    throw new ClusterStartError(
+      `the journal stream ${cfg.name}_journal could not be opened: ${String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  /** The journal's last entry read at a claim, until the snapshot read that follows it. */
+  const journaled = new Map<string, SessionSnapshot | undefined>();
+  /** The journal sequence the last saved snapshot of a listener covers. */
+  const covered = new Map<string, number>();
   const ctx: RelayContext = { nc, name: cfg.name, nodeId: cfg.nodeId, log };
   let registry: SessionRegistry | undefined;
   let draining = false;
@@ -168,6 +199,7 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
         userOf.set(key, userId);
         try {
           await fencedStore?.claimFence(userId, r.fence);
+          if (journal) journaled.set(userId, await journal.open(userId, r.fence));
         } catch (err) {
           userOf.delete(key);
           await leases.release(key);
@@ -191,11 +223,27 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
   const node: ClusterNode = {
     nodeId: cfg.nodeId,
     relay,
+    journal: journal && {
+      append: (snapshot) =>
+        node.holds(snapshot.userId)
+          ? journal.append(snapshot)
+          : Promise.reject(
+              new StorageError('conflict', `not journaled: this node no longer holds ${snapshot.userId}`),
+            ),
+    },
     claim,
     release(userId) {
       const key = listenerKey(userId);
       userOf.delete(key);
-      void leases.release(key);
+      journaled.delete(userId);
+      const seq = covered.get(userId);
+      covered.delete(userId);
+      // Purged while the lease is still ours, then let go.
+      const dropped =
+        journal && seq !== undefined && leases.holds(key) ? journal.drop(userId, seq) : Promise.resolve();
+      void dropped
+        .catch((err: unknown) => log.warn({ err: String(err), user: userId }, 'journal purge failed'))
+        .then(() => leases.release(key));
     },
     holds: (userId) => leases.holds(listenerKey(userId)),
     bind(server) {
@@ -205,7 +253,14 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
     fenceSnapshots(store) {
       fencedStore = store;
       return {
-        getSnapshot: (userId) => store.getSnapshot(userId),
+        async getSnapshot(userId) {
+          const stored = await store.getSnapshot(userId);
+          if (!journaled.has(userId)) return stored;
+          const entry = journaled.get(userId);
+          journaled.delete(userId);
+          // What the last owner acknowledged after its last snapshot.
+          return newerSnapshot(stored, entry);
+        },
         deleteSnapshot: (userId) => store.deleteSnapshot(userId),
         claimFence: (userId, fence) => store.claimFence(userId, fence),
         async putSnapshot(snapshot) {
@@ -215,7 +270,9 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
               'conflict',
               `not saved: this node no longer holds the lease of ${snapshot.userId}`,
             );
+          const seq = journal?.lastSeq(snapshot.userId) ?? 0;
           await store.putSnapshot(snapshot, fence);
+          covered.set(snapshot.userId, seq);
         },
       };
     },
@@ -241,6 +298,7 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
       hosted.stop();
       control.unsubscribe();
       await Promise.all(leases.heldKeys().map((k) => leases.release(k)));
+      await journal?.close();
       await nc.drain().catch(() => nc.close());
     },
   };

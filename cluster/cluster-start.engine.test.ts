@@ -35,7 +35,7 @@ afterAll(async () => {
 function config(over: Partial<ClusterConfig> = {}): ClusterConfig {
   const name = `c_${testNamespace('start').id}`.slice(0, 32);
   names.push(name);
-  return { natsUrl, nodeId: 'n1', name, leaseTtlMs: 2_000, ...over };
+  return { natsUrl, nodeId: 'n1', name, leaseTtlMs: 2_000, journal: false, ...over };
 }
 
 async function node(cfg: ClusterConfig): Promise<ClusterNode> {

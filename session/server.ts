@@ -29,6 +29,7 @@ import type { SessionOwnership } from './placement.ts';
 import { placedSessions, type RemoteSessions } from './remote-sessions.ts';
 import { SessionRegistry, type Timers } from './registry.ts';
 import { SessionRouter, type StartActor } from './session-router.ts';
+import type { SessionJournal } from '../storage/journal.ts';
 import { startTransport, type HttpHandler, type Transport } from './transport.ts';
 import { memoizeSigner } from './signed-url-memo.ts';
 import { UrlSigner } from '../protocol/url-signer.ts';
@@ -99,8 +100,15 @@ export interface ServerOptions {
   defaultMetrics?: boolean;
   /** A registry made by the caller, so other parts (the event log) report on the same /metrics. */
   metrics?: SessionMetrics;
-  /** Cluster mode: who owns each listener, and the relay to owners elsewhere (placement.ts). */
-  placement?: { ownership: SessionOwnership; remote: RemoteSessions };
+  /**
+   * Cluster mode: who owns each listener, the relay to owners elsewhere (placement.ts), and
+   * the acknowledged-command journal (session-router.ts), when on.
+   */
+  placement?: {
+    ownership: SessionOwnership;
+    remote: RemoteSessions;
+    journal?: Pick<SessionJournal, 'append'>;
+  };
 }
 
 export interface SessionServer {
@@ -119,6 +127,8 @@ export interface SessionServer {
   readonly hibernation: Hibernation;
   /** Commands into the local session actors (the owner's end of a relay uses it). */
   readonly commands: CommandSink;
+  /** Resolves once what the listener's session produced so far is journaled (at once without a journal). */
+  journaled(userId: string): Promise<void>;
   readonly metrics: SessionMetrics;
   /** The HTTP route patterns registered (uWS syntax) and the device WebSocket's path. */
   readonly httpRoutes: readonly string[];
@@ -171,6 +181,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     onSessionFailed: (userId) =>
       registry.evict(userId, CLOSE_CODES.session_reset.code, CLOSE_CODES.session_reset.reason),
     onSessionChanged: (userId) => registry.changed(userId),
+    ...(opts.placement?.journal ? { journal: opts.placement.journal } : {}),
   });
   const registry: SessionRegistry = new SessionRegistry({
     createLiveSession: (p, restored) => router.createLiveSession(p, restored),
@@ -248,6 +259,7 @@ export async function startSessionServer(opts: ServerOptions): Promise<SessionSe
     registry,
     hibernation,
     commands: router,
+    journaled: (userId) => router.journaled(userId),
     metrics,
     httpRoutes: [...Object.keys(http), DEVICE_WS_PATH],
     close(code = CLOSE_CODES.server_shutdown) {

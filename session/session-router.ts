@@ -20,6 +20,7 @@ import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import { errorFrame } from '../protocol/errors.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import type { SessionSnapshot } from '../storage/snapshots.ts';
+import type { SessionJournal } from '../storage/journal.ts';
 import type { Principal } from './auth.ts';
 import type { CatalogPorts } from './catalog-ports.ts';
 import type { CommandSink, Wire } from './device-socket.ts';
@@ -86,6 +87,23 @@ export interface RouterDeps {
    * its snapshot soon): a new state, a listening event, a device's progress report.
    */
   onSessionChanged?: (userId: string) => void;
+  /**
+   * Cluster mode: the acknowledged-command journal. A step that answers a request or changes
+   * the state is journaled (its resulting state) before any frame of it leaves: its frames, and
+   * every later frame of the session, wait in order until the append landed (see `deliver`).
+   */
+  journal?: Pick<SessionJournal, 'append'>;
+}
+
+/** Frames of one step of a journaled session, held until its state is in the journal. */
+interface HeldStep {
+  /** conn, bytes, coalesce, conn, bytes, coalesce...: flat, one array per step. */
+  frames: unknown[];
+  /** The step answered a request or changed the state: journal it before its frames go. */
+  journal: boolean;
+  done: boolean;
+  /** HTTP commands answered in this step (their 204 waits for the journal too). */
+  waiters?: { resolve: () => void; reject: (err: unknown) => void }[];
 }
 
 /** Commands that start a track: their latency is measured to playback + prefetch out. */
@@ -105,6 +123,9 @@ class LocalLiveSession implements LiveSession {
   playsInFlight: Map<string, number> | undefined;
   /** The actor failed and stopped; the session is being dropped. */
   failed = false;
+  /** Journal mode: steps whose frames wait for the journal, oldest first; the open one. */
+  held: HeldStep[] | undefined;
+  step: HeldStep | undefined;
 
   constructor(
     readonly userId: string,
@@ -287,7 +308,7 @@ export class SessionRouter implements CommandSink {
       message: `the server cannot handle \`${frame.t}\` now`,
       id: frame.id,
     });
-    conn.send(this.encode(error));
+    this.deliver(live, conn, this.encode(error));
   }
 
   private encode(frame: ServerFrame): Uint8Array {
@@ -302,7 +323,8 @@ export class SessionRouter implements CommandSink {
       const conn = live?.connections.get(deviceId);
       if (!live || !conn || conn.closed) return;
       const frame = this.frameOf(live, output);
-      if (frame) conn.send(this.encode(frame));
+      if (this.deps.journal && output.type === 'ack') this.openStep(live).journal = true;
+      if (frame) this.deliver(live, conn, this.encode(frame));
       // The machine answers a request after the playback and prefetch it caused, so the
       // answer to a track-starting command closes its latency window.
       if (
@@ -354,6 +376,7 @@ export class SessionRouter implements CommandSink {
       live.lastVersion = Math.max(live.lastVersion, output.state.version);
       live.playId = output.state.playId;
       this.deps.onSessionChanged?.(userId);
+      if (this.deps.journal) this.openStep(live).journal = true;
       if (live.connections.size === 0) return;
       const skip = output.welcomed;
       // Encoded once, and only if some device is to get it.
@@ -362,11 +385,101 @@ export class SessionRouter implements CommandSink {
         // Its welcome of this step carried this very state.
         if (skip !== undefined && skip.includes(deviceId)) continue;
         bytes ??= this.encode(stateFrame(output.state, this.deps.catalog.lookup));
-        conn.send(bytes, 'state');
+        this.deliver(live, conn, bytes, 'state');
       }
     } catch (err) {
       this.deps.log.error({ err, user: userId }, 'broadcasting state failed');
     }
+  }
+
+  /**
+   * A frame to a device. With a journal, frames leave in steps: those of one step (one
+   * synchronous run of the actor) are held until the step's state is journaled when it
+   * answered a request or changed the state, and every step waits for the ones before it,
+   * so the order per device is kept and no answer leaves before what it answers is durable.
+   */
+  private deliver(
+    live: LocalLiveSession,
+    conn: DeviceConnection,
+    bytes: Uint8Array,
+    coalesce?: 'state',
+  ): void {
+    if (!this.deps.journal) return conn.send(bytes, coalesce);
+    this.openStep(live).frames.push(conn, bytes, coalesce);
+  }
+
+  /** The step being recorded now; closed (journaled or released) once the actor's run returns. */
+  private openStep(live: LocalLiveSession): HeldStep {
+    if (live.step) return live.step;
+    const step: HeldStep = { frames: [], journal: false, done: false };
+    live.step = step;
+    (live.held ??= []).push(step);
+    queueMicrotask(() => this.closeStep(live, step));
+    return step;
+  }
+
+  private closeStep(live: LocalLiveSession, step: HeldStep): void {
+    if (live.step === step) live.step = undefined;
+    const journal = this.deps.journal;
+    if (!step.journal || !journal) {
+      step.done = true;
+      return this.releaseHeld(live);
+    }
+    let snapshot: SessionSnapshot;
+    try {
+      snapshot = live.snapshot();
+    } catch (err) {
+      return this.journalFailed(live, err);
+    }
+    journal.append(snapshot).then(
+      () => {
+        step.done = true;
+        this.releaseHeld(live);
+      },
+      (err: unknown) => this.journalFailed(live, err),
+    );
+  }
+
+  private releaseHeld(live: LocalLiveSession): void {
+    const held = live.held;
+    if (!held) return;
+    while (held.length > 0 && held[0]!.done) {
+      const step = held.shift()!;
+      const f = step.frames;
+      for (let i = 0; i < f.length; i += 3) {
+        const conn = f[i] as DeviceConnection;
+        if (!conn.closed) conn.send(f[i + 1] as Uint8Array, f[i + 2] as 'state' | undefined);
+      }
+      if (step.waiters) for (const w of step.waiters) w.resolve();
+    }
+  }
+
+  /**
+   * Not journaled (the journal is away, or a newer owner took it): what was not acknowledged
+   * never is. The held frames are dropped and the session with them, unsaved; its devices
+   * reconnect to whoever owns the listener now and are told their requests in flight are lost.
+   */
+  private journalFailed(live: LocalLiveSession, err: unknown): void {
+    const held = live.held;
+    live.held = undefined;
+    live.step = undefined;
+    for (const step of held ?? []) for (const w of step.waiters ?? []) w.reject(err);
+    if (live.failed || this.liveSessions.get(live.userId) !== live) return;
+    live.failed = true;
+    this.deps.log.error({ err, user: live.userId }, 'journal append failed; dropping the session unsaved');
+    this.deps.onSessionFailed?.(live.userId);
+  }
+
+  /**
+   * Resolves once every frame the listener's session produced so far (this step included) is
+   * journaled; at once without a journal. The HTTP door answers a command after it.
+   */
+  journaled(userId: string): Promise<void> {
+    const live = this.liveSessions.get(userId);
+    if (!this.deps.journal || !live) return Promise.resolve();
+    const step = this.openStep(live);
+    step.journal = true;
+    return new Promise((resolve, reject) => (step.waiters ??= []).push({ resolve, reject }));
   }
 
   /**

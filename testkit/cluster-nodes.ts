@@ -115,7 +115,8 @@ export async function startTestCluster(
       const nc = await connect({ servers: natsUrl });
       try {
         const jsm = await jetstreamManager(nc);
-        for (const s of [`KV_${name}_leases`, stream]) await jsm.streams.delete(s).catch(() => undefined);
+        for (const s of [`KV_${name}_leases`, `${name}_journal`, stream])
+          await jsm.streams.delete(s).catch(() => undefined);
       } finally {
         await nc.close();
       }

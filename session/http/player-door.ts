@@ -97,6 +97,11 @@ interface Subscription {
 export interface PlayerDoorOptions {
   /** An answer that never comes (a bug, a stuck load) settles as `unavailable` after this. */
   answerTimeoutMs?: number;
+  /**
+   * Resolves once what the listener's session produced so far is durable (cluster mode's
+   * journal; session-router.ts): a command is answered only after it.
+   */
+  journaled?: (userId: string) => Promise<void>;
 }
 
 export const DEFAULT_ANSWER_TIMEOUT_MS = 10_000;
@@ -110,9 +115,11 @@ export class PlayerDoor {
   private readonly answerTimeoutMs: number;
   /** One timer for every command waiting (a timer per command cost ~4 % of its path). */
   private sweep: NodeJS.Timeout | undefined = undefined;
+  private readonly journaled: ((userId: string) => Promise<void>) | undefined;
 
   constructor(opts: PlayerDoorOptions = {}) {
     this.answerTimeoutMs = opts.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+    this.journaled = opts.journaled;
   }
 
   /**
@@ -176,20 +183,27 @@ export class PlayerDoor {
     if (!p) return true;
     this.pending.delete(id);
     // Settled after the step's broadcast: the promise's reaction runs once the actor's emit
-    // (ack, then the state) has returned, so `version` is the state this command made.
-    queueMicrotask(() => {
-      const version = this.version(p.userId);
-      p.resolve(
-        output.type === 'ack'
-          ? { ok: true, version }
-          : {
-              ok: false,
-              version,
-              error: { code: output.code, reason: output.reason, message: output.message },
-            },
-      );
-    });
+    // (ack, then the state) has returned, so `version` is the state this command made; and,
+    // with a journal, once that state is journaled (asked now, so it joins this very step).
+    const durable = this.journaled?.(p.userId) ?? Promise.resolve();
+    void durable.then(
+      () => this.settle(p, output),
+      () => p.resolve(this.unavailable(p.userId, 'the command could not be made durable')),
+    );
     return true;
+  }
+
+  private settle(p: Pending, output: Extract<DeviceOutput, { type: 'ack' | 'error' }>): void {
+    const version = this.version(p.userId);
+    p.resolve(
+      output.type === 'ack'
+        ? { ok: true, version }
+        : {
+            ok: false,
+            version,
+            error: { code: output.code, reason: output.reason, message: output.message },
+          },
+    );
   }
 
   private observe(userId: string, view: SessionView): void {
@@ -216,7 +230,6 @@ export class PlayerDoor {
     return this.live.get(userId)?.view;
   }
 
-  /** The listener's current state version (0 with no live session). */
   /** The answer to a command the session could not take or did not answer. */
   private unavailable(userId: string, message: string): CommandAnswer {
     return {
@@ -226,6 +239,7 @@ export class PlayerDoor {
     };
   }
 
+  /** The listener's current state version (0 with no live session). */
   version(userId: string): number {
     return this.live.get(userId)?.view?.version ?? 0;
   }
