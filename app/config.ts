@@ -123,7 +123,15 @@ export interface AppConfig {
   cache: { redisUrl?: string };
   origin: OriginConfig;
   /** Where the pipeline's warehouse export writes and the jobs read. */
-  pipeline: { warehouseDir: string };
+  pipeline: {
+    warehouseDir: string;
+    /**
+     * PIPELINE_ACK_WAIT_MS: how long a consumer's unacked batch waits before JetStream hands it
+     * to another instance (unset: each consumer's own, 30-60 s). The last instance to attach
+     * sets it for every instance of the durable consumer.
+     */
+    ackWaitMs?: number;
+  };
   radio: RadioConfig;
   ingest: IngestOptions;
   /** FFMPEG_PATH / FFPROBE_PATH: preferred over the system's and the npm packages' binaries. */
@@ -543,7 +551,12 @@ export function parseConfig(env: Env): AppConfig {
       hotBytes: int(env, 'ORIGIN_HOT_BYTES', DEFAULT_HOT_BYTES, 0, 64 * 1024 ** 3),
       hotMaxObjectBytes: int(env, 'ORIGIN_HOT_MAX_OBJECT_BYTES', DEFAULT_HOT_MAX_OBJECT_BYTES, 0, 1024 ** 3),
     },
-    pipeline: { warehouseDir: layout.warehouse },
+    pipeline: {
+      warehouseDir: layout.warehouse,
+      ...(present(env, 'PIPELINE_ACK_WAIT_MS')
+        ? { ackWaitMs: int(env, 'PIPELINE_ACK_WAIT_MS', 30_000, 100, 3_600_000) }
+        : {}),
+    },
     radio: radioSection(env, layout),
     ingest: ingestSection(env),
     tools: {

@@ -27,6 +27,7 @@ const running = await startPipeline({
   features: stores.features,
   history: stores.history,
   exportDir: config.pipeline.warehouseDir,
+  ...(config.pipeline.ackWaitMs ? { ackWaitMs: config.pipeline.ackWaitMs } : {}),
   scrobbles: { store: stores.scrobbles, getTracks: (ids) => stores.catalog.getTracks(ids) },
   log,
 });

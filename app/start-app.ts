@@ -117,6 +117,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
         features: stores.features,
         history: stores.history,
         exportDir: config.pipeline.warehouseDir,
+        ...(config.pipeline.ackWaitMs ? { ackWaitMs: config.pipeline.ackWaitMs } : {}),
         scrobbles: { store: stores.scrobbles, getTracks: (ids) => stores.catalog.getTracks(ids) },
         log,
       });

@@ -2,12 +2,19 @@
  * Three session nodes as child processes on the shared NATS and CQL node (one cluster name,
  * bucket, stream and keyspace for this file, removed after it): one actor per listener under
  * concurrent hellos, relayed commands in order, failover after `kill -9`, the SIGSTOP chaos
- * case, a graceful drain, and a node id clash. Every wait is on an event, with a timeout.
+ * case (with the royalty ledger, written by the nodes' pipeline consumers, checked against the
+ * play the devices saw), a graceful drain, and a node id clash. Every wait is on an event, with a timeout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import type { ServerFrame } from '../protocol/messages.ts';
 import { waitFor } from '../testkit/pipeline.ts';
+import type { CatalogStore } from '../storage/catalog.ts';
+import { createScyllaCatalog } from '../storage/catalog.scylla.ts';
+import { createScyllaRoyalties } from '../storage/royalties.scylla.ts';
+import type { CountedPlay } from '../storage/royalties.ts';
+import { monthOf } from '../storage/event-codec.ts';
+import { STREAM_THRESHOLD_MS } from '../pipeline/royalty-rule.ts';
 import {
   ClusterDevice,
   startTestCluster,
@@ -37,6 +44,14 @@ async function device(userId: string, deviceId: string, node: NodeProcess): Prom
   devices.push(d);
   await d.connect();
   return d;
+}
+
+/** A playable track of `durationMs` (the fixture's audio rows of demo01, renamed). */
+async function longTrack(catalog: CatalogStore, id: string, durationMs: number): Promise<void> {
+  const [base] = (await catalog.getTracks(['demo01'])).values();
+  for (const f of await catalog.getAudioFiles('demo01')) await catalog.putAudioFile({ ...f, trackId: id });
+  await catalog.putRights({ trackId: id, territory: '*', allowed: true });
+  await catalog.putTrack({ ...base!, id, title: id, durationMs });
 }
 
 const stateVersions = (d: ClusterDevice) =>
@@ -163,11 +178,16 @@ describe('cluster', () => {
     );
   });
 
-  it('cluster - SIGSTOP of the owner past its lease: another node takes over; after SIGCONT the old owner sends nothing', async () => {
+  it('cluster - SIGSTOP of the owner past its lease: another node takes over; after SIGCONT the old owner sends nothing; the ledger counts the play once', async () => {
     const [, b, c] = nodes as [NodeProcess, NodeProcess, NodeProcess];
+    const catalog = createScyllaCatalog(cluster.keyspace.client, cluster.keyspace.name);
+    // A play must reach 30 s to count (the fixture's tracks last 20 s): one track long enough
+    // that the play started on the paused owner crosses 30 s on the new one.
+    await longTrack(catalog, 'chaos-long', 120_000);
     const onOwner = await device('u4', 's-b', b); // owner: b
     const other = await device('u4', 's-c', c);
-    expect((await other.request({ t: 'play', context: 'spotify:playlist:demo-mix' })).t).toBe('ack');
+    const playedAt = Date.now();
+    expect((await other.request({ t: 'play', uris: ['spotify:track:chaos-long'] })).t).toBe('ack');
     const fenceBefore = await waitFor('the first snapshot', async () => {
       const s = await cluster.saved('u4');
       return s.version > 0 && s.fence;
@@ -180,6 +200,9 @@ describe('cluster', () => {
       // (the only node left) takes the listener over.
       await other.until(() => other.welcomes.length >= 2, 20_000, 'a welcome from the new owner');
       expect((await other.request({ t: 'repeat', mode: 'track' })).t).toBe('ack');
+      // The new owner restores the session from the last snapshot, paused: play on (the same
+      // play, its ms_played kept) so it reaches 30 s and counts.
+      expect((await other.request({ t: 'resume' })).t).toBe('ack');
       await waitFor(
         'a snapshot fenced by the new owner',
         async () => (await cluster.saved('u4')).fence > fenceBefore,
@@ -200,7 +223,40 @@ describe('cluster', () => {
     const saved = await cluster.saved('u4');
     expect(saved.fence).toBeGreaterThan(fenceBefore);
     expect(onOwner.welcomes.at(-1)!.frame.state.repeat).toBe('track');
-  });
+
+    // The royalty ledger, as the nodes' pipeline consumers wrote it, equals the ground truth:
+    // the one play the listener's devices were shown, counted once, from its 30 s event.
+    const shown = new Set(
+      [...onOwner.frames, ...other.frames].flatMap((f) =>
+        f.t === 'playback'
+          ? [f.play_id]
+          : f.t === 'state' || f.t === 'welcome'
+            ? [f.state.play_id ?? []].flat()
+            : [],
+      ),
+    );
+    expect(shown.size).toBe(1);
+    const [playId] = [...shown] as [string];
+    const royalties = createScyllaRoyalties(cluster.keyspace.client, cluster.keyspace.name);
+    const ledger = async () => {
+      const rows: CountedPlay[] = [];
+      for (const month of new Set([monthOf(playedAt), monthOf(Date.now())]))
+        for await (const row of royalties.scanLedger(month)) if (row.userId === 'u4') rows.push(row);
+      return rows;
+    };
+    const rows = await waitFor(
+      'the play in the ledger',
+      async () => {
+        const r = await ledger();
+        return r.length > 0 && r;
+      },
+      90_000,
+    );
+    expect(rows.map((r) => [r.playId, r.trackId, r.territory, r.product, r.eventId])).toEqual([
+      [playId, 'chaos-long', 'SE', 'premium', `${playId}:play.progress`],
+    ]);
+    expect(rows[0]!.msPlayed).toBeGreaterThanOrEqual(STREAM_THRESHOLD_MS);
+  }, 150_000);
 
   it('cluster - SIGTERM drains a node: its devices reconnect elsewhere at once and lose nothing acknowledged', async () => {
     const [, b, c] = nodes as [NodeProcess, NodeProcess, NodeProcess];

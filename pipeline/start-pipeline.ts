@@ -33,6 +33,8 @@ export interface PipelineDeps {
   exportDir?: string;
   /** The ListenBrainz scrobbler (pipeline/scrobbler.ts); unset leaves it out. */
   scrobbles?: Omit<ScrobblerDeps, 'log'>;
+  /** Every consumer's ack wait (PIPELINE_ACK_WAIT_MS), under the per-consumer overrides. */
+  ackWaitMs?: number;
   /** Per-consumer overrides (ack wait, batch size, name) or `false` to leave one out. */
   consumers?: Partial<Record<ConsumerKind, Partial<ConsumerSpec> | false>>;
   log?: Logger;
@@ -70,9 +72,13 @@ export async function startPipeline(deps: PipelineDeps): Promise<RunningPipeline
     for (const [kind, spec, handler] of plan) {
       const override = deps.consumers?.[kind];
       if (!handler || override === false) continue;
-      const full = { ...spec, ...override };
+      const full = { ...spec, ...(deps.ackWaitMs ? { ackWaitMs: deps.ackWaitMs } : {}), ...override };
       subs.push(
         await deps.source.subscribe(full, async (batch) => {
+          // Deliveries an instance died with (or nak'ed), now here: worth a line for operators.
+          const again = batch.reduce((n, d) => n + (d.deliveryCount > 1 ? 1 : 0), 0);
+          if (again > 0)
+            log.info({ consumer: full.name, redelivered: again, size: batch.length }, 'redelivered events');
           try {
             await handler(batch);
           } catch (err) {

@@ -1,6 +1,6 @@
 /**
  * Track feature store port contract (storage/features.ts), run against every adapter:
- * features.test.ts (LMDB) and features.engine.test.ts (CQL node: LWT marker + counters).
+ * features.test.ts (LMDB) and features.engine.test.ts (CQL node: LWT marker + rows per play).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureStore, FinishedPlay } from './features.ts';

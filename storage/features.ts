@@ -4,12 +4,11 @@
  * sessions. Adapters: storage/features.lmdb.ts, storage/features.scylla.ts; contract suite
  * storage/features.contract.ts.
  *
- * Idempotency: `applyPlay` applies a finished play at most once per playId. The embedded
- * adapter does it in one transaction (exact). The CQL adapter writes a marker with
- * `IF NOT EXISTS` and then moves counters; counters cannot be made idempotent, so a crash
- * between marker and counters loses that play's increments (at-most-once). Features are
- * statistics for ranking, where a rare undercount is harmless and an overcount from replays
- * would bias toward replayed tracks; royalties, which are money, use the exact ledger design.
+ * Idempotency: `applyPlay` applies a finished play exactly once per playId, also when a
+ * consumer dies between storing and acking and the play comes again. The embedded adapter
+ * does it in one transaction. The CQL adapter writes a marker with `IF NOT EXISTS` that
+ * carries the play's contribution, then that contribution as rows keyed by the play id
+ * (counted on read), which a replay rewrites identically (storage/features.scylla.ts).
  */
 
 export interface SessionTail {

@@ -37,6 +37,8 @@ export interface TestCluster {
   readonly name: string;
   readonly natsUrl: string;
   readonly nodes: NodeProcess[];
+  /** The CQL keyspace every node of this cluster stores in (snapshots, catalog, ledger). */
+  readonly keyspace: TestKeyspace;
   /** Starts a node (ready when it resolves); `env` adds to or overrides the cluster's. */
   start(nodeId: string, env?: Record<string, string>): Promise<NodeProcess>;
   /** A device token of a demo user (the nodes share the development secret). */
@@ -66,6 +68,7 @@ export async function startTestCluster(
     name,
     natsUrl,
     nodes,
+    keyspace,
     async start(nodeId, extra = {}) {
       const dir = mkdtempSync(join(tmpdir(), `node-${nodeId}-`));
       dirs.push(dir);
