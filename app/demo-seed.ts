@@ -93,7 +93,14 @@ export async function seedDemo(stores: Stores, objects: ObjectStore, log?: Logge
   const ids = Array.from({ length: TRACK_COUNT }, (_, i) => `demo${String(i + 1).padStart(2, '0')}`);
   const known = await stores.catalog.getTracks(ids);
   for (const [i, id] of ids.entries()) {
-    if (known.has(id)) continue;
+    if (known.has(id)) {
+      // Nodes of a cluster share the catalog but each serves chunks from its own object
+      // store: one that finds the tracks seeded by another writes the (deterministic) objects.
+      const [first] = await stores.catalog.getAudioFiles(id);
+      if (first?.chunks[0] && (await objects.size(first.chunks[0].key)) === undefined)
+        await Promise.all(LADDER.map((kbps) => audioFile(objects, id, kbps)));
+      continue;
+    }
     const artist = i % ARTISTS.length;
     const track: Track = {
       id,

@@ -51,6 +51,8 @@ export class LeaseTable {
   private readonly held = new Map<string, HeldLease>();
   private timer: NodeJS.Timeout | undefined;
   private readonly marginMs: number;
+  /** Renewals the server took since start (the cluster bench reads the rate). */
+  renewed = 0;
 
   constructor(
     private readonly kv: KV,
@@ -163,6 +165,7 @@ export class LeaseTable {
     const value = encoder.encode(JSON.stringify({ node: this.nodeId, at: Date.now() } satisfies LeaseHolder));
     try {
       const revision = await this.kv.update(l.key, value, l.revision);
+      this.renewed++;
       if (this.held.get(l.key) !== l) return;
       l.revision = revision;
       l.validUntil = sent + this.ttlMs - this.marginMs;

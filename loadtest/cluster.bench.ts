@@ -1,11 +1,15 @@
 /**
- * `npm run bench -- cluster [--kills 20] [--listeners 3] [--round-trips 300]`: four session
+ * `npm run bench -- cluster [--kills 20] [--listeners 3] [--round-trips 300] [--k6-vus 30]
+ * [--k6-duration 20] [--leases 10000] [--relay-only]`: four session
  * nodes as child processes on the shared NATS and CQL node (the launcher's), devices as raw
  * sockets. Measured in one run:
  *
  * - relay: the command round trip (a `volume`, answered at once by the actor) of a device on
  *   the owner node and of one on another node, alternated; overhead = cross p99 - same p99;
  *   throughput with 32 commands in flight, cross over same (relay_ratio).
+ * - k6 on three of the nodes (loadtest/k6/cluster-k6.ts): the share of relayed commands and
+ *   their round trip against local ones (k6_relayed_share, k6_relayed_p99_ms, k6_local_p99_ms).
+ * - lease renewals of `--leases` listeners on one node (lease_renewals_per_s against needed).
  * - failover: `--kills` times, a node owning `--listeners` listeners (each with a device on it
  *   and one on another node) is killed with SIGKILL; kill to the last welcome of each
  *   listener's devices (they reconnect round-robin at once). The killed node is restarted in
@@ -25,11 +29,18 @@ import {
   type TestCluster,
 } from '../testkit/cluster-nodes.ts';
 import { percentile, printTable, writeResults } from './report.ts';
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
+import pino from 'pino';
+import { LeaseTable } from '../cluster/lease-table.ts';
+import { jsonBytes, nodeSubject } from '../cluster/link-messages.ts';
+import { runClusterK6, type ClusterK6Result } from './k6/cluster-k6.ts';
 
-function arg(args: string[], name: string, fallback: number): number {
+function arg(args: string[], name: string, fallback: number, min = 1): number {
   const i = args.indexOf(name);
   const v = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} needs a positive integer`);
+  if (!Number.isInteger(v) || v < min) throw new Error(`${name} needs an integer >= ${min}`);
   return v;
 }
 
@@ -88,6 +99,45 @@ class Nodes {
   }
 }
 
+/**
+ * Lease renewals at `count` listeners on one node: a LeaseTable (cluster/lease-table.ts) of
+ * `count` leases in a bucket of its own with the nodes' TTL, renewing for `ms`. A table renews
+ * every lease each TTL/4, all of one round issued in the same event-loop turn (one socket
+ * write, acks awaited together), so it needs count / (TTL/4) renewals per second.
+ */
+async function leaseRenewals(
+  natsUrl: string,
+  bucket: string,
+  count: number,
+  ttlMs: number,
+  ms: number,
+): Promise<{ perS: number; neededPerS: number; lost: number; acquireMs: number }> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const kv = await new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1 });
+    let lost = 0;
+    const table = new LeaseTable(kv, 'bench', ttlMs, pino({ level: 'silent' }), () => lost++);
+    const t0 = performance.now();
+    for (let i = 0; i < count; i += 500)
+      await Promise.all(
+        Array.from({ length: Math.min(500, count - i) }, (_, j) => table.acquire(`l.bench${i + j}`)),
+      );
+    const acquireMs = performance.now() - t0;
+    table.start();
+    // The first round starts TTL/4 after start: count from then.
+    await new Promise((r) => setTimeout(r, ttlMs / 4));
+    const from = table.renewed;
+    const t1 = performance.now();
+    await new Promise((r) => setTimeout(r, ms));
+    const perS = (table.renewed - from) / ((performance.now() - t1) / 1000);
+    table.stop();
+    return { perS, neededPerS: count / (ttlMs / 4 / 1000), lost, acquireMs };
+  } finally {
+    await (await jetstreamManager(nc)).streams.delete(`KV_${bucket}`).catch(() => undefined);
+    await nc.close();
+  }
+}
+
 /** A listener with a device on its owner and one on another node. */
 async function listener(
   cluster: TestCluster,
@@ -133,7 +183,14 @@ const volumeOf = (d: ClusterDevice) =>
   d.welcomes.at(-1)!.frame.state.devices.find((x) => x.id === d.deviceId)?.volume_percent;
 
 export default async function clusterBench(args: string[]): Promise<void> {
-  const kills = arg(args, '--kills', 20);
+  // --relay-only: the relay, k6 and lease phases alone (no kill, drain or pause).
+  const relayOnly = args.includes('--relay-only');
+  const kills = relayOnly ? 0 : arg(args, '--kills', 20);
+  // --k6-vus 0 leaves the k6 phase out.
+  const k6Vus = arg(args, '--k6-vus', 30, 0);
+  const k6Duration = arg(args, '--k6-duration', 20);
+  // --leases 0 leaves the lease renewal phase out.
+  const leaseCount = arg(args, '--leases', 10_000, 0);
   const perKill = arg(args, '--listeners', 3);
   const trips = arg(args, '--round-trips', 300);
   const load0 = loadavg()[0]!;
@@ -157,12 +214,56 @@ export default async function clusterBench(args: string[]): Promise<void> {
     await roundTrips(cross, 30, []);
     const sameRtt: number[] = [];
     const crossRtt: number[] = [];
-    for (let i = 0; i < trips; i += 10) {
-      await roundTrips(same, 10, sameRtt);
-      await roundTrips(cross, 10, crossRtt);
+    // The floor of a relayed command: one NATS request/reply between two processes (this one
+    // and the owner's ping responder), which a relayed command crosses once (device's node ->
+    // NATS -> owner -> NATS -> device's node), measured interleaved with the round trips.
+    const natsRtt: number[] = [];
+    const nc = await connect({ servers: cluster.natsUrl });
+    const ping = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await nc.request(nodeSubject(cluster.name, owner.nodeId), jsonBytes({ t: 'ping' }), {
+          timeout: 5_000,
+        });
+        natsRtt.push(performance.now() - t0);
+      }
+    };
+    try {
+      for (let i = 0; i < trips; i += 10) {
+        await roundTrips(same, 10, sameRtt);
+        await roundTrips(cross, 10, crossRtt);
+        await ping(10);
+      }
+    } finally {
+      await nc.close();
     }
     const sameRate = await throughput(same, 3_000);
     const crossRate = await throughput(cross, 3_000);
+
+    // k6 on three nodes: each listener's anchor device places it, its session device moves
+    // round the nodes (loadtest/k6/cluster-k6.ts); relayed and local round trips apart.
+    let k6: ClusterK6Result | undefined;
+    if (k6Vus > 0) {
+      const tokens = await Promise.all(
+        Array.from({ length: k6Vus }, (_, i) => cluster.token(`bench-k6-${i + 1}`)),
+      );
+      k6 = await runClusterK6({
+        wsUrls: nodes.urls().slice(0, 3),
+        tokens,
+        durationS: k6Duration,
+        playlist: 'spotify:playlist:demo-mix',
+      });
+    }
+
+    // Lease renewals at --leases listeners (one node's worth).
+    const leases =
+      leaseCount > 0
+        ? await leaseRenewals(cluster.natsUrl, `${cluster.name}_bench`, leaseCount, 2_000, 10_000)
+        : undefined;
+    if (leases)
+      console.log(
+        `leases: ${leaseCount} acquired in ${Math.round(leases.acquireMs)} ms; ${Math.round(leases.perS)} renewals/s of ${Math.round(leases.neededPerS)} needed; ${leases.lost} lost`,
+      );
 
     // Failover after kill -9.
     const failover: number[] = [];
@@ -200,7 +301,7 @@ export default async function clusterBench(args: string[]): Promise<void> {
     // Drain: acknowledged settings survive a SIGTERM of the owner.
     let lost = 0;
     let double = 0;
-    {
+    if (!relayOnly) {
       const [victim, survivor] = await nodes.pair();
       const ls = await Promise.all(
         Array.from({ length: 4 }, (_, j) => listener(cluster, nodes, `bench-d${j}`, victim, survivor)),
@@ -226,7 +327,7 @@ export default async function clusterBench(args: string[]): Promise<void> {
     }
 
     // Chaos: the owner paused past its lease while the listeners act through another node.
-    {
+    if (!relayOnly) {
       const [victim, survivor] = await nodes.pair();
       const ls = await Promise.all(
         Array.from({ length: 4 }, (_, j) => listener(cluster, nodes, `bench-s${j}`, victim, survivor)),
@@ -286,11 +387,22 @@ export default async function clusterBench(args: string[]): Promise<void> {
       relay_cross_p99_ms: +percentile(crossRtt, 99).toFixed(2),
       relay_overhead_p50_ms: +(percentile(crossRtt, 50) - percentile(sameRtt, 50)).toFixed(2),
       relay_overhead_p99_ms: +(percentile(crossRtt, 99) - percentile(sameRtt, 99)).toFixed(2),
+      nats_request_p50_ms: +percentile(natsRtt, 50).toFixed(2),
+      nats_request_p99_ms: +percentile(natsRtt, 99).toFixed(2),
       relay_same_cmds_per_s: Math.round(sameRate),
       relay_cross_cmds_per_s: Math.round(crossRate),
       relay_ratio: +(crossRate / sameRate).toFixed(3),
-      lost_acked_commands: lost,
-      double_activations: double,
+      lost_acked_commands: relayOnly ? null : lost,
+      double_activations: relayOnly ? null : double,
+      ...(k6 ?? {}),
+      ...(leases
+        ? {
+            lease_listeners: leaseCount,
+            lease_renewals_per_s: Math.round(leases.perS),
+            lease_renewals_needed_per_s: Math.round(leases.neededPerS),
+            leases_lost: leases.lost,
+          }
+        : {}),
       // No journal yet: acknowledged commands are durable through the snapshot (<= 1 s) only.
       play_p99_ms_journaled: null,
       load_average_1m: [+load0.toFixed(1), +load1.toFixed(1)],
@@ -301,9 +413,26 @@ export default async function clusterBench(args: string[]): Promise<void> {
       { measure: 'round trip same node p99', value: figures.relay_same_p99_ms, unit: 'ms' },
       { measure: 'round trip relayed p99', value: figures.relay_cross_p99_ms, unit: 'ms' },
       { measure: 'relay overhead p99 (target <= 2)', value: figures.relay_overhead_p99_ms, unit: 'ms' },
+      {
+        measure: 'bare NATS request/reply p50 / p99 (the floor of a relay)',
+        value: `${figures.nats_request_p50_ms} / ${figures.nats_request_p99_ms}`,
+        unit: 'ms',
+      },
       { measure: 'relay ratio cross/same throughput', value: figures.relay_ratio, unit: '' },
-      { measure: 'lost acked commands (target 0)', value: lost, unit: '' },
-      { measure: 'double activations (target 0)', value: double, unit: '' },
+      ...(k6
+        ? [
+            { measure: 'k6: share of commands relayed', value: k6.k6_relayed_share, unit: '' },
+            { measure: 'k6: command round trip relayed p99', value: k6.k6_relayed_p99_ms, unit: 'ms' },
+            { measure: 'k6: command round trip local p99', value: k6.k6_local_p99_ms, unit: 'ms' },
+            {
+              measure: 'k6: play relayed / local p99',
+              value: `${k6.k6_relayed_play_p99_ms} / ${k6.k6_local_play_p99_ms}`,
+              unit: 'ms',
+            },
+          ]
+        : []),
+      { measure: 'lost acked commands (target 0)', value: relayOnly ? '-' : lost, unit: '' },
+      { measure: 'double activations (target 0)', value: relayOnly ? '-' : double, unit: '' },
       {
         measure: 'load average 1 min, start/end',
         value: `${load0.toFixed(1)} / ${load1.toFixed(1)}`,

@@ -26,6 +26,7 @@ import { startApp } from '../../app/start-app.ts';
 import { parseConfig } from '../../app/config.ts';
 import { printTable, writeResults } from '../report.ts';
 import { buildK6Bundle } from './build.ts';
+import { findK6 } from './k6-binary.ts';
 import { histogramBuckets, histogramQuantile } from './server-metrics.ts';
 import { k6Figures, type K6SummaryExport } from './summary.ts';
 
@@ -39,16 +40,6 @@ function bounded(name: string, raw: string, max: number): number {
   if (!Number.isInteger(n) || n < 1 || n > max)
     throw new Error(`--${name} must be a whole number from 1 to ${max}, got '${raw}'`);
   return n;
-}
-
-/** The k6 binary, or a message saying how to get one. */
-function findK6(env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = [env.K6_BIN, join(root, '.cache', 'k6', 'bin', 'k6'), '/tmp/k6build/bin/k6'].filter(
-    (p): p is string => !!p,
-  );
-  for (const p of candidates) if (existsSync(p)) return p;
-  if (spawnSync('k6', ['version'], { stdio: 'ignore' }).status === 0) return 'k6';
-  throw new Error('k6 not found: run `npm run infra -- up k6` (installs .cache/k6/bin/k6) or set K6_BIN');
 }
 
 /** User+system CPU seconds of a live process (Linux /proc); NaN when unreadable. */

@@ -30,11 +30,17 @@ useUtf8Decoder((bytes) =>
   bytes.byteLength === 0 ? '' : encoding.b64decode(encoding.b64encode(bytes.slice().buffer), 'std', 's'),
 );
 
-const WS_URL = __ENV.WS_URL || 'ws://127.0.0.1:8080/v1/ws';
+// Cluster mode: WS_URLS lists the nodes (comma-separated); each VU's listener has an anchor
+// device on node (vu mod n), which says hello first and so makes that node the owner, and its
+// session device on the next node in turn each iteration: two of three iterations relayed.
+const WS_URLS = (__ENV.WS_URLS || __ENV.WS_URL || 'ws://127.0.0.1:8080/v1/ws').split(',');
+const CLUSTER = WS_URLS.length > 1;
+const WS_URL = WS_URLS[0];
 // Loopback only: a load test pointed elsewhere by mistake is an attack on someone's server.
 const LOOPBACK = /^wss?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
-if (!LOOPBACK.test(WS_URL))
-  throw new Error(`WS_URL must be a loopback URL (ws://127.0.0.1:<port>/...), got ${WS_URL}`);
+for (const url of WS_URLS)
+  if (!LOOPBACK.test(url))
+    throw new Error(`WS_URL(S) must be loopback URLs (ws://127.0.0.1:<port>/...), got ${url}`);
 const HTTP_URL = __ENV.HTTP_URL || WS_URL.replace(/^ws/, 'http').replace(/\/v1\/ws$/, '');
 if (!LOOPBACK.test(`${HTTP_URL.replace(/^http/, 'ws')}/`))
   throw new Error(`HTTP_URL must be a loopback URL, got ${HTTP_URL}`);
@@ -64,6 +70,15 @@ export const options = {
     // (snapshot read, context resolve, track loads); later plays find it warm.
     'play_latency{cold:yes}': ['p(95)<5000'],
     'play_latency{cold:no}': ['p(95)<2000'],
+    // Cluster mode: listed so the summary holds the relayed and local trends apart.
+    ...(CLUSTER
+      ? {
+          'ack_rtt{relayed:yes}': ['p(95)<5000'],
+          'ack_rtt{relayed:no}': ['p(95)<5000'],
+          'play_latency{relayed:yes}': ['p(95)<5000'],
+          'play_latency{relayed:no}': ['p(95)<5000'],
+        }
+      : {}),
   },
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
 };
@@ -76,12 +91,67 @@ const sessionOk = new Rate('session_ok');
 const errorFrames = new Counter('error_frames');
 const badFrames = new Counter('undecodable_frames');
 const chunkBytes = new Counter('chunk_bytes');
+const commandsRelayed = new Counter('commands_relayed');
+const commandsLocal = new Counter('commands_local');
+
+/** Cluster mode: the anchor device's hello, which places the listener on its node. */
+function anchorThen(vu, token, session) {
+  const ws = new WebSocket(WS_URLS[vu % WS_URLS.length]);
+  ws.binaryType = 'arraybuffer';
+  let done = false;
+  const timer = setTimeout(() => {
+    if (done) return;
+    done = true;
+    sessionOk.add(false);
+    if (exec.vu.iterationInScenario < 3) console.warn(`vu ${vu}: anchor: no welcome in time`);
+    ws.close();
+  }, FRAME_TIMEOUT_MS);
+  ws.onmessage = (e) => {
+    const d = decodeFrame(e.data);
+    if (done || !d.ok) return;
+    if (d.frame.t === 'error') {
+      done = true;
+      clearTimeout(timer);
+      sessionOk.add(false);
+      if (exec.vu.iterationInScenario < 3)
+        console.warn(`vu ${vu}: anchor hello refused: ${d.frame.code}/${d.frame.reason || '-'}`);
+      ws.close();
+      return;
+    }
+    if (d.frame.t !== 'welcome') return;
+    done = true;
+    clearTimeout(timer);
+    session(() => ws.close(1000, 'done'));
+  };
+  ws.onopen = () =>
+    ws.send(
+      encodeFrame({
+        t: 'hello',
+        id: 1,
+        token,
+        device: { id: `k6-${vu}-anchor`, name: `k6 VU ${vu} anchor`, type: 'speaker' },
+        protocol: PROTOCOL_VERSION,
+      }),
+    );
+}
 
 /** One session: resolves when the socket is closed; failures are counted, never thrown out. */
 export default function () {
   const vu = exec.vu.idInTest;
   const token = tokens[(vu - 1) % tokens.length];
-  const ws = new WebSocket(WS_URL);
+  if (!CLUSTER) return session(vu, token, WS_URL, {}, () => undefined);
+  // The session device's node: the anchor's (the owner) one iteration in three.
+  const shift = exec.vu.iterationInScenario % WS_URLS.length;
+  const relayed = shift === 0 ? 'no' : 'yes';
+  anchorThen(vu, token, (closeAnchor) =>
+    session(vu, token, WS_URLS[(vu + shift) % WS_URLS.length], { relayed }, closeAnchor),
+  );
+}
+
+/** One device session on `url`; `tags` go on every latency; `after` runs once it is closed. */
+function session(vu, token, url, tags, after) {
+  const counted = tags.relayed === 'yes' ? commandsRelayed : tags.relayed === 'no' ? commandsLocal : null;
+  const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
 
   /** Every decoded frame of this connection, and who waits for which. */
@@ -104,6 +174,7 @@ export default function () {
   };
   ws.onclose = () => {
     closed = true;
+    after();
     for (const w of waiters) w.fail(new Error(`socket closed while waiting in phase ${phase}`));
     waiters = [];
   };
@@ -131,6 +202,7 @@ export default function () {
   const request = (frame) => {
     const id = nextId++;
     const from = seen.length;
+    if (counted && frame.t !== 'hello') counted.add(1);
     ws.send(encodeFrame({ ...frame, id }));
     return waitFor((f) => (f.t === 'ack' || f.t === 'error' || f.t === 'welcome') && f.id === id, from).then(
       (f) => {
@@ -178,7 +250,7 @@ export default function () {
     const pb = await waitFor((f) => f.t === 'playback' && f.play_id !== handedBack, from);
     const pf = await waitFor((f) => f.t === 'prefetch' && f.after_play_id === pb.play_id, from);
     await acked;
-    playLatency.add(Date.now() - t, { cold: exec.vu.iterationInScenario === 0 ? 'yes' : 'no' });
+    playLatency.add(Date.now() - t, { cold: exec.vu.iterationInScenario === 0 ? 'yes' : 'no', ...tags });
     check(pb, {
       'play: playback has one signed url per chunk': (p) =>
         p.urls.length === p.chunks.count && p.chunks.count > 0,
@@ -209,7 +281,7 @@ export default function () {
     const skipped = request({ t: 'next' });
     const pb2 = await waitFor((f) => f.t === 'playback' && f.play_id !== pb.play_id, from);
     await skipped;
-    skipLatency.add(Date.now() - t);
+    skipLatency.add(Date.now() - t, tags);
     check(pb2, {
       'next: plays the prefetched track': (p) => p.track.id === next.track_id,
       'next: first chunk is the prefetched url': (p) => p.first_chunk.url === next.urls[0],
@@ -229,7 +301,7 @@ export default function () {
         buffered_ms: 6000,
         bandwidth_kbps: 8000,
       });
-      ackRtt.add(Date.now() - t);
+      ackRtt.add(Date.now() - t, tags);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { k6Figures, type K6SummaryExport } from './summary.ts';
+import { k6ClusterFigures, k6Figures, type K6SummaryExport } from './summary.ts';
 
 // The shape k6 v1.8.1 writes with --summary-export (trimmed from a real run).
 const exported: K6SummaryExport = {
@@ -61,5 +61,28 @@ describe('k6 summary - figures from the summary export', () => {
     expect(f.error_frames).toBe(0);
     expect(f.play_p95_ms).toBeNaN();
     expect(f.failed_thresholds).toEqual([]);
+  });
+
+  it('k6 summary - cluster mode: the relayed share from the command counters, relayed and local trends apart', () => {
+    const f = k6ClusterFigures({
+      metrics: {
+        commands_relayed: { count: 60, rate: 3 },
+        commands_local: { count: 40, rate: 2 },
+        'ack_rtt{relayed:yes}': { med: 3.25, 'p(99)': 12.5 },
+        'ack_rtt{relayed:no}': { med: 2, 'p(99)': 8 },
+        'play_latency{relayed:yes}': { 'p(99)': 40 },
+        'play_latency{relayed:no}': { 'p(99)': 30 },
+      },
+    });
+    expect(f).toEqual({
+      k6_relayed_share: 0.6,
+      k6_relayed_p50_ms: 3.25,
+      k6_relayed_p99_ms: 12.5,
+      k6_local_p50_ms: 2,
+      k6_local_p99_ms: 8,
+      k6_relayed_play_p99_ms: 40,
+      k6_local_play_p99_ms: 30,
+    });
+    expect(k6ClusterFigures({ metrics: {} }).k6_relayed_share).toBeNaN();
   });
 });

@@ -90,3 +90,33 @@ export function k6Figures(s: K6SummaryExport): K6Figures {
     failed_thresholds: failed,
   };
 }
+
+/** Cluster mode (sessions.js with WS_URLS): relayed against local, as the device sees it. */
+export interface K6ClusterFigures {
+  /** Commands sent by session devices on a node other than their listener's owner, of all. */
+  k6_relayed_share: number;
+  /** Command round trips (`progress` acks) through a relaying node. */
+  k6_relayed_p50_ms: number;
+  k6_relayed_p99_ms: number;
+  /** The same, on the owner node. */
+  k6_local_p50_ms: number;
+  k6_local_p99_ms: number;
+  /** Plays (ack + playback + prefetch), relayed and local. */
+  k6_relayed_play_p99_ms: number;
+  k6_local_play_p99_ms: number;
+}
+
+export function k6ClusterFigures(s: K6SummaryExport): K6ClusterFigures {
+  const m = (name: string): MetricExport => s.metrics[name] ?? {};
+  const relayed = m('commands_relayed').count ?? 0;
+  const local = m('commands_local').count ?? 0;
+  return {
+    k6_relayed_share: relayed + local > 0 ? round(relayed / (relayed + local), 3) : NaN,
+    k6_relayed_p50_ms: round(m('ack_rtt{relayed:yes}').med),
+    k6_relayed_p99_ms: round(m('ack_rtt{relayed:yes}')['p(99)']),
+    k6_local_p50_ms: round(m('ack_rtt{relayed:no}').med),
+    k6_local_p99_ms: round(m('ack_rtt{relayed:no}')['p(99)']),
+    k6_relayed_play_p99_ms: round(m('play_latency{relayed:yes}')['p(99)']),
+    k6_local_play_p99_ms: round(m('play_latency{relayed:no}')['p(99)']),
+  };
+}
