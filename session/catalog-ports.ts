@@ -35,8 +35,11 @@ import type { PlaylistStore } from '../storage/playlists.ts';
 export const DEFAULT_BUNDLE_TTL_MS = 30_000;
 export const DEFAULT_BUNDLE_CACHE_MAX = 5000;
 export const DEFAULT_META_CACHE_MAX = 20_000;
-/** Playlists whose track lists are kept (each up to 10 000 ids: a few MB at most). */
-export const DEFAULT_CONTEXT_CACHE_MAX = 1000;
+/**
+ * Playlist tracks kept, in all (a playlist may hold 10 000): at ~50 bytes a track with its
+ * artist id shared, about 10 MB at most.
+ */
+const KNOWN_PLAYLIST_TRACKS_MAX = 200_000;
 
 export interface CatalogPortsDeps {
   catalog: CatalogStore;
@@ -102,7 +105,10 @@ export function createCatalogPorts(deps: CatalogPortsDeps): CatalogPorts {
   const metas = new LRUCache<string, TrackRow>({
     max: Math.max(deps.cacheMax ?? 0, DEFAULT_META_CACHE_MAX),
   });
-  const playlistsKnown = new LRUCache<string, KnownPlaylist>({ max: DEFAULT_CONTEXT_CACHE_MAX });
+  const playlistsKnown = new LRUCache<string, KnownPlaylist>({
+    maxSize: KNOWN_PLAYLIST_TRACKS_MAX,
+    sizeCalculation: (k) => k.context.tracks.length + 1,
+  });
   /** The header as committed now, when the store reads it synchronously; undefined if not (or failing). */
   const headerNow = (id: string) => {
     try {
