@@ -170,13 +170,18 @@ export function resolveFailed(d: SessionContext, fx: Effects): readonly Deferred
   return req.deferred;
 }
 
-/** Autoplay is asked for once per context, when it is about to run out with repeat off. */
+/**
+ * Autoplay is asked for once per context, when it is about to run out with repeat off, and
+ * only once a track of it has started: a `play` still pending may be refused (every track
+ * blocked), and an answer landing first would turn that refusal into radio playback.
+ */
 export function autoplayNeeded(d: SessionContext, env: LogicEnv): boolean {
   return (
     !d.autoplayRequested &&
     d.order.repeat === 'off' &&
     d.order.tracks.length > 0 &&
-    nowRef(d) !== null &&
+    d.pendingStart === null &&
+    d.current !== null &&
     d.order.autoplay.length === 0 &&
     remainingInContext(d.order) <= env.cfg.autoplayWhenRemaining
   );
