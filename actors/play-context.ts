@@ -14,7 +14,6 @@ import { detachPlay, restoreActive, supersedePending } from './play-lifecycle.ts
 import { appendAutoplay, loadContext, remainingInContext } from './play-order.ts';
 import { nextShuffleSeed } from './queue-options.ts';
 import {
-  nowRef,
   trackIdOf,
   validPosition,
   type DeferredCommand,
