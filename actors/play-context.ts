@@ -6,7 +6,8 @@
  * - resolved: the play order is loaded (shuffled when shuffle is on) and the start track
  *   becomes the pending start;
  * - autoplay: asked of the radio port once per context (`contextGen` tags the call) when
- *   the context is about to run out with repeat off; the tracks are appended after it.
+ *   the context is about to run out with repeat off and a track of it has started; the
+ *   tracks are appended after it.
  */
 
 import { claimActive } from './devices.ts';
