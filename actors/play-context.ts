@@ -7,7 +7,8 @@
  * - resolved: the play order is loaded (shuffled when shuffle is on) and the start track
  *   becomes the pending start;
  * - autoplay: asked of the radio port once per context (`contextGen` tags the call) when
- *   the context is about to run out with repeat off; the tracks are appended after it.
+ *   the context is about to run out with repeat off and a track of it has started; the
+ *   tracks are appended after it.
  */
 
 import { claimActive } from './devices.ts';
@@ -15,7 +16,6 @@ import { detachPlay, restoreActive, supersedePending } from './play-lifecycle.ts
 import { appendAutoplay, loadContext, remainingInContext } from './play-order.ts';
 import { nextShuffleSeed } from './queue-options.ts';
 import {
-  nowRef,
   trackIdOf,
   validPosition,
   type DeferredCommand,
@@ -177,13 +177,18 @@ export function resolveFailed(d: SessionContext, fx: Effects): readonly Deferred
   return req.deferred;
 }
 
-/** Autoplay is asked for once per context, when it is about to run out with repeat off. */
+/**
+ * Autoplay is asked for once per context, when it is about to run out with repeat off, and
+ * only once a track of it has started: a `play` still pending may be refused (every track
+ * blocked), and an answer landing first would turn that refusal into radio playback.
+ */
 export function autoplayNeeded(d: SessionContext, env: LogicEnv): boolean {
   return (
     !d.autoplayRequested &&
     d.order.repeat === 'off' &&
     d.order.tracks.length > 0 &&
-    nowRef(d) !== null &&
+    d.pendingStart === null &&
+    d.current !== null &&
     d.order.autoplay.length === 0 &&
     remainingInContext(d.order) <= env.cfg.autoplayWhenRemaining
   );

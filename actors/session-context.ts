@@ -315,16 +315,21 @@ export function upcomingIds(c: SessionContext, count: number, now: number): stri
  * track the listener may not play; the load that follows completes it (a new state).
  */
 export function previewIds(c: SessionContext, now: number): string[] {
-  const out: string[] = [];
-  for (const id of upcomingIds(c, 2, now)) {
-    if (playability(c, id, now) !== 'ok') break;
-    out.push(id);
+  return previewRefs(c, now).map((r) => r.trackId);
+}
+
+function previewRefs(c: SessionContext, now: number): TrackRef[] {
+  const out: TrackRef[] = [];
+  for (const r of upcomingRefs(c, 2, now)) {
+    if (playability(c, r.trackId, now) !== 'ok') break;
+    out.push(r);
   }
   return out;
 }
 
 export function stateView(c: SessionContext, now: number): SessionView {
   const track = c.current?.track ?? null;
+  const preview = previewRefs(c, now);
   return {
     version: c.version,
     epoch: c.epoch,
@@ -347,6 +352,7 @@ export function stateView(c: SessionContext, now: number): SessionView {
     // What is true: the current play's bitrate; with none, the setting capped by the plan.
     bitrateKbps: c.current?.bitrateKbps ?? targetKbps(c.quality, c.plan),
     queue: c.order.queue,
-    next: previewIds(c, now),
+    next: preview.map((r) => r.trackId),
+    nextFromRadio: preview.filter((r) => r.source === 'autoplay').map((r) => r.trackId),
   };
 }

@@ -222,10 +222,14 @@ describe('session machine transitions', () => {
     expect(rest.sort()).toEqual(['t2', 't3', 't4']);
   });
 
-  test('session machine - a radio answer asked for an earlier context is dropped; the new context asks its own', () => {
+  test('session machine - the radio is asked once a track of the context started; an answer for an earlier context is dropped', () => {
     const context = (uri: string, ids: string[]) => ({
       uri,
       tracks: ids.map((id) => ({ id, artistId: `a-${id}` })),
+    });
+    const loaded = (ids: string[]) => ({
+      type: 'xstate.done.actor.loadTarget',
+      output: { trackIds: ids, result: Object.fromEntries(ids.map((id) => [id, bundles[id]])) },
     });
     const radioAsks = (actions: Actions) =>
       (actions as Array<{ type: string; params?: { src?: string; input?: { seedTrackIds: string[] } } }>)
@@ -237,6 +241,10 @@ describe('session machine transitions', () => {
       type: 'xstate.done.actor.resolveContext',
       output: context('playlist:a', ['t1', 't2']),
     });
+    // Still loading: the play may yet be refused, and nothing is asked of the radio.
+    expect(radioAsks(actions)).toEqual([]);
+    [s, actions] = step(s, loaded(['t1', 't2']));
+    expect(s.context.current!.track.id).toBe('t1');
     expect(radioAsks(actions)).toEqual([['t1', 't2']]);
     [s] = step(s, { type: 'play', deviceId: 'd1', contextUri: 'playlist:b' });
     [s, actions] = step(s, {
@@ -247,6 +255,8 @@ describe('session machine transitions', () => {
     [s, actions] = step(s, { type: 'xstate.done.actor.radio', output: ['r1', 'r2'] });
     expect(s.context.order.contextUri).toBe('playlist:b');
     expect(s.context.order.autoplay).toEqual([]);
+    expect(radioAsks(actions)).toEqual([]);
+    [s, actions] = step(s, loaded(['t3', 't4']));
     expect(radioAsks(actions)).toEqual([['t3', 't4']]);
     [s] = step(s, { type: 'xstate.done.actor.radio', output: ['r3'] });
     expect(s.context.order.autoplay).toEqual(['r3']);

@@ -333,6 +333,8 @@ export interface SessionView {
   queue: string[];
   /** The next tracks that will really play (queue, shuffle, repeat, autoplay), at most 2. */
   next: string[];
+  /** Those of `next` that autoplay (the radio) added. */
+  nextFromRadio: string[];
 }
 
 export interface AckOutput {

@@ -8,7 +8,7 @@
  * (60 listeners, 200 tracks) keeps it fast.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -30,15 +30,20 @@ let report: WeeklyReport;
 let again: WeeklyReport;
 
 /** Runs `npm run job -- <args>` (its entry) to its end with only DATA_DIR and the ALS venv set. */
-function job(args: string[]): WeeklyReport | undefined {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dir };
+function runJob(dataDir: string, args: string[]) {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir };
   for (const k of ['ALS_PYTHON', 'INFRA_CACHE_DIR'] as const) if (process.env[k]) env[k] = process.env[k];
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'app/jobs.ts', ...args], {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'app/jobs.ts', ...args], {
     cwd: ROOT,
     env,
     encoding: 'utf8',
     timeout: 120_000,
   });
+}
+
+/** A job that must succeed; for discover-weekly, the report it wrote. */
+function job(args: string[]): WeeklyReport | undefined {
+  const run = runJob(dir, args);
   expect(run.status, `job ${args.join(' ')}:\n${run.stdout}\n${run.stderr}`).toBe(0);
   if (args[0] !== 'discover-weekly') return undefined;
   return JSON.parse(
@@ -138,5 +143,42 @@ describe('discover weekly e2e', () => {
     });
     expect(answer.source).toBe('learned');
     expect(answer.trackIds).toHaveLength(5);
+  });
+
+  it('weekly - cold start on the published index: a listener with no plays gets the most streamed tracks of their country', async () => {
+    const start = isoWeek(WEEK).start;
+    const from = start - TRAIN_WEEKS * 7 * 86_400_000;
+    const streams = new Map<string, number>();
+    for (const p of world.plays)
+      if (p.ts >= from && p.ts < start && p.country === 'SE' && p.msPlayed >= 30_000)
+        streams.set(p.trackId, (streams.get(p.trackId) ?? 0) + 1);
+    const top = [...streams.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20);
+    const answer = await app.radio.service!.answer({
+      userId: 'nobody-yet',
+      seedTrackIds: ['not-in-the-catalog'],
+      exclude: [],
+      count: 5,
+      country: 'SE',
+      plan: 'free',
+    });
+    expect(answer.source).toBe('popular');
+    expect(answer.trackIds).toHaveLength(5);
+    const blocked = new Map(world.tracks.map((t) => [t.id, t.blockedIn]));
+    for (const id of answer.trackIds) {
+      expect(blocked.get(id)).not.toContain('SE');
+      expect(top.map(([t]) => t)).toContain(id);
+    }
+  });
+
+  it('weekly - an empty history (a fresh DATA_DIR): exit 1 with no_history, nothing written', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'dw-empty-'));
+    try {
+      const run = runJob(empty, ['discover-weekly', '--week', WEEK]);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/discover-weekly: no_history: /);
+      expect(existsSync(join(empty, 'reports', `discover-weekly-${WEEK}.json`))).toBe(false);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

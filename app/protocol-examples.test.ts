@@ -24,6 +24,7 @@ import { rawSocket, withTimeout, type RawSocket } from '../testkit/raw-socket.ts
 import { checkDocBlock } from '../testkit/doc-block.ts';
 import { startApp, type App } from './start-app.ts';
 import { parseConfig } from './config.ts';
+import { openStores } from './open-stores.ts';
 
 const README = join(import.meta.dirname, '..', 'protocol', 'README.md');
 const BLOCK = 'wire-examples';
@@ -43,32 +44,41 @@ beforeAll(async () => {
     LOG_LEVEL: 'silent',
     RATE_LIMIT: `${RATE.rate}/${RATE.burst}`,
     SESSION_GRACE_MS: '60000',
-    // The radio's answer lands asynchronously: its state and prefetch would interleave with
-    // the transcript at a racy point. Autoplay has its own e2e test (radio-autoplay.test.ts).
-    RADIO: 'off',
+    // Autoplay is on; an answer on a loaded machine may take longer than production's limit,
+    // and the transcript must show the same frames every run.
+    RADIO_TIMEOUT_MS: '20000',
   });
-  app = await startApp(config, { demo: 'fixture', pipeline: false });
-  const tools = locateTools(process.env);
-  const ingester = new Ingester({
-    catalog: app.stores.catalog,
-    objects: new ObjectStore(config.layout.objects),
-    tools,
-    options: { ...defaultIngestOptions(), workers: 1 },
-    scratchDir: dir,
-  });
-  for (const [i, hz] of [220, 330, 440].entries()) {
-    const source = join(dir, `tone-${hz}.wav`);
-    const made = spawnSync(tools.ffmpeg, [
-      ...['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi'],
-      ...['-i', `sine=frequency=${hz}:sample_rate=48000:duration=${TONE_SECONDS}`],
-      ...['-metadata', `title=Tone ${hz} Hz`, '-metadata', 'artist=Test Tones', '-metadata', 'album=Sines'],
-      ...['-metadata', `track=${i + 1}`, source],
-    ]);
-    expect(made.status, made.stderr.toString()).toBe(0);
-    const outcome = await ingester.ingest({ path: source, trackId: `tone-${hz}` });
-    if (outcome.status !== 'ingested') throw new Error(`ingest failed: ${JSON.stringify(outcome)}`);
-    toneIds.push(outcome.trackId);
+  // The tones go in before the app starts, so the radio's content index (built at start)
+  // knows them and answers their list with the demo's tracks.
+  const stores = await openStores(config.stores);
+  try {
+    const tools = locateTools(process.env);
+    const ingester = new Ingester({
+      catalog: stores.catalog,
+      objects: new ObjectStore(config.layout.objects),
+      tools,
+      options: { ...defaultIngestOptions(), workers: 1 },
+      scratchDir: dir,
+    });
+    for (const [i, hz] of [220, 330, 440].entries()) {
+      const source = join(dir, `tone-${hz}.wav`);
+      const made = spawnSync(tools.ffmpeg, [
+        ...['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi'],
+        ...['-i', `sine=frequency=${hz}:sample_rate=48000:duration=${TONE_SECONDS}`],
+        ...['-metadata', `title=Tone ${hz} Hz`, '-metadata', 'artist=Test Tones', '-metadata', 'album=Sines'],
+        ...['-metadata', `track=${i + 1}`, source],
+      ]);
+      expect(made.status, made.stderr.toString()).toBe(0);
+      const outcome = await ingester.ingest({ path: source, trackId: `tone-${hz}` });
+      if (outcome.status !== 'ingested') throw new Error(`ingest failed: ${JSON.stringify(outcome)}`);
+      toneIds.push(outcome.trackId);
+    }
+  } finally {
+    await stores.close();
   }
+  app = await startApp(config, { demo: 'fixture', pipeline: false });
+  // The content index is rebuilt once with the audio measures: the same index every run.
+  await app.radio.settled;
 }, 120_000);
 
 afterAll(async () => {
@@ -176,18 +186,32 @@ describe('protocol examples - generated from real frames', () => {
     );
 
     const [r1, r2, r3] = toneIds.map((id) => `spotify:track:${id}`) as [string, string, string];
+    // Two tracks from the list's end the session asks the radio for autoplay tracks; the answer
+    // lands asynchronously and makes a second state, which the step waits for, so the frames
+    // of every step are the same on every run.
+    const versions = new Set<number>();
     const played = await t.step(
-      'play a list of tracks: playback and prefetch go to the active device',
+      'play a list of tracks: playback and prefetch go to the active device; two tracks from its end the radio is asked for autoplay tracks, and its answer (beyond the two previewed) is a second state',
       { t: 'play', id: 2, uris: [r1, r2, r3] },
-      [(f) => f.t === 'ack' && f.id === 2, (f) => f.t === 'playback', (f) => f.t === 'prefetch'],
+      [
+        (f) => f.t === 'ack' && f.id === 2,
+        (f) => f.t === 'playback',
+        (f) => f.t === 'prefetch',
+        (f) => f.t === 'state' && versions.add(f.state.version).size >= 2,
+      ],
     );
     const pb = played.find((f): f is PlaybackFrame => f.t === 'playback')!;
 
     const prefetched = played.find((f): f is PrefetchFrame => f.t === 'prefetch')!;
     const skipped = await t.step(
-      'next: the prefetched track starts from the URL the prefetch named',
+      'next: the prefetched track starts from the URL the prefetch named; once the first autoplay track is loaded, it is previewed and prefetched too',
       { t: 'next', id: 3 },
-      [(f) => f.t === 'ack' && f.id === 3, (f) => f.t === 'playback'],
+      [
+        (f) => f.t === 'ack' && f.id === 3,
+        (f) => f.t === 'playback',
+        // The autoplay track loads after the skip: the state that previews it ends the step.
+        (f) => f.t === 'state' && f.state.next_tracks.some((n) => n.source === 'autoplay'),
+      ],
     );
     const pb2 = skipped.find((f): f is PlaybackFrame => f.t === 'playback')!;
     expect(pb2.first_chunk.url).toBe(prefetched.items[0]!.urls[0]);

@@ -191,6 +191,29 @@ describe('radio service', () => {
     expect(a.trackIds).toHaveLength(6);
   });
 
+  it('service - only a corrupt or a missing index published: each refused with its reason, an empty answer, not an error', async () => {
+    const set = { trackIds: ids, artistIds: ids.map((_, i) => artistOf(i)), dimensions: DIM, vectors };
+    const corruptDir = join(dir, 'corrupt-only');
+    publishIndex(corruptDir, buildIndex('learned', 'v1', set, popular));
+    const file = join(corruptDir, 'learned', 'v1', 'index.usearch');
+    const bytes = readFileSync(file);
+    bytes[0] = bytes[0]! ^ 0xff;
+    writeFileSync(file, bytes);
+    const missingDir = join(dir, 'missing-only');
+    publishIndex(missingDir, buildIndex('learned', 'v1', set, popular));
+    rmSync(join(missingDir, 'learned', 'v1'), { recursive: true });
+    for (const [indexDir, reason] of [
+      [corruptDir, /index\.usearch is corrupt/],
+      [missingDir, /learned\/v1: meta\.json is missing/],
+    ] as const) {
+      const { service, report } = serviceOn(indexDir);
+      expect(report.failed).toEqual([
+        { kind: 'learned', version: 'v1', error: expect.stringMatching(reason) },
+      ]);
+      await expect(service.answer(req())).resolves.toMatchObject({ trackIds: [], source: 'none' });
+    }
+  });
+
   it('service - a new index swaps in while a request is in flight: that request finishes on the old one', async () => {
     const indexDir = join(dir, 'swap');
     const set = { trackIds: ids, artistIds: ids.map((_, i) => artistOf(i)), dimensions: DIM, vectors };

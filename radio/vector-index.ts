@@ -126,7 +126,11 @@ export class VectorIndex {
       if (trackId === undefined) continue;
       out.push({ trackId, artistId: this.set.artistIds[key]!, distance: m.distances[i]! });
     }
-    return out;
+    // Equal distances (tracks with the same vector: metadata-only content vectors of one
+    // artist and album) come back in any order from the graph; by id, an answer repeats.
+    return out.sort(
+      (a, b) => a.distance - b.distance || (a.trackId < b.trackId ? -1 : a.trackId > b.trackId ? 1 : 0),
+    );
   }
 }
 

@@ -79,7 +79,8 @@ export function wireState(s: SessionView, lookup: TrackLookup): SessionState {
   const next_tracks: SessionState['next_tracks'] = [];
   for (const id of s.next) {
     const meta = lookup(id);
-    if (meta) next_tracks.push({ track: wireTrack(meta), source: queued.has(id) ? 'queue' : 'context' });
+    const source = s.nextFromRadio.includes(id) ? 'autoplay' : queued.has(id) ? 'queue' : 'context';
+    if (meta) next_tracks.push({ track: wireTrack(meta), source });
   }
   return {
     version: s.version,
