@@ -148,6 +148,8 @@ export function migrationFiles(dir = migrationsDir()): string[] {
     .map((f) => join(dir, f));
 }
 
+const DDL_TIMEOUT_MS = 60_000;
+
 /** Applies every migration file in name order; each statement must be idempotent. */
 export async function applyMigrations(
   client: Client,
@@ -162,8 +164,12 @@ export async function applyMigrations(
       .replaceAll('{{keyspace}}', keyspace)
       .replaceAll('{{replication}}', replicationCql(replication));
     for (const stmt of splitCqlStatements(script)) {
-      // DDL cannot be prepared; these are our own files, not user input.
-      await cqlCall(`migration ${file}`, () => client.execute(stmt, [], { prepare: false }));
+      // DDL cannot be prepared; these are our own files, not user input. A schema change waits
+      // for the node's schema agreement, seconds on a busy node: the driver's 5 s read timeout
+      // failed start-ups under load, so DDL gets its own (every statement is idempotent).
+      await cqlCall(`migration ${file}`, () =>
+        client.execute(stmt, [], { prepare: false, readTimeout: DDL_TIMEOUT_MS }),
+      );
     }
   }
 }
