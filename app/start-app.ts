@@ -36,6 +36,8 @@ import type { RadioRequest } from '../actors/types.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.ts';
 import { playerPageRoutes } from './player-page.ts';
+import { ownerRoutes } from './owner-routes.ts';
+import type { ApiRoute } from '../session/http/api-router.ts';
 
 export interface App {
   server: SessionServer;
@@ -151,12 +153,14 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       log,
       streamThresholdMs: STREAM_THRESHOLD_MS,
       routes: [
-        ...playerRoutes({
-          door: player,
-          config: config.playerApi,
-          getTracks: (ids) => stores.catalog.getTracks(ids),
-          ...(opts.now ? { now: opts.now } : {}),
-        }),
+        ...(cluster ? (r: ApiRoute[]) => ownerRoutes(r, cluster, log) : (r: ApiRoute[]) => r)(
+          playerRoutes({
+            door: player,
+            config: config.playerApi,
+            getTracks: (ids) => stores.catalog.getTracks(ids),
+            ...(opts.now ? { now: opts.now } : {}),
+          }),
+        ),
         ...playerHistoryRoutes({ history: stores.history, catalog: stores.catalog }),
         ...tracksRoutes({ catalog: stores.catalog, ...(opts.now ? { now: opts.now } : {}) }),
         ...scrobbleLinkRoutes({
