@@ -7,7 +7,9 @@
  * figure includes that publish's round trip.
  *
  * The clients run in this process too (raw sockets, MessagePack frames): their CPU is the
- * same for both figures.
+ * same for both figures, but an ack that waits for I/O (the journal's publish) also waits for
+ * the event loop they share, while without the journal a cached play is answered in the step
+ * of its frame and waits for nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +98,18 @@ async function round(o: Options, journal: boolean, tag: string): Promise<number[
     },
   );
   const sockets: WebSocket[] = [];
+  // Each append's own time (call to landed), to tell the publish from the wait behind it.
+  const appendLat: number[] = [];
+  let appends = 0;
+  const j = app.cluster?.journal;
+  if (j) {
+    const append = j.append.bind(j);
+    (j as { append: typeof append }).append = (snapshot) => {
+      const t = performance.now();
+      appends++;
+      return append(snapshot).finally(() => recorder.on && appendLat.push(performance.now() - t));
+    };
+  }
   try {
     for (let i = 0; i < o.listeners; i++) {
       const user = `jb-${tag}-${i}`;
@@ -140,6 +154,10 @@ async function round(o: Options, journal: boolean, tag: string): Promise<number[
         }
       }, 1);
     });
+    if (j)
+      console.log(
+        `  ${appends} appends; append p50 ${percentile(appendLat, 50).toFixed(2)} ms, p99 ${percentile(appendLat, 99).toFixed(2)} ms`,
+      );
     console.log(`  ${sent} plays sent; answers ${JSON.stringify(Object.fromEntries(answers))}`);
     return recorder.samples;
   } finally {
