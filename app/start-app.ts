@@ -37,6 +37,8 @@ import type { RadioRequest } from '../actors/types.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.ts';
 import { playerPageRoutes } from './player-page.ts';
+import { ownerRoutes } from './owner-routes.ts';
+import type { ApiRoute } from '../session/http/api-router.ts';
 
 export interface App {
   server: SessionServer;
@@ -156,14 +158,17 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
       log,
       streamThresholdMs: STREAM_THRESHOLD_MS,
       routes: [
-        ...playerRoutes({
-          door: player,
-          config: config.playerApi,
-          limit: webApiLimit,
-          getTracks: (ids) => stores.catalog.getTracks(ids),
-          ...(opts.now ? { now: opts.now } : {}),
-        }),
+        ...(cluster ? (r: ApiRoute[]) => ownerRoutes(r, cluster, log) : (r: ApiRoute[]) => r)(
+          playerRoutes({
+            door: player,
+            config: config.playerApi,
+            limit: webApiLimit,
+            getTracks: (ids) => stores.catalog.getTracks(ids),
+            ...(opts.now ? { now: opts.now } : {}),
+          }),
+        ),
         ...webApiLimit.routes([
+          // A ticket opens a stream on the node that issued it (tickets are per process).
           streamTicketRoute(streamTickets),
           ...playerHistoryRoutes({ history: stores.history, catalog: stores.catalog }),
           ...tracksRoutes({ catalog: stores.catalog, ...(opts.now ? { now: opts.now } : {}) }),

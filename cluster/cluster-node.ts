@@ -49,6 +49,8 @@ export class ClusterStartError extends Error {
 
 /** How long a holder gets to answer a probe before it counts as silent. */
 const PROBE_TIMEOUT_MS = 500;
+/** How long an owner has to answer a call (an HTTP command waits for the actor and the journal). */
+const CALL_TIMEOUT_MS = 12_000;
 /** How often a silent holder's key is read while waiting for it to change. */
 const WAIT_POLL_MS = 100;
 
@@ -63,6 +65,16 @@ export interface ClusterNode extends SessionOwnership {
   fenceSnapshots(store: SnapshotStore): SnapshotStore;
   /** Listening events of listeners this node no longer holds are dropped. */
   fenceEvents(log: EventLog): EventLog;
+  /** The node that owns the listener now (undefined: none; this node's id when it is this one). */
+  ownerOf(userId: string): Promise<string | undefined>;
+  /**
+   * Sends `call` to `owner`, which answers it with what `serveCalls`'s handler returns there,
+   * after checking it still owns the listener; rejects with `OwnedElsewhere` (it moved on) or
+   * an error (the owner is gone or silent).
+   */
+  call(owner: string, userId: string, call: unknown): Promise<unknown>;
+  /** What this node answers to calls for listeners it owns. */
+  serveCalls(handler: (userId: string, call: unknown) => Promise<unknown>): void;
   /** Graceful drain, step one: refuse new listeners and send relayed devices elsewhere. */
   drain(): void;
   /** Releases every lease and the node id, closes NATS (after the server closed). */
@@ -179,15 +191,30 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
     } catch {
       return;
     }
-    const reply: NodeReply =
-      req.t === 'ping'
-        ? { t: 'pong', draining }
-        : draining
-          ? { t: 'refused', owner: '', why: 'draining' }
-          : await hosted.attach(req);
+    let reply: NodeReply;
+    if (req.t === 'ping') reply = { t: 'pong', draining };
+    else if (req.t === 'call') reply = await answerCall(req.userId, req.call);
+    else if (draining) reply = { t: 'refused', owner: '', why: 'draining' };
+    else reply = await hosted.attach(req);
     msg.respond(jsonBytes(reply));
   };
   leases.start();
+
+  let callHandler: ((userId: string, call: unknown) => Promise<unknown>) | undefined;
+  const answerCall = async (userId: string, call: unknown): Promise<NodeReply> => {
+    // Only the owner answers: the caller looks the owner up again.
+    if (!callHandler || !leases.holds(listenerKey(userId)))
+      return {
+        t: 'refused',
+        owner: (await leases.holderOf(listenerKey(userId)).catch(() => '')) ?? '',
+        why: 'not the owner',
+      };
+    try {
+      return { t: 'called', answer: await callHandler(userId, call) };
+    } catch (err) {
+      return { t: 'refused', owner: '', why: String(err) };
+    }
+  };
 
   const claim = async (userId: string): Promise<void> => {
     if (draining) throw new Error('this node is draining');
@@ -246,6 +273,26 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
         .then(() => leases.release(key));
     },
     holds: (userId) => leases.holds(listenerKey(userId)),
+    async ownerOf(userId) {
+      return leases.holds(listenerKey(userId)) ? cfg.nodeId : await leases.holderOf(listenerKey(userId));
+    },
+    async call(owner, userId, call) {
+      const m = await nc.request(
+        nodeSubject(cfg.name, owner),
+        jsonBytes({ t: 'call', userId, call } satisfies NodeRequest),
+        { timeout: CALL_TIMEOUT_MS },
+      );
+      const reply = readJson<NodeReply>(m.data);
+      if (reply.t === 'called') return reply.answer;
+      if (reply.t === 'refused' && reply.owner && reply.owner !== owner)
+        throw new OwnedElsewhere(userId, reply.owner);
+      throw new Error(
+        `node ${owner} did not answer the call: ${reply.t === 'refused' ? reply.why : reply.t}`,
+      );
+    },
+    serveCalls(handler) {
+      callHandler = handler;
+    },
     bind(server) {
       registry = server.registry;
       hosted.bind({ registry: server.registry, commands: server.commands, holds: node.holds });

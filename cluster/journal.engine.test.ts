@@ -9,6 +9,8 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { SessionState } from '../protocol/messages.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { journalSubject } from '../storage/journal.jetstream.ts';
 import {
   ClusterDevice,
   startTestCluster,
@@ -47,19 +49,19 @@ afterAll(async () => {
   await cluster?.stop();
 }, 60_000);
 
-async function device(deviceId: string, index: number): Promise<ClusterDevice> {
-  const d = new ClusterDevice(live, await cluster.token(USER), deviceId, index);
+async function device(deviceId: string, index: number, user = USER): Promise<ClusterDevice> {
+  const d = new ClusterDevice(live, await cluster.token(user), deviceId, index);
   devices.push(d);
   await d.connect();
   return d;
 }
 
 /** The node holding the listener's lease now. */
-async function owner(): Promise<NodeProcess> {
-  const e = await leases.get(listenerKey(USER));
+async function owner(user = USER): Promise<NodeProcess> {
+  const e = await leases.get(listenerKey(user));
   const id = e && e.operation === 'PUT' ? (e.json() as { node: string }).node : undefined;
   const n = id === undefined ? undefined : nodes.get(id);
-  if (!n || dead.has(n.nodeId)) throw new Error(`no live owner of ${USER} (lease: ${id ?? 'none'})`);
+  if (!n || dead.has(n.nodeId)) throw new Error(`no live owner of ${user} (lease: ${id ?? 'none'})`);
   return n;
 }
 
@@ -144,4 +146,37 @@ describe('cluster journal', () => {
       'the last change on the other device',
     );
   }, 240_000);
+
+  it('cluster journal - an owner paused past its lease appends nothing after waking; the new owner’s entries stand', async () => {
+    const user = 'journal-u2';
+    const first = await device('p-1', 0, user);
+    const victim = await owner(user);
+    const elsewhere = live().findIndex((u) => u !== victim.wsUrl);
+    const second = await device('p-2', elsewhere, user);
+    expect((await first.request({ t: 'play', context: 'spotify:playlist:demo-mix' })).t).toBe('ack');
+    const before = second.welcomes.length;
+    victim.signal('SIGSTOP');
+    dead.add(victim.nodeId);
+    let fence: number;
+    try {
+      await second.until(() => second.welcomes.length > before, 20_000, 'the new owner');
+      expect((await second.request({ t: 'repeat', mode: 'context' })).t).toBe('ack');
+      // The fence the new owner claimed with (recorded on the snapshot row before it read it).
+      fence = (await cluster.saved(user)).fence;
+    } finally {
+      victim.signal('SIGCONT');
+    }
+    // The paused owner wakes, finds its lease gone and closes its device, which comes back.
+    await first.until(() => first.welcomes.length >= 2, 20_000, 'the first device back');
+    dead.delete(victim.nodeId);
+    expect(first.welcomes.at(-1)!.frame.state.repeat).toBe('context');
+    // The journal's last entry is the new owner's (its fence), not one the old owner wrote on waking.
+    const jsm = await jetstreamManager(nc);
+    const last = await jsm.streams.getMessage(`${cluster.name}_journal`, {
+      last_by_subj: journalSubject(`${cluster.name}.journal`, user),
+    });
+    const entry = JSON.parse(new TextDecoder().decode(last!.data)) as { f: number; s?: { version: number } };
+    expect(entry.f).toBe(fence!);
+    expect(entry.s?.version).toBeGreaterThanOrEqual(first.welcomes.at(-1)!.frame.state.version);
+  });
 });

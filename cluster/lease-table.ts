@@ -122,6 +122,13 @@ export class LeaseTable {
     }
   }
 
+  /** The node holding `key` now, as the bucket says (undefined: nobody). */
+  async holderOf(key: string): Promise<string | undefined> {
+    const e = await this.kv.get(key);
+    if (!e || e.operation !== 'PUT') return undefined;
+    return (e.json() as Partial<LeaseHolder>).node;
+  }
+
   /** The key's revision now (0: none), to watch a silent holder's lease run out. */
   async revisionOf(key: string): Promise<number> {
     const e = await this.kv.get(key);

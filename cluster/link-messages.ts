@@ -4,7 +4,8 @@
  * A **link** is one device socket on a relaying node bound to a session on its owner. The
  * relaying node numbers its links; the owner knows a link as (relaying node, number).
  *
- *   <name>.node.<id>             requests to a node: `ping` (alive? draining?) and `attach`
+ *   <name>.node.<id>             requests to a node: `ping` (alive? draining?), `attach`, and
+ *                                `call` (a request for the owner of a listener, e.g. over HTTP)
  *   <name>.node.<id>.in.<from>   commands and detaches of links from node <from>, in order
  *   <name>.node.<id>.out         frames and closes for node <id>'s links, in order
  *
@@ -32,11 +33,14 @@ export type NodeRequest =
       device: DeviceHello;
       helloId: number;
       resume?: ResumePoint;
-    };
+    }
+  /** A call for the listener's owner (the HTTP player API's requests); `call` is the caller's. */
+  | { t: 'call'; userId: string; call: unknown };
 
 export type NodeReply =
   | { t: 'pong'; draining: boolean }
   | { t: 'attached' }
+  | { t: 'called'; answer: unknown }
   /** Not attached: the session runs on `owner` now (or nowhere yet: ''), or this node drains. */
   | { t: 'refused'; owner: string; why: string };
 

@@ -18,6 +18,10 @@
  *   SIGCONT): acknowledged settings missing afterwards (lost_acked_commands) and listeners
  *   the stopped owner still sent frames for after it lost them (double_activations).
  *
+ * - journal (`--journal-only`: this part alone, no results file): server-side play latency at
+ *   1 000 plays/s on a cluster node with the acknowledged-command journal on and off
+ *   (journal-plays.ts).
+ *
  * Writes bench-results/cluster.json. Targets (issue 15): failover p99 <= 2000 ms, p50 <= 1000 ms,
  * relay overhead p99 <= 2 ms, 0 lost, 0 double.
  */
@@ -36,6 +40,8 @@ import pino from 'pino';
 import { LeaseTable } from '../cluster/lease-table.ts';
 import { jsonBytes, nodeSubject } from '../cluster/link-messages.ts';
 import { runClusterK6, type ClusterK6Result } from './k6/cluster-k6.ts';
+import { journaledPlayLatency, type JournalPlayFigures } from './journal-plays.ts';
+import { requireEngine } from '../testkit/engines.ts';
 
 function arg(args: string[], name: string, fallback: number, min = 1): number {
   const i = args.indexOf(name);
@@ -194,6 +200,26 @@ export default async function clusterBench(args: string[]): Promise<void> {
   const perKill = arg(args, '--listeners', 3);
   const trips = arg(args, '--round-trips', 300);
   const load0 = loadavg()[0]!;
+  const journalPlays = () =>
+    requireEngine('nats').then((natsUrl) =>
+      journaledPlayLatency({
+        natsUrl,
+        rate: arg(args, '--journal-rate', 1_000),
+        listeners: Math.ceil(arg(args, '--journal-rate', 1_000) / 2),
+        seconds: 8,
+        rounds: 2,
+      }),
+    );
+  if (args.includes('--journal-only')) {
+    const j = await journalPlays();
+    printTable(journalRows(j));
+    console.log(
+      `load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (start ${load0.toFixed(2)})`,
+    );
+    return;
+  }
   const cluster = await startTestCluster('bench_cluster', {
     CLUSTER_LEASE_TTL_MS: '2000',
     LOG_LEVEL: 'error',
@@ -375,6 +401,7 @@ export default async function clusterBench(args: string[]): Promise<void> {
       }
     }
 
+    const journal = await journalPlays();
     const load1 = loadavg()[0]!;
     const figures = {
       failover_p50_ms: Math.round(percentile(failover, 50)),
@@ -403,8 +430,12 @@ export default async function clusterBench(args: string[]): Promise<void> {
             leases_lost: leases.lost,
           }
         : {}),
-      // No journal yet: acknowledged commands are durable through the snapshot (<= 1 s) only.
-      play_p99_ms_journaled: null,
+      play_p99_ms_journaled: journal.on.p99,
+      play_p99_ms_unjournaled: journal.off.p99,
+      play_p50_ms_journaled: journal.on.p50,
+      play_p50_ms_unjournaled: journal.off.p50,
+      jetstream_publish_p50_ms: journal.publish.p50,
+      jetstream_publish_p99_ms: journal.publish.p99,
       load_average_1m: [+load0.toFixed(1), +load1.toFixed(1)],
     };
     printTable([
@@ -433,6 +464,7 @@ export default async function clusterBench(args: string[]): Promise<void> {
         : []),
       { measure: 'lost acked commands (target 0)', value: relayOnly ? '-' : lost, unit: '' },
       { measure: 'double activations (target 0)', value: relayOnly ? '-' : double, unit: '' },
+      ...journalRows(journal),
       {
         measure: 'load average 1 min, start/end',
         value: `${load0.toFixed(1)} / ${load1.toFixed(1)}`,
@@ -444,4 +476,13 @@ export default async function clusterBench(args: string[]): Promise<void> {
     for (const d of devices) d.close();
     await cluster.stop();
   }
+}
+
+function journalRows(j: JournalPlayFigures): { measure: string; value: number | string; unit: string }[] {
+  return [
+    { measure: `play p99 at ${j.rate}/s, journal on`, value: j.on.p99, unit: 'ms' },
+    { measure: `play p99 at ${j.rate}/s, journal off`, value: j.off.p99, unit: 'ms' },
+    { measure: 'play p50, journal on / off', value: `${j.on.p50} / ${j.off.p50}`, unit: 'ms' },
+    { measure: 'bare JetStream publish p50 / p99', value: `${j.publish.p50} / ${j.publish.p99}`, unit: 'ms' },
+  ];
 }

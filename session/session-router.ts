@@ -95,9 +95,12 @@ export interface RouterDeps {
   journal?: Pick<SessionJournal, 'append'>;
 }
 
+/** In a held step, marks the answer to a track-starting command (its latency ends when it leaves). */
+const PLAY_MARK = 'play';
+
 /** Frames of one step of a journaled session, held until its state is in the journal. */
 interface HeldStep {
-  /** conn, bytes, coalesce, conn, bytes, coalesce...: flat, one array per step. */
+  /** conn, bytes, coalesce, ...: flat, one array per step; or key, succeeded, PLAY_MARK. */
   frames: unknown[];
   /** The step answered a request or changed the state: journal it before its frames go. */
   journal: boolean;
@@ -332,7 +335,10 @@ export class SessionRouter implements CommandSink {
         live.playsInFlight !== undefined &&
         output.requestId !== undefined
       ) {
-        this.observePlay(live, `${deviceId}:${output.requestId}`, output.type === 'ack');
+        const key = `${deviceId}:${output.requestId}`;
+        // With a journal the answer leaves when its step is journaled: measured then.
+        if (this.deps.journal) this.openStep(live).frames.push(key, output.type === 'ack', PLAY_MARK);
+        else this.observePlay(live, key, output.type === 'ack');
       }
     } catch (err) {
       this.deps.log.error({ err, user: userId, output: output.type }, 'sending to device failed');
@@ -447,6 +453,10 @@ export class SessionRouter implements CommandSink {
       const step = held.shift()!;
       const f = step.frames;
       for (let i = 0; i < f.length; i += 3) {
+        if (f[i + 2] === PLAY_MARK) {
+          this.observePlay(live, f[i] as string, f[i + 1] as boolean);
+          continue;
+        }
         const conn = f[i] as DeviceConnection;
         if (!conn.closed) conn.send(f[i + 1] as Uint8Array, f[i + 2] as 'state' | undefined);
       }
