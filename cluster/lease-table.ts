@@ -165,10 +165,6 @@ export class LeaseTable {
     return this.holds(key) ? this.held.get(key)!.fence : undefined;
   }
 
-  heldKeys(): string[] {
-    return [...this.held.keys()];
-  }
-
   /** Creates the listener key naming this node at its epoch; else reads who holds it. */
   async acquire(key: string): Promise<AcquireResult> {
     const epoch = this.requireEpoch();
