@@ -4,15 +4,21 @@
  * session layer's placement ports (session/placement.ts); app/ wires it.
  *
  * Placement of a listener (`claim`, on the first hello a node sees for a listener with no
- * live session here):
- *   1. create the lease key: this node is the owner; its revision is the fencing token, which
- *      the snapshot store records before the snapshot is read (an old owner's writes fail);
- *   2. the key exists: probe its holder on its node subject.
- *      - it answers: the session runs there; the device is relayed (`OwnedElsewhere`);
- *      - no responders: the holder's NATS connection closed (its process died, at once on
- *        `kill -9`): delete the key with compare-and-set on the revision read, create it again;
- *      - silent (paused, partitioned) or draining: wait until the key changes (the holder
- *        renews it, releases it, or it expires with the bucket TTL), then place again.
+ * live session here; leases in cluster/lease-table.ts: a node lease renewed, listener leases
+ * naming a node and its epoch, written once):
+ *   1. create the listener's lease key: this node is the owner; its revision is the fencing
+ *      token, which the snapshot store records before the snapshot is read (an old owner's
+ *      writes fail);
+ *   2. the key exists: read its holder's node lease.
+ *      - gone, or at another epoch (expired, released, revoked, the node restarted): rewrite
+ *        the key to this node with compare-and-set on the revision read;
+ *      - live: probe the holder on its node subject.
+ *        - it answers: the session runs there; the device is relayed (`OwnedElsewhere`);
+ *        - no responders: the holder's NATS connection closed (its process died, at once on
+ *          `kill -9`): revoke its node lease (delete at the revision read), which frees every
+ *          listener it held, and place again;
+ *        - silent (paused, partitioned) or draining: wait until the listener key changes or the
+ *          holder's node lease goes (released, or expired with the bucket TTL), then place again.
  *
  * The acknowledged-command journal (storage/journal.jetstream.ts, on unless CLUSTER_JOURNAL=off):
  * a claim opens the listener's journal with the lease's fence, which fences every older owner
@@ -21,8 +27,8 @@
  * are refused locally once the lease is no longer held; a session that leaves after a final
  * snapshot that covers its journal has its entries purged.
  *
- * A node id is a lease too (`n.<id>`): a second live process with the same id is refused at
- * start (`NodeIdInUse`); a dead one's key is taken over as above.
+ * The node lease is the node id's lease too (`n.<id>`): a second live process with the same id
+ * is refused at start; a dead one's key is revoked as above.
  */
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
@@ -38,7 +44,7 @@ import type { CommandSink } from '../session/device-socket.ts';
 import { OwnedElsewhere, type SessionOwnership } from '../session/placement.ts';
 import type { SessionRegistry } from '../session/registry.ts';
 import type { ClusterConfig } from './cluster-config.ts';
-import { LeaseTable, listenerKey, nodeKey } from './lease-table.ts';
+import { LeaseTable, listenerKey } from './lease-table.ts';
 import { jsonBytes, nodeSubject, readJson, type NodeReply, type NodeRequest } from './link-messages.ts';
 import { HostedLinks, probeNode, RelayLinks, type RelayContext } from './relay.ts';
 
@@ -106,11 +112,11 @@ export async function startClusterNode(cfg: ClusterConfig, log: Logger): Promise
   }
 }
 
-async function openBucket(nc: NatsConnection, cfg: ClusterConfig): Promise<KV> {
-  const bucket = `${cfg.name}_leases`;
+/** Opens (creating if missing) a lease bucket and checks its TTL: 0 is none. */
+async function openBucket(nc: NatsConnection, bucket: string, ttlMs: number): Promise<KV> {
   let kv: KV;
   try {
-    kv = await new Kvm(nc).create(bucket, { ttl: cfg.leaseTtlMs, history: 1 });
+    kv = await new Kvm(nc).create(bucket, { ...(ttlMs > 0 ? { ttl: ttlMs } : {}), history: 1 });
   } catch (err) {
     throw new ClusterStartError(
       `the lease bucket ${bucket} could not be created or opened (does the NATS server run JetStream?): ${String(err)}`,
@@ -118,16 +124,20 @@ async function openBucket(nc: NatsConnection, cfg: ClusterConfig): Promise<KV> {
     );
   }
   const status = await kv.status();
-  if (status.ttl !== cfg.leaseTtlMs)
+  if (status.ttl !== ttlMs)
     throw new ClusterStartError(
-      `the lease bucket ${bucket} has a TTL of ${status.ttl} ms, this node is configured for ${cfg.leaseTtlMs} ms ` +
-        `(CLUSTER_LEASE_TTL_MS must be the same on every node of a cluster)`,
+      ttlMs > 0
+        ? `the lease bucket ${bucket} has a TTL of ${status.ttl} ms, this node is configured for ${ttlMs} ms ` +
+            `(CLUSTER_LEASE_TTL_MS must be the same on every node of a cluster)`
+        : `the lease bucket ${bucket} has a TTL of ${status.ttl} ms and must have none ` +
+            `(listener leases live as long as their node's lease); delete it to have it made again`,
     );
   return kv;
 }
 
 async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Promise<ClusterNode> {
-  const kv = await openBucket(nc, cfg);
+  const nodeBucket = await openBucket(nc, `${cfg.name}_leases`, cfg.leaseTtlMs);
+  const listenerBucket = await openBucket(nc, `${cfg.name}_listeners`, 0);
   let journal: SessionJournal | undefined;
   try {
     journal = cfg.journal
@@ -154,27 +164,30 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
   let fatal: ((why: string) => void) | undefined;
 
   const userOf = new Map<string, string>();
-  const leases = new LeaseTable(kv, cfg.nodeId, cfg.leaseTtlMs, log, (key) => {
-    if (key === nodeKey(cfg.nodeId)) return void reclaimId();
-    const userId = userOf.get(key);
-    userOf.delete(key);
-    // Lost without knowing (paused past the lease, NATS away): drop the session unsaved and
-    // silent; the devices reconnect to the new owner.
-    if (userId !== undefined) registry?.evict(userId, CLOSE_CODES.moved.code, CLOSE_CODES.moved.reason);
+  const leases = new LeaseTable(nodeBucket, listenerBucket, cfg.nodeId, cfg.leaseTtlMs, log, (keys) => {
+    for (const key of keys) {
+      const userId = userOf.get(key);
+      userOf.delete(key);
+      // Lost without knowing (paused past the lease, NATS away): drop the session unsaved and
+      // silent; the devices reconnect to the new owner.
+      if (userId !== undefined) registry?.evict(userId, CLOSE_CODES.moved.code, CLOSE_CODES.moved.reason);
+    }
+    void reclaimId();
   });
+  /** The node lease's revision now (0: none), to wait for a silent holder's to change. */
+  const nodeRevision = async () => (await leases.nodeLease(cfg.nodeId))?.revision ?? 0;
 
-  // The node id, as a lease of its own: a live holder is a clash.
-  const idKey = nodeKey(cfg.nodeId);
+  // The node lease is the node id's: a live holder is a clash.
   for (let i = 0; ; i++) {
-    const r = await leases.acquire(idKey);
+    const r = await leases.join();
     if (r.ok) break;
     const probe = r.holder ? await probeNode(ctx, cfg.nodeId, PROBE_TIMEOUT_MS) : 'gone';
     if (probe === 'alive' || probe === 'draining' || i >= 3)
       throw new ClusterStartError(
         `node id ${cfg.nodeId} is already in use by a running node of cluster ${cfg.name}; give every node its own NODE_ID`,
       );
-    if (probe === 'gone') await leases.takeOver(idKey, r.revision);
-    else await waitForChange(leases, idKey, r.revision, cfg.leaseTtlMs * 2);
+    if (probe === 'gone') await leases.revokeNode(cfg.nodeId, r.revision);
+    else await waitForChange(nodeRevision, r.revision, cfg.leaseTtlMs * 2);
   }
 
   const relay = new RelayLinks(ctx, 500);
@@ -216,31 +229,57 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
     }
   };
 
+  /** The listener's lease is this node's (fence: its revision): fence the stores with it. */
+  const placed = async (userId: string, key: string, fence: number): Promise<void> => {
+    userOf.set(key, userId);
+    try {
+      await fencedStore?.claimFence(userId, fence);
+      if (journal) journaled.set(userId, await journal.open(userId, fence));
+    } catch (err) {
+      userOf.delete(key);
+      await leases.release(key);
+      throw err;
+    }
+  };
+
   const claim = async (userId: string): Promise<void> => {
     if (draining) throw new Error('this node is draining');
     const key = listenerKey(userId);
     const deadline = performance.now() + cfg.leaseTtlMs * 3;
     while (performance.now() < deadline) {
+      const epoch = leases.epoch();
+      if (epoch === undefined)
+        throw new StorageError('unavailable', `node ${cfg.nodeId} holds no node lease now; try another node`);
       const r = await leases.acquire(key);
-      if (r.ok) {
-        userOf.set(key, userId);
-        try {
-          await fencedStore?.claimFence(userId, r.fence);
-          if (journal) journaled.set(userId, await journal.open(userId, r.fence));
-        } catch (err) {
-          userOf.delete(key);
-          await leases.release(key);
-          throw err;
+      if (r.ok) return placed(userId, key, r.fence);
+      if (!r.holder) continue; // released between create and read
+      // Ours at this epoch but not held here (a release in flight or failed): take it again.
+      const holderNode =
+        r.holder === cfg.nodeId && r.epoch === epoch ? undefined : await leases.nodeLease(r.holder);
+      if (holderNode === undefined || holderNode.epoch !== r.epoch) {
+        const t = await leases.takeOver(key, r.revision);
+        if (t && t.ok) {
+          if (r.holder !== cfg.nodeId)
+            log.info({ user: userId, from: r.holder }, 'took over a session whose node lease is gone');
+          return placed(userId, key, t.fence);
         }
-        return;
+        continue; // taken by another node meanwhile, or released
       }
-      if (!r.holder) continue; // expired or released between create and read
-      const probe = r.holder === cfg.nodeId ? 'gone' : await probeNode(ctx, r.holder, PROBE_TIMEOUT_MS);
+      const probe = await probeNode(ctx, r.holder, PROBE_TIMEOUT_MS);
       if (probe === 'alive') throw new OwnedElsewhere(userId, r.holder);
       if (probe === 'gone') {
-        if (await leases.takeOver(key, r.revision))
-          log.info({ user: userId, from: r.holder }, 'took over a session of a node that is gone');
-      } else await waitForChange(leases, key, r.revision, deadline - performance.now());
+        // Its NATS connection closed: the node is dead; every listener it held is free.
+        if (await leases.revokeNode(r.holder, holderNode.revision))
+          log.info({ node: r.holder }, 'revoked the node lease of a node whose NATS connection closed');
+      } else
+        await waitForChange(
+          async () => {
+            const n = await leases.nodeLease(r.holder);
+            return n?.epoch === r.epoch ? await leases.revisionOf(key) : 0;
+          },
+          r.revision,
+          deadline - performance.now(),
+        );
     }
     throw new StorageError('unavailable', `the session of ${userId} could not be placed in time`);
   };
@@ -344,7 +383,7 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
       leases.stop();
       hosted.stop();
       control.unsubscribe();
-      await Promise.all(leases.heldKeys().map((k) => leases.release(k)));
+      await leases.releaseAll();
       await journal?.close();
       await nc.drain().catch(() => nc.close());
     },
@@ -359,27 +398,29 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
     }
     userOf.clear();
   };
-  // The id's lease ran out (a pause past it): take it again unless another process has it.
+  // The node lease ran out or was refused (a pause past it, revoked): take it again, at a new
+  // epoch, unless another process has the id. A key still there may be our own last renewal
+  // (its answer lost): it expires within the TTL, one of another process does not.
   const reclaimId = async () => {
     try {
-      const r = await leases.acquire(idKey);
-      if (r.ok) log.warn({ node: cfg.nodeId }, 'node id lease lost during a pause; taken again');
-      else
-        fatal?.(
-          `node id ${cfg.nodeId} was taken by node process of ${r.holder || 'unknown'} while this one was away`,
-        );
+      for (let i = 0; i < 3 && !closed; i++) {
+        const r = await leases.join();
+        if (r.ok) return void log.warn({ node: cfg.nodeId }, 'node lease lost; taken again at a new epoch');
+        await waitForChange(nodeRevision, r.revision, cfg.leaseTtlMs * 2);
+      }
+      if (!closed) fatal?.(`node id ${cfg.nodeId} was taken by another process while this one was away`);
     } catch (err) {
-      fatal?.(`node id lease could not be taken again: ${String(err)}`);
+      fatal?.(`node lease could not be taken again: ${String(err)}`);
     }
   };
   return node;
 }
 
-/** Waits until `key` is no longer at `revision` (renewed, released, expired), or `ms` passed. */
-async function waitForChange(leases: LeaseTable, key: string, revision: number, ms: number): Promise<void> {
+/** Waits until `current()` is no longer `revision` (renewed, released, expired), or `ms` passed. */
+async function waitForChange(current: () => Promise<number>, revision: number, ms: number): Promise<void> {
   const until = performance.now() + ms;
   while (performance.now() < until) {
     await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
-    if ((await leases.revisionOf(key)) !== revision) return;
+    if ((await current()) !== revision) return;
   }
 }

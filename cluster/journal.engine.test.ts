@@ -40,7 +40,7 @@ beforeAll(async () => {
     nodes.set(n.nodeId, n);
   }
   nc = await connect({ servers: cluster.natsUrl });
-  leases = await new Kvm(nc).open(`${cluster.name}_leases`);
+  leases = await new Kvm(nc).open(`${cluster.name}_listeners`);
 }, 180_000);
 
 afterAll(async () => {

@@ -1,37 +1,70 @@
 /**
- * Leases in a JetStream KV bucket: one key per listener (and per node), held by one node.
+ * Leases in two JetStream KV buckets: a node lease per node, renewed; a listener lease per
+ * listener, written once and live as long as its node's lease.
  *
- * - acquire: `create` (fails if the key exists); the revision it returns is the lease's
- *   fencing token, which grows with every new holder (it is the stream sequence).
- * - renew: `update` with the last revision seen (compare-and-set) every `ttlMs / 4`; a renewal
- *   refused (another revision: the key expired and someone else created it) means lost.
- * - expiry: the bucket's TTL (the stream's max age, bucket-wide on nats-server 2.9): a key
- *   not rewritten within `ttlMs` disappears, so a paused or partitioned holder loses it.
- * - locally, a lease counts as held only until `renewal sent + ttlMs - margin`: the server
- *   expires it no earlier than that (its write came after our send), so a node paused past
- *   its lease knows it lost it before it could act (SIGSTOP, a long GC) without asking.
- * - take over: a key whose holder is gone (its node's NATS subscription vanished) is deleted
- *   with compare-and-set on the revision read, then created again: never two holders.
+ * Why two kinds: a renewal is one compare-and-set write, and nats-server 2.9 takes about 2 000
+ * of them per second on this machine, so renewing every listener's key (10 000 listeners and a
+ * 4 s TTL: 10 000 writes/s per node) loses leases long before a node is full. Here a node writes
+ * once per quarter TTL whatever its listener count, and once per listener it places.
+ *
+ * - node lease: the key `n.<node id>` in the TTL bucket (`<name>_leases`; nats-server 2.9 has
+ *   bucket-wide TTLs only, the stream's max age). `create` takes it; its revision then is the
+ *   node's **epoch**, written into every renewal's value (`update` with the last revision seen,
+ *   every `ttlMs / 4`). Not rewritten within `ttlMs`, it disappears: a paused or partitioned
+ *   node loses it. A renewal refused (the key expired, or another node revoked it on finding
+ *   the node's NATS connection closed) means lost.
+ * - listener lease: the key `l.<user id>` in the bucket WITHOUT a TTL (`<name>_listeners`; it
+ *   must never expire on its own), valued `{ node, epoch }`: taken with `create`, never renewed.
+ *   It is live iff the key `n.<node>` exists at that epoch. Its revision is the fencing token
+ *   for snapshots, journal and events; it grows with every new holder.
+ * - take over: a listener key whose node lease is gone (expired, released on drain, revoked, or
+ *   of an older epoch of the same node) is rewritten to the new holder with compare-and-set on
+ *   the revision read: of two nodes taking over at once one fails, so never two holders.
+ * - a node whose own renewal is refused or runs out loses every listener at once.
+ * - locally, the node lease (and with it every listener lease) counts as held only until
+ *   `renewal sent + ttlMs - margin`: the server expires it no earlier than that (its write came
+ *   after our send), so a node paused past its lease knows it lost it before it could act
+ *   (SIGSTOP, a long GC) without asking.
+ * - release: a listener key is deleted with compare-and-set; on drain the node key goes first
+ *   (one write frees every listener at once), then the listener keys, so none is left behind.
  */
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 
-export interface LeaseHolder {
+/** A node lease's value. */
+export interface NodeLease {
   node: string;
-  /** Epoch ms of acquisition (for people reading the bucket). */
+  /** The key's revision when the node created it (absent until its first renewal). */
+  epoch?: number;
+  /** Epoch ms of the write (for people reading the bucket). */
   at: number;
 }
 
-export type AcquireResult = { ok: true; fence: number } | { ok: false; holder: string; revision: number };
+/** A listener lease's value: held by `node` for as long as its node lease is at `epoch`. */
+export interface ListenerLease {
+  node: string;
+  epoch: number;
+  at: number;
+}
 
-interface HeldLease {
-  key: string;
-  fence: number;
+export type AcquireResult =
+  { ok: true; fence: number } | { ok: false; holder: string; epoch: number; revision: number };
+
+export type JoinResult = { ok: true; epoch: number } | { ok: false; holder: string; revision: number };
+
+interface HeldNode {
+  epoch: number;
   revision: number;
-  /** performance.now() until which this node may act as the holder. */
+  /** performance.now() until which this node may act as the holder of its leases. */
   validUntil: number;
   /** A renewal in flight. */
   renewing?: Promise<void>;
+}
+
+interface HeldListener {
+  fence: number;
+  /** The node epoch the key names: held only while the node lease is at it. */
+  epoch: number;
 }
 
 /** Key of a listener's lease: KV keys allow [-/_=.A-Za-z0-9], user ids more. */
@@ -48,28 +81,37 @@ export function isWrongRevision(err: unknown): boolean {
 }
 
 export class LeaseTable {
-  private readonly held = new Map<string, HeldLease>();
+  private node: HeldNode | undefined;
+  private readonly held = new Map<string, HeldListener>();
   private timer: NodeJS.Timeout | undefined;
   private readonly marginMs: number;
-  /** Renewals the server took since start (the cluster bench reads the rate). */
+  private readonly ownKey: string;
+  /** Node lease renewals the server took since start (the cluster bench reads the rate). */
   renewed = 0;
 
   constructor(
-    private readonly kv: KV,
+    /** The TTL bucket of node leases. */
+    private readonly nodes: KV,
+    /** The bucket without a TTL of listener leases. */
+    private readonly listeners: KV,
     private readonly nodeId: string,
     readonly ttlMs: number,
     private readonly log: Logger,
-    /** A lease renewal was refused or ran out: this node no longer holds `key`. */
-    private readonly onLost: (key: string) => void,
+    /**
+     * The node lease was refused or ran out: every listener key in `listenerKeys` is no longer
+     * held; called once, after which the node lease may be joined again (a new epoch).
+     */
+    private readonly onNodeLost: (listenerKeys: string[]) => void,
   ) {
     // Clock rates differ a little, and the renewal's own round trip counts against us.
     this.marginMs = Math.max(100, Math.floor(ttlMs / 10));
+    this.ownKey = nodeKey(nodeId);
   }
 
-  /** Starts renewing every held lease every ttl/4. */
+  /** Starts renewing the node lease every ttl/4. */
   start(): void {
     const every = Math.max(50, Math.floor(this.ttlMs / 4));
-    this.timer = setInterval(() => this.renewAll(), every);
+    this.timer = setInterval(() => this.renewNode(), every);
   }
 
   stop(): void {
@@ -77,44 +119,152 @@ export class LeaseTable {
     this.timer = undefined;
   }
 
-  /** Held and not past its local deadline. */
+  /** The node lease, held and not past its local deadline: its epoch. */
+  epoch(): number | undefined {
+    const n = this.node;
+    return n !== undefined && performance.now() < n.validUntil ? n.epoch : undefined;
+  }
+
+  /** Takes the node lease (create-if-absent); a new epoch each time. */
+  async join(): Promise<JoinResult> {
+    const sent = performance.now();
+    try {
+      const revision = await this.nodes.create(this.ownKey, this.nodeValue());
+      this.node = { epoch: revision, revision, validUntil: sent + this.ttlMs - this.marginMs };
+      return { ok: true, epoch: revision };
+    } catch (err) {
+      if (!isWrongRevision(err)) throw err;
+    }
+    const e = await this.nodes.get(this.ownKey);
+    if (!e || e.operation !== 'PUT') return { ok: false, holder: '', revision: e?.revision ?? 0 };
+    return { ok: false, holder: (e.json() as Partial<NodeLease>).node ?? '', revision: e.revision };
+  }
+
+  /** A node lease now: its epoch and revision, or undefined when it is gone. */
+  async nodeLease(nodeId: string): Promise<{ epoch: number; revision: number } | undefined> {
+    const e = await this.nodes.get(nodeKey(nodeId));
+    if (!e || e.operation !== 'PUT') return undefined;
+    return { epoch: (e.json() as Partial<NodeLease>).epoch ?? e.revision, revision: e.revision };
+  }
+
+  /**
+   * Deletes a node lease if still at `revision` (its node's NATS connection closed): every
+   * listener it held can be taken over. False when it moved on (renewed, released, revoked).
+   */
+  async revokeNode(nodeId: string, revision: number): Promise<boolean> {
+    return this.deleteAt(this.nodes, nodeKey(nodeId), revision);
+  }
+
+  /** Held (and the node lease with it) and not past the local deadline. */
   holds(key: string): boolean {
     const l = this.held.get(key);
-    return l !== undefined && performance.now() < l.validUntil;
+    return l !== undefined && l.epoch === this.epoch();
   }
 
   fenceOf(key: string): number | undefined {
     return this.holds(key) ? this.held.get(key)!.fence : undefined;
   }
 
-  heldKeys(): string[] {
-    return [...this.held.keys()];
-  }
-
+  /** Creates the listener key naming this node at its epoch; else reads who holds it. */
   async acquire(key: string): Promise<AcquireResult> {
-    const sent = performance.now();
-    const value = encoder.encode(JSON.stringify({ node: this.nodeId, at: Date.now() } satisfies LeaseHolder));
+    const epoch = this.requireEpoch();
     try {
-      const revision = await this.kv.create(key, value);
-      this.held.set(key, { key, fence: revision, revision, validUntil: sent + this.ttlMs - this.marginMs });
-      return { ok: true, fence: revision };
+      const fence = await this.listeners.create(key, this.listenerValue(epoch));
+      return this.took(key, epoch, fence);
     } catch (err) {
       if (!isWrongRevision(err)) throw err;
     }
-    const entry = await this.kv.get(key);
-    // Expired or released between the two calls: the caller tries again.
-    if (!entry || entry.operation !== 'PUT') return { ok: false, holder: '', revision: entry?.revision ?? 0 };
-    const holder = (entry.json() as Partial<LeaseHolder>).node ?? '';
-    return { ok: false, holder, revision: entry.revision };
+    const entry = await this.listeners.get(key);
+    // Released between the two calls: the caller tries again.
+    if (!entry || entry.operation !== 'PUT')
+      return { ok: false, holder: '', epoch: 0, revision: entry?.revision ?? 0 };
+    const v = entry.json() as Partial<ListenerLease>;
+    return { ok: false, holder: v.node ?? '', epoch: v.epoch ?? 0, revision: entry.revision };
   }
 
   /**
-   * Deletes the key if it is still at `revision` (its holder is gone); false when it moved on
-   * (renewed, released, taken by another node).
+   * Rewrites the listener key to this node if it is still at `revision` (its holder's node
+   * lease is gone); false when it moved on (taken by another node, released).
    */
-  async takeOver(key: string, revision: number): Promise<boolean> {
+  async takeOver(key: string, revision: number): Promise<AcquireResult | false> {
+    const epoch = this.requireEpoch();
     try {
-      await this.kv.delete(key, { previousSeq: revision });
+      const fence = await this.listeners.update(key, this.listenerValue(epoch), revision);
+      return this.took(key, epoch, fence);
+    } catch (err) {
+      if (isWrongRevision(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * The node named by `key`'s listener lease (undefined: none), for routing a call to it; the
+   * named node checks it still holds the lease before it answers.
+   */
+  async holderOf(key: string): Promise<string | undefined> {
+    const e = await this.listeners.get(key);
+    if (!e || e.operation !== 'PUT') return undefined;
+    return (e.json() as Partial<ListenerLease>).node;
+  }
+
+  /** The listener key's revision now (0: none), to watch a silent holder. */
+  async revisionOf(key: string): Promise<number> {
+    const e = await this.listeners.get(key);
+    return e && e.operation === 'PUT' ? e.revision : 0;
+  }
+
+  /** Lets go of a listener lease (deleted if still ours); forgotten locally at once. */
+  async release(key: string): Promise<void> {
+    const l = this.held.get(key);
+    if (!l) return;
+    this.held.delete(key);
+    await this.deleteAt(this.listeners, key, l.fence).catch((err: unknown) =>
+      this.log.warn({ err: String(err), key }, 'lease release failed; its node lease decides'),
+    );
+  }
+
+  /**
+   * Drain: deletes the node lease (every listener of this node may be taken at once), then
+   * every listener key still ours, so the bucket without a TTL keeps none of them.
+   */
+  async releaseAll(): Promise<void> {
+    this.stop();
+    const n = this.node;
+    this.node = undefined;
+    if (n) {
+      await n.renewing;
+      await this.deleteAt(this.nodes, this.ownKey, n.revision).catch((err: unknown) =>
+        this.log.warn({ err: String(err) }, 'node lease release failed; it expires'),
+      );
+    }
+    const keys = [...this.held.entries()];
+    this.held.clear();
+    await Promise.all(keys.map(([key, l]) => this.deleteAt(this.listeners, key, l.fence).catch(() => false)));
+  }
+
+  /** Forgets every listener lease without deleting them (they die with the node lease). */
+  dropAll(): string[] {
+    const keys = [...this.held.keys()];
+    this.held.clear();
+    return keys;
+  }
+
+  private took(key: string, epoch: number, fence: number): AcquireResult {
+    // The node lease was lost while the write was in flight: the key names a dead epoch.
+    if (this.epoch() !== epoch) throw new Error('the node lease was lost while placing a listener');
+    this.held.set(key, { fence, epoch });
+    return { ok: true, fence };
+  }
+
+  private requireEpoch(): number {
+    const epoch = this.epoch();
+    if (epoch === undefined) throw new Error(`node ${this.nodeId} holds no node lease now`);
+    return epoch;
+  }
+
+  private async deleteAt(kv: KV, key: string, revision: number): Promise<boolean> {
+    try {
+      await kv.delete(key, { previousSeq: revision });
       return true;
     } catch (err) {
       if (isWrongRevision(err)) return false;
@@ -122,72 +272,49 @@ export class LeaseTable {
     }
   }
 
-  /** The node holding `key` now, as the bucket says (undefined: nobody). */
-  async holderOf(key: string): Promise<string | undefined> {
-    const e = await this.kv.get(key);
-    if (!e || e.operation !== 'PUT') return undefined;
-    return (e.json() as Partial<LeaseHolder>).node;
+  private nodeValue(epoch?: number): Uint8Array {
+    return encoder.encode(
+      JSON.stringify({ node: this.nodeId, ...(epoch ? { epoch } : {}), at: Date.now() } satisfies NodeLease),
+    );
   }
 
-  /** The key's revision now (0: none), to watch a silent holder's lease run out. */
-  async revisionOf(key: string): Promise<number> {
-    const e = await this.kv.get(key);
-    return e && e.operation === 'PUT' ? e.revision : 0;
+  private listenerValue(epoch: number): Uint8Array {
+    return encoder.encode(
+      JSON.stringify({ node: this.nodeId, epoch, at: Date.now() } satisfies ListenerLease),
+    );
   }
 
-  /** Lets go of a lease (deleted if still ours); forgotten locally at once. */
-  async release(key: string): Promise<void> {
-    const l = this.held.get(key);
-    if (!l) return;
-    this.held.delete(key);
-    await l.renewing;
-    try {
-      await this.kv.delete(key, { previousSeq: l.revision });
-    } catch (err) {
-      // Moved on already (expired and taken): nothing of ours to delete.
-      if (!isWrongRevision(err)) this.log.warn({ err: String(err), key }, 'lease release failed; it expires');
-    }
+  private renewNode(): void {
+    const n = this.node;
+    if (!n) return;
+    if (performance.now() >= n.validUntil) return this.lose(n, 'ran out before a renewal came back');
+    if (!n.renewing) n.renewing = this.renew(n).finally(() => (n.renewing = undefined));
   }
 
-  /** Forgets every lease without deleting them (they expire): a node that must stop at once. */
-  dropAll(): string[] {
-    const keys = [...this.held.keys()];
-    this.held.clear();
-    return keys;
-  }
-
-  private renewAll(): void {
-    const now = performance.now();
-    for (const l of this.held.values()) {
-      if (now >= l.validUntil) {
-        this.lose(l, 'ran out before a renewal came back');
-        continue;
-      }
-      if (!l.renewing) l.renewing = this.renew(l).finally(() => (l.renewing = undefined));
-    }
-  }
-
-  private async renew(l: HeldLease): Promise<void> {
+  private async renew(n: HeldNode): Promise<void> {
     const sent = performance.now();
-    const value = encoder.encode(JSON.stringify({ node: this.nodeId, at: Date.now() } satisfies LeaseHolder));
     try {
-      const revision = await this.kv.update(l.key, value, l.revision);
+      const revision = await this.nodes.update(this.ownKey, this.nodeValue(n.epoch), n.revision);
       this.renewed++;
-      if (this.held.get(l.key) !== l) return;
-      l.revision = revision;
-      l.validUntil = sent + this.ttlMs - this.marginMs;
+      if (this.node !== n) return;
+      n.revision = revision;
+      n.validUntil = sent + this.ttlMs - this.marginMs;
     } catch (err) {
-      if (this.held.get(l.key) !== l) return;
-      if (isWrongRevision(err)) this.lose(l, 'renewal refused: the lease expired or moved');
-      // NATS slow or away: the local deadline decides (renewAll).
-      else this.log.warn({ err: String(err), key: l.key }, 'lease renewal failed; retrying');
+      if (this.node !== n) return;
+      if (isWrongRevision(err)) this.lose(n, 'renewal refused: the node lease expired or was revoked');
+      // NATS slow or away: the local deadline decides (renewNode).
+      else this.log.warn({ err: String(err) }, 'node lease renewal failed; retrying');
     }
   }
 
-  private lose(l: HeldLease, why: string): void {
-    if (this.held.get(l.key) !== l) return;
-    this.held.delete(l.key);
-    this.log.warn({ key: l.key, why }, 'lease lost');
-    this.onLost(l.key);
+  private lose(n: HeldNode, why: string): void {
+    if (this.node !== n) return;
+    this.node = undefined;
+    const keys = this.dropAll();
+    this.log.warn(
+      { node: this.nodeId, listeners: keys.length, why },
+      'node lease lost, and every listener with it',
+    );
+    this.onNodeLost(keys);
   }
 }

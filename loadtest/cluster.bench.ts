@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- cluster [--kills 20] [--listeners 3] [--round-trips 300] [--k6-vus 30]
- * [--k6-duration 20] [--leases 10000] [--relay-only]`: four session
+ * [--k6-duration 20] [--leases 10000] [--relay-only] [--leases-only]`: four session
  * nodes as child processes on the shared NATS and CQL node (the launcher's), devices as raw
  * sockets. Measured in one run:
  *
@@ -9,7 +9,8 @@
  *   throughput with 32 commands in flight, cross over same (relay_ratio).
  * - k6 on three of the nodes (loadtest/k6/cluster-k6.ts): the share of relayed commands and
  *   their round trip against local ones (k6_relayed_share, k6_relayed_p99_ms, k6_local_p99_ms).
- * - lease renewals of `--leases` listeners on one node (lease_renewals_per_s against needed).
+ * - leases of `--leases` listeners on one node: node lease renewals per second against needed,
+ *   listeners lost, beside the compare-and-set writes/s NATS takes (the baseline).
  * - failover: `--kills` times, a node owning `--listeners` listeners (each with a device on it
  *   and one on another node) is killed with SIGKILL; kill to the last welcome of each
  *   listener's devices (they reconnect round-robin at once). The killed node is restarted in
@@ -33,11 +34,12 @@ import {
   type TestCluster,
 } from '../testkit/cluster-nodes.ts';
 import { percentile, printTable, writeResults } from './report.ts';
+import { requireNats } from '../testkit/pipeline.ts';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
 import pino from 'pino';
-import { LeaseTable } from '../cluster/lease-table.ts';
+import { LeaseTable, listenerKey } from '../cluster/lease-table.ts';
 import { jsonBytes, nodeSubject } from '../cluster/link-messages.ts';
 import { runClusterK6, type ClusterK6Result } from './k6/cluster-k6.ts';
 import { journaledPlayLatency, type JournalPlayFigures } from './journal-plays.ts';
@@ -106,10 +108,14 @@ class Nodes {
 }
 
 /**
- * Lease renewals at `count` listeners on one node: a LeaseTable (cluster/lease-table.ts) of
- * `count` leases in a bucket of its own with the nodes' TTL, renewing for `ms`. A table renews
- * every lease each TTL/4, all of one round issued in the same event-loop turn (one socket
- * write, acks awaited together), so it needs count / (TTL/4) renewals per second.
+ * Leases of `count` listeners on one node (cluster/lease-table.ts), in buckets of their own
+ * with the nodes' TTL: the node joins (one node lease), places `count` listeners (one create
+ * each), then renews for `ms`. Only the node lease is renewed, every TTL/4, so it needs
+ * 1 / (TTL/4) renewals per second whatever `count` is; a listener counts as lost when the
+ * table no longer holds it at the end. The baseline, measured in the same run: the
+ * compare-and-set writes per second this NATS takes (`count` keys rewritten by revision with
+ * 500 in flight for 3 s), against the count / (TTL/4) that renewing every listener's key
+ * (the design before) would need.
  */
 async function leaseRenewals(
   natsUrl: string,
@@ -117,29 +123,78 @@ async function leaseRenewals(
   count: number,
   ttlMs: number,
   ms: number,
-): Promise<{ perS: number; neededPerS: number; lost: number; acquireMs: number }> {
+): Promise<{
+  perS: number;
+  neededPerS: number;
+  lost: number;
+  acquireMs: number;
+  casPerS: number;
+  perListenerNeededPerS: number;
+}> {
   const nc = await connect({ servers: natsUrl });
+  const kvm = new Kvm(nc);
   try {
-    const kv = await new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1 });
-    let lost = 0;
-    const table = new LeaseTable(kv, 'bench', ttlMs, pino({ level: 'silent' }), () => lost++);
+    const nodeKv = await kvm.create(`${bucket}_leases`, { ttl: ttlMs, history: 1 });
+    const listenerKv = await kvm.create(`${bucket}_listeners`, { history: 1 });
+    const table = new LeaseTable(
+      nodeKv,
+      listenerKv,
+      'bench',
+      ttlMs,
+      pino({ level: 'silent' }),
+      () => undefined,
+    );
+    const joined = await table.join();
+    if (!joined.ok) throw new Error('the bench node lease is taken');
+    table.start();
+    const keys = Array.from({ length: count }, (_, i) => listenerKey(`bench${i}`));
     const t0 = performance.now();
     for (let i = 0; i < count; i += 500)
       await Promise.all(
-        Array.from({ length: Math.min(500, count - i) }, (_, j) => table.acquire(`l.bench${i + j}`)),
+        keys.slice(i, i + 500).map(async (k) => {
+          if (!(await table.acquire(k)).ok) throw new Error(`${k} taken`);
+        }),
       );
     const acquireMs = performance.now() - t0;
-    table.start();
-    // The first round starts TTL/4 after start: count from then.
-    await new Promise((r) => setTimeout(r, ttlMs / 4));
     const from = table.renewed;
     const t1 = performance.now();
     await new Promise((r) => setTimeout(r, ms));
     const perS = (table.renewed - from) / ((performance.now() - t1) / 1000);
+    const lost = keys.filter((k) => !table.holds(k)).length;
     table.stop();
-    return { perS, neededPerS: count / (ttlMs / 4 / 1000), lost, acquireMs };
+
+    // Baseline: compare-and-set writes per second on this NATS, the keys' revisions in hand.
+    const casKv = await kvm.create(`${bucket}_cas`, { history: 1 });
+    const revs = new Map<string, number>();
+    for (let i = 0; i < count; i += 500)
+      await Promise.all(
+        keys.slice(i, i + 500).map(async (k) => revs.set(k, await casKv.create(k, new Uint8Array(8)))),
+      );
+    let writes = 0;
+    const until = performance.now() + 3_000;
+    const t2 = performance.now();
+    await Promise.all(
+      Array.from({ length: 500 }, async (_, w) => {
+        for (let i = w; performance.now() < until; i += 500) {
+          const k = keys[i % count]!;
+          revs.set(k, await casKv.update(k, new Uint8Array(8), revs.get(k)!));
+          writes++;
+        }
+      }),
+    );
+    const casPerS = writes / ((performance.now() - t2) / 1000);
+    return {
+      perS,
+      neededPerS: 1 / (ttlMs / 4 / 1000),
+      lost,
+      acquireMs,
+      casPerS,
+      perListenerNeededPerS: count / (ttlMs / 4 / 1000),
+    };
   } finally {
-    await (await jetstreamManager(nc)).streams.delete(`KV_${bucket}`).catch(() => undefined);
+    const jsm = await jetstreamManager(nc);
+    for (const b of ['leases', 'listeners', 'cas'])
+      await jsm.streams.delete(`KV_${bucket}_${b}`).catch(() => undefined);
     await nc.close();
   }
 }
@@ -188,7 +243,47 @@ async function throughput(d: ClusterDevice, ms: number, window = 32): Promise<nu
 const volumeOf = (d: ClusterDevice) =>
   d.welcomes.at(-1)!.frame.state.devices.find((x) => x.id === d.deviceId)?.volume_percent;
 
+/** `--leases-only`: the lease phase alone, no nodes (writes bench-results/cluster-leases.json). */
+async function leasesOnly(count: number): Promise<void> {
+  const load0 = loadavg()[0]!;
+  const leases = await leaseRenewals(await requireNats(), `bench_${process.pid}`, count, 2_000, 10_000);
+  const load1 = loadavg()[0]!;
+  printTable(leaseRows(leases, count));
+  writeResults('cluster-leases', {
+    ...leaseFigures(leases, count),
+    load_average_1m: [+load0.toFixed(1), +load1.toFixed(1)],
+  });
+}
+
+type LeaseFigures = Awaited<ReturnType<typeof leaseRenewals>>;
+
+const leaseFigures = (l: LeaseFigures, count: number) => ({
+  lease_listeners: count,
+  lease_renewals_per_s: +l.perS.toFixed(2),
+  lease_renewals_needed_per_s: +l.neededPerS.toFixed(2),
+  leases_lost: l.lost,
+  lease_place_ms: Math.round(l.acquireMs),
+  lease_cas_writes_per_s: Math.round(l.casPerS),
+  lease_per_listener_renewals_needed_per_s: Math.round(l.perListenerNeededPerS),
+});
+
+const leaseRows = (l: LeaseFigures, count: number) => [
+  { measure: `leases: ${count} listeners placed`, value: Math.round(l.acquireMs), unit: 'ms' },
+  {
+    measure: 'node lease renewals done / needed',
+    value: `${l.perS.toFixed(2)} / ${l.neededPerS.toFixed(2)}`,
+    unit: '/s',
+  },
+  { measure: 'listener leases lost (target 0)', value: l.lost, unit: '' },
+  {
+    measure: 'baseline: CAS writes NATS takes / renewing every listener needs',
+    value: `${Math.round(l.casPerS)} / ${Math.round(l.perListenerNeededPerS)}`,
+    unit: '/s',
+  },
+];
+
 export default async function clusterBench(args: string[]): Promise<void> {
+  if (args.includes('--leases-only')) return leasesOnly(arg(args, '--leases', 10_000));
   // --relay-only: the relay, k6 and lease phases alone (no kill, drain or pause).
   const relayOnly = args.includes('--relay-only');
   const kills = relayOnly ? 0 : arg(args, '--kills', 20);
@@ -288,7 +383,8 @@ export default async function clusterBench(args: string[]): Promise<void> {
         : undefined;
     if (leases)
       console.log(
-        `leases: ${leaseCount} acquired in ${Math.round(leases.acquireMs)} ms; ${Math.round(leases.perS)} renewals/s of ${Math.round(leases.neededPerS)} needed; ${leases.lost} lost`,
+        `leases: ${leaseCount} placed in ${Math.round(leases.acquireMs)} ms; ${leases.perS.toFixed(1)} renewals/s of ${leases.neededPerS.toFixed(1)} needed; ${leases.lost} lost; ` +
+          `NATS takes ${Math.round(leases.casPerS)} compare-and-set writes/s, renewing every listener would need ${Math.round(leases.perListenerNeededPerS)}/s`,
       );
 
     // Failover after kill -9.
@@ -424,10 +520,7 @@ export default async function clusterBench(args: string[]): Promise<void> {
       ...(k6 ?? {}),
       ...(leases
         ? {
-            lease_listeners: leaseCount,
-            lease_renewals_per_s: Math.round(leases.perS),
-            lease_renewals_needed_per_s: Math.round(leases.neededPerS),
-            leases_lost: leases.lost,
+            ...leaseFigures(leases, leaseCount),
           }
         : {}),
       play_p99_ms_journaled: journal.on.p99,
@@ -462,6 +555,7 @@ export default async function clusterBench(args: string[]): Promise<void> {
             },
           ]
         : []),
+      ...(leases ? leaseRows(leases, leaseCount) : []),
       { measure: 'lost acked commands (target 0)', value: relayOnly ? '-' : lost, unit: '' },
       { measure: 'double activations (target 0)', value: relayOnly ? '-' : double, unit: '' },
       ...journalRows(journal),
