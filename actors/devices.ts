@@ -11,8 +11,9 @@
 
 import { handBack } from './url-renewal.ts';
 import { continueCurrent, pause, resume } from './play-controls.ts';
-import { holdForResolve, movePlay } from './play-lifecycle.ts';
-import { accrue, setPlaying } from './play-position.ts';
+import { holdForResolve, movePlay, trackDone } from './play-lifecycle.ts';
+import { accrue, decidePosition, setPlaying } from './play-position.ts';
+import { positionAt, seekAnchor } from './position.ts';
 import { findDevice, isConnected, type Requester, type SessionContext } from './session-context.ts';
 import type { Effects, LogicEnv } from './session-effects.ts';
 import type { DeviceView, HelloCommand, TransferCommand, VolumeCommand } from './types.ts';
@@ -46,7 +47,41 @@ export function hello(d: SessionContext, c: HelloCommand, now: number, env: Logi
       : { deviceId: c.deviceId, requestId: c.requestId, resumed },
   );
   fx.changed = true;
+  if (active && d.restoredPlaying) return playOnRestored(d, resumed, now, env, fx);
   if (active && !resumed) giveBack(d, now, env, fx);
+}
+
+/**
+ * The active device is back on a session restored from a snapshot while its play was
+ * playing (`restoredPlaying`): the same play goes on (same play id, no new play.start), at
+ * the position it has reached since by wall time (the device played on from its URLs while
+ * the server was away), or, past the track's end, the next track starts as after any end.
+ * Not when the device is back more than `activeDeviceGraceMs` after that end (nothing was
+ * heard that long, as for a lost device): it stays paused where it was saved.
+ * ms_played: a device back with its player (a resumed hello) played the gap, which counts
+ * (up to the track's end); one back without it (a fresh hello) played nothing since the
+ * save, so the position moves on and ms_played does not. The bundle is loaded first, so
+ * the rights are checked again (a track refused now is passed over with `track_skipped`).
+ */
+function playOnRestored(d: SessionContext, resumed: boolean, now: number, env: LogicEnv, fx: Effects): void {
+  const saved = d.restoredPlaying!;
+  d.restoredPlaying = null;
+  const p = d.current;
+  if (!p || d.pendingStart || d.pendingResolve) return;
+  const dur = p.track.durationMs;
+  if (now > saved.at + Math.max(0, dur - saved.positionMs) + env.cfg.activeDeviceGraceMs) {
+    if (!resumed) giveBack(d, now, env, fx);
+    return;
+  }
+  const from = { positionMs: saved.positionMs, at: saved.at, playing: true };
+  if (resumed) {
+    decidePosition(d, from);
+    accrue(d, now, env, fx);
+  }
+  const positionMs = positionAt(from, now, dur);
+  if (positionMs >= dur) return trackDone(d, now, env, fx);
+  decidePosition(d, seekAnchor(positionMs, now, dur, false));
+  continueCurrent(d, true, null, now, fx);
 }
 
 /**

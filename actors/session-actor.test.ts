@@ -723,6 +723,8 @@ describe('session devices', () => {
     const saved = JSON.parse(
       JSON.stringify(persistSession(s.actor.getSnapshot(), s.clock.now())),
     ) as PersistedSession;
+    // As an older snapshot, without `playingAt`: restored paused (a playing one: restored-play.test.ts).
+    delete saved.playingAt;
     s.actor.stop();
     const r = startFakeSession({ world: s.world, restore: saved, epoch: 99 });
     r.clock.increment(laterMs);
@@ -731,7 +733,7 @@ describe('session devices', () => {
     return { r, saved, helloResumed };
   }
 
-  test('session - a persisted session restores paused and resume continues the same play', async () => {
+  test('session - a persisted session without playingAt restores paused and resume continues the same play', async () => {
     const { r, saved, helloResumed } = await restored();
     expect(stateOf(r)).toBe('paused');
     helloResumed();
@@ -810,6 +812,7 @@ describe('session devices', () => {
       { context: { ...live, current: { ...live.current!, progressSent: false } } },
       s.clock.now(),
     );
+    delete saved.playingAt; // restored paused: the resume below continues it
     const r = startFakeSession({ world: s.world, restore: saved });
     r.hello('d1', { resume: { epoch: saved.epoch, version: saved.version } });
     r.send({ type: 'resume', deviceId: 'd1', requestId: 'rs' });

@@ -61,8 +61,36 @@ export function handleCommand(
     fx.ack(r);
     return;
   }
+  if (!d.restoredPlaying || !STEERS.has(c.type)) return dispatch(d, c, r, now, env, fx);
+  const before = steering(d);
   dispatch(d, c, r, now, env, fx);
+  // A restored play waiting for its active device: a pause, or any command that moved what
+  // plays (a seek, a skip, a play, a transfer or a resume elsewhere), decides instead.
+  if (c.type === 'pause' || steering(d).some((v, i) => v !== before[i])) d.restoredPlaying = null;
 }
+
+/** Commands that act on what plays (queue and option edits leave a restored play waiting). */
+const STEERS: ReadonlySet<string> = new Set([
+  'play',
+  'pause',
+  'resume',
+  'seek',
+  'next',
+  'previous',
+  'ended',
+  'logout',
+  'transfer',
+]);
+
+/** What a command that steers the play changes (replaced, never mutated: compared by reference). */
+const steering = (d: SessionContext): unknown[] => [
+  d.current,
+  d.position,
+  d.pendingStart,
+  d.pendingResolve,
+  d.heldSkip,
+  d.activeDeviceId,
+];
 
 /**
  * Apply the commands held while a context resolved, in their order, after it resolved (or

@@ -203,6 +203,19 @@ export interface SessionContext {
   /** Autoplay tracks given to this session (newest last, bounded): never given twice. */
   autoplayServed: string[];
   graceArmed: boolean;
+  /**
+   * A play restored from a snapshot that was playing when saved: where it was then (the
+   * position at `at`, by the server clock). It stays paused until its active device is back
+   * (its hello), then goes on from here moved on by wall time (see devices.ts
+   * `playOnRestored`); a command that steers the play first drops it. Null otherwise.
+   */
+  restoredPlaying: RestoredPlaying | null;
+}
+
+/** See `SessionContext.restoredPlaying`. */
+export interface RestoredPlaying {
+  positionMs: number;
+  at: number;
 }
 
 export function initialContext(input: {
@@ -247,6 +260,7 @@ export function initialContext(input: {
     radioFor: null,
     autoplayServed: [],
     graceArmed: false,
+    restoredPlaying: null,
   };
 }
 

@@ -5,11 +5,12 @@
  * internal persisted snapshot, so a library upgrade cannot strand stored sessions.
  *
  * What survives: devices (all offline), the active device, the play order (context,
- * shuffle order, queue, repeat), the current play (same play id: a resume continues it)
- * paused at its position, quality, counters (so play ids never repeat), the version, and the
- * autoplay tracks the radio already gave (bounded, as in memory), so a restored session is
- * never given one of them again.
- * What does not: loaded bundles, pending loads, timers (a restored session is paused).
+ * shuffle order, queue, repeat), the current play (same play id: a resume continues it) at
+ * its position, and whether it was playing (`playingAt`), quality, counters (so play ids
+ * never repeat), the version, and the autoplay tracks the radio already gave (bounded, as in
+ * memory), so a restored session is never given one of them again.
+ * What does not: loaded bundles, pending loads, timers. A restored session is paused; a play
+ * that was playing goes on once its active device is back (devices.ts `playOnRestored`).
  */
 
 import type { PlayOrder } from './play-order.ts';
@@ -34,17 +35,28 @@ export interface PersistedSession {
   shuffleCounter: number;
   /** Autoplay track ids given in this session, oldest first; absent in older snapshots. */
   autoplayServed?: string[];
+  /**
+   * The current play was playing: the server time of `positionMs` (the save, or when its
+   * active device was lost). Absent when paused, and in older snapshots (restored paused).
+   */
+  playingAt?: number;
   savedAt: number;
 }
 
 export function persistContext(c: SessionContext, now: number): PersistedSession {
   let current: CurrentPlay | null = null;
   let positionMs = 0;
-  if (c.current) {
+  let playingAt: number | undefined;
+  if (c.current && c.restoredPlaying) {
+    // Restored and not resumed yet: saved again as it was restored, still to go on.
+    current = c.current;
+    ({ positionMs, at: playingAt } = c.restoredPlaying);
+  } else if (c.current) {
     const d = c.current.track.durationMs;
     const until = heardUntil(c, now);
     current = { ...c.current, msPlayed: c.current.msPlayed + playedSince(c.position, until, d) };
     positionMs = positionAt(c.position, until, d);
+    if (c.position.playing) playingAt = until;
   }
   return {
     format: PERSISTED_SESSION_FORMAT,
@@ -60,6 +72,7 @@ export function persistContext(c: SessionContext, now: number): PersistedSession
     playCounter: c.playCounter,
     shuffleCounter: c.shuffleCounter,
     ...(c.autoplayServed.length ? { autoplayServed: c.autoplayServed } : {}),
+    ...(playingAt !== undefined ? { playingAt } : {}),
     savedAt: now,
   };
 }
@@ -101,6 +114,9 @@ export function restoredContext(
   // Snapshots from before plays named their devices: the one it ran on.
   c.current = p.current && { ...p.current, devices: p.current.devices ?? [p.current.deviceId] };
   c.position = c.ceiling = { positionMs: p.positionMs, at: now, playing: false };
+  // Paused until its active device is back (a malformed time: paused for good, as before).
+  if (c.current && c.activeDeviceId && typeof p.playingAt === 'number' && Number.isFinite(p.playingAt))
+    c.restoredPlaying = { positionMs: p.positionMs, at: p.playingAt };
   c.playCounter = p.playCounter;
   c.shuffleCounter = p.shuffleCounter;
   // A malformed list is dropped, not trusted: it only widens what the radio may repeat.

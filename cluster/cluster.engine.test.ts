@@ -157,6 +157,9 @@ describe('cluster', () => {
       async () => (await cluster.saved('u3')).version >= last,
       15_000,
     );
+    // The play as the devices last saw it before the kill: its anchor moves with wall time.
+    const before = [...other.frames].reverse().find((f) => f.t === 'state' || f.t === 'welcome')!.state;
+    expect(before.is_playing).toBe(true);
     const killedAt = performance.now();
     dead.add(a);
     a.signal('SIGKILL');
@@ -169,6 +172,29 @@ describe('cluster', () => {
     expect(state.context_uri).toBe('spotify:playlist:demo-mix');
     expect(state.track).not.toBeNull();
     expect(failoverMs).toBeGreaterThan(0);
+    // Playback goes on by itself on the active device (owner), no resume pressed: the same
+    // play, playing, where it has got to since the kill (its device played on meanwhile).
+    const back = owner.frames.indexOf(owner.welcomes[1]!.frame);
+    const playingAgain = () =>
+      owner.frames
+        .slice(back)
+        .flatMap((f) =>
+          (f.t === 'state' || f.t === 'welcome') && f.state.is_playing && f.state.play_id === before.play_id
+            ? [f.state]
+            : [],
+        )[0];
+    await owner.until(() => playingAgain() !== undefined, 10_000, 'playback going on after the kill');
+    const resumed = playingAgain()!;
+    const expected = before.position.position_ms + (resumed.position.at - before.position.at);
+    expect(Math.abs(resumed.position.position_ms - expected)).toBeLessThanOrEqual(1_000);
+    await owner.until(
+      () =>
+        owner.frames
+          .slice(back)
+          .some((f) => f.t === 'playback' && f.play_id === before.play_id && f.is_playing),
+      10_000,
+      'the playback handed back to the active device',
+    );
     // One actor again: a command through either device reaches both.
     expect((await owner.request({ t: 'repeat', mode: 'off' })).t).toBe('ack');
     await other.until(
@@ -200,9 +226,8 @@ describe('cluster', () => {
       // (the only node left) takes the listener over.
       await other.until(() => other.welcomes.length >= 2, 20_000, 'a welcome from the new owner');
       expect((await other.request({ t: 'repeat', mode: 'track' })).t).toBe('ack');
-      // The new owner restores the session from the last snapshot, paused: play on (the same
-      // play, its ms_played kept) so it reaches 30 s and counts.
-      expect((await other.request({ t: 'resume' })).t).toBe('ack');
+      // The new owner restores the session from the last snapshot and, its active device (this
+      // one) back, the same play goes on by itself (its ms_played kept), reaching 30 s to count.
       await waitFor(
         'a snapshot fenced by the new owner',
         async () => (await cluster.saved('u4')).fence > fenceBefore,
