@@ -97,7 +97,7 @@ export interface RadioConfig {
   /** RADIO_SUBJECT: the NATS subject the instances answer on. */
   subject: string;
   natsUrl?: string;
-  /** How often the service looks for a newly published index. */
+  /** RADIO_POLL_MS: how often the service reads `CURRENT` for a newly published index. */
   pollMs: number;
   /** ALS_PYTHON: the Python with `implicit` that trains Discover Weekly (the launcher's venv). */
   alsPython: string;
@@ -431,7 +431,7 @@ function radioSection(env: Env, layout: DataLayout): RadioConfig {
     attempts: 2,
     subject,
     ...(natsUrl ? { natsUrl } : {}),
-    pollMs: 5_000,
+    pollMs: int(env, 'RADIO_POLL_MS', 5_000, 10, 3_600_000),
     alsPython: resolve(
       present(env, 'ALS_PYTHON') ??
         join(present(env, 'INFRA_CACHE_DIR') ?? '.cache', 'python', 'venv', 'bin', 'python'),

@@ -15,6 +15,7 @@ import { openStores } from './open-stores.ts';
 import { ObjectStore } from '../origin/object-store.ts';
 import { describeTools, locateTools, ToolError } from '../origin/ingest/ffmpeg.ts';
 import { Ingester, ingestAll, type IngestOutcome } from '../origin/ingest/ingest.ts';
+import { publishNewTracks, type ContentUpdate } from './content-index.ts';
 
 const AUDIO_EXTENSIONS = new Set([
   '.wav',
@@ -83,6 +84,7 @@ async function main(): Promise<number> {
     Presets.shades_classic,
   );
   let results: IngestOutcome[];
+  let radio: ContentUpdate | undefined;
   try {
     const ingester = new Ingester({
       catalog: stores.catalog,
@@ -97,6 +99,14 @@ async function main(): Promise<number> {
       options.workers,
       (o) => bar.increment({ last: `${o.status} ${o.path.split('/').pop()}` }),
     );
+    // New tracks reach the radio without a restart: a content index naming them is published
+    // where running radio services poll for one (RADIO_INDEX_DIR).
+    radio = await publishNewTracks(
+      config.radio,
+      stores.catalog,
+      results.flatMap((r) => (r.status === 'ingested' ? [r.trackId] : [])),
+      { objectDir: config.layout.objects, tools: config.tools },
+    );
   } finally {
     bar.stop();
     await stores.close();
@@ -106,6 +116,11 @@ async function main(): Promise<number> {
     `ingest: ${count('ingested')} ingested, ${count('unchanged')} unchanged, ${count('failed')} failed ` +
       `in ${((Date.now() - started) / 1000).toFixed(1)} s (objects in ${config.layout.objects})`,
   );
+  if (radio)
+    console.log(
+      `ingest: radio content index ${radio.version} published (${radio.tracks} tracks, ${radio.added} new, ` +
+        `${radio.unmeasured} without audio measures) in ${config.radio.indexDir}`,
+    );
   for (const r of results) {
     if (r.status === 'failed') console.log(`  FAILED ${r.path}: ${r.code}: ${r.reason}`);
     else console.log(`  ${r.status.padEnd(9)} ${r.trackId} ${r.path}`);

@@ -10,24 +10,18 @@
  * then, in the background, again with the audio measures of each track's lowest bitrate
  * (cached by content address in <RADIO_INDEX_DIR>/audio-features.json).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { noRadio } from '../actors/ports.ts';
 import type { RadioRequest } from '../actors/types.ts';
-import { ObjectStore } from '../origin/object-store.ts';
-import { locateTools } from '../origin/ingest/ffmpeg.ts';
-import { measureAudio, type AudioFeatures } from '../radio/audio-features.ts';
 import { buildContentIndex, type ContentFacts } from '../radio/content-vectors.ts';
 import { IndexHolder } from '../radio/index-holder.ts';
 import { RadioService } from '../radio/radio-service.ts';
 import { embeddedRadioPort, natsRadioPort } from '../radio/radio-transport.ts';
-import { publishIndex } from '../radio/vector-index.ts';
+import { publishIndex, type VectorIndex } from '../radio/vector-index.ts';
 import { KeptConnection } from '../storage/nats-connection.ts';
-import type { CatalogStore } from '../storage/catalog.ts';
+import { catalogFacts, withAudio, type AudioSource } from './content-index.ts';
 import type { Stores } from './open-stores.ts';
-import type { AppConfig, RadioConfig } from './config.ts';
+import type { RadioConfig } from './config.ts';
 
 export type RadioPort = (request: RadioRequest) => Promise<string[]>;
 
@@ -45,7 +39,7 @@ export interface OpenRadioDeps {
   stores: Pick<Stores, 'catalog' | 'history'>;
   log: Logger;
   /** Audio objects, for the content index's audio measures; absent: metadata only. */
-  audio?: { objectDir: string; tools: AppConfig['tools'] };
+  audio?: AudioSource;
   now?: () => number;
 }
 
@@ -102,9 +96,14 @@ export async function startRadioService(
   if (!covered) {
     installContent(config, holder, facts, deps.log);
     if (deps.audio && facts.length > 0)
-      settled = withAudio(config, deps.stores.catalog, facts, deps.audio, deps.log, () => stopped)
-        .then((measured) => {
-          if (!stopped) installContent(config, holder, measured, deps.log);
+      settled = withAudio(config.indexDir, deps.stores.catalog, facts, deps.audio, () => stopped)
+        .then(({ facts: measured, failures }) => {
+          if (stopped) return;
+          if (failures)
+            deps.log.warn({ failures }, 'radio: some tracks could not be measured (metadata only for them)');
+          // Tracks ingested since start were published by their ingest: keep them.
+          holder.refresh();
+          installContent(config, holder, measured, deps.log, holder.current().content);
         })
         .catch((err: unknown) =>
           deps.log.warn({ err }, 'radio: audio measures failed; metadata-only content index kept'),
@@ -124,78 +123,15 @@ export async function startRadioService(
   return { service, holder, settled, stop };
 }
 
-function installContent(config: RadioConfig, holder: IndexHolder, facts: ContentFacts[], log: Logger): void {
-  const index = buildContentIndex(facts);
+function installContent(
+  config: RadioConfig,
+  holder: IndexHolder,
+  facts: ContentFacts[],
+  log: Logger,
+  base?: VectorIndex,
+): void {
+  const index = buildContentIndex(facts, base);
   publishIndex(config.indexDir, index);
   holder.install(index);
   log.info({ version: index.meta.version, tracks: index.size }, 'radio: content index built');
-}
-
-async function catalogFacts(catalog: CatalogStore): Promise<ContentFacts[]> {
-  const ids = await catalog.listTrackIds();
-  const rows = await catalog.getTracks(ids);
-  return [...rows.values()]
-    .sort((a, b) => (a.id < b.id ? -1 : 1))
-    .map((t) => ({ trackId: t.id, artistId: t.artistId, albumId: t.albumId }));
-}
-
-/** Seconds of each track measured: enough for its character, cheap on a busy machine. */
-const MEASURED_SECONDS = 30;
-
-async function withAudio(
-  config: RadioConfig,
-  catalog: CatalogStore,
-  facts: ContentFacts[],
-  audio: NonNullable<OpenRadioDeps['audio']>,
-  log: Logger,
-  stopped: () => boolean,
-): Promise<ContentFacts[]> {
-  const ffmpeg = locateTools(audio.tools as Record<string, string | undefined>).ffmpeg;
-  const objects = new ObjectStore(audio.objectDir);
-  mkdirSync(config.indexDir, { recursive: true });
-  const cacheFile = join(config.indexDir, 'audio-features.json');
-  let cache: Record<string, AudioFeatures> = {};
-  try {
-    cache = JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, AudioFeatures>;
-  } catch {
-    // No cache yet (or an unreadable one): measure again.
-  }
-  const scratch = mkdtempSync(join(tmpdir(), 'radio-audio-'));
-  let failures = 0;
-  try {
-    const out: ContentFacts[] = [];
-    for (const f of facts) {
-      if (stopped()) return facts;
-      const files = await catalog.getAudioFiles(f.trackId);
-      const file = files[0];
-      if (!file) {
-        out.push(f);
-        continue;
-      }
-      let measured = cache[file.contentAddress];
-      if (!measured) {
-        // Init segment + the first chunks make a decodable stream of the track's start.
-        const path = join(scratch, 'track.webm');
-        writeFileSync(path, readFileSync(objects.pathOf(file.init.key)));
-        let ms = 0;
-        for (const c of file.chunks) {
-          if (ms >= MEASURED_SECONDS * 1000) break;
-          appendFileSync(path, readFileSync(objects.pathOf(c.key)));
-          ms += c.durationMs;
-        }
-        try {
-          measured = await measureAudio(ffmpeg, path, MEASURED_SECONDS);
-          cache[file.contentAddress] = measured;
-        } catch {
-          failures++;
-        }
-      }
-      out.push(measured ? { ...f, audio: measured } : f);
-    }
-    writeFileSync(cacheFile, JSON.stringify(cache));
-    if (failures) log.warn({ failures }, 'radio: some tracks could not be measured (metadata only for them)');
-    return out;
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
 }

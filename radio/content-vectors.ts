@@ -57,21 +57,34 @@ export function contentVector(f: ContentFacts): Float32Array {
   return v;
 }
 
-/** The content index over `facts`; its version names what it covers, so an unchanged catalog keeps it. */
-export function buildContentIndex(facts: readonly ContentFacts[]): VectorIndex {
-  const vectors = new Float32Array(facts.length * CONTENT_DIMENSIONS);
-  facts.forEach((f, i) => vectors.set(contentVector(f), i * CONTENT_DIMENSIONS));
+/**
+ * The content index over `facts`, plus every track of `base` (the index in force) that
+ * `facts` do not name, its vector kept as published: a new release's vector is added without
+ * measuring the rest of the catalog again. Its version names what it covers, so an unchanged
+ * catalog keeps it.
+ */
+export function buildContentIndex(facts: readonly ContentFacts[], base?: VectorIndex): VectorIndex {
+  const named = new Set(facts.map((f) => f.trackId));
+  // A base of another shape (an older format) is not mixed in: its tracks get new vectors.
+  const kept =
+    base && base.set.dimensions === CONTENT_DIMENSIONS
+      ? base.set.trackIds.filter((id) => !named.has(id))
+      : [];
+  const trackIds = [...kept, ...facts.map((f) => f.trackId)];
+  const vectors = new Float32Array(trackIds.length * CONTENT_DIMENSIONS);
+  kept.forEach((id, i) => vectors.set(base!.vectorOf(id)!, i * CONTENT_DIMENSIONS));
+  facts.forEach((f, i) => vectors.set(contentVector(f), (kept.length + i) * CONTENT_DIMENSIONS));
+  const described = facts.map((f) => [f.trackId, f.artistId, f.albumId, f.genres ?? [], f.audio ?? null]);
   const version =
     'c-' +
     createHash('sha256')
-      .update(
-        JSON.stringify(facts.map((f) => [f.trackId, f.artistId, f.albumId, f.genres ?? [], f.audio ?? null])),
-      )
+      // Without a base (or nothing kept of it), the same facts name the same version as ever.
+      .update(JSON.stringify(kept.length ? [base!.meta.version, kept, described] : described))
       .digest('hex')
       .slice(0, 16);
   return buildIndex('content', version, {
-    trackIds: facts.map((f) => f.trackId),
-    artistIds: facts.map((f) => f.artistId),
+    trackIds,
+    artistIds: [...kept.map((id) => base!.artistOf(id)!), ...facts.map((f) => f.artistId)],
     dimensions: CONTENT_DIMENSIONS,
     vectors,
   });

@@ -25,6 +25,7 @@ export class IndexHolder {
   private timer: NodeJS.Timeout | undefined;
   /** The version of each kind last tried, loaded or not: a corrupt one is not retried each poll. */
   private readonly tried = new Map<IndexKind, string>();
+  private readonly listeners = new Set<(index: VectorIndex) => void>();
 
   constructor(readonly dir: string) {}
 
@@ -36,6 +37,17 @@ export class IndexHolder {
   install(index: VectorIndex): void {
     this.indexes = { ...this.indexes, [index.meta.kind]: index };
     this.tried.set(index.meta.kind, index.meta.version);
+    this.announce(index);
+  }
+
+  /** Calls `listener` with each index put in force from now on; returns the unsubscribe. */
+  onSwap(listener: (index: VectorIndex) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private announce(index: VectorIndex): void {
+    for (const l of this.listeners) l(index);
   }
 
   /** Loads every kind whose CURRENT names a version not tried yet. Never throws. */
@@ -50,6 +62,7 @@ export class IndexHolder {
         const index = loadIndex(this.dir, kind, version);
         this.indexes = { ...this.indexes, [kind]: index };
         report.loaded.push({ kind, version });
+        this.announce(index);
       } catch (e) {
         const error = e instanceof IndexError ? e.message : `index ${kind}: ${String(e)}`;
         report.failed.push({ kind, version, error });
