@@ -11,6 +11,7 @@ import type { RadioRequest } from '../actors/types.ts';
 import type { Stores } from '../storage/stores.ts';
 import { openEmbeddedStores } from '../testkit/test-stores.ts';
 import { spacingViolations } from './answer-rules.ts';
+import { buildContentIndex } from './content-vectors.ts';
 import { IndexHolder } from './index-holder.ts';
 import { parseRadioRequest, RadioRequestError, RadioService } from './radio-service.ts';
 import { buildIndex, IndexError, loadIndex, publishIndex, type PopularTracks } from './vector-index.ts';
@@ -224,6 +225,34 @@ describe('radio service', () => {
     expect(holder.refresh().loaded).toEqual([{ kind: 'learned', version: 'v2' }]);
     expect((await inFlight).indexVersions.learned).toBe('v1');
     expect((await service.answer(req())).indexVersions.learned).toBe('v2');
+  });
+
+  it('service - a content index naming a new track swaps in while a request is in flight', async () => {
+    const indexDir = join(dir, 'content-swap');
+    const facts = ids.map((id, i) => ({ trackId: id, artistId: artistOf(i), albumId: `al${i % 8}` }));
+    const before = buildContentIndex(facts.slice(0, -1));
+    publishIndex(indexDir, before);
+    const { holder, service } = serviceOn(indexDir);
+    const swaps: string[] = [];
+    holder.onSwap((i) => swaps.push(`${i.meta.kind}/${i.meta.version}`));
+    const newTrack = req({ userId: 'newcomer', seedTrackIds: ['t39'], exclude: [] });
+    const inFlight = service.answer(newTrack); // holds the index without t39 from its first line
+    // Ingest's update: the new track's vector added, the others kept as published.
+    const after = buildContentIndex(facts.slice(-1), loadIndex(indexDir, 'content', before.meta.version));
+    expect(after.size).toBe(ids.length);
+    expect([...after.vectorOf('t0')!]).toEqual([...before.vectorOf('t0')!]);
+    publishIndex(indexDir, after);
+    expect(holder.refresh().loaded).toEqual([{ kind: 'content', version: after.meta.version }]);
+    expect(swaps).toEqual([`content/${after.meta.version}`]);
+    await expect(inFlight).resolves.toMatchObject({ trackIds: [], source: 'none' });
+    const answer = await service.answer(newTrack);
+    expect(answer).toMatchObject({ source: 'content', indexVersions: { content: after.meta.version } });
+    // t39's album mates (al7: t7, t15, ...) are its nearest: they come once spacing allows.
+    expect(answer.trackIds).toHaveLength(6);
+    expect(answer.trackIds).not.toContain('t39');
+    expect(answer.trackIds.filter((id) => Number(id.slice(1)) % 8 === 7).length).toBeGreaterThan(0);
+    // The same facts on the same base name the same version: a re-run publishes nothing new.
+    expect(buildContentIndex(facts.slice(-1), before).meta.version).toBe(after.meta.version);
   });
 
   it('service - requests from the wire are checked field by field', () => {
