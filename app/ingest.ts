@@ -101,12 +101,19 @@ async function main(): Promise<number> {
     );
     // New tracks reach the radio without a restart: a content index naming them is published
     // where running radio services poll for one (RADIO_INDEX_DIR).
+    // A failure here loses nothing: the tracks are in the catalog, and the next ingest or
+    // radio start adds every catalog track the index lacks.
     radio = await publishNewTracks(
       config.radio,
       stores.catalog,
       results.flatMap((r) => (r.status === 'ingested' ? [r.trackId] : [])),
       { objectDir: config.layout.objects, tools: config.tools },
-    );
+    ).catch((e: unknown) => {
+      console.error(
+        `ingest: radio content index not published (${e instanceof Error ? e.message : String(e)})`,
+      );
+      return undefined;
+    });
   } finally {
     bar.stop();
     await stores.close();

@@ -5,15 +5,16 @@
  * actor gets one port, `(request) => track ids`, that rejects when the radio does not
  * answer in time (the actor then warns the device and plays on).
  *
- * The content index (radio/content-vectors.ts) is built here from the catalog when the one
- * in force does not cover it: first from metadata (milliseconds, so autoplay works at once),
- * then, in the background, again with the audio measures of each track's lowest bitrate
- * (cached by content address in <RADIO_INDEX_DIR>/audio-features.json).
+ * The content index (radio/content-vectors.ts) is completed here from the catalog when the
+ * one in force does not cover it: the missing tracks first from metadata (milliseconds, so
+ * autoplay works at once), then, in the background, every track again with the audio
+ * measures of its lowest bitrate (app/content-index.ts). Ingest publishes new tracks' vectors
+ * while this runs; the poll of `CURRENT` puts them in force.
  */
 import type { Logger } from 'pino';
 import { noRadio } from '../actors/ports.ts';
 import type { RadioRequest } from '../actors/types.ts';
-import { buildContentIndex, type ContentFacts } from '../radio/content-vectors.ts';
+import { buildContentIndex, CONTENT_DIMENSIONS, type ContentFacts } from '../radio/content-vectors.ts';
 import { IndexHolder } from '../radio/index-holder.ts';
 import { RadioService } from '../radio/radio-service.ts';
 import { embeddedRadioPort, natsRadioPort } from '../radio/radio-transport.ts';
@@ -91,10 +92,12 @@ export async function startRadioService(
   for (const l of report.loaded) deps.log.info(l, 'radio: index loaded');
   const facts = await catalogFacts(deps.stores.catalog);
   const content = holder.current().content;
-  const covered = content && content.size === facts.length && facts.every((f) => content.has(f.trackId));
+  const covered = content && facts.every((f) => content.has(f.trackId));
   let settled = Promise.resolve();
   if (!covered) {
-    installContent(config, holder, facts, deps.log);
+    // Vectors already published (an ingest's audio measures) are kept; the rest from metadata.
+    const base = content?.set.dimensions === CONTENT_DIMENSIONS ? content : undefined;
+    installContent(config, holder, base ? facts.filter((f) => !base.has(f.trackId)) : facts, deps.log, base);
     if (deps.audio && facts.length > 0)
       settled = withAudio(config.indexDir, deps.stores.catalog, facts, deps.audio, () => stopped)
         .then(({ facts: measured, failures }) => {

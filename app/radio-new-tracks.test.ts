@@ -47,20 +47,35 @@ function runIngest(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: numb
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })));
 }
 
-/** Resolves with the first index put in force that `accept` takes; rejects after `ms`. */
-function nextSwap(app: App, accept: (i: VectorIndex) => boolean, ms = 30_000): Promise<VectorIndex> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no matching index swapped in within ${ms} ms`));
-    }, ms);
-    const off = app.radio.holder!.onSwap((index) => {
-      if (!accept(index)) return;
-      clearTimeout(timer);
-      off();
-      resolve(index);
-    });
+/**
+ * Watches the indexes `app`'s radio puts in force; `next(accept, ms)` resolves with the first
+ * one `accept` takes (seen already or still to come) and rejects `ms` after it was asked.
+ */
+function watchSwaps(app: App) {
+  const seen: VectorIndex[] = [];
+  const waiting = new Set<(i: VectorIndex) => void>();
+  app.radio.holder!.onSwap((index) => {
+    seen.push(index);
+    for (const w of waiting) w(index);
   });
+  return {
+    next: (accept: (i: VectorIndex) => boolean, ms: number) =>
+      new Promise<VectorIndex>((resolve, reject) => {
+        const found = seen.find(accept);
+        if (found) return resolve(found);
+        const timer = setTimeout(() => {
+          waiting.delete(take);
+          reject(new Error(`no matching index swapped in within ${ms} ms`));
+        }, ms);
+        const take = (index: VectorIndex) => {
+          if (!accept(index)) return;
+          clearTimeout(timer);
+          waiting.delete(take);
+          resolve(index);
+        };
+        waiting.add(take);
+      }),
+  };
 }
 
 describe('radio new tracks', () => {
@@ -102,7 +117,7 @@ describe('radio new tracks', () => {
       expect(r.status, r.stderr.toString()).toBe(0);
     }
 
-    const swapped = nextSwap(app, (i) => i.meta.kind === 'content' && i.size === before.size + made.length);
+    const swaps = watchSwaps(app);
     const ingest = await runIngest([music], {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -122,7 +137,11 @@ describe('radio new tracks', () => {
     const swim = byTitle.get('Night-Swim')!;
     expect(drive && swim, ingest.out).toBeTruthy();
 
-    const index = await swapped; // the running server's radio loaded it: no restart
+    // The running server's radio loads it on its next poll: no restart.
+    const index = await swaps.next(
+      (i) => i.meta.kind === 'content' && i.size === before.size + made.length,
+      30_000,
+    );
     expect(index.has(drive) && index.has(swim)).toBe(true);
     // The catalog's tracks keep the vectors they had.
     const demoTrack = before.set.trackIds[0]!;
@@ -153,5 +172,5 @@ describe('radio new tracks', () => {
         plan: 'premium',
       }),
     ).resolves.toEqual(answer.trackIds);
-  });
+  }, 180_000); // a child process encodes three tracks: slow on a loaded 2-core machine
 });
