@@ -16,6 +16,10 @@
  *   `?ticket=` with a single-use, 30-second stream ticket got with the Bearer token from
  *   `POST /v1/me/player/events/ticket` (stream-tickets.ts): the token never goes in a URL.
  *
+ * - Cluster mode: the states come from the listener's owner, on whichever node the stream is
+ *   (the feed is cluster/state-relay.ts instead of the door), and a ticket from any node opens
+ *   a stream on any node, once (`SealedStreamTickets`).
+ *
  * Mounted on the raw uWS app (a stream does not fit the request/answer route table); the
  * route is documented in the table (player-api.ts) all the same.
  */
