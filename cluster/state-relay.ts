@@ -74,9 +74,14 @@ export class StateRelay {
     let w = this.watched.get(userId);
     if (!w) {
       const subject = stateSubject(this.cluster.link.name, userId);
-      const { unsubscribe } = this.door.subscribe(userId, (e) =>
-        this.cluster.link.nc.publish(subject, this.encoder.encode(JSON.stringify(e))),
-      );
+      const { unsubscribe } = this.door.subscribe(userId, (e) => {
+        try {
+          this.cluster.link.nc.publish(subject, this.encoder.encode(JSON.stringify(e)));
+        } catch (err) {
+          // The connection closed (shutting down): the other listeners of the state still get it.
+          this.log.debug({ err: String(err), user: userId }, 'state watch: not published');
+        }
+      });
       this.watched.set(userId, (w = { until: 0, unsubscribe }));
     }
     w.until = performance.now() + INTEREST_TTL_MS;
