@@ -22,9 +22,20 @@ const routeKey = (r: ApiRoute): string => `${r.method} ${r.path}`;
 /** An owner that moves between the lookup and the call: looked up again this often. */
 const MAX_TRIES = 3;
 
-export function ownerRoutes(routes: readonly ApiRoute[], cluster: ClusterNode, log: Logger): ApiRoute[] {
+/**
+ * `otherCalls` answers the owner calls that are not routes (the state watches of streams on
+ * other nodes, cluster/state-relay.ts); undefined: not one of its calls.
+ */
+export function ownerRoutes(
+  routes: readonly ApiRoute[],
+  cluster: ClusterNode,
+  log: Logger,
+  otherCalls: (userId: string, call: unknown) => Promise<unknown> | undefined = () => undefined,
+): ApiRoute[] {
   const byKey = new Map(routes.map((r) => [routeKey(r), r]));
-  cluster.serveCalls(async (_userId, call) => {
+  cluster.serveCalls(async (userId, call) => {
+    const other = otherCalls(userId, call);
+    if (other) return other;
     const { route, ctx } = call as RouteCall;
     const r = byKey.get(route);
     if (!r) throw new Error(`no route ${route} on this node`);

@@ -28,7 +28,12 @@ import { PlayerDoor } from '../session/http/player-door.ts';
 import { ListenerRateLimit, playerRoutes } from '../session/http/player-api.ts';
 import { playerHistoryRoutes } from '../session/http/player-history-api.ts';
 import { registerPlayerEvents, streamTicketRoute } from '../session/http/player-events.ts';
-import { StreamTickets } from '../session/http/stream-tickets.ts';
+import {
+  DEFAULT_TICKET_TTL_MS,
+  SealedStreamTickets,
+  StreamTickets,
+  type TicketBook,
+} from '../session/http/stream-tickets.ts';
 import { tracksRoutes } from '../session/http/tracks-api.ts';
 import { scrobbleLinkRoutes } from '../session/http/scrobble-api.ts';
 import { ensureDemoCatalog } from './demo-catalog.ts';
@@ -38,6 +43,8 @@ import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import { startClusterNode, type ClusterNode } from '../cluster/cluster-node.ts';
 import { playerPageRoutes } from './player-page.ts';
 import { ownerRoutes } from './owner-routes.ts';
+import { isStateWatch, StateRelay } from '../cluster/state-relay.ts';
+import { openSpentTickets } from '../cluster/spent-tickets.ts';
 import type { ApiRoute } from '../session/http/api-router.ts';
 
 export interface App {
@@ -151,14 +158,32 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
 
     // One budget per listener over the Web API routes, as Spotify counts them.
     const webApiLimit = new ListenerRateLimit(config.playerApi.rateLimit);
-    const streamTickets = new StreamTickets(undefined, opts.now);
+    // Cluster mode: a ticket from any node opens a stream on any node, once; a stream on any
+    // node gets the owner's states (cluster/state-relay.ts).
+    const streamTickets: TicketBook = cluster
+      ? new SealedStreamTickets(
+          config.server.jwtSecret,
+          await openSpentTickets(cluster.link, DEFAULT_TICKET_TTL_MS),
+          DEFAULT_TICKET_TTL_MS,
+          opts.now,
+        )
+      : new StreamTickets(undefined, opts.now);
+    const stateRelay = cluster ? new StateRelay(player, cluster, log) : undefined;
+    if (stateRelay) closers.push(async () => stateRelay.close());
     const api = httpApi({
       stores,
       cache,
       log,
       streamThresholdMs: STREAM_THRESHOLD_MS,
       routes: [
-        ...(cluster ? (r: ApiRoute[]) => ownerRoutes(r, cluster, log) : (r: ApiRoute[]) => r)(
+        ...(cluster
+          ? (r: ApiRoute[]) =>
+              ownerRoutes(r, cluster, log, (userId, call) =>
+                stateRelay && isStateWatch(call)
+                  ? Promise.resolve(stateRelay.watch(userId, call))
+                  : undefined,
+              )
+          : (r: ApiRoute[]) => r)(
           playerRoutes({
             door: player,
             config: config.playerApi,
@@ -168,7 +193,6 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
           }),
         ),
         ...webApiLimit.routes([
-          // A ticket opens a stream on the node that issued it (tickets are per process).
           streamTicketRoute(streamTickets),
           ...playerHistoryRoutes({ history: stores.history, catalog: stores.catalog }),
           ...tracksRoutes({ catalog: stores.catalog, ...(opts.now ? { now: opts.now } : {}) }),
@@ -215,7 +239,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
           onError: (err, key) => log.error({ err, key }, 'origin object error'),
         });
         registerPlayerEvents(app, {
-          door: player,
+          door: stateRelay ?? player,
           tickets: streamTickets,
           auth: createAuthenticator(config.server.jwtSecret, opts.now),
           baseUrl: () => publicBaseUrl,

@@ -63,6 +63,8 @@ const WAIT_POLL_MS = 100;
 export interface ClusterNode extends SessionOwnership {
   readonly nodeId: string;
   readonly relay: RelayLinks;
+  /** The node's NATS connection and the cluster's name, for the cluster's other services. */
+  readonly link: { nc: NatsConnection; name: string };
   /** The acknowledged-command journal, fenced by this node's leases (undefined: off). */
   readonly journal: Pick<SessionJournal, 'append'> | undefined;
   /** The local session server, once it runs: relayed devices attach to it. */
@@ -289,6 +291,7 @@ async function startOn(nc: NatsConnection, cfg: ClusterConfig, log: Logger): Pro
   const node: ClusterNode = {
     nodeId: cfg.nodeId,
     relay,
+    link: { nc, name: cfg.name },
     journal: journal && {
       append: (snapshot) =>
         node.holds(snapshot.userId)

@@ -118,7 +118,13 @@ export async function startTestCluster(
       const nc = await connect({ servers: natsUrl });
       try {
         const jsm = await jetstreamManager(nc);
-        for (const s of [`KV_${name}_leases`, `KV_${name}_listeners`, `${name}_journal`, stream])
+        for (const s of [
+          `KV_${name}_leases`,
+          `KV_${name}_listeners`,
+          `KV_${name}_tickets`,
+          `${name}_journal`,
+          stream,
+        ])
           await jsm.streams.delete(s).catch(() => undefined);
       } finally {
         await nc.close();

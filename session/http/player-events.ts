@@ -16,6 +16,10 @@
  *   `?ticket=` with a single-use, 30-second stream ticket got with the Bearer token from
  *   `POST /v1/me/player/events/ticket` (stream-tickets.ts): the token never goes in a URL.
  *
+ * - Cluster mode: the states come from the listener's owner, on whichever node the stream is
+ *   (the feed is cluster/state-relay.ts instead of the door), and a ticket from any node opens
+ *   a stream on any node, once (`SealedStreamTickets`).
+ *
  * Mounted on the raw uWS app (a stream does not fit the request/answer route table); the
  * route is documented in the table (player-api.ts) all the same.
  */
@@ -26,18 +30,21 @@ import { bearerToken } from '../auth.ts';
 import { route, type ApiRoute } from './api-router.ts';
 import type { PlayerDoor, StateEvent } from './player-door.ts';
 import { playbackState } from './player-objects.ts';
-import type { StreamTickets } from './stream-tickets.ts';
+import type { TicketBook } from './stream-tickets.ts';
 
 export const PLAYER_EVENTS_PATH = '/v1/me/player/events';
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 
 export const STREAM_TICKET_PATH = `${PLAYER_EVENTS_PATH}/ticket`;
 
+/** Where a stream's states come from: the door, or in cluster mode the owner's (state-relay.ts). */
+export type StateFeed = Pick<PlayerDoor, 'subscribe'>;
+
 export interface PlayerEventsDeps {
-  door: PlayerDoor;
+  door: StateFeed;
   auth: Authenticator;
   /** The stream tickets `POST /v1/me/player/events/ticket` issues (streamTicketRoute). */
-  tickets: StreamTickets;
+  tickets: TicketBook;
   /** Absolute base of the links in the states (PUBLIC_BASE_URL), read when a state goes out. */
   baseUrl: () => string;
   now?: () => number;
@@ -85,7 +92,9 @@ export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps):
       closed = true;
       cleanup();
     });
-    let who: Promise<{ ok: true; userId: string } | { ok: false; message: string; reason: string }>;
+    let who: Promise<
+      { ok: true; userId: string } | { ok: false; status?: string; message: string; reason: string }
+    >;
     if (token) {
       who = deps.auth.verify(token).then((r) =>
         r.ok
@@ -98,10 +107,21 @@ export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps):
       );
     } else if (ticket) {
       // Spent here, before the stream opens: a ticket opens one stream, once.
-      const r = deps.tickets.redeem(ticket);
-      who = Promise.resolve(
-        r.ok ? r : { ok: false, message: 'the stream ticket is unknown, spent or expired', reason: r.reason },
-      );
+      who = Promise.resolve()
+        .then(() => deps.tickets.redeem(ticket))
+        .then(
+          (r) =>
+            r.ok
+              ? r
+              : { ok: false, message: 'the stream ticket is unknown, spent or expired', reason: r.reason },
+          // The spent tickets cannot be checked now (cluster mode, NATS away): refused, not let in.
+          () => ({
+            ok: false,
+            status: '503 Service Unavailable',
+            message: 'stream tickets cannot be checked now; try again',
+            reason: 'store_unavailable',
+          }),
+        );
     } else {
       return refuse(
         res,
@@ -114,7 +134,10 @@ export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps):
 
     void who.then((r) => {
       if (closed) return;
-      if (!r.ok) return refuse(res, '401 Unauthorized', 'unauthorized', r.message, r.reason);
+      if (!r.ok)
+        return r.status
+          ? refuse(res, r.status, 'unavailable', r.message, r.reason)
+          : refuse(res, '401 Unauthorized', 'unauthorized', r.message, r.reason);
       const userId = r.userId;
       let choked = false;
       let waiting: StateEvent | undefined;
@@ -168,7 +191,7 @@ export function registerPlayerEvents(app: TemplatedApp, deps: PlayerEventsDeps):
 }
 
 /** `POST /v1/me/player/events/ticket`: a single-use stream ticket for a browser's EventSource. */
-export function streamTicketRoute(tickets: StreamTickets): ApiRoute {
+export function streamTicketRoute(tickets: TicketBook): ApiRoute {
   return route({
     method: 'POST',
     path: STREAM_TICKET_PATH,
