@@ -217,15 +217,26 @@ class Listener {
   }
 }
 
-/** Every listening event of `stream`, in stream order. */
-async function streamEvents(natsUrl: string, stream: string): Promise<ListeningEvent[]> {
+/** The last sequence of `stream` now (0: empty or not made yet). */
+async function lastSeq(natsUrl: string, stream: string): Promise<number> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.info(stream).catch(() => undefined))?.state.last_seq ?? 0;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** The listening events of `stream` after sequence `after`, in stream order. */
+async function streamEvents(natsUrl: string, stream: string, after: number): Promise<ListeningEvent[]> {
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info(stream);
     const out: ListeningEvent[] = [];
     // 64 at a time: one request per message, in parallel.
-    for (let from = info.state.first_seq; from <= info.state.last_seq; from += 64) {
+    for (let from = Math.max(after + 1, info.state.first_seq); from <= info.state.last_seq; from += 64) {
       const seqs = Array.from({ length: Math.min(64, info.state.last_seq - from + 1) }, (_, i) => from + i);
       const got = await Promise.all(
         seqs.map((seq) => jsm.streams.getMessage(stream, { seq }).catch(() => undefined)),
@@ -259,6 +270,8 @@ export async function rollingRestart(
     for (const d of pair) await d.connect();
     listeners.push(new Listener(user, pair));
   }
+  // Events of this run only (a bench's stream holds earlier phases' too).
+  const streamStart = await lastSeq(cluster.natsUrl, cluster.stream);
   const problems: string[] = [];
   let stop = false;
   const loads = listeners.map((l) => l.load(() => stop, opts.paceMs));
@@ -385,7 +398,7 @@ export async function rollingRestart(
   }
   const users = new Set(listeners.map((l) => l.userId));
   const read = async () =>
-    (await streamEvents(cluster.natsUrl, cluster.stream)).filter((e) => users.has(e.user));
+    (await streamEvents(cluster.natsUrl, cluster.stream, streamStart)).filter((e) => users.has(e.user));
   // Published from each node's outbox: wait until every seen play's start is in.
   const events = await waitFor(
     'every seen play’s start in the events stream',
