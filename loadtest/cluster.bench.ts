@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- cluster [--kills 20] [--listeners 3] [--round-trips 300] [--k6-vus 30]
- * [--k6-duration 20] [--leases 10000] [--relay-only] [--leases-only]`: four session
- * nodes as child processes on the shared NATS and CQL node (the launcher's), devices as raw
+ * [--k6-duration 20] [--leases 10000] [--rolling-listeners 6] [--relay-only] [--leases-only]`:
+ * four session nodes as child processes on the shared NATS and CQL node (the launcher's), devices as raw
  * sockets. Measured in one run:
  *
  * - relay: the command round trip (a `volume`, answered at once by the actor) of a device on
@@ -15,9 +15,13 @@
  *   and one on another node) is killed with SIGKILL; kill to the last welcome of each
  *   listener's devices (they reconnect round-robin at once). The killed node is restarted in
  *   the background while the next kill hits another one.
- * - drain (SIGTERM) and chaos (SIGSTOP past the lease, commands through another node,
- *   SIGCONT): acknowledged settings missing afterwards (lost_acked_commands) and listeners
- *   the stopped owner still sent frames for after it lost them (double_activations).
+ * - drain (SIGTERM), a rolling restart of every node under load (testkit/rolling-restart.ts,
+ *   `--rolling-listeners 6`, 0: none) and chaos (SIGSTOP past the lease, commands through
+ *   another node, SIGCONT): acknowledged commands missing afterwards (lost_acked_commands)
+ *   and listeners with a second live actor (double_activations: the stopped owner still
+ *   sending frames after it lost them; after the rolling restart, a listener without one
+ *   live owner); the rolling restart's own figures and its lost / duplicate listening events
+ *   beside them (rolling_restart_*).
  *
  * - journal (`--journal-only`: this part alone, no results file): server-side play latency at
  *   1 000 plays/s on a cluster node with the acknowledged-command journal on and off
@@ -44,6 +48,7 @@ import { jsonBytes, nodeSubject } from '../cluster/link-messages.ts';
 import { runClusterK6, type ClusterK6Result } from './k6/cluster-k6.ts';
 import { journaledPlayLatency, type JournalPlayFigures } from './journal-plays.ts';
 import { requireEngine } from '../testkit/engines.ts';
+import { rollingRestart, type RollingNodes, type RollingReport } from '../testkit/rolling-restart.ts';
 
 function arg(args: string[], name: string, fallback: number, min = 1): number {
   const i = args.indexOf(name);
@@ -104,6 +109,24 @@ class Nodes {
 
   async settle(): Promise<void> {
     await Promise.all(this.restarting.values());
+  }
+
+  /** The nodes for a rolling restart (testkit/rolling-restart.ts): each sent SIGTERM, then started again. */
+  rolling(): RollingNodes {
+    return {
+      ids: [...this.byId.keys()],
+      urls: this.urls,
+      running: (id) => this.byId.has(id) && !this.down.has(id),
+      restart: async (id) => {
+        const n = this.byId.get(id)!;
+        this.markDown(n);
+        n.signal('SIGTERM');
+        const exit = await n.exited;
+        this.restart(n);
+        await this.settle();
+        return exit;
+      },
+    };
   }
 }
 
@@ -294,6 +317,8 @@ export default async function clusterBench(args: string[]): Promise<void> {
   const leaseCount = arg(args, '--leases', 10_000, 0);
   const perKill = arg(args, '--listeners', 3);
   const trips = arg(args, '--round-trips', 300);
+  // --rolling-listeners 0 leaves the rolling restart out.
+  const rollingListeners = arg(args, '--rolling-listeners', 6, 0);
   const load0 = loadavg()[0]!;
   const journalPlays = () =>
     requireEngine('nats').then((natsUrl) =>
@@ -448,6 +473,21 @@ export default async function clusterBench(args: string[]): Promise<void> {
       await nodes.settle();
     }
 
+    // Rolling restart: every node in turn sent SIGTERM and started again, under load.
+    let rolling: RollingReport | undefined;
+    if (!relayOnly && rollingListeners > 0) {
+      console.log(`rolling restart of ${nodes.rolling().ids.length} nodes, ${rollingListeners} listeners...`);
+      rolling = await rollingRestart(
+        cluster,
+        nodes.rolling(),
+        { listeners: rollingListeners, prefix: 'bench-r', paceMs: 100 },
+        devices,
+      );
+      for (const p of rolling.problems) console.log(`rolling restart: ${p}`);
+      lost += rolling.lostAckedCommands;
+      double += rolling.doubleActivations;
+    }
+
     // Chaos: the owner paused past its lease while the listeners act through another node.
     if (!relayOnly) {
       const [victim, survivor] = await nodes.pair();
@@ -517,6 +557,16 @@ export default async function clusterBench(args: string[]): Promise<void> {
       relay_ratio: +(crossRate / sameRate).toFixed(3),
       lost_acked_commands: relayOnly ? null : lost,
       double_activations: relayOnly ? null : double,
+      ...(rolling
+        ? {
+            rolling_restart_acked_commands: rolling.acked,
+            rolling_restart_lost_acked_commands: rolling.lostAckedCommands,
+            rolling_restart_double_activations: rolling.doubleActivations,
+            rolling_restart_lost_events: rolling.lostEvents,
+            rolling_restart_duplicate_events: rolling.duplicateEvents,
+            rolling_restart_plays: rolling.plays,
+          }
+        : {}),
       ...(k6 ?? {}),
       ...(leases
         ? {
@@ -558,6 +608,15 @@ export default async function clusterBench(args: string[]): Promise<void> {
       ...(leases ? leaseRows(leases, leaseCount) : []),
       { measure: 'lost acked commands (target 0)', value: relayOnly ? '-' : lost, unit: '' },
       { measure: 'double activations (target 0)', value: relayOnly ? '-' : double, unit: '' },
+      ...(rolling
+        ? [
+            {
+              measure: `rolling restart: lost acked / double / lost events / duplicate events (of ${rolling.acked} acked, ${rolling.plays} plays; target 0)`,
+              value: `${rolling.lostAckedCommands} / ${rolling.doubleActivations} / ${rolling.lostEvents} / ${rolling.duplicateEvents}`,
+              unit: '',
+            },
+          ]
+        : []),
       ...journalRows(journal),
       {
         measure: 'load average 1 min, start/end',

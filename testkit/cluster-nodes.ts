@@ -36,6 +36,8 @@ export interface NodeProcess {
 export interface TestCluster {
   readonly name: string;
   readonly natsUrl: string;
+  /** The JetStream stream the nodes publish listening events to (EVENTS_STREAM). */
+  readonly stream: string;
   readonly nodes: NodeProcess[];
   /** The CQL keyspace every node of this cluster stores in (snapshots, catalog, ledger). */
   readonly keyspace: TestKeyspace;
@@ -67,6 +69,7 @@ export async function startTestCluster(
   return {
     name,
     natsUrl,
+    stream,
     nodes,
     keyspace,
     async start(nodeId, extra = {}) {
