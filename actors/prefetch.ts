@@ -56,14 +56,29 @@ export function pruneBundles(d: SessionContext, now: number): void {
   }
   const bundles: Record<string, TrackBundle | null> = {};
   const urlExpiry: Record<string, number> = {};
+  let bundleCount = 0;
+  let expiryCount = 0;
   for (const id of keep) {
     const b = d.bundles[id];
-    if (b !== undefined) bundles[id] = b;
+    if (b !== undefined) {
+      bundles[id] = b;
+      bundleCount++;
+    }
     const e = d.urlExpiry[id];
-    if (e !== undefined) urlExpiry[id] = e;
+    if (e !== undefined) {
+      urlExpiry[id] = e;
+      expiryCount++;
+    }
   }
-  d.bundles = bundles;
-  d.urlExpiry = urlExpiry;
+  // Nothing pruned: the same objects stay, so the walks of this step see the same bundles.
+  if (bundleCount !== countKeys(d.bundles)) d.bundles = bundles;
+  if (expiryCount !== countKeys(d.urlExpiry)) d.urlExpiry = urlExpiry;
+}
+
+function countKeys(record: object): number {
+  let n = 0;
+  for (const _ in record) n++;
+  return n;
 }
 
 function keptIds(d: SessionContext, now: number): Set<string> {

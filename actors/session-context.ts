@@ -313,10 +313,61 @@ export const knownUnplayable =
     return p !== 'ok' && p !== 'unknown';
   };
 
-/** The refs that will really play after what plays now, past the tracks known unplayable. */
+/**
+ * The last walk and what it was asked: one step asks the same question up to 8 times (the
+ * preview, the prefetch, the background loads, the bundle prune). The answer depends only
+ * on these values, and nested values of the context are replaced, never mutated, so the
+ * same identities mean the same answer. One entry: steps run one at a time.
+ */
+let lastWalk: {
+  order: PlayOrder;
+  ref: TrackRef;
+  bundles: SessionContext['bundles'];
+  country: string;
+  plan: Plan;
+  now: number;
+  count: number;
+  refs: TrackRef[];
+  passed: TrackRef[];
+} | null = null;
+
+/**
+ * The refs that will really play after what plays now, past the tracks known unplayable
+ * (appended to `passed`). The array returned may be the one an earlier call got: read it,
+ * never change it.
+ */
 export function upcomingRefs(c: SessionContext, count: number, now: number, passed?: TrackRef[]): TrackRef[] {
   const ref = nowRef(c);
-  return ref ? upcoming(c.order, ref, count, knownUnplayable(c, now), passed) : [];
+  if (!ref) return [];
+  const w = lastWalk;
+  if (
+    w !== null &&
+    w.ref === ref &&
+    w.order === c.order &&
+    w.bundles === c.bundles &&
+    w.now === now &&
+    w.count === count &&
+    w.country === c.country &&
+    w.plan === c.plan
+  ) {
+    if (passed) passed.push(...w.passed);
+    return w.refs;
+  }
+  const walked: TrackRef[] = [];
+  const refs = upcoming(c.order, ref, count, knownUnplayable(c, now), walked);
+  lastWalk = {
+    order: c.order,
+    ref,
+    bundles: c.bundles,
+    country: c.country,
+    plan: c.plan,
+    now,
+    count,
+    refs,
+    passed: walked,
+  };
+  if (passed) passed.push(...walked);
+  return refs;
 }
 
 export function upcomingIds(c: SessionContext, count: number, now: number): string[] {

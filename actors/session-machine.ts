@@ -84,6 +84,19 @@ export interface SessionLogicDeps {
 
 export type PlaybackStateName = 'idle' | 'resolving' | 'loading' | 'playing' | 'paused';
 
+/** The fields of `d` whose value is not the one in `before`. */
+function changedFields(before: SessionContext, d: SessionContext): Partial<SessionContext> {
+  const out: Record<string, unknown> = {};
+  for (const key in d) {
+    const value = d[key as keyof SessionContext];
+    if (value !== before[key as keyof SessionContext]) out[key] = value;
+  }
+  return out as Partial<SessionContext>;
+}
+
+/** Playing, with the active device lost: held, no timer. */
+const held = (c: SessionContext): boolean => c.activeLostAt !== null && desiredPlayback(c) === 'playing';
+
 /** The playback state the context calls for. */
 export function desiredPlayback(c: SessionContext): PlaybackStateName {
   if (c.pendingResolve) return 'resolving';
@@ -155,57 +168,116 @@ export function createSessionLogic(deps: SessionLogicDeps) {
   type Enqueue = Parameters<
     Parameters<typeof enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent>>[0]
   >[0]['enqueue'];
+  /** What a step asks of the machine (children, timers, raised events), in order: enqueued when it is applied. */
+  type Later = Array<(enqueue: Enqueue) => void>;
 
   /**
    * After a step: start the loads and arm or cancel the grace timer the new context calls
    * for. Flags in the context say what is running, so a step never starts a second one.
    */
-  function housekeeping(d: SessionContext, now: number, enqueue: Enqueue): void {
+  function housekeeping(d: SessionContext, now: number, later: Later): void {
     if (!d.aheadLoading) {
       const trackIds = aheadIds(d, env, now);
       if (trackIds.length > 0) {
         d.aheadLoading = true;
-        enqueue.spawnChild('loadTracks', { id: AHEAD, input: { trackIds, country: d.country } });
+        const input = { trackIds, country: d.country };
+        later.push((enqueue) => enqueue.spawnChild('loadTracks', { id: AHEAD, input }));
       }
     }
     if (d.radioFor === null && autoplayNeeded(d, env)) {
       d.radioFor = d.contextGen;
       d.autoplayRequested = true;
-      enqueue.spawnChild('radio', {
-        id: RADIO,
-        input: { userId: d.userId, ...radioSeeds(d), count: cfg.autoplayCount },
-      });
+      const input = { userId: d.userId, ...radioSeeds(d), count: cfg.autoplayCount };
+      later.push((enqueue) => enqueue.spawnChild('radio', { id: RADIO, input }));
     }
     const lost = activeLost(d);
     if (lost && !d.graceArmed) {
       d.graceArmed = true;
-      enqueue.raise({ type: 'grace.expired' }, { id: GRACE, delay: cfg.activeDeviceGraceMs });
+      later.push((enqueue) =>
+        enqueue.raise({ type: 'grace.expired' }, { id: GRACE, delay: cfg.activeDeviceGraceMs }),
+      );
     } else if (!lost && d.graceArmed) {
       d.graceArmed = false;
-      enqueue.cancel(GRACE);
+      later.push((enqueue) => enqueue.cancel(GRACE));
     }
   }
 
-  type Step = (d: SessionContext, event: any, now: number, fx: Effects, enqueue: Enqueue) => void;
-  /** One pure step: copy the context, run the handler, assign it, emit its outputs in one action. */
+  type Step = (d: SessionContext, event: any, now: number, fx: Effects, later: Later) => void;
+  /** A step's result: the new context, its outputs, and what it asks of the machine. */
+  interface Stepped {
+    d: SessionContext;
+    out: Emission[];
+    later: Later;
+  }
+  /** One pure step: copy the context, run the handler, finish (prefetch, version, outputs, loads). */
+  function run(fn: Step, context: SessionContext, event: SessionEvent): Stepped {
+    const now = deps.now();
+    const d: SessionContext = { ...context };
+    const fx = new Effects();
+    const later: Later = [];
+    fn(d, event, now, fx, later);
+    loadAheadFromCache(d, now, env, fx);
+    // A skip held for a track's load is applied in a step of its own, which routes.
+    if (heldSkipReady(d)) later.push((enqueue) => enqueue.raise({ type: 'skip.release' }));
+    const out = finishStep(d, now, env, fx);
+    housekeeping(d, now, later);
+    return { d, out, later };
+  }
+  /** Apply a step in one action: what it asks of the machine, the context, its outputs. */
+  function apply(r: Stepped, enqueue: Enqueue): void {
+    for (const ask of r.later) ask(enqueue);
+    // Only the fields the step changed: xstate copies the context with `Object.assign` onto
+    // an empty object, which costs per field given (~45 here); the new context is the same.
+    enqueue.assign(({ context }) => changedFields(context, r.d));
+    if (r.out.length > 0) enqueue({ type: 'emit', params: { out: r.out } });
+  }
   const step = (fn: Step) =>
-    enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent>(({ context, event, enqueue }) => {
-      const now = deps.now();
-      const d: SessionContext = { ...context };
-      const fx = new Effects();
-      fn(d, event, now, fx, enqueue);
-      loadAheadFromCache(d, now, env, fx);
-      // A skip held for a track's load is applied in a step of its own, which routes.
-      if (heldSkipReady(d)) enqueue.raise({ type: 'skip.release' });
-      const out = finishStep(d, now, env, fx);
-      housekeeping(d, now, enqueue);
-      enqueue.assign(() => d);
-      if (out.length > 0) enqueue({ type: 'emit', params: { out } });
-      // `as never`: xstate cannot type an action factory built outside setup() against the
-      // setup's own action map; the enqueued name is exactly the one declared below.
-    }) as never;
+    enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent>(({ context, event, enqueue }) =>
+      apply(run(fn, context, event), enqueue),
+    ) as never; // xstate cannot type an action factory built outside setup() against its own action map
 
-  const wants = (state: PlaybackStateName) => ({ type: 'wants' as const, params: { state } });
+  const onCommand: Step = (d, e, now, fx) => {
+    handleCommand(d, e as SessionCommand, now, env, fx);
+    if (routed.has(e.type)) settleStartFromCache(d, now, env, fx);
+  };
+  /**
+   * A routed command goes straight to the state its step calls for: its transitions' guards
+   * ask the step's result, computed once (by the identity of the context and the event the
+   * guards and the action see: the same within one transition) and applied by the action.
+   * This spares the `route` microstep of every command (its eventless choice, a state
+   * entered and left, a snapshot); `route` stays for the machine's own events.
+   */
+  let planned: { context: SessionContext; event: SessionEvent; r: Stepped } | null = null;
+  const plan = (context: SessionContext, event: SessionEvent): Stepped => {
+    if (planned !== null && planned.context === context && planned.event === event) return planned.r;
+    const r = run(onCommand, context, event);
+    planned = { context, event, r };
+    return r;
+  };
+
+  /**
+   * The choice of the playback state, in order (the guards: on the context, or on a routed
+   * command's step). Straight to the playing sub-state: one microstep fewer on every start.
+   */
+  const routeBy = <G extends 'wants' | 'stepWants', H extends 'wantsHeld' | 'stepWantsHeld'>(
+    wants: G,
+    wantsHeld: H,
+    actions?: 'onRouted',
+  ) => {
+    const to = (state: PlaybackStateName) => ({ type: wants, params: { state } });
+    const at = (target: string) => ({
+      target: actions ? `.${target}` : target,
+      ...(actions ? { actions } : {}),
+    });
+    return [
+      { guard: to('resolving'), ...at('resolving') },
+      { guard: to('loading'), ...at('loading') },
+      { guard: wantsHeld, ...at('playing.held') },
+      { guard: to('playing'), ...at('playing.ticking') },
+      { guard: to('paused'), ...at('paused') },
+      at('idle'),
+    ];
+  };
 
   return setup({
     types: {
@@ -224,10 +296,14 @@ export function createSessionLogic(deps: SessionLogicDeps) {
       /** Every output of one step, in order: sends, the state broadcast, listening events. */
       emit: (_: unknown, _params: { out: Emission[] }) => {},
       onStart: step(() => {}),
-      onCommand: step((d, e, now, fx) => {
-        handleCommand(d, e as SessionCommand, now, env, fx);
-        if (routed.has(e.type)) settleStartFromCache(d, now, env, fx);
-      }),
+      onCommand: step(onCommand),
+      onRouted: enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent>(
+        ({ context, event, enqueue }) => {
+          const r = plan(context, event);
+          planned = null;
+          apply(r, enqueue);
+        },
+      ) as never,
       onGraceExpired: step((d, _e, now, fx) => {
         d.graceArmed = false;
         graceExpired(d, now, env, fx);
@@ -252,27 +328,27 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         targetLoaded(d, out.result ?? {}, out.trackIds, now, env, fx);
       }),
       onTargetLoadFailed: step((d, _e, _now, fx) => targetLoadFailed(d, fx)),
-      onAheadLoaded: step((d, e, now, fx, enqueue) => {
-        enqueue.stopChild(AHEAD);
+      onAheadLoaded: step((d, e, now, fx, later) => {
+        later.push((enqueue) => enqueue.stopChild(AHEAD));
         d.aheadLoading = false;
         const out = e.output as LoadedTracks;
         aheadLoaded(d, out.result ?? {}, out.trackIds, now, fx);
       }),
-      onAheadFailed: step((d, _e, now, fx, enqueue) => {
-        enqueue.stopChild(AHEAD);
+      onAheadFailed: step((d, _e, now, fx, later) => {
+        later.push((enqueue) => enqueue.stopChild(AHEAD));
         d.aheadLoading = false;
         aheadLoadFailed(d, aheadIds(d, env, now), fx);
       }),
-      onAutoplay: step((d, e, _now, fx, enqueue) => {
-        enqueue.stopChild(RADIO);
+      onAutoplay: step((d, e, _now, fx, later) => {
+        later.push((enqueue) => enqueue.stopChild(RADIO));
         const askedFor = d.radioFor;
         d.radioFor = null;
         // Asked for an earlier context: dropped; the new one asks its own when it runs out.
         if (askedFor === d.contextGen) autoplayLoaded(d, e.output, fx);
       }),
-      onAutoplayFailed: step((d, _e, _now, fx, enqueue) => {
+      onAutoplayFailed: step((d, _e, _now, fx, later) => {
         // Asked once per context: a failed radio call is not retried until the next context.
-        enqueue.stopChild(RADIO);
+        later.push((enqueue) => enqueue.stopChild(RADIO));
         const askedFor = d.radioFor;
         d.radioFor = null;
         if (askedFor === d.contextGen) autoplayFailed(d, fx);
@@ -294,7 +370,11 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         return env.peek?.({ trackIds: [p.ref.trackId], country: context.country }) === undefined;
       },
       /** Playing, with the active device lost: held, no timer (see `playing`). */
-      wantsHeld: ({ context }) => context.activeLostAt !== null && desiredPlayback(context) === 'playing',
+      wantsHeld: ({ context }) => held(context),
+      /** A routed command's step calls for this state (see `plan`). */
+      stepWants: ({ context, event }, params: { state: PlaybackStateName }) =>
+        desiredPlayback(plan(context, event).d) === params.state,
+      stepWantsHeld: ({ context, event }) => held(plan(context, event).d),
     },
     delays: {
       tick: ({ context }) => tickDelay(context, deps.now(), env),
@@ -326,23 +406,13 @@ export function createSessionLogic(deps: SessionLogicDeps) {
         initial: 'route',
         on: {
           ...Object.fromEntries(
-            ROUTED.map((type) => [type, { target: '.route', actions: 'onCommand' as const }]),
+            ROUTED.map((type) => [type, routeBy('stepWants', 'stepWantsHeld', 'onRouted')]),
           ),
           'grace.expired': { target: '.route', actions: 'onGraceExpired' },
           'skip.release': { target: '.route', actions: 'onSkipRelease' },
         },
         states: {
-          route: {
-            always: [
-              { guard: wants('resolving'), target: 'resolving' },
-              { guard: wants('loading'), target: 'loading' },
-              // Straight to the playing sub-state: one microstep fewer on every start.
-              { guard: 'wantsHeld', target: 'playing.held' },
-              { guard: wants('playing'), target: 'playing.ticking' },
-              { guard: wants('paused'), target: 'paused' },
-              { target: 'idle' },
-            ],
-          },
+          route: { always: routeBy('wants', 'wantsHeld') },
           idle: {},
           resolving: {
             // Commands held for the resolve (or applied beside it) leave it running: re-entering
