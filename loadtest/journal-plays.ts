@@ -12,6 +12,7 @@
  * of its frame and waits for nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -28,8 +29,25 @@ export interface JournalPlayFigures {
   rate: number;
   /** A bare JetStream publish round trip (1 KiB, one at a time) in the same run: the floor. */
   publish: { p50: number; p99: number };
-  on: { p50: number; p99: number; plays: number };
-  off: { p50: number; p99: number; plays: number };
+  on: RoundFigures;
+  off: RoundFigures;
+}
+
+interface RoundFigures {
+  p50: number;
+  p99: number;
+  plays: number;
+  /** The process's CPU time (user + system) per play offered, us: the node and its clients. */
+  cpuUsPerPlay: number;
+  /** Share of the measured time the event loop was busy (0-1). */
+  loopBusy: number;
+}
+
+interface RoundSamples {
+  latencies: number[];
+  cpuUs: number;
+  sent: number;
+  loopBusy: number;
 }
 
 interface Options {
@@ -70,7 +88,7 @@ async function device(url: string, token: string, id: string): Promise<WebSocket
 }
 
 /** One node, journal `on` or off: its server-side play latencies over `seconds`. */
-async function round(o: Options, journal: boolean, tag: string): Promise<number[]> {
+async function round(o: Options, journal: boolean, tag: string): Promise<RoundSamples> {
   const dir = mkdtempSync(join(tmpdir(), 'journal-bench-'));
   // Not the events stream's name: its subjects (`<stream lower case>.>`) would hold ours.
   const name = `jbc_${tag}`;
@@ -130,11 +148,24 @@ async function round(o: Options, journal: boolean, tag: string): Promise<number[
     const warmEnd = t0 + 1_000;
     const end = warmEnd + o.seconds * 1_000;
     let sent = 0;
+    let sentAtWarm = 0;
+    let cpu0: NodeJS.CpuUsage | undefined;
+    let elu0: EventLoopUtilization | undefined;
+    let cpuUs = 0;
+    let loopBusy = 0;
     await new Promise<void>((done) => {
       const tick = setInterval(() => {
         const now = performance.now();
         recorder.on = now >= warmEnd;
+        if (recorder.on && !cpu0) {
+          cpu0 = process.cpuUsage();
+          elu0 = performance.eventLoopUtilization();
+          sentAtWarm = sent;
+        }
         if (now >= end) {
+          const cpu = process.cpuUsage(cpu0);
+          cpuUs = cpu.user + cpu.system;
+          loopBusy = performance.eventLoopUtilization(elu0).utilization;
           clearInterval(tick);
           recorder.on = false;
           done();
@@ -158,8 +189,11 @@ async function round(o: Options, journal: boolean, tag: string): Promise<number[
       console.log(
         `  ${appends} appends; append p50 ${percentile(appendLat, 50).toFixed(2)} ms, p99 ${percentile(appendLat, 99).toFixed(2)} ms`,
       );
-    console.log(`  ${sent} plays sent; answers ${JSON.stringify(Object.fromEntries(answers))}`);
-    return recorder.samples;
+    console.log(
+      `  ${sent} plays sent; answers ${JSON.stringify(Object.fromEntries(answers))}; ` +
+        `${(cpuUs / (sent - sentAtWarm)) | 0} us CPU per play, loop busy ${(loopBusy * 100).toFixed(0)} %`,
+    );
+    return { latencies: recorder.samples, cpuUs, sent: sent - sentAtWarm, loopBusy };
   } finally {
     for (const ws of sockets) ws.terminate();
     await app.close();
@@ -198,24 +232,30 @@ async function publishRoundTrips(natsUrl: string, tag: string, n: number): Promi
 }
 
 export async function journaledPlayLatency(o: Options): Promise<JournalPlayFigures> {
-  const on: number[] = [];
-  const off: number[] = [];
+  const on: RoundSamples[] = [];
+  const off: RoundSamples[] = [];
   const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   for (let r = 0; r < o.rounds; r++) {
     // Off first in odd rounds, on first in even ones.
     for (const journal of r % 2 === 0 ? [false, true] : [true, false]) {
       const samples = await round(o, journal, `${run}_${r}_${journal ? 'on' : 'off'}`);
-      (journal ? on : off).push(...samples);
+      (journal ? on : off).push(samples);
       console.log(
-        `journal ${journal ? 'on ' : 'off'} round ${r + 1}: ${samples.length} plays, p99 ${percentile(samples, 99).toFixed(2)} ms`,
+        `journal ${journal ? 'on ' : 'off'} round ${r + 1}: ${samples.latencies.length} plays, p99 ${percentile(samples.latencies, 99).toFixed(2)} ms`,
       );
     }
   }
-  const fig = (s: number[]) => ({
-    p50: +percentile(s, 50).toFixed(3),
-    p99: +percentile(s, 99).toFixed(3),
-    plays: s.length,
-  });
+  const fig = (rounds: RoundSamples[]): RoundFigures => {
+    const s = rounds.flatMap((r) => r.latencies);
+    const sent = rounds.reduce((n, r) => n + r.sent, 0);
+    return {
+      p50: +percentile(s, 50).toFixed(3),
+      p99: +percentile(s, 99).toFixed(3),
+      plays: s.length,
+      cpuUsPerPlay: Math.round(rounds.reduce((n, r) => n + r.cpuUs, 0) / Math.max(1, sent)),
+      loopBusy: +(rounds.reduce((n, r) => n + r.loopBusy, 0) / Math.max(1, rounds.length)).toFixed(2),
+    };
+  };
   const publish = await publishRoundTrips(o.natsUrl, run, 500);
   return {
     rate: o.rate,
