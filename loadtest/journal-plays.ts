@@ -41,10 +41,19 @@ interface RoundFigures {
   cpuUsPerPlay: number;
   /** Share of the measured time the event loop was busy (0-1). */
   loopBusy: number;
+  /**
+   * As the device sees it: play sent -> its ack read, ms, over the plays sent in the measured
+   * window; one never answered within the round counts as the round's length. This includes
+   * the wait of a frame in the socket for the event loop, which the server-side figure starts
+   * after, so it shows a node that does not keep up with or without the journal.
+   */
+  device: { p50: number; p99: number; answered: number };
 }
 
 interface RoundSamples {
   latencies: number[];
+  device: number[];
+  answered: number;
   cpuUs: number;
   sent: number;
   loopBusy: number;
@@ -135,6 +144,13 @@ async function round(o: Options, journal: boolean, tag: string): Promise<RoundSa
       sockets.push(await device(app.server.wsUrl, token, `${user}-d`));
     }
     const answers = new Map<string, number>();
+    const t0 = performance.now();
+    const warmEnd = t0 + 1_000;
+    const end = warmEnd + o.seconds * 1_000;
+    // Send time of play n (request id n + 10), and its round trip once acknowledged (NaN: not yet).
+    const capacity = Math.ceil(o.rate * (o.seconds + 2));
+    const sentAt = new Float64Array(capacity);
+    const roundTrip = new Float64Array(capacity).fill(Number.NaN);
     for (const ws of sockets)
       ws.on('message', (data: Buffer) => {
         if (data.length > 256) return;
@@ -142,11 +158,10 @@ async function round(o: Options, journal: boolean, tag: string): Promise<RoundSa
         if (!r.ok || (r.frame.t !== 'ack' && r.frame.t !== 'error')) return;
         const k = r.frame.t === 'ack' ? 'ack' : `${r.frame.code}/${r.frame.reason ?? ''}`;
         answers.set(k, (answers.get(k) ?? 0) + 1);
+        const n = (r.frame.id ?? 0) - 10;
+        if (r.frame.t === 'ack' && n >= 0 && n < capacity) roundTrip[n] = performance.now() - sentAt[n]!;
       });
     const playable = app.demo.trackUris.length;
-    const t0 = performance.now();
-    const warmEnd = t0 + 1_000;
-    const end = warmEnd + o.seconds * 1_000;
     let sent = 0;
     let sentAtWarm = 0;
     let cpu0: NodeJS.CpuUsage | undefined;
@@ -172,12 +187,13 @@ async function round(o: Options, journal: boolean, tag: string): Promise<RoundSa
           return;
         }
         const due = Math.floor(((now - t0) / 1000) * o.rate);
-        for (; sent < due; sent++) {
+        for (; sent < due && sent < capacity; sent++) {
           const ws = sockets[sent % sockets.length]!;
+          sentAt[sent] = now;
           ws.send(
             encodeFrame({
               t: 'play',
-              id: (sent % 1_000_000) + 10,
+              id: sent + 10,
               context: app.demo.playlistUri,
               offset: { index: sent % playable },
             }),
@@ -193,7 +209,17 @@ async function round(o: Options, journal: boolean, tag: string): Promise<RoundSa
       `  ${sent} plays sent; answers ${JSON.stringify(Object.fromEntries(answers))}; ` +
         `${(cpuUs / (sent - sentAtWarm)) | 0} us CPU per play, loop busy ${(loopBusy * 100).toFixed(0)} %`,
     );
-    return { latencies: recorder.samples, cpuUs, sent: sent - sentAtWarm, loopBusy };
+    const trips: number[] = [];
+    let answered = 0;
+    for (let n = sentAtWarm; n < sent; n++) {
+      const rt = roundTrip[n]!;
+      if (Number.isNaN(rt)) trips.push(end - sentAt[n]!);
+      else {
+        trips.push(rt);
+        answered++;
+      }
+    }
+    return { latencies: recorder.samples, device: trips, answered, cpuUs, sent: sent - sentAtWarm, loopBusy };
   } finally {
     for (const ws of sockets) ws.terminate();
     await app.close();
@@ -248,7 +274,13 @@ export async function journaledPlayLatency(o: Options): Promise<JournalPlayFigur
   const fig = (rounds: RoundSamples[]): RoundFigures => {
     const s = rounds.flatMap((r) => r.latencies);
     const sent = rounds.reduce((n, r) => n + r.sent, 0);
+    const d = rounds.flatMap((r) => r.device);
     return {
+      device: {
+        p50: +percentile(d, 50).toFixed(3),
+        p99: +percentile(d, 99).toFixed(3),
+        answered: +(rounds.reduce((n, r) => n + r.answered, 0) / Math.max(1, sent)).toFixed(3),
+      },
       p50: +percentile(s, 50).toFixed(3),
       p99: +percentile(s, 99).toFixed(3),
       plays: s.length,
