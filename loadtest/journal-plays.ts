@@ -261,6 +261,10 @@ export async function journaledPlayLatency(o: Options): Promise<JournalPlayFigur
   const on: RoundSamples[] = [];
   const off: RoundSamples[] = [];
   const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+  // The first node this process starts stalls for seconds (once per process: its background
+  // start-up work), which hit whichever round came first: a short round, not counted, takes it.
+  console.log('warm-up round (not counted)...');
+  await round({ ...o, seconds: 2 }, false, `${run}_warm`);
   for (let r = 0; r < o.rounds; r++) {
     // Off first in odd rounds, on first in even ones.
     for (const journal of r % 2 === 0 ? [false, true] : [true, false]) {
