@@ -10,7 +10,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { SessionState } from '../protocol/messages.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { journalSubject } from '../storage/journal.jetstream.ts';
+import { journalSubject, readJournalEntry } from '../storage/journal.jetstream.ts';
 import {
   ClusterDevice,
   startTestCluster,
@@ -175,8 +175,8 @@ describe('cluster journal', () => {
     const last = await jsm.streams.getMessage(`${cluster.name}_journal`, {
       last_by_subj: journalSubject(`${cluster.name}.journal`, user),
     });
-    const entry = JSON.parse(new TextDecoder().decode(last!.data)) as { f: number; s?: { version: number } };
-    expect(entry.f).toBe(fence!);
-    expect(entry.s?.version).toBeGreaterThanOrEqual(first.welcomes.at(-1)!.frame.state.version);
+    const entry = readJournalEntry(last!.data);
+    expect(entry?.fence).toBe(fence!);
+    expect(entry?.snapshot?.version).toBeGreaterThanOrEqual(first.welcomes.at(-1)!.frame.state.version);
   });
 });

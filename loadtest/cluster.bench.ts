@@ -636,6 +636,27 @@ function journalRows(j: JournalPlayFigures): { measure: string; value: number | 
     { measure: `play p99 at ${j.rate}/s, journal on`, value: j.on.p99, unit: 'ms' },
     { measure: `play p99 at ${j.rate}/s, journal off`, value: j.off.p99, unit: 'ms' },
     { measure: 'play p50, journal on / off', value: `${j.on.p50} / ${j.off.p50}`, unit: 'ms' },
+    {
+      measure: 'device round trip p50, journal on / off',
+      value: `${j.on.device.p50} / ${j.off.device.p50}`,
+      unit: 'ms',
+    },
+    {
+      measure: 'device round trip p99, journal on / off',
+      value: `${j.on.device.p99} / ${j.off.device.p99}`,
+      unit: 'ms',
+    },
+    {
+      measure: 'plays acknowledged in the round, on / off',
+      value: `${j.on.device.answered} / ${j.off.device.answered}`,
+      unit: '',
+    },
+    {
+      measure: 'CPU per play, journal on / off',
+      value: `${j.on.cpuUsPerPlay} / ${j.off.cpuUsPerPlay}`,
+      unit: 'us',
+    },
+    { measure: 'event loop busy, journal on / off', value: `${j.on.loopBusy} / ${j.off.loopBusy}`, unit: '' },
     { measure: 'bare JetStream publish p50 / p99', value: `${j.publish.p50} / ${j.publish.p99}`, unit: 'ms' },
   ];
 }

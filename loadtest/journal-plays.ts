@@ -12,6 +12,7 @@
  * of its frame and waits for nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -28,8 +29,34 @@ export interface JournalPlayFigures {
   rate: number;
   /** A bare JetStream publish round trip (1 KiB, one at a time) in the same run: the floor. */
   publish: { p50: number; p99: number };
-  on: { p50: number; p99: number; plays: number };
-  off: { p50: number; p99: number; plays: number };
+  on: RoundFigures;
+  off: RoundFigures;
+}
+
+interface RoundFigures {
+  p50: number;
+  p99: number;
+  plays: number;
+  /** The process's CPU time (user + system) per play offered, us: the node and its clients. */
+  cpuUsPerPlay: number;
+  /** Share of the measured time the event loop was busy (0-1). */
+  loopBusy: number;
+  /**
+   * As the device sees it: play sent -> its ack read, ms, over the plays sent in the measured
+   * window; one never answered within the round counts as the round's length. This includes
+   * the wait of a frame in the socket for the event loop, which the server-side figure starts
+   * after, so it shows a node that does not keep up with or without the journal.
+   */
+  device: { p50: number; p99: number; answered: number };
+}
+
+interface RoundSamples {
+  latencies: number[];
+  device: number[];
+  answered: number;
+  cpuUs: number;
+  sent: number;
+  loopBusy: number;
 }
 
 interface Options {
@@ -70,7 +97,7 @@ async function device(url: string, token: string, id: string): Promise<WebSocket
 }
 
 /** One node, journal `on` or off: its server-side play latencies over `seconds`. */
-async function round(o: Options, journal: boolean, tag: string): Promise<number[]> {
+async function round(o: Options, journal: boolean, tag: string): Promise<RoundSamples> {
   const dir = mkdtempSync(join(tmpdir(), 'journal-bench-'));
   // Not the events stream's name: its subjects (`<stream lower case>.>`) would hold ours.
   const name = `jbc_${tag}`;
@@ -117,6 +144,13 @@ async function round(o: Options, journal: boolean, tag: string): Promise<number[
       sockets.push(await device(app.server.wsUrl, token, `${user}-d`));
     }
     const answers = new Map<string, number>();
+    const t0 = performance.now();
+    const warmEnd = t0 + 1_000;
+    const end = warmEnd + o.seconds * 1_000;
+    // Send time of play n (request id n + 10), and its round trip once acknowledged (NaN: not yet).
+    const capacity = Math.ceil(o.rate * (o.seconds + 2));
+    const sentAt = new Float64Array(capacity);
+    const roundTrip = new Float64Array(capacity).fill(Number.NaN);
     for (const ws of sockets)
       ws.on('message', (data: Buffer) => {
         if (data.length > 256) return;
@@ -124,29 +158,42 @@ async function round(o: Options, journal: boolean, tag: string): Promise<number[
         if (!r.ok || (r.frame.t !== 'ack' && r.frame.t !== 'error')) return;
         const k = r.frame.t === 'ack' ? 'ack' : `${r.frame.code}/${r.frame.reason ?? ''}`;
         answers.set(k, (answers.get(k) ?? 0) + 1);
+        const n = (r.frame.id ?? 0) - 10;
+        if (r.frame.t === 'ack' && n >= 0 && n < capacity) roundTrip[n] = performance.now() - sentAt[n]!;
       });
     const playable = app.demo.trackUris.length;
-    const t0 = performance.now();
-    const warmEnd = t0 + 1_000;
-    const end = warmEnd + o.seconds * 1_000;
     let sent = 0;
+    let sentAtWarm = 0;
+    let cpu0: NodeJS.CpuUsage | undefined;
+    let elu0: EventLoopUtilization | undefined;
+    let cpuUs = 0;
+    let loopBusy = 0;
     await new Promise<void>((done) => {
       const tick = setInterval(() => {
         const now = performance.now();
         recorder.on = now >= warmEnd;
+        if (recorder.on && !cpu0) {
+          cpu0 = process.cpuUsage();
+          elu0 = performance.eventLoopUtilization();
+          sentAtWarm = sent;
+        }
         if (now >= end) {
+          const cpu = process.cpuUsage(cpu0);
+          cpuUs = cpu.user + cpu.system;
+          loopBusy = performance.eventLoopUtilization(elu0).utilization;
           clearInterval(tick);
           recorder.on = false;
           done();
           return;
         }
         const due = Math.floor(((now - t0) / 1000) * o.rate);
-        for (; sent < due; sent++) {
+        for (; sent < due && sent < capacity; sent++) {
           const ws = sockets[sent % sockets.length]!;
+          sentAt[sent] = now;
           ws.send(
             encodeFrame({
               t: 'play',
-              id: (sent % 1_000_000) + 10,
+              id: sent + 10,
               context: app.demo.playlistUri,
               offset: { index: sent % playable },
             }),
@@ -158,8 +205,21 @@ async function round(o: Options, journal: boolean, tag: string): Promise<number[
       console.log(
         `  ${appends} appends; append p50 ${percentile(appendLat, 50).toFixed(2)} ms, p99 ${percentile(appendLat, 99).toFixed(2)} ms`,
       );
-    console.log(`  ${sent} plays sent; answers ${JSON.stringify(Object.fromEntries(answers))}`);
-    return recorder.samples;
+    console.log(
+      `  ${sent} plays sent; answers ${JSON.stringify(Object.fromEntries(answers))}; ` +
+        `${(cpuUs / (sent - sentAtWarm)) | 0} us CPU per play, loop busy ${(loopBusy * 100).toFixed(0)} %`,
+    );
+    const trips: number[] = [];
+    let answered = 0;
+    for (let n = sentAtWarm; n < sent; n++) {
+      const rt = roundTrip[n]!;
+      if (Number.isNaN(rt)) trips.push(end - sentAt[n]!);
+      else {
+        trips.push(rt);
+        answered++;
+      }
+    }
+    return { latencies: recorder.samples, device: trips, answered, cpuUs, sent: sent - sentAtWarm, loopBusy };
   } finally {
     for (const ws of sockets) ws.terminate();
     await app.close();
@@ -198,24 +258,40 @@ async function publishRoundTrips(natsUrl: string, tag: string, n: number): Promi
 }
 
 export async function journaledPlayLatency(o: Options): Promise<JournalPlayFigures> {
-  const on: number[] = [];
-  const off: number[] = [];
+  const on: RoundSamples[] = [];
+  const off: RoundSamples[] = [];
   const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+  // The first node this process starts stalls for seconds (once per process: its background
+  // start-up work), which hit whichever round came first: a short round, not counted, takes it.
+  console.log('warm-up round (not counted)...');
+  await round({ ...o, seconds: 2 }, false, `${run}_warm`);
   for (let r = 0; r < o.rounds; r++) {
     // Off first in odd rounds, on first in even ones.
     for (const journal of r % 2 === 0 ? [false, true] : [true, false]) {
       const samples = await round(o, journal, `${run}_${r}_${journal ? 'on' : 'off'}`);
-      (journal ? on : off).push(...samples);
+      (journal ? on : off).push(samples);
       console.log(
-        `journal ${journal ? 'on ' : 'off'} round ${r + 1}: ${samples.length} plays, p99 ${percentile(samples, 99).toFixed(2)} ms`,
+        `journal ${journal ? 'on ' : 'off'} round ${r + 1}: ${samples.latencies.length} plays, p99 ${percentile(samples.latencies, 99).toFixed(2)} ms`,
       );
     }
   }
-  const fig = (s: number[]) => ({
-    p50: +percentile(s, 50).toFixed(3),
-    p99: +percentile(s, 99).toFixed(3),
-    plays: s.length,
-  });
+  const fig = (rounds: RoundSamples[]): RoundFigures => {
+    const s = rounds.flatMap((r) => r.latencies);
+    const sent = rounds.reduce((n, r) => n + r.sent, 0);
+    const d = rounds.flatMap((r) => r.device);
+    return {
+      device: {
+        p50: +percentile(d, 50).toFixed(3),
+        p99: +percentile(d, 99).toFixed(3),
+        answered: +(rounds.reduce((n, r) => n + r.answered, 0) / Math.max(1, sent)).toFixed(3),
+      },
+      p50: +percentile(s, 50).toFixed(3),
+      p99: +percentile(s, 99).toFixed(3),
+      plays: s.length,
+      cpuUsPerPlay: Math.round(rounds.reduce((n, r) => n + r.cpuUs, 0) / Math.max(1, sent)),
+      loopBusy: +(rounds.reduce((n, r) => n + r.loopBusy, 0) / Math.max(1, rounds.length)).toFixed(2),
+    };
+  };
   const publish = await publishRoundTrips(o.natsUrl, run, 500);
   return {
     rate: o.rate,

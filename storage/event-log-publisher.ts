@@ -1,7 +1,9 @@
 /**
- * Pipelined JetStream publishing for the event log (event-log.jetstream.ts): every publish is
- * a plain `HPUB` with the dedup header (`Nats-Msg-Id`) and a reply subject under one inbox
- * this publisher subscribes to once; JetStream answers each with its PubAck there.
+ * Pipelined JetStream publishing for the event log (event-log.jetstream.ts) and the session
+ * journal (journal.jetstream.ts): every publish is a plain `HPUB` with one header (the event
+ * log's dedup id `Nats-Msg-Id`, or the journal's compare-and-set
+ * `Nats-Expected-Last-Subject-Sequence`) and a reply subject under one inbox this publisher
+ * subscribes to once; JetStream answers each with its PubAck there.
  *
  * Why not `js.publish` per event: each one is a full request (a mux entry, a timer, and two
  * Error objects whose stack traces are captured up front for async traces): 20 % of the CPU
@@ -29,16 +31,30 @@ interface Pending {
   deadline: number;
 }
 
+/** A PubAck that refuses the message: JetStream's API error code (10071: wrong last sequence). */
+export class PublishRefused extends Error {
+  override readonly name = 'PublishRefused';
+  constructor(
+    message: string,
+    readonly code: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
 interface Queued {
   subject: string;
   data: Uint8Array;
-  msgId: string;
+  header: string;
+  value: string;
   resolve: (ack: PubAck) => void;
   reject: (err: Error) => void;
 }
 
 /** Header that JetStream deduplicates on within the stream's duplicate window. */
 const MSG_ID = 'Nats-Msg-Id';
+/** Header that makes the publish conditional on the sequence of the subject's last message. */
+const EXPECTED_LAST_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
 const decoder = new TextDecoder();
 
 export class PipelinedPublisher {
@@ -69,9 +85,22 @@ export class PipelinedPublisher {
    * in one socket write instead of one write per microtask that happened to publish.
    */
   publish(subject: string, data: Uint8Array, msgId: string): Promise<PubAck> {
+    return this.enqueue(subject, data, MSG_ID, msgId);
+  }
+
+  /**
+   * As `publish`, stored only if the subject's last message has the stream sequence `lastSeq`
+   * (0: the subject holds none): JetStream's compare-and-set. Otherwise it rejects with a
+   * PublishRefused of code 10071 and nothing is stored.
+   */
+  publishAfter(subject: string, data: Uint8Array, lastSeq: number): Promise<PubAck> {
+    return this.enqueue(subject, data, EXPECTED_LAST_SUBJECT_SEQ, String(lastSeq));
+  }
+
+  private enqueue(subject: string, data: Uint8Array, header: string, value: string): Promise<PubAck> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise<PubAck>((resolve, reject) => {
-      this.queue.push({ subject, data, msgId, resolve, reject });
+      this.queue.push({ subject, data, header, value, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(this.flush);
@@ -91,7 +120,7 @@ export class PipelinedPublisher {
       }
       const id = ++this.nextId;
       const h = headers();
-      h.set(MSG_ID, m.msgId);
+      h.set(m.header, m.value);
       this.pending.set(id, { resolve: m.resolve, reject: m.reject, deadline });
       try {
         this.nc.publish(m.subject, m.data, { reply: this.prefix + id, headers: h });
@@ -116,7 +145,11 @@ export class PipelinedPublisher {
       p.reject(new Error(code === 503 ? 'no responders: no stream takes this subject' : `status ${code}`));
       return;
     }
-    let ack: { seq?: number; duplicate?: boolean; error?: { description?: string; code?: number } };
+    let ack: {
+      seq?: number;
+      duplicate?: boolean;
+      error?: { description?: string; code?: number; err_code?: number };
+    };
     try {
       ack = JSON.parse(decoder.decode(msg.data)) as typeof ack;
     } catch {
@@ -125,7 +158,10 @@ export class PipelinedPublisher {
     }
     if (ack.error || typeof ack.seq !== 'number') {
       p.reject(
-        new Error(`jetstream: ${ack.error?.description ?? 'invalid publish ack'} (${ack.error?.code})`),
+        new PublishRefused(
+          `jetstream: ${ack.error?.description ?? 'invalid publish ack'} (${ack.error?.err_code ?? ack.error?.code})`,
+          ack.error?.err_code,
+        ),
       );
       return;
     }

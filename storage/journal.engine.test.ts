@@ -1,14 +1,14 @@
 /**
  * The session journal on the real JetStream: a new owner reads what the last one appended, an
  * owner fenced out by a newer one cannot append, appends waiting behind a write become one,
- * and a purge never removes a newer owner's entry.
+ * a purge never removes a newer owner's entry, and an unreadable entry locks no one out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { requireEngine, testNamespace } from '../testkit/engines.ts';
-import { JetStreamJournal, journalSubject } from './journal.jetstream.ts';
+import { JetStreamJournal, journalSubject, readJournalEntry } from './journal.jetstream.ts';
 import { newerSnapshot } from './journal.ts';
 import type { SessionSnapshot } from './snapshots.ts';
 
@@ -71,8 +71,9 @@ describe('journal', () => {
     await a.open('u4', 40);
     const seqBefore = a.lastSeq('u4');
     await Promise.all([1, 2, 3, 4, 5].map((v) => a.append(snap('u4', v))));
-    // One write for the first, one for the four that waited behind it.
-    expect(a.lastSeq('u4')).toBeGreaterThan(seqBefore);
+    // One write for the first, one for the four that waited behind it (this file alone
+    // writes to the stream, one test at a time, so its sequence counts our writes).
+    expect(a.lastSeq('u4') - seqBefore).toBe(2);
     const b = await JetStreamJournal.open(nc, settings);
     expect(await b.open('u4', 41)).toEqual(snap('u4', 5));
   });
@@ -100,6 +101,26 @@ describe('journal', () => {
     await old.drop('u6', covered);
     expect(await count('u6')).toBe(1);
     expect(await (await JetStreamJournal.open(nc, settings)).open('u6', 62)).toEqual(snap('u6', 1));
+  });
+
+  it('journal - an entry this build cannot read is fenced over; the listener is not locked out', async () => {
+    const js = jetstream(nc);
+    const subject = journalSubject(settings.subjectPrefix, 'u7');
+    for (const junk of ['{"f":1,"s":{}}', '\u00c1garbage', '']) {
+      await js.publish(subject, new TextEncoder().encode(junk));
+      expect(readJournalEntry(new TextEncoder().encode(junk))).toBeUndefined();
+      const a = await JetStreamJournal.open(nc, settings);
+      expect(await a.open('u7', 70)).toBeUndefined();
+      await a.append(snap('u7', 3));
+      expect(await (await JetStreamJournal.open(nc, settings)).open('u7', 71)).toEqual(snap('u7', 3));
+    }
+  });
+
+  it('journal - once closed, an owner appends nothing more', async () => {
+    const a = await JetStreamJournal.open(nc, settings);
+    await a.open('u8', 80);
+    await a.close();
+    await expect(a.append(snap('u8', 1))).rejects.toMatchObject({ code: 'conflict' });
   });
 
   it('journal - the newer of a stored snapshot and an entry wins (version, then save time)', () => {
