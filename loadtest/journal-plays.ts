@@ -23,6 +23,7 @@ import { decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { parseConfig } from '../app/config.ts';
 import { startApp } from '../app/start-app.ts';
+import { openBenchDevice } from './bench-device.ts';
 import { percentile } from './report.ts';
 
 export interface JournalPlayFigures {
@@ -70,32 +71,6 @@ interface Options {
   rounds: number;
 }
 
-async function device(url: string, token: string, id: string): Promise<WebSocket> {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  ws.binaryType = 'nodebuffer';
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('message', (data: Buffer) => {
-      const r = decodeServerFrame(new Uint8Array(data));
-      if (r.ok && r.frame.t === 'welcome') resolve();
-      else reject(new Error(`hello refused: ${JSON.stringify(r.ok ? r.frame : r.error)}`));
-    });
-    ws.send(
-      encodeFrame({
-        t: 'hello',
-        id: 1,
-        token,
-        device: { id, name: 'bench', type: 'other' },
-        protocol: PROTOCOL_VERSION,
-      }),
-    );
-  });
-  return ws;
-}
-
 /** One node, journal `on` or off: its server-side play latencies over `seconds`. */
 async function round(o: Options, journal: boolean, tag: string): Promise<RoundSamples> {
   const dir = mkdtempSync(join(tmpdir(), 'journal-bench-'));
@@ -141,7 +116,7 @@ async function round(o: Options, journal: boolean, tag: string): Promise<RoundSa
     for (let i = 0; i < o.listeners; i++) {
       const user = `jb-${tag}-${i}`;
       const token = await app.server.auth.mint({ userId: user, plan: 'premium', country: 'SE' });
-      sockets.push(await device(app.server.wsUrl, token, `${user}-d`));
+      sockets.push(await openBenchDevice(app.server.wsUrl, token, `${user}-d`));
     }
     const answers = new Map<string, number>();
     const t0 = performance.now();

@@ -48,6 +48,7 @@ import { createAuthenticator } from '../session/auth.ts';
 import { parseConfig } from '../app/config.ts';
 import { startPipeline } from '../pipeline/start-pipeline.ts';
 import type { App } from '../app/start-app.ts';
+import { openBenchDevice } from './bench-device.ts';
 import { percentile, printTable, writeResults } from './report.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -77,33 +78,6 @@ interface WorkerArgs {
 
 const out = (msg: object) => process.stdout.write(JSON.stringify(msg) + '\n');
 
-async function openClient(url: string, hello: boolean, token: string, deviceId: string): Promise<WebSocket> {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  ws.binaryType = 'nodebuffer';
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  if (!hello) return ws;
-  await new Promise<void>((resolve, reject) => {
-    ws.once('message', (data: Buffer) => {
-      const r = decodeServerFrame(new Uint8Array(data));
-      if (r.ok && r.frame.t === 'welcome') resolve();
-      else reject(new Error(`hello refused: ${JSON.stringify(r.ok ? r.frame : r.error)}`));
-    });
-    ws.send(
-      encodeFrame({
-        t: 'hello',
-        id: 1,
-        token,
-        device: { id: deviceId, name: 'bench', type: 'other' },
-        protocol: PROTOCOL_VERSION,
-      }),
-    );
-  });
-  return ws;
-}
-
 /**
  * Load-generator tokens: HS256 signed synchronously with node:crypto (jose signs through
  * WebCrypto on the thread pool, which throttles 20 000 mints). The server verifies them with
@@ -131,7 +105,7 @@ async function openMany(a: WorkerArgs): Promise<WebSocket[]> {
       const i = next++;
       const user = `${a.userPrefix}${i}`;
       const token = a.hello ? mint(user) : '';
-      sockets[i] = await openClient(a.url, a.hello, token, `${user}-d`);
+      sockets[i] = await openBenchDevice(a.url, token, `${user}-d`, a.hello);
     }
   };
   await Promise.all(Array.from({ length: Math.min(200, a.connections) }, lane));
