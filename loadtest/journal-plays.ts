@@ -20,7 +20,6 @@ import WebSocket from 'ws';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
-import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { parseConfig } from '../app/config.ts';
 import { startApp } from '../app/start-app.ts';
 import { openBenchDevice } from './bench-device.ts';

@@ -43,7 +43,6 @@ import WebSocket from 'ws';
 import { unpack } from 'msgpackr';
 import pino from 'pino';
 import { decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
-import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { createAuthenticator } from '../session/auth.ts';
 import { parseConfig } from '../app/config.ts';
 import { startPipeline } from '../pipeline/start-pipeline.ts';
