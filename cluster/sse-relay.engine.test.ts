@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClusterDevice,
+  playerCall,
   startTestCluster,
   type NodeProcess,
   type TestCluster,
@@ -41,18 +42,7 @@ afterAll(async () => {
   await cluster?.stop();
 }, 60_000);
 
-async function call(node: NodeProcess, method: string, path: string) {
-  const res = await fetch(`${node.httpUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}` },
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    version: Number(res.headers.get('player-state-version')),
-    body: text ? (JSON.parse(text) as Record<string, any>) : undefined,
-  };
-}
+const call = (node: NodeProcess, method: string, path: string) => playerCall(node, token, method, path);
 
 type SseEvent = { id: string; epoch: number; version: number; data: any };
 

@@ -326,3 +326,17 @@ export class ClusterDevice {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An HTTP player call on one node with the listener's bearer token: status, state version, body. */
+export async function playerCall(node: NodeProcess, token: string, method: string, path: string) {
+  const res = await fetch(`${node.httpUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    version: Number(res.headers.get('player-state-version')),
+    body: text ? (JSON.parse(text) as Record<string, any>) : undefined,
+  };
+}
