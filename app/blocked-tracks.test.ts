@@ -4,31 +4,21 @@
  * blocked track, no URL of its audio is ever handed out, and a skip onto it passes it over
  * as a success with a `track_skipped` warning. No sleeps: every wait is an awaited frame.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { rawSocket } from '../testkit/raw-socket.ts';
-import { parseConfig } from './config.ts';
-import { startApp, type App } from './start-app.ts';
+import { startTestApp } from '../testkit/test-app.ts';
+import type { App } from './start-app.ts';
 
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'blocked-tracks-'));
-  app = await startApp(parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }), {
-    demo: 'fixture',
-    pipeline: false,
-  });
+  ({ app, stop } = await startTestApp('blocked-tracks-', {}, { pipeline: false }));
 });
 
-afterAll(async () => {
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 const idOf = (uri: string) => uri.slice(uri.lastIndexOf(':') + 1);
 

@@ -5,13 +5,11 @@
  * and a documented status without one fails the test), with a body that validates against
  * the documented schema, error bodies `{error: {status, code, message}}` included.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Compile } from 'typebox/compile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './start-app.ts';
-import { parseConfig } from './config.ts';
+import type { App } from './start-app.ts';
+import { startTestApp } from '../testkit/test-app.ts';
 import { rawSocket, withTimeout, type RawSocket } from '../testkit/raw-socket.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { checkDocBlock } from '../testkit/doc-block.ts';
@@ -19,7 +17,7 @@ import { checkDocBlock } from '../testkit/doc-block.ts';
 type Json = Record<string, any>;
 
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 let doc: Json;
 const tokens: Record<string, string> = {};
 /** A private playlist of u1 that u2 may not see; one made to be deleted. */
@@ -52,13 +50,7 @@ async function call(c: Call): Promise<{ status: number; body: unknown; type: str
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'http-api-'));
-  app = await startApp(
-    parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', RATE_LIMIT: '1000/1000' }),
-    {
-      demo: 'fixture',
-    },
-  );
+  ({ app, stop } = await startTestApp('http-api-', { RATE_LIMIT: '1000/1000' }));
   for (const u of app.demo.users)
     tokens[u.id] = await app.server.auth.mint({ userId: u.id, plan: u.plan, country: u.country });
   const made = await call({
@@ -109,8 +101,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   device?.ws.close();
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stop?.();
 });
 
 const NOPE = '/v1/playlists/no-such-playlist';

@@ -6,39 +6,29 @@
  * good answer. Each check is a fresh listener, so no check spends another's budget; the
  * limit is 4 requests then one per 100 s, so a 429 is certain, whatever the machine's speed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { createAuthenticator } from '../session/auth.ts';
 import { rawSocket, type RawSocket } from '../testkit/raw-socket.ts';
-import { DEV_JWT_SECRET, parseConfig } from './config.ts';
-import { startApp, type App } from './start-app.ts';
+import { DEV_JWT_SECRET } from './config.ts';
+import type { App } from './start-app.ts';
+import { startTestApp } from '../testkit/test-app.ts';
 
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 const sockets: RawSocket[] = [];
 let users = 0;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'player-api-endpoints-'));
-  app = await startApp(
-    parseConfig({
-      PORT: '0',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
-      SESSION_GRACE_MS: '60000',
-      PLAYER_API_RATE_LIMIT: '0.01/4',
-    }),
-    { demo: 'fixture' },
-  );
+  ({ app, stop } = await startTestApp('player-api-endpoints-', {
+    SESSION_GRACE_MS: '60000',
+    PLAYER_API_RATE_LIMIT: '0.01/4',
+  }));
 });
 
 afterAll(async () => {
   for (const s of sockets) s.ws.close();
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stop?.();
 });
 
 /** A token of a listener never seen before. */

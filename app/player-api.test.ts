@@ -5,44 +5,34 @@
  * resumes from Last-Event-ID, and every endpoint refuses bad input with Spotify's error body.
  * No sleeps: every wait is an awaited frame, answer or event with a timeout.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StateFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { createAuthenticator } from '../session/auth.ts';
 import { rawSocket, withTimeout, type RawSocket } from '../testkit/raw-socket.ts';
-import { DEV_JWT_SECRET, parseConfig } from './config.ts';
-import { startApp, type App } from './start-app.ts';
+import { DEV_JWT_SECRET } from './config.ts';
+import type { App } from './start-app.ts';
+import { startTestApp } from '../testkit/test-app.ts';
 
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 const tokens: Record<string, string> = {};
 const sockets: RawSocket[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'player-api-'));
-  app = await startApp(
-    parseConfig({
-      PORT: '0',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
-      SESSION_GRACE_MS: '60000',
-      RATE_LIMIT: '1000/1000',
-      PLAYER_API_RATE_LIMIT: '50/200',
-      PLAYER_API_MAX_WAIT_MS: '300',
-    }),
-    { demo: 'fixture' },
-  );
+  ({ app, stop } = await startTestApp('player-api-', {
+    SESSION_GRACE_MS: '60000',
+    RATE_LIMIT: '1000/1000',
+    PLAYER_API_RATE_LIMIT: '50/200',
+    PLAYER_API_MAX_WAIT_MS: '300',
+  }));
   for (const u of app.demo.users)
     tokens[u.id] = await app.server.auth.mint({ userId: u.id, plan: u.plan, country: u.country });
 });
 
 afterAll(async () => {
   for (const s of sockets) s.ws.close();
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stop?.();
 });
 
 interface Answer {

@@ -2,15 +2,12 @@
  * The playlist view through the real app wiring: pages are cached (in-process LRU here), and
  * every write through the HTTP API drops them, so the very next view shows it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from './config.ts';
-import { startApp, type App } from './start-app.ts';
+import type { App } from './start-app.ts';
+import { startTestApp } from '../testkit/test-app.ts';
 
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 let token = '';
 let stranger = '';
 
@@ -27,16 +24,12 @@ async function call(method: string, path: string, body?: unknown, as = token) {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'playlist-view-'));
-  app = await startApp(parseConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }), { demo: 'fixture' });
+  ({ app, stop } = await startTestApp('playlist-view-'));
   token = await app.server.auth.mint({ userId: 'u1', plan: 'premium', country: 'SE' });
   stranger = await app.server.auth.mint({ userId: 'u2', plan: 'premium', country: 'SE' });
 });
 
-afterAll(async () => {
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 describe('playlist view', () => {
   it('playlist view - every write through the API is on the very next view', async () => {

@@ -6,40 +6,28 @@
  * body `{error: {status, code, message}}`: unknown routes (404, not an empty reply), a
  * malformed %-escape in a /v1 path (400, not 500), a missing token (401).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlaybackFrame, PrefetchFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { rawSocket, withTimeout } from '../testkit/raw-socket.ts';
-import { parseConfig } from './config.ts';
-import { startApp, type App } from './start-app.ts';
+import type { App } from './start-app.ts';
+import { startTestApp } from '../testkit/test-app.ts';
 
 const PUBLIC = 'https://api.example.test';
 const ORIGIN = 'https://cdn.example.test/audio';
 
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'public-urls-'));
-  app = await startApp(
-    parseConfig({
-      PORT: '0',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
-      PUBLIC_BASE_URL: `${PUBLIC}/`,
-      ORIGIN_BASE_URL: ORIGIN,
-    }),
-    { demo: 'fixture', pipeline: false },
-  );
+  ({ app, stop } = await startTestApp(
+    'public-urls-',
+    { PUBLIC_BASE_URL: `${PUBLIC}/`, ORIGIN_BASE_URL: ORIGIN },
+    { pipeline: false },
+  ));
 });
 
-afterAll(async () => {
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 const token = () => app.server.auth.mint({ userId: 'u1', plan: 'premium', country: 'SE' });
 

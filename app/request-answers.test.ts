@@ -5,9 +5,6 @@
  * command the session cannot handle is answered with `internal/unhandled_command`, not
  * dropped. No sleeps: every wait is an awaited frame with a timeout.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exampleClientFrames } from '../protocol/examples.ts';
 import {
@@ -17,27 +14,20 @@ import {
   type ServerFrame,
 } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
-import { startApp, type App } from './start-app.ts';
-import { parseConfig } from './config.ts';
+import type { App } from './start-app.ts';
+import { startTestApp } from '../testkit/test-app.ts';
 import { rawSocket, type RawSocket } from '../testkit/raw-socket.ts';
 
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 /** Command types the actor of user u2 is made to refuse (as a machine missing a handler would). */
 const refusedForU2 = new Set<string>();
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'request-answers-'));
-  app = await startApp(
-    parseConfig({
-      PORT: '0',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
-      RATE_LIMIT: '100/100',
-      SESSION_GRACE_MS: '60000',
-    }),
+  ({ app, stop } = await startTestApp(
+    'request-answers-',
+    { RATE_LIMIT: '100/100', SESSION_GRACE_MS: '60000' },
     {
-      demo: 'fixture',
       pipeline: false,
       wrapStartActor: (standard) => (ports, input, onError) => {
         const handle = standard(ports, input, onError);
@@ -45,13 +35,10 @@ beforeAll(async () => {
         return { ...handle, send: (command) => !refusedForU2.has(command.type) && handle.send(command) };
       },
     },
-  );
+  ));
 });
 
-afterAll(async () => {
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 /** A raw device of `user`, past its welcome. */
 async function ready(user: string, deviceId: string): Promise<RawSocket> {

@@ -7,43 +7,34 @@
  * state at its version: that device is not sent the same version again as a `state`, while
  * the other devices still get it. No sleeps: every wait is an awaited frame with a timeout.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSE_CODES, type CloseName } from '../protocol/close-codes.ts';
 import type { ClientFrame, ServerFrame, StateFrame, WelcomeFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
 import { rawSocket, withTimeout, type RawSocket } from '../testkit/raw-socket.ts';
-import { parseConfig } from './config.ts';
-import { startApp, type App } from './start-app.ts';
+import type { App } from './start-app.ts';
+import { startTestApp } from '../testkit/test-app.ts';
 
 const RATE = 20;
 /** The server's clock runs this far ahead of the wall clock (tokens expire by moving it). */
 let skewMs = 0;
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'server-closes-'));
-  app = await startApp(
-    parseConfig({
-      PORT: '0',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
+  ({ app, stop } = await startTestApp(
+    'server-closes-',
+    {
       SESSION_GRACE_MS: '60000',
       // The default frame limit (16 KiB), so the oversized frame is what any client can send.
       ACTIVE_DEVICE_GRACE_MS: '0',
       RATE_LIMIT: `${RATE}/${RATE}`,
-    }),
-    { demo: 'fixture', pipeline: false, now: () => Date.now() + skewMs },
-  );
+    },
+    { pipeline: false, now: () => Date.now() + skewMs },
+  ));
 });
 
-afterAll(async () => {
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 const isState = (f: ServerFrame): f is StateFrame => f.t === 'state';
 

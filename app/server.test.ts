@@ -3,9 +3,6 @@
  * on a free port, devices driven through the client SDK. Events are awaited with timeouts;
  * no sleeps.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionClient, type WebSocketCtor } from '../client/session-client.ts';
@@ -14,29 +11,19 @@ import { SessionRequestError } from '../client/errors.ts';
 import { encodeFrame } from '../protocol/codec.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
-import { startApp, type App } from './start-app.ts';
+import type { App } from './start-app.ts';
+import { startTestApp } from '../testkit/test-app.ts';
 import { rawSocket, withTimeout } from '../testkit/raw-socket.ts';
 import { parseConfig } from './config.ts';
 
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'session-e2e-'));
-  const config = parseConfig({
-    PORT: '0',
-    DATA_DIR: dir,
-    LOG_LEVEL: 'silent',
-    RATE_LIMIT: '100/100',
-    SESSION_GRACE_MS: '60000',
-  });
-  app = await startApp(config, { demo: 'fixture' });
+  ({ app, stop } = await startTestApp('session-e2e-', { RATE_LIMIT: '100/100', SESSION_GRACE_MS: '60000' }));
 });
 
-afterAll(async () => {
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 async function device(id: string, user = 'u1', opts: { prefetch?: boolean } = {}): Promise<SessionClient> {
   const u = app.demo.users.find((x) => x.id === user)!;

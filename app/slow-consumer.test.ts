@@ -6,18 +6,15 @@
  * newest `state` (coalesced), never an older one after a newer one. No sleeps: every wait is
  * an awaited event with a timeout.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeServerFrame, encodeFrame } from '../protocol/codec.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
 import type { ClientFrame, ServerFrame, SessionState, StateFrame } from '../protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
-import { startApp, type App } from './start-app.ts';
-import { parseConfig } from './config.ts';
+import { startTestApp } from '../testkit/test-app.ts';
+import type { App } from './start-app.ts';
 
 const MAX_FRAME_BYTES = 4096;
 const MAX_BACKPRESSURE_BYTES = 16_384;
@@ -29,26 +26,18 @@ const BATCH = 25;
 const MAX_FLOOD = 20_000;
 
 let app: App;
-let dir: string;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'slow-consumer-'));
-  const config = parseConfig({
-    PORT: '0',
-    DATA_DIR: dir,
-    LOG_LEVEL: 'silent',
+  ({ app, stop } = await startTestApp('slow-consumer-', {
     RATE_LIMIT: '1000000/1000000',
     SESSION_GRACE_MS: '60000',
     MAX_FRAME_BYTES: String(MAX_FRAME_BYTES),
     MAX_BACKPRESSURE_BYTES: String(MAX_BACKPRESSURE_BYTES),
-  });
-  app = await startApp(config, { demo: 'fixture' });
+  }));
 });
 
-afterAll(async () => {
-  await app?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 function withTimeout<T>(p: Promise<T>, what: string, ms = 5_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
