@@ -8,7 +8,7 @@ import pino from 'pino';
 import { configOrExit } from './entry-config.ts';
 import { openStores } from './open-stores.ts';
 import { JetStreamEventSource } from '../storage/event-source.jetstream.ts';
-import { startPipeline } from '../pipeline/start-pipeline.ts';
+import { startStorePipeline } from './store-pipeline.ts';
 
 const config = configOrExit('pipeline');
 const log = pino({ name: 'pipeline', level: config.logLevel });
@@ -21,16 +21,7 @@ if (!natsUrl) {
 }
 const stores = await openStores(config.stores);
 const source = new JetStreamEventSource({ natsUrl, ...(stream ? { stream } : {}), log });
-const running = await startPipeline({
-  source,
-  royalties: stores.royalties,
-  features: stores.features,
-  history: stores.history,
-  exportDir: config.pipeline.warehouseDir,
-  ...(config.pipeline.ackWaitMs ? { ackWaitMs: config.pipeline.ackWaitMs } : {}),
-  scrobbles: { store: stores.scrobbles, getTracks: (ids) => stores.catalog.getTracks(ids) },
-  log,
-});
+const running = await startStorePipeline(source, stores, config.pipeline, log);
 log.info({ natsUrl, warehouse: config.pipeline.warehouseDir }, 'pipeline running');
 
 const shutdown = async (signal: string) => {

@@ -11,7 +11,8 @@ import { registerOriginRoutes } from '../origin/origin-routes.ts';
 import { createMetrics } from '../session/metrics.ts';
 import { promEventLogMetrics } from '../storage/event-log-metrics.ts';
 import { openEventLog, type OpenedEventLog } from './open-event-log.ts';
-import { startPipeline, type RunningPipeline } from '../pipeline/start-pipeline.ts';
+import type { RunningPipeline } from '../pipeline/start-pipeline.ts';
+import { startStorePipeline } from './store-pipeline.ts';
 import { openStores, type Stores } from './open-stores.ts';
 import { openTrackCache } from './open-track-cache.ts';
 import { httpApi } from '../session/playlist-api.ts';
@@ -120,16 +121,7 @@ export async function startApp(config: AppConfig, opts: AppOptions = {}): Promis
     if (opts.pipeline ?? true) {
       // Every consumer, on the stores' own engine, and the warehouse export where
       // `npm run job` reads it.
-      pipeline = await startPipeline({
-        source: eventLog.source,
-        royalties: stores.royalties,
-        features: stores.features,
-        history: stores.history,
-        exportDir: config.pipeline.warehouseDir,
-        ...(config.pipeline.ackWaitMs ? { ackWaitMs: config.pipeline.ackWaitMs } : {}),
-        scrobbles: { store: stores.scrobbles, getTracks: (ids) => stores.catalog.getTracks(ids) },
-        log,
-      });
+      pipeline = await startStorePipeline(eventLog.source, stores, config.pipeline, log);
       closers.push(() => pipeline!.stop());
     }
 
