@@ -1,9 +1,11 @@
 /**
  * Redis view cache (ioredis): one MGET per batch of tracks, one pipeline of SET EX per
- * write-back. A warm page is two plain commands sent together, one round trip: HGET of the page
- * and MGET of the tracks this process saw on it last (checked against the page: tracks it no
- * longer has are dropped, new ones take a second MGET). Lua only where a step must be atomic
- * (lease, fill, edit mark), on the miss and edit paths.
+ * write-back. A warm page is two plain commands sent together, in one socket write and one
+ * round trip: HGET of the page and MGET of the tracks this process saw on it last (checked
+ * against the page: tracks it no longer has are dropped, new ones take a second MGET). Lua only
+ * where a step must be atomic (lease, fill, edit mark), on the miss and edit paths.
+ * Replies are read as bytes; a page or track whose bytes are those decoded last time is not
+ * decoded again (decoded-memo.ts: keyed by the bytes, so a changed value is seen at once).
  * One Lua script doing both reads was measured and dropped: Redis spent 160-250 us of its one
  * thread per call converting 100 replies through Lua, against 15-25 us for MGET and HGET.
  *
