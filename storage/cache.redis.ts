@@ -1,9 +1,11 @@
 /**
  * Redis view cache (ioredis): one MGET per batch of tracks, one pipeline of SET EX per
- * write-back. A warm page is two plain commands sent together, one round trip: HGET of the page
- * and MGET of the tracks this process saw on it last (checked against the page: tracks it no
- * longer has are dropped, new ones take a second MGET). Lua only where a step must be atomic
- * (lease, fill, edit mark), on the miss and edit paths.
+ * write-back. A warm page is two plain commands sent together, in one socket write and one
+ * round trip: HGET of the page and MGET of the tracks this process saw on it last (checked
+ * against the page: tracks it no longer has are dropped, new ones take a second MGET). Lua only
+ * where a step must be atomic (lease, fill, edit mark), on the miss and edit paths.
+ * Replies are read as bytes; a page or track whose bytes are those decoded last time is not
+ * decoded again (decoded-memo.ts: keyed by the bytes, so a changed value is seen at once).
  * One Lua script doing both reads was measured and dropped: Redis spent 160-250 us of its one
  * thread per call converting 100 replies through Lua, against 15-25 us for MGET and HGET.
  *
@@ -26,11 +28,32 @@ import {
   type TrackCache,
 } from './cache.ts';
 import type { Track } from './catalog.ts';
+import { createDecodedMemo } from './decoded-memo.ts';
 import { StorageError } from './errors.ts';
 
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 2_000;
-/** Pages whose track ids a process remembers for the one-round-trip read (ids only: ~10 KB each at most). */
+/** Pages whose track keys a process remembers for the one-round-trip read (keys only: ~10 KB each at most). */
 const RECENT_PAGE_ENTRIES = 10_000;
+/**
+ * Raw bytes each memo of decoded values keeps (tracks, pages): 8 MiB is ~40 000 tracks or ~800
+ * pages of 100 entries; with the decoded values, some 50 MiB at most for both.
+ */
+export const DEFAULT_DECODED_MEMO_BYTES = 8 * 1024 * 1024;
+
+/** A cached page as decoded, with its track ids and their keys in entry order (built once per decode). */
+interface DecodedPage {
+  page: PlaylistPage;
+  ids: string[];
+  keys: string[];
+}
+
+/** A page's JSON, or undefined when it is not one (no entries array, no header object). */
+function decodePage(raw: Buffer, trackPrefix: string): DecodedPage | undefined {
+  const page = JSON.parse(raw.toString()) as PlaylistPage | null;
+  if (!Array.isArray(page?.entries) || typeof page.playlist !== 'object') return undefined;
+  const ids = page.entries.map((e) => e.trackId);
+  return { page, ids, keys: ids.map((id) => trackPrefix + id) };
+}
 
 const unavailable = (what: string, e: unknown) =>
   new StorageError('unavailable', `redis ${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
@@ -99,8 +122,15 @@ interface PageScripts {
   viewEndEdit(hash: string, mark: string): Promise<number>;
 }
 
-/** Opens the cache; every key lives under `namespace` (tests and benches give each its own). */
-export async function createRedisTrackCache(url: string, namespace = ''): Promise<TrackCache> {
+/**
+ * Opens the cache; every key lives under `namespace` (tests and benches give each its own).
+ * `memoBytes` bounds each memo of decoded values (decoded-memo.ts).
+ */
+export async function createRedisTrackCache(
+  url: string,
+  namespace = '',
+  memoBytes = DEFAULT_DECODED_MEMO_BYTES,
+): Promise<TrackCache> {
   const { Redis: RedisClient } = await import('ioredis');
   const redis: Redis = new RedisClient(url, {
     lazyConnect: true,
@@ -128,33 +158,44 @@ export async function createRedisTrackCache(url: string, namespace = ''): Promis
 
   const trackPrefix = namespace + TRACK_KEY_PREFIX;
   /**
-   * Per page, the track ids this process read on it last: a warm view asks for the page and
-   * for these tracks at once (one round trip); the page read decides what is served.
+   * Per page, the keys of the tracks this process read on it last: a warm view asks for the
+   * page and for these tracks at once (one round trip); the page read decides what is served.
    */
-  const lastIds = new LRUCache<string, string[]>({ max: RECENT_PAGE_ENTRIES });
+  const lastKeys = new LRUCache<string, string[]>({ max: RECENT_PAGE_ENTRIES });
   const pageKey = (playlistId: string) => namespace + PLAYLIST_KEY_PREFIX + playlistId;
   const markKey = (playlistId: string) => pageKey(playlistId) + ':edit';
 
-  const decodeTrack = (v: string | null): Track | undefined => {
-    if (v === null) return undefined;
+  // Replies are read as bytes and decoded through these memos: an unchanged value is compared,
+  // not decoded again (decoded-memo.ts); a corrupt one is a miss that the read-through overwrites.
+  const trackMemo = createDecodedMemo<Track>((raw) => JSON.parse(raw.toString()) as Track, memoBytes);
+  const pageMemo = createDecodedMemo<DecodedPage>((raw) => decodePage(raw, trackPrefix), memoBytes);
+  /**
+   * Runs `send` with the socket corked, so the commands it sends leave in one write (one
+   * syscall and one segment instead of one per command); replies are unaffected.
+   */
+  function inOneWrite<T>(send: () => T): T {
+    const stream = redis.stream;
+    stream.cork();
     try {
-      return JSON.parse(v) as Track;
-    } catch {
-      return undefined; // a corrupt value is a miss; the read-through overwrites it
+      return send();
+    } finally {
+      stream.uncork();
     }
-  };
+  }
+  const decodeTrack = (id: string, v: Buffer | null): Track | undefined =>
+    v === null ? undefined : trackMemo.decode(id, v);
 
   async function getTracks(ids: readonly string[]): Promise<Map<string, Track>> {
     const out = new Map<string, Track>();
     if (ids.length === 0) return out;
-    let values: (string | null)[];
+    let values: (Buffer | null)[];
     try {
-      values = await redis.mget(ids.map((id) => trackPrefix + id));
+      values = await redis.mgetBuffer(ids.map((id) => trackPrefix + id));
     } catch (e) {
       throw unavailable('MGET', e);
     }
     values.forEach((v, i) => {
-      const t = decodeTrack(v);
+      const t = decodeTrack(ids[i]!, v);
       if (t) out.set(ids[i]!, t);
     });
     return out;
@@ -180,28 +221,23 @@ export async function createRedisTrackCache(url: string, namespace = ''): Promis
       // The tracks this process last saw on the page, fetched in the same round trip as the
       // page itself: only a guess, checked against the page below.
       const guessKey = `${hash}\n${field}`;
-      const guess = lastIds.get(guessKey);
-      let json: string | null;
-      let guessed: (string | null)[] | undefined;
+      const guess = lastKeys.get(guessKey);
+      let raw: Buffer | null;
+      let guessed: (Buffer | null)[] | undefined;
       try {
-        [json, guessed] = await Promise.all([
-          redis.hget(hash, `p:${field}`),
-          guess ? redis.mget(guess.map((id) => trackPrefix + id)) : undefined,
-        ]);
+        [raw, guessed] = await inOneWrite(() =>
+          Promise.all([redis.hgetBuffer(hash, `p:${field}`), guess ? redis.mgetBuffer(guess) : undefined]),
+        );
       } catch (e) {
         throw unavailable('page read', e);
       }
-      let page: PlaylistPage | undefined;
-      if (json !== null) {
-        try {
-          page = JSON.parse(json) as PlaylistPage;
-        } catch {
-          page = undefined;
-        }
+      let decoded: DecodedPage | undefined;
+      if (raw !== null) {
+        decoded = pageMemo.decode(guessKey, raw);
         // Undecodable: a miss, and no lease either; the next edit or the TTL clears it.
-        if (!Array.isArray(page?.entries) || typeof page.playlist !== 'object') return { hit: false };
+        if (decoded === undefined) return { hit: false };
       }
-      if (page === undefined) {
+      if (decoded === undefined) {
         const token = randomBytes(12).toString('base64url');
         let granted: number;
         try {
@@ -212,15 +248,24 @@ export async function createRedisTrackCache(url: string, namespace = ''): Promis
         // 2: filled by another reader meanwhile; this one reads the store without a lease.
         return granted === 1 ? { hit: false, lease: token } : { hit: false };
       }
-      const ids = page.entries.map((e) => e.trackId);
-      lastIds.set(guessKey, ids);
+      const { page, ids, keys } = decoded;
+      lastKeys.set(guessKey, keys);
       if (!guess || !guessed) return { hit: true, page, tracks: await getTracks(ids) };
-      // The guess's values serve the ids the page still has; the rest take a second read.
       const tracks = new Map<string, Track>();
+      // The usual case: the page is the one decoded last time, so the guess is its very keys.
+      if (guess === keys) {
+        guessed.forEach((v, i) => {
+          const t = decodeTrack(ids[i]!, v);
+          if (t) tracks.set(ids[i]!, t);
+        });
+        return { hit: true, page, tracks };
+      }
+      // The guess's values serve the ids the page still has; the rest take a second read.
       const fetched = new Set<string>();
-      guess.forEach((id, i) => {
+      guess.forEach((key, i) => {
+        const id = key.slice(trackPrefix.length);
         fetched.add(id);
-        const t = decodeTrack(guessed![i] ?? null);
+        const t = decodeTrack(id, guessed![i] ?? null);
         if (t) tracks.set(id, t);
       });
       const pageIds = new Set(ids);
@@ -259,7 +304,9 @@ export async function createRedisTrackCache(url: string, namespace = ''): Promis
       }
     },
     async close() {
-      lastIds.clear();
+      lastKeys.clear();
+      trackMemo.clear();
+      pageMemo.clear();
       await redis.quit().catch(() => redis.disconnect());
     },
   };

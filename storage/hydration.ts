@@ -150,8 +150,15 @@ export function createPlaylistViewer(deps: HydrationDeps): PlaylistViewer {
     if (read.hit) {
       // The cached header carries the playlist's visibility: the store's read rule, applied to it.
       authorizeRead(read.page.playlist, requesterId);
-      const ids = read.page.entries.map((e) => e.trackId);
-      return toView(read.page, offset, limit, await readThrough(ids, read.tracks));
+      const { entries } = read.page;
+      // Warm, every track is cached: no read-through to set up.
+      let tracks = read.tracks;
+      if (!entries.every((e) => tracks.has(e.trackId)))
+        tracks = await readThrough(
+          entries.map((e) => e.trackId),
+          tracks,
+        );
+      return toView(read.page, offset, limit, tracks);
     }
     const stored = await deps.playlists.listEntries(playlistId, requesterId, { offset, limit });
     const fresh: PlaylistPage = { playlist: stored.playlist, entries: stored.entries, total: stored.total };
