@@ -35,6 +35,8 @@ const URL_VARIANTS = 2048;
 const ROUNDS = 3;
 
 interface WrkFigures {
+  /** CPU seconds wrk itself used (user + system): the client's share of each request. */
+  client_cpu_s: number;
   requests: number;
   bytes: number;
   duration_us: number;
@@ -80,12 +82,30 @@ end
 `;
 }
 
+/** Clock ticks per second of /proc's CPU times. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** utime, stime, cutime and cstime of a /proc/<pid>/stat line, in seconds. */
+function procCpuSeconds(pid: number | 'self'): { own: number; children: number } {
+  // Fields after the command name (which may hold spaces): utime, stime, cutime and cstime are
+  // the 14th to 17th, so the 12th to 15th after it.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  return { own: (f[11]! + f[12]!) / CLOCK_TICKS, children: (f[13]! + f[14]!) / CLOCK_TICKS };
+}
+
 async function runWrk(
   base: string,
   script: string,
   seconds: number,
   connections: number,
 ): Promise<WrkFigures> {
+  // wrk's CPU is read from our reaped children's times (cutime/cstime): nothing else of ours
+  // exits during a run (nginx's master lives on, its worker is not our child).
+  const reaped0 = procCpuSeconds('self').children;
   const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '-s', script, base], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -96,7 +116,8 @@ async function runWrk(
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (code !== 0 || !line) throw new Error(`wrk failed (${code}): ${err || out}`);
-  return JSON.parse(line.slice('WRKJSON '.length)) as WrkFigures;
+  const figures = JSON.parse(line.slice('WRKJSON '.length)) as Omit<WrkFigures, 'client_cpu_s'>;
+  return { ...figures, client_cpu_s: procCpuSeconds('self').children - reaped0 };
 }
 
 /**
@@ -104,18 +125,12 @@ async function runWrk(
  * children. Per request it is the figure load on the machine does not distort (throughput is).
  */
 function nginxWorkerCpuSeconds(master: ChildProcess): number {
-  const tick = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   const children = readFileSync(`/proc/${master.pid}/task/${master.pid}/children`, 'utf8')
     .trim()
     .split(/\s+/);
-  let ticks = 0;
-  for (const pid of children.filter(Boolean)) {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / tick;
+  let seconds = 0;
+  for (const pid of children.filter(Boolean)) seconds += procCpuSeconds(Number(pid)).own;
+  return seconds;
 }
 
 /** CPU seconds used so far by this process: the origin's event loop, its GC and its threads. */
@@ -280,6 +295,7 @@ export default async function bench(args: string[]): Promise<void> {
     const best = { origin: undefined as WrkFigures | undefined, nginx: undefined as WrkFigures | undefined };
     const rows: Record<string, string | number>[] = [];
     const cpuPerReq = { origin: [] as number[], nginx: [] as number[] };
+    const clientCpuPerReq = { origin: [] as number[], nginx: [] as number[] };
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, base] of [
         ['origin', originBase],
@@ -290,6 +306,8 @@ export default async function bench(args: string[]): Promise<void> {
         const f = await runWrk(base, script, seconds, connections);
         const cpuUsPerReq = ((cpu() - cpu0) * 1e6) / f.requests;
         cpuPerReq[name].push(cpuUsPerReq);
+        const clientUsPerReq = (f.client_cpu_s * 1e6) / f.requests;
+        clientCpuPerReq[name].push(clientUsPerReq);
         const errors = f.errors_status + f.errors_connect + f.errors_read + f.errors_timeout;
         if (errors > 0) throw new Error(`${name}: ${errors} errors in round ${round}: ${JSON.stringify(f)}`);
         rows.push({
@@ -298,6 +316,7 @@ export default async function bench(args: string[]): Promise<void> {
           req_per_s: Math.round(rate(f)),
           mb_per_s: Number(mbs(f).toFixed(1)),
           cpu_us_per_req: Number(cpuUsPerReq.toFixed(1)),
+          wrk_cpu_us_per_req: Number(clientUsPerReq.toFixed(1)),
           ...latencyRow(f),
         });
         const prev = best[name];
@@ -315,7 +334,7 @@ export default async function bench(args: string[]): Promise<void> {
       `\norigin ${Math.round(rate(o))} req/s (${mbs(o).toFixed(0)} MB/s, p50 ${ms(o.p50_us)} ms, p99 ${ms(o.p99_us)} ms) vs nginx ${Math.round(rate(n))} req/s (${mbs(n).toFixed(0)} MB/s, p50 ${ms(n.p50_us)} ms, p99 ${ms(n.p99_us)} ms): ratio ${ratio.toFixed(3)} (target >= 1.0), p99 ${p99Met ? '<=' : '>'} nginx's (target <=); best round of each`,
     );
     console.log(
-      `CPU per request (least of the rounds): origin ${cpuMin(cpuPerReq.origin)} us, nginx worker ${cpuMin(cpuPerReq.nginx)} us`,
+      `CPU per request (least of the rounds): origin ${cpuMin(cpuPerReq.origin)} us, nginx worker ${cpuMin(cpuPerReq.nginx)} us; wrk (the client) against origin ${cpuMin(clientCpuPerReq.origin)} us, against nginx ${cpuMin(clientCpuPerReq.nginx)} us`,
     );
     writeResults('origin', {
       ratio: Number(ratio.toFixed(3)),
@@ -329,6 +348,10 @@ export default async function bench(args: string[]): Promise<void> {
       nginx_mb_per_s: Number(mbs(n).toFixed(1)),
       origin_cpu_us_per_req: cpuMin(cpuPerReq.origin),
       nginx_cpu_us_per_req: cpuMin(cpuPerReq.nginx),
+      // The client's CPU per request: wrk and the server share the machine's two cores, so
+      // what one costs the other has to spend shows in both sides' throughput.
+      origin_wrk_cpu_us_per_req: cpuMin(clientCpuPerReq.origin),
+      nginx_wrk_cpu_us_per_req: cpuMin(clientCpuPerReq.nginx),
       origin_floor_p50_ms: ms(floor.origin!.p50_us),
       nginx_floor_p50_ms: ms(floor.nginx!.p50_us),
       range_bytes: RANGE_BYTES,

@@ -199,24 +199,23 @@ export function registerOriginRoutes(app: TemplatedApp, deps: OriginDeps): Origi
     const auth = check(path, query, now());
     if (!auth.ok) return sendError(res, auth.answer);
     const key = auth.key;
+    const cached = hot.get(key);
+    if (cached !== undefined && !head && ifNoneMatch === '' && ifRange === '') {
+      // Inside the handler: already corked, so head and body leave in one write when they fit.
+      const a = prepared.get(cached)?.get(range) ?? preparedAnswer(key, cached, range);
+      res.writeStatus(a.head);
+      if (a.body) res.end(a.body);
+      else res.end(); // 416: no body
+      return;
+    }
+    // Past the plain hot GET (nearly every request), which needs none of this.
     const cond: Conditionals = {
       range: range || undefined,
       ifNoneMatch: ifNoneMatch || undefined,
       ifRange: ifRange || undefined,
     };
-
-    const cached = hot.get(key);
-    if (cached) {
-      if (!head && ifNoneMatch === '' && ifRange === '') {
-        // Inside the handler: already corked, so head and body leave in one write when they fit.
-        const a = preparedAnswer(key, cached, range);
-        res.writeStatus(a.head);
-        if (a.body) res.end(a.body);
-        else res.end(); // 416: no body
-        return;
-      }
+    if (cached !== undefined)
       return sendFromMemory(res, head, planObjectAnswer(key, cached.length, cond, contentType), cached, true);
-    }
 
     const state: { aborted: boolean; onAbort?: () => void } = { aborted: false };
     res.onAborted(() => {

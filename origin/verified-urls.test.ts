@@ -35,6 +35,18 @@ describe('verified urls', () => {
     expect(verifies()).toBe(2);
   });
 
+  it('verified urls - a hit hands back the answer built when the URL verified, allocating nothing', () => {
+    const { signer } = counted();
+    const check = verifiedUrls(signer, 1);
+    const u1 = split(signer.sign(PATH, NOW + 60_000));
+    const u2 = split(signer.sign(`/o/${'cd'.repeat(32)}`, NOW + 60_000));
+    const first = check(u1.path, u1.query, NOW);
+    expect(first).toEqual({ ok: true, key: KEY });
+    expect(check(u1.path, u1.query, NOW)).toBe(first);
+    expect(check(u2.path, u2.query, NOW)).toEqual({ ok: true, key: 'cd'.repeat(32) }); // rolls u1 over
+    expect(check(u1.path, u1.query, NOW)).toBe(first); // back from the old generation: same answer
+  });
+
   it('verified urls - a remembered URL still expires on time, with the reason', () => {
     const { signer } = counted();
     const check = verifiedUrls(signer);

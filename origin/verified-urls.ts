@@ -15,16 +15,23 @@ import { authorize, type ErrorAnswer } from './http-semantics.ts';
 
 export const DEFAULT_VERIFIED_URL_ENTRIES = 50_000;
 
+/** A URL that verified. Shared by every request for that URL: read it, never change it. */
+interface VerifiedUrl {
+  readonly ok: true;
+  readonly key: string;
+}
+
 export type UrlCheck = (
   path: string,
   query: string,
   nowMs: number,
-) => { ok: true; key: string } | { ok: false; answer: ErrorAnswer };
+) => VerifiedUrl | { ok: false; answer: ErrorAnswer };
 
 interface Verified {
   path: string;
-  key: string;
   expiresAtMs: number;
+  /** Built once per URL, so a hit (nearly every request) allocates nothing. */
+  result: VerifiedUrl;
 }
 
 /**
@@ -43,14 +50,13 @@ export function verifiedUrls(signer: UrlSigner, maxEntries = DEFAULT_VERIFIED_UR
   let old = new Map<string, Verified>();
   return (path, query, nowMs) => {
     const fresh = young.get(query);
-    if (fresh !== undefined && fresh.path === path && fresh.expiresAtMs > nowMs)
-      return { ok: true, key: fresh.key };
+    if (fresh !== undefined && fresh.path === path && fresh.expiresAtMs > nowMs) return fresh.result;
     let verified = old.get(query);
     if (verified === undefined || verified.path !== path || verified.expiresAtMs <= nowMs) {
       // A miss, or an expired URL: the full check, which also names why a URL is refused.
       const result = authorize({ path, query, nowMs }, signer);
       if (!result.ok) return result;
-      verified = { path, key: result.key, expiresAtMs: expiryOf(query) };
+      verified = { path, expiresAtMs: expiryOf(query), result: { ok: true, key: result.key } };
     }
     // Kept young while requested, as the signing memo keeps what it hands out.
     if (young.size >= maxEntries) {
@@ -58,6 +64,6 @@ export function verifiedUrls(signer: UrlSigner, maxEntries = DEFAULT_VERIFIED_UR
       young = new Map();
     }
     young.set(query, verified);
-    return { ok: true, key: verified.key };
+    return verified.result;
   };
 }
