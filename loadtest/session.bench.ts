@@ -142,6 +142,7 @@ async function runRoundTrips(a: WorkerArgs, sockets: WebSocket[]): Promise<void>
     setTimeout(() => {
       counting = true;
       cpu0 = process.cpuUsage();
+      out({ counting: true });
       setTimeout(() => {
         counting = false;
         stop = true;
@@ -492,14 +493,20 @@ async function roundTrips(url: string, hello: boolean, prefix: string, quick: bo
     durationMs: quick ? 1500 : 3000,
   });
   await w.next(); // ready
+  await w.next(); // the window starts
+  const cpu0 = process.cpuUsage();
   const m = (await w.next()) as {
     result: { roundTripsPerS: number; clientCpuShare: number; clientCpuUsPerRt: number };
   };
+  const cpu = process.cpuUsage(cpu0);
   await w.next(); // done
   const r = m.result;
-  // Which side bounds the loop: a client near a whole core is the limit, not the server.
+  const windowMs = quick ? 1500 : 3000;
+  const serverUs = cpu.user + cpu.system;
+  // Which side bounds the loop: a process near a whole core (the server: this process, every
+  // thread) is the limit; both well below it is a machine short of CPU.
   console.log(
-    `  ${prefix}: ${Math.round(r.roundTripsPerS)}/s, client process ${(r.clientCpuShare * 100).toFixed(0)} % of a core (${r.clientCpuUsPerRt.toFixed(1)} us per round trip)`,
+    `  ${prefix}: ${Math.round(r.roundTripsPerS)}/s; client process ${(r.clientCpuShare * 100).toFixed(0)} % of a core (${r.clientCpuUsPerRt.toFixed(1)} us per round trip), server ${((serverUs / 1000 / windowMs) * 100).toFixed(0)} % (${(serverUs / Math.max(1, r.roundTripsPerS * (windowMs / 1000))).toFixed(1)} us)`,
   );
   return r.roundTripsPerS;
 }
