@@ -18,42 +18,60 @@ export interface SessionMetrics {
   sessionFailures: Counter;
   /** Frame in to playback + prefetch out, seconds. */
   playLatency: Histogram;
-  /** `framesIn` / `framesOut` by type through label-bound children (hot path: no label hashing). */
+  /** `framesIn` / `framesOut` by type, hot path: tallied, added to the counters when they are read. */
   frameIn(type: string): void;
   frameOut(type: string): void;
 }
 
-/** `counter.labels(x)` once per label value, then a plain `inc()` per call. */
-function boundBy(counter: Counter<'type'>): (type: string) => void {
-  const children = new Map<string, { inc(): void }>();
-  return (type) => {
-    let child = children.get(type);
-    if (!child) children.set(type, (child = counter.labels(type)));
-    child.inc();
-  };
+/**
+ * Per-frame counting without prom-client on the hot path: a label child's `inc()` still
+ * hashes its labels and looks the value up (~1-2 % of a command's server CPU), so frames are
+ * tallied in a plain map and added to the counter when it is read (`collect`, run by
+ * prom-client on every scrape and `get()`): the scraped values are the same.
+ */
+class FrameTally {
+  private readonly pending = new Map<string, { n: number }>();
+
+  count(type: string): void {
+    const slot = this.pending.get(type);
+    if (slot) slot.n++;
+    else this.pending.set(type, { n: 1 });
+  }
+
+  /** Adds what was counted since the last read to `counter`. */
+  flushInto(counter: Counter<'type'>): void {
+    for (const [type, slot] of this.pending) {
+      if (slot.n === 0) continue;
+      counter.inc({ type }, slot.n);
+      slot.n = 0;
+    }
+  }
+}
+
+/** A frame counter by type whose per-frame increments go through `tally`. */
+function frameCounter(name: string, help: string, registry: Registry, tally: FrameTally): Counter<'type'> {
+  return new Counter({
+    name,
+    help,
+    labelNames: ['type'] as const,
+    registers: [registry],
+    collect() {
+      tally.flushInto(this);
+    },
+  });
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): SessionMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
-  const framesIn = new Counter({
-    name: 'session_frames_in_total',
-    help: 'Inbound frames by type',
-    labelNames: ['type'] as const,
-    registers: [registry],
-  });
-  const framesOut = new Counter({
-    name: 'session_frames_out_total',
-    help: 'Outbound frames by type',
-    labelNames: ['type'] as const,
-    registers: [registry],
-  });
+  const tallyIn = new FrameTally();
+  const tallyOut = new FrameTally();
   return {
     registry,
-    framesIn,
-    framesOut,
-    frameIn: boundBy(framesIn),
-    frameOut: boundBy(framesOut),
+    framesIn: frameCounter('session_frames_in_total', 'Inbound frames by type', registry, tallyIn),
+    framesOut: frameCounter('session_frames_out_total', 'Outbound frames by type', registry, tallyOut),
+    frameIn: (type) => tallyIn.count(type),
+    frameOut: (type) => tallyOut.count(type),
     connections: new Gauge({
       name: 'session_connections',
       help: 'Open device WebSocket connections',

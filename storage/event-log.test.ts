@@ -38,6 +38,25 @@ describe('embedded event log', () => {
     await b.close();
   });
 
+  it('embedded log - a consumer behind more events than the in-memory window gets every one, in order', async () => {
+    const log = new EmbeddedEventLog({ dir: tempDir('evlog-hot') });
+    // Past the newest-events cache (8 192): the oldest are read back from LMDB.
+    const ids: string[] = [];
+    for (let i = 0; i < 9_000; i += 500) {
+      const batch = Array.from({ length: 500 }, () => makeEvent());
+      ids.push(...batch.map((e) => e.event_id));
+      await Promise.all(batch.map((e) => log.publish(e)));
+    }
+    const got: string[] = [];
+    const sub = await log.subscribe({ name: 'behind', ackWaitMs: 10_000, maxBatch: 1_000 }, async (b) => {
+      for (const d of b) got.push(d.event.event_id);
+    });
+    await waitFor('every delivery', () => got.length >= ids.length, 20_000);
+    expect(got).toEqual(ids);
+    await sub.stop();
+    await log.close();
+  });
+
   it('embedded log - an id is stored again after the duplicate window', async () => {
     let now = 1_000_000;
     const log = new EmbeddedEventLog({
