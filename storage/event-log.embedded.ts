@@ -1,12 +1,16 @@
 /**
  * Embedded event log: the default when NATS_URL is unset. One lmdb environment under the data
- * dir holds the log (seq -> event), the dedup index (event_id -> seq, ts) and each durable
- * consumer's ack state; delivery runs in this process.
+ * dir holds the log (seq -> event, with its publish time) and each durable consumer's ack
+ * state; delivery runs in this process.
  *
  * Same semantics as the JetStream adapter:
  * - publish resolves after the lmdb commit (lmdb-js commits with fsync by default, so an event
  *   whose publish resolved survives a process or machine crash);
- * - dedup by event_id within `duplicateWindowMs` (persisted, so it holds across restarts);
+ * - dedup by event_id within `duplicateWindowMs`, across restarts too: the index is in memory
+ *   and rebuilt on open from the log's newest events (those within the window), so a publish
+ *   is one put. Only an event that retention drops while still inside the window has its
+ *   entry written to the `dedup` database (which is also where logs written before kept
+ *   every entry: both are read on open);
  * - retention by age and by count (oldest first, like JetStream's limits policy);
  * - durable consumers with explicit ack and redelivery after `ackWaitMs`.
  *
@@ -103,6 +107,8 @@ export class EmbeddedEventLog implements EventLog, EventSource {
   private readonly dedup: Database<DedupEntry, string>;
   private readonly acks: Database<AckState, string>;
   private readonly recent = new Map<string, DedupEntry>();
+  /** Ids of `recent` that also have a row in the `dedup` database (removed once expired). */
+  private readonly persisted = new Set<string>();
   /**
    * The newest events, as published: every consumer reads each event once, and four
    * consumers re-reading and decoding it from LMDB was a measurable share of a play's CPU.
@@ -134,10 +140,20 @@ export class EmbeddedEventLog implements EventLog, EventSource {
     for (const key of this.events.getKeys({ reverse: true, limit: 1 })) this.lastSeq = key;
     for (const key of this.events.getKeys({ limit: 1 })) this.firstSeq = key;
     if (this.lastSeq === 0) this.firstSeq = 1;
-    // The dedup index is small (one window of ids): keep it in memory, in insertion order.
+    // The dedup index is small (one window of ids): keep it in memory, in seq order. Its rows
+    // (retention's, or every entry of a log written before) and the window's events.
+    const now = this.now();
     const entries = [...this.dedup.getRange()].map(({ key, value }) => [key, value] as const);
+    for (const [id] of entries) this.persisted.add(id);
+    for (const { key, value } of this.events.getRange({ reverse: true })) {
+      if (now - value.at >= this.window) break;
+      entries.push([value.event.event_id, { seq: key, at: value.at }]);
+    }
     entries.sort((a, b) => a[1].seq - b[1].seq);
-    for (const [id, entry] of entries) this.recent.set(id, entry);
+    for (const [id, entry] of entries) {
+      this.recent.delete(id);
+      this.recent.set(id, entry);
+    }
     this.timer = setInterval(() => void this.housekeeping(), HOUSEKEEPING_MS);
     this.timer.unref();
   }
@@ -155,10 +171,10 @@ export class EmbeddedEventLog implements EventLog, EventSource {
     this.recent.set(event.event_id, entry);
     try {
       const stored: StoredEvent = { at, event };
-      await this.root.transaction(() => {
-        void this.events.put(seq, stored);
-        void this.dedup.put(event.event_id, entry);
-      });
+      // The stored event is its own dedup entry (see the header). A plain put: encoded here,
+      // written and committed by lmdb's writer thread, where `transaction()` also took the
+      // write lock on this thread to run a callback.
+      await this.events.put(seq, stored);
       this.hot.set(seq, stored);
       // Evicted by key: seqs arrive in order, so the one HOT_EVENTS back is the oldest. Taking
       // `keys().next()` instead walked past every slot a delete had emptied since the map's
@@ -273,16 +289,25 @@ export class EmbeddedEventLog implements EventLog, EventSource {
       expired.push(id);
     }
     for (const id of expired) this.recent.delete(id);
+    const unpersisted = expired.filter((id) => this.persisted.delete(id));
     let drop = 0;
+    // Dropped events still inside the window keep their entry, as a row of its own.
+    const keep: [string, DedupEntry][] = [];
     for (const { key, value } of this.events.getRange({ start: this.firstSeq })) {
       const tooMany = this.lastSeq - key + 1 > this.maxEvents;
       if (!tooMany && now - value.at < this.maxAge) break;
       drop = key;
+      const id = value.event.event_id;
+      const entry = this.recent.get(id);
+      if (entry?.seq === key) keep.push([id, entry]);
     }
+    if (unpersisted.length === 0 && drop < this.firstSeq) return;
     await this.root.transaction(() => {
-      for (const id of expired) void this.dedup.remove(id);
+      for (const id of unpersisted) void this.dedup.remove(id);
+      for (const [id, entry] of keep) void this.dedup.put(id, entry);
       for (let seq = this.firstSeq; seq <= drop; seq++) void this.events.remove(seq);
     });
+    for (const [id] of keep) this.persisted.add(id);
     for (let seq = this.firstSeq; seq <= drop; seq++) this.hot.delete(seq);
     if (drop >= this.firstSeq) this.firstSeq = drop + 1;
   }

@@ -1,3 +1,4 @@
+import { open } from 'lmdb';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EmbeddedEventLog } from './event-log.embedded.ts';
@@ -71,6 +72,33 @@ describe('embedded event log', () => {
     now += 2_000;
     expect((await log.publish(e)).duplicate).toBe(false);
     expect(log.size()).toBe(2);
+    await log.close();
+  });
+
+  it('embedded log - an event retention dropped inside the duplicate window is still a duplicate after a reopen', async () => {
+    const dir = join(tempDir('evlog-retention'), 'events');
+    const a = new EmbeddedEventLog({ dir, maxEvents: 1 });
+    const e1 = makeEvent();
+    await a.publish(e1);
+    await a.publish(makeEvent());
+    // Housekeeping (every 5 s) drops the oldest event beyond maxEvents.
+    await waitFor('retention', () => a.size() === 1, 15_000);
+    expect(await a.publish(e1)).toEqual({ duplicate: true, seq: 1 });
+    await a.close();
+    const b = new EmbeddedEventLog({ dir, maxEvents: 1 });
+    expect(await b.publish(e1)).toEqual({ duplicate: true, seq: 1 });
+    await b.close();
+  });
+
+  it('embedded log - dedup rows of a log written before (one per event) still count after a reopen', async () => {
+    const dir = join(tempDir('evlog-legacy'), 'events');
+    const e = makeEvent();
+    const env = open({ path: dir, noSubdir: false, maxDbs: 8 });
+    await env.openDB({ name: 'dedup' }).put(e.event_id, { seq: 7, at: Date.now() });
+    await env.close();
+    const log = new EmbeddedEventLog({ dir });
+    expect(await log.publish(e)).toEqual({ duplicate: true, seq: 7 });
+    expect(log.size()).toBe(0);
     await log.close();
   });
 });
