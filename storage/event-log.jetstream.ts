@@ -27,7 +27,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { ListeningEvent } from '../actors/types.ts';
 import type { EventLog, PublishResult } from './event-log.ts';
 import { isStorageError, StorageError } from './errors.ts';
-import { encodeEvent, subjectFor, validateEvent } from './event-codec.ts';
+import { encodeEventText, subjectFor, validateEvent } from './event-codec.ts';
 import { noMetrics, type EventLogMetrics } from './event-log-metrics.ts';
 import { PipelinedPublisher } from './event-log-publisher.ts';
 import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
@@ -172,7 +172,7 @@ export class JetStreamEventLog implements EventLog {
       if (!pub || !this.online) return await this.toOutbox(event);
       const ack = await pub.publish(
         subjectFor(this.settings.subjectPrefix, event.type),
-        encodeEvent(event),
+        encodeEventText(event),
         event.event_id,
       );
       this.metrics.published(ack.duplicate);
@@ -234,7 +234,7 @@ export class JetStreamEventLog implements EventLog {
         entries.map((e) =>
           pub.publish(
             subjectFor(this.settings.subjectPrefix, e.event.type),
-            encodeEvent(e.event),
+            encodeEventText(e.event),
             e.event.event_id,
           ),
         ),
