@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MsgHdrsImpl } from '@nats-io/nats-core/internal';
-import { HpubFrames } from './event-log-publisher.ts';
+import { AwaitedAcks, HpubFrames, readPubAck } from './event-log-publisher.ts';
 
 /** The bytes nats.js writes for `nc.publish(subject, data, { reply, headers })`. */
 function natsJsFrame(subject: string, reply: string, name: string, value: string, data: Uint8Array) {
@@ -38,5 +38,61 @@ describe('hpub frames', () => {
     expect(() => frames.add('s', 'r', 'Nats-Msg-Id', 'b', 'x'.repeat(1024), 1024)).toThrow(/max_payload/);
     expect(frames.messages).toBe(0);
     expect(frames.end()).toEqual([]);
+  });
+});
+
+describe('pub ack reading', () => {
+  it('pub ack reading - the shapes nats-server writes read as JSON.parse reads them; any other shape is left to JSON.parse', () => {
+    for (const text of [
+      '{"stream":"EVENTS","seq":1}',
+      '{"stream":"EVENTS","seq":9007199254740}',
+      '{"stream":"EV","seq":42,"duplicate":true}',
+      '{"stream":"a\\",\\"seq\\":7","seq":8}',
+    ]) {
+      const parsed = JSON.parse(text) as { seq: number; duplicate?: boolean };
+      expect(readPubAck(utf8(text)), text).toEqual({ seq: parsed.seq, duplicate: parsed.duplicate === true });
+    }
+    for (const text of [
+      '{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 3"}}',
+      '{"stream":"EV","seq":5,"domain":"hub"}',
+      '{"stream":"EV","seq":}',
+      '{"stream":"EV","seq":1',
+      '{"stream":"EV"}',
+      '{"seq":1}',
+      '',
+    ])
+      expect(readPubAck(utf8(text)), text).toBeUndefined();
+  });
+});
+
+describe('awaited acks', () => {
+  const entry = (deadline: number) => ({
+    subject: 's',
+    data: '',
+    header: 'h',
+    value: 'v',
+    resolve: () => undefined,
+    reject: () => undefined,
+    deadline,
+  });
+
+  it('awaited acks - each id is taken once, in any order; due ones expire oldest first; the rest can all be taken', () => {
+    const acks = new AwaitedAcks();
+    const all = Array.from({ length: 10_000 }, (_, i) => entry(i < 5_000 ? 1 : 2));
+    all.forEach((p, i) => acks.add(100 + i, p));
+    expect(acks.take(99)).toBeUndefined();
+    expect(acks.take(100 + 10_000)).toBeUndefined();
+    expect(acks.take(Number.NaN)).toBeUndefined();
+    expect(acks.take(103)).toBe(all[3]);
+    expect(acks.take(103)).toBeUndefined();
+    for (let i = 0; i < 4_500; i++) if (i !== 3) expect(acks.take(100 + i)).toBe(all[i]);
+    const due = acks.takeDue(1);
+    expect(due).toEqual(all.slice(4_500, 5_000));
+    expect(acks.take(100 + 4_600)).toBeUndefined();
+    expect(acks.take(100 + 9_999)).toBe(all[9_999]);
+    expect(acks.takeAll()).toEqual(all.slice(5_000, 9_999));
+    expect(acks.takeAll()).toEqual([]);
+    acks.add(7, all[0]!); // after everything settled, ids may start anywhere
+    expect(acks.take(7)).toBe(all[0]);
   });
 });

@@ -19,7 +19,7 @@
  * it with the same id, which JetStream then answers as a duplicate if the first one landed.
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
-import type { NatsConnectionImpl } from '@nats-io/nats-core/internal';
+import type { MsgImpl, NatsConnectionImpl } from '@nats-io/nats-core/internal';
 
 export interface PubAck {
   seq: number;
@@ -108,11 +108,117 @@ export class HpubFrames {
   }
 }
 
+const DOT = 0x2e;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const ACK_START = new TextEncoder().encode('{"stream":"');
+const ACK_DUPLICATE_END = new TextEncoder().encode(',"duplicate":true}');
+const ACK_SEQ_KEY = new TextEncoder().encode(',"seq":');
+
+/**
+ * The PubAck nats-server writes for a stored (or duplicate) message, read from its bytes:
+ * `{"stream":"<name>","seq":<n>}`, or ending `,"duplicate":true}`. Undefined for any other
+ * shape (an error, a domain, a field added by a later server): the caller parses the JSON.
+ * A `,"seq":` inside the name would be escaped (`\"`), so the key found is the real one.
+ */
+export function readPubAck(b: Uint8Array): PubAck | undefined {
+  if (!startsWith(b, ACK_START, 0)) return undefined;
+  let end = b.length - 1;
+  if (b[end] !== 0x7d) return undefined; // }
+  const duplicate = endsWith(b, ACK_DUPLICATE_END);
+  if (duplicate) end = b.length - ACK_DUPLICATE_END.length;
+  let seq = 0;
+  let scale = 1;
+  let i = end - 1;
+  for (; i >= 0; i--) {
+    const c = b[i]!;
+    if (c < DIGIT_0 || c > DIGIT_9) break;
+    seq += (c - DIGIT_0) * scale;
+    scale *= 10;
+  }
+  const digits = end - 1 - i;
+  if (digits === 0 || digits > 15) return undefined;
+  const keyAt = i + 1 - ACK_SEQ_KEY.length;
+  if (keyAt < ACK_START.length || !startsWith(b, ACK_SEQ_KEY, keyAt)) return undefined;
+  return { seq, duplicate };
+}
+
+function startsWith(b: Uint8Array, prefix: Uint8Array, at: number): boolean {
+  if (at + prefix.length > b.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (b[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+function endsWith(b: Uint8Array, suffix: Uint8Array): boolean {
+  return b.length >= suffix.length && startsWith(b, suffix, b.length - suffix.length);
+}
+
+/**
+ * Publishes awaiting their ack, by id. Ids are handed out consecutively in send order, so
+ * they sit in an array at `id - firstId` (no map entry per publish), and deadlines increase
+ * with the index: expiry stops at the first one not due.
+ */
+export class AwaitedAcks {
+  private slots: (Publish | undefined)[] = [];
+  private firstId = 0;
+  /** Slots before it are settled. */
+  private head = 0;
+
+  /** `id` must follow the last one added (the first may be anything). */
+  add(id: number, p: Publish): void {
+    if (this.head === this.slots.length) {
+      this.slots = [];
+      this.head = 0;
+      this.firstId = id;
+    }
+    this.slots.push(p);
+  }
+
+  take(id: number): Publish | undefined {
+    const i = id - this.firstId;
+    if (!(i >= this.head && i < this.slots.length)) return undefined;
+    const p = this.slots[i];
+    this.slots[i] = undefined;
+    if (i === this.head) this.advance();
+    return p;
+  }
+
+  /** Removes and returns those due by `now`, oldest first. */
+  takeDue(now: number): Publish[] {
+    const due: Publish[] = [];
+    for (; this.head < this.slots.length; this.head++) {
+      const p = this.slots[this.head];
+      if (p === undefined) continue;
+      if (p.deadline > now) break;
+      this.slots[this.head] = undefined;
+      due.push(p);
+    }
+    this.advance();
+    return due;
+  }
+
+  takeAll(): Publish[] {
+    const all = this.slots.slice(this.head).filter((p): p is Publish => p !== undefined);
+    this.slots = [];
+    this.head = 0;
+    return all;
+  }
+
+  private advance(): void {
+    while (this.head < this.slots.length && this.slots[this.head] === undefined) this.head++;
+    // Drop the settled front once it is most of the array (amortized O(1) per publish).
+    if (this.head > 4_096 && this.head * 2 > this.slots.length) {
+      this.slots = this.slots.slice(this.head);
+      this.firstId += this.head;
+      this.head = 0;
+    }
+  }
+}
+
 export class PipelinedPublisher {
   private readonly prefix: string;
   private readonly sub: Subscription;
-  /** In send order, so deadlines are increasing: expiry stops at the first one not due. */
-  private readonly pending = new Map<number, Publish>();
+  private readonly pending = new AwaitedAcks();
   private nextId = 0;
   private readonly sweep: NodeJS.Timeout;
   private failed: Error | undefined;
@@ -200,7 +306,7 @@ export class PipelinedPublisher {
       }
       this.nextId = id;
       m.deadline = deadline;
-      this.pending.set(id, m);
+      this.pending.add(id, m);
     }
     if (frames.messages === 0) return;
     const [first, ...rest] = frames.end();
@@ -214,13 +320,17 @@ export class PipelinedPublisher {
       this.fail(err);
       return;
     }
-    const id = Number(msg.subject.slice(this.prefix.length));
-    const p = this.pending.get(id);
+    const p = this.pending.take(this.ackId(msg));
     if (!p) return; // expired already: the caller has kept the event for a retry
-    this.pending.delete(id);
-    if (msg.data.length === 0) {
+    const data = msg.data;
+    if (data.length === 0) {
       const code = msg.headers?.code;
       p.reject(new Error(code === 503 ? 'no responders: no stream takes this subject' : `status ${code}`));
+      return;
+    }
+    const fast = readPubAck(data);
+    if (fast) {
+      p.resolve(fast);
       return;
     }
     let ack: {
@@ -229,7 +339,7 @@ export class PipelinedPublisher {
       error?: { description?: string; code?: number; err_code?: number };
     };
     try {
-      ack = JSON.parse(decoder.decode(msg.data)) as typeof ack;
+      ack = JSON.parse(decoder.decode(data)) as typeof ack;
     } catch {
       p.reject(new Error('jetstream: unreadable publish ack'));
       return;
@@ -246,19 +356,30 @@ export class PipelinedPublisher {
     p.resolve({ seq: ack.seq, duplicate: ack.duplicate === true });
   }
 
-  private expire(): void {
-    const now = Date.now();
-    for (const [id, p] of this.pending) {
-      if (p.deadline > now) break;
-      this.pending.delete(id);
-      p.reject(new Error(`jetstream: no publish ack within ${this.timeoutMs} ms`));
+  /** The publish id at the end of the ack's subject, read from its bytes (no string made). */
+  private ackId(msg: Msg): number {
+    const raw = (msg as Partial<MsgImpl>)._msg?.subject;
+    if (!raw) return Number(msg.subject.slice(this.prefix.length));
+    let id = 0;
+    let scale = 1;
+    for (let i = raw.length - 1; i >= 0; i--) {
+      const c = raw[i]!;
+      if (c === DOT) return i === raw.length - 1 ? NaN : id;
+      if (c < DIGIT_0 || c > DIGIT_9) return NaN;
+      id += (c - DIGIT_0) * scale;
+      scale *= 10;
     }
+    return NaN;
+  }
+
+  private expire(): void {
+    const err = new Error(`jetstream: no publish ack within ${this.timeoutMs} ms`);
+    for (const p of this.pending.takeDue(Date.now())) p.reject(err);
   }
 
   /** Rejects every awaited ack (connection lost: whether they landed is unknown). */
   failPending(err: Error): void {
-    const all = [...this.pending.values(), ...this.queue];
-    this.pending.clear();
+    const all = [...this.pending.takeAll(), ...this.queue];
     this.queue = [];
     for (const p of all) p.reject(err);
   }
