@@ -8,9 +8,13 @@
  * Why not `js.publish` per event: each one is a full request (a mux entry, a timer, and two
  * Error objects whose stack traces are captured up front for async traces): 20 % of the CPU
  * of the events bench went to constructing those errors alone (loadtest/README.md). Here a
- * publish costs a map entry and the bytes on the wire. Publishes are batched: those of one
- * event-loop turn are written together on the next (one socket write for all of them); one
- * interval timer expires overdue acks, oldest first.
+ * publish costs an array slot and the bytes on the wire. Publishes are batched: those of one
+ * event-loop turn are framed by `HpubFrames` (exactly nats.js's framing, JSON text encoded
+ * once per batch) and handed to the connection as one command on the next turn (one socket
+ * write for all of them); one interval timer expires overdue acks, oldest first. This uses
+ * two internals of nats-core 3 (`protocol.sendCommand`, a message's raw subject bytes): the
+ * tests in event-log-publisher*.test.ts compare our frames with nats.js's own and publish
+ * through a real server, so an upgrade that changes them fails there.
  *
  * The PubAck semantics are JetStream's own: `duplicate: true` when the id was seen within the
  * stream's duplicate window, an API error (`{"error": ...}`), or "no responders" (503) when no
