@@ -188,6 +188,8 @@ export default async function bench(args: string[]): Promise<void> {
   const oursCpu = await cpuPer(n, natsProc, () => windowed(evs, (e) => log.publish(e)));
   const ours = oursCpu.result;
   await log.close();
+  // Each stream reserves its max_bytes of the server's store: free them before the next phase.
+  for (const s of streams.splice(0)) await jsm.streams.delete(s).catch(() => undefined);
   const rawRate = (n / raw.ms) * 1000;
   const adapterRate = (n / ours.ms) * 1000;
 

@@ -59,7 +59,15 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodeEvent(e: ListeningEvent): Uint8Array {
-  return encoder.encode(JSON.stringify(e));
+  return encoder.encode(encodeEventText(e));
+}
+
+/**
+ * The same JSON as text, for a publisher that encodes a whole batch of messages to bytes at
+ * once (event-log-publisher.ts): one buffer per batch instead of one per event.
+ */
+export function encodeEventText(e: ListeningEvent): string {
+  return JSON.stringify(e);
 }
 
 /** Decodes and validates; a message that fails is reported by the caller, never crashes it. */

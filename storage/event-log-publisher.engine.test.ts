@@ -37,6 +37,30 @@ describe('pipelined publisher', () => {
     pub.close();
   });
 
+  it('pipelined publisher - one batch of text and byte bodies lands byte for byte with its ids; a bad id fails alone', async () => {
+    const pub = new PipelinedPublisher(nc, 5_000);
+    const subject = `${stream.subjectPrefix}.play.start`;
+    const text = '{"track":"Sigur Rós – Hoppípolla"}';
+    const bin = new Uint8Array([0x82, 0x00, 0x0d, 0x0a, 0xff]);
+    const id = `ü-${Date.now()}`;
+    // Queued in one turn: framed and sent as one batch.
+    const [a, bad, b] = await Promise.allSettled([
+      pub.publish(subject, text, `${id}-text`),
+      pub.publish(subject, '{}', `${id}\r\nX: y`),
+      pub.publish(subject, bin, `${id}-bytes`),
+    ]);
+    expect(bad.status).toBe('rejected');
+    if (a.status !== 'fulfilled' || b.status !== 'fulfilled') throw new Error('publishes failed');
+    const first = await jsm.streams.getMessage(stream.stream, { seq: a.value.seq });
+    const second = await jsm.streams.getMessage(stream.stream, { seq: b.value.seq });
+    expect(first?.string()).toBe(text);
+    expect(first?.header.get('Nats-Msg-Id')).toBe(`${id}-text`);
+    expect(second?.data).toEqual(bin);
+    expect(second?.header.get('Nats-Msg-Id')).toBe(`${id}-bytes`);
+    expect(await pub.publish(subject, text, `${id}-text`)).toEqual({ seq: a.value.seq, duplicate: true });
+    pub.close();
+  });
+
   it('pipelined publisher - a subject no stream takes rejects (no responders) instead of hanging', async () => {
     const pub = new PipelinedPublisher(nc, 5_000);
     await expect(pub.publish(`nostream_${Date.now()}.x`, bytes('{}'), 'x')).rejects.toThrow(/no responders/);

@@ -27,7 +27,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { ListeningEvent } from '../actors/types.ts';
 import type { EventLog, PublishResult } from './event-log.ts';
 import { isStorageError, StorageError } from './errors.ts';
-import { encodeEvent, subjectFor, validateEvent } from './event-codec.ts';
+import { encodeEventText, subjectFor, validateEvent } from './event-codec.ts';
 import { noMetrics, type EventLogMetrics } from './event-log-metrics.ts';
 import { PipelinedPublisher } from './event-log-publisher.ts';
 import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
@@ -85,9 +85,17 @@ export class JetStreamEventLog implements EventLog {
   private full = false;
   private lastError: string | undefined;
   private closed = false;
+  /** One subject string per event type, made once (the publisher checks a subject it saw by identity). */
+  private readonly subjects: Record<ListeningEvent['type'], string>;
 
   constructor(opts: JetStreamEventLogOptions) {
     this.settings = streamSettings(opts.stream);
+    const prefix = this.settings.subjectPrefix;
+    this.subjects = {
+      'play.start': subjectFor(prefix, 'play.start'),
+      'play.progress': subjectFor(prefix, 'play.progress'),
+      'play.end': subjectFor(prefix, 'play.end'),
+    };
     this.outbox = new Outbox(opts.outboxDir, opts.outboxMaxEvents ?? DEFAULT_OUTBOX_MAX_EVENTS);
     this.metrics = opts.metrics ?? noMetrics;
     this.log = opts.log ?? pino({ level: 'warn' });
@@ -170,13 +178,10 @@ export class JetStreamEventLog implements EventLog {
     try {
       const pub = this.pub;
       if (!pub || !this.online) return await this.toOutbox(event);
-      const ack = await pub.publish(
-        subjectFor(this.settings.subjectPrefix, event.type),
-        encodeEvent(event),
-        event.event_id,
-      );
+      // The PubAck is { seq, duplicate }, a PublishResult as it is: no copy.
+      const ack = await pub.publish(this.subjects[event.type], encodeEventText(event), event.event_id);
       this.metrics.published(ack.duplicate);
-      return { duplicate: ack.duplicate, seq: ack.seq };
+      return ack;
     } catch (err) {
       this.lastError = String(err);
       this.metrics.publishFailed();
@@ -234,7 +239,7 @@ export class JetStreamEventLog implements EventLog {
         entries.map((e) =>
           pub.publish(
             subjectFor(this.settings.subjectPrefix, e.event.type),
-            encodeEvent(e.event),
+            encodeEventText(e.event),
             e.event.event_id,
           ),
         ),
