@@ -90,6 +90,12 @@ export interface RoyaltyStore {
    * play fails the whole call with `bad_request` before any play is written.
    */
   recordStreams(plays: readonly CountedPlay[]): Promise<RecordResult[]>;
+  /**
+   * `recordStreams` without the results: afterwards the ledger, scans and counts are the same
+   * as after `recordStreams`, but nothing is read back (on CQL: blind writes only). The royalty
+   * consumer's path. `bad_request` as recordStreams.
+   */
+  recordStreamsBlind(plays: readonly CountedPlay[]): Promise<void>;
   /** The ledger row of a play; undefined when it was never counted. */
   getLedgerRow(playId: string): Promise<CountedPlay | undefined>;
   /** Every ledger row of a month, in no particular order. */
@@ -117,7 +123,10 @@ export interface RoyaltyStore {
  * Whether `a` is an earlier qualifying event of a play than `b`: by ts, then by event id (two
  * events of one play may share a millisecond). The earliest recorded is the play's ledger row.
  */
-export function earlierPlay(a: CountedPlay, b: CountedPlay): boolean {
+export function earlierPlay(
+  a: Pick<CountedPlay, 'ts' | 'eventId'>,
+  b: Pick<CountedPlay, 'ts' | 'eventId'>,
+): boolean {
   return a.ts < b.ts || (a.ts === b.ts && a.eventId < b.eventId);
 }
 
