@@ -5,16 +5,17 @@
  * partition, one of LEDGER_BUCKETS by play id hash, so a batch of plays touches a bounded
  * number of partitions whatever its size.
  *
- * `recordStreams(plays)`:
+ * `recordStreamsBlind(plays)` (the consumer):
  * 1. Lists each month of the batch in `royalty_candidate_months` (once per process and month).
  * 2. Writes each play as a candidate in its (month, bucket) partition, in unlogged batches that
- *    each hold one partition's rows (one mutation per batch on the node).
- * 3. Reads the months list, then the plays' candidates in every listed month: one query per
- *    (month, bucket) partition with `play_id IN`. Each play's ledger row is its earliest
- *    candidate; every other candidate is deleted at write timestamp 1, which shadows that row
- *    whenever its write lands (all candidate writes use timestamp 1).
- * Every step is idempotent, so a crash anywhere is repaired by the redelivery of the unacked
- * events, which runs the steps again.
+ *    each hold one partition's rows (one mutation per batch on the node). Nothing is read.
+ * `recordStreams(plays)` does the same, then reads the plays' candidates in every listed month
+ * (one query per (month, bucket) partition) to report each play's earliest, and deletes the
+ * others at write timestamp 1, which shadows that row whenever its write lands (all candidate
+ * writes use timestamp 1).
+ * Scans of a month take each play's first row there and leave out plays with an earlier
+ * candidate in another listed month. Every step is idempotent, so a crash anywhere is
+ * repaired by the redelivery of the unacked events, which runs the steps again.
  */
 import type { Client, types } from 'cassandra-driver';
 import { randomBytes } from 'node:crypto';

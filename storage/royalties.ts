@@ -16,15 +16,13 @@
  *   increment can be made neither idempotent nor atomic with the ledger write.
  * - CQL (royalties.scylla.ts): every qualifying event recorded is a candidate row in its
  *   month's partition (one of 16 buckets by play id), clustered by play then (ts, event id):
- *   a play's earliest candidate of a month is its first row there. After writing, the writer
- *   reads the plays' candidates back in every month that holds candidates (one query per
- *   partition, not per play) and deletes all but the earliest, at a fixed write timestamp
- *   that makes a delete win over the write whichever lands first. Of two writers of different
- *   candidates of one play, the one that reads last sees both, so every loser is deleted by
- *   someone, and the earliest is never deleted. Every step is an idempotent write or a read,
- *   so a consumer that crashes anywhere is repaired by the redelivery of its unacked events,
- *   which runs the steps again. No lightweight transaction: see pipeline/README.md ("Why
- *   royalties are exact").
+ *   the row's key is the event's identity, so a play's earliest candidate of a month is its
+ *   first row there by construction. The consumer only writes (`recordStreamsBlind`): no read,
+ *   no delete, so no order or repetition of writes changes the outcome. Scans take each play's
+ *   first row of the month and leave out plays with an earlier candidate in another month;
+ *   a crash anywhere is repaired by the redelivery of the unacked events, which writes the
+ *   same rows again. `recordStreams` also reads the rows back (to report them) and deletes
+ *   losers. No lightweight transaction: see pipeline/README.md ("Why royalties are exact").
  * - LMDB (royalties.lmdb.ts): the same rule inside one write transaction per batch.
  * `repairCounts` (the reconcile job) makes a month's rows equal to its ledger if they ever drift.
  */
