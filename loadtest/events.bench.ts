@@ -34,6 +34,14 @@ import { startPipeline } from '../pipeline/start-pipeline.ts';
 import { silentLogger, tempDir, uniqueStream } from '../testkit/pipeline.ts';
 import { percentile, printTable, writeResults } from './report.ts';
 
+/**
+ * A stream of its own for one part of the bench. JetStream reserves a stream's max bytes when
+ * it is created; each part holds at most ~70 MB, so 1 GiB rather than the 8 GiB default lets
+ * the bench run beside other streams on a shared server (at 8 GiB its third stream was refused
+ * for "insufficient storage resources" and the bench waited for it forever).
+ */
+const benchStream = (tag: string) => ({ ...uniqueStream(tag), maxBytes: 1024 ** 3 });
+
 /** Publishes in flight at once, for the adapter and the baseline alike. */
 const WINDOW = 4_096;
 const TARGET_RATE = 58_000;
@@ -79,7 +87,7 @@ async function windowed<T>(
 
 async function consumeAll(
   natsUrl: string,
-  stream: ReturnType<typeof uniqueStream>,
+  stream: ReturnType<typeof benchStream>,
   store: RoyaltyStore,
   n: number,
 ) {
@@ -152,7 +160,7 @@ const arg = (args: string[], name: string, dflt: number) => {
 
 /** Part 3: the royalty consumer into LMDB and into the CQL node over the same pre-published events. */
 async function royaltyRun(natsUrl: string, royaltyN: number, streams: string[]) {
-  const conStream = uniqueStream('bench_consumer');
+  const conStream = benchStream('bench_consumer');
   streams.push(conStream.stream);
   const conLog = new JetStreamEventLog({
     natsUrl,
@@ -191,7 +199,7 @@ async function royaltyRun(natsUrl: string, royaltyN: number, streams: string[]) 
  * pre-published events, a fresh keyspace each; prints each round's rate and CPU per event.
  */
 async function royaltyAB(natsUrl: string, royaltyN: number, rounds: number) {
-  const stream = uniqueStream('bench_royalty_ab');
+  const stream = benchStream('bench_royalty_ab');
   const log = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('bench-ab'), stream, log: silentLogger });
   await log.whenOnline();
   await windowed(events(royaltyN, `ab${Date.now()}`), (e) => log.publish(e));
@@ -269,7 +277,7 @@ export default async function bench(args: string[]): Promise<void> {
   const streams: string[] = [];
 
   // 1. Throughput: baseline and adapter, same payloads, same dedup ids, same window.
-  const rawStream = uniqueStream('bench_raw');
+  const rawStream = benchStream('bench_raw');
   await ensureStream(jsm, streamSettings(rawStream));
   streams.push(rawStream.stream);
   const evs = events(n, `tp${Date.now()}`);
@@ -284,7 +292,7 @@ export default async function bench(args: string[]): Promise<void> {
     windowed(payloads, (p) => js.publish(p.subj, p.data, { msgID: p.id, timeout: 30_000 })),
   );
   const raw = rawCpu.result;
-  const adStream = uniqueStream('bench_adapter');
+  const adStream = benchStream('bench_adapter');
   streams.push(adStream.stream);
   const log = new JetStreamEventLog({
     natsUrl,
@@ -301,7 +309,7 @@ export default async function bench(args: string[]): Promise<void> {
   const adapterRate = (n / ours.ms) * 1000;
 
   // 2. Lag at the offered rate into the royalty ledger (LMDB store).
-  const lagStream = uniqueStream('bench_lag');
+  const lagStream = benchStream('bench_lag');
   streams.push(lagStream.stream);
   const lagLog = new JetStreamEventLog({
     natsUrl,
