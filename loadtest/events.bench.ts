@@ -1,6 +1,8 @@
 /**
  * `npm run bench -- events [--events N] [--rate R] [--seconds S] [--royalty-events N]`: the
- * listening-event pipeline on the real engines.
+ * listening-event pipeline on the real engines. `--royalty-only` runs only part 3
+ * (no results file); `--royalty-ab [--rounds N]` only a same-run A/B of the CQL royalty
+ * consumer (see royaltyAB).
  * 1. Publish throughput and per-publish latency (call to PubAck): our JetStream adapter (dedup
  *    id, outbox checks, bounded in-flight, pipelined acks) beside the baseline a practitioner
  *    would write with nats.js: `js.publish` with the same dedup id, the same payloads and the
@@ -31,6 +33,14 @@ import { ensureStream, streamSettings } from '../storage/jetstream-stream.ts';
 import { startPipeline } from '../pipeline/start-pipeline.ts';
 import { silentLogger, tempDir, uniqueStream } from '../testkit/pipeline.ts';
 import { percentile, printTable, writeResults } from './report.ts';
+
+/**
+ * A stream of its own for one part of the bench. JetStream reserves a stream's max bytes when
+ * it is created; each part holds at most ~70 MB, so 1 GiB rather than the 8 GiB default lets
+ * the bench run beside other streams on a shared server (at 8 GiB its third stream was refused
+ * for "insufficient storage resources" and the bench waited for it forever).
+ */
+const benchStream = (tag: string) => ({ ...uniqueStream(tag), maxBytes: 1024 ** 3 });
 
 /** Publishes in flight at once, for the adapter and the baseline alike. */
 const WINDOW = 4_096;
@@ -77,7 +87,7 @@ async function windowed<T>(
 
 async function consumeAll(
   natsUrl: string,
-  stream: ReturnType<typeof uniqueStream>,
+  stream: ReturnType<typeof benchStream>,
   store: RoyaltyStore,
   n: number,
 ) {
@@ -148,19 +158,126 @@ const arg = (args: string[], name: string, dflt: number) => {
   return i >= 0 ? Number(args[i + 1]) || dflt : dflt;
 };
 
+/** Part 3: the royalty consumer into LMDB and into the CQL node over the same pre-published events. */
+async function royaltyRun(natsUrl: string, royaltyN: number, streams: string[]) {
+  const conStream = benchStream('bench_consumer');
+  streams.push(conStream.stream);
+  const conLog = new JetStreamEventLog({
+    natsUrl,
+    outboxDir: tempDir('bench-outbox3'),
+    stream: conStream,
+    log: silentLogger,
+  });
+  await conLog.whenOnline();
+  await windowed(events(royaltyN, `con${Date.now()}`), (e) => conLog.publish(e));
+  await conLog.close();
+  const cassandra = ['CassandraDaemon'];
+  // The keyspace first: the node's work for a new schema settles while the LMDB store runs,
+  // rather than in the CQL consumer's measured time.
+  const ks = await createTestKeyspace('bench_events');
+  await applyMigrations(ks.client, ks.name);
+  const lmdbStore = createLmdbRoyalties(await openEmbeddedEnv(tempDir('bench-store2')));
+  const lmdbCpu = await cpuPer(royaltyN, cassandra, () =>
+    consumeAll(natsUrl, conStream, lmdbStore, royaltyN),
+  );
+  const lmdbRate = lmdbCpu.result;
+  const cqlStore = createScyllaRoyalties(ks.client, ks.name);
+  const cqlCpu = await cpuPer(royaltyN, cassandra, () => consumeAll(natsUrl, conStream, cqlStore, royaltyN));
+  const cqlRate = cqlCpu.result;
+  // Exact counts: every play counted once in its month (the bench's events are all of 2025-01).
+  const streamsCounted = async (store: RoyaltyStore) =>
+    (await store.trackCounts('2025-01')).reduce((sum, c) => sum + c.streams, 0);
+  const [cqlStreams, lmdbStreams] = [await streamsCounted(cqlStore), await streamsCounted(lmdbStore)];
+  await ks.drop();
+
+  return { lmdbCpu, cqlCpu, lmdbRate, cqlRate, cqlStreams, lmdbStreams, conStream };
+}
+
+/**
+ * `--royalty-ab`: the CQL consumer's blind writes beside the reading path it replaced
+ * (`recordStreams`: write, read back per partition, delete losers), alternated on the same
+ * pre-published events, a fresh keyspace each; prints each round's rate and CPU per event.
+ */
+async function royaltyAB(natsUrl: string, royaltyN: number, rounds: number) {
+  const stream = benchStream('bench_royalty_ab');
+  const log = new JetStreamEventLog({ natsUrl, outboxDir: tempDir('bench-ab'), stream, log: silentLogger });
+  await log.whenOnline();
+  await windowed(events(royaltyN, `ab${Date.now()}`), (e) => log.publish(e));
+  await log.close();
+  const rows: { measure: string; value: string; unit: string }[] = [];
+  // One keyspace for every round (creating keyspaces keeps the node busy for a while after);
+  // later rounds write the same rows again, which costs the node the same as the first time.
+  const ks = await createTestKeyspace('bench_royalty_ab');
+  await applyMigrations(ks.client, ks.name);
+  for (let r = 0; r < rounds; r++) {
+    // The order alternates, so neither side always runs on a colder process.
+    for (const reading of r % 2 ? [false, true] : [true, false]) {
+      // Before: main at 2b9c12f (batches of 32 rows, every batch read back); after: this tree.
+      const blind = createScyllaRoyalties(ks.client, ks.name, reading ? { batchRows: 32 } : {});
+      const store: RoyaltyStore = reading
+        ? { ...blind, recordStreamsBlind: async (plays) => void (await blind.recordStreams(plays)) }
+        : blind;
+      const cpu = await cpuPer(royaltyN, ['CassandraDaemon'], () =>
+        consumeAll(natsUrl, stream, store, royaltyN),
+      );
+      const counted = (await blind.trackCounts('2025-01')).reduce((sum, c) => sum + c.streams, 0);
+      rows.push({
+        measure: `round ${r + 1}, ${reading ? 'before: write + read back + delete' : 'after: blind writes'}`,
+        value: `${Math.round(cpu.result)} (${cpu.nodeUs.toFixed(1)} / ${cpu.engineUs.toFixed(1)} us, ${counted} counted)`,
+        unit: 'events/s (CPU per event node / CQL node)',
+      });
+    }
+  }
+  await ks.drop();
+  const nc = await connect({ servers: natsUrl });
+  await (await jetstreamManager(nc)).streams.delete(stream.stream).catch(() => undefined);
+  await nc.close();
+  rows.push({ measure: 'load average (1 min)', value: loadavg()[0]!.toFixed(2), unit: '' });
+  printTable(rows);
+}
+
 export default async function bench(args: string[]): Promise<void> {
   const n = arg(args, '--events', 100_000);
   const rate = arg(args, '--rate', TARGET_RATE);
   const seconds = arg(args, '--seconds', 3);
   const royaltyN = arg(args, '--royalty-events', 20_000);
   const natsUrl = await requireEngine('nats');
+  if (args.includes('--royalty-ab')) return royaltyAB(natsUrl, royaltyN, arg(args, '--rounds', 2));
+  if (args.includes('--royalty-only')) {
+    // Developing the consumer: part 3 alone, printed, no results file.
+    const streams: string[] = [];
+    const r = await royaltyRun(natsUrl, royaltyN, streams);
+    const nc = await connect({ servers: natsUrl });
+    for (const s of streams) await (await jetstreamManager(nc)).streams.delete(s).catch(() => undefined);
+    await nc.close();
+    printTable([
+      {
+        measure: 'royalty consumer, LMDB / CQL',
+        value: `${Math.round(r.lmdbRate)} / ${Math.round(r.cqlRate)}`,
+        unit: 'events/s',
+      },
+      { measure: 'CPU per event, LMDB consumer: node', value: r.lmdbCpu.nodeUs.toFixed(1), unit: 'us' },
+      {
+        measure: 'CPU per event, CQL consumer: node / CQL node',
+        value: `${r.cqlCpu.nodeUs.toFixed(1)} / ${r.cqlCpu.engineUs.toFixed(1)}`,
+        unit: 'us',
+      },
+      {
+        measure: 'streams counted, CQL / LMDB',
+        value: `${r.cqlStreams} / ${r.lmdbStreams}`,
+        unit: `of ${royaltyN}`,
+      },
+      { measure: 'load average (1 min)', value: loadavg()[0]!.toFixed(2), unit: '' },
+    ]);
+    return;
+  }
   const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const streams: string[] = [];
 
   // 1. Throughput: baseline and adapter, same payloads, same dedup ids, same window.
-  const rawStream = uniqueStream('bench_raw');
+  const rawStream = benchStream('bench_raw');
   await ensureStream(jsm, streamSettings(rawStream));
   streams.push(rawStream.stream);
   const evs = events(n, `tp${Date.now()}`);
@@ -175,7 +292,7 @@ export default async function bench(args: string[]): Promise<void> {
     windowed(payloads, (p) => js.publish(p.subj, p.data, { msgID: p.id, timeout: 30_000 })),
   );
   const raw = rawCpu.result;
-  const adStream = uniqueStream('bench_adapter');
+  const adStream = benchStream('bench_adapter');
   streams.push(adStream.stream);
   const log = new JetStreamEventLog({
     natsUrl,
@@ -194,7 +311,7 @@ export default async function bench(args: string[]): Promise<void> {
   const adapterRate = (n / ours.ms) * 1000;
 
   // 2. Lag at the offered rate into the royalty ledger (LMDB store).
-  const lagStream = uniqueStream('bench_lag');
+  const lagStream = benchStream('bench_lag');
   streams.push(lagStream.stream);
   const lagLog = new JetStreamEventLog({
     natsUrl,
@@ -243,33 +360,14 @@ export default async function bench(args: string[]): Promise<void> {
   await lagLog.close();
 
   // 3. Royalty consumer throughput: CQL node vs LMDB, same pre-published events.
-  const conStream = uniqueStream('bench_consumer');
-  streams.push(conStream.stream);
-  const conLog = new JetStreamEventLog({
-    natsUrl,
-    outboxDir: tempDir('bench-outbox3'),
-    stream: conStream,
-    log: silentLogger,
-  });
-  await conLog.whenOnline();
-  await windowed(events(royaltyN, `con${Date.now()}`), (e) => conLog.publish(e));
-  await conLog.close();
-  const cassandra = ['CassandraDaemon'];
-  const lmdbStore = createLmdbRoyalties(await openEmbeddedEnv(tempDir('bench-store2')));
-  const lmdbCpu = await cpuPer(royaltyN, cassandra, () =>
-    consumeAll(natsUrl, conStream, lmdbStore, royaltyN),
-  );
-  const lmdbRate = lmdbCpu.result;
-  const ks = await createTestKeyspace('bench_events');
-  await applyMigrations(ks.client, ks.name);
-  const cqlStore = createScyllaRoyalties(ks.client, ks.name);
-  const cqlCpu = await cpuPer(royaltyN, cassandra, () => consumeAll(natsUrl, conStream, cqlStore, royaltyN));
-  const cqlRate = cqlCpu.result;
-  // Exact counts: every play counted once in its month (the bench's events are all of 2025-01).
-  const streamsCounted = async (store: RoyaltyStore) =>
-    (await store.trackCounts('2025-01')).reduce((sum, c) => sum + c.streams, 0);
-  const [cqlStreams, lmdbStreams] = [await streamsCounted(cqlStore), await streamsCounted(lmdbStore)];
-  await ks.drop();
+  const roy = await royaltyRun(natsUrl, royaltyN, streams);
+  const { lmdbCpu, cqlCpu } = roy;
+  const [lmdbRate, cqlRate, cqlStreams, lmdbStreams] = [
+    roy.lmdbRate,
+    roy.cqlRate,
+    roy.cqlStreams,
+    roy.lmdbStreams,
+  ];
 
   for (const s of streams) await jsm.streams.delete(s).catch(() => undefined);
   await nc.close();

@@ -38,7 +38,7 @@ export interface PipelineDeps {
   /** Per-consumer overrides (ack wait, batch size, name) or `false` to leave one out. */
   consumers?: Partial<Record<ConsumerKind, Partial<ConsumerSpec> | false>>;
   log?: Logger;
-  onCounted?: (row: CountedPlay, event: ListeningEvent, created: boolean) => void;
+  onCounted?: (play: CountedPlay, event: ListeningEvent) => void;
   /** Fault injection for crash tests (royalty consumer): after the store, before the ack. */
   afterRoyaltiesStored?: (playsStored: number) => Promise<void>;
 }

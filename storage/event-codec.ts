@@ -81,9 +81,19 @@ export function decodeEvent(bytes: Uint8Array): ListeningEvent {
   return validateEvent(parsed);
 }
 
+/** The last month monthOf formatted, as [start, end) epoch ms: consecutive events share it. */
+let lastMonth = { start: 0, end: 0, month: '' };
+
 /** UTC month `YYYY-MM` of an epoch-ms instant: the royalty reporting period. */
 export function monthOf(ts: number): string {
-  return new Date(ts).toISOString().slice(0, 7);
+  if (ts >= lastMonth.start && ts < lastMonth.end) return lastMonth.month;
+  const d = new Date(ts);
+  const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const month = d.toISOString().slice(0, 7);
+  // Only 4-digit years print as YYYY (toISOString writes others with a sign): never cached.
+  if (month.length === 7 && month[4] === '-')
+    lastMonth = { start, end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1), month };
+  return month;
 }
 
 /** UTC day `YYYY-MM-DD`: the warehouse partition. */

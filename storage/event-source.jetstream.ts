@@ -79,7 +79,7 @@ export class JetStreamEventSource implements EventSource {
       throw new StorageError('bad_request', `bad consumer name ${spec.name}`);
     if (this.closed) throw new StorageError('unavailable', 'event source is closed');
     const sub: JetStreamSubscription = new JetStreamSubscription(
-      (stopped) => this.attach(spec, stopped),
+      (stopped, onMessage) => this.attach(spec, stopped, onMessage),
       spec,
       handler,
       this.log,
@@ -89,8 +89,15 @@ export class JetStreamEventSource implements EventSource {
     return sub;
   }
 
-  /** Sets up the durable consumer and starts consuming; undefined when stopped first. */
-  private async attach(spec: ConsumerSpec, stopped: Promise<void>): Promise<Attached | undefined> {
+  /**
+   * Sets up the durable consumer and starts consuming, each message to `onMessage`; undefined
+   * when stopped first.
+   */
+  private async attach(
+    spec: ConsumerSpec,
+    stopped: Promise<void>,
+    onMessage: (m: JsMsg) => void,
+  ): Promise<Attached | undefined> {
     let isStopped = false;
     void stopped.then(() => (isStopped = true));
     const durable = durableName(this.settings, spec.name);
@@ -104,7 +111,11 @@ export class JetStreamEventSource implements EventSource {
         // moment after a server (re)start: failures here are retried, never fatal.
         await this.ensureConsumer(nc, spec, durable);
         const consumer = await jetstream(nc).consumers.get(this.settings.stream, durable);
-        const messages = await consumer.consume({ max_messages: Math.max(64, spec.maxBatch * 2) });
+        // A callback, not the async iterator: no promise and iterator step per message.
+        const messages = await consumer.consume({
+          max_messages: Math.max(64, spec.maxBatch * 2),
+          callback: onMessage,
+        });
         if (attempt > 1) this.log.info({ consumer: durable, attempt }, 'jetstream consumer attached');
         return { messages, flush: () => nc.flush() };
       } catch (err) {
@@ -158,7 +169,10 @@ class JetStreamSubscription implements Subscription {
   private readonly loop: Promise<void>;
 
   constructor(
-    private readonly attach: (stopped: Promise<void>) => Promise<Attached | undefined>,
+    private readonly attach: (
+      stopped: Promise<void>,
+      onMessage: (m: JsMsg) => void,
+    ) => Promise<Attached | undefined>,
     private readonly spec: ConsumerSpec,
     private readonly handler: BatchHandler,
     private readonly log: Logger,
@@ -169,7 +183,10 @@ class JetStreamSubscription implements Subscription {
   }
 
   private async start(): Promise<void> {
-    const attached = await this.attach(this.stopped);
+    const attached = await this.attach(this.stopped, (m) => {
+      this.buffer.push(m);
+      this.wake();
+    });
     if (!attached) return;
     if (!this.running) {
       // Stopped while attaching: consume nothing.
@@ -177,20 +194,15 @@ class JetStreamSubscription implements Subscription {
       return;
     }
     this.attached = attached;
-    void this.fill(attached.messages);
+    void this.watch(attached.messages);
     await this.run();
   }
 
-  private async fill(messages: ConsumerMessages): Promise<void> {
-    try {
-      for await (const m of messages) {
-        this.buffer.push(m);
-        this.wake();
-      }
-    } catch (err) {
-      if (this.running)
-        this.log.error({ err: String(err), consumer: this.spec.name }, 'jetstream consume ended');
-    }
+  /** Logs a consume that ended while running (the worker then finds nothing more). */
+  private async watch(messages: ConsumerMessages): Promise<void> {
+    const err = await messages.closed().catch((e: unknown) => e);
+    if (err && this.running)
+      this.log.error({ err: String(err), consumer: this.spec.name }, 'jetstream consume ended');
     this.wake();
   }
 

@@ -154,6 +154,76 @@ export function royaltiesContract(adapter: string, open: PortFactory<RoyaltyStor
       expect(await store.trackCounts(month)).toEqual(truth.tracks);
     });
 
+    it('royalties - blind records keep the earliest event of a play and count it once, duplicates included', async () => {
+      const month = nextMonth();
+      const p = play({ month });
+      const later = { ...p, territory: 'US', eventId: `${p.eventId}-end`, ts: p.ts + 9_000 };
+      await store.recordStreamsBlind([later]);
+      await store.recordStreamsBlind([p]);
+      await Promise.all([store.recordStreamsBlind([p]), store.recordStreamsBlind([later])]);
+      expect(await store.getLedgerRow(p.playId)).toEqual(p);
+      expect(await scan(store, month)).toEqual([p]);
+      expect(await store.trackCounts(month)).toEqual(countsFromLedger([p]).tracks);
+      expect(await store.artistCounts(month)).toEqual(countsFromLedger([p]).artists);
+      // Recorded before (blind): not created by this call.
+      expect(await store.recordStream(p)).toEqual({ created: false, row: p });
+      expect(await store.repairCounts(month, { dryRun: true })).toEqual({ added: 0, removed: 0 });
+      expect(await store.repairCounts(month)).toEqual({ added: 0, removed: 0 });
+      expect(await scan(store, month)).toEqual([p]);
+      expect(await store.recordStreamsBlind([])).toBeUndefined();
+    });
+
+    it('royalties - blind records of one play in two months count it in the earlier one only, in any order', async () => {
+      for (const order of ['late first', 'early first', 'concurrently'] as const) {
+        const [early, late] = [nextMonth(), nextMonth()];
+        const first = play({ month: early, ts: Date.UTC(2025, 0, 31, 23, 59, 50), territory: 'NO' });
+        const second = { ...first, month: late, ts: first.ts + 20_000, eventId: `${first.eventId}-end` };
+        const other = play({ month: late });
+        if (order === 'late first') {
+          await store.recordStreamsBlind([second, other]);
+          expect(await scan(store, late)).toHaveLength(2);
+          await store.recordStreamsBlind([first]);
+        } else if (order === 'early first') {
+          await store.recordStreamsBlind([first]);
+          await store.recordStreamsBlind([other, second]);
+        } else if (order === 'concurrently')
+          await Promise.all([store.recordStreamsBlind([second, other]), store.recordStreamsBlind([first])]);
+        // One call never holds two events of a play (the consumer keeps a play's earliest of
+        // a batch), so 'one call' is two calls on the same months, in flight together.
+        else
+          await Promise.all([store.recordStreamsBlind([first]), store.recordStreamsBlind([second, other])]);
+        expect(await store.getLedgerRow(first.playId)).toEqual(first);
+        expect(await scan(store, early)).toEqual([first]);
+        expect(await scan(store, late)).toEqual([other]);
+        expect(await store.trackCounts(early)).toEqual(countsFromLedger([first]).tracks);
+        expect(await store.artistCounts(late)).toEqual(countsFromLedger([other]).artists);
+        expect((await store.recordStream(second)).row).toEqual(first);
+        for (const m of [early, late])
+          expect(await store.repairCounts(m, { dryRun: true })).toEqual({ added: 0, removed: 0 });
+      }
+    });
+
+    it('royalties - two events of a play at the same ms: the smaller event id wins, blind or not, in any order', async () => {
+      for (const blind of [true, false]) {
+        const month = nextMonth();
+        const a = play({ month, territory: 'DK' });
+        // Same ts, a greater event id (a prefix sorts first), other details.
+        const b = { ...a, eventId: `${a.eventId}:end`, territory: 'FI', msPlayed: 90_000 };
+        const c = play({ month, ts: a.ts });
+        const d = { ...c, eventId: `${c.eventId}-z` };
+        const record = (p: CountedPlay) =>
+          blind ? store.recordStreamsBlind([p]) : store.recordStream(p).then(() => undefined);
+        await record(b);
+        await record(a);
+        await Promise.all([record(d), record(c)]);
+        expect(await store.getLedgerRow(a.playId)).toEqual(a);
+        expect(await store.getLedgerRow(c.playId)).toEqual(c);
+        const rows = (await scan(store, month)).sort((x, y) => x.playId.localeCompare(y.playId));
+        expect(rows).toEqual([a, c].sort((x, y) => x.playId.localeCompare(y.playId)));
+        expect(await store.trackCounts(month)).toEqual(countsFromLedger([a, c]).tracks);
+      }
+    });
+
     it('royalties - an unknown play or month is empty, not an error', async () => {
       const month = nextMonth();
       expect(await store.getLedgerRow('no-such-play')).toBeUndefined();
@@ -177,8 +247,12 @@ export function royaltiesContract(adapter: string, open: PortFactory<RoyaltyStor
         { ...ok, eventId: 42 as never },
       ];
       for (const p of bad) expect(await storageErrorCode(store.recordStream(p))).toBe('bad_request');
+      for (const p of bad) expect(await storageErrorCode(store.recordStreamsBlind([p]))).toBe('bad_request');
       // One bad play fails the whole batch before anything is written.
       expect(await storageErrorCode(store.recordStreams([play({ month }), bad[0]!]))).toBe('bad_request');
+      expect(await storageErrorCode(store.recordStreamsBlind([play({ month }), bad[1]!]))).toBe(
+        'bad_request',
+      );
       expect(await scan(store, month)).toEqual([]);
       expect(await store.getLedgerRow(ok.playId)).toBeUndefined();
     });

@@ -5,16 +5,17 @@
  * partition, one of LEDGER_BUCKETS by play id hash, so a batch of plays touches a bounded
  * number of partitions whatever its size.
  *
- * `recordStreams(plays)`:
+ * `recordStreamsBlind(plays)` (the consumer):
  * 1. Lists each month of the batch in `royalty_candidate_months` (once per process and month).
  * 2. Writes each play as a candidate in its (month, bucket) partition, in unlogged batches that
- *    each hold one partition's rows (one mutation per batch on the node).
- * 3. Reads the months list, then the plays' candidates in every listed month: one query per
- *    (month, bucket) partition with `play_id IN`. Each play's ledger row is its earliest
- *    candidate; every other candidate is deleted at write timestamp 1, which shadows that row
- *    whenever its write lands (all candidate writes use timestamp 1).
- * Every step is idempotent, so a crash anywhere is repaired by the redelivery of the unacked
- * events, which runs the steps again.
+ *    each hold one partition's rows (one mutation per batch on the node). Nothing is read.
+ * `recordStreams(plays)` does the same, then reads the plays' candidates in every listed month
+ * (one query per (month, bucket) partition) to report each play's earliest, and deletes the
+ * others at write timestamp 1, which shadows that row whenever its write lands (all candidate
+ * writes use timestamp 1).
+ * Scans of a month take each play's first row there and leave out plays with an earlier
+ * candidate in another listed month. Every step is idempotent, so a crash anywhere is
+ * repaired by the redelivery of the unacked events, which runs the steps again.
  */
 import type { Client, types } from 'cassandra-driver';
 import { randomBytes } from 'node:crypto';
@@ -33,10 +34,12 @@ import { cqlCall, exec, execAllPages, READ } from './cql-client.ts';
 
 export const LEDGER_BUCKETS = 16;
 /**
- * Statements per unlogged batch: about 4 KiB, under Cassandra's 5 KiB batch warning (a warning
- * is a log line per batch on the node).
+ * Rows per unlogged batch. Every batch holds one partition's rows, which Cassandra does not
+ * check against its batch size warning (that applies to batches over several partitions), and
+ * is one mutation on the node: 128 rows (a 2 048-event consumer batch over 16 buckets) cost
+ * the node about half as much CPU per row as 32 did (loadtest/README.md, "Wave 4").
  */
-export const DEFAULT_BATCH_ROWS = 32;
+export const DEFAULT_BATCH_ROWS = 128;
 /** Plays per `IN` read of one partition. */
 const READ_CHUNK = 128;
 /** Batches and reads of one call in flight at once. */
@@ -271,20 +274,30 @@ export function createScyllaRoyalties(
   }
 
   /**
-   * The month's ledger rows: the first candidate of each play in the month. A play has one
-   * candidate left once its batch is done; a loser not yet deleted (its batch still running) is
-   * skipped here if it is in the same month, and is deleted before that batch is acknowledged
-   * otherwise.
+   * The month's ledger rows: each play's first candidate in the month (its earliest there, by
+   * the clustering order), unless the play has an earlier candidate in another listed month
+   * (then it counts there). Exact for every candidate written before the scan began: its month
+   * was listed before it was written, so the list read here holds it.
    */
   async function monthLedger(month: string): Promise<CountedPlay[]> {
-    const out: CountedPlay[] = [];
-    let last: string | undefined;
-    for (const r of await monthRows(month)) {
-      if (r.playId === last) continue;
-      last = r.playId;
-      out.push(r);
+    const firsts = new Map<string, CountedPlay>();
+    for (const r of await monthRows(month)) if (!firsts.has(r.playId)) firsts.set(r.playId, r);
+    const others = (await knownMonths()).filter((m) => m !== month);
+    if (others.length > 0 && firsts.size > 0) {
+      const reads: { month: string; bucket: number; ids: string[] }[] = [];
+      for (const [bucket, ids] of groupBy(firsts.keys(), (id) => bucketOf(id)))
+        for (const part of chunks(ids, READ_CHUNK))
+          for (const m of others) reads.push({ month: m, bucket: bucket as number, ids: part });
+      await bounded(reads, concurrency, async (r) => {
+        const rs = await exec(client, q.candidateIdsOf, [r.month, r.bucket, r.ids], READ);
+        for (const row of rs.rows) {
+          const first = firsts.get(row.play_id as string);
+          if (first && earlierPlay({ ts: Number(row.ts), eventId: row.event_id as string }, first))
+            firsts.delete(first.playId);
+        }
+      });
     }
-    return out;
+    return [...firsts.values()];
   }
 
   return {
@@ -314,6 +327,15 @@ export function createScyllaRoyalties(
         return { created, row: first.play };
       });
     },
+    async recordStreamsBlind(plays) {
+      for (const p of plays) validateCountedPlay(p);
+      if (plays.length === 0) return;
+      // Listed before its candidates are written: a scan that starts after the writes finds
+      // every month holding a candidate of the play.
+      await listMonths(plays.map((p) => p.month));
+      const token = callToken();
+      await runBatches(byPartition(plays, (p) => candidateStmt(p, token)));
+    },
     async getLedgerRow(playId) {
       return (await candidatesOf([playId])).get(playId)?.[0]?.play;
     },
@@ -323,22 +345,17 @@ export function createScyllaRoyalties(
     trackCounts: async (month) => countsFromLedger(await monthLedger(month)).tracks,
     artistCounts: async (month) => countsFromLedger(await monthLedger(month)).artists,
     async repairCounts(month, opts = {}): Promise<RepairReport> {
-      // Candidates are the only rows, so nothing derived can be missing (`added` is 0): what
-      // can drift is a loser left behind (its writer crashed before deleting it and its events
-      // were never redelivered). Each play of the month is checked against its candidates in
-      // every month, and every candidate but the earliest is deleted.
+      // Candidates are the only rows and scans take each play's earliest, so no count can
+      // drift (`added` and `removed` are 0). What can be left behind are losers: the
+      // consumer's blind writes never delete, and a reading writer may crash before its
+      // deletes. Housekeeping: every candidate of the month's plays but the earliest goes.
       const rows = await monthRows(month);
       const all = await candidatesOf([...new Set(rows.map((r) => r.playId))]);
       const extra: CountedPlay[] = [];
-      const miscounted = new Set<string>();
-      for (const [playId, list] of all) {
-        const winner = list[0]!.play;
+      for (const list of all.values())
         for (const c of list.slice(1)) if (c.play.month === month) extra.push(c.play);
-        // Scans count a play's first row of the month: wrong only when its winner is elsewhere.
-        if (winner.month !== month && list.some((c) => c.play.month === month)) miscounted.add(playId);
-      }
       if (!opts.dryRun) await runBatches(byPartition(extra, deleteStmt));
-      return { added: 0, removed: miscounted.size };
+      return { added: 0, removed: 0 };
     },
   } satisfies RoyaltyStore;
 }

@@ -16,15 +16,13 @@
  *   increment can be made neither idempotent nor atomic with the ledger write.
  * - CQL (royalties.scylla.ts): every qualifying event recorded is a candidate row in its
  *   month's partition (one of 16 buckets by play id), clustered by play then (ts, event id):
- *   a play's earliest candidate of a month is its first row there. After writing, the writer
- *   reads the plays' candidates back in every month that holds candidates (one query per
- *   partition, not per play) and deletes all but the earliest, at a fixed write timestamp
- *   that makes a delete win over the write whichever lands first. Of two writers of different
- *   candidates of one play, the one that reads last sees both, so every loser is deleted by
- *   someone, and the earliest is never deleted. Every step is an idempotent write or a read,
- *   so a consumer that crashes anywhere is repaired by the redelivery of its unacked events,
- *   which runs the steps again. No lightweight transaction: see pipeline/README.md ("Why
- *   royalties are exact").
+ *   the row's key is the event's identity, so a play's earliest candidate of a month is its
+ *   first row there by construction. The consumer only writes (`recordStreamsBlind`): no read,
+ *   no delete, so no order or repetition of writes changes the outcome. Scans take each play's
+ *   first row of the month and leave out plays with an earlier candidate in another month;
+ *   a crash anywhere is repaired by the redelivery of the unacked events, which writes the
+ *   same rows again. `recordStreams` also reads the rows back (to report them) and deletes
+ *   losers. No lightweight transaction: see pipeline/README.md ("Why royalties are exact").
  * - LMDB (royalties.lmdb.ts): the same rule inside one write transaction per batch.
  * `repairCounts` (the reconcile job) makes a month's rows equal to its ledger if they ever drift.
  */
@@ -90,6 +88,12 @@ export interface RoyaltyStore {
    * play fails the whole call with `bad_request` before any play is written.
    */
   recordStreams(plays: readonly CountedPlay[]): Promise<RecordResult[]>;
+  /**
+   * `recordStreams` without the results: afterwards the ledger, scans and counts are the same
+   * as after `recordStreams`, but nothing is read back (on CQL: blind writes only). The royalty
+   * consumer's path. `bad_request` as recordStreams.
+   */
+  recordStreamsBlind(plays: readonly CountedPlay[]): Promise<void>;
   /** The ledger row of a play; undefined when it was never counted. */
   getLedgerRow(playId: string): Promise<CountedPlay | undefined>;
   /** Every ledger row of a month, in no particular order. */
@@ -117,7 +121,10 @@ export interface RoyaltyStore {
  * Whether `a` is an earlier qualifying event of a play than `b`: by ts, then by event id (two
  * events of one play may share a millisecond). The earliest recorded is the play's ledger row.
  */
-export function earlierPlay(a: CountedPlay, b: CountedPlay): boolean {
+export function earlierPlay(
+  a: Pick<CountedPlay, 'ts' | 'eventId'>,
+  b: Pick<CountedPlay, 'ts' | 'eventId'>,
+): boolean {
   return a.ts < b.ts || (a.ts === b.ts && a.eventId < b.eventId);
 }
 

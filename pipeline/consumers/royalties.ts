@@ -19,8 +19,11 @@ export const ROYALTY_CONSUMER: ConsumerSpec = { name: 'royalties', ackWaitMs: 30
 
 export interface RoyaltyConsumerDeps {
   store: RoyaltyStore;
-  /** Called after a play's row is stored (metrics, lag measurement). */
-  onCounted?: (row: CountedPlay, event: ListeningEvent, created: boolean) => void;
+  /**
+   * Called after a play is recorded, with the recorded event (its earliest of the batch; the
+   * play's ledger row may be an earlier one): metrics, lag measurement.
+   */
+  onCounted?: (play: CountedPlay, event: ListeningEvent) => void;
   /** Fault injection for crash tests: runs after the effects are stored, before the ack. */
   afterStored?: (playsStored: number) => Promise<void>;
 }
@@ -37,8 +40,9 @@ export function royaltyHandler(deps: RoyaltyConsumerDeps): BatchHandler {
       if (!seen || earlierPlay(play, seen.play)) firsts.set(d.event.play_id, { event: d.event, play });
     }
     const chosen = [...firsts.values()];
-    const results = await deps.store.recordStreams(chosen.map((c) => c.play));
-    results.forEach(({ row, created }, i) => deps.onCounted?.(row, chosen[i]!.event, created));
+    // Blind: the consumer needs no stored row back, and on CQL that saves a read per partition.
+    await deps.store.recordStreamsBlind(chosen.map((c) => c.play));
+    for (const c of chosen) deps.onCounted?.(c.play, c.event);
     await deps.afterStored?.(firsts.size);
   };
 }
