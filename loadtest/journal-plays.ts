@@ -200,9 +200,13 @@ async function round(o: Options, journal: boolean, tag: string): Promise<RoundSa
     rmSync(dir, { recursive: true, force: true });
     const nc = await connect({ servers: o.natsUrl });
     try {
+      // Every stream and KV bucket the node made under the cluster's name (leases, listeners,
+      // tickets, journal: the list grows with the cluster), and the events stream.
       const jsm = await jetstreamManager(nc);
-      for (const s of [stream, `KV_${name}_leases`, `${name}_journal`])
-        await jsm.streams.delete(s).catch(() => undefined);
+      const ours: string[] = [stream];
+      for await (const info of jsm.streams.list())
+        if (info.config.name.includes(name)) ours.push(info.config.name);
+      for (const s of ours) await jsm.streams.delete(s).catch(() => undefined);
     } finally {
       await nc.close();
     }
