@@ -399,13 +399,20 @@ export async function rollingRestart(
   const users = new Set(listeners.map((l) => l.userId));
   const read = async () =>
     (await streamEvents(cluster.natsUrl, cluster.stream, streamStart)).filter((e) => users.has(e.user));
-  // Published from each node's outbox: wait until every seen play's start is in.
+  // Published from each node's outbox, so they may land after the run: wait until every seen
+  // play's start is in, and the end of every seen play that is no longer playing (bounded: what
+  // is still missing then is counted lost below).
   const events = await waitFor(
-    'every seen play’s start in the events stream',
+    'every seen play’s start and every ended play’s end in the events stream',
     async () => {
       const all = await read();
       const started = new Set(all.filter((e) => e.type === 'play.start').map((e) => e.play_id));
-      return [...seen.values()].every((ids) => [...ids].every((p) => started.has(p))) && all;
+      const ended = new Set(all.filter((e) => e.type === 'play.end').map((e) => e.play_id));
+      const complete = listeners.every((l) => {
+        const current = latestState(l.devices[0])?.play_id;
+        return [...seen.get(l.userId)!].every((p) => started.has(p) && (p === current || ended.has(p)));
+      });
+      return complete && all;
     },
     60_000,
   ).catch(read);
