@@ -20,6 +20,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { ackAll } from './ack-frames.ts';
 import { StorageError } from './errors.ts';
 import { decodeEvent } from './event-codec.ts';
 import {
@@ -244,7 +245,8 @@ class JetStreamSubscription implements Subscription {
       try {
         await this.handler(batch);
         if (this.aborted) return;
-        for (const m of kept) m.ack();
+        // One command for the batch's acks (ack-frames.ts), sent only once it is stored.
+        ackAll(kept);
       } catch (err) {
         if (this.aborted) return;
         this.log.warn({ err: String(err), consumer: this.spec.name, n: kept.length }, 'batch failed; nak');
