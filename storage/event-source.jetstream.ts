@@ -32,6 +32,7 @@ import {
   type EventSource,
   type Subscription,
 } from './event-source.ts';
+import { deliveryNumbers } from './jetstream-delivery.ts';
 import { durableName, ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
 import pino, { type Logger } from 'pino';
 import { KeptConnection } from './nats-connection.ts';
@@ -231,7 +232,9 @@ class JetStreamSubscription implements Subscription {
       const kept: JsMsg[] = [];
       for (const m of msgs) {
         try {
-          batch.push({ event: decodeEvent(m.data), seq: m.seq, deliveryCount: m.info.deliveryCount });
+          const event = decodeEvent(m.data);
+          const { seq, deliveryCount } = deliveryNumbers(m);
+          batch.push({ event, seq, deliveryCount });
           kept.push(m);
         } catch (err) {
           this.log.error(
