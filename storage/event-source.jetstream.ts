@@ -20,6 +20,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { ackAll } from './ack-frames.ts';
 import { StorageError } from './errors.ts';
 import { decodeEvent } from './event-codec.ts';
 import {
@@ -31,6 +32,7 @@ import {
   type EventSource,
   type Subscription,
 } from './event-source.ts';
+import { deliveryNumbers } from './jetstream-delivery.ts';
 import { durableName, ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
 import pino, { type Logger } from 'pino';
 import { KeptConnection } from './nats-connection.ts';
@@ -230,7 +232,9 @@ class JetStreamSubscription implements Subscription {
       const kept: JsMsg[] = [];
       for (const m of msgs) {
         try {
-          batch.push({ event: decodeEvent(m.data), seq: m.seq, deliveryCount: m.info.deliveryCount });
+          const event = decodeEvent(m.data);
+          const { seq, deliveryCount } = deliveryNumbers(m);
+          batch.push({ event, seq, deliveryCount });
           kept.push(m);
         } catch (err) {
           this.log.error(
@@ -244,7 +248,8 @@ class JetStreamSubscription implements Subscription {
       try {
         await this.handler(batch);
         if (this.aborted) return;
-        for (const m of kept) m.ack();
+        // One command for the batch's acks (ack-frames.ts), sent only once it is stored.
+        ackAll(kept);
       } catch (err) {
         if (this.aborted) return;
         this.log.warn({ err: String(err), consumer: this.spec.name, n: kept.length }, 'batch failed; nak');
