@@ -9,12 +9,12 @@
  * Error objects whose stack traces are captured up front for async traces): 20 % of the CPU
  * of the events bench went to constructing those errors alone (loadtest/README.md). Here a
  * publish costs an array slot and the bytes on the wire. Publishes are batched: those of one
- * event-loop turn are framed by `HpubFrames` (exactly nats.js's framing, JSON text encoded
- * once per batch) and handed to the connection as one command on the next turn (one socket
- * write for all of them); one interval timer expires overdue acks, oldest first. This uses
- * two internals of nats-core 3 (`protocol.sendCommand`, a message's raw subject bytes): the
- * tests in event-log-publisher*.test.ts compare our frames with nats.js's own and publish
- * through a real server, so an upgrade that changes them fails there.
+ * event-loop turn are framed by `HpubFrames` (exactly nats.js's framing, the JSON text written
+ * straight into one buffer per batch) and handed to the connection as one command on the next
+ * turn (one socket write for all of them); one interval timer expires overdue acks, oldest
+ * first. This uses two internals of nats-core 3 (`protocol.sendCommand`, a message's raw
+ * subject bytes): the tests in event-log-publisher*.test.ts compare our frames with nats.js's
+ * own and publish through a real server, so an upgrade that changes them fails there.
  *
  * The PubAck semantics are JetStream's own: `duplicate: true` when the id was seen within the
  * stream's duplicate window, an API error (`{"error": ...}`), or "no responders" (503) when no
@@ -82,12 +82,14 @@ const HEAD_FIXED_BYTES = 10 + 2 + 4;
 /**
  * The wire bytes of `HPUB <subject> <reply> <#header bytes> <#total bytes>` messages, each with
  * one header, as nats.js frames them (`protocol.publish` with an `MsgHdrsImpl`): the header
- * block `NATS/1.0\r\n<name>: <trimmed value>\r\n\r\n`, then the body, then `\r\n`. Text is
- * gathered in one string and encoded once; a byte body cuts it into chunks.
+ * block `NATS/1.0\r\n<name>: <trimmed value>\r\n\r\n`, then the body, then `\r\n`. The parts
+ * are kept as they come and written into one buffer at the end.
  */
 export class HpubFrames {
-  private text = '';
-  readonly chunks: Uint8Array[] = [];
+  /** Per message: its protocol line with the header block, then its body. */
+  private parts: Payload[] = [];
+  /** The bytes of all parts, CRLFs after the bodies included. */
+  private size = 0;
   messages = 0;
   bytes = 0;
 
@@ -107,21 +109,37 @@ export class HpubFrames {
     const hlen = HEAD_FIXED_BYTES + header.length + Buffer.byteLength(trimmed);
     const len = hlen + (typeof data === 'string' ? Buffer.byteLength(data) : data.length);
     if (len > maxPayload) throw new Error(`payload of ${len} bytes exceeds max_payload (${maxPayload})`);
-    this.text += `HPUB ${subject} ${reply} ${hlen} ${len}\r\nNATS/1.0\r\n${header}: ${trimmed}\r\n\r\n`;
-    if (typeof data === 'string') this.text += `${data}\r\n`;
-    else {
-      this.chunks.push(Buffer.from(this.text), data);
-      this.text = '\r\n';
-    }
+    const line = `HPUB ${subject} ${reply} ${hlen} ${len}\r\nNATS/1.0\r\n${header}: ${trimmed}\r\n\r\n`;
+    this.parts.push(line, data);
+    this.size += Buffer.byteLength(line) + (len - hlen) + 2;
     this.messages++;
     this.bytes += len;
   }
 
-  /** The frames as byte chunks, in order. */
+  /**
+   * The frames as one buffer, each part written into it where it goes: no batch-sized string
+   * made first (concatenating the parts and encoding that built a flat copy of the whole
+   * batch, ~400 bytes of heap per message).
+   */
   end(): Uint8Array[] {
-    if (this.text.length > 0) this.chunks.push(Buffer.from(this.text));
-    this.text = '';
-    return this.chunks;
+    const parts = this.parts;
+    if (parts.length === 0) return [];
+    const buf = Buffer.allocUnsafe(this.size);
+    let at = 0;
+    for (let i = 0; i < parts.length; i += 2) {
+      at += buf.write(parts[i] as string, at);
+      const data = parts[i + 1]!;
+      if (typeof data === 'string') at += buf.write(data, at);
+      else {
+        buf.set(data, at);
+        at += data.length;
+      }
+      buf[at++] = 0x0d;
+      buf[at++] = 0x0a;
+    }
+    this.parts = [];
+    this.size = 0;
+    return [buf];
   }
 }
 
