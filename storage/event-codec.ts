@@ -24,14 +24,16 @@ export function subjectFor(prefix: string, type: ListeningEventType): string {
   return `${prefix}.${type}`;
 }
 
+/** Module-level, not a closure made per call: validation runs for every event published. */
+function bad(why: string): never {
+  throw new StorageError('bad_request', `listening event: ${why}`);
+}
+
 /**
  * Rejects anything that is not a well-formed event with `StorageError('bad_request')`, naming
  * the field, so a bad producer gets a clear error and the log never holds a poison message.
  */
 export function validateEvent(e: unknown): ListeningEvent {
-  const bad = (why: string): never => {
-    throw new StorageError('bad_request', `listening event: ${why}`);
-  };
   if (typeof e !== 'object' || e === null) return bad('not an object');
   const o = e as Record<string, unknown>;
   for (const f of STRING_FIELDS) {

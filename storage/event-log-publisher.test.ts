@@ -71,8 +71,7 @@ describe('awaited acks', () => {
     data: '',
     header: 'h',
     value: 'v',
-    resolve: () => undefined,
-    reject: () => undefined,
+    settle: { resolve: () => undefined, reject: () => undefined },
     deadline,
   });
 

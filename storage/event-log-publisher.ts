@@ -9,12 +9,12 @@
  * Error objects whose stack traces are captured up front for async traces): 20 % of the CPU
  * of the events bench went to constructing those errors alone (loadtest/README.md). Here a
  * publish costs an array slot and the bytes on the wire. Publishes are batched: those of one
- * event-loop turn are framed by `HpubFrames` (exactly nats.js's framing, JSON text encoded
- * once per batch) and handed to the connection as one command on the next turn (one socket
- * write for all of them); one interval timer expires overdue acks, oldest first. This uses
- * two internals of nats-core 3 (`protocol.sendCommand`, a message's raw subject bytes): the
- * tests in event-log-publisher*.test.ts compare our frames with nats.js's own and publish
- * through a real server, so an upgrade that changes them fails there.
+ * event-loop turn are framed by `HpubFrames` (exactly nats.js's framing, the JSON text written
+ * straight into one buffer per batch) and handed to the connection as one command on the next
+ * turn (one socket write for all of them); one interval timer expires overdue acks, oldest
+ * first. This uses two internals of nats-core 3 (`protocol.sendCommand`, a message's raw
+ * subject bytes): the tests in event-log-publisher*.test.ts compare our frames with nats.js's
+ * own and publish through a real server, so an upgrade that changes them fails there.
  *
  * The PubAck semantics are JetStream's own: `duplicate: true` when the id was seen within the
  * stream's duplicate window, an API error (`{"error": ...}`), or "no responders" (503) when no
@@ -47,14 +47,22 @@ export class PublishRefused extends Error {
  */
 export type Payload = Uint8Array | string;
 
+/**
+ * Who hears a publish's outcome, exactly once: its PubAck, or why it failed. `publish` settles
+ * a promise through it; a caller with its own promise per message passes itself (`send`).
+ */
+export interface Settle {
+  resolve(ack: PubAck): void;
+  reject(err: Error): void;
+}
+
 /** One publish from the call until its ack: queued, then awaited under its id. */
 interface Publish {
   subject: string;
   data: Payload;
   header: string;
   value: string;
-  resolve: (ack: PubAck) => void;
-  reject: (err: Error) => void;
+  settle: Settle;
   deadline: number;
 }
 
@@ -68,15 +76,20 @@ const SUBJECT_WHITESPACE = /[ \n\r\t]/;
 /** What nats.js refuses in a header value (it would end the header line). */
 const LINE_BREAK = /[\r\n]/;
 
+/** `NATS/1.0\r\n`, `: ` after the name, `\r\n\r\n` after the value. */
+const HEAD_FIXED_BYTES = 10 + 2 + 4;
+
 /**
  * The wire bytes of `HPUB <subject> <reply> <#header bytes> <#total bytes>` messages, each with
  * one header, as nats.js frames them (`protocol.publish` with an `MsgHdrsImpl`): the header
- * block `NATS/1.0\r\n<name>: <trimmed value>\r\n\r\n`, then the body, then `\r\n`. Text is
- * gathered in one string and encoded once; a byte body cuts it into chunks.
+ * block `NATS/1.0\r\n<name>: <trimmed value>\r\n\r\n`, then the body, then `\r\n`. The parts
+ * are kept as they come and written into one buffer at the end.
  */
 export class HpubFrames {
-  private text = '';
-  readonly chunks: Uint8Array[] = [];
+  /** Per message: its protocol line with the header block, then its body. */
+  private parts: Payload[] = [];
+  /** The bytes of all parts, CRLFs after the bodies included. */
+  private size = 0;
   messages = 0;
   bytes = 0;
 
@@ -90,25 +103,43 @@ export class HpubFrames {
     maxPayload: number,
   ): void {
     if (LINE_BREAK.test(value)) throw new Error('header values cannot contain \\r or \\n');
-    const head = `NATS/1.0\r\n${header}: ${value.trim()}\r\n\r\n`;
-    const hlen = Buffer.byteLength(head);
+    const trimmed = value.trim();
+    // Counted, not measured: byteLength of the concatenated block would flatten it first.
+    // Header names are ASCII constants, so only the value needs UTF-8 counting.
+    const hlen = HEAD_FIXED_BYTES + header.length + Buffer.byteLength(trimmed);
     const len = hlen + (typeof data === 'string' ? Buffer.byteLength(data) : data.length);
     if (len > maxPayload) throw new Error(`payload of ${len} bytes exceeds max_payload (${maxPayload})`);
-    this.text += `HPUB ${subject} ${reply} ${hlen} ${len}\r\n${head}`;
-    if (typeof data === 'string') this.text += `${data}\r\n`;
-    else {
-      this.chunks.push(Buffer.from(this.text), data);
-      this.text = '\r\n';
-    }
+    const line = `HPUB ${subject} ${reply} ${hlen} ${len}\r\nNATS/1.0\r\n${header}: ${trimmed}\r\n\r\n`;
+    this.parts.push(line, data);
+    this.size += Buffer.byteLength(line) + (len - hlen) + 2;
     this.messages++;
     this.bytes += len;
   }
 
-  /** The frames as byte chunks, in order. */
+  /**
+   * The frames as one buffer, each part written into it where it goes: no batch-sized string
+   * made first (concatenating the parts and encoding that built a flat copy of the whole
+   * batch, ~400 bytes of heap per message).
+   */
   end(): Uint8Array[] {
-    if (this.text.length > 0) this.chunks.push(Buffer.from(this.text));
-    this.text = '';
-    return this.chunks;
+    const parts = this.parts;
+    if (parts.length === 0) return [];
+    const buf = Buffer.allocUnsafe(this.size);
+    let at = 0;
+    for (let i = 0; i < parts.length; i += 2) {
+      at += buf.write(parts[i] as string, at);
+      const data = parts[i + 1]!;
+      if (typeof data === 'string') at += buf.write(data, at);
+      else {
+        buf.set(data, at);
+        at += data.length;
+      }
+      buf[at++] = 0x0d;
+      buf[at++] = 0x0a;
+    }
+    this.parts = [];
+    this.size = 0;
+    return [buf];
   }
 }
 
@@ -252,6 +283,15 @@ export class PipelinedPublisher {
   }
 
   /**
+   * As `publish`, the outcome told to `settle` instead of a promise made here: for a caller
+   * that makes its own promise per message (the event log), so there is one, not two.
+   */
+  send(subject: string, data: Payload, msgId: string, settle: Settle): void {
+    if (this.failed) settle.reject(this.failed);
+    else this.queuePublish(subject, data, MSG_ID, msgId, settle);
+  }
+
+  /**
    * As `publish`, stored only if the subject's last message has the stream sequence `lastSeq`
    * (0: the subject holds none): JetStream's compare-and-set. Otherwise it rejects with a
    * PublishRefused of code 10071 and nothing is stored.
@@ -263,12 +303,16 @@ export class PipelinedPublisher {
   private enqueue(subject: string, data: Payload, header: string, value: string): Promise<PubAck> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise<PubAck>((resolve, reject) => {
-      this.queue.push({ subject, data, header, value, resolve, reject, deadline: 0 });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.flush);
-      }
+      this.queuePublish(subject, data, header, value, { resolve, reject });
     });
+  }
+
+  private queuePublish(subject: string, data: Payload, header: string, value: string, settle: Settle): void {
+    this.queue.push({ subject, data, header, value, settle, deadline: 0 });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
   }
 
   /**
@@ -290,7 +334,7 @@ export class PipelinedPublisher {
     if (!refusal && protocol.info && !protocol.info.headers)
       refusal = new Error('headers are not available on this server');
     if (refusal) {
-      for (const m of batch) m.reject(refusal);
+      for (const m of batch) m.settle.reject(refusal);
       return;
     }
     const maxPayload = protocol.info?.max_payload ?? Number.MAX_SAFE_INTEGER;
@@ -305,7 +349,7 @@ export class PipelinedPublisher {
         }
         frames.add(m.subject, this.prefix + id, m.header, m.value, m.data, maxPayload);
       } catch (err) {
-        m.reject(err instanceof Error ? err : new Error(String(err)));
+        m.settle.reject(err instanceof Error ? err : new Error(String(err)));
         continue;
       }
       this.nextId = id;
@@ -329,12 +373,14 @@ export class PipelinedPublisher {
     const data = msg.data;
     if (data.length === 0) {
       const code = msg.headers?.code;
-      p.reject(new Error(code === 503 ? 'no responders: no stream takes this subject' : `status ${code}`));
+      p.settle.reject(
+        new Error(code === 503 ? 'no responders: no stream takes this subject' : `status ${code}`),
+      );
       return;
     }
     const fast = readPubAck(data);
     if (fast) {
-      p.resolve(fast);
+      p.settle.resolve(fast);
       return;
     }
     let ack: {
@@ -345,11 +391,11 @@ export class PipelinedPublisher {
     try {
       ack = JSON.parse(decoder.decode(data)) as typeof ack;
     } catch {
-      p.reject(new Error('jetstream: unreadable publish ack'));
+      p.settle.reject(new Error('jetstream: unreadable publish ack'));
       return;
     }
     if (ack.error || typeof ack.seq !== 'number') {
-      p.reject(
+      p.settle.reject(
         new PublishRefused(
           `jetstream: ${ack.error?.description ?? 'invalid publish ack'} (${ack.error?.err_code ?? ack.error?.code})`,
           ack.error?.err_code,
@@ -357,7 +403,7 @@ export class PipelinedPublisher {
       );
       return;
     }
-    p.resolve({ seq: ack.seq, duplicate: ack.duplicate === true });
+    p.settle.resolve({ seq: ack.seq, duplicate: ack.duplicate === true });
   }
 
   /** The publish id at the end of the ack's subject, read from its bytes (no string made). */
@@ -378,14 +424,14 @@ export class PipelinedPublisher {
 
   private expire(): void {
     const err = new Error(`jetstream: no publish ack within ${this.timeoutMs} ms`);
-    for (const p of this.pending.takeDue(Date.now())) p.reject(err);
+    for (const p of this.pending.takeDue(Date.now())) p.settle.reject(err);
   }
 
   /** Rejects every awaited ack (connection lost: whether they landed is unknown). */
   failPending(err: Error): void {
     const all = [...this.pending.takeAll(), ...this.queue];
     this.queue = [];
-    for (const p of all) p.reject(err);
+    for (const p of all) p.settle.reject(err);
   }
 
   private fail(err: Error): void {

@@ -12,6 +12,7 @@ import {
   publishAll,
   removeTempDirs,
   requireNats,
+  silentLogger,
   tempDir,
   uniqueStream,
   waitFor,
@@ -79,6 +80,34 @@ describe('jetstream event log', () => {
     });
     await waitFor('all 300 events', () => got.length >= 300, 60_000);
     expect(got).toEqual(events.map((e) => e.event_id));
+  });
+
+  it('jetstream log - publishes beyond maxInFlight wait for a slot; every slot is given back (close settles)', async () => {
+    const stream = uniqueStream('window');
+    const log = new JetStreamEventLog({
+      natsUrl,
+      outboxDir: tempDir('window'),
+      stream,
+      maxInFlight: 4,
+      log: silentLogger,
+    });
+    cleanups.push(async () => {
+      const nc = await connect({ servers: natsUrl });
+      await (await jetstreamManager(nc)).streams.delete(stream.stream).catch(() => undefined);
+      await nc.close();
+    });
+    await log.whenOnline();
+    const events = Array.from({ length: 40 }, () => makeEvent());
+    const first = await Promise.all(events.map((e) => log.publish(e)));
+    expect(first.map((r) => r.duplicate)).toEqual(events.map(() => false));
+    expect(new Set(first.map((r) => r.seq)).size).toBe(40);
+    const again = await Promise.all(events.map((e) => log.publish(e)));
+    expect(again.map((r) => r.seq)).toEqual(first.map((r) => r.seq));
+    expect(again.every((r) => r.duplicate)).toBe(true);
+    await expect(log.publish({ ...events[0]!, ts: -1 })).rejects.toMatchObject({ code: 'bad_request' });
+    expect(log.status()).toMatchObject({ online: true, outboxDepth: 0 });
+    // close() waits until no publish holds a slot: a slot not given back would hang it.
+    await log.close();
   });
 
   it('jetstream log - a full outbox rejects with unavailable instead of dropping', async () => {

@@ -29,7 +29,7 @@ import type { EventLog, PublishResult } from './event-log.ts';
 import { isStorageError, StorageError } from './errors.ts';
 import { encodeEventText, subjectFor, validateEvent } from './event-codec.ts';
 import { noMetrics, type EventLogMetrics } from './event-log-metrics.ts';
-import { PipelinedPublisher } from './event-log-publisher.ts';
+import { PipelinedPublisher, type PubAck, type Settle } from './event-log-publisher.ts';
 import { ensureStream, streamSettings, type StreamSettings } from './jetstream-stream.ts';
 import pino, { type Logger } from 'pino';
 import { KeptConnection } from './nats-connection.ts';
@@ -168,7 +168,60 @@ export class JetStreamEventLog implements EventLog {
     this.kickDrain();
   }
 
-  async publish(input: ListeningEvent): Promise<PublishResult> {
+  publish(input: ListeningEvent): Promise<PublishResult> {
+    const pub = this.pub;
+    // The common case (online, outbox empty, a slot free) makes one promise per event and
+    // settles it from the PubAck: no async function's frame and second promise around it.
+    if (
+      !this.closed &&
+      this.online &&
+      pub &&
+      this.inFlight < this.maxInFlight &&
+      this.outbox.size() === 0 &&
+      !this.draining
+    ) {
+      let event: ListeningEvent;
+      try {
+        event = validateEvent(input);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      this.inFlight++;
+      return new Promise<PublishResult>((resolve, reject) => {
+        let text: string;
+        try {
+          text = encodeEventText(event);
+        } catch (err) {
+          this.kept(event, err).then(resolve, reject);
+          return;
+        }
+        const settle = new EventPublish(this, event, resolve, reject);
+        pub.send(this.subjects[event.type], text, event.event_id, settle);
+      });
+    }
+    return this.publishWaiting(input);
+  }
+
+  /** An EventPublish's ack: the slot it held is free. */
+  acked(ack: PubAck): void {
+    try {
+      this.metrics.published(ack.duplicate);
+    } finally {
+      this.release();
+    }
+  }
+
+  /** An EventPublish that failed (timeout, no responders, connection lost): the event is kept. */
+  async kept(event: ListeningEvent, err: unknown): Promise<PublishResult> {
+    try {
+      return await this.keep(event, err);
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Offline, outbox not empty, or no slot free: the event waits its turn. */
+  private async publishWaiting(input: ListeningEvent): Promise<PublishResult> {
     if (this.closed) throw new StorageError('unavailable', 'event log is closed');
     const event = validateEvent(input);
     if (!this.online || this.outbox.size() > 0 || this.draining) return this.toOutbox(event);
@@ -183,18 +236,22 @@ export class JetStreamEventLog implements EventLog {
       this.metrics.published(ack.duplicate);
       return ack;
     } catch (err) {
-      this.lastError = String(err);
-      this.metrics.publishFailed();
-      this.log.warn(
-        { err: this.lastError, event_id: event.event_id },
-        'jetstream publish failed; event kept in outbox',
-      );
-      const res = await this.toOutbox(event);
-      this.kickDrain();
-      return res;
+      return await this.keep(event, err);
     } finally {
       this.release();
     }
+  }
+
+  private async keep(event: ListeningEvent, err: unknown): Promise<PublishResult> {
+    this.lastError = String(err);
+    this.metrics.publishFailed();
+    this.log.warn(
+      { err: this.lastError, event_id: event.event_id },
+      'jetstream publish failed; event kept in outbox',
+    );
+    const res = await this.toOutbox(event);
+    this.kickDrain();
+    return res;
   }
 
   private async toOutbox(event: ListeningEvent): Promise<PublishResult> {
@@ -287,5 +344,25 @@ export class JetStreamEventLog implements EventLog {
     this.pub?.close();
     await this.conn.close();
     await this.outbox.close();
+  }
+}
+
+/** One event's publish: settles the promise `publish` returned, with the adapter's bookkeeping. */
+class EventPublish implements Settle {
+  constructor(
+    private readonly log: JetStreamEventLog,
+    private readonly event: ListeningEvent,
+    private readonly done: (res: PublishResult) => void,
+    private readonly failed: (err: unknown) => void,
+  ) {}
+
+  resolve(ack: PubAck): void {
+    this.log.acked(ack);
+    // The PubAck is { seq, duplicate }, a PublishResult as it is: no copy.
+    this.done(ack);
+  }
+
+  reject(err: Error): void {
+    this.log.kept(this.event, err).then(this.done, this.failed);
   }
 }
