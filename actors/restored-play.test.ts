@@ -218,3 +218,43 @@ describe('restored play', () => {
     }
   });
 });
+
+describe('restored play, saved while a play was loading', () => {
+  test('restored play - a snapshot taken while a new play loads keeps the play it replaces, so its play.end is not lost', async () => {
+    const world = fakeWorld(tracks(8), { 'playlist:p1': ['t1', 't2'], 'playlist:p2': ['t5', 't6'] });
+    const s = startFakeSession({ world });
+    s.hello('d1');
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p1', contextUri: 'playlist:p1' });
+    await s.flush();
+    const first = ctx(s).current!.playId;
+    s.clock.increment(33_000);
+    // The next play's tracks load slowly: it is detached from the old play, not started yet.
+    let release!: () => void;
+    world.holdLoads = new Promise<void>((r) => (release = r));
+    s.send({ type: 'play', deviceId: 'd1', requestId: 'p2', contextUri: 'playlist:p2' });
+    await s.flush();
+    expect(ctx(s).pendingStart?.replaced?.current?.playId).toBe(first);
+    const saved = JSON.parse(
+      JSON.stringify(persistSession(s.actor.getSnapshot(), s.clock.now())),
+    ) as PersistedSession;
+    s.actor.stop();
+    release();
+    world.holdLoads = null;
+    // Saved as it was before the unanswered play: the old play, playing, 33 s in.
+    expect(saved.current?.playId).toBe(first);
+    expect(saved.positionMs).toBe(33_000);
+    expect(saved.playingAt).toBe(T0 + 33_000);
+
+    const r = startFakeSession({ world, restore: saved, epoch: 99 });
+    r.clock.increment(saved.savedAt - T0 + 2_000);
+    r.hello('d1', { resume: { epoch: saved.epoch, version: saved.version } });
+    await r.flush();
+    // The device sends its unanswered play again: the old play ends (once), the new one starts.
+    r.send({ type: 'play', deviceId: 'd1', requestId: 'p2', contextUri: 'playlist:p2' });
+    await r.flush();
+    const ends = r.rec.events.filter((e) => e.type === 'play.end');
+    expect(ends.map((e) => e.play_id)).toEqual([first]);
+    expect(ends[0]!.ms_played).toBe(35_000);
+    expect(r.rec.events.filter((e) => e.type === 'play.start').map((e) => e.track)).toEqual(['t5']);
+  });
+});

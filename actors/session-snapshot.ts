@@ -47,7 +47,19 @@ export function persistContext(c: SessionContext, now: number): PersistedSession
   let current: CurrentPlay | null = null;
   let positionMs = 0;
   let playingAt: number | undefined;
-  if (c.current && c.restoredPlaying) {
+  let order = c.order;
+  const held = c.pendingStart?.replaced;
+  if (held?.current) {
+    // A `play` still loading (not answered yet) has detached the old play and holds its
+    // play.end until the new track starts. Saved as it was before that play, the old one
+    // playing on where it was when detached: a restore then ends it (play.end) when the next
+    // play starts, instead of losing its end with the unanswered play.
+    const at = held.end?.ts ?? now;
+    current = held.current;
+    positionMs = positionAt(held.position, at, held.current.track.durationMs);
+    if (held.position.playing) playingAt = at;
+    order = held.order;
+  } else if (c.current && c.restoredPlaying) {
     // Restored and not resumed yet: saved again as it was restored, still to go on.
     current = c.current;
     ({ positionMs, at: playingAt } = c.restoredPlaying);
@@ -66,7 +78,7 @@ export function persistContext(c: SessionContext, now: number): PersistedSession
     quality: c.quality,
     devices: c.devices.map((d) => (d.connected ? { ...d, connected: false } : d)),
     activeDeviceId: c.activeDeviceId,
-    order: c.order,
+    order,
     current,
     positionMs,
     playCounter: c.playCounter,
