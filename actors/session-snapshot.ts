@@ -11,6 +11,7 @@
  * memory), so a restored session is never given one of them again.
  * What does not: loaded bundles, pending loads, timers. A restored session is paused; a play
  * that was playing goes on once its active device is back (devices.ts `playOnRestored`).
+ * A `play` still loading (unanswered) is saved as the state before it (its old play kept).
  */
 
 import type { PlayOrder } from './play-order.ts';
