@@ -42,6 +42,21 @@ import { percentile, printTable, writeResults } from './report.ts';
  */
 const benchStream = (tag: string) => ({ ...uniqueStream(tag), maxBytes: 1024 ** 3 });
 
+/** Our adapter on a bench stream of its own (named in `streams`, deleted at the end), online. */
+async function openBenchLog(natsUrl: string, tag: string, streams: string[]) {
+  const stream = benchStream(tag);
+  streams.push(stream.stream);
+  const log = new JetStreamEventLog({
+    natsUrl,
+    outboxDir: tempDir(`${tag}-outbox`),
+    stream,
+    log: silentLogger,
+    publishTimeoutMs: 30_000,
+  });
+  await log.whenOnline();
+  return { log, stream };
+}
+
 /** Publishes in flight at once, for the adapter and the baseline alike. */
 const WINDOW = 4_096;
 const TARGET_RATE = 58_000;
@@ -160,15 +175,7 @@ const arg = (args: string[], name: string, dflt: number) => {
 
 /** Part 3: the royalty consumer into LMDB and into the CQL node over the same pre-published events. */
 async function royaltyRun(natsUrl: string, royaltyN: number, streams: string[]) {
-  const conStream = benchStream('bench_consumer');
-  streams.push(conStream.stream);
-  const conLog = new JetStreamEventLog({
-    natsUrl,
-    outboxDir: tempDir('bench-outbox3'),
-    stream: conStream,
-    log: silentLogger,
-  });
-  await conLog.whenOnline();
+  const { log: conLog, stream: conStream } = await openBenchLog(natsUrl, 'bench_consumer', streams);
   await windowed(events(royaltyN, `con${Date.now()}`), (e) => conLog.publish(e));
   await conLog.close();
   const cassandra = ['CassandraDaemon'];
@@ -292,16 +299,7 @@ export default async function bench(args: string[]): Promise<void> {
     windowed(payloads, (p) => js.publish(p.subj, p.data, { msgID: p.id, timeout: 30_000 })),
   );
   const raw = rawCpu.result;
-  const adStream = benchStream('bench_adapter');
-  streams.push(adStream.stream);
-  const log = new JetStreamEventLog({
-    natsUrl,
-    outboxDir: tempDir('bench-outbox'),
-    stream: adStream,
-    log: silentLogger,
-    publishTimeoutMs: 30_000,
-  });
-  await log.whenOnline();
+  const { log } = await openBenchLog(natsUrl, 'bench_adapter', streams);
   const oursCpu = await cpuPer(n, natsProc, () => windowed(evs, (e) => log.publish(e)));
   const ours = oursCpu.result;
   await log.close();
@@ -311,16 +309,7 @@ export default async function bench(args: string[]): Promise<void> {
   const adapterRate = (n / ours.ms) * 1000;
 
   // 2. Lag at the offered rate into the royalty ledger (LMDB store).
-  const lagStream = benchStream('bench_lag');
-  streams.push(lagStream.stream);
-  const lagLog = new JetStreamEventLog({
-    natsUrl,
-    outboxDir: tempDir('bench-outbox2'),
-    stream: lagStream,
-    log: silentLogger,
-    publishTimeoutMs: 30_000,
-  });
-  await lagLog.whenOnline();
+  const { log: lagLog, stream: lagStream } = await openBenchLog(natsUrl, 'bench_lag', streams);
   const env = await openEmbeddedEnv(tempDir('bench-store'));
   const lagSource = new JetStreamEventSource({ natsUrl, stream: lagStream, log: silentLogger });
   const lagN = Math.round(rate * seconds);
