@@ -13,6 +13,7 @@ import { rawSocket, withTimeout, type RawSocket } from '../testkit/raw-socket.ts
 import { DEV_JWT_SECRET } from './config.ts';
 import type { App } from './start-app.ts';
 import { startTestApp } from '../testkit/test-app.ts';
+import { openSse } from '../testkit/sse-stream.ts';
 
 let app: App;
 let stop: (() => Promise<void>) | undefined;
@@ -487,55 +488,13 @@ describe('player api - the ListenBrainz link', () => {
   });
 });
 
-/** A Server-Sent Events reader over fetch: events in order, awaited by predicate. */
 /** The event stream, opened with a Bearer token, or with `{ ticket }` and no header (as EventSource). */
 function sse(auth: string | { ticket: string }, lastEventId?: string) {
-  const ctrl = new AbortController();
-  const events: { id: string; data: any }[] = [];
-  const waiters: (() => void)[] = [];
   const query = typeof auth === 'string' ? '' : `?ticket=${encodeURIComponent(auth.ticket)}`;
-  const done = fetch(`${app.server.httpUrl}/v1/me/player/events${query}`, {
-    headers: {
-      ...(typeof auth === 'string' ? { authorization: `Bearer ${auth}` } : {}),
-      ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
-    },
-    signal: ctrl.signal,
-  })
-    .then(async (res) => {
-      const reader = res.body!.getReader();
-      let buf = '';
-      for (;;) {
-        const { value, done: end } = await reader.read();
-        if (end) return;
-        buf += new TextDecoder().decode(value);
-        let cut: number;
-        while ((cut = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          const id = /^id: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (id && data) events.push({ id, data: JSON.parse(data) });
-          for (const w of waiters.splice(0)) w();
-        }
-      }
-    })
-    .catch(() => {});
-  const until = (pred: () => boolean, what: string) =>
-    withTimeout(
-      new Promise<void>((resolve) => {
-        const check = () => (pred() ? resolve() : waiters.push(check));
-        check();
-      }),
-      what,
-    );
-  return {
-    events,
-    until,
-    close: () => {
-      ctrl.abort();
-      return done;
-    },
-  };
+  return openSse(`${app.server.httpUrl}/v1/me/player/events${query}`, {
+    ...(typeof auth === 'string' ? { authorization: `Bearer ${auth}` } : {}),
+    ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+  });
 }
 
 describe('player api - Server-Sent Events', () => {

@@ -7,6 +7,7 @@
  * wait is on an event, with a timeout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSse, type SseEvent } from '../testkit/sse-stream.ts';
 import {
   ClusterDevice,
   playerCall,
@@ -44,70 +45,17 @@ afterAll(async () => {
 
 const call = (node: NodeProcess, method: string, path: string) => playerCall(node, token, method, path);
 
-type SseEvent = { id: string; epoch: number; version: number; data: any };
-
-/** A Server-Sent Events reader over fetch on one node: events in order, awaited by predicate. */
+/** The event stream of one node, with a Bearer token or a ticket (as EventSource). */
 function sse(node: NodeProcess, auth: { token: string } | { ticket: string }, lastEventId?: string) {
-  const ctrl = new AbortController();
-  const events: SseEvent[] = [];
-  const waiters: (() => void)[] = [];
-  let status = 0;
   const query = 'ticket' in auth ? `?ticket=${encodeURIComponent(auth.ticket)}` : '';
-  const done = fetch(`${node.httpUrl}/v1/me/player/events${query}`, {
-    headers: {
+  return openSse(
+    `${node.httpUrl}/v1/me/player/events${query}`,
+    {
       ...('token' in auth ? { authorization: `Bearer ${auth.token}` } : {}),
       ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
     },
-    signal: ctrl.signal,
-  })
-    .then(async (res) => {
-      status = res.status;
-      for (const w of waiters.splice(0)) w();
-      const reader = res.body!.getReader();
-      const decoder = new TextDecoder();
-      let buf = '';
-      for (;;) {
-        const { value, done: end } = await reader.read();
-        if (end) return;
-        buf += decoder.decode(value, { stream: true });
-        let cut: number;
-        while ((cut = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          const id = /^id: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (id && data) {
-            const [epoch, version] = id.split('.').map(Number) as [number, number];
-            events.push({ id, epoch, version, data: JSON.parse(data) });
-          }
-          for (const w of waiters.splice(0)) w();
-        }
-      }
-    })
-    .catch(() => {});
-  const until = (pred: () => boolean, what: string) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.map((e) => e.id))}`)),
-        WAIT_MS,
-      );
-      const check = () => {
-        if (!pred()) return void waiters.push(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      check();
-    });
-  return {
-    events,
-    until,
-    status: () => status,
-    close: () => {
-      ctrl.abort();
-      return done;
-    },
-  };
+    WAIT_MS,
+  );
 }
 
 /** The versions of the states the device saw in `epoch` between `from` and `to`, inclusive. */
